@@ -1,9 +1,5 @@
-// Builds everything `npm start` and `npm test` need, in dependency order, through Nx:
-// the Rust addon in native/ (cargo, incremental) and every TypeScript package.
-import { spawnSync } from 'node:child_process';
+// `npm run build`: install if needed, then build everything (Rust addon + TypeScript packages).
+import { ensureBuilt, ensureInstalled } from './bootstrap.mjs';
 
-const r = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--parallel=2', '--outputStyle=static'], {
-  stdio: 'inherit',
-  env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-});
-process.exit(r.status ?? 1);
+ensureInstalled();
+ensureBuilt();

@@ -65,7 +65,13 @@ export interface StoqConnection {
   readonly keyExchangeGroup: string;
   /** Whether this connection was resumed with 0-RTT early data accepted by the server. */
   readonly zeroRtt: boolean;
-  openStream(): Promise<StoqStream>;
+  /**
+   * Resolves once TLS and the FALCON exchange have both passed. Always already resolved for
+   * connections returned by `connect()` without 0-RTT and by `accept()`.
+   */
+  readonly ready: Promise<void>;
+  /** Open a stream; waits for `ready` unless `early` asks for 0-RTT (idempotent data only). */
+  openStream(options?: { early?: boolean }): Promise<StoqStream>;
   /** Next stream the peer opened, or `null` once the connection is closed. */
   acceptStream(): Promise<StoqStream | null>;
   sendDatagram(data: Uint8Array): void;

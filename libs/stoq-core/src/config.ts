@@ -1,0 +1,376 @@
+// stoq.toml: the node's transport configuration. Every key is optional and has a default;
+// unknown sections or keys, wrong types and out-of-range values fail with CONFIG_INVALID naming
+// the full key path (IPv4 addresses with IPV4_REFUSED), so a typo never silently does nothing.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse, TomlDate, TomlError } from 'smol-toml';
+import { StoqError, isStoqError } from './errors';
+import { MAX_HOP_LIMIT } from './packet/hop';
+import { parseIpv6Endpoint } from './packet/ipv6';
+import { MAX_SEED_FAN_OUT } from './packet/seed';
+import { MAX_REPLAY_WINDOW } from './packet/token';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface StoqConfig {
+  node: {
+    /** Instance name, used in logs and as the default certificate instance name. */
+    name: string;
+    /** Where keys, certificates and state live. Relative paths: see `loadConfig`. */
+    dataDir: string;
+  };
+  transport: {
+    /** `[ipv6]:port` to listen on; port 0 picks a free port. */
+    bind: string;
+    idleTimeoutMs: number;
+    /** QUIC keep-alive PING interval; must be below idleTimeoutMs. 0 disables. */
+    keepAliveIntervalMs: number;
+    /** Concurrent bidirectional streams a peer may open (one per RPC). */
+    maxConcurrentStreams: number;
+    /** Accept/send 0-RTT early data on resumption (replayable: idempotent RPCs only). */
+    zeroRtt: boolean;
+  };
+  security: {
+    /** Refuse TLS sessions that did not negotiate the X25519MLKEM768 hybrid group. */
+    requirePqKex: boolean;
+  };
+  certificates: {
+    /** PEM of the TrustChain root to trust; null = the root stored in dataDir at enrollment. */
+    trustRoot: string | null;
+    /** Pinned SHA-256 of the root certificate (64 lowercase hex digits), or null. */
+    rootFingerprint: string | null;
+    /** Lifetime requested for this node's certificates; rotated at 2/3 of it. */
+    lifetimeHours: number;
+  };
+  extensions: {
+    tokenization: boolean;
+    sharding: boolean;
+    multiHop: boolean;
+    seeding: boolean;
+    /** Bytes per shard when sharding a message. */
+    shardSize: number;
+    /** Largest message reassembled from shards. */
+    maxMessageBytes: number;
+    /** An incomplete sharded message is dropped after this long without a new shard. */
+    shardTimeoutMs: number;
+    /** Anti-replay window, in packets. */
+    replayWindow: number;
+    hopLimit: number;
+    seedFanOut: number;
+  };
+  performance: {
+    maxConnections: number;
+    /** Largest message frame accepted on a stream. */
+    maxFrameBytes: number;
+  };
+  logging: {
+    level: LogLevel;
+  };
+}
+
+const MiB = 1024 * 1024;
+const DAY_MS = 24 * 3600 * 1000;
+
+/** A fresh copy of the built-in defaults (what an empty stoq.toml yields). */
+export function defaultConfig(): StoqConfig {
+  return {
+    node: { name: 'stoq-node', dataDir: '.stoq' },
+    transport: { bind: '[::1]:4433', idleTimeoutMs: 30_000, keepAliveIntervalMs: 10_000, maxConcurrentStreams: 256, zeroRtt: false },
+    security: { requirePqKex: true },
+    certificates: { trustRoot: null, rootFingerprint: null, lifetimeHours: 24 },
+    extensions: {
+      tokenization: true,
+      sharding: true,
+      multiHop: false,
+      seeding: false,
+      shardSize: 64 * 1024,
+      maxMessageBytes: 64 * MiB,
+      shardTimeoutMs: 30_000,
+      replayWindow: 1024,
+      hopLimit: 16,
+      seedFanOut: 3,
+    },
+    performance: { maxConnections: 10_000, maxFrameBytes: 16 * MiB },
+    logging: { level: 'info' },
+  };
+}
+
+type Table = Record<string, unknown>;
+
+function invalid(path: string, message: string): StoqError {
+  return new StoqError('CONFIG_INVALID', `${path}: ${message}`, { details: { key: path } });
+}
+
+function typeName(v: unknown): string {
+  if (typeof v === 'bigint') return 'integer';
+  if (typeof v === 'number') return 'float';
+  if (v instanceof TomlDate || v instanceof Date) return 'datetime';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object' && v !== null) return 'table';
+  return typeof v;
+}
+
+/** Reads one section, tracking which keys were consumed so leftovers can be reported. */
+class SectionReader {
+  private readonly used = new Set<string>();
+  constructor(
+    private readonly section: string,
+    private readonly table: Table,
+  ) {}
+
+  private take(key: string): unknown {
+    this.used.add(key);
+    return this.table[key];
+  }
+
+  path(key: string): string {
+    return `${this.section}.${key}`;
+  }
+
+  string(key: string, fallback: string, check?: (v: string) => string | null): string {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string') throw invalid(this.path(key), `expected a string, got ${typeName(v)}`);
+    const problem = check?.(v) ?? null;
+    if (problem !== null) throw invalid(this.path(key), problem);
+    return v;
+  }
+
+  optionalString(key: string, check?: (v: string) => string | null): string | null {
+    const v = this.take(key);
+    if (v === undefined) return null;
+    return this.string(key, '', check);
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'boolean') throw invalid(this.path(key), `expected a boolean (true/false), got ${typeName(v)}`);
+    return v;
+  }
+
+  int(key: string, fallback: number, min: number, max: number): number {
+    const v = this.take(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'bigint') throw invalid(this.path(key), `expected an integer, got ${typeName(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+    if (v < BigInt(min) || v > BigInt(max)) throw invalid(this.path(key), `${v} is out of range ${min}..${max}`);
+    return Number(v);
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, values: readonly T[]): T {
+    const v = this.string(key, fallback, (s) => (values.includes(s as T) ? null : `${JSON.stringify(s)} is not one of ${values.join(', ')}`));
+    return v as T;
+  }
+
+  /** Throws for any key in the table that no reader method asked for. */
+  done(): void {
+    for (const key of Object.keys(this.table)) {
+      if (!this.used.has(key)) throw invalid(this.path(key), 'unknown key');
+    }
+  }
+}
+
+const SECTIONS = ['node', 'transport', 'security', 'certificates', 'extensions', 'performance', 'logging'] as const;
+
+function section(root: Table, name: string): SectionReader {
+  const v = root[name];
+  if (v === undefined) return new SectionReader(name, {});
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) {
+    throw invalid(name, `expected a table ([${name}]), got ${typeName(v)}`);
+  }
+  return new SectionReader(name, v as Table);
+}
+
+function checkBind(v: string): string | null {
+  try {
+    parseIpv6Endpoint(v);
+    return null;
+  } catch (err) {
+    if (isStoqError(err, 'IPV4_REFUSED')) throw new StoqError('IPV4_REFUSED', `transport.bind: ${err.message}`, { details: { key: 'transport.bind' } });
+    return isStoqError(err) ? err.message : String(err);
+  }
+}
+
+/** Parses stoq.toml text into a complete, validated configuration. */
+export function parseConfig(tomlText: string): StoqConfig {
+  let root: Table;
+  try {
+    root = parse(tomlText, { integersAsBigInt: true }) as Table;
+  } catch (cause) {
+    const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : '';
+    const what = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new StoqError('CONFIG_INVALID', `stoq.toml is not valid TOML${where}: ${what}`, { cause });
+  }
+  for (const key of Object.keys(root)) {
+    if (!(SECTIONS as readonly string[]).includes(key)) throw invalid(key, `unknown section (known: ${SECTIONS.join(', ')})`);
+  }
+  const d = defaultConfig();
+
+  const n = section(root, 'node');
+  const nonEmpty = (v: string): string | null => (v.trim() === '' ? 'must not be empty' : null);
+  const node: StoqConfig['node'] = {
+    name: n.string('name', d.node.name, (v) =>
+      /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v) ? null : `${JSON.stringify(v)} is not a DNS label (lowercase letters, digits, '-')`,
+    ),
+    dataDir: n.string('data_dir', d.node.dataDir, nonEmpty),
+  };
+  n.done();
+
+  const t = section(root, 'transport');
+  const transport: StoqConfig['transport'] = {
+    bind: t.string('bind', d.transport.bind, checkBind),
+    idleTimeoutMs: t.int('idle_timeout_ms', d.transport.idleTimeoutMs, 1, DAY_MS),
+    keepAliveIntervalMs: t.int('keep_alive_interval_ms', d.transport.keepAliveIntervalMs, 0, DAY_MS),
+    maxConcurrentStreams: t.int('max_concurrent_streams', d.transport.maxConcurrentStreams, 1, 1_000_000),
+    zeroRtt: t.bool('zero_rtt', d.transport.zeroRtt),
+  };
+  t.done();
+  if (transport.keepAliveIntervalMs >= transport.idleTimeoutMs) {
+    throw invalid(
+      'transport.keep_alive_interval_ms',
+      `${transport.keepAliveIntervalMs} must be below transport.idle_timeout_ms (${transport.idleTimeoutMs}) or connections idle out`,
+    );
+  }
+
+  const s = section(root, 'security');
+  const security: StoqConfig['security'] = { requirePqKex: s.bool('require_pq_kex', d.security.requirePqKex) };
+  s.done();
+
+  const c = section(root, 'certificates');
+  const certificates: StoqConfig['certificates'] = {
+    trustRoot: c.optionalString('trust_root', nonEmpty),
+    rootFingerprint: c.optionalString('root_fingerprint', (v) =>
+      /^[0-9a-f]{64}$/.test(v) ? null : 'expected a SHA-256 fingerprint: 64 lowercase hex digits',
+    ),
+    lifetimeHours: c.int('lifetime_hours', d.certificates.lifetimeHours, 1, 24 * 365),
+  };
+  c.done();
+
+  const e = section(root, 'extensions');
+  const extensions: StoqConfig['extensions'] = {
+    tokenization: e.bool('tokenization', d.extensions.tokenization),
+    sharding: e.bool('sharding', d.extensions.sharding),
+    multiHop: e.bool('multi_hop', d.extensions.multiHop),
+    seeding: e.bool('seeding', d.extensions.seeding),
+    shardSize: e.int('shard_size', d.extensions.shardSize, 1, 16 * MiB),
+    maxMessageBytes: e.int('max_message_bytes', d.extensions.maxMessageBytes, 0, 1024 * MiB),
+    shardTimeoutMs: e.int('shard_timeout_ms', d.extensions.shardTimeoutMs, 1, DAY_MS),
+    replayWindow: e.int('replay_window', d.extensions.replayWindow, 1, MAX_REPLAY_WINDOW),
+    hopLimit: e.int('hop_limit', d.extensions.hopLimit, 1, MAX_HOP_LIMIT),
+    seedFanOut: e.int('seed_fan_out', d.extensions.seedFanOut, 1, MAX_SEED_FAN_OUT),
+  };
+  e.done();
+
+  const p = section(root, 'performance');
+  const performance: StoqConfig['performance'] = {
+    maxConnections: p.int('max_connections', d.performance.maxConnections, 1, 1_000_000),
+    maxFrameBytes: p.int('max_frame_bytes', d.performance.maxFrameBytes, 1024, 1024 * MiB),
+  };
+  p.done();
+  // A shard travels in one StoqPacket inside one frame; leave room for the packet's metadata.
+  const shardRoom = performance.maxFrameBytes - 1024;
+  if (extensions.shardSize > shardRoom) {
+    throw invalid(
+      'extensions.shard_size',
+      `${extensions.shardSize} does not fit a frame of performance.max_frame_bytes ${performance.maxFrameBytes} (at most ${shardRoom})`,
+    );
+  }
+
+  const l = section(root, 'logging');
+  const logging: StoqConfig['logging'] = { level: l.oneOf('level', d.logging.level, LOG_LEVELS) };
+  l.done();
+  return { node, transport, security, certificates, extensions, performance, logging };
+}
+
+/**
+ * Reads and parses a stoq.toml file. Relative `node.data_dir` and `certificates.trust_root` are
+ * resolved against the file's directory, so a config means the same thing from any cwd.
+ */
+export async function loadConfig(path: string): Promise<StoqConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    throw new StoqError('CONFIG_INVALID', `cannot read config file ${path}: ${code}`, { cause, details: { path } });
+  }
+  let config: StoqConfig;
+  try {
+    config = parseConfig(text);
+  } catch (err) {
+    if (isStoqError(err)) throw new StoqError(err.code, `${path}: ${err.message}`, { cause: err, details: { ...err.details, path } });
+    throw err;
+  }
+  const base = dirname(resolve(path));
+  const absolute = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  config.node.dataDir = absolute(config.node.dataDir);
+  if (config.certificates.trustRoot !== null) config.certificates.trustRoot = absolute(config.certificates.trustRoot);
+  return config;
+}
+
+/** A commented stoq.toml that parses to exactly the defaults. */
+export function exampleConfig(): string {
+  return `# stoq.toml — STOQ transport configuration (every key optional; values shown are the defaults).
+# Unknown sections or keys are errors, so a typo never goes unnoticed.
+
+[node]
+# Instance name (a DNS label); used in logs and as the certificate's instance name.
+name = "stoq-node"
+# Keys, certificates and state. Relative to this file's directory.
+data_dir = ".stoq"
+
+[transport]
+# IPv6 only: "[addr]:port". IPv4 and IPv4-mapped addresses are refused. Port 0 = any free port.
+bind = "[::1]:4433"
+# Close a connection after this long without traffic.
+idle_timeout_ms = 30000
+# Send a keep-alive PING this often (must be below idle_timeout_ms; 0 = never).
+keep_alive_interval_ms = 10000
+# Concurrent bidirectional streams (one per RPC) a peer may open.
+max_concurrent_streams = 256
+# 0-RTT early data on resumption. Early data can be replayed: only idempotent RPCs use it.
+zero_rtt = false
+
+[security]
+# Refuse TLS sessions that did not negotiate the hybrid X25519MLKEM768 key exchange.
+require_pq_kex = true
+
+[certificates]
+# PEM file of the TrustChain root to trust (relative to this file). Default: the root saved in
+# data_dir at enrollment.
+# trust_root = "trust/root.pem"
+# Pinned SHA-256 fingerprint of the root certificate (64 lowercase hex digits).
+# root_fingerprint = "<64 hex digits>"
+# Lifetime requested for this node's certificates; they are rotated at 2/3 of it.
+lifetime_hours = 24
+
+[extensions]
+tokenization = true
+sharding = true
+multi_hop = false
+seeding = false
+# Bytes per shard when a message is sharded (must fit in a frame).
+shard_size = 65536
+# Largest message reassembled from shards (64 MiB).
+max_message_bytes = 67108864
+# Drop an incomplete sharded message after this long without a new shard.
+shard_timeout_ms = 30000
+# Anti-replay window, in packets.
+replay_window = 1024
+# Most relays a packet may pass (1..255).
+hop_limit = 16
+# Replicas made by the seeding protocol (1..64).
+seed_fan_out = 3
+
+[performance]
+max_connections = 10000
+# Largest message frame accepted on a stream (16 MiB).
+max_frame_bytes = 16777216
+
+[logging]
+# fatal, error, warn, info, debug, trace or silent.
+level = "info"
+`;
+}

@@ -1,0 +1,25 @@
+// Node identity and hybrid (classical + FALCON-1024) X.509 certificates.
+export { DevCa, DEV_CA_FILES, DEFAULT_LEAF_LIFETIME_MS, type DevCaOptions, type IssueLeafOptions } from './dev-ca';
+export {
+  issueCertificate,
+  keyIdentifier,
+  type CertificateIssuer,
+  type ExtendedKeyUsageName,
+  type IssueCertificateOptions,
+  type IssuedCertificate,
+  type KeyUsageName,
+  type SubjectName,
+} from './hybrid-cert';
+export { NodeIdentity, NODE_IDENTITY_FILES, RENEW_AT_FRACTION, type NodeIdentityOptions } from './node-identity';
+export { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
+export * from './oids';
+export {
+  MAX_CERTIFICATE_LENGTH,
+  MAX_CHAIN_LENGTH,
+  parseHybridCertificate,
+  peerNamesFromCertificate,
+  verifyAltSignature,
+  verifyAltSignatureChain,
+  type HybridCertificate,
+} from './parse';
+export { preTbsCertificate } from './pre-tbs';

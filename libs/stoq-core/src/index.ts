@@ -1,0 +1,23 @@
+// @stoq/core — the STOQ transport in TypeScript. See README.md for the public API.
+export * from './types';
+export { StoqError, isStoqError, type StoqErrorCode, type StoqErrorOptions } from './errors';
+export {
+  StoqTransport,
+  hostOf,
+  type ConnectOptions,
+  type StoqTransportOptions,
+  type StoqTransportEvents,
+  type TransportIdentity,
+  type TransportStats,
+} from './transport';
+export { QuicStoqConnection, type OpenStreamOptions } from './connection';
+export { ALPN, CloseCode, EXPORTER_LABEL, EXPORTER_LENGTH } from './falcon-handshake';
+export { serveEcho } from './echo';
+export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';
+export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
+export { pemToDerList, derToPem } from './pem';
+export { loadConfig, parseConfig, defaultConfig, exampleConfig, type StoqConfig, type LogLevel } from './config';
+export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
+export * from './identity';
+export * from './packet';
+export { sendSharded, receivePackets, sendPacketDatagram, type SendShardedOptions } from './packet-io';

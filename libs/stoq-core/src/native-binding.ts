@@ -1,0 +1,113 @@
+// Typed view of the @stoq/native addon (see native/README.md). Loaded lazily so that pure parts
+// of stoq-core (codecs, config) work even before the Rust addon has been built.
+
+export interface NativeTlsOptions {
+  certChainPem: string;
+  keyPem: string;
+  trustRootsPem: string;
+  alpn?: string[];
+  requirePqKex?: boolean;
+}
+
+export interface NativeEndpointOptions {
+  bind: string;
+  tls: NativeTlsOptions;
+  acceptIncoming: boolean;
+  idleTimeoutMs?: number;
+  keepAliveMs?: number;
+  maxConcurrentBidiStreams?: number;
+  enableZeroRtt?: boolean;
+  receiveWindow?: number;
+  streamReceiveWindow?: number;
+  sendWindow?: number;
+}
+
+export interface NativeConnectionStats {
+  rttMs: number;
+  cwnd: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsReceived: number;
+  lostPackets: number;
+  lostBytes: number;
+  congestionEvents: number;
+}
+
+export interface NativeEndpointStats {
+  openConnections: number;
+  acceptedConnections: number;
+  dialedConnections: number;
+  handshakeFailures: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface NativeCloseInfo {
+  kind: string;
+  code: number;
+  reason: string;
+}
+
+export interface NativeStream {
+  readonly id: number;
+  write(data: Buffer): Promise<void>;
+  finish(): void;
+  read(maxLength: number): Promise<Buffer | null>;
+  reset(code: number): void;
+  stopSending(code: number): void;
+}
+
+export interface NativeConnection {
+  readonly remoteAddr: string;
+  readonly stableId: number;
+  readonly kexGroup: string | null;
+  readonly alpn: string | null;
+  readonly isZeroRtt: boolean;
+  readonly maxDatagramSize: number | null;
+  zeroRttAccepted(): Promise<boolean>;
+  handshakeComplete(): Promise<void>;
+  peerCertificates(): Buffer[];
+  exportKeyingMaterial(label: string, context: Buffer, length: number): Buffer;
+  openBi(): Promise<NativeStream>;
+  acceptBi(): Promise<NativeStream | null>;
+  sendDatagram(data: Buffer): void;
+  readDatagram(): Promise<Buffer | null>;
+  stats(): NativeConnectionStats;
+  close(code: number, reason: string): void;
+  closed(): Promise<NativeCloseInfo>;
+}
+
+export interface NativeEndpoint {
+  readonly localAddr: string;
+  accept(): Promise<NativeConnection | null>;
+  connect(addr: string, serverName: string, zeroRtt?: boolean): Promise<NativeConnection>;
+  rebind(addr: string): void;
+  stats(): NativeEndpointStats;
+  close(code: number, reason: string): void;
+  waitIdle(): Promise<void>;
+}
+
+export interface NativeAddon {
+  QuicEndpoint: { bind(opts: NativeEndpointOptions): NativeEndpoint };
+  falconKeypair(): { publicKey: Buffer; secretKey: Buffer };
+  falconSign(secretKey: Buffer, message: Buffer): Buffer;
+  falconVerify(publicKey: Buffer, message: Buffer, signature: Buffer): boolean;
+  sha256(data: Buffer): Buffer;
+  sha256Batch(items: Buffer[], prefix?: number): Buffer;
+}
+
+let addon: NativeAddon | undefined;
+
+export function loadNative(): NativeAddon {
+  if (addon) return addon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require('@stoq/native') as NativeAddon;
+  } catch (err) {
+    throw new Error(
+      `the native addon @stoq/native is not built or failed to load (run \`npm run build\`): ${(err as Error).message}`,
+    );
+  }
+  return addon;
+}

@@ -1,0 +1,82 @@
+// StoqStream: one QUIC bidi stream from the native engine, plus length-prefixed message framing.
+import { encodeFrame, FrameDecoder } from './frame';
+import { fromNativeError } from './native-error';
+import type { NativeStream } from './native-binding';
+import type { StoqStream } from './types';
+
+/** Read size for stream chunks: large enough for bulk transfer, small enough to stay fair. */
+export const DEFAULT_READ_CHUNK = 256 * 1024;
+
+export class QuicStoqStream implements StoqStream {
+  private readonly decoder: FrameDecoder;
+  private ended = false;
+
+  constructor(
+    private readonly inner: NativeStream,
+    maxMessageBytes: number,
+  ) {
+    this.decoder = new FrameDecoder({ maxFrameLength: maxMessageBytes });
+  }
+
+  get id(): number {
+    return this.inner.id;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    try {
+      await this.inner.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  finish(): void {
+    try {
+      this.inner.finish();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  async read(maxLength = DEFAULT_READ_CHUNK): Promise<Uint8Array | null> {
+    try {
+      return await this.inner.read(maxLength);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  reset(code: number): void {
+    try {
+      this.inner.reset(code);
+    } catch {
+      // Already finished or reset: nothing left to abort.
+    }
+  }
+
+  stopSending(code: number): void {
+    try {
+      this.inner.stopSending(code);
+    } catch {
+      // Already stopped or finished by the peer.
+    }
+  }
+
+  async sendMessage(message: Uint8Array): Promise<void> {
+    await this.write(encodeFrame(message));
+  }
+
+  async receiveMessage(): Promise<Uint8Array | null> {
+    for (;;) {
+      const frame = this.decoder.next();
+      if (frame) return frame;
+      if (this.ended) {
+        this.decoder.end(); // throws FRAME_TRUNCATED if a partial frame is left
+        return null;
+      }
+      const chunk = await this.read();
+      if (chunk === null) this.ended = true;
+      else this.decoder.push(chunk);
+    }
+  }
+}

@@ -1,0 +1,389 @@
+// StoqTransport: the TypeScript face of the STOQ transport. A thin I/O shell over the native
+// QUIC engine that adds the post-quantum FALCON exchange (falcon-handshake.ts) and peer identity.
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import { AsyncQueue } from './async-queue';
+import { QuicStoqConnection } from './connection';
+import { StoqError } from './errors';
+import {
+  ALPN,
+  CloseCode,
+  EXPORTER_LABEL,
+  EXPORTER_LENGTH,
+  decodeAuthMessage,
+  encodeAuthProof,
+  signedTranscript,
+  type Role,
+} from './falcon-handshake';
+import { parseHybridCertificate, peerNamesFromCertificate, verifyAltSignatureChain } from './identity/parse';
+import { loadNative, type NativeConnection, type NativeEndpoint, type NativeEndpointStats } from './native-binding';
+import { fromNativeError } from './native-error';
+import { pemToDerList } from './pem';
+import { QuicStoqStream } from './stream';
+import type { Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
+
+/** What a node needs to take part in STOQ: its certificates, TLS key and FALCON key pair. */
+export interface TransportIdentity {
+  readonly service: string;
+  readonly instance: string;
+  readonly certChainPem: string;
+  readonly keyPem: string;
+  readonly trustRootsPem: string;
+  readonly falconPublicKey: Uint8Array;
+  readonly falconSecretKey: Uint8Array;
+}
+
+export interface StoqTransportOptions {
+  identity: TransportIdentity;
+  /** Local IPv6 socket address. Default `[::]:0` (any port). IPv4 is refused. */
+  bind?: Ipv6Endpoint;
+  /** Accept incoming connections (server role). A transport can always dial out. */
+  listen?: boolean;
+  /** Refuse any TLS key exchange other than X25519MLKEM768. */
+  requirePqKex?: boolean;
+  /** Accept (server) or allow (client) 0-RTT early data on resumed connections. */
+  zeroRtt?: boolean;
+  idleTimeoutMs?: number;
+  keepAliveMs?: number;
+  maxConcurrentStreams?: number;
+  /** Largest length-prefixed message `receiveMessage()` accepts. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** How long the FALCON exchange may take after TLS before the connection is dropped. Default 10 s. */
+  authTimeoutMs?: number;
+  /**
+   * Extra check on an authenticated peer (after TLS and FALCON). Throw to refuse it; the
+   * connection is then closed with PEER_REJECTED and the message as reason.
+   */
+  verifyPeer?: (peer: PeerIdentity, chainDer: readonly Uint8Array[]) => void | Promise<void>;
+  logger?: Logger;
+}
+
+export interface ConnectOptions {
+  /** Name checked against the server certificate SAN. Default: the endpoint's IPv6 literal. */
+  serverName?: string;
+  /** Refuse the connection unless the server's certificate names this service. */
+  expectedService?: string;
+  /** Use 0-RTT if a resumption ticket exists. Only for idempotent early data. */
+  zeroRtt?: boolean;
+}
+
+export interface TransportStats extends NativeEndpointStats {
+  authenticatedConnections: number;
+  authFailures: number;
+}
+
+export interface StoqTransportEvents {
+  'auth-error': [error: StoqError, remoteAddress: string];
+}
+
+const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+export class StoqTransport extends EventEmitter<StoqTransportEvents> {
+  private readonly incoming = new AsyncQueue<QuicStoqConnection>();
+  private readonly trustedRootsDer: Uint8Array[];
+  private readonly log: Logger;
+  private readonly live = new Set<QuicStoqConnection>();
+  private authenticated = 0;
+  private authFailures = 0;
+  private closing = false;
+
+  private constructor(
+    private readonly endpoint: NativeEndpoint,
+    private readonly opts: StoqTransportOptions,
+  ) {
+    super();
+    this.trustedRootsDer = pemToDerList(opts.identity.trustRootsPem);
+    this.log = opts.logger ?? pino({ enabled: false });
+    if (opts.listen) void this.acceptLoop();
+  }
+
+  /** Bind an endpoint. With `listen: true` it accepts connections; see `accept()`. */
+  static create(opts: StoqTransportOptions): StoqTransport {
+    if (pemToDerList(opts.identity.trustRootsPem).length === 0) {
+      throw new StoqError('TLS_CONFIG', 'identity.trustRootsPem holds no CERTIFICATE block');
+    }
+    const native = loadNative();
+    let endpoint: NativeEndpoint;
+    try {
+      endpoint = native.QuicEndpoint.bind({
+        bind: opts.bind ?? '[::]:0',
+        acceptIncoming: opts.listen ?? false,
+        tls: {
+          certChainPem: opts.identity.certChainPem,
+          keyPem: opts.identity.keyPem,
+          trustRootsPem: opts.identity.trustRootsPem,
+          alpn: [ALPN],
+          requirePqKex: opts.requirePqKex ?? false,
+        },
+        idleTimeoutMs: opts.idleTimeoutMs,
+        keepAliveMs: opts.keepAliveMs,
+        maxConcurrentBidiStreams: opts.maxConcurrentStreams,
+        enableZeroRtt: opts.zeroRtt ?? false,
+      });
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return new StoqTransport(endpoint, opts);
+  }
+
+  /** Shorthand for `create({ ...opts, listen: true })`. */
+  static listen(opts: StoqTransportOptions): StoqTransport {
+    return StoqTransport.create({ ...opts, listen: true });
+  }
+
+  get localAddress(): Ipv6Endpoint {
+    return this.endpoint.localAddr;
+  }
+
+  get identity(): TransportIdentity {
+    return this.opts.identity;
+  }
+
+  /** Next authenticated incoming connection, or null once the transport is closed. */
+  accept(): Promise<StoqConnection | null> {
+    return this.incoming.pull();
+  }
+
+  /** Dial a STOQ peer; resolves once TLS and the FALCON exchange have passed (or at once for 0-RTT). */
+  async connect(endpoint: Ipv6Endpoint, options: ConnectOptions = {}): Promise<StoqConnection> {
+    const serverName = options.serverName ?? hostOf(endpoint);
+    let native: NativeConnection;
+    try {
+      native = await this.endpoint.connect(endpoint, serverName, options.zeroRtt ?? false);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    const early = native.isZeroRtt;
+    // The auth stream must be stream 0: open it before the caller can open any early-data stream.
+    let authRaw;
+    try {
+      authRaw = await native.openBi();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    const conn = new QuicStoqConnection(native, this.maxMessageBytes, async (c) => {
+      const authStream = c.wrap(authRaw);
+      await native.handshakeComplete();
+      if (early) c.markZeroRttAccepted(await native.zeroRttAccepted());
+      return this.authenticateAsClient(c, authStream, options.expectedService);
+    });
+    this.track(conn);
+    if (!early) await conn.ready;
+    return conn;
+  }
+
+  /** Move to a new local socket; open connections migrate with it (QUIC connection migration). */
+  rebind(bind: Ipv6Endpoint): void {
+    try {
+      this.endpoint.rebind(bind);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  falconSign(message: Uint8Array): Uint8Array {
+    return loadNative().falconSign(Buffer.from(this.opts.identity.falconSecretKey), Buffer.from(message));
+  }
+
+  falconVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    return loadNative().falconVerify(Buffer.from(publicKey), Buffer.from(message), Buffer.from(signature));
+  }
+
+  stats(): TransportStats {
+    return { ...this.endpoint.stats(), authenticatedConnections: this.authenticated, authFailures: this.authFailures };
+  }
+
+  /** Close every connection and the endpoint; resolves once the peers were told. */
+  async close(code = 0, reason = 'transport closed'): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.incoming.close();
+    this.endpoint.close(code, reason);
+    await this.endpoint.waitIdle();
+  }
+
+  private get maxMessageBytes(): number {
+    return this.opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+  }
+
+  private track(conn: QuicStoqConnection): void {
+    this.live.add(conn);
+    void conn.closed.then(() => this.live.delete(conn));
+  }
+
+  private async acceptLoop(): Promise<void> {
+    for (;;) {
+      let native: NativeConnection | null;
+      try {
+        native = await this.endpoint.accept();
+      } catch (err) {
+        this.log.error({ err: fromNativeError(err) }, 'accept failed');
+        continue;
+      }
+      if (!native) break;
+      const conn = new QuicStoqConnection(native, this.maxMessageBytes, (c) => this.authenticateAsServer(c));
+      this.track(conn);
+      conn.ready.then(
+        () => {
+          if (!this.incoming.push(conn)) conn.close(CloseCode.NORMAL, 'transport closed');
+        },
+        () => undefined, // counted and reported by authenticateAsServer
+      );
+    }
+    this.incoming.close();
+  }
+
+  private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity> {
+    const native = conn.native;
+    return this.withAuthTimeout(native, 'client', async () => {
+      const raw = await native.acceptBi();
+      if (!raw) throw await this.closedError(native, 'client');
+      const stream = conn.wrap(raw);
+      const peer = this.checkCertificates(native, 'client');
+      const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
+      const proof = await this.receiveAuth(native, stream, 'client');
+      if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client sent AUTH_OK before its FALCON proof');
+      this.checkProof(native, peer, 'client', exporter, proof.signature);
+      await this.runVerifyPeerHook(native, peer);
+      await stream.sendMessage(encodeAuthProof(this.falconSign(signedTranscript('server', exporter))));
+      const ok = await this.receiveAuth(native, stream, 'client');
+      if (ok.kind !== 'ok') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client did not confirm the FALCON exchange');
+      this.authenticated++;
+      this.log.debug({ peer: peer.instance, remote: native.remoteAddr, group: native.kexGroup }, 'peer authenticated');
+      return peer;
+    });
+  }
+
+  private async authenticateAsClient(conn: QuicStoqConnection, stream: QuicStoqStream, expectedService?: string): Promise<PeerIdentity> {
+    const native = conn.native;
+    return this.withAuthTimeout(native, 'server', async () => {
+      const peer = this.checkCertificates(native, 'server');
+      if (expectedService !== undefined && peer.service !== expectedService) {
+        throw this.reject(native, CloseCode.PEER_REJECTED, 'PEER_REJECTED', `expected service "${expectedService}" but the server's certificate names "${peer.service}"`);
+      }
+      const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
+      await stream.sendMessage(encodeAuthProof(this.falconSign(signedTranscript('client', exporter))));
+      const proof = await this.receiveAuth(native, stream, 'server');
+      if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'server sent AUTH_OK instead of its FALCON proof');
+      this.checkProof(native, peer, 'server', exporter, proof.signature);
+      await this.runVerifyPeerHook(native, peer);
+      await stream.sendMessage(Uint8Array.of(0x02));
+      stream.finish();
+      this.authenticated++;
+      return peer;
+    });
+  }
+
+  /** TLS already verified the classical chain; here: the FALCON alt-signature chain and names. */
+  private checkCertificates(native: NativeConnection, role: Role): PeerIdentity {
+    const chain = native.peerCertificates().map((b) => new Uint8Array(b));
+    if (chain.length === 0) throw this.reject(native, CloseCode.PEER_REJECTED, 'PEER_REJECTED', `${role} presented no certificate`);
+    try {
+      verifyAltSignatureChain(chain, this.trustedRootsDer);
+    } catch (err) {
+      throw this.reject(native, CloseCode.FALCON_REJECTED, 'FALCON_REJECTED', `${role} certificate chain failed the FALCON check: ${(err as Error).message}`);
+    }
+    const leaf = chain[0]!;
+    const parsed = parseHybridCertificate(leaf);
+    const names = peerNamesFromCertificate(leaf);
+    return {
+      service: names.service,
+      instance: names.instance,
+      certificateDer: leaf,
+      fingerprint: parsed.fingerprintSha256,
+      falconPublicKey: parsed.falconPublicKey,
+    };
+  }
+
+  private checkProof(native: NativeConnection, peer: PeerIdentity, role: Role, exporter: Buffer, signature: Uint8Array): void {
+    if (!this.falconVerify(peer.falconPublicKey, signedTranscript(role, exporter), signature)) {
+      throw this.reject(native, CloseCode.FALCON_REJECTED, 'FALCON_REJECTED', `${role} FALCON signature does not verify against the FALCON key in its certificate`);
+    }
+  }
+
+  private async runVerifyPeerHook(native: NativeConnection, peer: PeerIdentity): Promise<void> {
+    if (!this.opts.verifyPeer) return;
+    const chain = native.peerCertificates().map((b) => new Uint8Array(b));
+    try {
+      await this.opts.verifyPeer(peer, chain);
+    } catch (err) {
+      throw this.reject(native, CloseCode.PEER_REJECTED, 'PEER_REJECTED', `peer ${peer.instance} refused: ${(err as Error).message}`);
+    }
+  }
+
+  private async receiveAuth(native: NativeConnection, stream: QuicStoqStream, from: Role) {
+    let frame: Uint8Array | null;
+    try {
+      frame = await stream.receiveMessage();
+    } catch (err) {
+      if (err instanceof StoqError && err.code.startsWith('FRAME_')) {
+        throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', `malformed FALCON handshake frame from ${from}: ${err.message}`);
+      }
+      throw await this.closedError(native, from);
+    }
+    if (frame === null) throw await this.closedError(native, from);
+    try {
+      return decodeAuthMessage(frame);
+    } catch (err) {
+      throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', `${(err as Error).message} from ${from}`);
+    }
+  }
+
+  /** Close the connection telling the peer why, and build the local error. */
+  private reject(native: NativeConnection, closeCode: number, code: StoqError['code'], message: string): StoqError {
+    native.close(closeCode, message.slice(0, 200));
+    return new StoqError(code, message);
+  }
+
+  /** The peer went away mid-exchange: explain with its close code and reason. */
+  private async closedError(native: NativeConnection, peer: Role): Promise<StoqError> {
+    const info = await native.closed();
+    if (info.kind === 'peer' && info.code === CloseCode.FALCON_REJECTED) {
+      return new StoqError('FALCON_REJECTED', `${peer} rejected our FALCON proof: ${info.reason}`);
+    }
+    if (info.kind === 'peer' && info.code === CloseCode.PEER_REJECTED) {
+      return new StoqError('PEER_REJECTED', `${peer} refused us: ${info.reason}`);
+    }
+    if (info.kind === 'transport-error') {
+      return new StoqError('HANDSHAKE_FAILED', `connection to ${peer} failed during the handshake: ${info.reason || `transport error ${info.code}`}`);
+    }
+    return new StoqError('HANDSHAKE_FAILED', `${peer} closed the connection during the FALCON exchange (${info.kind}, code ${info.code}${info.reason ? `: ${info.reason}` : ''})`);
+  }
+
+  private async withAuthTimeout(native: NativeConnection, peer: Role, run: () => Promise<PeerIdentity>): Promise<PeerIdentity> {
+    const ms = this.opts.authTimeoutMs ?? 10_000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      native.close(CloseCode.AUTH_TIMEOUT, `FALCON exchange not completed within ${ms} ms`);
+    }, ms);
+    try {
+      return await run();
+    } catch (err) {
+      let e = timedOut
+        ? new StoqError('TIMEOUT', `${peer} did not complete the FALCON exchange within ${ms} ms`)
+        : err instanceof StoqError ? err : fromNativeError(err);
+      // The connection died under us (e.g. the server's TLS alert arrived after our handshake
+      // completed): explain with the close reason rather than a bare write failure.
+      if (e.code === 'CONNECTION_LOST') e = await this.closedError(native, peer);
+      this.authFailures++;
+      this.log.warn({ remote: native.remoteAddr, code: e.code, err: e.message }, `${peer} authentication failed`);
+      this.emit('auth-error', e, native.remoteAddr);
+      native.close(CloseCode.AUTH_PROTOCOL, e.message.slice(0, 200)); // no-op if already closed
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** `[::1]:4433` -> `::1`. */
+export function hostOf(endpoint: Ipv6Endpoint): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(endpoint)) {
+    throw new StoqError('IPV4_REFUSED', `${endpoint} is an IPv4 address; STOQ is IPv6-only`);
+  }
+  const m = /^\[([^\]]+)\]:\d+$/.exec(endpoint);
+  if (!m) throw new StoqError('INVALID_ADDRESS', `"${endpoint}" is not an IPv6 endpoint of the form [addr]:port`);
+  return m[1]!;
+}

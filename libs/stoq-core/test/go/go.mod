@@ -1,0 +1,3 @@
+module stoq.local/verify
+
+go 1.21
