@@ -12,5 +12,7 @@ dirs.push(path.join(__dirname, 'tests-e2e'));
 
 module.exports = {
   projects: dirs.filter((d) => fs.existsSync(path.join(d, 'jest.config.js'))),
+  // Cross-process and 64 MiB tests take seconds; no test depends on being fast.
+  testTimeout: 120000,
   reporters: ['default', '<rootDir>/scripts/summary-reporter.js'],
 };

@@ -1,0 +1,74 @@
+// Helpers to run the real `stoq` command as child processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const STOQ_BIN = join(__dirname, '..', '..', 'apps', 'stoq-cli', 'bin', 'stoq.js');
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `stoq <args>` to completion. */
+export async function runStoq(args: string[], cwd: string): Promise<RunResult> {
+  const child = spawn(process.execPath, [STOQ_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+export interface LogLine {
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** A long-running `stoq` process whose pino JSON log lines can be awaited. */
+export class StoqProcess {
+  readonly lines: LogLine[] = [];
+  private readonly waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text };
+      }
+      this.lines.push(line);
+      for (const w of [...this.waiters]) {
+        if (w.pred(line)) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    });
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  static start(args: string[], cwd: string): StoqProcess {
+    return new StoqProcess(spawn(process.execPath, [STOQ_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] }));
+  }
+
+  /** Resolves with the first log line (past or future) matching `pred`; rejects if the process exits first. */
+  waitFor(pred: (l: LogLine) => boolean): Promise<LogLine> {
+    const seen = this.lines.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ pred, resolve });
+      void this.exited.then((code) => reject(new Error(`stoq exited (code ${code}) before the expected log line`)));
+    });
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
