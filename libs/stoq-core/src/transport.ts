@@ -1,5 +1,6 @@
 // StoqTransport: the TypeScript face of the STOQ transport. A thin I/O shell over the native
 // QUIC engine that adds the post-quantum FALCON exchange (falcon-handshake.ts) and peer identity.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { AsyncQueue } from './async-queue';
@@ -77,6 +78,7 @@ export interface StoqTransportEvents {
 }
 
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
+const VERIFIED_CHAIN_CACHE = 1024;
 const EMPTY = Buffer.alloc(0);
 
 export class StoqTransport extends EventEmitter<StoqTransportEvents> {
@@ -84,6 +86,8 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   private readonly trustedRootsDer: Uint8Array[];
   private readonly log: Logger;
   private readonly live = new Set<QuicStoqConnection>();
+  /** FALCON-verified peer chains (key: SHA-256 over the chain), least recently used first. */
+  private readonly verifiedChains = new Map<string, PeerIdentity>();
   private authenticated = 0;
   private authFailures = 0;
   private closing = false;
@@ -279,6 +283,15 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   private checkCertificates(native: NativeConnection, role: Role): PeerIdentity {
     const chain = native.peerCertificates().map((b) => new Uint8Array(b));
     if (chain.length === 0) throw this.reject(native, CloseCode.PEER_REJECTED, 'PEER_REJECTED', `${role} presented no certificate`);
+    // The same peer presents the same chain on every connection during its certificate's life:
+    // the FALCON chain check and X.509 parsing (milliseconds) are done once per distinct chain.
+    const key = chainKey(chain);
+    const cached = this.verifiedChains.get(key);
+    if (cached) {
+      this.verifiedChains.delete(key); // refresh LRU position
+      this.verifiedChains.set(key, cached);
+      return cached;
+    }
     try {
       verifyAltSignatureChain(chain, this.trustedRootsDer);
     } catch (err) {
@@ -287,13 +300,16 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     const leaf = chain[0]!;
     const parsed = parseHybridCertificate(leaf);
     const names = peerNamesFromCertificate(leaf);
-    return {
+    const peer: PeerIdentity = {
       service: names.service,
       instance: names.instance,
       certificateDer: leaf,
       fingerprint: parsed.fingerprintSha256,
       falconPublicKey: parsed.falconPublicKey,
     };
+    this.verifiedChains.set(key, peer);
+    if (this.verifiedChains.size > VERIFIED_CHAIN_CACHE) this.verifiedChains.delete(this.verifiedChains.keys().next().value!);
+    return peer;
   }
 
   private checkProof(native: NativeConnection, peer: PeerIdentity, role: Role, exporter: Buffer, signature: Uint8Array): void {
@@ -376,6 +392,12 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       clearTimeout(timer);
     }
   }
+}
+
+function chainKey(chain: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const der of chain) h.update(der);
+  return h.digest('hex');
 }
 
 /** `[::1]:4433` -> `::1`. */
