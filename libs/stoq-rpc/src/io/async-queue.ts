@@ -1,0 +1,60 @@
+// A small single-consumer async queue with an end and an error, used to hand received
+// messages from a stream's read loop to an async iterator.
+
+export class AsyncQueue<T> {
+  private items: T[] = [];
+  private waiters: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> = [];
+  private ended = false;
+  private error: unknown = null;
+  private spaceWaiters: Array<() => void> = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    if (this.ended || this.error !== null) return;
+    const w = this.waiters.shift();
+    if (w) w.resolve({ value: item, done: false });
+    else this.items.push(item);
+  }
+
+  end(): void {
+    if (this.ended || this.error !== null) return;
+    this.ended = true;
+    for (const w of this.waiters.splice(0)) w.resolve({ value: undefined, done: true });
+    this.wakeSpace();
+  }
+
+  fail(err: unknown): void {
+    if (this.ended || this.error !== null) return;
+    this.error = err;
+    this.items = [];
+    for (const w of this.waiters.splice(0)) w.reject(err);
+    this.wakeSpace();
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) {
+      const value = this.items.shift()!;
+      this.wakeSpace();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.error !== null) return Promise.reject(this.error);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  /** Resolves when fewer than `limit` items wait (the producer's backpressure point). */
+  async waitForSpace(limit: number): Promise<void> {
+    while (this.items.length >= limit && !this.ended && this.error === null) {
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+  }
+
+  private wakeSpace(): void {
+    const s = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const w of s) w();
+  }
+}
