@@ -1,0 +1,373 @@
+//! `QuicEndpoint`: one IPv6 UDP socket running quinn, usable as client and (optionally) server.
+
+use crate::addr::{parse_ipv6_socket_addr, AddrUse};
+use crate::connection::{ConnShared, HandshakeOutcome, QuicConnection};
+use crate::error::{
+    js_error, StoqError, BIND_FAILED, ENDPOINT_CLOSED, HANDSHAKE_FAILED, INVALID_ARGUMENT, NOT_ACCEPTING,
+};
+use crate::kex::{KexLeasePool, KexSlot};
+use crate::state::EndpointState;
+use crate::tls::{kx_groups, lease_pool, TlsInput, TlsShared};
+use crate::util::{app_code, describe_connection_error, opt_integer};
+use napi_derive::napi;
+use quinn::{IdleTimeout, TransportConfig, VarInt};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::net::{SocketAddr, SocketAddrV6};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Mutex};
+
+/// Handshaken connections waiting for `accept()`.
+const ACCEPT_BACKLOG: usize = 1024;
+/// Socket buffers large enough for bulk transfer bursts (the kernel may cap them).
+const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+#[napi(object)]
+pub struct TlsOptions {
+    /// PEM, leaf first, then intermediates.
+    pub cert_chain_pem: String,
+    /// PEM private key (PKCS#8; ECDSA P-256/P-384 or Ed25519).
+    pub key_pem: String,
+    /// One or more CA certificates (PEM, concatenated).
+    pub trust_roots_pem: String,
+    /// Default ["stoq/1"]; the handshake fails if the peer offers no match.
+    pub alpn: Option<Vec<String>>,
+    /// Offer/accept only X25519MLKEM768 (default false: prefer it, allow X25519/secp256r1).
+    pub require_pq_kex: Option<bool>,
+}
+
+#[napi(object)]
+pub struct EndpointOptions {
+    /// "[::1]:0" style IPv6 socket address.
+    pub bind: String,
+    pub tls: TlsOptions,
+    /// Server role (the endpoint can always dial too).
+    pub accept_incoming: bool,
+    /// Default 30000; 0 disables the idle timeout.
+    pub idle_timeout_ms: Option<f64>,
+    /// Default 5000; 0 disables keep-alives.
+    pub keep_alive_ms: Option<f64>,
+    /// Default 4096.
+    pub max_concurrent_bidi_streams: Option<f64>,
+    /// Server: accept early data; client: allow 0-RTT when `connect(.., true)` asks.
+    pub enable_zero_rtt: Option<bool>,
+    /// Connection receive window in bytes (default 16 MiB).
+    pub receive_window: Option<f64>,
+    /// Per-stream receive window in bytes (default 8 MiB).
+    pub stream_receive_window: Option<f64>,
+    /// Send buffer in bytes (default 16 MiB).
+    pub send_window: Option<f64>,
+}
+
+#[napi(object)]
+pub struct EndpointStats {
+    pub open_connections: f64,
+    pub accepted_connections: f64,
+    pub dialed_connections: f64,
+    pub handshake_failures: f64,
+    /// Includes closed connections.
+    pub bytes_sent: f64,
+    pub bytes_received: f64,
+}
+
+struct EndpointShared {
+    endpoint: quinn::Endpoint,
+    pool: Arc<KexLeasePool>,
+    state: Arc<EndpointState>,
+    accept_rx: Option<Mutex<mpsc::Receiver<Arc<ConnShared>>>>,
+    closed: watch::Sender<bool>,
+}
+
+impl EndpointShared {
+    fn register(&self, conn: quinn::Connection, kex: Arc<KexSlot>, zero_rtt: bool, hs: watch::Receiver<Option<HandshakeOutcome>>) -> Arc<ConnShared> {
+        self.state.track(&conn);
+        ConnShared::new(conn, kex, zero_rtt, hs, self.state.clone())
+    }
+
+    async fn handshake_incoming(&self, incoming: quinn::Incoming) -> Result<Arc<ConnShared>, String> {
+        let slot = Arc::new(KexSlot::default());
+        let lease = self.pool.acquire(slot.clone()).map_err(|e| e.to_string())?;
+        let server = lease.configs().server.clone().ok_or("endpoint does not accept connections")?;
+        let connecting = incoming.accept_with(server).map_err(|e| describe_connection_error(&e))?;
+        // Awaiting the whole handshake means the client certificate is verified before the
+        // application sees the connection; 0-RTT stream data is still accepted and buffered.
+        let conn = connecting.await.map_err(|e| describe_connection_error(&e))?;
+        drop(lease);
+        let (_, hs) = watch::channel(Some(Ok(false)));
+        Ok(self.register(conn, slot, false, hs))
+    }
+}
+
+fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig> {
+    const MAX_WINDOW: u64 = 1 << 30;
+    let idle = opt_integer("idleTimeoutMs", opts.idle_timeout_ms, 30_000, 0, 24 * 3600 * 1000)?;
+    let keep_alive = opt_integer("keepAliveMs", opts.keep_alive_ms, 5_000, 0, 24 * 3600 * 1000)?;
+    let streams = opt_integer("maxConcurrentBidiStreams", opts.max_concurrent_bidi_streams, 4096, 0, 1 << 20)?;
+    let recv_window = opt_integer("receiveWindow", opts.receive_window, 16 << 20, 1024, MAX_WINDOW)?;
+    let stream_window = opt_integer("streamReceiveWindow", opts.stream_receive_window, 8 << 20, 1024, MAX_WINDOW)?;
+    let send_window = opt_integer("sendWindow", opts.send_window, 16 << 20, 1024, MAX_WINDOW)?;
+
+    let mut t = TransportConfig::default();
+    t.max_concurrent_bidi_streams(VarInt::from_u64(streams).expect("bounded"));
+    // STOQ uses bidirectional streams only.
+    t.max_concurrent_uni_streams(VarInt::from_u32(0));
+    t.max_idle_timeout(if idle == 0 {
+        None
+    } else {
+        Some(IdleTimeout::try_from(Duration::from_millis(idle)).expect("bounded"))
+    });
+    t.keep_alive_interval(if keep_alive == 0 { None } else { Some(Duration::from_millis(keep_alive)) });
+    t.receive_window(VarInt::from_u64(recv_window).expect("bounded"));
+    t.stream_receive_window(VarInt::from_u64(stream_window).expect("bounded"));
+    t.send_window(send_window);
+    Ok(t)
+}
+
+fn bind_socket(addr: SocketAddrV6, input: &str) -> Result<std::net::UdpSocket, StoqError> {
+    let fail = |what: &str, e: std::io::Error| StoqError::new(BIND_FAILED, format!("{what} for {input}: {e}"));
+    let sock = Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| fail("cannot create an IPv6 UDP socket", e))?;
+    sock.set_only_v6(true).map_err(|e| fail("cannot set IPV6_V6ONLY", e))?;
+    // Best effort: larger buffers help bulk transfer; the kernel may clamp them.
+    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+    sock.set_nonblocking(true).map_err(|e| fail("cannot make the socket non-blocking", e))?;
+    sock.bind(&SocketAddr::V6(addr).into()).map_err(|e| fail("cannot bind", e))?;
+    Ok(sock.into())
+}
+
+/// Waits until the client's handshake is *confirmed* (HANDSHAKE_DONE received, RFC 9001 §4.1.2).
+/// A TLS 1.3 client finishes its side before the server has checked the client certificate;
+/// only confirmation proves the server accepted us. quinn has no event for it, so this polls
+/// the received-frame counter (cheap: one lock) until it moves or the connection dies.
+async fn await_confirmed(conn: &quinn::Connection) -> Result<(), quinn::ConnectionError> {
+    const STEP: Duration = Duration::from_millis(1);
+    loop {
+        if conn.stats().frame_rx.handshake_done > 0 {
+            return Ok(());
+        }
+        if let Some(e) = conn.close_reason() {
+            return Err(e);
+        }
+        tokio::select! {
+            e = conn.closed() => return Err(e),
+            _ = tokio::time::sleep(STEP) => {}
+        }
+    }
+}
+
+async fn accept_loop(endpoint: quinn::Endpoint, shared: Weak<EndpointShared>, tx: mpsc::Sender<Arc<ConnShared>>) {
+    while let Some(incoming) = endpoint.accept().await {
+        let Some(shared) = shared.upgrade() else {
+            incoming.refuse();
+            break;
+        };
+        let tx = tx.clone();
+        napi::bindgen_prelude::spawn(async move {
+            match shared.handshake_incoming(incoming).await {
+                Ok(conn) => {
+                    EndpointState::count(&shared.state.accepted);
+                    // A send error means the endpoint is closing; the connection is dropped.
+                    let _ = tx.send(conn).await;
+                }
+                Err(_) => EndpointState::count(&shared.state.handshake_failures),
+            }
+        });
+    }
+}
+
+#[napi]
+pub struct QuicEndpoint {
+    inner: Arc<EndpointShared>,
+}
+
+#[napi]
+impl QuicEndpoint {
+    /// Binds an IPv6 UDP socket (IPV6_V6ONLY) and starts the QUIC endpoint.
+    #[napi(factory)]
+    pub fn bind(opts: EndpointOptions) -> napi::Result<QuicEndpoint> {
+        let addr = parse_ipv6_socket_addr(&opts.bind, AddrUse::Bind)?;
+        let zero_rtt = opts.enable_zero_rtt.unwrap_or(false);
+        let tls = TlsShared::new(&TlsInput {
+            cert_chain_pem: &opts.tls.cert_chain_pem,
+            key_pem: &opts.tls.key_pem,
+            trust_roots_pem: &opts.tls.trust_roots_pem,
+            alpn: opts.tls.alpn.as_deref(),
+            require_pq_kex: opts.tls.require_pq_kex.unwrap_or(false),
+            zero_rtt,
+        })?;
+        let transport = Arc::new(build_transport(&opts)?);
+        let server_base = if opts.accept_incoming {
+            let mut base = quinn::ServerConfig::with_crypto(tls.server_crypto(kx_groups(tls.strict))?);
+            base.transport_config(transport.clone());
+            Some(base)
+        } else {
+            None
+        };
+        let pool = lease_pool(tls, transport, server_base.clone());
+        pool.warm()?;
+        let socket = bind_socket(addr, &opts.bind)?;
+        let endpoint = napi::bindgen_prelude::within_runtime_if_available(|| {
+            quinn::Endpoint::new(quinn::EndpointConfig::default(), server_base, socket, Arc::new(quinn::TokioRuntime))
+        })
+        .map_err(|e| js_error(BIND_FAILED, format!("cannot start QUIC on {}: {e}", opts.bind)))?;
+
+        let (accept_tx, accept_rx) = if opts.accept_incoming {
+            let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
+            (Some(tx), Some(Mutex::new(rx)))
+        } else {
+            (None, None)
+        };
+        let inner = Arc::new(EndpointShared {
+            endpoint: endpoint.clone(),
+            pool,
+            state: Arc::new(EndpointState::default()),
+            accept_rx,
+            closed: watch::channel(false).0,
+        });
+        if let Some(tx) = accept_tx {
+            napi::bindgen_prelude::spawn(accept_loop(endpoint, Arc::downgrade(&inner), tx));
+        }
+        Ok(QuicEndpoint { inner })
+    }
+
+    /// Bound address, "[::1]:54321".
+    #[napi(getter)]
+    pub fn local_addr(&self) -> napi::Result<String> {
+        self.inner
+            .endpoint
+            .local_addr()
+            .map(|a| a.to_string())
+            .map_err(|e| js_error(BIND_FAILED, format!("socket has no local address: {e}")))
+    }
+
+    /// Next fully handshaken incoming connection; null after close(). Failed incoming
+    /// handshakes are counted in stats().handshakeFailures and do not reject.
+    #[napi]
+    pub async fn accept(&self) -> napi::Result<Option<QuicConnection>> {
+        let Some(rx) = &self.inner.accept_rx else {
+            return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
+        };
+        let mut closed = self.inner.closed.subscribe();
+        if *closed.borrow() {
+            return Ok(None);
+        }
+        let mut rx = rx.lock().await;
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => Ok(None),
+            conn = rx.recv() => Ok(conn.map(QuicConnection::from_shared)),
+        }
+    }
+
+    /// Dials `addr` and verifies the server certificate against `serverName` (DNS name or IP
+    /// literal). With `zeroRtt` and a resumption ticket, resolves at once in 0-RTT state.
+    #[napi]
+    pub async fn connect(&self, addr: String, server_name: String, zero_rtt: Option<bool>) -> napi::Result<QuicConnection> {
+        let target = parse_ipv6_socket_addr(&addr, AddrUse::Connect)?;
+        if *self.inner.closed.borrow() {
+            return Err(js_error(ENDPOINT_CLOSED, format!("cannot dial {addr}: the endpoint is closed")));
+        }
+        let name = server_name.trim_start_matches('[').trim_end_matches(']');
+        let slot = Arc::new(KexSlot::default());
+        let lease = self.inner.pool.acquire(slot.clone())?;
+        let connecting = self
+            .inner
+            .endpoint
+            .connect_with(lease.configs().client.clone(), SocketAddr::V6(target), name)
+            .map_err(|e| match e {
+                quinn::ConnectError::InvalidServerName(n) => {
+                    js_error(INVALID_ARGUMENT, format!("serverName {n:?} is neither a DNS name nor an IP address"))
+                }
+                quinn::ConnectError::EndpointStopping => {
+                    js_error(ENDPOINT_CLOSED, format!("cannot dial {addr}: the endpoint is closed"))
+                }
+                other => js_error(HANDSHAKE_FAILED, format!("cannot dial {addr}: {other}")),
+            })?;
+
+        let connecting = if zero_rtt.unwrap_or(false) {
+            match connecting.into_0rtt() {
+                Ok((conn, accepted)) => {
+                    let (hs_tx, hs_rx) = watch::channel(None);
+                    let shared = self.inner.register(conn.clone(), slot, true, hs_rx);
+                    EndpointState::count(&self.inner.state.dialed);
+                    let state = self.inner.state.clone();
+                    napi::bindgen_prelude::spawn(async move {
+                        let accepted = accepted.await;
+                        // `false` is also what a failed handshake yields; the close reason,
+                        // set before that signal, tells the two apart.
+                        let outcome = match (accepted, conn.close_reason()) {
+                            (false, Some(e)) => Err(e),
+                            (a, _) => await_confirmed(&conn).await.map(|_| a),
+                        }
+                        .map_err(|e| {
+                            EndpointState::count(&state.handshake_failures);
+                            describe_connection_error(&e)
+                        });
+                        drop(lease);
+                        hs_tx.send_replace(Some(outcome));
+                    });
+                    return Ok(QuicConnection::from_shared(shared));
+                }
+                Err(connecting) => connecting,
+            }
+        } else {
+            connecting
+        };
+        let confirmed = match connecting.await {
+            Ok(c) => await_confirmed(&c).await.map(|_| c),
+            Err(e) => Err(e),
+        };
+        let conn = match confirmed {
+            Ok(c) => c,
+            Err(e) => {
+                EndpointState::count(&self.inner.state.handshake_failures);
+                return Err(js_error(HANDSHAKE_FAILED, format!("{addr}: {}", describe_connection_error(&e))));
+            }
+        };
+        drop(lease);
+        EndpointState::count(&self.inner.state.dialed);
+        let (_, hs) = watch::channel(Some(Ok(false)));
+        Ok(QuicConnection::from_shared(self.inner.register(conn, slot, false, hs)))
+    }
+
+    /// Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue.
+    #[napi]
+    pub fn rebind(&self, addr: String) -> napi::Result<()> {
+        let target = parse_ipv6_socket_addr(&addr, AddrUse::Bind)?;
+        let socket = bind_socket(target, &addr)?;
+        napi::bindgen_prelude::within_runtime_if_available(|| self.inner.endpoint.rebind(socket))
+            .map_err(|e| js_error(BIND_FAILED, format!("cannot rebind to {addr}: {e}")))
+    }
+
+    #[napi]
+    pub fn stats(&self) -> EndpointStats {
+        let s = &self.inner.state;
+        let totals = s.totals();
+        EndpointStats {
+            open_connections: totals.open as f64,
+            accepted_connections: s.accepted.load(Ordering::Relaxed) as f64,
+            dialed_connections: s.dialed.load(Ordering::Relaxed) as f64,
+            handshake_failures: s.handshake_failures.load(Ordering::Relaxed) as f64,
+            bytes_sent: totals.bytes_sent as f64,
+            bytes_received: totals.bytes_received as f64,
+        }
+    }
+
+    /// Closes every connection with `code`/`reason` and stops accepting (accept() yields null).
+    #[napi]
+    pub fn close(&self, code: f64, reason: String) -> napi::Result<()> {
+        let code = app_code(code, "close code")?;
+        *self.inner.state.close_info.lock().unwrap() = Some((code.into_inner(), reason.clone()));
+        self.inner.closed.send_replace(true);
+        self.inner.endpoint.close(code, reason.as_bytes());
+        Ok(())
+    }
+
+    /// Resolves once every connection has been closed cleanly (or timed out).
+    #[napi]
+    pub async fn wait_idle(&self) -> napi::Result<()> {
+        self.inner.endpoint.wait_idle().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! STOQ native engine: QUIC over IPv6 (quinn + rustls/aws-lc-rs with X25519MLKEM768),
+//! FALCON-1024 signatures and SHA-256 hot paths, exposed to Node.js through napi-rs.
+
+pub mod addr;
+pub mod connection;
+pub mod endpoint;
+pub mod error;
+pub mod falcon;
+pub mod hash;
+pub mod kex;
+pub mod state;
+pub mod stream;
+pub mod tls;
+pub mod util;
