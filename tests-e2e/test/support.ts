@@ -32,7 +32,8 @@ export interface LogLine {
 export class StoqProcess {
   readonly lines: LogLine[] = [];
   private readonly waiters: Array<{ pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
-  readonly exited: Promise<number | null>;
+  /** Exit code, or the signal name if a signal ended the process. */
+  readonly exited: Promise<number | string | null>;
 
   constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -50,7 +51,7 @@ export class StoqProcess {
         }
       }
     });
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    this.exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string | null));
   }
 
   static start(args: string[], cwd: string): StoqProcess {
@@ -67,7 +68,7 @@ export class StoqProcess {
     });
   }
 
-  async stop(): Promise<number | null> {
+  async stop(): Promise<number | string | null> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     return this.exited;
   }

@@ -1,14 +1,22 @@
 // The `stoq` command: the smallest real things a user can run against STOQ.
+import { runCall, runMethods } from './call-command';
 import { runNode } from './node-command';
 import { runPing } from './ping-command';
 
 export const USAGE = `usage: stoq <command> [options]
 
 commands:
-  node --config <stoq.toml> [--data-dir DIR]     run a STOQ node (echo + stats)
-  ping <[ipv6]:port> [--data-dir DIR] [--server-name NAME] [--expect-service NAME]
-                     [--count N] [--size BYTES] [--timeout MS] [--zero-rtt] [--json]
-                                                  connect with the full handshake and round-trip a message
+  node --config <stoq.toml> [--data-dir DIR] [--bind ADDR]
+                     run a STOQ node serving the node/* RPCs (echo, echo_stream, stats)
+  ping <[ipv6]:port> [--count N] [--size BYTES] [--expect-service NAME] [--json]
+                     full handshake, then round-trip node/echo; prints handshake time, group, rtt
+  call <service/method> --target <[ipv6]:port> [--data JSON] [--timeout MS]
+                     call any method; prints the JSON response (one line per streamed message).
+                     Client/bidi streaming: --data is a JSON array of requests
+  methods --target <[ipv6]:port> [--service NAME] [--json]
+                     list a service's methods (reflection via <service>/_methods)
+
+common: --data-dir DIR (identity + dev CA, default .stoq), --server-name NAME, --timeout MS
   help                                            this text
 
 The node identity and the development CA live in --data-dir (default .stoq).`;
@@ -20,6 +28,10 @@ export async function main(argv: string[]): Promise<number> {
       return runNode(rest);
     case 'ping':
       return runPing(rest);
+    case 'call':
+      return runCall(rest);
+    case 'methods':
+      return runMethods(rest);
     case undefined:
     case 'help':
     case '--help':

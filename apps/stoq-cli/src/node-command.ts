@@ -1,11 +1,12 @@
-// `stoq node`: a STOQ node that accepts authenticated connections and echoes streams and
-// datagrams, logging (pino, JSON on stdout) every connection and periodic stats.
+// `stoq node`: a STOQ node serving the `node` RPC service (echo, stats, and the built-ins
+// health/metrics/_methods), logging (pino, JSON on stdout) every connection and periodic stats.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { hostOf, loadConfig, serveEcho, StoqTransport } from '@stoq/core';
+import { hostOf, loadConfig, StoqTransport } from '@stoq/core';
 import { loadCliIdentity } from './identity';
+import { createNodeService } from './node-service';
 
 const STATS_INTERVAL_MS = 10_000;
 
@@ -16,6 +17,11 @@ export async function runNode(argv: string[]): Promise<number> {
     strict: true,
   });
   if (!values.config) throw new Error('stoq node needs --config <stoq.toml>');
+  // Installed first, so a signal during start-up also ends in an orderly shutdown.
+  const stop = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const config = await loadConfig(values.config);
   if (values['data-dir']) config.node.dataDir = values['data-dir'];
   if (values.bind) config.transport.bind = values.bind;
@@ -55,23 +61,21 @@ export async function runNode(argv: string[]): Promise<number> {
     'stoq node listening',
   );
 
+  const rpc = createNodeService(transport, identity.instance, log);
   const stats = setInterval(() => log.info({ stats: transport.stats() }, 'stats'), STATS_INTERVAL_MS);
   stats.unref();
-  const stop = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
   const serving = (async () => {
     for (;;) {
       const conn = await transport.accept();
       if (!conn) return;
       log.info({ peer: conn.peer.instance, service: conn.peer.service, remote: conn.remoteAddress, group: conn.keyExchangeGroup }, 'connection');
-      void serveEcho(conn, log);
+      void rpc.serveConnection(conn);
     }
   })();
   await stop;
   log.info({ stats: transport.stats() }, 'shutting down');
   clearInterval(stats);
+  rpc.close();
   await transport.close(0, 'node shutting down');
   await serving;
   return 0;

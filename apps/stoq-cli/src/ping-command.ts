@@ -1,10 +1,9 @@
 // `stoq ping`: dial a STOQ node with the full handshake (TLS 1.3 + FALCON exchange), round-trip
-// a message on a stream, and report handshake time, key-exchange group and rtt.
-import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+// a message through its `node/echo` RPC, and report handshake time, key-exchange group and rtt.
 import { randomBytes } from 'node:crypto';
-import { StoqTransport } from '@stoq/core';
-import { loadCliIdentity } from './identity';
+import { parseArgs } from 'node:util';
+import { NodeMethods } from './node.proto';
+import { openSession, positiveInt } from './session';
 
 export interface PingResult {
   target: string;
@@ -13,7 +12,6 @@ export interface PingResult {
   handshakeMs: number;
   echoMs: number[];
   rttMs: number;
-  zeroRtt: boolean;
 }
 
 export async function runPing(argv: string[]): Promise<number> {
@@ -26,7 +24,6 @@ export async function runPing(argv: string[]): Promise<number> {
       'expect-service': { type: 'string' },
       count: { type: 'string', default: '1' },
       size: { type: 'string', default: '64' },
-      'zero-rtt': { type: 'boolean', default: false },
       timeout: { type: 'string', default: '5000' },
       json: { type: 'boolean', default: false },
     },
@@ -36,47 +33,33 @@ export async function runPing(argv: string[]): Promise<number> {
   if (!target || positionals.length > 1) throw new Error('stoq ping needs exactly one target, e.g. stoq ping "[::1]:4433"');
   const count = positiveInt(values.count, '--count');
   const size = positiveInt(values.size, '--size');
-  const timeoutMs = positiveInt(values.timeout, '--timeout');
-
-  const identity = await loadCliIdentity({ dataDir: values['data-dir'], service: 'cli', instance: 'cli' });
-  const transport = StoqTransport.create({ identity, bind: '[::]:0', zeroRtt: values['zero-rtt'] });
-  try {
-    const t0 = performance.now();
-    const conn = await withTimeout(
-      transport.connect(target, { serverName: values['server-name'], expectedService: values['expect-service'] }),
-      timeoutMs,
-      `no STOQ node answered at ${target} within ${timeoutMs} ms`,
-    );
-    const handshakeMs = performance.now() - t0;
-    const echoMs: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const payload = randomBytes(size);
-      const t1 = performance.now();
-      const s = await conn.openStream();
-      await s.sendMessage(payload);
-      s.finish();
-      const back = await s.receiveMessage();
-      echoMs.push(performance.now() - t1);
-      if (!back || !payload.equals(Buffer.from(back))) throw new Error(`echo ${i + 1} came back different`);
-    }
-    const result: PingResult = {
-      target,
-      peer: { service: conn.peer.service, instance: conn.peer.instance, fingerprint: conn.peer.fingerprint },
-      keyExchangeGroup: conn.keyExchangeGroup,
-      handshakeMs,
-      echoMs,
-      rttMs: conn.stats().rttMs,
-      zeroRtt: conn.zeroRtt,
-    };
-    conn.close(0, 'ping done');
-    process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatPing(result));
-    await transport.close(); // waits until the node was told we closed
-    return 0;
-  } catch (err) {
-    // Nothing to drain gracefully after a failure; the caller exits right away.
-    void transport.close();
-    throw err;
+  const session = await openSession({
+    target,
+    dataDir: values['data-dir'],
+    serverName: values['server-name'],
+    expectedService: values['expect-service'],
+    connectTimeoutMs: positiveInt(values.timeout, '--timeout'),
+  });
+  const { conn } = session;
+  const echoMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = randomBytes(size);
+    const t1 = performance.now();
+    const res = await session.rpc.call(NodeMethods.echo, { payload }, { timeoutMs: 5000 });
+    echoMs.push(performance.now() - t1);
+    if (!payload.equals(Buffer.from(res.payload ?? []))) throw new Error(`echo ${i + 1} came back different`);
   }
+  const result: PingResult = {
+    target,
+    peer: { service: conn.peer.service, instance: conn.peer.instance, fingerprint: conn.peer.fingerprint },
+    keyExchangeGroup: conn.keyExchangeGroup,
+    handshakeMs: session.handshakeMs,
+    echoMs,
+    rttMs: conn.stats().rttMs,
+  };
+  await session.close();
+  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatPing(result));
+  return 0;
 }
 
 function formatPing(r: PingResult): string {
@@ -85,22 +68,4 @@ function formatPing(r: PingResult): string {
     `connected to ${r.target} as ${r.peer.instance} (service ${r.peer.service})\n` +
     `  handshake ${r.handshakeMs.toFixed(1)} ms (TLS 1.3 ${r.keyExchangeGroup} + FALCON-1024 exchange), rtt ${r.rttMs.toFixed(2)} ms, echo ${echo}\n`
   );
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  try {
-    return await Promise.race([p, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
-  return n;
 }

@@ -1,0 +1,46 @@
+// The `node` RPC service of `stoq node`: echo (unary and streaming) and transport stats.
+import { RpcError, RpcServer, Status } from '@stoq/rpc';
+import type { Logger } from 'pino';
+import type { StoqTransport } from '@stoq/core';
+import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto';
+
+const MAX_STREAM_COUNT = 100_000;
+
+export function createNodeService(transport: StoqTransport, instance: string, logger: Logger): RpcServer {
+  const started = Date.now();
+  const server = new RpcServer({ service: 'node', logger });
+  server.addMethod(
+    NodeMethods.echo,
+    (req): EchoResponse => ({ payload: req.payload, text: req.text, instance }),
+    { authorize: 'any-authenticated' },
+  );
+  server.addMethod(
+    NodeMethods.echoStream,
+    async function* (req, ctx) {
+      const count = Number(req.count ?? 0);
+      if (!Number.isInteger(count) || count < 1 || count > MAX_STREAM_COUNT) {
+        throw new RpcError(Status.INVALID_ARGUMENT, `count must be 1..${MAX_STREAM_COUNT}, got ${count}`);
+      }
+      for (let i = 0; i < count && !ctx.signal.aborted; i++) yield { text: `${req.text ?? ''} ${i + 1}`.trim(), instance };
+    },
+    { authorize: 'any-authenticated' },
+  );
+  server.addMethod(
+    NodeMethods.stats,
+    (): StatsResponse => {
+      const s = transport.stats();
+      return {
+        openConnections: s.openConnections,
+        acceptedConnections: s.acceptedConnections,
+        authenticatedConnections: s.authenticatedConnections,
+        handshakeFailures: s.handshakeFailures,
+        authFailures: s.authFailures,
+        bytesSent: s.bytesSent,
+        bytesReceived: s.bytesReceived,
+        uptimeSeconds: (Date.now() - started) / 1000,
+      };
+    },
+    { authorize: 'any-authenticated' },
+  );
+  return server;
+}
