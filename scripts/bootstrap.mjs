@@ -27,7 +27,10 @@ export function ensureInstalled() {
   const lock = join(root, 'package-lock.json');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
   process.stderr.write('stoq: installing npm dependencies (first run)…\n');
-  mustRun('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: it installs exactly what package-lock.json pins, but unlike ci
+  // it tolerates @napi-rs/cli's optional per-platform packages that the registry never published
+  // for some platforms (npm leaves them out of the lock file, and ci then refuses the lock).
+  mustRun('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 export function ensureBuilt() {
