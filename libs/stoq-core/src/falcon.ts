@@ -1,6 +1,7 @@
 // FALCON-1024 signatures behind a small interface, so identity code can be handed any
 // implementation (the native PQClean one by default). The native addon is loaded on first use,
 // not at import time, so pure parts of @stoq/core work before the Rust addon is built.
+import { loadNative } from './native-binding';
 
 /** FALCON-1024 public key length (PQClean `falcon-1024`). */
 export const FALCON_PUBLIC_KEY_LENGTH = 1793;
@@ -21,30 +22,13 @@ export interface FalconScheme {
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
 }
 
-interface NativeFalconBindings {
-  falconKeypair(): { publicKey: Buffer; secretKey: Buffer };
-  falconSign(secretKey: Buffer, message: Buffer): Buffer;
-  falconVerify(publicKey: Buffer, message: Buffer, signature: Buffer): boolean;
-}
-
-let bindings: NativeFalconBindings | undefined;
-
-function loadBindings(): NativeFalconBindings {
-  if (bindings) return bindings;
-  let addon: Partial<NativeFalconBindings>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require('@stoq/native') as Partial<NativeFalconBindings>;
-  } catch (err) {
-    throw new Error(`the native addon is not built: run npm run build (${(err as Error).message})`, { cause: err });
+/** The addon, checked to export `name` (an older build may lack it). */
+function addonWith(name: 'falconKeypair' | 'falconSign' | 'falconVerify') {
+  const addon = loadNative();
+  if (typeof addon[name] !== 'function') {
+    throw new Error(`the native addon @stoq/native does not export ${name}(): rebuild it with npm run build`);
   }
-  for (const name of ['falconKeypair', 'falconSign', 'falconVerify'] as const) {
-    if (typeof addon[name] !== 'function') {
-      throw new Error(`the native addon @stoq/native does not export ${name}(): rebuild it with npm run build`);
-    }
-  }
-  bindings = addon as NativeFalconBindings;
-  return bindings;
+  return addon;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -54,13 +38,13 @@ function asBuffer(bytes: Uint8Array): Buffer {
 /** FALCON-1024 from the native addon (PQClean, constant-time signing). */
 export const nativeFalcon: FalconScheme = {
   keypair() {
-    const { publicKey, secretKey } = loadBindings().falconKeypair();
+    const { publicKey, secretKey } = addonWith('falconKeypair').falconKeypair();
     return { publicKey: new Uint8Array(publicKey), secretKey: new Uint8Array(secretKey) };
   },
   sign(secretKey, message) {
-    return new Uint8Array(loadBindings().falconSign(asBuffer(secretKey), asBuffer(message)));
+    return new Uint8Array(addonWith('falconSign').falconSign(asBuffer(secretKey), asBuffer(message)));
   },
   verify(publicKey, message, signature) {
-    return loadBindings().falconVerify(asBuffer(publicKey), asBuffer(message), asBuffer(signature));
+    return addonWith('falconVerify').falconVerify(asBuffer(publicKey), asBuffer(message), asBuffer(signature));
   },
 };

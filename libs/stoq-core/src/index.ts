@@ -15,7 +15,7 @@ export { ALPN, CloseCode, EXPORTER_LABEL, EXPORTER_LENGTH } from './falcon-hands
 export { serveEcho } from './echo';
 export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';
 export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
-export { pemToDerList, derToPem } from './pem';
+export { pemToDerList, pemToDer, derToPem, MAX_PEM_LENGTH } from './identity/pem';
 export { loadConfig, parseConfig, defaultConfig, exampleConfig, type StoqConfig, type LogLevel } from './config';
 export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
 export * from './identity';

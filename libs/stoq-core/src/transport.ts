@@ -19,7 +19,7 @@ import {
 import { parseHybridCertificate, peerNamesFromCertificate, verifyAltSignatureChain } from './identity/parse';
 import { loadNative, type NativeConnection, type NativeEndpoint, type NativeEndpointStats } from './native-binding';
 import { fromNativeError } from './native-error';
-import { pemToDerList } from './pem';
+import { pemToDerList } from './identity/pem';
 import { QuicStoqStream } from './stream';
 import type { Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
 
@@ -97,16 +97,14 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     private readonly opts: StoqTransportOptions,
   ) {
     super();
-    this.trustedRootsDer = pemToDerList(opts.identity.trustRootsPem);
+    this.trustedRootsDer = pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem');
     this.log = opts.logger ?? pino({ enabled: false });
     if (opts.listen) void this.acceptLoop();
   }
 
   /** Bind an endpoint. With `listen: true` it accepts connections; see `accept()`. */
   static create(opts: StoqTransportOptions): StoqTransport {
-    if (pemToDerList(opts.identity.trustRootsPem).length === 0) {
-      throw new StoqError('TLS_CONFIG', 'identity.trustRootsPem holds no CERTIFICATE block');
-    }
+    pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem'); // TLS_CONFIG if none
     const native = loadNative();
     let endpoint: NativeEndpoint;
     try {

@@ -13,8 +13,8 @@ describe('nativeFalcon', () => {
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { nativeFalcon } = require('../src/falcon') as typeof import('../src/falcon');
-      expect(() => nativeFalcon.keypair()).toThrow(/^the native addon is not built: run npm run build/);
-      expect(() => nativeFalcon.verify(new Uint8Array(1793), new Uint8Array(1), new Uint8Array(1))).toThrow(/native addon is not built/);
+      expect(() => nativeFalcon.keypair()).toThrow(/^the native addon @stoq\/native is not built.*npm run build/);
+      expect(() => nativeFalcon.verify(new Uint8Array(1793), new Uint8Array(1), new Uint8Array(1))).toThrow(/native addon @stoq\/native is not built/);
     });
   });
 

@@ -6,8 +6,8 @@
 // so a peer derives {service, instance} from the certificate alone: the service is the one dNSName
 // of exactly two labels ending in `.hypermesh`, the instance is the CN.
 
-import { isIPv6 } from 'node:net';
 import { StoqError } from '../errors';
+import { formatIpv6, parseIpv6 } from '../packet/ipv6';
 
 export const STOQ_ORGANIZATION = 'STOQ';
 export const MESH_ZONE = 'hypermesh';
@@ -33,50 +33,16 @@ export function standardDnsNames(service: string, instance: string): string[] {
 
 /** Encode an IPv6 address as the 16 octets of an iPAddress SAN. IPv4 (and IPv4-mapped) is refused. */
 export function ipv6ToBytes(address: string): Uint8Array {
-  if (!isIPv6(address) || address.includes('.') || address.includes('%')) {
-    throw new StoqError('TLS_CONFIG', `invalid IPv6 address ${JSON.stringify(address)} (STOQ is IPv6-only; no zone ids or dotted IPv4)`);
+  try {
+    return parseIpv6(address);
+  } catch (err) {
+    // Our own configuration is wrong: report it as such, keeping the address parser's reason.
+    throw new StoqError('TLS_CONFIG', `invalid IPv6 SAN: ${(err as Error).message}`, { cause: err });
   }
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  const zeros = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...new Array<string>(zeros).fill('0'), ...tailGroups];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 0xff;
-  });
-  if (isIPv4Mapped(out)) throw new StoqError('TLS_CONFIG', `IPv4-mapped address ${address} refused: STOQ is IPv6-only`);
-  return out;
-}
-
-function isIPv4Mapped(b: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
 }
 
 /** Format 16 octets as an RFC 5952 IPv6 string (lowercase, longest zero run compressed). */
 export function bytesToIpv6(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new StoqError('PEER_REJECTED', `iPAddress SAN of ${bytes.length} bytes is not an IPv6 address`);
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIpv6(bytes);
 }
