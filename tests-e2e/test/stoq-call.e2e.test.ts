@@ -61,7 +61,28 @@ test('stoq call reports clear errors: unknown method, bad field, handler error, 
   expect(wrongService.code).toBe(1);
   expect(wrongService.stderr).toMatch(/expected service "caesar".*"node"/);
 
+  const late = await runStoq(['call', 'node/echo', '--target', address, '--data', '{"text":"slow","delayMs":30000}', '--timeout', '1000'], dir);
+  expect(late.code).toBe(1);
+  expect(late.stderr).toMatch(/DEADLINE_EXCEEDED/);
+
   const unreachable = await runStoq(['call', 'node/echo', '--target', '[::1]:9', '--timeout', '1500'], dir);
   expect(unreachable.code).toBe(1);
   expect(unreachable.stderr).toMatch(/no STOQ node answered at \[::1\]:9/);
+});
+
+test('state-changing methods are denied by default: only the admin identity may drain the node', async () => {
+  const denied = await runStoq(['call', 'node/set_serving', '--target', address, '--data', '{"serving":false}'], dir);
+  expect(denied.code).toBe(1);
+  expect(denied.stderr).toMatch(/PERMISSION_DENIED/);
+  expect(denied.stderr).toMatch(/cli/);
+
+  const drained = await runStoq(['call', 'node/set_serving', '--as', 'admin', '--target', address, '--data', '{"serving":false}'], dir);
+  expect(drained.stderr).toBe('');
+  expect(JSON.parse(drained.stdout)).toEqual({ serving: false });
+  const health = await runStoq(['call', 'node/health', '--target', address], dir);
+  expect(JSON.parse(health.stdout)).toMatchObject({ status: 'NOT_SERVING' });
+
+  await runStoq(['call', 'node/set_serving', '--as', 'admin', '--target', address, '--data', '{"serving":true}'], dir);
+  const back = await runStoq(['call', 'node/health', '--target', address], dir);
+  expect(JSON.parse(back.stdout)).toMatchObject({ status: 'SERVING' });
 });

@@ -8,6 +8,7 @@ import { openSession, positiveInt, type Session } from './session';
 const COMMON = {
   target: { type: 'string' },
   'data-dir': { type: 'string', default: '.stoq' },
+  as: { type: 'string', default: 'cli' },
   'server-name': { type: 'string' },
   timeout: { type: 'string', default: '10000' },
 } as const;
@@ -73,7 +74,7 @@ function isKind<K extends MethodKind>(def: MethodDefinition<Message, Message>, k
 }
 
 async function withSession(
-  values: { target?: string; 'data-dir': string; 'server-name'?: string; timeout: string },
+  values: { target?: string; 'data-dir': string; as: string; 'server-name'?: string; timeout: string },
   expectedService: string | undefined,
   run: (s: Session) => Promise<number>,
 ): Promise<number> {
@@ -81,6 +82,7 @@ async function withSession(
   const session = await openSession({
     target: values.target,
     dataDir: values['data-dir'],
+    as: values.as,
     serverName: values['server-name'],
     expectedService,
     connectTimeoutMs: Math.min(positiveInt(values.timeout, '--timeout'), 5000),

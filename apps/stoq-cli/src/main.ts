@@ -16,7 +16,8 @@ commands:
   methods --target <[ipv6]:port> [--service NAME] [--json]
                      list a service's methods (reflection via <service>/_methods)
 
-common: --data-dir DIR (identity + dev CA, default .stoq), --server-name NAME, --timeout MS
+common: --data-dir DIR (identity + dev CA, default .stoq), --as SERVICE (identity to call as,
+        default cli; the dev CA issues it), --server-name NAME, --timeout MS
   help                                            this text
 
 The node identity and the development CA live in --data-dir (default .stoq).`;

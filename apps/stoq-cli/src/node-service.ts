@@ -5,14 +5,29 @@ import type { StoqTransport } from '@stoq/core';
 import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto';
 
 const MAX_STREAM_COUNT = 100_000;
+const MAX_DELAY_MS = 60_000;
 
 export function createNodeService(transport: StoqTransport, instance: string, logger: Logger): RpcServer {
   const started = Date.now();
   const server = new RpcServer({ service: 'node', logger });
   server.addMethod(
     NodeMethods.echo,
-    (req): EchoResponse => ({ payload: req.payload, text: req.text, instance }),
+    async (req, ctx): Promise<EchoResponse> => {
+      const delayMs = Number(req.delayMs ?? 0);
+      if (delayMs > MAX_DELAY_MS) throw new RpcError(Status.INVALID_ARGUMENT, `delay_ms must be at most ${MAX_DELAY_MS}, got ${delayMs}`);
+      if (delayMs > 0) await abortableDelay(delayMs, ctx.signal);
+      return { payload: req.payload, text: req.text, instance };
+    },
     { authorize: 'any-authenticated' },
+  );
+  server.addMethod(
+    NodeMethods.setServing,
+    (req) => {
+      server.setServing(req.serving ?? false);
+      logger.info({ serving: req.serving ?? false }, 'serving state changed');
+      return { serving: req.serving ?? false };
+    },
+    { authorize: ['admin'] },
   );
   server.addMethod(
     NodeMethods.echoStream,
@@ -43,4 +58,20 @@ export function createNodeService(transport: StoqTransport, instance: string, lo
     { authorize: 'any-authenticated' },
   );
   return server;
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as the call is cancelled. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -10,6 +10,7 @@ export type { Long };
 export interface EchoRequest {
   payload?: Uint8Array | null;
   text?: string | null;
+  delayMs?: number | null;
 }
 
 /** stoq.node.v1.EchoResponse */
@@ -29,6 +30,16 @@ export interface EchoStreamRequest {
 export interface StatsRequest {
 }
 
+/** stoq.node.v1.SetServingRequest */
+export interface SetServingRequest {
+  serving?: boolean | null;
+}
+
+/** stoq.node.v1.SetServingResponse */
+export interface SetServingResponse {
+  serving?: boolean | null;
+}
+
 /** stoq.node.v1.StatsResponse */
 export interface StatsResponse {
   openConnections?: number | Long | null;
@@ -42,13 +53,15 @@ export interface StatsResponse {
 }
 
 /** The protobufjs schema these types were generated from (descriptor JSON below). */
-const descriptor = {"nested":{"stoq":{"nested":{"node":{"nested":{"v1":{"nested":{"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1},"text":{"type":"string","id":2}}},"EchoResponse":{"fields":{"payload":{"type":"bytes","id":1},"text":{"type":"string","id":2},"instance":{"type":"string","id":3}}},"EchoStreamRequest":{"fields":{"text":{"type":"string","id":1},"count":{"type":"uint32","id":2}}},"StatsRequest":{"fields":{}},"StatsResponse":{"fields":{"openConnections":{"type":"uint64","id":1},"acceptedConnections":{"type":"uint64","id":2},"authenticatedConnections":{"type":"uint64","id":3},"handshakeFailures":{"type":"uint64","id":4},"authFailures":{"type":"uint64","id":5},"bytesSent":{"type":"uint64","id":6},"bytesReceived":{"type":"uint64","id":7},"uptimeSeconds":{"type":"double","id":8}}},"Node":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"EchoStream":{"requestType":"EchoStreamRequest","responseType":"EchoResponse","responseStream":true,"options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Stats":{"requestType":"StatsRequest","responseType":"StatsResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]}}}}}}}}}}};
+const descriptor = {"nested":{"stoq":{"nested":{"node":{"nested":{"v1":{"nested":{"EchoRequest":{"fields":{"payload":{"type":"bytes","id":1},"text":{"type":"string","id":2},"delayMs":{"type":"uint32","id":3}}},"EchoResponse":{"fields":{"payload":{"type":"bytes","id":1},"text":{"type":"string","id":2},"instance":{"type":"string","id":3}}},"EchoStreamRequest":{"fields":{"text":{"type":"string","id":1},"count":{"type":"uint32","id":2}}},"StatsRequest":{"fields":{}},"SetServingRequest":{"fields":{"serving":{"type":"bool","id":1}}},"SetServingResponse":{"fields":{"serving":{"type":"bool","id":1}}},"StatsResponse":{"fields":{"openConnections":{"type":"uint64","id":1},"acceptedConnections":{"type":"uint64","id":2},"authenticatedConnections":{"type":"uint64","id":3},"handshakeFailures":{"type":"uint64","id":4},"authFailures":{"type":"uint64","id":5},"bytesSent":{"type":"uint64","id":6},"bytesReceived":{"type":"uint64","id":7},"uptimeSeconds":{"type":"double","id":8}}},"Node":{"methods":{"Echo":{"requestType":"EchoRequest","responseType":"EchoResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"EchoStream":{"requestType":"EchoStreamRequest","responseType":"EchoResponse","responseStream":true,"options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Stats":{"requestType":"StatsRequest","responseType":"StatsResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"SetServing":{"requestType":"SetServingRequest","responseType":"SetServingResponse","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]}}}}}}}}}}};
 export const schema: protobuf.Root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
 
 export const EchoRequestType: protobuf.Type = schema.lookupType('stoq.node.v1.EchoRequest');
 export const EchoResponseType: protobuf.Type = schema.lookupType('stoq.node.v1.EchoResponse');
 export const EchoStreamRequestType: protobuf.Type = schema.lookupType('stoq.node.v1.EchoStreamRequest');
 export const StatsRequestType: protobuf.Type = schema.lookupType('stoq.node.v1.StatsRequest');
+export const SetServingRequestType: protobuf.Type = schema.lookupType('stoq.node.v1.SetServingRequest');
+export const SetServingResponseType: protobuf.Type = schema.lookupType('stoq.node.v1.SetServingResponse');
 export const StatsResponseType: protobuf.Type = schema.lookupType('stoq.node.v1.StatsResponse');
 
 /** Method definitions of service stoq.node.v1.Node, shared by server and client. */
@@ -56,4 +69,5 @@ export const NodeMethods = {
   echo: defineMethod<EchoRequest, EchoResponse, 'unary'>({ path: 'node/echo', kind: 'unary', requestType: EchoRequestType, responseType: EchoResponseType, idempotent: true }),
   echoStream: defineMethod<EchoStreamRequest, EchoResponse, 'server_streaming'>({ path: 'node/echo_stream', kind: 'server_streaming', requestType: EchoStreamRequestType, responseType: EchoResponseType, idempotent: true }),
   stats: defineMethod<StatsRequest, StatsResponse, 'unary'>({ path: 'node/stats', kind: 'unary', requestType: StatsRequestType, responseType: StatsResponseType, idempotent: true }),
+  setServing: defineMethod<SetServingRequest, SetServingResponse, 'unary'>({ path: 'node/set_serving', kind: 'unary', requestType: SetServingRequestType, responseType: SetServingResponseType, idempotent: true }),
 } as const;

@@ -7,6 +7,8 @@ import { loadCliIdentity } from './identity';
 export interface SessionOptions {
   target: string;
   dataDir: string;
+  /** Service name in the CLI's certificate (default "cli"); the dev CA issues it on first use. */
+  as?: string;
   serverName?: string;
   expectedService?: string;
   connectTimeoutMs: number;
@@ -23,7 +25,8 @@ export interface Session {
 }
 
 export async function openSession(opts: SessionOptions): Promise<Session> {
-  const identity = await loadCliIdentity({ dataDir: opts.dataDir, service: 'cli', instance: 'cli' });
+  const as = opts.as ?? 'cli';
+  const identity = await loadCliIdentity({ dataDir: opts.dataDir, service: as, instance: as });
   const transport = StoqTransport.create({ identity, bind: '[::]:0', zeroRtt: opts.zeroRtt ?? false });
   try {
     const t0 = performance.now();
