@@ -20,4 +20,4 @@ export { loadConfig, parseConfig, defaultConfig, exampleConfig, type StoqConfig,
 export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
 export * from './identity';
 export * from './packet';
-export { sendSharded, receivePackets, sendPacketDatagram, type SendShardedOptions } from './packet-io';
+export { sendSharded, receivePackets, sendPacketDatagram, nativeBatchHasher, type SendShardedOptions } from './packet-io';

@@ -1,6 +1,7 @@
 // I/O shell for StoqPackets over a connection: sharded messages spread over several streams
 // (so shards really arrive out of order) and tokenized datagrams.
-import { computeToken, decodeStoqPacket, encodeStoqPacket, shardMessage, type PacketReceiver, type StoqPacket } from './packet';
+import { loadNative } from './native-binding';
+import { computeToken, computeTokens, decodeStoqPacket, encodeStoqPacket, shardMessage, type BatchHasher, type PacketReceiver, type StoqPacket } from './packet';
 import type { StoqConnection, StoqStream } from './types';
 
 export interface SendShardedOptions {
@@ -18,20 +19,29 @@ export interface SendShardedOptions {
 export async function sendSharded(conn: StoqConnection, data: Uint8Array, options: SendShardedOptions): Promise<void> {
   const shards = shardMessage(options.messageId, data, options.shardSize ?? 1 << 20);
   const lanes = Math.max(1, Math.min(options.lanes ?? 4, shards.length));
+  const perLane = new Array<bigint>(lanes).fill(0n);
+  const packets: StoqPacket[] = shards.map((shard, i) => ({
+    streamId: BigInt(i % lanes),
+    sequence: perLane[i % lanes]!++,
+    data: shard.data,
+    shard: shard.info,
+  }));
+  // All tokens in one native batch call rather than one hash per packet.
+  computeTokens(packets, nativeBatchHasher).forEach((token, i) => (packets[i]!.token = token));
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
       const stream = await conn.openStream();
-      let sequence = 0n;
-      for (let i = lane; i < shards.length; i += lanes) {
-        const shard = shards[i]!;
-        const packet: StoqPacket = { streamId: BigInt(lane), sequence: sequence++, data: shard.data, shard: shard.info };
-        packet.token = computeToken(packet);
-        await stream.sendMessage(encodeStoqPacket(packet));
-      }
+      for (let i = lane; i < packets.length; i += lanes) await stream.sendMessage(encodeStoqPacket(packets[i]!));
       stream.finish();
     }),
   );
 }
+
+/** SHA-256 of many inputs in one call into the native addon (see computeTokens). */
+export const nativeBatchHasher: BatchHasher = (items) => {
+  const digests = loadNative().sha256Batch(items.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+  return items.map((_, i) => new Uint8Array(digests.buffer, digests.byteOffset + 32 * i, 32));
+};
 
 /**
  * Read StoqPacket frames from a stream into `receiver` until the stream ends; every completed

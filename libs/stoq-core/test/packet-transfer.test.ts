@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import { StoqError } from '../src/errors';
 import { PacketReceiver, computeToken, encodeStoqPacket, shardMessage, type StoqPacket } from '../src/packet';
-import { receivePackets, sendSharded } from '../src/packet-io';
+import fc from 'fast-check';
+import { computeTokens } from '../src/packet';
+import { nativeBatchHasher, receivePackets, sendSharded } from '../src/packet-io';
 import type { StoqConnection, StoqStream } from '../src/types';
 import { bytes, Fixture } from './support/net';
 
@@ -105,4 +107,17 @@ test('a replayed packet is detected by its token sequence (TOKEN_REPLAYED), a ta
   await waitFor(() => errors.length > 1);
   expect(errors[1]!.code).toBe('TOKEN_INVALID');
   expect(messages.length).toBe(1);
+});
+
+test('native batch token hashing equals the TypeScript token for any packets', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ streamId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), data: fc.uint8Array({ maxLength: 300 }) }), { maxLength: 20 }),
+      (inputs) => {
+        const native = computeTokens(inputs, nativeBatchHasher).map((t) => Buffer.from(t.digest).toString('hex'));
+        const ts = computeTokens(inputs).map((t) => Buffer.from(t.digest).toString('hex'));
+        expect(native).toEqual(ts);
+      },
+    ),
+  );
 });
