@@ -5,7 +5,7 @@ import type { PeerIdentity, StoqConnection } from '@stoq/core';
 
 export type RpcConnection = Omit<StoqConnection, 'peer'> & { readonly peer: PeerIdentity | null };
 
-/** Application error codes for RESET_STREAM / STOP_SENDING on RPC streams (docs/rpc.md). */
+/** Application error codes for RESET_STREAM / STOP_SENDING on RPC streams (docs/wire-protocol.md (section 5)). */
 export const StreamCode = {
   /** Normal completion: the receiver no longer needs the peer's bytes. */
   NO_ERROR: 0x00,

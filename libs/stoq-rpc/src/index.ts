@@ -1,4 +1,4 @@
-// @stoq/rpc: RPC over STOQ streams. See README.md and docs/rpc.md.
+// @stoq/rpc: RPC over STOQ streams. See README.md and docs/wire-protocol.md (section 5).
 export { Status, statusName, isStatus } from './status';
 export { RpcError, isRpcError, type Metadata } from './rpc-error';
 export {

@@ -73,7 +73,7 @@ describe('frame codec', () => {
     expect(encodeHalfCloseFrame()).toEqual(encodeFrame(FrameType.encode({ halfClose: {} }).finish()));
   });
 
-  it('produces the byte layouts documented in docs/rpc.md', () => {
+  it('produces the byte layouts documented in docs/wire-protocol.md (section 5)', () => {
     expect([...encodeMessageFrame(Uint8Array.of(1, 2, 3))]).toEqual([0x05, 0x12, 0x03, 1, 2, 3]);
     expect([...encodeHalfCloseFrame()]).toEqual([0x02, 0x22, 0x00]);
     expect([...encodeTrailerFrame({ code: Status.OK, message: '', metadata: {} })]).toEqual([0x02, 0x1a, 0x00]);
