@@ -7,6 +7,7 @@ pub mod endpoint;
 pub mod error;
 pub mod falcon;
 pub mod hash;
+pub mod hot;
 pub mod kex;
 pub mod state;
 pub mod stream;

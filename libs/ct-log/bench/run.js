@@ -41,8 +41,8 @@ function certLike(i) {
 }
 
 /** Durable appends through the library: concurrent submitters, group commit, SCT per entry. */
-async function benchBatchedAppends(dir, signingKey, falcon, root, count) {
-  const log = await lib.CtLog.open({ storage: new lib.FileLogStorage(dir), signingKey, falcon, roots: [root] });
+async function benchBatchedAppends(dir, signingKey, falcon, root, count, hasher) {
+  const log = await lib.CtLog.open({ storage: new lib.FileLogStorage(dir), signingKey, falcon, roots: [root], hasher });
   const entries = Array.from({ length: count }, (_, i) => ({ entryType: 0, certificate: certLike(i) }));
   const extra = lib.encodeCertificateChain([root]);
   const t0 = now();
@@ -159,6 +159,19 @@ async function main() {
     const naive = benchNaiveAppends(dir, signingKey, root, 400);
     emit('ct-log.append_durable', 'leaves/s', batched, naive, 'one write+fdatasync per entry');
 
+    if (lib.nativeHasher) {
+      // Leaf hashing alone: one group commit's worth (2048 certificate-sized leaves) per call.
+      const leaves = Array.from({ length: 2048 }, (_, i) => certLike(i));
+      const perSec = (h) => 2048 * timeOps(() => h.hashLeaves(leaves), 1.5);
+      emit('ct-log.leaf_hash_batch', 'leaves/s', perSec(lib.nativeHasher), perSec(lib.referenceHasher), 'typescript-reference');
+      // The durable append path end to end with each hasher (fewer entries than above).
+      const withNative = await benchBatchedAppends(path.join(dir, 'hasher-native'), signingKey, falcon, root, 20_000, lib.nativeHasher);
+      const withTs = await benchBatchedAppends(path.join(dir, 'hasher-ts'), signingKey, falcon, root, 20_000, lib.referenceHasher);
+      emit('ct-log.append_durable_native_hasher', 'leaves/s', withNative, withTs, 'typescript-reference');
+    } else {
+      process.stderr.write('@stoq/native merkleLeafHashes not available: native hasher benches skipped\n');
+    }
+
     const addChain = await benchAddChain(path.join(dir, 'addchain'), signingKey, falcon, 10_000);
     emit('ct-log.add_chain_durable', 'chains/s', addChain, naive, 'one write+fdatasync per entry (no chain check)');
 
@@ -191,7 +204,7 @@ async function main() {
   }
 }
 
-main().catch((err) => {
+main().then(() => process.stderr.write(`machine: ${os.cpus().length} x ${os.cpus()[0].model}, node ${process.version}, load avg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`)).catch((err) => {
   console.error(err);
   process.exit(1);
 });

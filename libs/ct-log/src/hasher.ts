@@ -1,7 +1,8 @@
-// RFC 6962 §2.1 hashing behind a small interface, so the batch leaf hashing can later move to
-// native code (`sha256Batch(items, 0x00)` from @stoq/native) by swapping one object.
+// RFC 6962 §2.1 hashing behind a small interface, so the batch leaf hashing can run in native code
+// (@stoq/native `merkleLeafHashes`, see native-hasher.ts) with the node:crypto one as reference.
 import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
+import { loadNativeHasher } from './native-hasher';
 
 /** Size in bytes of every hash in an RFC 6962 SHA-256 tree. */
 export const HASH_SIZE = 32;
@@ -29,8 +30,8 @@ const sha256: (data: Uint8Array) => Buffer = oneShot
   ? (data) => oneShot('sha256', data, 'buffer')
   : (data) => createHash('sha256').update(data).digest();
 
-/** The default hasher: node:crypto SHA-256 (pure computation, no I/O). */
-export const sha256Hasher: Hasher = {
+/** The TypeScript reference hasher: node:crypto SHA-256 (pure computation, no I/O). */
+export const referenceHasher: Hasher = Object.freeze<Hasher>({
   hashLeaf(leaf) {
     return sha256(Buffer.concat([LEAF_PREFIX, leaf]));
   },
@@ -43,4 +44,13 @@ export const sha256Hasher: Hasher = {
   emptyRoot() {
     return Buffer.from(EMPTY_ROOT);
   },
-};
+});
+
+/** referenceHasher with hashLeaves done by @stoq/native, or null when the addon is not built. */
+export const nativeHasher: Hasher | null = loadNativeHasher(referenceHasher);
+
+/**
+ * The default hasher (what CtLog and MerkleTree use unless given one): native batch leaf hashing
+ * when the addon loads, else the reference. Both produce identical hashes.
+ */
+export const sha256Hasher: Hasher = nativeHasher ?? referenceHasher;

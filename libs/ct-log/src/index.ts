@@ -1,5 +1,6 @@
 // @stoq/ct-log: an RFC 6962 Certificate Transparency log as a library.
 export * from './hasher';
+export { createNativeHasher, loadNativeHasher, type NativeMerkleBindings } from './native-hasher';
 export * from './merkle';
 export * from './errors';
 export * from './structs';

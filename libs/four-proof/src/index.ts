@@ -46,10 +46,12 @@ export {
   type VdfImplementations,
 } from './vdf';
 export { RSA2048_MODULUS, RSA2048_ELEMENT_BYTES } from './rsa2048';
-export { hashToPrime, isProbablePrime, MILLER_RABIN_BASES } from './primes';
+export { hashToPrime, isProbablePrime, MILLER_RABIN_BASES, type HashToPrimeFn } from './primes';
+export { vdfVerify, type VdfVerifyFn } from './vdf-verify';
 export { modPow, modPowBigInt } from './modpow';
 
-export { referenceHotPaths, type HotPaths } from './hot-paths';
+export { referenceHotPaths, nativeHotPaths, defaultHotPaths, type HotPaths } from './hot-paths';
+export { createNativeHotPaths, loadNativeHotPaths, type NativeHotPathBindings } from './native-hot-paths';
 export { powSearch, type PowSearchFn } from './pow-search';
 export { vdfEvaluate, vdfProve, type VdfEvaluateFn, type VdfProveFn } from './vdf-evaluate';
 export { plotGenerate, type PlotGenerateFn } from './plot-generate';

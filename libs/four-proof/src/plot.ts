@@ -2,13 +2,14 @@ import { checkBytes } from './context';
 import { fail } from './errors';
 import { MerkleTree } from './merkle';
 import { DEFAULT_PARAMS, LIMITS, isPowerOfTwo } from './params';
-import { deriveBlock, plotGenerate as referencePlotGenerate, type PlotGenerateFn } from './plot-generate';
+import { defaultHotPaths } from './hot-paths';
+import { deriveBlock, type PlotGenerateFn } from './plot-generate';
 import type { SpaceOpening } from './types';
 
 export interface PlotOptions {
   readonly plotBlocks?: number;
   readonly blockSize?: number;
-  /** Alternative implementation of the plot hot path (e.g. native); defaults to the TS reference. */
+  /** Implementation of the plot hot path; defaults to defaultHotPaths (native when built). */
   readonly plotGenerate?: PlotGenerateFn;
 }
 
@@ -33,7 +34,7 @@ export class Plot {
     if (!Number.isInteger(blockSize) || blockSize < LIMITS.minBlockSize || blockSize > LIMITS.maxBlockSize || blockSize % 32 !== 0) {
       fail('INVALID_ARGUMENT', 'blockSize', `must be a multiple of 32 in [${LIMITS.minBlockSize}, ${LIMITS.maxBlockSize}], got ${blockSize}`);
     }
-    const generate = options.plotGenerate ?? referencePlotGenerate;
+    const generate = options.plotGenerate ?? defaultHotPaths.plotGenerate;
     const leaves = generate(new Uint8Array(nodeId), plotBlocks, blockSize);
     if (!(leaves instanceof Uint8Array) || leaves.length !== plotBlocks * 32) {
       fail('INVALID_ARGUMENT', 'plotGenerate', `implementation returned ${leaves?.length} bytes, expected ${plotBlocks * 32}`);

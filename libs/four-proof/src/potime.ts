@@ -54,6 +54,8 @@ export interface VerifyPoTimeOptions {
   /** Last sequence number accepted from this node, if any; the proof's must be strictly greater. */
   readonly lastSequence?: bigint;
   readonly params: FourProofParams;
+  /** hashToPrime / vdfVerify to use (default: defaultHotPaths, native when built). */
+  readonly implementations?: VdfImplementations;
 }
 
 /** Throws FourProofError (OPERATION_MISMATCH, STALE, POTIME_INVALID) unless valid. */
@@ -77,7 +79,7 @@ export function verifyPoTime(proof: PoTimeProof, context: OperationContext, opti
   checkBytes(proof.output, `${field}.output`, RSA2048_ELEMENT_BYTES, RSA2048_ELEMENT_BYTES, 'POTIME_INVALID');
   checkBytes(proof.proof, `${field}.proof`, RSA2048_ELEMENT_BYTES, RSA2048_ELEMENT_BYTES, 'POTIME_INVALID');
   const x = vdfInput(proof.operationHash, proof.timestampMs, proof.sequence, T);
-  if (!wesolowskiVerify(x, bytesToBigInt(proof.output), bytesToBigInt(proof.proof), T, RSA2048_MODULUS)) {
+  if (!wesolowskiVerify(x, bytesToBigInt(proof.output), bytesToBigInt(proof.proof), T, RSA2048_MODULUS, undefined, options.implementations)) {
     fail('POTIME_INVALID', `${field}.proof`, 'VDF output/proof do not verify (|π^ℓ · x^r| ≠ y), or an element is out of canonical range');
   }
 }

@@ -7,6 +7,9 @@ import { bytesToBigInt } from './bytes';
  * adversary cannot steer towards the (specially constructed) composites that pass all 12 bases.
  */
 
+/** ℓ = hashToPrime(digest): the reference below, or a native implementation (same results). */
+export type HashToPrimeFn = (digest: Uint8Array) => bigint;
+
 export const MILLER_RABIN_BASES: readonly bigint[] = [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 29n, 31n, 37n];
 
 /** Odd primes below 2048, for trial division and sieving. */

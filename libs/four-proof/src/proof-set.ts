@@ -2,7 +2,7 @@ import { hash as nodeHash } from 'node:crypto';
 import { encodeFourProofSet, decodeFourProofSet } from './codec';
 import { checkContext } from './context';
 import { fail } from './errors';
-import { referenceHotPaths, type HotPaths } from './hot-paths';
+import { defaultHotPaths, type HotPaths } from './hot-paths';
 import { resolveParams, type FourProofParams } from './params';
 import type { Plot } from './plot';
 import { generatePoSpace, verifyPoSpace } from './pospace';
@@ -32,7 +32,7 @@ export interface GenerateFourProofSetInput {
 /** Produces all four proofs over one operation context. */
 export function generateFourProofSet(input: GenerateFourProofSetInput): FourProofSet {
   const params = resolveParams(input.params);
-  const hot: HotPaths = { ...referenceHotPaths, ...(input.hotPaths ?? {}) };
+  const hot: HotPaths = { ...defaultHotPaths, ...(input.hotPaths ?? {}) };
   checkContext(input.context, 'context', 'INVALID_ARGUMENT');
   if (input.stake === undefined || input.stake === null) fail('PROOF_MISSING', 'stake', 'stake attestation is required');
   const space = generatePoSpace({ plot: input.plot, context: input.context, ipv6Address: input.ipv6Address, challenges: params.spaceChallenges });
@@ -42,7 +42,7 @@ export function generateFourProofSet(input: GenerateFourProofSetInput): FourProo
     timestampMs: input.now,
     sequence: input.sequence,
     iterations: params.vdfIterations,
-    implementations: { vdfEvaluate: hot.vdfEvaluate, vdfProve: hot.vdfProve },
+    implementations: { vdfEvaluate: hot.vdfEvaluate, vdfProve: hot.vdfProve, hashToPrime: hot.hashToPrime },
   });
   return { version: FOUR_PROOF_SET_VERSION, context: input.context, space, stake: input.stake, work, time };
 }
@@ -63,6 +63,8 @@ export interface VerifyFourProofSetOptions {
   readonly lastSequence?: bigint;
   /** Minimums to enforce; defaults to DEFAULT_PARAMS. */
   readonly params?: Partial<FourProofParams>;
+  /** Verification hot paths (hashToPrime, vdfVerify); default defaultHotPaths (native when built). */
+  readonly hotPaths?: Partial<HotPaths>;
 }
 
 export interface FourProofVerification {
@@ -100,7 +102,12 @@ export function verifyFourProofSet(set: FourProofSet | Uint8Array, options: Veri
   checkContext(context, 'context', 'DECODE');
   verifyPoWork(decoded.work, context, params);
   verifyPoStake(decoded.stake, context, { ledgerPublicKey: options.ledgerPublicKey, now: options.now, params });
-  verifyPoTime(decoded.time, context, options.lastSequence === undefined ? { now: options.now, params } : { now: options.now, lastSequence: options.lastSequence, params });
+  const implementations = { hashToPrime: options.hotPaths?.hashToPrime ?? defaultHotPaths.hashToPrime, vdfVerify: options.hotPaths?.vdfVerify ?? defaultHotPaths.vdfVerify };
+  verifyPoTime(
+    decoded.time,
+    context,
+    options.lastSequence === undefined ? { now: options.now, params, implementations } : { now: options.now, lastSequence: options.lastSequence, params, implementations },
+  );
   verifyPoSpace(decoded.space, context, params);
   return { ok: true, proofHash: fourProofSetHash(encoded), sequence: decoded.time.sequence };
 }

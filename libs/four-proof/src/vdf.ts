@@ -1,8 +1,11 @@
 import { bigIntToBytes, concatBytes, u32be, u64be } from './bytes';
 import { DOMAIN, sha256 } from './hash';
-import { modPow, modPowBigInt } from './modpow';
-import { hashToPrime } from './primes';
+import { defaultHotPaths } from './hot-paths';
+import type { HashToPrimeFn } from './primes';
 import { vdfEvaluate as referenceEvaluate, vdfProve as referenceProve, type VdfEvaluateFn, type VdfProveFn } from './vdf-evaluate';
+import { canonicalElement, type VdfVerifyFn } from './vdf-verify';
+
+export { canonicalElement };
 
 /**
  * Wesolowski VDF ("Efficient verifiable delay functions", EUROCRYPT 2019) in Z_N^* / {±1}.
@@ -19,10 +22,6 @@ export function byteLength(modulus: bigint): number {
   return Math.ceil(modulus.toString(2).length / 8);
 }
 
-export function canonicalElement(v: bigint, modulus: bigint): bigint {
-  return v > modulus >> 1n ? modulus - v : v;
-}
-
 /** Expands SHA-256 in counter mode to byteLength(N) + 32 bytes (negligible bias mod N), canonical. */
 export function hashToGroup(input: Uint8Array, modulus: bigint): bigint {
   const want = byteLength(modulus) + 32;
@@ -35,7 +34,7 @@ export function hashToGroup(input: Uint8Array, modulus: bigint): bigint {
 }
 
 /** ℓ = first prime >= a 128-bit value derived from SHA-256(tag ‖ x ‖ y ‖ u64 T). */
-export function challengePrime(x: bigint, y: bigint, iterations: number, modulus: bigint): bigint {
+export function challengePrime(x: bigint, y: bigint, iterations: number, modulus: bigint, hashToPrime: HashToPrimeFn = defaultHotPaths.hashToPrime): bigint {
   const k = byteLength(modulus);
   return hashToPrime(sha256(DOMAIN.vdfPrime, bigIntToBytes(x, k), bigIntToBytes(y, k), u64be(iterations)));
 }
@@ -45,25 +44,29 @@ export interface VdfOutput {
   readonly pi: bigint;
 }
 
+/**
+ * Hot paths the VDF functions use: evaluate/prove default to the TypeScript references (the
+ * generators pass the native ones), hashToPrime/vdfVerify to `defaultHotPaths` (native when built).
+ */
 export interface VdfImplementations {
   readonly vdfEvaluate?: VdfEvaluateFn;
   readonly vdfProve?: VdfProveFn;
+  readonly hashToPrime?: HashToPrimeFn;
+  readonly vdfVerify?: VdfVerifyFn;
 }
 
 /** Evaluates the VDF and proves it (ℓ from Fiat–Shamir unless given, e.g. by known-answer tests). */
 export function wesolowskiProve(x: bigint, iterations: number, modulus: bigint, impl: VdfImplementations = {}, ell?: bigint): VdfOutput {
   const y = canonicalElement((impl.vdfEvaluate ?? referenceEvaluate)(x, iterations, modulus), modulus);
-  const l = ell ?? challengePrime(x, y, iterations, modulus);
+  const l = ell ?? challengePrime(x, y, iterations, modulus, impl.hashToPrime);
   const pi = canonicalElement((impl.vdfProve ?? referenceProve)(x, iterations, l, modulus), modulus);
   return { y, pi };
 }
 
 /** True iff (y, π) is the VDF output and proof for x with T iterations (ℓ from Fiat–Shamir unless given). */
-export function wesolowskiVerify(x: bigint, y: bigint, pi: bigint, iterations: number, modulus: bigint, ell?: bigint): boolean {
+export function wesolowskiVerify(x: bigint, y: bigint, pi: bigint, iterations: number, modulus: bigint, ell?: bigint, impl: VdfImplementations = {}): boolean {
   const half = modulus >> 1n;
-  if (y < 1n || y > half || pi < 1n || pi > half || x < 1n || x > half) return false;
-  const l = ell ?? challengePrime(x, y, iterations, modulus);
-  const r = modPowBigInt(2n, BigInt(iterations), l);
-  const lhs = (modPow(pi, l, modulus) * modPow(x, r, modulus)) % modulus;
-  return canonicalElement(lhs, modulus) === y;
+  if (y < 1n || y > half || pi < 1n || pi > half || x < 1n || x > half) return false; // before hashing
+  const l = ell ?? challengePrime(x, y, iterations, modulus, impl.hashToPrime);
+  return (impl.vdfVerify ?? defaultHotPaths.vdfVerify)(x, y, pi, iterations, l, modulus);
 }
