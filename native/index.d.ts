@@ -41,6 +41,17 @@ export declare class QuicConnection {
   openBi(): Promise<QuicStream>
   /** Next bidirectional stream opened by the peer; null once the connection is closed. */
   acceptBi(): Promise<QuicStream | null>
+  /**
+   * Opens a bidirectional stream if stream credit is available now; null otherwise (also
+   * when the connection has ended: `openBi()` then reports why). Saves the async round trip
+   * of `openBi()` in the common case.
+   */
+  tryOpenBi(): QuicStream | null
+  /**
+   * The next stream the peer opened if one is already waiting; null otherwise (also once the
+   * connection has ended: `acceptBi()` then yields null).
+   */
+  tryAcceptBi(): QuicStream | null
   /** Sends an unreliable datagram (at most `maxDatagramSize` bytes). */
   sendDatagram(data: Uint8Array): void
   /** Next received datagram; null once the connection is closed. */
@@ -86,11 +97,18 @@ export declare class QuicStream {
    * backpressure). Writes and finish() apply in call order.
    */
   write(data: Uint8Array): Promise<void>
+  /**
+   * Writes what quinn accepts now, without waiting, when no earlier write is still queued;
+   * returns the number of bytes taken (0 if the stream is blocked or writes are queued).
+   * The caller passes the rest to `write()`, which keeps the order. Throws the write error
+   * (STREAM_STOPPED, STREAM_CLOSED, STREAM_RESET, CONNECTION_LOST) if the stream cannot be written.
+   */
+  writeNow(data: Uint8Array): number
   /** Ends the send side (FIN) after all queued writes. */
   finish(): void
   /**
-   * Reads up to `maxLength` bytes; null at end of stream. Rejects with STREAM_RESET if the
-   * peer reset the stream.
+   * Reads up to `maxLength` bytes (everything buffered, gathered into one Buffer); null at
+   * end of stream. Rejects with STREAM_RESET if the peer reset the stream.
    */
   read(maxLength: number): Promise<Buffer | null>
   /** Abandons the send side (RESET_STREAM with `code`), interrupting a pending write. */
@@ -170,6 +188,43 @@ export declare function falconSign(secretKey: Uint8Array, message: Uint8Array): 
  */
 export declare function falconVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
 
+/**
+ * ℓ for the Wesolowski VDF: the first prime >= (first 16 bytes of `digest`, big-endian, with bits
+ * 127 and 0 set), after trial division by the odd primes below 2048 and Miller–Rabin with the
+ * bases 2..37 — identical to four-proof's `hashToPrime`. Returns 16 big-endian bytes, or null in
+ * the ~2^-122-likely case that the prime exceeds 2^128 − 1 (the caller falls back to BigInt).
+ */
+export declare function hashToPrime(digest: Uint8Array): Buffer | null
+
+/** Concatenated 32-byte RFC 6962 leaf hashes SHA-256(0x00 ‖ leaf), in input order. */
+export declare function merkleLeafHashes(leaves: Array<Uint8Array>): Buffer
+
+/**
+ * Concatenated 32-byte leaf hashes SHA-256(0x00 ‖ block_i) of the node's plot, i in [0, blockCount):
+ * byte-identical to @stoq/four-proof's `plotGenerate`. blockCount in [1, 2^26]; blockSize a
+ * multiple of 32 in [32, 2^20]; nodeId at most 65535 bytes.
+ */
+export declare function plotGenerate(nodeId: Uint8Array, blockCount: number, blockSize: number): Buffer
+
+/** `plotGenerate` on the libuv thread pool. */
+export declare function plotGenerateAsync(nodeId: Uint8Array, blockCount: number, blockSize: number): Promise<Buffer>
+
+/**
+ * Smallest nonce in [startNonce, startNonce + maxIterations) whose SHA-256(challenge ‖ u64be(nonce))
+ * has >= difficultyBits (0..=256) leading zero bits, or null if none in that range.
+ * `challenge` is at most 1024 bytes; `startNonce` a uint64 (bigint) or safe integer.
+ */
+export declare function powSearch(challenge: Uint8Array, difficultyBits: number, startNonce: bigint | number, maxIterations: number): PowSolution | null
+
+/** `powSearch` on the libuv thread pool. */
+export declare function powSearchAsync(challenge: Uint8Array, difficultyBits: number, startNonce: bigint | number, maxIterations: number): Promise<PowSolution | null>
+
+export interface PowSolution {
+  nonce: bigint
+  /** SHA-256(challenge ‖ u64be(nonce)). */
+  hash: Buffer
+}
+
 /** SHA-256 of `data` (32 bytes). */
 export declare function sha256(data: Uint8Array): Buffer
 
@@ -194,3 +249,27 @@ export interface TlsOptions {
   /** Offer/accept only X25519MLKEM768 (default false: prefer it, allow X25519/secp256r1). */
   requirePqKex?: boolean
 }
+
+/**
+ * y = x^(2^T) mod N. `x` and `modulus` are big-endian (N odd, 3 <= N < 2^2048); `iterations`
+ * is T in [0, 2^40]. Returns the raw residue as big-endian bytes of N's byte length. Sequential
+ * by nature: prefer `vdfEvaluateAsync` for large T.
+ */
+export declare function vdfEvaluate(x: Uint8Array, iterations: number, modulus: Uint8Array): Buffer
+
+/** `vdfEvaluate` on the libuv thread pool. */
+export declare function vdfEvaluateAsync(x: Uint8Array, iterations: number, modulus: Uint8Array): Promise<Buffer>
+
+/** π = x^floor(2^T / ℓ) mod N (Wesolowski proof), raw residue; `ell` is big-endian, 2 <= ℓ < 2^256. */
+export declare function vdfProve(x: Uint8Array, iterations: number, ell: Uint8Array, modulus: Uint8Array): Buffer
+
+/** `vdfProve` on the libuv thread pool. */
+export declare function vdfProveAsync(x: Uint8Array, iterations: number, ell: Uint8Array, modulus: Uint8Array): Promise<Buffer>
+
+/**
+ * Wesolowski verification over Z_N^*\/{±1}: with r = 2^T mod ℓ, true iff x, y, π are canonical
+ * (in [1, floor(N/2)]) and min(v, N − v) = y for v = π^ℓ · x^r mod N. Big-endian inputs; N odd,
+ * 3 <= N < 2^2048; T integer in [0, 2^40]; ℓ odd, 3 <= ℓ < 2^256. Both exponentiations share one
+ * chain of squarings (Straus, 2-bit joint window).
+ */
+export declare function vdfVerify(x: Uint8Array, y: Uint8Array, pi: Uint8Array, iterations: number, ell: Uint8Array, modulus: Uint8Array): boolean

@@ -5,7 +5,7 @@ use crate::error::{
 };
 use crate::kex::KexSlot;
 use crate::state::EndpointState;
-use crate::stream::QuicStream;
+use crate::stream::{poll_now, QuicStream};
 use crate::util::{app_code, describe_connection_error};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -206,6 +206,27 @@ impl QuicConnection {
         match self.inner.conn.accept_bi().await {
             Ok((send, recv)) => Ok(Some(QuicStream::new(send, recv))),
             Err(_) => Ok(None),
+        }
+    }
+
+    /// Opens a bidirectional stream if stream credit is available now; null otherwise (also
+    /// when the connection has ended: `openBi()` then reports why). Saves the async round trip
+    /// of `openBi()` in the common case.
+    #[napi]
+    pub fn try_open_bi(&self) -> Option<QuicStream> {
+        match poll_now(self.inner.conn.open_bi()) {
+            Some(Ok((send, recv))) => Some(QuicStream::new(send, recv)),
+            _ => None,
+        }
+    }
+
+    /// The next stream the peer opened if one is already waiting; null otherwise (also once the
+    /// connection has ended: `acceptBi()` then yields null).
+    #[napi]
+    pub fn try_accept_bi(&self) -> Option<QuicStream> {
+        match poll_now(self.inner.conn.accept_bi()) {
+            Some(Ok((send, recv))) => Some(QuicStream::new(send, recv)),
+            _ => None,
         }
     }
 

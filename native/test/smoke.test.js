@@ -419,6 +419,33 @@ test('openBi waits for stream credit when the peer limit is reached', async () =
   conn.close(0, 'done');
 });
 
+test('a stream the peer stopped is reset on finish, so its credit comes back without GC', async () => {
+  // One stream of credit: each new stream needs the previous one freed by the server, which
+  // requires our final size (FIN or RESET_STREAM) even though the server stopped reading.
+  const tight = bindEndpoint(serverLeaf, ca, { acceptIncoming: true, maxConcurrentBidiStreams: 1 });
+  const c = bindEndpoint(clientLeaf, ca);
+  extraEndpoints.push(tight, c);
+  const [conn, sconn] = await Promise.all([c.connect(tight.localAddr, '::1'), tight.accept()]);
+  const kept = []; // hold every handle: release must not depend on garbage collection
+  for (let i = 0; i < 20; i++) {
+    const s = await conn.openBi();
+    kept.push(s);
+    await s.write(Buffer.from('request'));
+    const r = await sconn.acceptBi();
+    kept.push(r);
+    assert.equal((await r.read(64)).toString(), 'request');
+    r.stopSending(7); // the server needs no more request bytes
+    await r.write(Buffer.from('response'));
+    r.finish();
+    assert.equal((await readAll(s)).toString(), 'response');
+    // Our send side was stopped by the peer (STOP_SENDING travelled before the response):
+    // finish() must answer with RESET_STREAM, or the server can never free the stream.
+    s.finish();
+  }
+  assert.equal(kept.length, 40);
+  conn.close(0, 'done');
+}, { timeout: 20000 });
+
 test('endpoint close makes accept() yield null and closes connections as endpoint-closed', async () => {
   const ep = bindEndpoint(serverLeaf, ca, { acceptIncoming: true });
   const c = bindEndpoint(clientLeaf, ca);

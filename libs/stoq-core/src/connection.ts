@@ -11,8 +11,12 @@ export interface OpenStreamOptions {
   early?: boolean;
 }
 
+/** Streams taken without waiting before one accept goes the asynchronous way (fairness). */
+const SYNC_ACCEPT_BUDGET = 64;
+
 export class QuicStoqConnection implements StoqConnection {
   private peerIdentity: PeerIdentity | null = null;
+  private syncAccepts = 0;
   private zeroRttAccepted = false;
   readonly closed: Promise<CloseInfo>;
   /** Resolves when TLS and the FALCON exchange have both passed; rejects if either fails. */
@@ -63,7 +67,7 @@ export class QuicStoqConnection implements StoqConnection {
   /** @internal a stream before authentication: used for the FALCON exchange itself. */
   async openRaw() {
     try {
-      return await this.native.openBi();
+      return this.native.tryOpenBi() ?? (await this.native.openBi());
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -72,7 +76,11 @@ export class QuicStoqConnection implements StoqConnection {
   async acceptStream(): Promise<StoqStream | null> {
     await this.ready;
     try {
-      const s = await this.native.acceptBi();
+      let s = this.syncAccepts++ < SYNC_ACCEPT_BUDGET ? this.native.tryAcceptBi() : null;
+      if (s === null) {
+        this.syncAccepts = 0;
+        s = await this.native.acceptBi();
+      }
       return s ? this.wrap(s) : null;
     } catch (err) {
       const e = fromNativeError(err);

@@ -52,6 +52,8 @@ export interface NativeCloseInfo {
 export interface NativeStream {
   readonly id: number;
   write(data: Buffer): Promise<void>;
+  /** Bytes quinn took at once (0 when blocked or writes are queued); the rest goes to write(). */
+  writeNow(data: Buffer): number;
   finish(): void;
   read(maxLength: number): Promise<Buffer | null>;
   reset(code: number): void;
@@ -70,7 +72,11 @@ export interface NativeConnection {
   peerCertificates(): Buffer[];
   exportKeyingMaterial(label: string, context: Buffer, length: number): Buffer;
   openBi(): Promise<NativeStream>;
+  /** A stream if credit is available now, else null (openBi() then waits or reports why). */
+  tryOpenBi(): NativeStream | null;
   acceptBi(): Promise<NativeStream | null>;
+  /** A peer-opened stream already waiting, else null. */
+  tryAcceptBi(): NativeStream | null;
   sendDatagram(data: Buffer): void;
   readDatagram(): Promise<Buffer | null>;
   stats(): NativeConnectionStats;

@@ -7,9 +7,17 @@ import type { StoqStream } from './types';
 /** Read size for stream chunks: large enough for bulk transfer, small enough to stay fair. */
 export const DEFAULT_READ_CHUNK = 256 * 1024;
 
+/**
+ * Writes the native engine completes at once (window open) settle without a trip through the
+ * tokio runtime. After this many in a row, one goes the asynchronous way, so a busy stream still
+ * yields to timers and I/O.
+ */
+const SYNC_BUDGET = 32;
+
 export class QuicStoqStream implements StoqStream {
   private readonly decoder: FrameDecoder;
   private ended = false;
+  private syncWrites = 0;
 
   constructor(
     private readonly inner: NativeStream,
@@ -24,7 +32,16 @@ export class QuicStoqStream implements StoqStream {
 
   async write(data: Uint8Array): Promise<void> {
     try {
-      await this.inner.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      if (++this.syncWrites <= SYNC_BUDGET) {
+        const taken = this.inner.writeNow(buf);
+        if (taken === buf.length) return;
+        this.syncWrites = 0;
+        await this.inner.write(taken === 0 ? buf : buf.subarray(taken));
+      } else {
+        this.syncWrites = 0;
+        await this.inner.write(buf);
+      }
     } catch (err) {
       throw fromNativeError(err);
     }

@@ -16,7 +16,7 @@ async function startStoq(rpcServer) {
   const ca = await core.DevCa.openOrCreate(join(dir, 'ca'));
   const serverId = await core.NodeIdentity.loadOrCreate({ dataDir: join(dir, 'server'), service: rpcServer.service, instance: `${rpcServer.service}-1`, ca });
   const clientId = await core.NodeIdentity.loadOrCreate({ dataDir: join(dir, 'client'), service: 'bench-client', instance: 'bench-client-1', ca });
-  const listener = core.StoqTransport.listen({ identity: serverId, bind: '[::1]:0', maxConcurrentStreams: 1024 });
+  const listener = core.StoqTransport.listen({ identity: serverId, bind: '[::1]:0', maxConcurrentStreams: Number(process.env.STRESS_MAX_STREAMS ?? 1024) });
   const dialer = core.StoqTransport.create({ identity: clientId, bind: '[::1]:0' });
   let stopped = false;
   void (async () => {

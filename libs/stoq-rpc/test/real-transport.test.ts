@@ -58,4 +58,35 @@ describe('RPC over StoqTransport', () => {
     client.close();
     server.close();
   });
+  it('completes 10,000 unary calls from 64 concurrent callers on one connection (stream credit is returned)', async () => {
+    // Stream credit (MAX_STREAMS) must come back as calls finish: a regression here stalls the
+    // callers after about a thousand streams. Completion is the assertion; no timing is involved.
+    const ca = await DevCa.openOrCreate(join(dir, 'ca'));
+    const serverId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'bank2'), service: 'bank', instance: 'bank-2', ca });
+    const clientId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'caesar2'), service: 'caesar', instance: 'caesar-2', ca });
+    const listener = StoqTransport.listen({ identity: serverId, bind: '[::1]:0', maxConcurrentStreams: 256 });
+    const dialer = StoqTransport.create({ identity: clientId, bind: '[::1]:0' });
+    transports.push(listener, dialer);
+    const server = new RpcServer({ service: 'bank' });
+    server.addMethod(BankMethods.transfer, (req) => ({ txId: req.from }), { authorize: ['caesar'] });
+    void (async () => {
+      for (let conn = await listener.accept(); conn; conn = await listener.accept()) void server.serveConnection(conn);
+    })();
+    const client = new RpcClient({ connector: (ep, o) => dialer.connect(ep, o), resolver: new StaticResolver({ bank: [listener.localAddress] }) });
+    let next = 0;
+    const results = await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        let ok = 0;
+        while (next < 10_000) {
+          const i = next++;
+          const res = await client.call(BankMethods.transfer, { from: `a${i}` });
+          if (res.txId === `a${i}`) ok++;
+        }
+        return ok;
+      }),
+    );
+    expect(results.reduce((a, b) => a + b, 0)).toBe(10_000);
+    client.close();
+    server.close();
+  });
 });

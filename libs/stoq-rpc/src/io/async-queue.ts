@@ -2,14 +2,17 @@
 // messages from a stream's read loop to an async iterator.
 
 export class AsyncQueue<T> {
+  // Items live in items[head..]; taking advances head (Array#shift is O(n) on long arrays, and
+  // one read can hand over tens of thousands of small messages at once).
   private items: T[] = [];
+  private head = 0;
   private waiters: Array<{ resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }> = [];
   private ended = false;
   private error: unknown = null;
   private spaceWaiters: Array<() => void> = [];
 
   get size(): number {
-    return this.items.length;
+    return this.items.length - this.head;
   }
 
   push(item: T): void {
@@ -30,14 +33,23 @@ export class AsyncQueue<T> {
     if (this.ended || this.error !== null) return;
     this.error = err;
     this.items = [];
+    this.head = 0;
     for (const w of this.waiters.splice(0)) w.reject(err);
     this.wakeSpace();
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.items.length > 0) {
-      const value = this.items.shift()!;
-      this.wakeSpace();
+    if (this.head < this.items.length) {
+      const value = this.items[this.head]!;
+      this.items[this.head++] = undefined as T; // release the reference
+      if (this.head === this.items.length) {
+        this.items = [];
+        this.head = 0;
+      } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      }
+      if (this.spaceWaiters.length > 0) this.wakeSpace();
       return Promise.resolve({ value, done: false });
     }
     if (this.error !== null) return Promise.reject(this.error);
@@ -47,7 +59,7 @@ export class AsyncQueue<T> {
 
   /** Resolves when fewer than `limit` items wait (the producer's backpressure point). */
   async waitForSpace(limit: number): Promise<void> {
-    while (this.items.length >= limit && !this.ended && this.error === null) {
+    while (this.size >= limit && !this.ended && this.error === null) {
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
   }
