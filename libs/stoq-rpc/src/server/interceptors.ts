@@ -3,7 +3,7 @@ import type { RpcMetrics } from '../metrics';
 import { RpcError } from '../rpc-error';
 import { Status, statusName } from '../status';
 import type { Clock } from '../clock';
-import { outcomeStatus, type Authorization, type Interceptor } from './types';
+import { outcomeStatus, type Authorization, type Interceptor, type ServerCall } from './types';
 
 /** One structured pino line per finished call; unexpected handler errors logged with stack. */
 export function loggingInterceptor(clock: Clock): Interceptor {
@@ -15,22 +15,26 @@ export function loggingInterceptor(clock: Clock): Interceptor {
       error = err;
       throw err;
     } finally {
-      const code = outcomeStatus(call.ctx, error);
-      const fields = {
-        path: call.ctx.path,
-        kind: call.ctx.kind,
-        peer: call.ctx.peer ? `${call.ctx.peer.service}/${call.ctx.peer.instance}` : 'unauthenticated',
-        remote: call.ctx.remoteAddress,
-        code: statusName(code),
-        durationMs: clock.now() - call.startedAt,
-      };
-      if (error !== undefined && !(error instanceof RpcError) && !call.ctx.signal.aborted) {
-        call.ctx.logger.error({ ...fields, err: error }, 'rpc handler failed');
-      } else {
-        call.ctx.logger.info(fields, 'rpc call');
-      }
+      logCall(clock, call, error);
     }
   };
+}
+
+function logCall(clock: Clock, call: ServerCall, error: unknown): void {
+  const unexpected = error !== undefined && !(error instanceof RpcError) && !call.ctx.signal.aborted;
+  // Most servers log calls at a level that is off: skip building the line (and the native
+  // remote-address lookup) then.
+  if (!call.ctx.logger.isLevelEnabled(unexpected ? 'error' : 'info')) return;
+  const fields = {
+    path: call.ctx.path,
+    kind: call.ctx.kind,
+    peer: call.ctx.peer ? `${call.ctx.peer.service}/${call.ctx.peer.instance}` : 'unauthenticated',
+    remote: call.ctx.remoteAddress,
+    code: statusName(outcomeStatus(call.ctx, error)),
+    durationMs: clock.now() - call.startedAt,
+  };
+  if (unexpected) call.ctx.logger.error({ ...fields, err: error }, 'rpc handler failed');
+  else call.ctx.logger.info(fields, 'rpc call');
 }
 
 export function metricsInterceptor(metrics: RpcMetrics, clock: Clock): Interceptor {

@@ -35,6 +35,8 @@ export class ServerCallRunner {
   private finished = false;
   private timer: TimerHandle | null = null;
   private deadline: number | undefined;
+  /** A single-response call's response frame, sent in one write with the OK trailer. */
+  private heldResponse: Uint8Array | null = null;
 
   constructor(
     private readonly env: ServerCallEnv,
@@ -84,11 +86,15 @@ export class ServerCallRunner {
         header.timeoutMs,
       );
     }
+    const conn = this.conn;
     const ctx: CallContext = {
       path: header.path,
       kind: method.def.kind,
-      peer: this.conn.peer,
-      remoteAddress: this.conn.remoteAddress,
+      peer: conn.peer,
+      // Looked up only when used (a native call; the address can change with migration).
+      get remoteAddress() {
+        return conn.remoteAddress;
+      },
       metadata: header.metadata,
       deadline,
       signal: this.abort.signal,
@@ -120,7 +126,7 @@ export class ServerCallRunner {
       case 'unary': {
         const req = await this.singleRequest(def);
         const res = await handler(req, ctx);
-        await this.sendResponse(def, res);
+        this.sendResponse(def, res);
         return;
       }
       case 'server_streaming': {
@@ -130,7 +136,7 @@ export class ServerCallRunner {
       }
       case 'client_streaming': {
         const res = await handler(this.requests(def), ctx);
-        await this.sendResponse(def, res);
+        this.sendResponse(def, res);
         return;
       }
       case 'bidi_streaming':
@@ -179,10 +185,14 @@ export class ServerCallRunner {
     return bytes;
   }
 
-  private async sendResponse(def: MethodDefinition<unknown, unknown>, res: unknown): Promise<void> {
+  /**
+   * Holds the only response of a unary or client-streaming call until the trailer, so both go
+   * out in one transport write (the caller needs both anyway; an error trailer replaces it).
+   */
+  private sendResponse(def: MethodDefinition<unknown, unknown>, res: unknown): void {
     const frame = encodeMessageFrame(this.encodeResponse(def, res));
     if (this.finished) return;
-    await this.writeOrCancel(frame);
+    this.heldResponse = frame;
   }
 
   private async sendAll(def: MethodDefinition<unknown, unknown>, responses: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
@@ -262,8 +272,11 @@ export class ServerCallRunner {
     if (this.finished) return;
     this.finished = true;
     this.clearTimer();
+    const trailer = encodeTrailerFrame({ code, message, metadata });
+    const response = code === Status.OK ? this.heldResponse : null;
+    this.heldResponse = null;
     try {
-      await this.writer.send(encodeTrailerFrame({ code, message, metadata }));
+      await this.writer.send(response === null ? trailer : concatFrames(response, trailer));
       await this.writer.flush();
       this.stream.finish();
     } catch {
@@ -280,6 +293,13 @@ export class ServerCallRunner {
       this.timer = null;
     }
   }
+}
+
+function concatFrames(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
 }
 
 export function peerLabel(conn: Pick<RpcConnection, 'peer'>): string {
