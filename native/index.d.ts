@@ -77,7 +77,9 @@ export declare class QuicEndpoint {
   accept(): Promise<QuicConnection | null>
   /**
    * Dials `addr` and verifies the server certificate against `serverName` (DNS name or IP
-   * literal). With `zeroRtt` and a resumption ticket, resolves at once in 0-RTT state.
+   * literal). Resolves once the server confirmed the handshake, or as soon as our side of it
+   * is done with `waitForConfirmation: false`. With `zeroRtt` and a resumption ticket,
+   * resolves at once in 0-RTT state.
    */
   connect(addr: string, serverName: string, zeroRtt?: boolean | undefined | null): Promise<QuicConnection>
   /** Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue. */
@@ -159,6 +161,20 @@ export interface EndpointOptions {
   streamReceiveWindow?: number
   /** Send buffer in bytes (default 16 MiB). */
   sendWindow?: number
+  /**
+   * Largest UDP payload this endpoint accepts and lets path-MTU discovery probe for, in bytes
+   * (1200..=65527, default 4096). Discovery starts at 1200 and keeps only sizes the peer
+   * acknowledged, so a high value is safe on any path; it pays off on loopback and jumbo-frame
+   * links. The effective bound is the lower of both peers' values.
+   */
+  maxUdpPayload?: number
+  /**
+   * Client: `connect()` resolves only once the server has confirmed the handshake (default
+   * true), i.e. accepted our certificate. `false` resolves as soon as our side of TLS is done,
+   * for callers whose next exchange proves acceptance anyway (StoqTransport's FALCON exchange):
+   * a refused certificate then surfaces as the connection closing with the server's TLS alert.
+   */
+  waitForConfirmation?: boolean
 }
 
 export interface EndpointStats {

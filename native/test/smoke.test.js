@@ -226,6 +226,19 @@ test('IPv4 and IPv4-mapped addresses are refused everywhere', async () => {
   assert.throws(() => client.rebind('127.0.0.1:0'), /^Error: IPV4_REFUSED: /);
 });
 
+test('maxUdpPayload outside 1200..65527 is refused, a valid ceiling works', async () => {
+  for (const bad of [1199, 65528]) {
+    assert.throws(() => bindEndpoint(serverLeaf, ca, { acceptIncoming: true, maxUdpPayload: bad }), /INVALID_ARGUMENT|maxUdpPayload/);
+  }
+  const big = bindEndpoint(serverLeaf, ca, { acceptIncoming: true, maxUdpPayload: 9000 });
+  const c = bindEndpoint(clientLeaf, ca, { maxUdpPayload: 9000 });
+  extraEndpoints.push(big, c);
+  serve(big);
+  const conn = await c.connect(big.localAddr, '::1');
+  assert.ok((await echoRoundTrip(conn, Buffer.alloc(256 * 1024, 3))).equals(Buffer.alloc(256 * 1024, 3)));
+  conn.close(0, 'done');
+});
+
 test('bad TLS material is a TLS_CONFIG error', () => {
   const bind = (tls) => () => QuicEndpoint.bind({ bind: '[::1]:0', acceptIncoming: true, tls });
   assert.throws(bind(tlsFor({ ...clientLeaf, keyPem: 'garbage' }, ca)), /^Error: TLS_CONFIG: keyPem/);

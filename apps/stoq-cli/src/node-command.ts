@@ -53,6 +53,8 @@ export async function runNode(argv: string[]): Promise<number> {
     zeroRtt: config.transport.zeroRtt,
     requirePqKex: config.security.requirePqKex,
     maxMessageBytes: config.performance.maxFrameBytes,
+    maxUdpPayload: config.performance.maxUdpPayload,
+    maxConnections: config.performance.maxConnections,
     logger: log,
   });
   transport.on('auth-error', (err, remote) => log.warn({ remote, code: err.code }, err.message));

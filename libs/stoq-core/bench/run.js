@@ -3,6 +3,8 @@
 //   {"bench","unit","stoq","peer","peerName","ratio"}   ratio = stoq / peer
 // For throughput units higher is better; for latency units (ms) lower is better.
 // Sizes: BENCH_BULK_BYTES (default 1 GiB), BENCH_HANDSHAKES (200), BENCH_ROUNDTRIPS (2000).
+// Both stacks run with their default settings; for STOQ that includes the MTU-discovery ceiling
+// (maxUdpPayload 4096), while TCP on loopback segments at the interface MTU (65536) by itself.
 'use strict';
 const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');

@@ -32,6 +32,7 @@ export const CloseCode = {
   PEER_REJECTED: 0x5102,
   AUTH_PROTOCOL: 0x5103,
   AUTH_TIMEOUT: 0x5104,
+  CONNECTION_LIMIT: 0x5105,
 } as const;
 
 export type Role = 'client' | 'server';

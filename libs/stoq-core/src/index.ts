@@ -16,7 +16,7 @@ export { serveEcho } from './echo';
 export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';
 export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
 export { pemToDerList, pemToDer, derToPem, MAX_PEM_LENGTH } from './identity/pem';
-export { loadConfig, parseConfig, defaultConfig, exampleConfig, type StoqConfig, type LogLevel } from './config';
+export { loadConfig, parseConfig, defaultConfig, exampleConfig, packetOptionsFromConfig, type StoqConfig, type LogLevel } from './config';
 export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
 export * from './identity';
 export * from './packet';

@@ -17,6 +17,10 @@ export interface NativeEndpointOptions {
   keepAliveMs?: number;
   maxConcurrentBidiStreams?: number;
   enableZeroRtt?: boolean;
+  /** Ceiling for QUIC MTU discovery (UDP payload bytes, 1200..65527). */
+  maxUdpPayload?: number;
+  /** connect() resolves only once the server confirmed the handshake (default true). */
+  waitForConfirmation?: boolean;
   receiveWindow?: number;
   streamReceiveWindow?: number;
   sendWindow?: number;

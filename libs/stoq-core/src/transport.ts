@@ -17,7 +17,14 @@ import {
   type Role,
 } from './falcon-handshake';
 import { parseHybridCertificate, peerNamesFromCertificate, verifyAltSignatureChain } from './identity/parse';
-import { loadNative, type NativeConnection, type NativeEndpoint, type NativeEndpointStats } from './native-binding';
+import {
+  loadNative,
+  type NativeConnection,
+  type NativeEndpoint,
+  type NativeEndpointOptions,
+  type NativeEndpointStats,
+  type NativeStream,
+} from './native-binding';
 import { fromNativeError } from './native-error';
 import { pemToDerList } from './identity/pem';
 import { QuicStoqStream } from './stream';
@@ -47,6 +54,19 @@ export interface StoqTransportOptions {
   idleTimeoutMs?: number;
   keepAliveMs?: number;
   maxConcurrentStreams?: number;
+  /**
+   * Largest UDP payload (bytes, 1200..65527) path-MTU discovery may probe for and this endpoint
+   * accepts. Default 4096. Discovery starts at 1200 and keeps only sizes the path carried, so a
+   * high value is safe anywhere; it pays off on loopback (65536-byte MTU) and jumbo-frame links
+   * (9000) in throughput, but probes sent during the FALCON exchange slow connection set-up
+   * (about +1 ms at 9000, +2 ms at 16384 on loopback): see native/src/endpoint.rs.
+   */
+  maxUdpPayload?: number;
+  /**
+   * Most connections held at once (authenticated or still in the FALCON exchange). Further
+   * incoming connections are closed with CONNECTION_LIMIT. Default 10,000.
+   */
+  maxConnections?: number;
   /** Largest length-prefixed message `receiveMessage()` accepts. Default 16 MiB. */
   maxMessageBytes?: number;
   /** How long the FALCON exchange may take after TLS before the connection is dropped. Default 10 s. */
@@ -79,6 +99,7 @@ export interface StoqTransportEvents {
 
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 const VERIFIED_CHAIN_CACHE = 1024;
+const DEFAULT_MAX_CONNECTIONS = 10_000;
 const EMPTY = Buffer.alloc(0);
 
 export class StoqTransport extends EventEmitter<StoqTransportEvents> {
@@ -107,22 +128,29 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem'); // TLS_CONFIG if none
     const native = loadNative();
     let endpoint: NativeEndpoint;
+    const bindOptions: NativeEndpointOptions = {
+      bind: opts.bind ?? '[::]:0',
+      acceptIncoming: opts.listen ?? false,
+      tls: {
+        certChainPem: opts.identity.certChainPem,
+        keyPem: opts.identity.keyPem,
+        trustRootsPem: opts.identity.trustRootsPem,
+        alpn: [ALPN],
+        requirePqKex: opts.requirePqKex ?? false,
+      },
+      idleTimeoutMs: opts.idleTimeoutMs,
+      keepAliveMs: opts.keepAliveMs,
+      maxConcurrentBidiStreams: opts.maxConcurrentStreams,
+      enableZeroRtt: opts.zeroRtt ?? false,
+      maxUdpPayload: opts.maxUdpPayload,
+      // connect() need not wait for the server's HANDSHAKE_DONE: the FALCON exchange that
+      // follows proves the server accepted our certificate (a refusal closes the connection
+      // with the server's TLS alert, reported as HANDSHAKE_FAILED), and no application data
+      // flows before it completes.
+      waitForConfirmation: false,
+    };
     try {
-      endpoint = native.QuicEndpoint.bind({
-        bind: opts.bind ?? '[::]:0',
-        acceptIncoming: opts.listen ?? false,
-        tls: {
-          certChainPem: opts.identity.certChainPem,
-          keyPem: opts.identity.keyPem,
-          trustRootsPem: opts.identity.trustRootsPem,
-          alpn: [ALPN],
-          requirePqKex: opts.requirePqKex ?? false,
-        },
-        idleTimeoutMs: opts.idleTimeoutMs,
-        keepAliveMs: opts.keepAliveMs,
-        maxConcurrentBidiStreams: opts.maxConcurrentStreams,
-        enableZeroRtt: opts.zeroRtt ?? false,
-      });
+      endpoint = native.QuicEndpoint.bind(bindOptions);
     } catch (err) {
       throw fromNativeError(err);
     }
@@ -158,11 +186,13 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     }
     const early = native.isZeroRtt;
     // The auth stream must be stream 0: open it before the caller can open any early-data stream.
-    let authRaw;
+    let authRaw: NativeStream;
     try {
       authRaw = await native.openBi();
     } catch (err) {
-      throw fromNativeError(err);
+      // The server may refuse our certificate right after our side of TLS completed.
+      const e = fromNativeError(err);
+      throw e.code === 'CONNECTION_LOST' ? await this.closedError(native, 'server') : e;
     }
     const conn = new QuicStoqConnection(native, this.maxMessageBytes, async (c) => {
       const authStream = c.wrap(authRaw);
@@ -224,6 +254,12 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
         continue;
       }
       if (!native) break;
+      const limit = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+      if (this.live.size >= limit) {
+        this.log.warn({ remote: native.remoteAddr, limit }, 'connection refused: limit reached');
+        native.close(CloseCode.CONNECTION_LIMIT, `connection limit of ${limit} reached`);
+        continue;
+      }
       const conn = new QuicStoqConnection(native, this.maxMessageBytes, (c) => this.authenticateAsServer(c));
       this.track(conn);
       conn.ready.then(
@@ -239,16 +275,18 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity> {
     const native = conn.native;
     return this.withAuthTimeout(native, 'client', async () => {
+      const peer = this.checkCertificates(native, 'client');
+      const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
+      // Signed while the client's proof is on its way; sent only after that proof verifies.
+      const ownProof = encodeAuthProof(this.falconSign(signedTranscript('server', exporter)));
       const raw = await native.acceptBi();
       if (!raw) throw await this.closedError(native, 'client');
       const stream = conn.wrap(raw);
-      const peer = this.checkCertificates(native, 'client');
-      const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
       const proof = await this.receiveAuth(native, stream, 'client');
       if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client sent AUTH_OK before its FALCON proof');
       this.checkProof(native, peer, 'client', exporter, proof.signature);
       await this.runVerifyPeerHook(native, peer);
-      await stream.sendMessage(encodeAuthProof(this.falconSign(signedTranscript('server', exporter))));
+      await stream.sendMessage(ownProof);
       const ok = await this.receiveAuth(native, stream, 'client');
       if (ok.kind !== 'ok') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client did not confirm the FALCON exchange');
       this.authenticated++;
@@ -355,6 +393,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     const info = await native.closed();
     if (info.kind === 'peer' && info.code === CloseCode.FALCON_REJECTED) {
       return new StoqError('FALCON_REJECTED', `${peer} rejected our FALCON proof: ${info.reason}`);
+    }
+    if (info.kind === 'peer' && info.code === CloseCode.CONNECTION_LIMIT) {
+      return new StoqError('CONNECTION_LOST', `${peer} refused the connection: ${info.reason}`);
     }
     if (info.kind === 'peer' && info.code === CloseCode.PEER_REJECTED) {
       return new StoqError('PEER_REJECTED', `${peer} refused us: ${info.reason}`);

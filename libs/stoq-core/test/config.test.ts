@@ -53,6 +53,7 @@ describe('parseConfig', () => {
       [performance]
       max_connections = 5
       max_frame_bytes = 65536
+      max_udp_payload = 1452
       [logging]
       level = "debug"
     `);
@@ -65,7 +66,7 @@ describe('parseConfig', () => {
         tokenization: false, sharding: false, multiHop: true, seeding: true, shardSize: 1024, maxMessageBytes: 1048576,
         shardTimeoutMs: 5000, replayWindow: 64, hopLimit: 4, seedFanOut: 5,
       },
-      performance: { maxConnections: 5, maxFrameBytes: 65536 },
+      performance: { maxConnections: 5, maxFrameBytes: 65536, maxUdpPayload: 1452 },
       logging: { level: 'debug' },
     });
   });
@@ -119,6 +120,9 @@ describe('parseConfig', () => {
     expect(failure('[extensions]\nreplay_window = 0').message).toContain('extensions.replay_window: 0 is out of range');
     expect(failure('[extensions]\nseed_fan_out = 65').message).toContain('extensions.seed_fan_out');
     expect(failure('[performance]\nmax_connections = 99999999999999999999').code).toBe('CONFIG_INVALID');
+    // QUIC needs 1200-byte datagrams; IPv6 UDP carries at most 65527 bytes of payload.
+    expect(failure('[performance]\nmax_udp_payload = 1199').message).toBe('performance.max_udp_payload: 1199 is out of range 1200..65527');
+    expect(failure('[performance]\nmax_udp_payload = 65528').message).toBe('performance.max_udp_payload: 65528 is out of range 1200..65527');
   });
 
   it('validates strings and cross-key constraints', () => {
@@ -179,4 +183,12 @@ describe('loadConfig', () => {
     await expect(loadConfig(path)).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: `${path}: transport.bindd: unknown key` }));
     await expect(loadConfig(join(dir, 'missing.toml'))).rejects.toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('ENOENT') }));
   });
+});
+
+test('packetOptionsFromConfig maps [extensions] onto the packet helpers', () => {
+  const { packetOptionsFromConfig, parseConfig } = require('../src/config') as typeof import('../src/config');
+  const o = packetOptionsFromConfig(parseConfig('[extensions]\ntokenization = false\nreplay_window = 64\nshard_timeout_ms = 5000\nhop_limit = 4\n'));
+  expect(o.receiver).toEqual({ requireToken: false, replayWindow: 64, reassembly: { maxMessageBytes: 64 * 1024 * 1024, timeoutMs: 5000 } });
+  expect(o.hopLimit).toBe(4);
+  expect(o.enabled.tokenization).toBe(false);
 });

@@ -183,6 +183,24 @@ describe('handshake and trust', () => {
   });
 });
 
+describe('limits', () => {
+  test('connections beyond maxConnections are refused with a clear reason, and admitted again once one closes', async () => {
+    const ca = await fx.ca();
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'), { maxConnections: 1 });
+    const client = fx.client(await fx.identity(ca, 'beta'));
+    const first = await client.connect(server.localAddress);
+    await expectStoqError(client.connect(server.localAddress), 'CONNECTION_LOST', /refused the connection: connection limit of 1 reached/);
+    first.close(0, 'done');
+    await first.closed;
+    // The server learns of the close asynchronously: retry until its slot is free (bounded).
+    let admitted: Awaited<ReturnType<typeof client.connect>> | null = null;
+    for (let attempt = 0; attempt < 50 && !admitted; attempt++) {
+      admitted = await client.connect(server.localAddress).catch(() => null);
+    }
+    expect(admitted?.peer.service).toBe('alpha');
+  });
+});
+
 describe('streams and datagrams', () => {
   test('1,000 concurrent streams on one connection each echo their own message', async () => {
     const ca = await fx.ca();
