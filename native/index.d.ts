@@ -226,6 +226,17 @@ export declare function plotGenerate(nodeId: Uint8Array, blockCount: number, blo
 export declare function plotGenerateAsync(nodeId: Uint8Array, blockCount: number, blockSize: number): Promise<Buffer>
 
 /**
+ * Checks PoSpace openings k = 0..indices.length: `blocks` is their blocks concatenated
+ * (blockSize bytes each), `paths` their Merkle sibling hashes concatenated (log2(leafCount) x 32
+ * bytes each, leaf level first). Returns the first failing k, or -1 when every block is the
+ * node's derived block `indices[k]` and its path leads to `root`. Byte-identical to
+ * @stoq/four-proof's `pospaceVerifyOpenings` reference. Throws on malformed arguments: root not
+ * 32 bytes, nodeId above 65535 bytes, blockSize not a multiple of 32 in [32, 2^20], leafCount
+ * not a power of two >= 2, or buffer lengths that do not match.
+ */
+export declare function pospaceVerifyOpenings(root: Uint8Array, nodeId: Uint8Array, blockSize: number, leafCount: number, indices: Array<number>, blocks: Uint8Array, paths: Uint8Array): number
+
+/**
  * Smallest nonce in [startNonce, startNonce + maxIterations) whose SHA-256(challenge ‖ u64be(nonce))
  * has >= difficultyBits (0..=256) leading zero bits, or null if none in that range.
  * `challenge` is at most 1024 bytes; `startNonce` a uint64 (bigint) or safe integer.

@@ -845,6 +845,7 @@ module.exports.hashToPrime = nativeBinding.hashToPrime
 module.exports.merkleLeafHashes = nativeBinding.merkleLeafHashes
 module.exports.plotGenerate = nativeBinding.plotGenerate
 module.exports.plotGenerateAsync = nativeBinding.plotGenerateAsync
+module.exports.pospaceVerifyOpenings = nativeBinding.pospaceVerifyOpenings
 module.exports.powSearch = nativeBinding.powSearch
 module.exports.powSearchAsync = nativeBinding.powSearchAsync
 module.exports.sha256 = nativeBinding.sha256

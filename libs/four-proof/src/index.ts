@@ -55,6 +55,7 @@ export { createNativeHotPaths, loadNativeHotPaths, type NativeHotPathBindings } 
 export { powSearch, type PowSearchFn } from './pow-search';
 export { vdfEvaluate, vdfProve, type VdfEvaluateFn, type VdfProveFn } from './vdf-evaluate';
 export { plotGenerate, type PlotGenerateFn } from './plot-generate';
+export { pospaceVerifyOpenings, type PoSpaceOpeningsFn } from './pospace-openings';
 
 export { encodeFourProofSet, decodeFourProofSet, encodeStakeAttestation, PROTO_PACKAGE, type DecodeOptions } from './codec';
 export {

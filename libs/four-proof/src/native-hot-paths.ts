@@ -1,6 +1,8 @@
 import { bigIntToBytes, bytesToBigInt } from './bytes';
 import type { HotPaths } from './hot-paths';
+import { isPowerOfTwo } from './params';
 import { plotGenerate as referencePlotGenerate, type PlotGenerateFn } from './plot-generate';
+import { pospaceVerifyOpenings as referencePospaceVerifyOpenings, type PoSpaceOpeningsFn } from './pospace-openings';
 import { powSearch as referencePowSearch, type PowSearchFn } from './pow-search';
 import { hashToPrime as referenceHashToPrime, type HashToPrimeFn } from './primes';
 import { vdfEvaluate as referenceEvaluate, vdfProve as referenceProve, type VdfEvaluateFn, type VdfProveFn } from './vdf-evaluate';
@@ -11,7 +13,8 @@ import { vdfVerify as referenceVdfVerify, type VdfVerifyFn } from './vdf-verify'
  * HotPaths function types. Results are identical to the TypeScript references (cross-checked by
  * test/native-hot-paths.test.ts); inputs outside the native domain — an even modulus or one above
  * 2048 bits, ℓ outside [2, 2^256) (verification: an even ℓ or ℓ < 3), elements of more bytes than
- * N, a plot above 2^26 blocks or 2^20-byte blocks, a prime above 2^128 − 1 — run the reference.
+ * N, a plot above 2^26 blocks or 2^20-byte blocks, a prime above 2^128 − 1, PoSpace openings with
+ * a root not 32 bytes, a non-u32 index or mismatched buffer lengths — run the reference.
  */
 
 /** The slice of the @stoq/native API used here (see native/README.md, "Hot paths"). */
@@ -23,6 +26,8 @@ export interface NativeHotPathBindings {
   /** 16 big-endian bytes, or null when the prime does not fit in 128 bits. */
   hashToPrime(digest: Uint8Array): Uint8Array | null;
   vdfVerify(x: Uint8Array, y: Uint8Array, pi: Uint8Array, iterations: number, ell: Uint8Array, modulus: Uint8Array): boolean;
+  /** First failing opening or -1; throws on malformed arguments. */
+  pospaceVerifyOpenings(root: Uint8Array, nodeId: Uint8Array, blockSize: number, leafCount: number, indices: number[], blocks: Uint8Array, paths: Uint8Array): number;
 }
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -100,7 +105,19 @@ export function createNativeHotPaths(addon: NativeHotPathBindings): HotPaths {
     return addon.vdfVerify(bigIntToBytes(x, k), bigIntToBytes(y, k), bigIntToBytes(pi, k), iterations, bigIntToBytes(ell, byteLength(ell)), lastModulusBytes);
   };
 
-  return Object.freeze({ powSearch, vdfEvaluate, vdfProve, plotGenerate, hashToPrime, vdfVerify });
+  const pospaceVerifyOpenings: PoSpaceOpeningsFn = (root, nodeId, blockSize, plotBlocks, indices, blocks, paths) => {
+    const n = indices.length;
+    const inDomain =
+      root.length === 32 && nodeId.length <= 0xffff &&
+      Number.isInteger(blockSize) && blockSize >= 32 && blockSize <= MAX_NATIVE_BLOCK_SIZE && blockSize % 32 === 0 &&
+      isPowerOfTwo(plotBlocks) && plotBlocks >= 2 &&
+      blocks.length === n * blockSize && paths.length === n * Math.log2(plotBlocks) * 32 &&
+      indices.every((i) => Number.isInteger(i) && i >= 0 && i <= 0xffffffff);
+    if (!inDomain) return referencePospaceVerifyOpenings(root, nodeId, blockSize, plotBlocks, indices, blocks, paths);
+    return addon.pospaceVerifyOpenings(root, nodeId, blockSize, plotBlocks, indices as number[], blocks, paths);
+  };
+
+  return Object.freeze({ powSearch, vdfEvaluate, vdfProve, plotGenerate, hashToPrime, vdfVerify, pospaceVerifyOpenings });
 }
 
 function isBindings(addon: unknown): addon is NativeHotPathBindings {
@@ -112,7 +129,8 @@ function isBindings(addon: unknown): addon is NativeHotPathBindings {
     typeof a.vdfProve === 'function' &&
     typeof a.plotGenerate === 'function' &&
     typeof a.hashToPrime === 'function' &&
-    typeof a.vdfVerify === 'function'
+    typeof a.vdfVerify === 'function' &&
+    typeof a.pospaceVerifyOpenings === 'function'
   );
 }
 

@@ -63,7 +63,7 @@ export interface VerifyFourProofSetOptions {
   readonly lastSequence?: bigint;
   /** Minimums to enforce; defaults to DEFAULT_PARAMS. */
   readonly params?: Partial<FourProofParams>;
-  /** Verification hot paths (hashToPrime, vdfVerify); default defaultHotPaths (native when built). */
+  /** Verification hot paths (hashToPrime, vdfVerify, pospaceVerifyOpenings); default defaultHotPaths (native when built). */
   readonly hotPaths?: Partial<HotPaths>;
 }
 
@@ -108,6 +108,6 @@ export function verifyFourProofSet(set: FourProofSet | Uint8Array, options: Veri
     context,
     options.lastSequence === undefined ? { now: options.now, params, implementations } : { now: options.now, lastSequence: options.lastSequence, params, implementations },
   );
-  verifyPoSpace(decoded.space, context, params);
+  verifyPoSpace(decoded.space, context, params, 'space', options.hotPaths?.pospaceVerifyOpenings ?? defaultHotPaths.pospaceVerifyOpenings);
   return { ok: true, proofHash: fourProofSetHash(encoded), sequence: decoded.time.sequence };
 }

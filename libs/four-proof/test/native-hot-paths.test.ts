@@ -13,14 +13,18 @@ import {
   nativeHotPaths,
   referenceHotPaths,
   encodeFourProofSet,
+  generatePoSpace,
+  resolveParams,
   signStakeAttestation,
   vdfInput,
   verifyFourProofSet,
+  verifyPoSpace,
   wesolowskiProve,
   wesolowskiVerify,
 } from '../src';
 import { FourProofError } from '../src/errors';
 import { leadingZeroBits, powHash } from '../src/pow-search';
+import type { OperationContext, PoSpaceProof } from '../src/types';
 
 const native = nativeHotPaths;
 const maybe = native ? test : test.skip;
@@ -248,5 +252,115 @@ describe('native hot paths equal the TypeScript references', () => {
     }
     // The hotPaths option is honoured: a verifier that rejects everything fails the set.
     expect(outcome(set, { ...ref, vdfVerify: () => false })).toBe('POTIME_INVALID time.proof');
+  });
+
+  describe('pospaceVerifyOpenings', () => {
+    // Small plots so each run builds a fresh tree quickly; sizes cover depth 1 and multi-chunk blocks.
+    const shapes = [
+      { plotBlocks: 2, blockSize: 64 },
+      { plotBlocks: 16, blockSize: 64 },
+      { plotBlocks: 64, blockSize: 96 },
+    ];
+    const fixtures = shapes.map(({ plotBlocks, blockSize }, s) => {
+      const nodeId = randomBytes(8 + s * 9);
+      const context: OperationContext = { operation: 'op/space', assetId: `asset-${s}`, nodeId };
+      const proof = generatePoSpace({ plot: createPlot(nodeId, { plotBlocks, blockSize }), context, ipv6Address: '2001:db8::5', challenges: 6 });
+      return { proof, context, params: resolveParams({ plotBlocks, blockSize, spaceChallenges: 6 }) };
+    });
+    const outcome = (proof: PoSpaceProof, context: OperationContext, params: ReturnType<typeof resolveParams>, impl: typeof ref) => {
+      try {
+        verifyPoSpace(proof, context, params, 'space', impl.pospaceVerifyOpenings);
+        return 'ok';
+      } catch (e) {
+        expect(e).toBeInstanceOf(FourProofError);
+        const err = e as FourProofError;
+        return `${err.code} ${err.field} ${err.message}`;
+      }
+    };
+    /** The hot-path arguments of a proof, as verifyPoSpace passes them. */
+    const args = (proof: PoSpaceProof) => {
+      const depth = Math.log2(proof.plotBlocks);
+      const blocks = new Uint8Array(proof.openings.length * proof.blockSize);
+      const paths = new Uint8Array(proof.openings.length * depth * 32);
+      proof.openings.forEach((o, j) => {
+        blocks.set(o.block, j * proof.blockSize);
+        o.path.forEach((sibling, h) => paths.set(sibling, (j * depth + h) * 32));
+      });
+      return { root: new Uint8Array(proof.merkleRoot), indices: proof.openings.map((o) => o.index), blocks, paths };
+    };
+    type Target = 'blocks' | 'paths' | 'root' | 'indices';
+
+    maybe('accepts honest proofs like the reference, and is the default', () => {
+      for (const { proof, context, params } of fixtures) {
+        expect(outcome(proof, context, params, native!)).toBe('ok');
+        expect(outcome(proof, context, params, ref)).toBe('ok');
+        const a = args(proof);
+        expect(native!.pospaceVerifyOpenings(a.root, proof.nodeId, proof.blockSize, proof.plotBlocks, a.indices, a.blocks, a.paths)).toBe(-1);
+        expect(ref.pospaceVerifyOpenings(a.root, proof.nodeId, proof.blockSize, proof.plotBlocks, a.indices, a.blocks, a.paths)).toBe(-1);
+      }
+      expect(defaultHotPaths.pospaceVerifyOpenings).toBe(native!.pospaceVerifyOpenings);
+    });
+
+    maybe('any single mutated byte or index is rejected at the same opening as the reference', () => {
+      fc.assert(
+        fc.property(
+          fc.nat(fixtures.length - 1),
+          fc.constantFrom<Target>('blocks', 'paths', 'root', 'indices'),
+          fc.nat(),
+          fc.integer({ min: 1, max: 255 }),
+          (f, target, at, xor) => {
+            const { proof } = fixtures[f]!;
+            const a = args(proof);
+            if (target === 'indices') a.indices[at % a.indices.length]! ^= xor % proof.plotBlocks || 1;
+            else a[target][at % a[target].length]! ^= xor;
+            const call = (impl: typeof ref) => impl.pospaceVerifyOpenings(a.root, proof.nodeId, proof.blockSize, proof.plotBlocks, a.indices, a.blocks, a.paths);
+            const want = call(ref);
+            expect(want).toBeGreaterThanOrEqual(0);
+            expect(call(native!)).toBe(want);
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+
+    maybe('verifyPoSpace throws the same FourProofError (code, field, message) natively and in TypeScript', () => {
+      fc.assert(
+        fc.property(
+          fc.nat(fixtures.length - 1),
+          fc.constantFrom<Target>('blocks', 'paths', 'root', 'indices'),
+          fc.nat(),
+          fc.nat(),
+          fc.integer({ min: 1, max: 255 }),
+          (f, target, j0, at, xor) => {
+            const { proof, context, params } = fixtures[f]!;
+            const j = j0 % proof.openings.length;
+            const openings = proof.openings.map((o) => ({ index: o.index, block: new Uint8Array(o.block), path: o.path.map((p) => new Uint8Array(p)) }));
+            let root = proof.merkleRoot;
+            const o = openings[j]!;
+            if (target === 'blocks') o.block[at % o.block.length]! ^= xor;
+            else if (target === 'paths') o.path[at % o.path.length]![at % 32]! ^= xor;
+            else if (target === 'indices') o.index ^= xor % proof.plotBlocks || 1;
+            else {
+              root = new Uint8Array(root);
+              root[at % 32]! ^= xor;
+            }
+            const mutated: PoSpaceProof = { ...proof, merkleRoot: root, openings };
+            const got = outcome(mutated, context, params, native!);
+            expect(got).toMatch(/^POSPACE_INVALID space\.openings\[\d+\]\.(index|block|path) /);
+            expect(got).toBe(outcome(mutated, context, params, ref));
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
+
+    maybe('malformed arguments fall back to the reference and its RangeError', () => {
+      const { proof } = fixtures[1]!;
+      const a = args(proof);
+      expect(() => native!.pospaceVerifyOpenings(a.root, proof.nodeId, proof.blockSize, proof.plotBlocks, a.indices, a.blocks.subarray(1), a.paths)).toThrow(RangeError);
+      expect(() => native!.pospaceVerifyOpenings(a.root, proof.nodeId, proof.blockSize, 12, a.indices, a.blocks, a.paths)).toThrow(RangeError);
+      // A 31-byte root is out of the native domain; the reference simply never matches it.
+      expect(native!.pospaceVerifyOpenings(a.root.subarray(1), proof.nodeId, proof.blockSize, proof.plotBlocks, a.indices, a.blocks, a.paths)).toBe(0);
+    });
   });
 });

@@ -1,6 +1,6 @@
 //! Prover and log hot paths moved out of TypeScript (libs/four-proof, libs/ct-log): RFC 6962 leaf
 //! hashing, hashcash PoW search, the Wesolowski VDF's squarings, proof and verification (with its
-//! hash-to-prime challenge), and plot generation.
+//! hash-to-prime challenge), plot generation and PoSpace opening verification.
 //! Each has a TypeScript reference the JS tests cross-check byte for byte. Pure logic lives in
 //! plain functions returning `StoqError`; the `#[napi]` wrappers only convert arguments. Work that
 //! can run for long (PoW, VDF, plots) also has an `...Async` variant on the libuv thread pool.
@@ -8,6 +8,7 @@
 pub mod merkle;
 pub mod montgomery;
 pub mod plot;
+pub mod pospace;
 pub mod pow;
 pub mod prefix_sha;
 pub mod primes;

@@ -31,7 +31,7 @@ fn check(node_id: &[u8], block_count: u32, block_size: u32) -> Result<(), StoqEr
     Ok(())
 }
 
-fn prefix(node_id: &[u8], block_size: u32) -> Vec<u8> {
+pub(crate) fn prefix(node_id: &[u8], block_size: u32) -> Vec<u8> {
     [PLOT_BLOCK_TAG, &(node_id.len() as u16).to_be_bytes(), node_id, &block_size.to_be_bytes()].concat()
 }
 
