@@ -10,7 +10,7 @@ module.exports = {
   transform: {
     '^.+\\.[tj]s$': [
       'ts-jest',
-      { isolatedModules: true, tsconfig: { module: 'commonjs', moduleResolution: 'node10', allowJs: true, esModuleInterop: true, target: 'ES2022' } },
+      { tsconfig: { module: 'commonjs', moduleResolution: 'node10', allowJs: true, esModuleInterop: true, target: 'ES2022', isolatedModules: true } },
     ],
   },
   // @noble/* ship ESM only; let ts-jest turn them into CommonJS for the test runtime.
