@@ -8,7 +8,11 @@ class SummaryReporter {
     const brokenSuites = results.testResults.filter((s) => s.testExecError && s.numFailingTests === 0).length;
     const passed = results.numPassedTests + Number(process.env.STOQ_EXTRA_PASSED ?? 0);
     const failed = results.numFailedTests + brokenSuites + Number(process.env.STOQ_EXTRA_FAILED ?? 0);
-    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const line = `tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
+    // Under `npm test`, scripts/test.mjs prints the line itself after Jest's own summary, so it
+    // is the run's last line.
+    if (process.env.STOQ_SUMMARY_FILE) require('node:fs').writeFileSync(process.env.STOQ_SUMMARY_FILE, line);
+    else process.stdout.write(`\n${line}\n`);
   }
 }
 

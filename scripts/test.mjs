@@ -5,6 +5,9 @@
 // native counts, so the last line speaks for the whole suite. Extra args go to Jest; with
 // --skip-native only Jest runs.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ensureBuilt, ensureInstalled, root, run } from './bootstrap.mjs';
 
 ensureInstalled();
@@ -34,7 +37,15 @@ if (!skipNative) {
   if (nativeFailed && counts.failed === 0) counts.failed = 1; // failed before reporting counts
 }
 
+const summaryDir = mkdtempSync(join(tmpdir(), 'stoq-test-'));
+const summaryFile = join(summaryDir, 'summary');
 const status = run('npx', ['jest', '--ci', ...jestArgs], {
-  env: { STOQ_EXTRA_PASSED: String(counts.passed), STOQ_EXTRA_FAILED: String(counts.failed) },
+  env: { STOQ_EXTRA_PASSED: String(counts.passed), STOQ_EXTRA_FAILED: String(counts.failed), STOQ_SUMMARY_FILE: summaryFile },
 });
+// The closing line of the whole run (Jest's own summary goes to stderr before it).
+const line = existsSync(summaryFile)
+  ? readFileSync(summaryFile, 'utf8')
+  : `tests: ${counts.passed} passed, ${counts.failed + 1} failed, 0 skipped`; // Jest died before reporting
+rmSync(summaryDir, { recursive: true, force: true });
+process.stdout.write(`\n${line}\n`);
 process.exit(nativeFailed ? 1 : status);
