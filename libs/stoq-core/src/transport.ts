@@ -26,6 +26,7 @@ import {
   type NativeStream,
 } from './native-binding';
 import { fromNativeError } from './native-error';
+import { parseIpv6Endpoint } from './packet/ipv6';
 import { pemToDerList } from './identity/pem';
 import { QuicStoqStream } from './stream';
 import type { Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
@@ -439,12 +440,7 @@ function chainKey(chain: readonly Uint8Array[]): string {
   return h.digest('hex');
 }
 
-/** `[::1]:4433` -> `::1`. */
+/** `[::1]:4433` -> `::1` (IPV4_REFUSED / INVALID_ADDRESS for anything else). */
 export function hostOf(endpoint: Ipv6Endpoint): string {
-  if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(endpoint)) {
-    throw new StoqError('IPV4_REFUSED', `${endpoint} is an IPv4 address; STOQ is IPv6-only`);
-  }
-  const m = /^\[([^\]]+)\]:\d+$/.exec(endpoint);
-  if (!m) throw new StoqError('INVALID_ADDRESS', `"${endpoint}" is not an IPv6 endpoint of the form [addr]:port`);
-  return m[1]!;
+  return parseIpv6Endpoint(endpoint).address;
 }

@@ -18,7 +18,6 @@ const echo = defineMethod({ path: 'bench/echo', kind: 'unary', requestType: B, r
   const client = new RpcClient({ connector: stoq.connector, resolver: new StaticResolver({ bench: [stoq.endpoint] }) });
   let done = 0;
   let last = Date.now();
-  if (global.gc) setInterval(() => global.gc(), 50).unref();
   const dog = setInterval(() => {
     if (Date.now() - last > 5000) {
       console.log(JSON.stringify({ stall: true, done, calls: CALLS }));

@@ -43,6 +43,14 @@ function framingError(err: unknown, tooLarge: Status, malformed: Status, side: s
   return new RpcError(malformed, `${side}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
+/** Pushes `chunk` into `decoder` and maps every frame it completes through `onFrame`. */
+function framesOf<E>(decoder: FrameDecoder, chunk: Uint8Array, onFrame: (payload: Uint8Array) => E): E[] {
+  decoder.push(chunk);
+  const events: E[] = [];
+  for (let p = decoder.next(); p !== null; p = decoder.next()) events.push(onFrame(p));
+  return events;
+}
+
 /**
  * What a server receives: HEADER, then MESSAGE* (exactly one for unary and server-streaming),
  * then HALF_CLOSE (or FIN, taken as an implicit half-close). Nothing may follow HALF_CLOSE but FIN.
@@ -71,14 +79,11 @@ export class ServerCallSequencer {
   /** Feeds received bytes; returns the events they complete. Throws RpcError on a violation. */
   push(chunk: Uint8Array): ServerInboundEvent[] {
     this.guard();
-    const events: ServerInboundEvent[] = [];
     try {
-      this.decoder.push(chunk);
-      for (let p = this.decoder.next(); p !== null; p = this.decoder.next()) events.push(this.onFrame(p));
+      return framesOf(this.decoder, chunk, (p) => this.onFrame(p));
     } catch (err) {
       throw this.fail(err);
     }
-    return events;
   }
 
   /** The caller's FIN. Returns remaining events; throws if the request is incomplete. */
@@ -172,14 +177,11 @@ export class ClientCallSequencer {
 
   push(chunk: Uint8Array): ClientInboundEvent[] {
     this.guard();
-    const events: ClientInboundEvent[] = [];
     try {
-      this.decoder.push(chunk);
-      for (let p = this.decoder.next(); p !== null; p = this.decoder.next()) events.push(this.onFrame(p));
+      return framesOf(this.decoder, chunk, (p) => this.onFrame(p));
     } catch (err) {
       throw this.fail(err);
     }
-    return events;
   }
 
   /** The server's FIN. Throws unless a trailer was received. */
