@@ -35,23 +35,34 @@ export declare class QuicConnection {
   /** RFC 8446 §7.5 TLS exporter. Throws HANDSHAKE_INCOMPLETE before the handshake completes. */
   exportKeyingMaterial(label: string, context: Uint8Array, length: number): Buffer
   /**
-   * Opens a bidirectional stream; waits while the peer's stream limit is reached.
-   * The peer sees the stream only once data (or FIN) is sent on it.
+   * Starts the stream mux (see stream_mux.rs): from now on every bidirectional stream of this
+   * connection is driven natively and reported to `onEvents` in batches, flattened as
+   * `[kind, key, value, ...]`. Streams the peer opens get odd keys; streams opened with
+   * `streamOpen` use the even key the caller picks. Call once; the callback must not throw.
+   * While the mux runs it keeps the Node.js event loop alive, like an open socket; it stops
+   * after the connection ended and a final CLOSED event was delivered.
    */
-  openBi(): Promise<QuicStream>
-  /** Next bidirectional stream opened by the peer; null once the connection is closed. */
-  acceptBi(): Promise<QuicStream | null>
+  startStreams(onEvents: (events: Array<number | Buffer | string | null>) => void): void
   /**
-   * Opens a bidirectional stream if stream credit is available now; null otherwise (also
-   * when the connection has ended: `openBi()` then reports why). Saves the async round trip
-   * of `openBi()` in the common case.
+   * Opens stream `key` (an even number not used before on this connection) and sends `data`
+   * (may be empty), then FIN if `fin`. Never waits: without stream credit the stream opens
+   * once the peer grants more; if the connection is gone an ERROR event says so.
    */
-  tryOpenBi(): QuicStream | null
+  streamOpen(key: number, data: Uint8Array, fin: boolean): void
   /**
-   * The next stream the peer opened if one is already waiting; null otherwise (also once the
-   * connection has ended: `acceptBi()` then yields null).
+   * Sends `data` on stream `key` after everything sent before, then FIN if `fin`. Bytes quinn
+   * cannot take yet wait in the stream's queue; SENT events report progress.
    */
-  tryAcceptBi(): QuicStream | null
+  streamSend(key: number, data: Uint8Array, fin: boolean): void
+  /** Abandons the send side of stream `key` (RESET_STREAM with `code`), dropping queued data. */
+  streamReset(key: number, code: number): void
+  /** Stops reading stream `key` (STOP_SENDING with `code`); no more data events for it. */
+  streamStop(key: number, code: number): void
+  /**
+   * Pauses (or resumes) reading stream `key`: while paused, received data stays in quinn and
+   * flow control holds the peer back.
+   */
+  streamPause(key: number, paused: boolean): void
   /** Sends an unreliable datagram (at most `maxDatagramSize` bytes). */
   sendDatagram(data: Uint8Array): void
   /** Next received datagram; null once the connection is closed. */
@@ -89,37 +100,6 @@ export declare class QuicEndpoint {
   close(code: number, reason: string): void
   /** Resolves once every connection has been closed cleanly (or timed out). */
   waitIdle(): Promise<void>
-}
-
-export declare class QuicStream {
-  /** QUIC stream id. */
-  get id(): number
-  /**
-   * Queues `data` and resolves once quinn has accepted all of it (flow control is the
-   * backpressure). Writes and finish() apply in call order.
-   */
-  write(data: Uint8Array): Promise<void>
-  /**
-   * Writes what quinn accepts now, without waiting, when no earlier write is still queued;
-   * returns the number of bytes taken (0 if the stream is blocked or writes are queued).
-   * The caller passes the rest to `write()`, which keeps the order. Throws the write error
-   * (STREAM_STOPPED, STREAM_CLOSED, STREAM_RESET, CONNECTION_LOST) if the stream cannot be written.
-   */
-  writeNow(data: Uint8Array): number
-  /** Ends the send side (FIN) after all queued writes. */
-  finish(): void
-  /**
-   * Reads up to `maxLength` bytes (everything buffered, gathered into one Buffer); null at
-   * end of stream. Rejects with STREAM_RESET if the peer reset the stream.
-   */
-  read(maxLength: number): Promise<Buffer | null>
-  /** Abandons the send side (RESET_STREAM with `code`), interrupting a pending write. */
-  reset(code: number): void
-  /**
-   * Asks the peer to stop sending (STOP_SENDING with `code`); a pending read rejects with
-   * STREAM_STOPPED.
-   */
-  stopSending(code: number): void
 }
 
 export interface CloseInfo {

@@ -837,7 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.QuicConnection = nativeBinding.QuicConnection
 module.exports.QuicEndpoint = nativeBinding.QuicEndpoint
-module.exports.QuicStream = nativeBinding.QuicStream
 module.exports.falconKeypair = nativeBinding.falconKeypair
 module.exports.falconSign = nativeBinding.falconSign
 module.exports.falconVerify = nativeBinding.falconVerify

@@ -5,12 +5,13 @@ use crate::error::{
 };
 use crate::kex::KexSlot;
 use crate::state::EndpointState;
-use crate::stream::{poll_now, QuicStream};
+use crate::stream_mux::{self, EventBatch, EventSink, MuxHandle, Op, Outbox};
 use crate::util::{app_code, describe_connection_error};
-use napi::bindgen_prelude::Buffer;
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
 use quinn::ConnectionError;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 /// Handshake outcome: Ok(whether 0-RTT data was accepted) or Err(reason).
@@ -97,12 +98,28 @@ fn close_info(
 #[napi]
 pub struct QuicConnection {
     inner: Arc<ConnShared>,
+    mux: OnceLock<Arc<MuxHandle>>,
 }
 
 impl QuicConnection {
     pub fn from_shared(inner: Arc<ConnShared>) -> Self {
-        Self { inner }
+        Self { inner, mux: OnceLock::new() }
     }
+
+    fn mux(&self) -> napi::Result<&MuxHandle> {
+        self.mux
+            .get()
+            .map(|m| m.as_ref())
+            .ok_or_else(|| js_error(INVALID_ARGUMENT, "call startStreams before using streams on this connection"))
+    }
+}
+
+/// Validates a stream key: an integer JS number, exact as a u64.
+fn stream_key(key: f64) -> napi::Result<u64> {
+    if !key.is_finite() || key < 0.0 || key.fract() != 0.0 || key > 9_007_199_254_740_991.0 {
+        return Err(js_error(INVALID_ARGUMENT, format!("stream key {key} must be an integer in 0..=2^53-1")));
+    }
+    Ok(key as u64)
 }
 
 #[napi]
@@ -190,44 +207,73 @@ impl QuicConnection {
         Ok(out.into())
     }
 
-    /// Opens a bidirectional stream; waits while the peer's stream limit is reached.
-    /// The peer sees the stream only once data (or FIN) is sent on it.
-    #[napi]
-    pub async fn open_bi(&self) -> napi::Result<QuicStream> {
-        match self.inner.conn.open_bi().await {
-            Ok((send, recv)) => Ok(QuicStream::new(send, recv)),
-            Err(e) => Err(js_error(CONNECTION_LOST, describe_connection_error(&e))),
+    /// Starts the stream mux (see stream_mux.rs): from now on every bidirectional stream of this
+    /// connection is driven natively and reported to `onEvents` in batches, flattened as
+    /// `[kind, key, value, ...]`. Streams the peer opens get odd keys; streams opened with
+    /// `streamOpen` use the even key the caller picks. Call once; the callback must not throw.
+    /// While the mux runs it keeps the Node.js event loop alive, like an open socket; it stops
+    /// after the connection ended and a final CLOSED event was delivered.
+    #[napi(ts_args_type = "onEvents: (events: Array<number | Buffer | string | null>) => void")]
+    pub fn start_streams(&self, on_events: Function<'_, EventBatch, ()>) -> napi::Result<()> {
+        if self.mux.get().is_some() {
+            return Err(js_error(INVALID_ARGUMENT, "startStreams was already called on this connection"));
         }
+        let outbox = Arc::new(Mutex::new(Outbox::default()));
+        let drain = outbox.clone();
+        let deliver = on_events
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| Ok(EventBatch(drain.lock().unwrap().drain())))?;
+        let handle = stream_mux::start(self.inner.conn.clone(), EventSink::new(outbox, deliver));
+        let _ = self.mux.set(handle);
+        Ok(())
     }
 
-    /// Next bidirectional stream opened by the peer; null once the connection is closed.
+    /// Opens stream `key` (an even number not used before on this connection) and sends `data`
+    /// (may be empty), then FIN if `fin`. Never waits: without stream credit the stream opens
+    /// once the peer grants more; if the connection is gone an ERROR event says so.
     #[napi]
-    pub async fn accept_bi(&self) -> napi::Result<Option<QuicStream>> {
-        match self.inner.conn.accept_bi().await {
-            Ok((send, recv)) => Ok(Some(QuicStream::new(send, recv))),
-            Err(_) => Ok(None),
+    pub fn stream_open(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
+        let key = stream_key(key)?;
+        if key % 2 != 0 {
+            return Err(js_error(INVALID_ARGUMENT, format!("streamOpen key {key} must be even (odd keys name peer streams)")));
         }
+        self.mux()?.submit(Op::Open { key, data: Bytes::copy_from_slice(data), fin });
+        Ok(())
     }
 
-    /// Opens a bidirectional stream if stream credit is available now; null otherwise (also
-    /// when the connection has ended: `openBi()` then reports why). Saves the async round trip
-    /// of `openBi()` in the common case.
+    /// Sends `data` on stream `key` after everything sent before, then FIN if `fin`. Bytes quinn
+    /// cannot take yet wait in the stream's queue; SENT events report progress.
     #[napi]
-    pub fn try_open_bi(&self) -> Option<QuicStream> {
-        match poll_now(self.inner.conn.open_bi()) {
-            Some(Ok((send, recv))) => Some(QuicStream::new(send, recv)),
-            _ => None,
-        }
+    pub fn stream_send(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
+        let key = stream_key(key)?;
+        self.mux()?.submit(Op::Send { key, data: Bytes::copy_from_slice(data), fin });
+        Ok(())
     }
 
-    /// The next stream the peer opened if one is already waiting; null otherwise (also once the
-    /// connection has ended: `acceptBi()` then yields null).
+    /// Abandons the send side of stream `key` (RESET_STREAM with `code`), dropping queued data.
     #[napi]
-    pub fn try_accept_bi(&self) -> Option<QuicStream> {
-        match poll_now(self.inner.conn.accept_bi()) {
-            Some(Ok((send, recv))) => Some(QuicStream::new(send, recv)),
-            _ => None,
-        }
+    pub fn stream_reset(&self, key: f64, code: f64) -> napi::Result<()> {
+        let (key, code) = (stream_key(key)?, app_code(code, "reset code")?);
+        self.mux()?.submit(Op::Reset { key, code });
+        Ok(())
+    }
+
+    /// Stops reading stream `key` (STOP_SENDING with `code`); no more data events for it.
+    #[napi]
+    pub fn stream_stop(&self, key: f64, code: f64) -> napi::Result<()> {
+        let (key, code) = (stream_key(key)?, app_code(code, "stopSending code")?);
+        self.mux()?.submit(Op::Stop { key, code });
+        Ok(())
+    }
+
+    /// Pauses (or resumes) reading stream `key`: while paused, received data stays in quinn and
+    /// flow control holds the peer back.
+    #[napi]
+    pub fn stream_pause(&self, key: f64, paused: bool) -> napi::Result<()> {
+        let key = stream_key(key)?;
+        self.mux()?.submit(Op::Pause { key, paused });
+        Ok(())
     }
 
     /// Sends an unreliable datagram (at most `maxDatagramSize` bytes).

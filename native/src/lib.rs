@@ -10,6 +10,6 @@ pub mod hash;
 pub mod hot;
 pub mod kex;
 pub mod state;
-pub mod stream;
+pub mod stream_mux;
 pub mod tls;
 pub mod util;

@@ -2,7 +2,8 @@
 // authenticated (or, for 0-RTT client connections, before — see `ready`).
 import { StoqError } from './errors';
 import { fromNativeError } from './native-error';
-import { QuicStoqStream } from './stream';
+import { StreamMux } from './stream-mux';
+import type { QuicStoqStream } from './stream';
 import type { NativeCloseInfo, NativeConnection } from './native-binding';
 import type { CloseInfo, ConnectionStats, PeerIdentity, StoqConnection, StoqStream } from './types';
 
@@ -11,22 +12,20 @@ export interface OpenStreamOptions {
   early?: boolean;
 }
 
-/** Streams taken without waiting before one accept goes the asynchronous way (fairness). */
-const SYNC_ACCEPT_BUDGET = 64;
-
 export class QuicStoqConnection implements StoqConnection {
   private peerIdentity: PeerIdentity | null = null;
-  private syncAccepts = 0;
   private zeroRttAccepted = false;
   readonly closed: Promise<CloseInfo>;
   /** Resolves when TLS and the FALCON exchange have both passed; rejects if either fails. */
   readonly ready: Promise<void>;
+  private readonly mux: StreamMux;
 
   constructor(
     readonly native: NativeConnection,
-    private readonly maxMessageBytes: number,
+    maxMessageBytes: number,
     authenticate: (conn: QuicStoqConnection) => Promise<PeerIdentity>,
   ) {
+    this.mux = new StreamMux(native, maxMessageBytes);
     this.closed = native.closed().then(toCloseInfo);
     this.ready = authenticate(this).then((peer) => {
       this.peerIdentity = peer;
@@ -61,36 +60,25 @@ export class QuicStoqConnection implements StoqConnection {
 
   async openStream(options: OpenStreamOptions = {}): Promise<StoqStream> {
     if (!options.early) await this.ready;
-    return this.wrap(await this.openRaw());
+    return this.mux.open();
   }
 
-  /** @internal a stream before authentication: used for the FALCON exchange itself. */
-  async openRaw() {
-    try {
-      return this.native.tryOpenBi() ?? (await this.native.openBi());
-    } catch (err) {
-      throw fromNativeError(err);
-    }
+  /**
+   * @internal the FALCON exchange stream, before authentication. Opened on the wire at once, so
+   * it is QUIC stream 0 whatever early-data streams follow.
+   */
+  openAuthStream(): QuicStoqStream {
+    return this.mux.open(true);
+  }
+
+  /** @internal the peer's FALCON exchange stream (its first), or null if the connection ended. */
+  acceptAuthStream(): Promise<QuicStoqStream | null> {
+    return this.mux.accept();
   }
 
   async acceptStream(): Promise<StoqStream | null> {
     await this.ready;
-    try {
-      let s = this.syncAccepts++ < SYNC_ACCEPT_BUDGET ? this.native.tryAcceptBi() : null;
-      if (s === null) {
-        this.syncAccepts = 0;
-        s = await this.native.acceptBi();
-      }
-      return s ? this.wrap(s) : null;
-    } catch (err) {
-      const e = fromNativeError(err);
-      if (e.code === 'CONNECTION_LOST' || e.code === 'ENDPOINT_CLOSED') return null;
-      throw e;
-    }
-  }
-
-  wrap(s: Awaited<ReturnType<NativeConnection['openBi']>>): QuicStoqStream {
-    return new QuicStoqStream(s, this.maxMessageBytes);
+    return this.mux.accept();
   }
 
   sendDatagram(data: Uint8Array): void {

@@ -53,16 +53,8 @@ export interface NativeCloseInfo {
   reason: string;
 }
 
-export interface NativeStream {
-  readonly id: number;
-  write(data: Buffer): Promise<void>;
-  /** Bytes quinn took at once (0 when blocked or writes are queued); the rest goes to write(). */
-  writeNow(data: Buffer): number;
-  finish(): void;
-  read(maxLength: number): Promise<Buffer | null>;
-  reset(code: number): void;
-  stopSending(code: number): void;
-}
+/** One delivery of stream events, flattened: [kind, key, value, kind, key, value, ...]. */
+export type NativeStreamEvents = Array<number | Buffer | string | null>;
 
 export interface NativeConnection {
   readonly remoteAddr: string;
@@ -75,12 +67,13 @@ export interface NativeConnection {
   handshakeComplete(): Promise<void>;
   peerCertificates(): Buffer[];
   exportKeyingMaterial(label: string, context: Buffer, length: number): Buffer;
-  openBi(): Promise<NativeStream>;
-  /** A stream if credit is available now, else null (openBi() then waits or reports why). */
-  tryOpenBi(): NativeStream | null;
-  acceptBi(): Promise<NativeStream | null>;
-  /** A peer-opened stream already waiting, else null. */
-  tryAcceptBi(): NativeStream | null;
+  /** Starts the native stream mux; every stream event arrives through `onEvents` (see stream-mux.ts). */
+  startStreams(onEvents: (events: NativeStreamEvents) => void): void;
+  streamOpen(key: number, data: Uint8Array, fin: boolean): void;
+  streamSend(key: number, data: Uint8Array, fin: boolean): void;
+  streamReset(key: number, code: number): void;
+  streamStop(key: number, code: number): void;
+  streamPause(key: number, paused: boolean): void;
   sendDatagram(data: Buffer): void;
   readDatagram(): Promise<Buffer | null>;
   stats(): NativeConnectionStats;

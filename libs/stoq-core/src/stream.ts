@@ -1,82 +1,127 @@
-// StoqStream: one QUIC bidi stream from the native engine, plus length-prefixed message framing.
+// QuicStoqStream: one bidirectional QUIC stream, as seen through the connection's StreamMux, plus
+// length-prefixed message framing. Received bytes arrive as events and wait here until read;
+// writes are handed to the native mux at once and resolve while the bytes still unconfirmed by
+// quinn stay within a window (quinn's flow control is what confirms them, via SENT events).
+import { StoqError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
-import { fromNativeError } from './native-error';
-import type { NativeStream } from './native-binding';
+import type { StreamMux } from './stream-mux';
 import type { StoqStream } from './types';
 
 /** Read size for stream chunks: large enough for bulk transfer, small enough to stay fair. */
 export const DEFAULT_READ_CHUNK = 256 * 1024;
+/** Written bytes quinn may not have taken yet before write() waits (per stream). */
+const WRITE_WINDOW = 1024 * 1024;
+/** Received bytes held here before the stream is paused (QUIC flow control then holds the peer). */
+const READ_PAUSE_AT = 1024 * 1024;
+/** Paused streams resume once the held bytes fall below this. */
+const READ_RESUME_AT = 256 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
- * Writes the native engine completes at once (window open) settle without a trip through the
- * tokio runtime. After this many in a row, one goes the asynchronous way, so a busy stream still
- * yields to timers and I/O.
+ * Why a side of the stream ended. Built only if somebody asks: the normal end of every RPC stops
+ * or resets a side, and constructing an Error (stack trace) per call is measurable.
  */
-const SYNC_BUDGET = 32;
+type Failure = StoqError | (() => StoqError);
+
+function materialize(f: Failure): StoqError {
+  return typeof f === 'function' ? f() : f;
+}
+
+/**
+ * The error for a stream side that ended by reset or stop. Built without a stack trace: it
+ * would point into the event router rather than at the caller, and the server's own read loop
+ * meets one at the end of every call (it stops reading once it has answered).
+ */
+function streamEnd(code: 'STREAM_RESET' | 'STREAM_STOPPED', message: string, appCode: number): StoqError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new StoqError(code, message, { details: { code: appCode } });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+interface Reader {
+  max: number;
+  resolve(chunk: Buffer | null): void;
+  reject(err: StoqError): void;
+}
+
+interface CreditWaiter {
+  resolve(): void;
+  reject(err: StoqError): void;
+}
 
 export class QuicStoqStream implements StoqStream {
   private readonly decoder: FrameDecoder;
+  // receive side
+  private readonly chunks: Buffer[] = [];
+  private held = 0;
+  private paused = false;
+  /** FIN received: once `chunks` is empty, reads yield null. */
   private ended = false;
-  private syncWrites = 0;
+  private recvFailure: Failure | null = null;
+  /** No more receive events matter (FIN seen, reset, stopped, failed). */
+  private recvDone = false;
+  private readers: Reader[] = [];
+  private messagesEnded = false;
+  // send side
+  private opened: boolean;
+  private sendDone = false;
+  private sendFailure: Failure | null = null;
+  private unconfirmed = 0;
+  private creditWaiters: CreditWaiter[] = [];
 
   constructor(
-    private readonly inner: NativeStream,
+    private readonly mux: StreamMux,
+    /** Key of this stream in its connection's mux (even: ours, odd: the peer's). */
+    readonly id: number,
     maxMessageBytes: number,
+    incoming: boolean,
   ) {
     this.decoder = new FrameDecoder({ maxFrameLength: maxMessageBytes });
+    this.opened = incoming;
   }
 
-  get id(): number {
-    return this.inner.id;
-  }
-
-  async write(data: Uint8Array): Promise<void> {
-    try {
-      const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      if (++this.syncWrites <= SYNC_BUDGET) {
-        const taken = this.inner.writeNow(buf);
-        if (taken === buf.length) return;
-        this.syncWrites = 0;
-        await this.inner.write(taken === 0 ? buf : buf.subarray(taken));
-      } else {
-        this.syncWrites = 0;
-        await this.inner.write(buf);
-      }
-    } catch (err) {
-      throw fromNativeError(err);
-    }
+  write(data: Uint8Array): Promise<void> {
+    if (this.sendFailure) return Promise.reject(this.sendError());
+    if (this.sendDone) return Promise.reject(new StoqError('STREAM_CLOSED', 'the stream was already finished or reset'));
+    this.submit(data, false);
+    this.unconfirmed += data.length;
+    if (this.unconfirmed <= WRITE_WINDOW) return RESOLVED;
+    return new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
   }
 
   finish(): void {
-    try {
-      this.inner.finish();
-    } catch (err) {
-      throw fromNativeError(err);
-    }
+    if (this.sendDone) return;
+    this.submit(EMPTY, true);
+    this.endSend(null);
   }
 
-  async read(maxLength = DEFAULT_READ_CHUNK): Promise<Uint8Array | null> {
-    try {
-      return await this.inner.read(maxLength);
-    } catch (err) {
-      throw fromNativeError(err);
+  read(maxLength = DEFAULT_READ_CHUNK): Promise<Buffer | null> {
+    if (this.readers.length === 0) {
+      if (this.chunks.length > 0) return Promise.resolve(this.take(maxLength));
+      if (this.recvFailure) return Promise.reject(this.recvError());
+      if (this.ended) return Promise.resolve(null);
     }
+    return new Promise<Buffer | null>((resolve, reject) => this.readers.push({ max: maxLength, resolve, reject }));
   }
 
   reset(code: number): void {
-    try {
-      this.inner.reset(code);
-    } catch {
-      // Already finished or reset: nothing left to abort.
-    }
+    if (this.sendDone) return;
+    if (this.opened) this.mux.native.streamReset(this.id, code);
+    this.endSend(() => streamEnd('STREAM_RESET', `stream was reset locally with code ${code}`, code));
   }
 
   stopSending(code: number): void {
-    try {
-      this.inner.stopSending(code);
-    } catch {
-      // Already stopped or finished by the peer.
-    }
+    if (this.recvDone) return;
+    if (this.opened) this.mux.native.streamStop(this.id, code);
+    this.chunks.length = 0;
+    this.held = 0;
+    this.endRecv(() => streamEnd('STREAM_STOPPED', `reading was stopped locally with code ${code}`, code));
   }
 
   async sendMessage(message: Uint8Array): Promise<void> {
@@ -87,13 +132,161 @@ export class QuicStoqStream implements StoqStream {
     for (;;) {
       const frame = this.decoder.next();
       if (frame) return frame;
-      if (this.ended) {
+      if (this.messagesEnded) {
         this.decoder.end(); // throws FRAME_TRUNCATED if a partial frame is left
         return null;
       }
       const chunk = await this.read();
-      if (chunk === null) this.ended = true;
+      if (chunk === null) this.messagesEnded = true;
       else this.decoder.push(chunk);
     }
+  }
+
+  /** @internal puts the stream on the wire now, fixing its QUIC stream id. */
+  openNow(): void {
+    this.mux.native.streamOpen(this.id, EMPTY, false);
+    this.opened = true;
+  }
+
+  /** @internal an incoming stream nobody will accept: refuse both directions. */
+  abandon(): void {
+    this.stopSending(0);
+    this.reset(0);
+  }
+
+  // ---- events from the mux ----
+
+  /** @internal */
+  onData(data: Buffer, fin: boolean): void {
+    if (this.recvDone) return;
+    const reader = this.readers.shift();
+    if (reader !== undefined) {
+      if (data.length > reader.max) {
+        this.chunks.push(data.subarray(reader.max));
+        this.held += data.length - reader.max;
+        data = data.subarray(0, reader.max);
+      }
+      reader.resolve(data);
+    } else {
+      this.chunks.push(data);
+      this.held += data.length;
+    }
+    if (fin) this.onFin();
+    else if (!this.paused && this.held > READ_PAUSE_AT) {
+      this.paused = true;
+      this.mux.native.streamPause(this.id, true);
+    }
+    this.serveReaders();
+  }
+
+  /** @internal */
+  onFin(): void {
+    if (this.recvDone) return;
+    this.ended = true;
+    this.endRecv(null);
+  }
+
+  /** @internal */
+  onReset(code: number): void {
+    this.endRecv(() => streamEnd('STREAM_RESET', `peer reset the stream with code ${code}`, code));
+  }
+
+  /** @internal */
+  onStopped(code: number): void {
+    this.endSend(() => streamEnd('STREAM_STOPPED', `peer stopped the stream with code ${code}`, code));
+  }
+
+  /** @internal */
+  onSent(bytes: number): void {
+    this.unconfirmed = Math.max(0, this.unconfirmed - bytes);
+    while (this.creditWaiters.length > 0 && this.unconfirmed <= WRITE_WINDOW) this.creditWaiters.shift()!.resolve();
+  }
+
+  /** @internal the stream (or its connection) failed: both directions end with `err`. */
+  onError(err: StoqError): void {
+    this.endRecv(err);
+    this.endSend(err);
+  }
+
+  // ---- internals ----
+
+  private submit(data: Uint8Array, fin: boolean): void {
+    if (this.opened) {
+      this.mux.native.streamSend(this.id, data, fin);
+    } else {
+      this.mux.native.streamOpen(this.id, data, fin);
+      this.opened = true;
+    }
+  }
+
+  /** Hands out up to `max` bytes of the oldest held chunk. */
+  private take(max: number): Buffer {
+    let chunk = this.chunks[0]!;
+    if (chunk.length > max) {
+      this.chunks[0] = chunk.subarray(max);
+      chunk = chunk.subarray(0, max);
+    } else {
+      this.chunks.shift();
+    }
+    this.held -= chunk.length;
+    if (this.paused && this.held < READ_RESUME_AT && !this.recvDone) {
+      this.paused = false;
+      this.mux.native.streamPause(this.id, false);
+    }
+    return chunk;
+  }
+
+  private serveReaders(): void {
+    while (this.readers.length > 0) {
+      if (this.chunks.length > 0) {
+        const r = this.readers.shift()!;
+        r.resolve(this.take(r.max));
+      } else if (this.recvFailure) {
+        this.readers.shift()!.reject(this.recvError());
+      } else if (this.ended) {
+        this.readers.shift()!.resolve(null);
+      } else {
+        return;
+      }
+    }
+  }
+
+  private recvError(): StoqError {
+    const err = materialize(this.recvFailure!);
+    this.recvFailure = err;
+    return err;
+  }
+
+  private sendError(): StoqError {
+    const err = materialize(this.sendFailure!);
+    this.sendFailure = err;
+    return err;
+  }
+
+  /** The receive side is over: FIN (err null), reset, stop or failure. */
+  private endRecv(why: Failure | null): void {
+    if (this.recvDone) return;
+    this.recvDone = true;
+    this.recvFailure = why;
+    this.serveReaders();
+    if (this.sendDone) this.mux.forget(this.id);
+  }
+
+  /** The send side is over: FIN queued (err null), reset, stopped by the peer or failure. */
+  private endSend(why: Failure | null): void {
+    if (this.sendDone) return;
+    this.sendDone = true;
+    this.sendFailure = why;
+    if (this.creditWaiters.length === 0) {
+      if (this.recvDone) this.mux.forget(this.id);
+      return;
+    }
+    const waiters = this.creditWaiters;
+    this.creditWaiters = [];
+    for (const w of waiters) {
+      if (why) w.reject(this.sendError());
+      else w.resolve();
+    }
+    if (this.recvDone) this.mux.forget(this.id);
   }
 }

@@ -23,7 +23,6 @@ import {
   type NativeEndpoint,
   type NativeEndpointOptions,
   type NativeEndpointStats,
-  type NativeStream,
 } from './native-binding';
 import { fromNativeError } from './native-error';
 import { parseIpv6Endpoint } from './packet/ipv6';
@@ -186,17 +185,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       throw fromNativeError(err);
     }
     const early = native.isZeroRtt;
-    // The auth stream must be stream 0: open it before the caller can open any early-data stream.
-    let authRaw: NativeStream;
-    try {
-      authRaw = await native.openBi();
-    } catch (err) {
-      // The server may refuse our certificate right after our side of TLS completed.
-      const e = fromNativeError(err);
-      throw e.code === 'CONNECTION_LOST' ? await this.closedError(native, 'server') : e;
-    }
     const conn = new QuicStoqConnection(native, this.maxMessageBytes, async (c) => {
-      const authStream = c.wrap(authRaw);
+      // The auth stream must be stream 0: open it before the caller can open any early-data stream.
+      const authStream = c.openAuthStream();
       await native.handshakeComplete();
       if (early) c.markZeroRttAccepted(await native.zeroRttAccepted());
       return this.authenticateAsClient(c, authStream, options.expectedService);
@@ -280,9 +271,8 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
       // Signed while the client's proof is on its way; sent only after that proof verifies.
       const ownProof = encodeAuthProof(this.falconSign(signedTranscript('server', exporter)));
-      const raw = await native.acceptBi();
-      if (!raw) throw await this.closedError(native, 'client');
-      const stream = conn.wrap(raw);
+      const stream = await conn.acceptAuthStream();
+      if (!stream) throw await this.closedError(native, 'client');
       const proof = await this.receiveAuth(native, stream, 'client');
       if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client sent AUTH_OK before its FALCON proof');
       this.checkProof(native, peer, 'client', exporter, proof.signature);

@@ -269,8 +269,8 @@ describe('streams and datagrams', () => {
     });
     const serverSide = nextAuthError(server);
     const qc = await raw.connect(server.localAddress, '::1');
-    const s = await qc.openBi();
-    await s.write(Buffer.from([0x03, 0x09, 0x09, 0x09]));
+    qc.startStreams(() => undefined);
+    qc.streamOpen(0, Buffer.from([0x03, 0x09, 0x09, 0x09]), false);
     const closed = await qc.closed();
     expect(closed.code).toBe(0x5103);
     expect((await serverSide).message).toMatch(/unknown FALCON handshake message tag/);

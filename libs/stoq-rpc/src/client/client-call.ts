@@ -41,7 +41,7 @@ export class ClientCall {
     private readonly stream: StoqStream,
     kind: MethodKind,
     limits: WireLimits,
-    private readonly signal: AbortSignal,
+    private readonly signal: AbortSignal | undefined,
   ) {
     this.writer = new FrameWriter(stream);
     this.sequencer = new ClientCallSequencer(kind, limits);
@@ -51,11 +51,11 @@ export class ClientCall {
     });
     this.result.catch(() => undefined); // observed through responses or awaited by the caller
     this.onAbort = () => {
-      const reason = signal.reason instanceof RpcError ? signal.reason : new RpcError(Status.CANCELLED, 'call cancelled');
+      const reason = signal?.reason instanceof RpcError ? signal.reason : new RpcError(Status.CANCELLED, 'call cancelled');
       this.cancel(reason);
     };
-    if (signal.aborted) queueMicrotask(this.onAbort);
-    else signal.addEventListener('abort', this.onAbort, { once: true });
+    if (signal?.aborted) queueMicrotask(this.onAbort);
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
     void this.pump();
   }
 
@@ -151,7 +151,7 @@ export class ClientCall {
   private settle(error: RpcError | null, trailerMetadata: Metadata = {}): void {
     if (this.settled) return;
     this.settled = true;
-    this.signal.removeEventListener('abort', this.onAbort);
+    this.signal?.removeEventListener('abort', this.onAbort);
     if (error === null) {
       this.responses.end();
       this.resolveResult({ trailerMetadata });

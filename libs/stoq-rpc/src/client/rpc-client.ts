@@ -73,35 +73,57 @@ interface PooledConnection {
   conn: StoqConnection | null;
 }
 
-/** Per-call cancellation: the user's signal and the deadline, combined. */
+/**
+ * Per-call cancellation: the user's signal and the deadline, combined. A call with neither
+ * cannot be aborted, and gets no AbortController (one per call is measurable at high rates).
+ */
 class CallScope {
-  readonly controller = new AbortController();
+  private readonly controller: AbortController | null;
   private timer: TimerHandle | null = null;
-  private readonly onUserAbort: () => void;
+  private readonly onUserAbort: (() => void) | null = null;
 
   constructor(
     private readonly clock: Clock,
     readonly deadline: number | undefined,
     private readonly userSignal: AbortSignal | undefined,
   ) {
-    this.onUserAbort = () => this.controller.abort(new RpcError(Status.CANCELLED, 'call cancelled by the caller'));
-    if (userSignal?.aborted) this.onUserAbort();
-    else userSignal?.addEventListener('abort', this.onUserAbort, { once: true });
-    if (deadline !== undefined && !this.controller.signal.aborted) {
+    if (deadline === undefined && userSignal === undefined) {
+      this.controller = null;
+      return;
+    }
+    const controller = new AbortController();
+    this.controller = controller;
+    if (userSignal !== undefined) {
+      const onUserAbort = (): void => controller.abort(new RpcError(Status.CANCELLED, 'call cancelled by the caller'));
+      this.onUserAbort = onUserAbort;
+      if (userSignal.aborted) onUserAbort();
+      else userSignal.addEventListener('abort', onUserAbort, { once: true });
+    }
+    if (deadline !== undefined && !controller.signal.aborted) {
       const ms = deadline - clock.now();
-      const exceeded = (): void => this.controller.abort(new RpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+      const exceeded = (): void => controller.abort(new RpcError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
       if (ms <= 0) exceeded();
       else this.timer = clock.setTimeout(exceeded, ms);
     }
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  /** Aborts when the call must stop; undefined for a call that cannot be aborted. */
+  get signal(): AbortSignal | undefined {
+    return this.controller?.signal;
+  }
+
+  get aborted(): boolean {
+    return this.controller?.signal.aborted ?? false;
+  }
+
+  /** Why the scope aborted (an RpcError), once `aborted`. */
+  get reason(): unknown {
+    return this.controller?.signal.reason;
   }
 
   /** Rejects with the abort reason if the scope is aborted. */
   check(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.aborted) throw this.reason;
   }
 
   /** Remaining time in ms for the request header, or undefined. */
@@ -112,17 +134,19 @@ class CallScope {
 
   /** Waits for `p` unless the scope aborts first. */
   race<T>(p: Promise<T>): Promise<T> {
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    const signal = this.controller?.signal;
+    if (signal === undefined) return p;
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(this.signal.reason);
-      this.signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
       p.then(
         (v) => {
-          this.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve(v);
         },
         (e: unknown) => {
-          this.signal.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           reject(e);
         },
       );
@@ -131,7 +155,7 @@ class CallScope {
 
   dispose(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
-    this.userSignal?.removeEventListener('abort', this.onUserAbort);
+    if (this.onUserAbort !== null) this.userSignal?.removeEventListener('abort', this.onUserAbort);
   }
 }
 
@@ -288,7 +312,7 @@ export class RpcClient {
       return await body(scope, () => ({ timeoutMs: scope.remainingMs(), metadata: options.metadata ?? {}, idempotencyKey: key }));
     } catch (err) {
       // Whatever went wrong while the scope was aborted is reported as the abort reason.
-      if (scope.signal.aborted && scope.signal.reason instanceof RpcError) throw scope.signal.reason;
+      if (scope.aborted && scope.reason instanceof RpcError) throw scope.reason;
       throw err;
     } finally {
       scope.dispose();
@@ -328,7 +352,7 @@ export class RpcClient {
           await sending;
           done = true;
         } catch (err) {
-          if (scope.signal.aborted && scope.signal.reason instanceof RpcError) throw scope.signal.reason;
+          if (scope.aborted && scope.reason instanceof RpcError) throw scope.reason;
           throw err;
         } finally {
           // Leaving the loop early (break/return/throw in the consumer) cancels the call.
@@ -352,7 +376,7 @@ export class RpcClient {
 
   private retryDelay(def: AnyDef, err: unknown, attempt: number, scope: CallScope): number | null {
     if (!def.idempotent || !(err instanceof RpcError) || err.code !== Status.UNAVAILABLE) return null;
-    if (attempt >= this.retry.maxAttempts || scope.signal.aborted || this.closed) return null;
+    if (attempt >= this.retry.maxAttempts || scope.aborted || this.closed) return null;
     const ms = backoffDelay(this.retry, attempt, this.random);
     if (scope.deadline !== undefined && this.clock.now() + ms >= scope.deadline) return null;
     return ms;
@@ -363,7 +387,9 @@ export class RpcClient {
     scope.check();
     if (this.closed) throw new RpcError(Status.UNAVAILABLE, 'client is closed');
     const service = serviceOfPath(def.path);
-    const state = await scope.race(this.serviceState(service));
+    // Fast paths: a fresh resolver answer and an established pooled connection need no await.
+    const known = this.services.get(service);
+    const state = known !== undefined && this.clock.now() < known.expiresAt ? known : await scope.race(this.serviceState(service));
     const target = pinned !== undefined ? state.targets.all().find((s) => s.target.endpoint === pinned)?.target : state.targets.pick(this.clock.now());
     if (!target) {
       throw new RpcError(Status.UNAVAILABLE, pinned !== undefined ? `${pinned} is not a target of service "${service}"` : `no targets for service "${service}"`);
@@ -382,9 +408,9 @@ export class RpcClient {
   private async openOn(target: ResolvedTarget, def: AnyDef, scope: CallScope, targets: TargetSet, report = true): Promise<ClientCall> {
     let conn: StoqConnection;
     try {
-      conn = await scope.race(this.connection(target, def.idempotent));
+      conn = this.pool.get(target.endpoint)?.conn ?? (await scope.race(this.connection(target, def.idempotent)));
     } catch (err) {
-      if (scope.signal.aborted) throw scope.signal.reason;
+      if (scope.aborted) throw scope.reason;
       if (report) targets.reportFailure(target.endpoint, this.clock.now());
       throw err;
     }
@@ -393,7 +419,7 @@ export class RpcClient {
       // Only idempotent calls may ride in 0-RTT early data (it can be replayed).
       stream = await scope.race(def.idempotent ? conn.openStream({ early: true }) : conn.openStream());
     } catch (err) {
-      if (scope.signal.aborted) throw scope.signal.reason;
+      if (scope.aborted) throw scope.reason;
       this.dropConnection(target.endpoint, conn);
       if (report) targets.reportFailure(target.endpoint, this.clock.now());
       throw new RpcError(Status.UNAVAILABLE, `cannot open a stream to ${target.endpoint}: ${(err as Error).message}`);

@@ -1,0 +1,114 @@
+// StreamMux: the JS side of the native stream mux (native/src/stream_mux.rs). Every stream of a
+// connection is driven by one native task; operations go down as plain calls that only queue,
+// and what happened comes back as one event batch per delivery. This class routes each batch
+// to the streams' objects and hands peer-opened streams to accept().
+import { AsyncQueue } from './async-queue';
+import { StoqError } from './errors';
+import { fromNativeError } from './native-error';
+import { QuicStoqStream } from './stream';
+import type { NativeConnection, NativeStreamEvents } from './native-binding';
+
+/** Event kinds, as numbered by the native mux (native/README.md, "Stream events"). */
+const INCOMING = 0;
+const DATA = 1;
+const FIN = 2;
+const DATA_FIN = 3;
+const RESET = 4;
+const STOPPED = 5;
+const SENT = 6;
+const ERROR = 7;
+const CLOSED = 8;
+
+export class StreamMux {
+  private readonly streams = new Map<number, QuicStoqStream>();
+  private readonly incoming = new AsyncQueue<QuicStoqStream>();
+  /** Keys of streams we open: even, increasing (odd keys name the peer's streams). */
+  private nextKey = 0;
+  private closedError: StoqError | null = null;
+
+  constructor(
+    readonly native: NativeConnection,
+    private readonly maxMessageBytes: number,
+  ) {
+    native.startStreams((events) => this.route(events));
+  }
+
+  /**
+   * A new stream of ours. It reaches the wire with its first write (or at once with `eager`,
+   * which fixes its QUIC stream id before any later stream's).
+   */
+  open(eager = false): QuicStoqStream {
+    const key = this.nextKey;
+    this.nextKey += 2;
+    const stream = new QuicStoqStream(this, key, this.maxMessageBytes, false);
+    if (this.closedError) {
+      stream.onError(this.closedError);
+      return stream;
+    }
+    this.streams.set(key, stream);
+    if (eager) stream.openNow();
+    return stream;
+  }
+
+  /** Next stream the peer opened, or null once the connection has ended. */
+  accept(): Promise<QuicStoqStream | null> {
+    return this.incoming.pull();
+  }
+
+  /** @internal a stream is done on both sides: later events for it carry nothing it needs. */
+  forget(key: number): void {
+    this.streams.delete(key);
+  }
+
+  private route(events: NativeStreamEvents): void {
+    for (let i = 0; i < events.length; i += 3) {
+      const kind = events[i] as number;
+      const key = events[i + 1] as number;
+      const value = events[i + 2];
+      if (kind === INCOMING) {
+        const stream = new QuicStoqStream(this, key, this.maxMessageBytes, true);
+        this.streams.set(key, stream);
+        if (!this.incoming.push(stream)) stream.abandon();
+        continue;
+      }
+      if (kind === CLOSED) {
+        this.onClosed(value as string);
+        continue;
+      }
+      const stream = this.streams.get(key);
+      if (stream === undefined) continue;
+      switch (kind) {
+        case DATA:
+          stream.onData(value as Buffer, false);
+          break;
+        case DATA_FIN:
+          stream.onData(value as Buffer, true);
+          break;
+        case FIN:
+          stream.onFin();
+          break;
+        case RESET:
+          stream.onReset(value as number);
+          break;
+        case STOPPED:
+          stream.onStopped(value as number);
+          break;
+        case SENT:
+          stream.onSent(value as number);
+          break;
+        case ERROR:
+          stream.onError(fromNativeError(new Error(value as string)));
+          break;
+      }
+    }
+  }
+
+  private onClosed(message: string): void {
+    const err = fromNativeError(new Error(message || 'CONNECTION_LOST: connection closed'));
+    this.closedError = err;
+    this.incoming.close();
+    const open = [...this.streams.values()];
+    this.streams.clear();
+    for (const s of open) s.onError(err);
+  }
+}

@@ -1,0 +1,553 @@
+//! `StreamMux`: every bidirectional stream of one connection, driven by one tokio task and
+//! exchanged with JavaScript in batches.
+//!
+//! Why not a JS object and a promise per stream operation: a napi promise costs a threadsafe
+//! function (created and torn down on the JS thread) and two cross-thread wake-ups per read,
+//! and synchronous stream calls from the JS thread contend with quinn's connection driver for
+//! the connection lock. With many calls in flight those costs, not QUIC, bounded the RPC rate.
+//!
+//! Here the JS thread only appends operations to a queue (waking the mux task once per batch)
+//! and receives events through one long-lived threadsafe function, each call delivering
+//! everything that happened since the previous one. Streams are named by keys: JS picks even
+//! keys for the streams it opens, the mux gives odd keys to streams the peer opens. Each
+//! stream is one future inside the mux task (a `FuturesUnordered`), so readiness is tracked
+//! per stream without a task per stream.
+//!
+//! Receive side: flowing. Each stream reads as soon as data arrives and reports it (chunks
+//! gathered, consecutive reports for one stream coalesced) until JS pauses it; JS pauses when
+//! it holds more than it wants buffered, which lets QUIC flow control push back on the peer.
+//! Send side: JS sends without waiting; data quinn cannot take yet (flow control) waits in the
+//! stream's queue, and `Sent` events return credit so JS can bound what it has outstanding.
+
+use crate::error::{CONNECTION_LOST, ZERO_RTT_REJECTED};
+use crate::util::describe_connection_error;
+use bytes::{Buf, Bytes};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use quinn::{ReadError, RecvStream, SendStream, VarInt, WriteError};
+use std::collections::{HashMap, VecDeque};
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use tokio::sync::{mpsc, Notify};
+
+/// Most bytes one read gathers into one event.
+const READ_MAX: usize = 1024 * 1024;
+/// Accepted bytes are reported (credit returned) once this many are unreported, or as soon as
+/// a stream's queue drains after flow control held it. Smaller writes never cost an event.
+const REPORT_BYTES: u64 = 256 * 1024;
+
+/// Event kinds as JS sees them (docs: native/README.md, "Stream events").
+pub mod kind {
+    /// The peer opened stream `key`.
+    pub const INCOMING: u32 = 0;
+    /// Bytes received on `key` (value: Buffer).
+    pub const DATA: u32 = 1;
+    /// The peer finished its side of `key` (no value).
+    pub const FIN: u32 = 2;
+    /// Bytes received on `key`, and then the peer's FIN (value: Buffer).
+    pub const DATA_FIN: u32 = 3;
+    /// The peer reset its side of `key` (value: application code).
+    pub const RESET: u32 = 4;
+    /// The peer asked us to stop sending on `key`; our side was reset with its code (value: code).
+    pub const STOPPED: u32 = 5;
+    /// quinn accepted this many more bytes written to `key` (value: byte count).
+    pub const SENT: u32 = 6;
+    /// Stream `key` failed (value: "CODE: sentence").
+    pub const ERROR: u32 = 7;
+    /// The connection ended; no events follow (key 0, value: "CODE: sentence").
+    pub const CLOSED: u32 = 8;
+}
+
+/// What a stream or the mux reports to JS.
+pub enum Event {
+    Incoming(u64),
+    Data { key: u64, chunks: Vec<Bytes>, len: usize, fin: bool },
+    Fin(u64),
+    Reset(u64, u64),
+    Stopped(u64, u64),
+    Sent(u64, u64),
+    Error(u64, String),
+    Closed(String),
+}
+
+/// An operation from JS.
+pub enum Op {
+    Open { key: u64, data: Bytes, fin: bool },
+    Send { key: u64, data: Bytes, fin: bool },
+    Reset { key: u64, code: VarInt },
+    Stop { key: u64, code: VarInt },
+    Pause { key: u64, paused: bool },
+}
+
+/// The JS thread's side of a mux: an operation queue and the means to wake the mux task.
+pub struct MuxHandle {
+    ops: Mutex<Vec<Op>>,
+    wake: Notify,
+}
+
+impl MuxHandle {
+    /// Queues `op`; wakes the mux task only when the queue was empty (one wake per batch).
+    pub fn submit(&self, op: Op) {
+        let mut ops = self.ops.lock().unwrap();
+        let first = ops.is_empty();
+        ops.push(op);
+        drop(ops);
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    fn take(&self) -> Vec<Op> {
+        std::mem::take(&mut *self.ops.lock().unwrap())
+    }
+}
+
+/// Events waiting for delivery, and whether a delivery is already on its way to the JS thread.
+#[derive(Default)]
+pub struct Outbox {
+    events: Vec<Event>,
+    scheduled: bool,
+}
+
+impl Outbox {
+    /// Appends `ev`, merging received data into the previous event when both are data for the
+    /// same stream (one Buffer instead of two). True if a delivery must be scheduled.
+    fn push(&mut self, ev: Event) -> bool {
+        if let Event::Data { key, chunks, len, fin } = ev {
+            match self.events.last_mut() {
+                Some(Event::Data { key: k, chunks: c, len: l, fin: f }) if *k == key && !*f && *l + len <= READ_MAX => {
+                    c.extend(chunks);
+                    *l += len;
+                    *f = fin;
+                }
+                _ => self.events.push(Event::Data { key, chunks, len, fin }),
+            }
+        } else {
+            self.events.push(ev);
+        }
+        self.schedule()
+    }
+
+    fn schedule(&mut self) -> bool {
+        !std::mem::replace(&mut self.scheduled, true)
+    }
+
+    /// Everything queued; the next push schedules a new delivery.
+    pub fn drain(&mut self) -> Vec<Event> {
+        self.scheduled = false;
+        std::mem::take(&mut self.events)
+    }
+}
+
+pub type EventFn = ThreadsafeFunction<(), (), EventBatch, napi::Status, false, false, 0>;
+
+/// Where streams put their events: the outbox plus the threadsafe function that drains it.
+pub struct EventSink {
+    outbox: Arc<Mutex<Outbox>>,
+    deliver: EventFn,
+}
+
+impl EventSink {
+    pub fn new(outbox: Arc<Mutex<Outbox>>, deliver: EventFn) -> Self {
+        Self { outbox, deliver }
+    }
+
+    fn push(&self, ev: Event) {
+        let schedule = self.outbox.lock().unwrap().push(ev);
+        if schedule {
+            // Fails only while Node tears the environment down; nothing is left to tell then.
+            let _ = self.deliver.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// One delivery: events flattened into `[kind, key, value, kind, key, value, ...]` so a batch
+/// costs one JS array, not an object per event.
+pub struct EventBatch(pub Vec<Event>);
+
+unsafe fn js_number(env: sys::napi_env, v: f64) -> napi::Result<sys::napi_value> {
+    unsafe { ToNapiValue::to_napi_value(env, v) }
+}
+
+unsafe fn js_buffer(env: sys::napi_env, chunks: Vec<Bytes>, len: usize) -> napi::Result<sys::napi_value> {
+    let mut out = std::ptr::null_mut();
+    let mut data: *mut std::ffi::c_void = std::ptr::null_mut();
+    let status = unsafe { sys::napi_create_buffer(env, len, &mut data, &mut out) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("failed to allocate a Buffer for stream data"));
+    }
+    let mut at = 0;
+    for c in chunks {
+        // SAFETY: `data` points at `len` writable bytes and the chunks sum to `len`.
+        unsafe { std::ptr::copy_nonoverlapping(c.as_ptr(), (data as *mut u8).add(at), c.len()) };
+        at += c.len();
+    }
+    Ok(out)
+}
+
+impl ToNapiValue for EventBatch {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let mut arr = std::ptr::null_mut();
+        let status = unsafe { sys::napi_create_array_with_length(env, val.0.len() * 3, &mut arr) };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason("failed to allocate the stream event batch"));
+        }
+        let null = unsafe { ToNapiValue::to_napi_value(env, napi::bindgen_prelude::Null)? };
+        for (i, ev) in val.0.into_iter().enumerate() {
+            let (k, key, value) = match ev {
+                Event::Incoming(key) => (kind::INCOMING, key, null),
+                Event::Data { key, chunks, len, fin } => {
+                    (if fin { kind::DATA_FIN } else { kind::DATA }, key, unsafe { js_buffer(env, chunks, len)? })
+                }
+                Event::Fin(key) => (kind::FIN, key, null),
+                Event::Reset(key, code) => (kind::RESET, key, unsafe { js_number(env, code as f64)? }),
+                Event::Stopped(key, code) => (kind::STOPPED, key, unsafe { js_number(env, code as f64)? }),
+                Event::Sent(key, n) => (kind::SENT, key, unsafe { js_number(env, n as f64)? }),
+                Event::Error(key, msg) => (kind::ERROR, key, unsafe { ToNapiValue::to_napi_value(env, msg)? }),
+                Event::Closed(msg) => (kind::CLOSED, 0, unsafe { ToNapiValue::to_napi_value(env, msg)? }),
+            };
+            let base = (i * 3) as u32;
+            unsafe {
+                sys::napi_set_element(env, arr, base, ToNapiValue::to_napi_value(env, k)?);
+                sys::napi_set_element(env, arr, base + 1, js_number(env, key as f64)?);
+                sys::napi_set_element(env, arr, base + 2, value);
+            }
+        }
+        Ok(arr)
+    }
+}
+
+/// Polls `fut` once without a task to wake: Some(output) if it is ready now.
+pub fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(fut).poll(&mut cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+/// Ends the send side. If the peer already sent STOP_SENDING, quinn's `finish()` does nothing,
+/// so answer with RESET_STREAM carrying the peer's code instead (RFC 9000 §3.5): otherwise the
+/// peer never learns the stream's final size, cannot free it, and never returns the credit.
+fn finish_or_reset(send: &mut SendStream) {
+    if send.finish().is_err() {
+        return; // already finished or reset
+    }
+    if let Some(Ok(Some(code))) = poll_now(send.stopped()) {
+        let _ = send.reset(code);
+    }
+}
+
+/// Starts the mux task for `conn`. Returns the handle JS submits operations through.
+pub fn start(conn: quinn::Connection, sink: EventSink) -> Arc<MuxHandle> {
+    let handle = Arc::new(MuxHandle { ops: Mutex::new(Vec::new()), wake: Notify::new() });
+    napi::bindgen_prelude::spawn(run(conn, handle.clone(), Arc::new(sink)));
+    handle
+}
+
+enum Cmd {
+    Send(Bytes, bool),
+    Reset(VarInt),
+    Stop(VarInt),
+    Pause(bool),
+}
+
+enum Start {
+    Opened(SendStream, RecvStream),
+    /// No stream credit when JS opened it: the stream waits for the peer to grant more.
+    AwaitCredit(quinn::Connection),
+}
+
+type StreamFuture = Pin<Box<dyn Future<Output = u64> + Send>>;
+
+async fn run(conn: quinn::Connection, handle: Arc<MuxHandle>, sink: Arc<EventSink>) {
+    let mut streams: HashMap<u64, mpsc::UnboundedSender<Cmd>> = HashMap::new();
+    let mut running: FuturesUnordered<StreamFuture> = FuturesUnordered::new();
+    let mut next_incoming: u64 = 1;
+    let mut open = true;
+    let mut accepting = true;
+    let mut close_reason = String::new();
+    let closed = conn.closed();
+    let mut closed = pin!(closed);
+    while open || !running.is_empty() {
+        tokio::select! {
+            biased;
+            _ = handle.wake.notified() => {
+                for op in handle.take() {
+                    dispatch(op, &conn, open, &mut streams, &mut running, &sink);
+                }
+            }
+            accepted = conn.accept_bi(), if accepting => match accepted {
+                Ok((send, recv)) => {
+                    let key = next_incoming;
+                    next_incoming += 2;
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    streams.insert(key, tx);
+                    sink.push(Event::Incoming(key));
+                    running.push(Box::pin(drive(key, Start::Opened(send, recv), rx, sink.clone())));
+                }
+                // The connection is ending: the `closed` branch says why.
+                Err(_) => accepting = false,
+            },
+            Some(key) = running.next(), if !running.is_empty() => {
+                streams.remove(&key);
+            }
+            err = &mut closed, if open => {
+                open = false;
+                accepting = false;
+                close_reason = format!("{CONNECTION_LOST}: {}", describe_connection_error(&err));
+                // Streams deliver what they already received, then end (their commands stop).
+                streams.clear();
+            }
+        }
+    }
+    sink.push(Event::Closed(close_reason));
+}
+
+fn dispatch(
+    op: Op,
+    conn: &quinn::Connection,
+    open: bool,
+    streams: &mut HashMap<u64, mpsc::UnboundedSender<Cmd>>,
+    running: &mut FuturesUnordered<StreamFuture>,
+    sink: &Arc<EventSink>,
+) {
+    let (key, cmd) = match op {
+        Op::Open { key, data, fin } => {
+            let start = match poll_now(conn.open_bi()) {
+                _ if !open => None,
+                Some(Ok((send, recv))) => Some(Start::Opened(send, recv)),
+                Some(Err(_)) => None,
+                None => Some(Start::AwaitCredit(conn.clone())),
+            };
+            let Some(start) = start else {
+                let why = conn.close_reason().map(|e| describe_connection_error(&e)).unwrap_or_else(|| "connection closed".into());
+                sink.push(Event::Error(key, format!("{CONNECTION_LOST}: {why}")));
+                return;
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            if !data.is_empty() || fin {
+                let _ = tx.send(Cmd::Send(data, fin));
+            }
+            streams.insert(key, tx);
+            running.push(Box::pin(drive(key, start, rx, sink.clone())));
+            return;
+        }
+        Op::Send { key, data, fin } => (key, Cmd::Send(data, fin)),
+        Op::Reset { key, code } => (key, Cmd::Reset(code)),
+        Op::Stop { key, code } => (key, Cmd::Stop(code)),
+        Op::Pause { key, paused } => (key, Cmd::Pause(paused)),
+    };
+    // Unknown key: the stream already ended on both sides, so the operation has nothing to do.
+    if let Some(tx) = streams.get(&key) {
+        let _ = tx.send(cmd);
+    }
+}
+
+/// Send side of one stream: bytes quinn has not taken yet, in order, then maybe FIN.
+struct Outgoing {
+    queue: VecDeque<Bytes>,
+    fin: bool,
+    done: bool,
+    /// Bytes quinn accepted that JS has not been told about.
+    unreported: u64,
+    /// Flow control held the queue since the last report.
+    held: bool,
+}
+
+impl Outgoing {
+    /// Writes what quinn takes now (without registering for wake-ups); FIN once drained.
+    fn pump(&mut self, key: u64, send: &mut SendStream, sink: &EventSink) {
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Some(front) = self.queue.front_mut() {
+            match Pin::new(&mut *send).poll_write(&mut cx, front) {
+                Poll::Ready(Ok(n)) => self.accepted(n),
+                Poll::Ready(Err(e)) => return self.failed(key, send, e, sink),
+                Poll::Pending => {
+                    self.held = true;
+                    break;
+                }
+            }
+        }
+        self.after_write(key, send, sink);
+    }
+
+    /// quinn took `n` bytes from the front of the queue.
+    fn accepted(&mut self, n: usize) {
+        let front = self.queue.front_mut().expect("a queued write");
+        front.advance(n);
+        if front.is_empty() {
+            self.queue.pop_front();
+        }
+        self.unreported += n as u64;
+    }
+
+    fn after_write(&mut self, key: u64, send: &mut SendStream, sink: &EventSink) {
+        if self.done {
+            return;
+        }
+        let drained = self.queue.is_empty();
+        if drained && self.fin {
+            finish_or_reset(send);
+            self.done = true;
+        }
+        if self.unreported > 0 && (self.unreported >= REPORT_BYTES || (drained && self.held)) {
+            sink.push(Event::Sent(key, std::mem::take(&mut self.unreported)));
+        }
+        if drained {
+            self.held = false;
+        }
+    }
+
+    fn failed(&mut self, key: u64, send: &mut SendStream, e: WriteError, sink: &EventSink) {
+        self.done = true;
+        self.queue.clear();
+        match e {
+            WriteError::Stopped(code) => {
+                // Answer STOP_SENDING with RESET_STREAM so the peer can release the stream.
+                let _ = send.reset(code);
+                sink.push(Event::Stopped(key, code.into_inner()));
+            }
+            WriteError::ZeroRttRejected => {
+                sink.push(Event::Error(key, format!("{ZERO_RTT_REJECTED}: the server rejected 0-RTT; retry on a new stream")))
+            }
+            // Connection loss is reported once for all streams (Closed); a closed stream is ours.
+            WriteError::ConnectionLost(_) | WriteError::ClosedStream => {}
+        }
+    }
+}
+
+/// Runs one stream until both sides are done (or the connection ended); returns its key.
+async fn drive(key: u64, start: Start, mut cmds: mpsc::UnboundedReceiver<Cmd>, sink: Arc<EventSink>) -> u64 {
+    let (mut send, mut recv) = match start {
+        Start::Opened(send, recv) => (send, recv),
+        Start::AwaitCredit(conn) => match conn.open_bi().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                sink.push(Event::Error(key, format!("{CONNECTION_LOST}: {}", describe_connection_error(&e))));
+                return key;
+            }
+        },
+    };
+    let mut out = Outgoing { queue: VecDeque::new(), fin: false, done: false, unreported: 0, held: false };
+    let mut recv_done = false;
+    let mut paused = false;
+    let mut commands_open = true;
+    while !(out.done && recv_done) {
+        let reading = !recv_done && !paused;
+        let writing = !out.done && !out.queue.is_empty();
+        tokio::select! {
+            biased;
+            cmd = cmds.recv(), if commands_open => {
+                let Some(cmd) = cmd else {
+                    // The connection is closing: finish reading what arrived, then stop.
+                    commands_open = false;
+                    if !writing {
+                        out.done = true;
+                    }
+                    continue;
+                };
+                let mut next = Some(cmd);
+                while let Some(cmd) = next {
+                    match cmd {
+                        Cmd::Send(data, fin) if !out.done => {
+                            if !data.is_empty() {
+                                out.queue.push_back(data);
+                            }
+                            out.fin |= fin;
+                        }
+                        Cmd::Send(..) => {}
+                        Cmd::Reset(code) => {
+                            if !out.done {
+                                out.done = true;
+                                out.queue.clear();
+                                let _ = send.reset(code);
+                            }
+                        }
+                        Cmd::Stop(code) => {
+                            if !recv_done {
+                                recv_done = true;
+                                let _ = recv.stop(code);
+                            }
+                        }
+                        Cmd::Pause(p) => paused = p,
+                    }
+                    next = cmds.try_recv().ok();
+                }
+                if !out.done && (!out.queue.is_empty() || out.fin) {
+                    out.pump(key, &mut send, &sink);
+                }
+            }
+            read = recv.read_chunk(READ_MAX, true), if reading => {
+                recv_done = on_read(key, &mut recv, read, &sink);
+            }
+            written = poll_fn(|cx| Pin::new(&mut send).poll_write(cx, out.queue.front().expect("writing"))), if writing => {
+                match written {
+                    Ok(n) => {
+                        out.accepted(n);
+                        out.pump(key, &mut send, &sink);
+                    }
+                    Err(e) => out.failed(key, &mut send, e, &sink),
+                }
+            }
+            else => break,
+        }
+    }
+    key
+}
+
+/// Reports the outcome of a read (gathering whatever else is already buffered into the same
+/// event). True when the receive side is done.
+fn on_read(key: u64, recv: &mut RecvStream, read: Result<Option<quinn::Chunk>, ReadError>, sink: &EventSink) -> bool {
+    match read {
+        Ok(Some(first)) => {
+            let mut len = first.bytes.len();
+            let mut chunks = vec![first.bytes];
+            let mut fin = false;
+            let mut failure = None;
+            while len < READ_MAX {
+                match poll_now(recv.read_chunk(READ_MAX - len, true)) {
+                    Some(Ok(Some(c))) => {
+                        len += c.bytes.len();
+                        chunks.push(c.bytes);
+                    }
+                    Some(Ok(None)) => {
+                        fin = true;
+                        break;
+                    }
+                    Some(Err(e)) => {
+                        failure = Some(e);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            sink.push(Event::Data { key, chunks, len, fin });
+            match failure {
+                Some(e) => read_failed(key, e, sink),
+                None => fin,
+            }
+        }
+        Ok(None) => {
+            sink.push(Event::Fin(key));
+            true
+        }
+        Err(e) => read_failed(key, e, sink),
+    }
+}
+
+fn read_failed(key: u64, e: ReadError, sink: &EventSink) -> bool {
+    match e {
+        ReadError::Reset(code) => sink.push(Event::Reset(key, code.into_inner())),
+        ReadError::ZeroRttRejected => {
+            sink.push(Event::Error(key, format!("{ZERO_RTT_REJECTED}: the server rejected 0-RTT; retry on a new stream")))
+        }
+        // Connection loss is reported once (Closed); the others mean we stopped reading ourselves.
+        ReadError::ConnectionLost(_) | ReadError::ClosedStream | ReadError::IllegalOrderedRead => {}
+    }
+    true
+}
