@@ -46,7 +46,8 @@ export declare class QuicConnection {
   /**
    * Opens stream `key` (an even number not used before on this connection) and sends `data`
    * (may be empty), then FIN if `fin`. Never waits: without stream credit the stream opens
-   * once the peer grants more; if the connection is gone an ERROR event says so.
+   * once the peer grants more. If the connection is gone, an ERROR event says so, or the
+   * final CLOSED event does when the mux has already ended (it ends every stream).
    */
   streamOpen(key: number, data: Uint8Array, fin: boolean): void
   /**

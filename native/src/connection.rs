@@ -231,7 +231,8 @@ impl QuicConnection {
 
     /// Opens stream `key` (an even number not used before on this connection) and sends `data`
     /// (may be empty), then FIN if `fin`. Never waits: without stream credit the stream opens
-    /// once the peer grants more; if the connection is gone an ERROR event says so.
+    /// once the peer grants more. If the connection is gone, an ERROR event says so, or the
+    /// final CLOSED event does when the mux has already ended (it ends every stream).
     #[napi]
     pub fn stream_open(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
         let key = stream_key(key)?;

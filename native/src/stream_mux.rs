@@ -85,24 +85,41 @@ pub enum Op {
 
 /// The JS thread's side of a mux: an operation queue and the means to wake the mux task.
 pub struct MuxHandle {
-    ops: Mutex<Vec<Op>>,
+    ops: Mutex<OpQueue>,
     wake: Notify,
+}
+
+#[derive(Default)]
+struct OpQueue {
+    ops: Vec<Op>,
+    /// The mux task has ended (after CLOSED): operations have nothing left to act on.
+    ended: bool,
 }
 
 impl MuxHandle {
     /// Queues `op`; wakes the mux task only when the queue was empty (one wake per batch).
     pub fn submit(&self, op: Op) {
-        let mut ops = self.ops.lock().unwrap();
-        let first = ops.is_empty();
-        ops.push(op);
-        drop(ops);
+        let mut q = self.ops.lock().unwrap();
+        if q.ended {
+            return;
+        }
+        let first = q.ops.is_empty();
+        q.ops.push(op);
+        drop(q);
         if first {
             self.wake.notify_one();
         }
     }
 
     fn take(&self) -> Vec<Op> {
-        std::mem::take(&mut *self.ops.lock().unwrap())
+        std::mem::take(&mut self.ops.lock().unwrap().ops)
+    }
+
+    /// Stops taking operations; what is still queued is covered by the final CLOSED event.
+    fn end(&self) {
+        let mut q = self.ops.lock().unwrap();
+        q.ended = true;
+        q.ops.clear();
     }
 }
 
@@ -244,7 +261,7 @@ fn finish_or_reset(send: &mut SendStream) {
 
 /// Starts the mux task for `conn`. Returns the handle JS submits operations through.
 pub fn start(conn: quinn::Connection, sink: EventSink) -> Arc<MuxHandle> {
-    let handle = Arc::new(MuxHandle { ops: Mutex::new(Vec::new()), wake: Notify::new() });
+    let handle = Arc::new(MuxHandle { ops: Mutex::new(OpQueue::default()), wake: Notify::new() });
     napi::bindgen_prelude::spawn(run(conn, handle.clone(), Arc::new(sink)));
     handle
 }
@@ -305,6 +322,7 @@ async fn run(conn: quinn::Connection, handle: Arc<MuxHandle>, sink: Arc<EventSin
             }
         }
     }
+    handle.end();
     sink.push(Event::Closed(close_reason));
 }
 
@@ -550,4 +568,65 @@ fn read_failed(key: u64, e: ReadError, sink: &EventSink) -> bool {
         ReadError::ConnectionLost(_) | ReadError::ClosedStream | ReadError::IllegalOrderedRead => {}
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(key: u64, bytes: &'static [u8], fin: bool) -> Event {
+        Event::Data { key, chunks: vec![Bytes::from_static(bytes)], len: bytes.len(), fin }
+    }
+
+    fn summary(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Data { key, chunks, len, fin } => {
+                    let all: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+                    assert_eq!(all.len(), *len);
+                    format!("data {key} {} fin={fin}", String::from_utf8_lossy(&all))
+                }
+                Event::Fin(k) => format!("fin {k}"),
+                Event::Sent(k, n) => format!("sent {k} {n}"),
+                Event::Incoming(k) => format!("incoming {k}"),
+                _ => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_delivery_is_scheduled_per_batch() {
+        let mut o = Outbox::default();
+        assert!(o.push(Event::Incoming(1)), "first event schedules a delivery");
+        assert!(!o.push(Event::Sent(2, 10)), "later events ride on the scheduled one");
+        assert_eq!(o.drain().len(), 2);
+        assert!(o.push(Event::Fin(1)), "after a drain the next event schedules again");
+    }
+
+    #[test]
+    fn consecutive_data_for_one_stream_merges_until_fin() {
+        let mut o = Outbox::default();
+        o.push(data(1, b"ab", false));
+        o.push(data(1, b"cd", true));
+        o.push(data(1, b"ef", false)); // after FIN: never merged into it
+        o.push(data(3, b"xy", false));
+        o.push(data(1, b"gh", false)); // another stream came between
+        assert_eq!(
+            summary(&o.drain()),
+            ["data 1 abcd fin=true", "data 1 ef fin=false", "data 3 xy fin=false", "data 1 gh fin=false"]
+        );
+    }
+
+    #[test]
+    fn merged_data_stays_within_the_read_limit() {
+        static BIG: [u8; READ_MAX] = [7; READ_MAX];
+        let mut o = Outbox::default();
+        o.push(data(1, &BIG[..READ_MAX - 1], false));
+        o.push(data(1, b"z", false)); // exactly READ_MAX: merged
+        o.push(data(1, b"z", false)); // would exceed: a new event
+        let events = o.drain();
+        assert_eq!(events.len(), 2);
+        assert!(matches!(events[0], Event::Data { len, .. } if len == READ_MAX));
+    }
 }

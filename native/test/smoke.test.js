@@ -12,6 +12,7 @@ const os = require('node:os');
 const path = require('node:path');
 const native = require('..');
 const { QuicEndpoint } = native;
+const { KIND, muxOf, echoStreams } = require('./mux-helper');
 
 // ---------- certificates ----------
 
@@ -72,24 +73,6 @@ function bindEndpoint(leaf, ca, opts = {}) {
   return QuicEndpoint.bind({ bind: '[::1]:0', acceptIncoming: false, tls: tlsFor(leaf, ca, tls), ...rest });
 }
 
-async function readAll(stream) {
-  const parts = [];
-  for (;;) {
-    const chunk = await stream.read(256 * 1024);
-    if (chunk === null) return Buffer.concat(parts);
-    parts.push(chunk);
-  }
-}
-
-async function echoStream(stream) {
-  for (;;) {
-    const chunk = await stream.read(256 * 1024);
-    if (chunk === null) break;
-    await stream.write(chunk);
-  }
-  stream.finish();
-}
-
 /** Serves every accepted connection: echoes streams and datagrams; hands connections to tests. */
 function serve(endpoint) {
   const waiting = [];
@@ -98,13 +81,7 @@ function serve(endpoint) {
     for (;;) {
       const conn = await endpoint.accept();
       if (conn === null) break;
-      (async () => {
-        for (;;) {
-          const s = await conn.acceptBi();
-          if (s === null) break;
-          echoStream(s).catch(() => {});
-        }
-      })();
+      echoStreams(conn);
       (async () => {
         for (;;) {
           const d = await conn.readDatagram();
@@ -119,14 +96,37 @@ function serve(endpoint) {
   return () => (ready.length ? Promise.resolve(ready.shift()) : new Promise((r) => waiting.push(r)));
 }
 
-async function echoRoundTrip(conn, payload) {
-  const s = await conn.openBi();
-  const [, echoed] = await Promise.all([
-    (async () => { await s.write(payload); s.finish(); })(),
-    readAll(s),
-  ]);
-  return echoed;
+/** Opens a stream carrying `payload` and FIN in one streamOpen; resolves with what comes back. */
+function echoRoundTrip(conn, payload) {
+  return muxOf(conn).open(payload, true).readAll();
 }
+
+/**
+ * A client connected to a fresh server that does not echo, so the test drives both ends of
+ * every stream. Returns both connections and their muxes.
+ */
+async function quietPair(serverOpts = {}, clientOpts = {}) {
+  const quiet = bindEndpoint(serverLeaf, ca, { acceptIncoming: true, ...serverOpts });
+  const c = bindEndpoint(clientLeaf, ca, clientOpts);
+  extraEndpoints.push(quiet, c);
+  const [conn, sconn] = await Promise.all([c.connect(quiet.localAddr, '::1'), quiet.accept()]);
+  return { conn, sconn, cm: muxOf(conn), sm: muxOf(sconn) };
+}
+
+/**
+ * A full request/response on a new stream of the pair. Events of one mux are delivered in the
+ * order the mux produced them, so once the server has seen this stream, everything its mux
+ * reported before handling the request has reached JS too.
+ */
+async function barrier({ cm, sm }) {
+  const ping = cm.open(Buffer.from('ping'), true);
+  const r = await sm.accept();
+  assert.equal((await r.readAll()).toString(), 'ping');
+  r.write(Buffer.from('pong'), true);
+  assert.equal((await ping.readAll()).toString(), 'pong');
+}
+
+const MiB = 1024 * 1024;
 
 // ---------- fixture ----------
 
@@ -340,124 +340,217 @@ test('rebind migrates the client to a new port and the connection keeps working'
   conn.close(0, 'done');
 });
 
-test('close codes reach the peer; endpoint stats count connections and bytes', async () => {
+test('close codes reach the peer; streams opened after close fail; endpoint stats count connections and bytes', async () => {
   const cc = bindEndpoint(clientLeaf, ca);
   extraEndpoints.push(cc);
   const [conn, sconn] = await Promise.all([cc.connect(serverAddr, '::1'), nextServerConn()]);
-  await echoRoundTrip(conn, Buffer.alloc(1000, 7));
+  const cm = muxOf(conn);
+  const sm = muxOf(sconn);
+  assert.deepEqual(await echoRoundTrip(conn, Buffer.alloc(1000, 7)), Buffer.alloc(1000, 7));
   let st = cc.stats();
   assert.equal(st.openConnections, 1);
   assert.equal(st.dialedConnections, 1);
   assert.ok(st.bytesSent > 1000);
   conn.close(42, 'bye now');
+  // A stream opened after close fails with CONNECTION_LOST: as an ERROR event while the mux
+  // still runs, else through the mux's final CLOSED, which covers every stream (documented
+  // contract; the stream-credit test covers the ERROR path deterministically).
+  const late = cm.open(Buffer.from('too late'), true);
+  assert.equal(await cm.closed, 'CONNECTION_LOST: closed');
+  const lateEvents = late.events.map((e) => [e.kind, e.value]);
+  assert.ok(lateEvents.length === 0 || (lateEvents.length === 1 && lateEvents[0][0] === KIND.ERROR
+    && /^CONNECTION_LOST: /.test(lateEvents[0][1])), `late stream events ${JSON.stringify(lateEvents)}`);
   assert.deepEqual(await sconn.closed(), { kind: 'peer', code: 42, reason: 'bye now' });
   assert.deepEqual(await conn.closed(), { kind: 'local', code: 42, reason: 'bye now' });
-  assert.equal(await sconn.acceptBi(), null);
-  await assert.rejects(conn.openBi(), /^Error: CONNECTION_LOST: /);
+  // The server's mux ends with CLOSED saying why; its accept() then yields null.
+  assert.equal(await sm.closed, 'CONNECTION_LOST: closed by peer with application code 42: bye now');
+  assert.equal(await sm.accept(), null);
   await cc.waitIdle();
   st = cc.stats();
   assert.equal(st.openConnections, 0);
   assert.ok(st.bytesSent > 1000, 'closed connections still count');
+  // CLOSED was each mux's last event, and the late stream's ERROR came before it.
+  const events = (m) => m.log.filter((e) => e.kind !== undefined);
+  assert.equal(events(cm).at(-1).kind, 'CLOSED');
+  assert.equal(events(sm).at(-1).kind, 'CLOSED');
+  assert.deepEqual(cm.strays, []);
 });
 
-test('reset and stopSending reach the peer; reset interrupts a blocked write', async () => {
-  // A server that does not echo, so stream states are under the test's control.
-  const quiet = bindEndpoint(serverLeaf, ca, { acceptIncoming: true });
-  const c = bindEndpoint(clientLeaf, ca);
-  extraEndpoints.push(quiet, c);
-  const [conn, sconn] = await Promise.all([c.connect(quiet.localAddr, '::1'), quiet.accept()]);
-
-  // Peer reset: the reader's read rejects with STREAM_RESET and the code.
-  const s1 = await conn.openBi();
-  await s1.write(Buffer.from('x'));
-  const r1 = await sconn.acceptBi();
-  s1.reset(9);
-  await assert.rejects(readAll(r1), { message: 'STREAM_RESET: code 9' });
-  await assert.rejects(s1.write(Buffer.from('y')), /^Error: STREAM_RESET: /);
-
-  // STOP_SENDING: a write blocked on flow control (64 MiB > 8 MiB stream window) fails.
-  const s2 = await conn.openBi();
-  await s2.write(Buffer.from('x'));
-  const r2 = await sconn.acceptBi();
-  const blocked = s2.write(Buffer.alloc(64 * 1024 * 1024));
-  r2.stopSending(5);
-  await assert.rejects(blocked, { message: 'STREAM_STOPPED: peer stopped the stream with code 5' });
-  await assert.rejects(r2.read(10), /^Error: STREAM_STOPPED: /);
-
-  // Local reset interrupts a write that is waiting for flow-control credit.
-  const s3 = await conn.openBi();
-  await s3.write(Buffer.from('x'));
-  const r3 = await sconn.acceptBi();
-  const stuck = s3.write(Buffer.alloc(64 * 1024 * 1024));
-  s3.reset(3);
-  await assert.rejects(stuck, { message: 'STREAM_RESET: stream was reset locally with code 3' });
-  await assert.rejects(readAll(r3), { message: 'STREAM_RESET: code 3' });
-
-  // Ordered FIN: write, write, finish without awaiting in between.
-  const s4 = await conn.openBi();
-  const w = [s4.write(Buffer.from('ab')), s4.write(Buffer.from('cd'))];
-  s4.finish();
-  await Promise.all(w);
-  const r4 = await sconn.acceptBi();
-  assert.equal((await readAll(r4)).toString(), 'abcd');
-  assert.equal(await r4.read(10), null, 'read after FIN stays null');
-  assert.ok(s1.id !== s2.id && typeof s4.id === 'number');
+test('reset reaches the peer as a RESET event with its code', { timeout: 10000 }, async () => {
+  const pair = await quietPair();
+  const { conn, cm, sm } = pair;
+  const s = cm.open(Buffer.from('x'));
+  const r = await sm.accept();
+  assert.equal((await r.read()).toString(), 'x');
+  s.reset(9);
+  assert.equal(await r.event(KIND.RESET), 9);
+  await assert.rejects(r.read(), { message: /peer reset it with code 9/ });
+  assert.equal(r.ended, false, 'a reset stream never reports FIN');
   conn.close(0, 'done');
 });
 
-test('openBi waits for stream credit when the peer limit is reached', async () => {
-  const tight = bindEndpoint(serverLeaf, ca, { acceptIncoming: true, maxConcurrentBidiStreams: 1 });
-  const c = bindEndpoint(clientLeaf, ca);
-  extraEndpoints.push(tight, c);
-  const [conn, sconn] = await Promise.all([c.connect(tight.localAddr, '::1'), tight.accept()]);
-  const a = await conn.openBi();
-  let secondOpened = false;
-  const second = conn.openBi().then((s) => { secondOpened = true; return s; });
-  // A full request/response on stream a (several event-loop turns and packet round trips)
-  // would have delivered the second openBi() if it were not waiting for credit.
-  await a.write(Buffer.from('1'));
-  const ra = await sconn.acceptBi();
-  assert.equal((await ra.read(10)).toString(), '1');
-  await ra.write(Buffer.from('ok'));
-  assert.equal((await a.read(10)).toString(), 'ok');
-  assert.equal(secondOpened, false, 'second stream must wait for MAX_STREAMS');
+test('STOP_SENDING with a 64 MiB write queued yields STOPPED with the peer\'s code; no data follows', { timeout: 15000 }, async () => {
+  // Default 8 MiB stream window: the 64 MiB write cannot leave before the stop arrives.
+  const pair = await quietPair();
+  const { conn, cm, sm } = pair;
+  const s = cm.open(Buffer.from('x'));
+  const r = await sm.accept();
+  assert.equal((await r.read()).toString(), 'x');
+  const big = Buffer.alloc(64 * MiB, 0xab);
+  s.write(big);
+  await s.event(KIND.SENT); // the write is under way (and flow control holds the rest)
+  // Stop reading first, so everything r will ever report has reached JS by the barriers.
+  r.pause(true);
+  await barrier(pair);
+  await barrier(pair);
+  const receivedBeforeStop = r.received;
+  assert.ok(receivedBeforeStop < 1 + big.length, `got ${receivedBeforeStop} bytes: the write was not held`);
+  r.stopSending(5);
+  assert.equal(await s.event(KIND.STOPPED), 5);
+  assert.ok(s.sent < big.length, `SENT ${s.sent}: the write was still queued when stopped`);
+  // Sending on a stopped stream is ignored; the peer gets neither data nor FIN.
+  s.write(Buffer.from('more'), true);
+  r.pause(false);
+  await barrier(pair);
+  await barrier(pair);
+  assert.equal(r.received, receivedBeforeStop, 'no data delivered after STOP_SENDING');
+  assert.equal(r.ended, false);
+  const got = Buffer.concat(r.events.filter((e) => Buffer.isBuffer(e.value)).map((e) => e.value));
+  assert.ok(got.subarray(1).every((b) => b === 0xab), 'what did arrive is an intact prefix');
+  assert.deepEqual(s.events.filter((e) => e.kind !== KIND.SENT).map((e) => e.kind), [KIND.STOPPED]);
+  conn.close(0, 'done');
+});
+
+test('reset while a big write is held by flow control reaches the peer as RESET 3', { timeout: 15000 }, async () => {
+  const pair = await quietPair();
+  const { conn, cm, sm } = pair;
+  const s = cm.open(Buffer.from('x'));
+  const r = await sm.accept();
+  assert.equal((await r.read()).toString(), 'x');
+  const big = Buffer.alloc(64 * MiB, 0xcd);
+  s.write(big);
+  await s.event(KIND.SENT); // quinn took the first part; the rest waits for flow control
+  assert.ok(s.sent < big.length);
+  s.reset(3);
+  assert.equal(await r.event(KIND.RESET), 3);
+  assert.ok(r.received < 1 + big.length, `peer got ${r.received} bytes: the reset came after the write finished`);
+  assert.equal(r.ended, false);
+  await assert.rejects(r.readAll(), { message: /code 3/ });
+  conn.close(0, 'done');
+});
+
+test('two sends then FIN arrive in order: the peer reads "abcd" then FIN', async () => {
+  const { conn, cm, sm } = await quietPair();
+  const s = cm.open(); // opened empty: the peer learns of it with the first data
+  s.write(Buffer.from('ab'));
+  s.write(Buffer.from('cd'));
+  s.finish();
+  const r = await sm.accept();
+  assert.equal((await r.readAll()).toString(), 'abcd');
+  assert.equal(await r.read(), null, 'read after FIN stays null');
+  const last = r.events.at(-1).kind;
+  assert.ok(last === KIND.FIN || last === KIND.DATA_FIN, `last event ${last}`);
+  assert.equal(r.events.filter((e) => e.kind === KIND.FIN || e.kind === KIND.DATA_FIN).length, 1);
+  conn.close(0, 'done');
+});
+
+test('a stream opened without stream credit waits for MAX_STREAMS; without it, close fails it', { timeout: 10000 }, async () => {
+  const pair = await quietPair({ maxConcurrentBidiStreams: 1 });
+  const { conn, cm, sm } = pair;
+  const a = cm.open(Buffer.from('1'));
+  cm.open(Buffer.from('2'), true); // no credit yet: must wait for stream a to be freed
+  const ra = await sm.accept();
+  assert.equal((await ra.read()).toString(), '1');
+  ra.write(Buffer.from('ok'));
+  assert.equal((await a.read()).toString(), 'ok');
+  // Several packet round trips later the second stream has still not reached the server.
+  assert.equal(sm.find((e) => e.kind === 'INCOMING').length, 1, 'second stream must wait for MAX_STREAMS');
   a.finish();
   ra.finish();
-  assert.equal(await ra.read(10), null);
-  assert.equal(await a.read(10), null);
-  const b = await second;
-  await b.write(Buffer.from('2'));
-  b.finish();
-  assert.equal((await readAll(await sconn.acceptBi())).toString(), '2');
+  assert.equal(await ra.read(), null);
+  assert.equal(await a.read(), null);
+  const rb = await sm.accept();
+  assert.equal((await rb.readAll()).toString(), '2');
+  // In the server's own order: stream b arrived only after the client's FIN on stream a was
+  // reported and after the server had finished its side.
+  const incomingB = sm.find((e) => e.kind === 'INCOMING' && e.key === rb.key)[0];
+  const finA = sm.find((e) => e.key === ra.key && (e.kind === 'FIN' || e.kind === 'DATA_FIN'))[0];
+  const serverFinishA = sm.find((e) => e.op === 'send' && e.key === ra.key && e.value.fin)[0];
+  assert.ok(finA.seq < incomingB.seq && serverFinishA.seq < incomingB.seq);
+  // Stream b is still open on the server (no FIN back), so stream c has no credit; closing the
+  // connection fails it with CONNECTION_LOST instead of leaving it waiting.
+  const c = cm.open(Buffer.from('3'), true);
+  conn.close(0, 'done');
+  assert.match(await c.event(KIND.ERROR), /^CONNECTION_LOST: /);
+  assert.equal(sm.find((e) => e.kind === 'INCOMING').length, 2, 'stream c never reached the server');
+});
+
+test('a stream the peer stopped is reset on finish, so its credit comes back without GC', { timeout: 15000 }, async () => {
+  // One stream of credit: each new stream needs the previous one freed by the server, which
+  // requires our final size (FIN or RESET_STREAM) even though the server stopped reading.
+  const { conn, cm, sm } = await quietPair({ maxConcurrentBidiStreams: 1 });
+  for (let i = 0; i < 20; i++) {
+    const s = cm.open(Buffer.from('request'));
+    const r = await sm.accept();
+    assert.equal((await r.read()).toString(), 'request');
+    r.stopSending(7); // the server needs no more request bytes
+    r.write(Buffer.from('response'), true);
+    assert.equal((await s.readAll()).toString(), 'response');
+    // Our send side was stopped by the peer (STOP_SENDING travelled before the response):
+    // finish must answer with RESET_STREAM, or the server can never free the stream.
+    s.finish();
+  }
+  assert.equal(sm.find((e) => e.kind === 'INCOMING').length, 20);
   conn.close(0, 'done');
 });
 
-test('a stream the peer stopped is reset on finish, so its credit comes back without GC', async () => {
-  // One stream of credit: each new stream needs the previous one freed by the server, which
-  // requires our final size (FIN or RESET_STREAM) even though the server stopped reading.
-  const tight = bindEndpoint(serverLeaf, ca, { acceptIncoming: true, maxConcurrentBidiStreams: 1 });
-  const c = bindEndpoint(clientLeaf, ca);
-  extraEndpoints.push(tight, c);
-  const [conn, sconn] = await Promise.all([c.connect(tight.localAddr, '::1'), tight.accept()]);
-  const kept = []; // hold every handle: release must not depend on garbage collection
-  for (let i = 0; i < 20; i++) {
-    const s = await conn.openBi();
-    kept.push(s);
-    await s.write(Buffer.from('request'));
-    const r = await sconn.acceptBi();
-    kept.push(r);
-    assert.equal((await r.read(64)).toString(), 'request');
-    r.stopSending(7); // the server needs no more request bytes
-    await r.write(Buffer.from('response'));
-    r.finish();
-    assert.equal((await readAll(s)).toString(), 'response');
-    // Our send side was stopped by the peer (STOP_SENDING travelled before the response):
-    // finish() must answer with RESET_STREAM, or the server can never free the stream.
-    s.finish();
-  }
-  assert.equal(kept.length, 40);
+test('pause holds a stream\'s data back (the sender stalls once windows fill); resume delivers it intact', { timeout: 15000 }, async () => {
+  const WINDOW = 512 * 1024;
+  const pair = await quietPair({ streamReceiveWindow: WINDOW, receiveWindow: 4 * WINDOW });
+  const { conn, cm, sm } = pair;
+  const s = cm.open(Buffer.from('h'));
+  const r = await sm.accept();
+  r.pause(true);
+  await barrier(pair); // the pause is in effect past these
+  await barrier(pair);
+  const before = r.received;
+  assert.ok(before <= 1);
+  const payload = crypto.randomBytes(4 * MiB);
+  s.write(payload, true);
+  await s.event(KIND.SENT); // quinn took what the window allows...
+  await barrier(pair);
+  const sentWhilePaused = s.sent;
+  await barrier(pair);
+  await barrier(pair);
+  // ...and nothing more: the paused receiver neither reported data nor granted more credit.
+  assert.equal(r.received, before, 'no DATA events while paused');
+  assert.equal(s.sent, sentWhilePaused, 'SENT progress stalls while the receiver is paused');
+  assert.ok(sentWhilePaused > 0 && sentWhilePaused <= WINDOW, `sent ${sentWhilePaused} with a ${WINDOW} window`);
+  r.pause(false);
+  const got = await r.readAll();
+  assert.ok(got.equals(Buffer.concat([Buffer.from('h'), payload])), 'resumed stream delivers everything intact');
+  await s.until(() => s.sent >= 1 + payload.length);
+  assert.equal(s.sent, 1 + payload.length);
   conn.close(0, 'done');
-}, { timeout: 20000 });
+});
+
+test('SENT events add up to exactly the bytes written on a large write', { timeout: 15000 }, async () => {
+  const { conn, cm, sm } = await quietPair();
+  const pieces = [crypto.randomBytes(20 * MiB), Buffer.from('seven b'), crypto.randomBytes(12 * MiB)];
+  const total = pieces.reduce((n, p) => n + p.length, 0);
+  const s = cm.open(pieces[0]);
+  s.write(pieces[1]);
+  s.write(pieces[2], true);
+  const r = await sm.accept();
+  const got = await r.readAll();
+  assert.ok(got.equals(Buffer.concat(pieces)), 'receiver got every byte in order');
+  await s.until(() => s.sent >= total);
+  assert.equal(s.sent, total);
+  const sents = s.events.filter((e) => e.kind === KIND.SENT).map((e) => e.value);
+  assert.ok(sents.length > 1, 'progress is reported along the way, not only at the end');
+  assert.ok(sents.every((n) => Number.isInteger(n) && n > 0));
+  conn.close(0, 'done');
+});
 
 test('endpoint close makes accept() yield null and closes connections as endpoint-closed', async () => {
   const ep = bindEndpoint(serverLeaf, ca, { acceptIncoming: true });
