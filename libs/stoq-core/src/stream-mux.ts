@@ -25,6 +25,13 @@ export class StreamMux {
   /** Keys of streams we open: even, increasing (odd keys name the peer's streams). */
   private nextKey = 0;
   private closedError: StoqError | null = null;
+  /** Streams holding small writes for the end of this tick (see QuicStoqStream.write). */
+  private toFlush: QuicStoqStream[] = [];
+  private readonly flushAll = (): void => {
+    const streams = this.toFlush;
+    this.toFlush = [];
+    for (const s of streams) s.flush(false);
+  };
 
   constructor(
     readonly native: NativeConnection,
@@ -53,6 +60,11 @@ export class StreamMux {
   /** Next stream the peer opened, or null once the connection has ended. */
   accept(): Promise<QuicStoqStream | null> {
     return this.incoming.pull();
+  }
+
+  /** @internal `stream` holds writes: flush them once the current tick's work is done. */
+  flushLater(stream: QuicStoqStream): void {
+    if (this.toFlush.push(stream) === 1) process.nextTick(this.flushAll);
   }
 
   /** @internal a stream is done on both sides: later events for it carry nothing it needs. */

@@ -11,6 +11,12 @@ import type { StoqStream } from './types';
 export const DEFAULT_READ_CHUNK = 256 * 1024;
 /** Written bytes quinn may not have taken yet before write() waits (per stream). */
 const WRITE_WINDOW = 1024 * 1024;
+/**
+ * Writes below this size are copied and held until the end of the current tick, so that the
+ * frames a call produces in one go (or a burst of small stream messages) cross into the native
+ * mux as one operation; finish() joins them with the FIN. Larger writes go down at once.
+ */
+const COALESCE_BELOW = 64 * 1024;
 /** Received bytes held here before the stream is paused (QUIC flow control then holds the peer). */
 const READ_PAUSE_AT = 1024 * 1024;
 /** Paused streams resume once the held bytes fall below this. */
@@ -74,6 +80,9 @@ export class QuicStoqStream implements StoqStream {
   private sendFailure: Failure | null = null;
   private unconfirmed = 0;
   private creditWaiters: CreditWaiter[] = [];
+  /** Small writes held until the end of the tick (copies: callers may reuse their buffers). */
+  private heldOut: Buffer[] = [];
+  private flushQueued = false;
 
   constructor(
     private readonly mux: StreamMux,
@@ -89,7 +98,16 @@ export class QuicStoqStream implements StoqStream {
   write(data: Uint8Array): Promise<void> {
     if (this.sendFailure) return Promise.reject(this.sendError());
     if (this.sendDone) return Promise.reject(new StoqError('STREAM_CLOSED', 'the stream was already finished or reset'));
-    this.submit(data, false);
+    if (data.length < COALESCE_BELOW) {
+      this.heldOut.push(Buffer.from(data));
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        this.mux.flushLater(this);
+      }
+    } else {
+      this.flush(false);
+      this.submit(data, false);
+    }
     this.unconfirmed += data.length;
     if (this.unconfirmed <= WRITE_WINDOW) return RESOLVED;
     return new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
@@ -97,7 +115,7 @@ export class QuicStoqStream implements StoqStream {
 
   finish(): void {
     if (this.sendDone) return;
-    this.submit(EMPTY, true);
+    this.flush(true);
     this.endSend(null);
   }
 
@@ -112,6 +130,7 @@ export class QuicStoqStream implements StoqStream {
 
   reset(code: number): void {
     if (this.sendDone) return;
+    this.heldOut = [];
     if (this.opened) this.mux.native.streamReset(this.id, code);
     this.endSend(() => streamEnd('STREAM_RESET', `stream was reset locally with code ${code}`, code));
   }
@@ -140,6 +159,16 @@ export class QuicStoqStream implements StoqStream {
       if (chunk === null) this.messagesEnded = true;
       else this.decoder.push(chunk);
     }
+  }
+
+  /** @internal sends the held small writes (and FIN with `fin`) as one operation. */
+  flush(fin: boolean): void {
+    this.flushQueued = false;
+    const held = this.heldOut;
+    if (held.length === 0 && !fin) return;
+    this.heldOut = [];
+    if (this.sendDone) return;
+    this.submit(held.length === 0 ? EMPTY : held.length === 1 ? held[0]! : Buffer.concat(held), fin);
   }
 
   /** @internal puts the stream on the wire now, fixing its QUIC stream id. */
