@@ -20,11 +20,15 @@ export interface PeerIdentity {
 
 /**
  * One bidirectional QUIC stream. Reads and writes are whole-chunk async calls; `write` resolves
- * once the bytes are accepted by the transport (that is the backpressure signal).
+ * while what the transport has not yet accepted stays within a window (the backpressure signal).
  */
 export interface StoqStream {
+  /** Identifies the stream within its connection (not the QUIC stream id). */
   readonly id: number;
-  /** Send bytes. Resolves when the transport has buffered them (flow-control backpressure). */
+  /**
+   * Send bytes (copied before this returns). Resolves at once while at most a window of written
+   * bytes is unconfirmed by QUIC flow control, else once enough is.
+   */
   write(data: Uint8Array): Promise<void>;
   /** Gracefully end our sending side (FIN). */
   finish(): void;

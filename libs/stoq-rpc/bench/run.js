@@ -136,7 +136,9 @@ function percentile(sorted, p) {
 }
 
 async function unaryRun(sys, total, concurrency) {
-  for (let i = 0; i < Math.min(200, total); i++) await sys.unary(); // warm-up
+  // Warm-up, identical for both systems: steady state is measured, not JIT tiering (the first
+  // few thousand calls of either stack run partly unoptimised code and show it in p99).
+  for (let i = 0; i < Math.min(1000, total); i++) await sys.unary();
   const latencies = new Float64Array(total);
   let next = 0;
   const t0 = process.hrtime.bigint();
