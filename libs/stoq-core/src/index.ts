@@ -13,6 +13,7 @@ export {
 export { QuicStoqConnection, type OpenStreamOptions } from './connection';
 export { ALPN, CloseCode, EXPORTER_LABEL, EXPORTER_LENGTH } from './falcon-handshake';
 export { serveEcho } from './echo';
+export { AsyncQueue } from './async-queue';
 export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';
 export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
 export { pemToDerList, pemToDer, derToPem, MAX_PEM_LENGTH } from './identity/pem';

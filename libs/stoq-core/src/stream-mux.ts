@@ -118,7 +118,7 @@ export class StreamMux {
   private onClosed(message: string): void {
     const err = fromNativeError(new Error(message || 'CONNECTION_LOST: connection closed'));
     this.closedError = err;
-    this.incoming.close();
+    this.incoming.end();
     const open = [...this.streams.values()];
     this.streams.clear();
     for (const s of open) s.onError(err);

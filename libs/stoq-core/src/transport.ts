@@ -222,7 +222,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   async close(code = 0, reason = 'transport closed'): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.incoming.close();
+    this.incoming.end();
     this.endpoint.close(code, reason);
     await this.endpoint.waitIdle();
   }
@@ -261,7 +261,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
         () => undefined, // counted and reported by authenticateAsServer
       );
     }
-    this.incoming.close();
+    this.incoming.end();
   }
 
   private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity> {

@@ -1,9 +1,8 @@
 // The I/O shell of one client-side call attempt on one stream: writes HEADER, MESSAGE*,
 // HALF_CLOSE; reads MESSAGE* and the TRAILER through a ClientCallSequencer; cancels with
 // RESET_STREAM + STOP_SENDING (code CANCELLED). The caller's FIN is sent after the trailer.
-import { isStoqError, type StoqStream } from '@stoq/core';
+import { AsyncQueue, isStoqError, type StoqStream } from '@stoq/core';
 import { StreamCode } from '../connection';
-import { AsyncQueue } from '../io/async-queue';
 import { FrameWriter } from '../io/frame-writer';
 import type { MethodKind } from '../method';
 import { RpcError, type Metadata } from '../rpc-error';

@@ -1,13 +1,12 @@
 // The I/O shell of one server-side call: binds a ServerCallSequencer to a StoqStream, runs the
 // interceptor chain and the handler, and ends the stream with exactly one trailer (or a reset
 // when the caller cancelled).
-import { isStoqError, type StoqStream } from '@stoq/core';
+import { AsyncQueue, isStoqError, type StoqStream } from '@stoq/core';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock';
 import { StreamCode, type RpcConnection } from '../connection';
 import { RpcError, type Metadata } from '../rpc-error';
 import { Status } from '../status';
-import { AsyncQueue } from '../io/async-queue';
 import { FrameWriter } from '../io/frame-writer';
 import { ServerCallSequencer, type ServerInboundEvent } from '../wire/call-sequencer';
 import { encodeMessageFrame, encodeTrailerFrame, type RequestHeaderFields } from '../wire/frame-codec';
