@@ -62,7 +62,8 @@ interface CreditWaiter {
 }
 
 export class QuicStoqStream implements StoqStream {
-  private readonly decoder: FrameDecoder;
+  /** For receiveMessage(); created on first use (RPC streams decode frames themselves). */
+  private decoder: FrameDecoder | null = null;
   // receive side
   private readonly chunks: Buffer[] = [];
   private held = 0;
@@ -88,10 +89,9 @@ export class QuicStoqStream implements StoqStream {
     private readonly mux: StreamMux,
     /** Key of this stream in its connection's mux (even: ours, odd: the peer's). */
     readonly id: number,
-    maxMessageBytes: number,
+    private readonly maxMessageBytes: number,
     incoming: boolean,
   ) {
-    this.decoder = new FrameDecoder({ maxFrameLength: maxMessageBytes });
     this.opened = incoming;
   }
 
@@ -148,16 +148,17 @@ export class QuicStoqStream implements StoqStream {
   }
 
   async receiveMessage(): Promise<Uint8Array | null> {
+    const decoder = (this.decoder ??= new FrameDecoder({ maxFrameLength: this.maxMessageBytes }));
     for (;;) {
-      const frame = this.decoder.next();
+      const frame = decoder.next();
       if (frame) return frame;
       if (this.messagesEnded) {
-        this.decoder.end(); // throws FRAME_TRUNCATED if a partial frame is left
+        decoder.end(); // throws FRAME_TRUNCATED if a partial frame is left
         return null;
       }
       const chunk = await this.read();
       if (chunk === null) this.messagesEnded = true;
-      else this.decoder.push(chunk);
+      else decoder.push(chunk);
     }
   }
 

@@ -21,7 +21,7 @@ export function loggingInterceptor(clock: Clock): Interceptor {
 }
 
 function logCall(clock: Clock, call: ServerCall, error: unknown): void {
-  const unexpected = error !== undefined && !(error instanceof RpcError) && !call.ctx.signal.aborted;
+  const unexpected = error !== undefined && !(error instanceof RpcError) && call.abortReason === undefined;
   // Most servers log calls at a level that is off: skip building the line (and the native
   // remote-address lookup) then.
   if (!call.ctx.logger.isLevelEnabled(unexpected ? 'error' : 'info')) return;
@@ -30,7 +30,7 @@ function logCall(clock: Clock, call: ServerCall, error: unknown): void {
     kind: call.ctx.kind,
     peer: call.ctx.peer ? `${call.ctx.peer.service}/${call.ctx.peer.instance}` : 'unauthenticated',
     remote: call.ctx.remoteAddress,
-    code: statusName(outcomeStatus(call.ctx, error)),
+    code: statusName(outcomeStatus(call, error)),
     durationMs: clock.now() - call.startedAt,
   };
   if (unexpected) call.ctx.logger.error({ ...fields, err: error }, 'rpc handler failed');
@@ -47,7 +47,7 @@ export function metricsInterceptor(metrics: RpcMetrics, clock: Clock): Intercept
       error = err;
       throw err;
     } finally {
-      metrics.callFinished(call.ctx.path, outcomeStatus(call.ctx, error), clock.now() - call.startedAt);
+      metrics.callFinished(call.ctx.path, outcomeStatus(call, error), clock.now() - call.startedAt);
     }
   };
 }

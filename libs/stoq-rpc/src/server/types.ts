@@ -59,6 +59,8 @@ export interface ServerCall {
   readonly ctx: CallContext;
   /** Server clock time the header arrived (ms). */
   readonly startedAt: number;
+  /** Why the call was aborted (cancelled, deadline, ...), or undefined; reading it creates no signal. */
+  readonly abortReason: RpcError | undefined;
 }
 
 /**
@@ -87,8 +89,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
 });
 
 /** The status a call ended with, given what its handler chain threw (or not). */
-export function outcomeStatus(ctx: CallContext, err: unknown): Status {
-  if (ctx.signal.aborted && ctx.signal.reason instanceof RpcError) return ctx.signal.reason.code;
+export function outcomeStatus(call: ServerCall, err: unknown): Status {
+  if (call.abortReason !== undefined) return call.abortReason.code;
   if (err === undefined) return Status.OK;
   return err instanceof RpcError ? err.code : Status.INTERNAL;
 }
