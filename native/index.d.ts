@@ -51,6 +51,14 @@ export declare class QuicConnection {
    */
   streamOpen(key: number, data: Uint8Array, fin: boolean): void
   /**
+   * Several stream operations in one call, applied in order: `ops` holds four numbers per
+   * operation, `[kind, key, arg, length]`, with kind 0 = open (arg: FIN 0/1), 1 = send (arg:
+   * FIN 0/1), 2 = reset (arg: code), 3 = stop (arg: code), 4 = pause (arg: 1 paused, 0
+   * resumed); opens and sends take their `length` bytes from `data` in turn. Same meaning as
+   * the single calls; nothing is applied if any operation is malformed.
+   */
+  streamOps(ops: Float64Array, data: Uint8Array): void
+  /**
    * Sends `data` on stream `key` after everything sent before, then FIN if `fin`. Bytes quinn
    * cannot take yet wait in the stream's queue; SENT events report progress.
    */

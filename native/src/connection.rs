@@ -243,6 +243,51 @@ impl QuicConnection {
         Ok(())
     }
 
+    /// Several stream operations in one call, applied in order: `ops` holds four numbers per
+    /// operation, `[kind, key, arg, length]`, with kind 0 = open (arg: FIN 0/1), 1 = send (arg:
+    /// FIN 0/1), 2 = reset (arg: code), 3 = stop (arg: code), 4 = pause (arg: 1 paused, 0
+    /// resumed); opens and sends take their `length` bytes from `data` in turn. Same meaning as
+    /// the single calls; nothing is applied if any operation is malformed.
+    #[napi]
+    pub fn stream_ops(&self, ops: &[f64], data: &[u8]) -> napi::Result<()> {
+        if ops.len() % 4 != 0 {
+            return Err(js_error(INVALID_ARGUMENT, format!("streamOps: {} numbers is not a whole number of 4-number operations", ops.len())));
+        }
+        let all = Bytes::copy_from_slice(data);
+        let mut at = 0usize;
+        let mut batch = Vec::with_capacity(ops.len() / 4);
+        for (i, op) in ops.chunks_exact(4).enumerate() {
+            let key = stream_key(op[1])?;
+            let payload = |len: f64, at: &mut usize| -> napi::Result<Bytes> {
+                let n = if len.is_finite() && len >= 0.0 && len.fract() == 0.0 { len as usize } else { usize::MAX };
+                if n > all.len() - *at {
+                    return Err(js_error(INVALID_ARGUMENT, format!("streamOps: operation {i} wants {len} bytes, only {} left in data", all.len() - *at)));
+                }
+                *at += n;
+                Ok(all.slice(*at - n..*at))
+            };
+            let flag = op[2] != 0.0;
+            batch.push(match op[0] {
+                k if k == 0.0 => {
+                    if key % 2 != 0 {
+                        return Err(js_error(INVALID_ARGUMENT, format!("streamOps: open key {key} must be even (odd keys name peer streams)")));
+                    }
+                    Op::Open { key, data: payload(op[3], &mut at)?, fin: flag }
+                }
+                k if k == 1.0 => Op::Send { key, data: payload(op[3], &mut at)?, fin: flag },
+                k if k == 2.0 => Op::Reset { key, code: app_code(op[2], "reset code")? },
+                k if k == 3.0 => Op::Stop { key, code: app_code(op[2], "stopSending code")? },
+                k if k == 4.0 => Op::Pause { key, paused: flag },
+                k => return Err(js_error(INVALID_ARGUMENT, format!("streamOps: operation {i} has unknown kind {k}"))),
+            });
+        }
+        if at != all.len() {
+            return Err(js_error(INVALID_ARGUMENT, format!("streamOps: {} bytes of data were not claimed by any operation", all.len() - at)));
+        }
+        self.mux()?.submit_all(batch);
+        Ok(())
+    }
+
     /// Sends `data` on stream `key` after everything sent before, then FIN if `fin`. Bytes quinn
     /// cannot take yet wait in the stream's queue; SENT events report progress.
     #[napi]

@@ -111,6 +111,23 @@ impl MuxHandle {
         }
     }
 
+    /// Queues `ops` in order with one lock and at most one wake.
+    pub fn submit_all(&self, ops: Vec<Op>) {
+        if ops.is_empty() {
+            return;
+        }
+        let mut q = self.ops.lock().unwrap();
+        if q.ended {
+            return;
+        }
+        let first = q.ops.is_empty();
+        q.ops.extend(ops);
+        drop(q);
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
     fn take(&self) -> Vec<Op> {
         std::mem::take(&mut self.ops.lock().unwrap().ops)
     }

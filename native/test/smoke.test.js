@@ -376,6 +376,35 @@ test('close codes reach the peer; streams opened after close fail; endpoint stat
   assert.deepEqual(cm.strays, []);
 });
 
+test('streamOps applies a batch in order; a malformed batch is refused whole', async () => {
+  const conn = await client.connect(serverAddr, '::1');
+  await nextServerConn();
+  const cm = muxOf(conn);
+  const a = cm.open();
+  const b = cm.open();
+  // [kind, key, arg, length]: send 3 then 2 bytes + FIN on a, 4 bytes + FIN on b.
+  conn.streamOps(Float64Array.from([1, a.key, 0, 3, 1, a.key, 1, 2, 1, b.key, 1, 4]), Buffer.from('abcdeWXYZ'));
+  assert.equal((await a.readAll()).toString(), 'abcde');
+  assert.equal((await b.readAll()).toString(), 'WXYZ');
+
+  const c = cm.open();
+  const refused = [
+    [[1, c.key, 1, 1, 9, c.key, 0, 0], 'x', /unknown kind 9/],
+    [[1, c.key, 1], '', /whole number of 4-number operations/],
+    [[0, 7, 0, 0], '', /must be even/],
+    [[1, c.key, 1, 5], 'x', /wants 5 bytes, only 1 left/],
+    [[1, c.key, 1, 1], 'xy', /1 bytes of data were not claimed/],
+    [[2, c.key, -1, 0], '', /reset code -1/],
+  ];
+  for (const [ops, data, message] of refused) {
+    assert.throws(() => conn.streamOps(Float64Array.from(ops), Buffer.from(data)), (e) => /^Error: INVALID_ARGUMENT: /.test(String(e)) && message.test(e.message));
+  }
+  // None of the refused batches touched stream c: it still takes data and a FIN.
+  conn.streamOps(Float64Array.from([1, c.key, 1, 1]), Buffer.from('Q'));
+  assert.equal((await c.readAll()).toString(), 'Q');
+  conn.close(0, 'done');
+});
+
 test('reset reaches the peer as a RESET event with its code', { timeout: 10000 }, async () => {
   const pair = await quietPair();
   const { conn, cm, sm } = pair;

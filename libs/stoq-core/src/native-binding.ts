@@ -74,6 +74,8 @@ export interface NativeConnection {
   streamReset(key: number, code: number): void;
   streamStop(key: number, code: number): void;
   streamPause(key: number, paused: boolean): void;
+  /** The calls above batched: `[kind, key, arg, length]` per operation, payloads concatenated in `data`. */
+  streamOps(ops: Float64Array, data: Uint8Array): void;
   sendDatagram(data: Buffer): void;
   readDatagram(): Promise<Buffer | null>;
   stats(): NativeConnectionStats;

@@ -19,6 +19,12 @@ const SENT = 6;
 const ERROR = 7;
 const CLOSED = 8;
 
+/** Operation kinds of the native `streamOps`. */
+export const OpKind = { OPEN: 0, SEND: 1, RESET: 2, STOP: 3, PAUSE: 4 } as const;
+export type OpKind = (typeof OpKind)[keyof typeof OpKind];
+
+const EMPTY = new Uint8Array(0);
+
 export class StreamMux {
   private readonly streams = new Map<number, QuicStoqStream>();
   private readonly incoming = new AsyncQueue<QuicStoqStream>();
@@ -27,10 +33,14 @@ export class StreamMux {
   private closedError: StoqError | null = null;
   /** Streams holding small writes for the end of this tick (see QuicStoqStream.write). */
   private toFlush: QuicStoqStream[] = [];
-  private readonly flushAll = (): void => {
-    const streams = this.toFlush;
-    this.toFlush = [];
-    for (const s of streams) s.flush(false);
+  /** Operations of this tick, `[kind, key, arg, length]` each (native `streamOps`), and their bytes. */
+  private ops: number[] = [];
+  private opData: Uint8Array[] = [];
+  private opBytes = 0;
+  private endOfTickQueued = false;
+  private readonly endOfTick = (): void => {
+    this.endOfTickQueued = false;
+    this.flushNow();
   };
 
   constructor(
@@ -64,7 +74,46 @@ export class StreamMux {
 
   /** @internal `stream` holds writes: flush them once the current tick's work is done. */
   flushLater(stream: QuicStoqStream): void {
-    if (this.toFlush.push(stream) === 1) process.nextTick(this.flushAll);
+    this.toFlush.push(stream);
+    this.queueEndOfTick();
+  }
+
+  /**
+   * @internal queues one stream operation (kinds as in the native `streamOps`). Operations go
+   * down in one native call at the end of the tick: one crossing and one wake-up of the mux
+   * task for everything the tick's calls did.
+   */
+  op(kind: OpKind, key: number, arg: number, data?: Uint8Array): void {
+    const len = data === undefined ? 0 : data.length;
+    this.ops.push(kind, key, arg, len);
+    if (len > 0) {
+      this.opData.push(data!);
+      this.opBytes += len;
+    }
+    this.queueEndOfTick();
+  }
+
+  /** Sends held writes and queued operations to the native mux now (order kept). */
+  flushNow(): void {
+    if (this.toFlush.length > 0) {
+      const streams = this.toFlush;
+      this.toFlush = [];
+      for (const s of streams) s.flush(false);
+    }
+    if (this.ops.length === 0) return;
+    const ops = Float64Array.from(this.ops);
+    const parts = this.opData;
+    const data = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.opBytes);
+    this.ops = [];
+    this.opData = [];
+    this.opBytes = 0;
+    this.native.streamOps(ops, data);
+  }
+
+  private queueEndOfTick(): void {
+    if (this.endOfTickQueued) return;
+    this.endOfTickQueued = true;
+    process.nextTick(this.endOfTick);
   }
 
   /** @internal a stream is done on both sides: later events for it carry nothing it needs. */

@@ -4,7 +4,7 @@
 // quinn stay within a window (quinn's flow control is what confirms them, via SENT events).
 import { StoqError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
-import type { StreamMux } from './stream-mux';
+import { OpKind, type StreamMux } from './stream-mux';
 import type { StoqStream } from './types';
 
 /** Read size for stream chunks: large enough for bulk transfer, small enough to stay fair. */
@@ -105,8 +105,10 @@ export class QuicStoqStream implements StoqStream {
         this.mux.flushLater(this);
       }
     } else {
+      // Large: handed down now (the native side copies it), so the caller may reuse it at once.
       this.flush(false);
       this.submit(data, false);
+      this.mux.flushNow();
     }
     this.unconfirmed += data.length;
     if (this.unconfirmed <= WRITE_WINDOW) return RESOLVED;
@@ -131,13 +133,13 @@ export class QuicStoqStream implements StoqStream {
   reset(code: number): void {
     if (this.sendDone) return;
     this.heldOut = [];
-    if (this.opened) this.mux.native.streamReset(this.id, code);
+    if (this.opened) this.mux.op(OpKind.RESET, this.id, code);
     this.endSend(() => streamEnd('STREAM_RESET', `stream was reset locally with code ${code}`, code));
   }
 
   stopSending(code: number): void {
     if (this.recvDone) return;
-    if (this.opened) this.mux.native.streamStop(this.id, code);
+    if (this.opened) this.mux.op(OpKind.STOP, this.id, code);
     this.chunks.length = 0;
     this.held = 0;
     this.endRecv(() => streamEnd('STREAM_STOPPED', `reading was stopped locally with code ${code}`, code));
@@ -174,7 +176,7 @@ export class QuicStoqStream implements StoqStream {
 
   /** @internal puts the stream on the wire now, fixing its QUIC stream id. */
   openNow(): void {
-    this.mux.native.streamOpen(this.id, EMPTY, false);
+    this.mux.op(OpKind.OPEN, this.id, 0);
     this.opened = true;
   }
 
@@ -204,7 +206,7 @@ export class QuicStoqStream implements StoqStream {
     if (fin) this.onFin();
     else if (!this.paused && this.held > READ_PAUSE_AT) {
       this.paused = true;
-      this.mux.native.streamPause(this.id, true);
+      this.mux.op(OpKind.PAUSE, this.id, 1);
     }
     this.serveReaders();
   }
@@ -241,12 +243,8 @@ export class QuicStoqStream implements StoqStream {
   // ---- internals ----
 
   private submit(data: Uint8Array, fin: boolean): void {
-    if (this.opened) {
-      this.mux.native.streamSend(this.id, data, fin);
-    } else {
-      this.mux.native.streamOpen(this.id, data, fin);
-      this.opened = true;
-    }
+    this.mux.op(this.opened ? OpKind.SEND : OpKind.OPEN, this.id, fin ? 1 : 0, data);
+    this.opened = true;
   }
 
   /** Hands out up to `max` bytes of the oldest held chunk. */
@@ -261,7 +259,7 @@ export class QuicStoqStream implements StoqStream {
     this.held -= chunk.length;
     if (this.paused && this.held < READ_RESUME_AT && !this.recvDone) {
       this.paused = false;
-      this.mux.native.streamPause(this.id, false);
+      this.mux.op(OpKind.PAUSE, this.id, 0);
     }
     return chunk;
   }
