@@ -132,14 +132,18 @@ export class QuicStoqStream implements StoqStream {
 
   reset(code: number): void {
     if (this.sendDone) return;
-    this.heldOut = [];
-    if (this.opened) this.mux.op(OpKind.RESET, this.id, code);
+    this.heldOut = []; // abandoned, like anything quinn has not delivered yet
+    // Even a stream whose bytes never left (all held, then reset in the same tick) goes on the
+    // wire: the peer must see the reset to answer it, or our read side would wait forever.
+    if (!this.opened) this.openNow();
+    this.mux.op(OpKind.RESET, this.id, code);
     this.endSend(() => streamEnd('STREAM_RESET', `stream was reset locally with code ${code}`, code));
   }
 
   stopSending(code: number): void {
     if (this.recvDone) return;
-    if (this.opened) this.mux.op(OpKind.STOP, this.id, code);
+    if (!this.opened) this.openNow();
+    this.mux.op(OpKind.STOP, this.id, code);
     this.chunks.length = 0;
     this.held = 0;
     this.endRecv(() => streamEnd('STREAM_STOPPED', `reading was stopped locally with code ${code}`, code));
