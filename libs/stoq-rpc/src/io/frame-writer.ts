@@ -1,76 +1,43 @@
-// Writes encoded frames to a stream, coalescing frames produced while a write is in flight
-// into one write (fewer transport calls under load) with a bounded buffer: send() waits when
-// more than `highWaterBytes` are queued, so a slow reader slows the producer (backpressure).
+// Writes encoded frames to a stream in call order and remembers the first failure. Coalescing
+// and backpressure are the stream's: a STOQ stream joins the small writes of one tick into one
+// transport operation and makes write() wait while too much is unconfirmed, so each send() is
+// one stream write and its promise is the backpressure signal.
 import type { StoqStream } from '@stoq/core';
 
-const DEFAULT_HIGH_WATER = 256 * 1024;
-
 export class FrameWriter {
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
-  private pumping: Promise<void> | null = null;
+  private last: Promise<void> = Promise.resolve();
   private error: unknown = null;
-  private drained: Array<() => void> = [];
 
-  constructor(
-    private readonly stream: Pick<StoqStream, 'write'>,
-    private readonly highWaterBytes = DEFAULT_HIGH_WATER,
-  ) {}
+  constructor(private readonly stream: Pick<StoqStream, 'write'>) {}
 
-  /** Queues a frame; resolves once the queue is below the high-water mark. Rejects after a write failed. */
-  async send(frame: Uint8Array): Promise<void> {
-    if (this.error !== null) throw this.error;
-    this.queue.push(frame);
-    this.queuedBytes += frame.length;
-    if (this.pumping === null) this.pumping = this.pump();
-    while (this.queuedBytes > this.highWaterBytes && this.error === null) {
-      await new Promise<void>((resolve) => this.drained.push(resolve));
+  /** Writes a frame; resolves when the stream accepts more. Rejects once a write has failed. */
+  send(frame: Uint8Array): Promise<void> {
+    if (this.error !== null) return Promise.reject(this.error);
+    let p: Promise<void>;
+    try {
+      p = this.stream.write(frame);
+    } catch (err) {
+      this.error = err;
+      return Promise.reject(err);
     }
-    if (this.error !== null) throw this.error;
+    this.last = p;
+    return p.catch((err: unknown) => {
+      this.error ??= err;
+      throw err;
+    });
   }
 
-  /** Resolves when everything queued has been accepted by the transport. */
+  /** Resolves when everything sent so far has been accepted by the stream; rejects after a failure. */
   async flush(): Promise<void> {
-    while (this.pumping !== null) await this.pumping;
+    try {
+      await this.last;
+    } catch (err) {
+      this.error ??= err;
+    }
     if (this.error !== null) throw this.error;
   }
 
   get failed(): boolean {
     return this.error !== null;
   }
-
-  private async pump(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.length === 1 ? this.queue[0]! : concat(this.queue, this.queuedBytes);
-        this.queue = [];
-        this.queuedBytes = 0;
-        this.wakeDrained();
-        await this.stream.write(batch);
-      }
-    } catch (err) {
-      this.error = err;
-      this.queue = [];
-      this.queuedBytes = 0;
-    } finally {
-      this.pumping = null;
-      this.wakeDrained();
-    }
-  }
-
-  private wakeDrained(): void {
-    const d = this.drained;
-    this.drained = [];
-    for (const w of d) w();
-  }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
