@@ -97,21 +97,13 @@ struct OpQueue {
 }
 
 impl MuxHandle {
-    /// Queues `op`; wakes the mux task only when the queue was empty (one wake per batch).
+    /// Queues `op` (see `submit_all`).
     pub fn submit(&self, op: Op) {
-        let mut q = self.ops.lock().unwrap();
-        if q.ended {
-            return;
-        }
-        let first = q.ops.is_empty();
-        q.ops.push(op);
-        drop(q);
-        if first {
-            self.wake.notify_one();
-        }
+        self.submit_all(vec![op]);
     }
 
-    /// Queues `ops` in order with one lock and at most one wake.
+    /// Queues `ops` in order with one lock; wakes the mux task only when the queue was empty
+    /// (one wake per batch).
     pub fn submit_all(&self, ops: Vec<Op>) {
         if ops.is_empty() {
             return;
