@@ -122,6 +122,15 @@ fn stream_key(key: f64) -> napi::Result<u64> {
     Ok(key as u64)
 }
 
+/// Validates the key of a stream we open: even (odd keys name the peer's streams).
+fn open_key(key: f64, call: &str) -> napi::Result<u64> {
+    let key = stream_key(key)?;
+    if key % 2 != 0 {
+        return Err(js_error(INVALID_ARGUMENT, format!("{call} key {key} must be even (odd keys name peer streams)")));
+    }
+    Ok(key)
+}
+
 #[napi]
 impl QuicConnection {
     /// Peer address, "[ipv6]:port".
@@ -235,10 +244,7 @@ impl QuicConnection {
     /// final CLOSED event does when the mux has already ended (it ends every stream).
     #[napi]
     pub fn stream_open(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
-        let key = stream_key(key)?;
-        if key % 2 != 0 {
-            return Err(js_error(INVALID_ARGUMENT, format!("streamOpen key {key} must be even (odd keys name peer streams)")));
-        }
+        let key = open_key(key, "streamOpen")?;
         self.mux()?.submit(Op::Open { key, data: Bytes::copy_from_slice(data), fin });
         Ok(())
     }
@@ -257,7 +263,7 @@ impl QuicConnection {
         let mut at = 0usize;
         let mut batch = Vec::with_capacity(ops.len() / 4);
         for (i, op) in ops.chunks_exact(4).enumerate() {
-            let key = stream_key(op[1])?;
+            let key = if op[0] == 0.0 { open_key(op[1], "streamOps: open")? } else { stream_key(op[1])? };
             let payload = |len: f64, at: &mut usize| -> napi::Result<Bytes> {
                 let n = if len.is_finite() && len >= 0.0 && len.fract() == 0.0 { len as usize } else { usize::MAX };
                 if n > all.len() - *at {
@@ -268,12 +274,7 @@ impl QuicConnection {
             };
             let flag = op[2] != 0.0;
             batch.push(match op[0] {
-                k if k == 0.0 => {
-                    if key % 2 != 0 {
-                        return Err(js_error(INVALID_ARGUMENT, format!("streamOps: open key {key} must be even (odd keys name peer streams)")));
-                    }
-                    Op::Open { key, data: payload(op[3], &mut at)?, fin: flag }
-                }
+                k if k == 0.0 => Op::Open { key, data: payload(op[3], &mut at)?, fin: flag },
                 k if k == 1.0 => Op::Send { key, data: payload(op[3], &mut at)?, fin: flag },
                 k if k == 2.0 => Op::Reset { key, code: app_code(op[2], "reset code")? },
                 k if k == 3.0 => Op::Stop { key, code: app_code(op[2], "stopSending code")? },

@@ -40,7 +40,7 @@ const READ_MAX: usize = 1024 * 1024;
 /// a stream's queue drains after flow control held it. Smaller writes never cost an event.
 const REPORT_BYTES: u64 = 256 * 1024;
 
-/// Event kinds as JS sees them (docs: native/README.md, "Stream events").
+/// Event kinds as JS sees them (native/README.md, "Streams: the stream mux").
 pub mod kind {
     /// The peer opened stream `key`.
     pub const INCOMING: u32 = 0;

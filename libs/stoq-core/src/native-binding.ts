@@ -69,12 +69,10 @@ export interface NativeConnection {
   exportKeyingMaterial(label: string, context: Buffer, length: number): Buffer;
   /** Starts the native stream mux; every stream event arrives through `onEvents` (see stream-mux.ts). */
   startStreams(onEvents: (events: NativeStreamEvents) => void): void;
-  streamOpen(key: number, data: Uint8Array, fin: boolean): void;
-  streamSend(key: number, data: Uint8Array, fin: boolean): void;
-  streamReset(key: number, code: number): void;
-  streamStop(key: number, code: number): void;
-  streamPause(key: number, paused: boolean): void;
-  /** The calls above batched: `[kind, key, arg, length]` per operation, payloads concatenated in `data`. */
+  /**
+   * Stream operations in one call, `[kind, key, arg, length]` each, payloads concatenated in
+   * `data` (kinds: stream-mux.ts `OpKind`). The addon's single-operation calls are not used here.
+   */
   streamOps(ops: Float64Array, data: Uint8Array): void;
   sendDatagram(data: Buffer): void;
   readDatagram(): Promise<Buffer | null>;

@@ -3,12 +3,12 @@
 // and what happened comes back as one event batch per delivery. This class routes each batch
 // to the streams' objects and hands peer-opened streams to accept().
 import { AsyncQueue } from './async-queue';
-import { StoqError } from './errors';
+import type { StoqError } from './errors';
 import { fromNativeError } from './native-error';
 import { QuicStoqStream } from './stream';
 import type { NativeConnection, NativeStreamEvents } from './native-binding';
 
-/** Event kinds, as numbered by the native mux (native/README.md, "Stream events"). */
+/** Event kinds, as numbered by the native mux (native/README.md, "Streams: the stream mux"). */
 const INCOMING = 0;
 const DATA = 1;
 const FIN = 2;

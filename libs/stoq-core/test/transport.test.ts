@@ -270,7 +270,7 @@ describe('streams and datagrams', () => {
     const serverSide = nextAuthError(server);
     const qc = await raw.connect(server.localAddress, '::1');
     qc.startStreams(() => undefined);
-    qc.streamOpen(0, Buffer.from([0x03, 0x09, 0x09, 0x09]), false);
+    qc.streamOps(Float64Array.of(0 /* open */, 0, 0, 4), Buffer.from([0x03, 0x09, 0x09, 0x09]));
     const closed = await qc.closed();
     expect(closed.code).toBe(0x5103);
     expect((await serverSide).message).toMatch(/unknown FALCON handshake message tag/);
