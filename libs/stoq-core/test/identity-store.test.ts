@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoqError } from '../src/errors';
 import { DevCa } from '../src/identity/dev-ca';
+import { IdentityError } from '../src/identity/errors';
 import { NodeIdentity, type NodeIdentityOptions } from '../src/identity/node-identity';
 import { parseHybridCertificate, peerNamesFromCertificate, verifyAltSignatureChain } from '../src/identity/parse';
 
@@ -29,9 +30,9 @@ async function expectStoqError(p: Promise<unknown>, code: string, message: RegEx
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(StoqError);
-  expect((err as StoqError).code).toBe(code);
-  expect((err as StoqError).message).toMatch(message);
+  expect(err).toBeInstanceOf(code.startsWith('IDENTITY_') ? IdentityError : StoqError);
+  expect((err as StoqError | IdentityError).code).toBe(code);
+  expect((err as Error).message).toMatch(message);
 }
 
 beforeAll(async () => {
@@ -61,19 +62,10 @@ describe('DevCa', () => {
     expect(verifyAltSignatureChain([ca.rootDer], [ca.rootDer])).toHaveLength(1);
   });
 
-  test('re-opening reuses the same root; a creation that crashed before root.pem starts over', async () => {
+  test('re-opening reuses the same root (refusals of partial or damaged CAs: identity-state.test.ts)', async () => {
     const again = await DevCa.openOrCreate(join(dir, 'ca'));
     expect(again.fingerprint).toBe(ca.fingerprint);
-
-    const crashed = join(dir, 'crashed-ca');
-    const first = await DevCa.openOrCreate(crashed);
-    unlinkSync(join(crashed, 'root.pem')); // as if the process died before writing the root
-    const redone = await DevCa.openOrCreate(crashed);
-    expect(redone.fingerprint).not.toBe(first.fingerprint);
-    expect(parseHybridCertificate(redone.rootDer).isCa).toBe(true);
-
-    unlinkSync(join(crashed, 'root.key'));
-    await expectStoqError(DevCa.openOrCreate(crashed), 'TLS_CONFIG', /root\.pem exists but its keys were missing/);
+    expect(Buffer.from(again.rootFalconPublicKey).equals(Buffer.from(ca.rootFalconPublicKey))).toBe(true);
   });
 });
 
@@ -171,10 +163,11 @@ describe('NodeIdentity', () => {
     const idDir = join(dataDir, 'identity');
     for (const file of ['tls.key', 'falcon.key']) {
       const path = join(idDir, file);
+      const quoted = `'${path}'`.replace(/[.]/g, '\\.');
       chmodSync(path, 0o644);
-      await expectStoqError(load({ dataDir }), 'TLS_CONFIG', new RegExp(`permissions 0644 for private key file '${path.replace(/[.]/g, '\\.')}' are too open`));
+      await expectStoqError(load({ dataDir }), 'IDENTITY_PERMISSIONS', new RegExp(`permissions 0644 for private key file ${quoted} are too open.*run: chmod 600 ${quoted}`));
       chmodSync(path, 0o640);
-      await expectStoqError(load({ dataDir }), 'TLS_CONFIG', /permissions 0640 .* too open/);
+      await expectStoqError(load({ dataDir }), 'IDENTITY_PERMISSIONS', /permissions 0640 .* too open/);
       chmodSync(path, 0o600);
     }
     expect((await load({ dataDir })).reissued).toBe(false);
@@ -186,9 +179,9 @@ describe('NodeIdentity', () => {
     const other = await load({ dataDir: freshDataDir(), instance: 'caesar-2' });
     const pub = join(dataDir, 'identity', 'falcon.pub');
     writeFileSync(pub, readFileSync(join(other.dir, 'falcon.pub')));
-    await expectStoqError(load({ dataDir }), 'TLS_CONFIG', /falcon\.key and .*falcon\.pub do not belong together/);
+    await expectStoqError(load({ dataDir }), 'IDENTITY_DAMAGED', /falcon\.key and .*falcon\.pub do not belong together/);
     unlinkSync(pub);
-    await expectStoqError(load({ dataDir }), 'TLS_CONFIG', /falcon\.pub is missing while its pair exists/);
+    await expectStoqError(load({ dataDir }), 'IDENTITY_INCOMPLETE', /falcon\.pub missing/);
   });
 
   test('without a CA a valid stored certificate is used, and one that needs renewal is an error', async () => {
@@ -198,15 +191,22 @@ describe('NodeIdentity', () => {
     expect(offline.fingerprint).toBe(first.fingerprint);
     expect(offline.trustRootsPem).toBe(ca.rootPem);
     await expectStoqError(load({ dataDir, ca: null, now: new Date(first.notAfter.getTime() + 1) }), 'TLS_CONFIG', /needs a new certificate \(the certificate expired at .*\) but no certificate authority/);
-    await expectStoqError(load({ dataDir: freshDataDir(), ca: null }), 'TLS_CONFIG', /cert\.pem does not exist/);
+    const empty = freshDataDir();
+    await expectStoqError(load({ dataDir: empty, ca: null }), 'TLS_CONFIG', /cert\.pem does not exist and no certificate authority/);
+    expect(existsSync(empty)).toBe(false); // a refusal writes nothing
   });
 
-  test('a corrupted stored certificate is replaced by the CA, and is an error without one', async () => {
+  test('a corrupted stored certificate is refused; once deleted, the CA re-issues it for the same keys', async () => {
     const dataDir = freshDataDir();
     const first = await load({ dataDir });
     const certPath = join(dataDir, 'identity', 'cert.pem');
-    writeFileSync(certPath, first.certChainPem.replace(/MII/g, 'MIJ'));
-    await expectStoqError(load({ dataDir, ca: null }), 'TLS_CONFIG', /the stored certificates do not parse/);
+    const corrupted = first.certChainPem.replace(/MII/g, 'MIJ');
+    writeFileSync(certPath, corrupted);
+    await expectStoqError(load({ dataDir, ca: null }), 'IDENTITY_DAMAGED', /cert\.pem does not hold readable certificates.*delete it to have the certificate authority issue a new one/);
+    await expectStoqError(load({ dataDir }), 'IDENTITY_DAMAGED', /cert\.pem does not hold readable certificates/);
+    expect(readFileSync(certPath, 'utf8')).toBe(corrupted);
+    unlinkSync(certPath);
+    await expectStoqError(load({ dataDir, ca: null }), 'TLS_CONFIG', /needs a new certificate \(.*cert\.pem is missing\)/);
     const repaired = await load({ dataDir });
     expect(repaired.reissued).toBe(true);
     expect(repaired.keyPem).toBe(first.keyPem);

@@ -2,25 +2,29 @@
 // issues certificates. Same certificate shapes as TrustChain: an ECDSA P-384 + FALCON-1024 root
 // (10 years, CA, pathLen 0) issuing 24 h hybrid leaves named by naming.ts.
 //
-// Files in the CA directory:
+// Files in the CA directory (0700):
 //   root.key         ECDSA P-384 private key, PKCS#8 PEM, 0600
 //   root-falcon.key  FALCON-1024 secret key, 0600
 //   root-falcon.pub  FALCON-1024 public key, 0644
-//   root.pem         self-signed root certificate, 0644 (written last: its presence marks a
-//                    complete CA; keys without it are a crashed creation and are regenerated)
+//   root.pem         self-signed root certificate, 0644
+//
+// The four files are one set: created together in one atomic step (secure-files.ts) and never
+// replaced. Every identity the CA issued trusts this root, so a start that finds only part of
+// the set, or a damaged or exposed file, refuses (IdentityError) instead of making a new CA.
 
 import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
 import { StoqError } from '../errors';
 import { nativeFalcon, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
+import { IdentityError } from './errors';
 import { issueCertificate } from './hybrid-cert';
-import { loadOrCreateClassicalKey, loadOrCreateFalconKeys } from './key-files';
+import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
 import { STOQ_ORGANIZATION, standardDnsNames } from './naming';
-import { parseHybridCertificate, type HybridCertificate } from './parse';
+import { parseHybridCertificate, verifyAltSignature, type HybridCertificate } from './parse';
 import { pemToDer } from './pem';
-import { PUBLIC_FILE_MODE, ensureDir, exists, readBoundedFile, writeFileAtomic } from './secure-files';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, createDirectoryAtomic, inspectSetDirectory, readSetFile } from './secure-files';
 
 export const DEV_CA_FILES = {
   key: 'root.key',
@@ -40,6 +44,8 @@ export interface DevCaOptions {
   now?: Date;
   /** Root subject common name (default "STOQ Development Root CA"). */
   commonName?: string;
+  /** Where the creation of a new CA is logged (path and fingerprint). Default: silent. */
+  logger?: Logger;
 }
 
 export interface IssueLeafOptions {
@@ -66,52 +72,96 @@ export class DevCa {
     private readonly falconKeys: { publicKey: Uint8Array; secretKey: Uint8Array },
     private readonly root: HybridCertificate,
     private readonly falcon: FalconScheme,
+    /** Whether this call created the CA (false: it opened an existing one). */
+    readonly created: boolean = false,
   ) {}
 
-  /** Open the CA in `dir`, creating its keys and self-signed root on first use. */
+  /**
+   * Open the CA in `dir`, creating its keys and self-signed root when the directory is absent
+   * or empty. Throws IdentityError (writing nothing) when the set is incomplete, damaged, exposed
+   * or has a leftover of an interrupted creation.
+   */
   static async openOrCreate(dir: string, options: DevCaOptions = {}): Promise<DevCa> {
     const falcon = options.falcon ?? nativeFalcon;
-    await ensureDir(dir);
-    const certPath = join(dir, DEV_CA_FILES.cert);
-    const complete = await exists(certPath);
-    if (!complete) {
-      // A creation that crashed before root.pem was written: nobody can trust those keys yet.
-      for (const f of [DEV_CA_FILES.key, DEV_CA_FILES.falconKey, DEV_CA_FILES.falconPub]) {
-        await unlink(join(dir, f)).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'ENOENT') throw err;
-        });
+    const log = options.logger ?? pino({ enabled: false });
+    const found = await inspectSetDirectory(dir, 'development CA');
+    const names = Object.values(DEV_CA_FILES);
+    const present = names.filter((n) => found.entries.has(n));
+    if (present.length === 0) {
+      const created = DevCa.generate(dir, options, falcon);
+      if (await createDirectoryAtomic(dir, created.files)) {
+        log.info({ path: dir, fingerprint: created.ca.fingerprint }, 'created a new development CA');
+        return created.ca;
       }
+      // Another process created it first: use that one (load reads what is there now).
+    } else if (present.length < names.length) {
+      const missing = names.filter((n) => !found.entries.has(n));
+      throw new IdentityError(
+        'IDENTITY_INCOMPLETE',
+        missing.map((n) => join(dir, n)),
+        `development CA ${dir} is incomplete: ${missing.map((n) => join(dir, n)).join(', ')} missing (present: ${present.join(', ')}). ` +
+          `Refusing to create a new CA in its place: every identity it issued trusts this one. ` +
+          `Restore the missing file(s) from a backup, or move ${dir} away to start over with a new CA (identities are then re-issued by it).`,
+        { details: { missing, present } },
+      );
     }
-    const key = await loadOrCreateClassicalKey(join(dir, DEV_CA_FILES.key), 'P-384');
-    const falconKeys = await loadOrCreateFalconKeys(join(dir, DEV_CA_FILES.falconKey), join(dir, DEV_CA_FILES.falconPub), falcon);
-    if (complete) {
-      if (key.created || falconKeys.created) {
-        throw new StoqError('TLS_CONFIG', `dev CA ${dir}: ${certPath} exists but its keys were missing; remove the directory to start a new CA`);
-      }
-      const der = pemToDer(await readBoundedFile(certPath), 'CERTIFICATE', certPath);
-      const root = parseHybridCertificate(der);
-      if (!bytesEqual(root.spkiDer, new Uint8Array(createPublicKey(key.key).export({ type: 'spki', format: 'der' })))) {
-        throw new StoqError('TLS_CONFIG', `dev CA ${dir}: ${DEV_CA_FILES.key} does not match the key of ${DEV_CA_FILES.cert}`);
-      }
-      if (!bytesEqual(root.falconPublicKey, falconKeys.key.publicKey)) {
-        throw new StoqError('TLS_CONFIG', `dev CA ${dir}: ${DEV_CA_FILES.falconPub} does not match the FALCON key of ${DEV_CA_FILES.cert}`);
-      }
-      return new DevCa(dir, key.key, falconKeys.key, root, falcon);
-    }
+    return DevCa.load(dir, falcon);
+  }
+
+  private static generate(dir: string, options: DevCaOptions, falcon: FalconScheme): { ca: DevCa; files: { name: string; data: string; mode: number }[] } {
+    const key = generateClassicalKey('P-384');
+    const falconKeys = generateFalconKeys(falcon);
     const now = options.now ?? new Date();
     const { der, pem } = issueCertificate({
       subject: { commonName: options.commonName ?? 'STOQ Development Root CA', organization: STOQ_ORGANIZATION },
       subjectPublicKey: createPublicKey(key.key),
-      subjectFalconPublicKey: falconKeys.key.publicKey,
-      issuer: { certificate: null, privateKey: key.key, falconSecretKey: falconKeys.key.secretKey, falconPublicKey: falconKeys.key.publicKey },
+      subjectFalconPublicKey: falconKeys.keys.publicKey,
+      issuer: { certificate: null, privateKey: key.key, falconSecretKey: falconKeys.keys.secretKey, falconPublicKey: falconKeys.keys.publicKey },
       notBefore: new Date(now.getTime() - BACKDATE_MS),
       notAfter: new Date(now.getTime() + ROOT_LIFETIME_MS),
       isCa: true,
       pathLen: 0,
       falcon,
     });
-    await writeFileAtomic(certPath, pem, PUBLIC_FILE_MODE);
-    return new DevCa(dir, key.key, falconKeys.key, parseHybridCertificate(der), falcon);
+    return {
+      ca: new DevCa(dir, key.key, falconKeys.keys, parseHybridCertificate(der), falcon, true),
+      files: [
+        { name: DEV_CA_FILES.key, data: key.pem, mode: PRIVATE_FILE_MODE },
+        { name: DEV_CA_FILES.falconKey, data: falconKeys.secretPem, mode: PRIVATE_FILE_MODE },
+        { name: DEV_CA_FILES.falconPub, data: falconKeys.publicPem, mode: PUBLIC_FILE_MODE },
+        { name: DEV_CA_FILES.cert, data: pem, mode: PUBLIC_FILE_MODE },
+      ],
+    };
+  }
+
+  private static async load(dir: string, falcon: FalconScheme): Promise<DevCa> {
+    const path = (name: keyof typeof DEV_CA_FILES): string => join(dir, DEV_CA_FILES[name]);
+    const what = `development CA ${dir}`;
+    const remedy = `restore it from a backup, or move ${dir} away to start over with a new CA`;
+    const key = parseClassicalKey(await readSetFile(path('key'), 'private', what, remedy), path('key'), remedy);
+    const falconKeys = parseFalconKeys(
+      await readSetFile(path('falconKey'), 'private', what, remedy),
+      await readSetFile(path('falconPub'), 'public', what, remedy),
+      path('falconKey'),
+      path('falconPub'),
+      falcon,
+      remedy,
+    );
+    const certPem = await readSetFile(path('cert'), 'public', what, remedy);
+    let root: HybridCertificate;
+    try {
+      root = parseHybridCertificate(pemToDer(certPem, 'CERTIFICATE', path('cert')));
+      const x509 = new X509Certificate(Buffer.from(root.der));
+      if (!root.isCa || !x509.verify(x509.publicKey)) throw new StoqError('PEER_REJECTED', 'not a self-signed CA certificate');
+      verifyAltSignature(root, root, falcon);
+    } catch (err) {
+      throw new IdentityError('IDENTITY_DAMAGED', [path('cert')], `${path('cert')} does not hold a valid self-signed root certificate (${(err as Error).message}); ${remedy}`, { cause: err });
+    }
+    const mismatch = (file: string): IdentityError =>
+      new IdentityError('IDENTITY_DAMAGED', [file, path('cert')], `development CA ${dir}: ${file} does not match the key of ${path('cert')}; restore the matching files from a backup`);
+    if (!bytesEqual(root.spkiDer, new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' })))) throw mismatch(path('key'));
+    if (!bytesEqual(root.falconPublicKey, falconKeys.publicKey)) throw mismatch(path('falconPub'));
+    return new DevCa(dir, key, falconKeys, root, falcon);
   }
 
   get rootDer(): Uint8Array {

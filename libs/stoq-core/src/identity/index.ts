@@ -1,4 +1,5 @@
 // Node identity and hybrid (classical + FALCON-1024) X.509 certificates.
+export { IdentityError, isIdentityError, type IdentityErrorCode, type IdentityErrorOptions } from './errors';
 export { DevCa, DEV_CA_FILES, DEFAULT_LEAF_LIFETIME_MS, type DevCaOptions, type IssueLeafOptions } from './dev-ca';
 export {
   issueCertificate,

@@ -1,76 +1,69 @@
-// Load-or-generate of the two keys every STOQ identity (node or CA) keeps on disk:
+// The two keys every STOQ identity (node or CA) keeps on disk, encoded and decoded:
 //   - a classical key, PKCS#8 PEM, mode 0600;
 //   - a FALCON-1024 keypair: secret key 0600 and public key 0644, each a PEM block holding the
 //     raw PQClean key bytes (labels "FALCON-1024 SECRET KEY" / "FALCON-1024 PUBLIC KEY").
+// No file I/O here: dev-ca.ts and node-identity.ts read and write whole sets (secure-files.ts).
 
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { StoqError } from '../errors';
 import { FALCON_PUBLIC_KEY_LENGTH, FALCON_SECRET_KEY_LENGTH, type FalconKeypair, type FalconScheme } from '../falcon';
+import { IdentityError } from './errors';
 import { derToPem, pemToDer } from './pem';
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, exists, readBoundedFile, readPrivateFile, writeFileAtomic } from './secure-files';
 
 export const FALCON_SECRET_KEY_LABEL = 'FALCON-1024 SECRET KEY';
 export const FALCON_PUBLIC_KEY_LABEL = 'FALCON-1024 PUBLIC KEY';
 
 export type ClassicalKeyKind = 'P-256' | 'P-384';
 
-export interface LoadedKey<T> {
-  key: T;
-  /** True when the key was generated (and written) by this call. */
-  created: boolean;
-}
-
-/** Load the classical private key at `path`, or generate one of `kind` and write it 0600. */
-export async function loadOrCreateClassicalKey(path: string, kind: ClassicalKeyKind): Promise<LoadedKey<KeyObject>> {
-  if (await exists(path)) {
-    const pem = await readPrivateFile(path);
-    let key: KeyObject;
-    try {
-      key = createPrivateKey(pem);
-    } catch (err) {
-      throw new StoqError('TLS_CONFIG', `${path} does not hold a readable private key: ${(err as Error).message}`, { cause: err });
-    }
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    const ok = key.asymmetricKeyType === 'ed25519' || (key.asymmetricKeyType === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1'));
-    if (!ok) throw new StoqError('TLS_CONFIG', `${path} holds a ${key.asymmetricKeyType} ${curve ?? ''} key; STOQ uses ECDSA P-256/P-384 or Ed25519`);
-    return { key, created: false };
-  }
+export function generateClassicalKey(kind: ClassicalKeyKind): { key: KeyObject; pem: string } {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: kind });
-  await writeFileAtomic(path, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, PRIVATE_FILE_MODE);
-  return { key: privateKey, created: true };
+  return { key: privateKey, pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 }
 
-/**
- * Load the FALCON keypair at `secretPath`/`publicPath`, or generate and write one when neither
- * file exists. The pair is checked to belong together (sign and verify a random probe).
- */
-export async function loadOrCreateFalconKeys(secretPath: string, publicPath: string, falcon: FalconScheme): Promise<LoadedKey<FalconKeypair>> {
-  const [hasSecret, hasPublic] = await Promise.all([exists(secretPath), exists(publicPath)]);
-  if (!hasSecret && !hasPublic) {
-    const pair = falcon.keypair();
-    checkLength(pair.secretKey, FALCON_SECRET_KEY_LENGTH, 'generated FALCON secret key');
-    checkLength(pair.publicKey, FALCON_PUBLIC_KEY_LENGTH, 'generated FALCON public key');
-    // Secret first: a crash in between leaves a secret without its public half, which the next
-    // start reports instead of silently pairing a new public key with an old secret.
-    await writeFileAtomic(secretPath, derToPem(pair.secretKey, FALCON_SECRET_KEY_LABEL), PRIVATE_FILE_MODE);
-    await writeFileAtomic(publicPath, derToPem(pair.publicKey, FALCON_PUBLIC_KEY_LABEL), PUBLIC_FILE_MODE);
-    return { key: pair, created: true };
+/** The classical private key in `pem` (read from `path`); IDENTITY_DAMAGED (message ending in `remedy`) when it is not one STOQ uses. */
+export function parseClassicalKey(pem: string, path: string, remedy: string): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (err) {
+    throw new IdentityError('IDENTITY_DAMAGED', [path], `${path} does not hold a readable private key (${(err as Error).message}); ${remedy}`, { cause: err });
   }
-  if (!hasSecret || !hasPublic) {
-    const missing = hasSecret ? publicPath : secretPath;
-    throw new StoqError('TLS_CONFIG', `FALCON key file ${missing} is missing while its pair exists; restore it or remove both to generate a new FALCON identity`);
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const ok = key.asymmetricKeyType === 'ed25519' || (key.asymmetricKeyType === 'ec' && (curve === 'prime256v1' || curve === 'secp384r1'));
+  if (!ok) throw new IdentityError('IDENTITY_DAMAGED', [path], `${path} holds a ${key.asymmetricKeyType} ${curve ?? ''} key, STOQ uses ECDSA P-256/P-384 or Ed25519; ${remedy}`);
+  return key;
+}
+
+export function generateFalconKeys(falcon: FalconScheme): { keys: FalconKeypair; secretPem: string; publicPem: string } {
+  const keys = falcon.keypair();
+  if (keys.secretKey.length !== FALCON_SECRET_KEY_LENGTH || keys.publicKey.length !== FALCON_PUBLIC_KEY_LENGTH) {
+    throw new StoqError('TLS_CONFIG', `the FALCON implementation returned keys of ${keys.secretKey.length}/${keys.publicKey.length} bytes, not ${FALCON_SECRET_KEY_LENGTH}/${FALCON_PUBLIC_KEY_LENGTH}`);
   }
-  const secretKey = pemToDer(await readPrivateFile(secretPath), FALCON_SECRET_KEY_LABEL, secretPath);
-  const publicKey = pemToDer(await readBoundedFile(publicPath), FALCON_PUBLIC_KEY_LABEL, publicPath);
-  checkLength(secretKey, FALCON_SECRET_KEY_LENGTH, secretPath);
-  checkLength(publicKey, FALCON_PUBLIC_KEY_LENGTH, publicPath);
+  return { keys, secretPem: derToPem(keys.secretKey, FALCON_SECRET_KEY_LABEL), publicPem: derToPem(keys.publicKey, FALCON_PUBLIC_KEY_LABEL) };
+}
+
+function decodeFalconKey(pem: string, label: string, length: number, path: string, remedy: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = pemToDer(pem, label, path);
+  } catch (err) {
+    throw new IdentityError('IDENTITY_DAMAGED', [path], `${path} does not hold a ${label} PEM block (${(err as Error).message}); ${remedy}`, { cause: err });
+  }
+  if (bytes.length !== length) throw new IdentityError('IDENTITY_DAMAGED', [path], `${path} holds ${bytes.length} bytes, a FALCON-1024 key here is ${length}; ${remedy}`);
+  return bytes;
+}
+
+/** The FALCON keypair in the two PEM texts, checked to belong together (sign and verify a random probe). */
+export function parseFalconKeys(secretPem: string, publicPem: string, secretPath: string, publicPath: string, falcon: FalconScheme, remedy: string): FalconKeypair {
+  const secretKey = decodeFalconKey(secretPem, FALCON_SECRET_KEY_LABEL, FALCON_SECRET_KEY_LENGTH, secretPath, remedy);
+  const publicKey = decodeFalconKey(publicPem, FALCON_PUBLIC_KEY_LABEL, FALCON_PUBLIC_KEY_LENGTH, publicPath, remedy);
   const probe = randomBytes(32);
-  if (!falcon.verify(publicKey, probe, falcon.sign(secretKey, probe))) {
-    throw new StoqError('TLS_CONFIG', `FALCON keys ${secretPath} and ${publicPath} do not belong together`);
+  let ok: boolean;
+  try {
+    ok = falcon.verify(publicKey, probe, falcon.sign(secretKey, probe));
+  } catch {
+    ok = false; // a mangled secret key of the right length can make signing itself fail
   }
-  return { key: { secretKey, publicKey }, created: false };
-}
-
-function checkLength(bytes: Uint8Array, length: number, what: string): void {
-  if (bytes.length !== length) throw new StoqError('TLS_CONFIG', `${what} holds ${bytes.length} bytes, a FALCON-1024 key here is ${length}`);
+  if (!ok) throw new IdentityError('IDENTITY_DAMAGED', [secretPath, publicPath], `FALCON keys ${secretPath} and ${publicPath} do not belong together; ${remedy}`);
+  return { secretKey, publicKey };
 }

@@ -1,7 +1,8 @@
 // A service instance's identity on disk: its keys, its certificate chain and the roots it
-// trusts, generated on first start and reused after. The certificate is re-issued (by the CA
-// handed in) when it is missing, past 2/3 of its lifetime, expired, or no longer matches the keys,
-// names or CA; the keys themselves are kept.
+// trusts, created together on first start and reused after. The certificate is re-issued (by the
+// CA handed in) when it is missing, past 2/3 of its lifetime, expired, or no longer matches the
+// keys, names or CA. The keys are never replaced: a start that finds them partial, damaged or
+// exposed refuses (IdentityError) and writes nothing.
 //
 // Files in <dataDir>/identity/ (directory 0700):
 //   tls.key          ECDSA P-256 private key, PKCS#8 PEM, 0600
@@ -10,17 +11,19 @@
 //   cert.pem         certificate chain: leaf, then the root, 0644
 //   trust-roots.pem  the roots this node trusts, 0644
 
-import { X509Certificate, createPublicKey } from 'node:crypto';
-import { join } from 'node:path';
+import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { basename, join } from 'node:path';
+import pino, { type Logger } from 'pino';
 import { StoqError } from '../errors';
-import { nativeFalcon, type FalconScheme } from '../falcon';
+import { nativeFalcon, type FalconKeypair, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
 import type { DevCa } from './dev-ca';
-import { loadOrCreateClassicalKey, loadOrCreateFalconKeys } from './key-files';
+import { IdentityError } from './errors';
+import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
 import { bytesToIpv6, ipv6ToBytes, standardDnsNames } from './naming';
 import { parseHybridCertificate, verifyAltSignatureChain, type HybridCertificate } from './parse';
 import { pemToDerList } from './pem';
-import { PUBLIC_FILE_MODE, ensureDir, exists, readBoundedFile, writeFileAtomic } from './secure-files';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, createDirectoryAtomic, inspectSetDirectory, readSetFile, writeFileAtomic, type SetFile } from './secure-files';
 
 export const NODE_IDENTITY_FILES = {
   dir: 'identity',
@@ -50,7 +53,21 @@ export interface NodeIdentityOptions {
   notBefore?: Date;
   now?: Date;
   falcon?: FalconScheme;
+  /** Where creation and re-issue are logged (path, fingerprint, reason). Default: silent. */
+  logger?: Logger;
 }
+
+/** Set by NodeIdentity's static block: the loaders below construct identities; others use loadOrCreate. */
+let makeIdentity: (
+  dir: string,
+  options: NodeIdentityOptions,
+  keyPem: string,
+  chainPem: string,
+  rootsPem: string,
+  falconKeys: FalconKeypair,
+  leaf: HybridCertificate,
+  reissued: boolean,
+) => NodeIdentity;
 
 export class NodeIdentity {
   private constructor(
@@ -91,50 +108,121 @@ export class NodeIdentity {
 
   static async loadOrCreate(options: NodeIdentityOptions): Promise<NodeIdentity> {
     const falcon = options.falcon ?? nativeFalcon;
+    const log = options.logger ?? pino({ enabled: false });
     const now = options.now ?? new Date();
     const wanted = wantedNames(options);
     const dir = join(options.dataDir, NODE_IDENTITY_FILES.dir);
-    await ensureDir(dir);
-    const path = (name: keyof typeof NODE_IDENTITY_FILES): string => join(dir, NODE_IDENTITY_FILES[name]);
-
-    const tlsKey = (await loadOrCreateClassicalKey(path('tlsKey'), 'P-256')).key;
-    const falconKeys = (await loadOrCreateFalconKeys(path('falconKey'), path('falconPub'), falcon)).key;
-    const keyPem = tlsKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const spki = new Uint8Array(createPublicKey(tlsKey).export({ type: 'spki', format: 'der' }));
-
-    const read = await readStoredChain(path('certChain'), path('trustRoots'));
-    const stored = 'reason' in read ? undefined : read;
-    const caRootDer = options.ca?.rootDer;
-    const reason = stored
-      ? reissueReason(stored.chain[0]!, stored, { wanted, spki, falconPublicKey: falconKeys.publicKey, now, caRootDer, falcon })
-      : (read as { reason: string }).reason;
-
-    if (reason === undefined && stored) {
-      return new NodeIdentity(dir, options.service, options.instance, keyPem, stored.chainPem, stored.rootsPem, falconKeys.publicKey, falconKeys.secretKey, stored.chain[0]!, false);
+    const found = await inspectSetDirectory(dir, 'identity');
+    const all = [NODE_IDENTITY_FILES.tlsKey, NODE_IDENTITY_FILES.falconKey, NODE_IDENTITY_FILES.falconPub, NODE_IDENTITY_FILES.certChain, NODE_IDENTITY_FILES.trustRoots];
+    if (all.every((n) => !found.entries.has(n))) {
+      if (!options.ca) {
+        throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) in ${dir}: ${join(dir, NODE_IDENTITY_FILES.certChain)} does not exist and no certificate authority is available to issue one`);
+      }
+      const created = createIdentity(dir, options, wanted, now, options.ca, falcon);
+      if (await createDirectoryAtomic(dir, created.files)) {
+        log.info({ path: dir, fingerprint: created.identity.fingerprint, falconKeySha256: sha256Hex(created.identity.falconPublicKey) }, 'created a new node identity');
+        return created.identity;
+      }
+      // Another process created it first: use that one.
+      return loadIdentity(dir, (await inspectSetDirectory(dir, 'identity')).entries, options, wanted, now, falcon, log);
     }
-    if (!options.ca) {
-      throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) needs a new certificate (${reason}) but no certificate authority is available`);
-    }
-    const leafPem = options.ca.issueLeaf({
-      service: options.service,
-      instance: options.instance,
-      publicKey: createPublicKey(tlsKey),
-      falconPublicKey: falconKeys.publicKey,
-      dnsNames: options.dnsNames ?? [],
-      ipAddresses: wanted.ipAddresses,
-      now,
-      ...(options.lifetimeMs !== undefined ? { lifetimeMs: options.lifetimeMs } : {}),
-      ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
-    });
-    const rootPem = options.ca.rootPem;
-    const chainPem = leafPem + rootPem;
-    // Roots first: a crash in between leaves the old chain with the new roots, which the next
-    // start detects (the chain no longer verifies) and repairs by re-issuing.
-    await writeFileAtomic(path('trustRoots'), rootPem, PUBLIC_FILE_MODE);
-    await writeFileAtomic(path('certChain'), chainPem, PUBLIC_FILE_MODE);
-    const leaf = parseHybridCertificate(pemToDerList(leafPem, 'CERTIFICATE', 'issued leaf')[0]!);
-    return new NodeIdentity(dir, options.service, options.instance, keyPem, chainPem, rootPem, falconKeys.publicKey, falconKeys.secretKey, leaf, true);
+    return loadIdentity(dir, found.entries, options, wanted, now, falcon, log);
   }
+
+  static {
+    makeIdentity = (dir, options, keyPem, chainPem, rootsPem, falconKeys, leaf, reissued) =>
+      new NodeIdentity(dir, options.service, options.instance, keyPem, chainPem, rootsPem, falconKeys.publicKey, falconKeys.secretKey, leaf, reissued);
+  }
+}
+
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function issueLeaf(tlsKey: KeyObject, falconPublicKey: Uint8Array, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: DevCa): { leafPem: string; rootPem: string } {
+  const leafPem = ca.issueLeaf({
+    service: options.service,
+    instance: options.instance,
+    publicKey: createPublicKey(tlsKey),
+    falconPublicKey,
+    dnsNames: options.dnsNames ?? [],
+    ipAddresses: wanted.ipAddresses,
+    now,
+    ...(options.lifetimeMs !== undefined ? { lifetimeMs: options.lifetimeMs } : {}),
+    ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
+  });
+  return { leafPem, rootPem: ca.rootPem };
+}
+
+function createIdentity(dir: string, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: DevCa, falcon: FalconScheme): { identity: NodeIdentity; files: SetFile[] } {
+  const tls = generateClassicalKey('P-256');
+  const fk = generateFalconKeys(falcon);
+  const { leafPem, rootPem } = issueLeaf(tls.key, fk.keys.publicKey, options, wanted, now, ca);
+  const chainPem = leafPem + rootPem;
+  const leaf = parseHybridCertificate(pemToDerList(leafPem, 'CERTIFICATE', 'issued leaf')[0]!);
+  const F = NODE_IDENTITY_FILES;
+  return {
+    identity: makeIdentity(dir, options, tls.pem, chainPem, rootPem, fk.keys, leaf, true),
+    files: [
+      { name: F.tlsKey, data: tls.pem, mode: PRIVATE_FILE_MODE },
+      { name: F.falconKey, data: fk.secretPem, mode: PRIVATE_FILE_MODE },
+      { name: F.falconPub, data: fk.publicPem, mode: PUBLIC_FILE_MODE },
+      { name: F.certChain, data: chainPem, mode: PUBLIC_FILE_MODE },
+      { name: F.trustRoots, data: rootPem, mode: PUBLIC_FILE_MODE },
+    ],
+  };
+}
+
+async function loadIdentity(dir: string, entries: Set<string>, options: NodeIdentityOptions, wanted: WantedNames, now: Date, falcon: FalconScheme, log: Logger): Promise<NodeIdentity> {
+  const path = (name: Exclude<keyof typeof NODE_IDENTITY_FILES, 'dir'>): string => join(dir, NODE_IDENTITY_FILES[name]);
+  const what = `identity ${dir}`;
+  const remedy = `restore it from a backup, or move ${dir} away to start over with a new identity`;
+  // The keys are the identity: any of them missing is an incomplete set, never a reason to make new ones.
+  const keyFiles = [NODE_IDENTITY_FILES.tlsKey, NODE_IDENTITY_FILES.falconKey, NODE_IDENTITY_FILES.falconPub];
+  const missingKeys = keyFiles.filter((n) => !entries.has(n));
+  if (missingKeys.length > 0) {
+    throw new IdentityError(
+      'IDENTITY_INCOMPLETE',
+      missingKeys.map((n) => join(dir, n)),
+      `${what} is incomplete: ${missingKeys.map((n) => join(dir, n)).join(', ')} missing (present: ${[...entries].filter((e) => !e.startsWith('.')).join(', ') || 'nothing'}). ` +
+        `Refusing to generate new keys in place of this identity's. Restore the missing file(s) from a backup, or move ${dir} away to start over with a new identity.`,
+      { details: { missing: missingKeys } },
+    );
+  }
+  const tlsKey = parseClassicalKey(await readSetFile(path('tlsKey'), 'private', what, remedy), path('tlsKey'), remedy);
+  const falconKeys = parseFalconKeys(
+    await readSetFile(path('falconKey'), 'private', what, remedy),
+    await readSetFile(path('falconPub'), 'public', what, remedy),
+    path('falconKey'),
+    path('falconPub'),
+    falcon,
+    remedy,
+  );
+  const keyPem = tlsKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const spki = new Uint8Array(createPublicKey(tlsKey).export({ type: 'spki', format: 'der' }));
+
+  const read = await readStoredChain(path('certChain'), path('trustRoots'), entries, what);
+  const stored = 'reason' in read ? undefined : read;
+  const caRootDer = options.ca?.rootDer;
+  const reason = stored ? reissueReason(stored.chain[0]!, stored, { wanted, spki, falconPublicKey: falconKeys.publicKey, now, caRootDer, falcon }) : (read as { reason: string }).reason;
+
+  if (reason === undefined && stored) {
+    return makeIdentity(dir, options, keyPem, stored.chainPem, stored.rootsPem, falconKeys, stored.chain[0]!, false);
+  }
+  if (!options.ca) {
+    throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) needs a new certificate (${reason}) but no certificate authority is available`);
+  }
+  const { leafPem, rootPem } = issueLeaf(tlsKey, falconKeys.publicKey, options, wanted, now, options.ca);
+  const chainPem = leafPem + rootPem;
+  // Roots first: a crash in between leaves the old chain with the new roots, which the next
+  // start detects (the chain no longer verifies) and repairs by re-issuing.
+  await writeFileAtomic(path('trustRoots'), rootPem, PUBLIC_FILE_MODE);
+  await writeFileAtomic(path('certChain'), chainPem, PUBLIC_FILE_MODE);
+  const leaf = parseHybridCertificate(pemToDerList(leafPem, 'CERTIFICATE', 'issued leaf')[0]!);
+  const rootsChanged = stored !== undefined && stored.rootsPem !== rootPem;
+  (rootsChanged ? log.warn : log.info).call(log, { path: dir, fingerprint: leaf.fingerprintSha256, reason, trustRootsReplaced: rootsChanged }, 'issued a new certificate for the node identity');
+  return makeIdentity(dir, options, keyPem, chainPem, rootPem, falconKeys, leaf, true);
 }
 
 interface WantedNames {
@@ -157,21 +245,31 @@ interface StoredChain {
   rootsPem: string;
 }
 
-async function readStoredChain(chainPath: string, rootsPath: string): Promise<StoredChain | { reason: string }> {
+/**
+ * The stored chain and roots, or why a certificate must be issued. A missing certificate file
+ * is re-issued (it holds nothing secret and the CA vouches for the same keys again); a damaged
+ * one is refused, since we cannot tell corruption from tampering.
+ */
+async function readStoredChain(chainPath: string, rootsPath: string, entries: Set<string>, what: string): Promise<StoredChain | { reason: string }> {
   for (const p of [chainPath, rootsPath]) {
-    if (!(await exists(p))) return { reason: `${p} does not exist` };
+    if (!entries.has(basename(p))) return { reason: `${p} is missing` };
   }
-  const chainPem = await readBoundedFile(chainPath);
-  const rootsPem = await readBoundedFile(rootsPath);
-  try {
-    const chain = pemToDerList(chainPem, 'CERTIFICATE', chainPath).map(parseHybridCertificate);
-    const roots = pemToDerList(rootsPem, 'CERTIFICATE', rootsPath).map(parseHybridCertificate);
-    return { chain, roots, chainPem, rootsPem };
-  } catch (err) {
-    // An unreadable stored certificate is replaced like an expired one; keys are never replaced.
-    if (err instanceof StoqError) return { reason: `the stored certificates do not parse: ${err.message}` };
-    throw err;
-  }
+  const remedy = (p: string): string => `restore it from a backup, or delete it to have the certificate authority issue a new one for the existing keys (${p})`;
+  const chainPem = await readSetFile(chainPath, 'public', what, remedy(chainPath));
+  const rootsPem = await readSetFile(rootsPath, 'public', what, remedy(rootsPath));
+  const parse = (pem: string, p: string): HybridCertificate[] => {
+    try {
+      return pemToDerList(pem, 'CERTIFICATE', p).map(parseHybridCertificate);
+    } catch (err) {
+      throw new IdentityError(
+        'IDENTITY_DAMAGED',
+        [p],
+        `${p} does not hold readable certificates (${(err as Error).message}); ${remedy(p)}`,
+        { cause: err },
+      );
+    }
+  };
+  return { chain: parse(chainPem, chainPath), roots: parse(rootsPem, rootsPath), chainPem, rootsPem };
 }
 
 function renewalTime(leaf: HybridCertificate): Date {

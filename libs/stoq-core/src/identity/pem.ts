@@ -20,7 +20,9 @@ export function pemToDerList(pem: string, label: string, what: string): Uint8Arr
     throw new StoqError('TLS_CONFIG', `${what}: PEM text of ${pem.length} characters exceeds ${MAX_PEM_LENGTH}`);
   }
   const out: Uint8Array[] = [];
+  let blocks = 0;
   for (const m of pem.matchAll(BLOCK)) {
+    blocks++;
     if (m[1] !== m[3]) throw new StoqError('TLS_CONFIG', `${what}: PEM block BEGIN ${m[1]} ends with END ${m[3]}`);
     if (m[1] !== label) continue;
     const b64 = m[2]!.replace(/\s+/g, '');
@@ -28,6 +30,9 @@ export function pemToDerList(pem: string, label: string, what: string): Uint8Arr
     if (der.toString('base64') !== b64) throw new StoqError('TLS_CONFIG', `${what}: PEM block ${label} is not valid base64`);
     out.push(new Uint8Array(der));
   }
+  // A BEGIN line the block pattern did not close is a truncated or mangled block: never skip it.
+  const begins = pem.split('-----BEGIN ').length - 1;
+  if (begins !== blocks) throw new StoqError('TLS_CONFIG', `${what}: ${begins - blocks} PEM block(s) without a matching END line or with invalid content (truncated?)`);
   if (out.length === 0) throw new StoqError('TLS_CONFIG', `${what}: no PEM block labelled ${label}`);
   return out;
 }
