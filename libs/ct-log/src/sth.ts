@@ -23,12 +23,27 @@ export interface SthJson {
   falcon_signature: string;
 }
 
-/** FALCON-1024 signatures are at most 1280 bytes; leave headroom for padded variants. */
-export const MAX_FALCON_SIGNATURE_BYTES = 4096;
+/**
+ * Largest FALCON-1024 signature: 1462 bytes, PQClean's CRYPTO_BYTES for the compressed
+ * (variable-length) format that @stoq/native produces. The padded variant is always exactly
+ * 1280 bytes, so it fits too. Enforced when signing (an STH we could not read back must never be
+ * persisted) and when decoding (binary and JSON).
+ */
+export const MAX_FALCON_SIGNATURE_BYTES = 1462;
+
+function checkFalconSignatureLength(signature: Uint8Array, what: string): void {
+  if (signature.length === 0 || signature.length > MAX_FALCON_SIGNATURE_BYTES) {
+    throw new CtLogError('DECODE', `${what} is ${signature.length} bytes; a FALCON-1024 signature is 1..${MAX_FALCON_SIGNATURE_BYTES}`);
+  }
+}
 
 export function signTreeHead(head: TreeHead, key: LogSigningKey, falcon: FalconSigner): SignedTreeHead {
   const input = treeHeadSignatureInput(head);
-  return { ...head, rootHash: Buffer.from(head.rootHash), treeHeadSignature: key.sign(input), falconSignature: falcon.sign(input) };
+  const falconSignature = falcon.sign(input);
+  if (falconSignature.length === 0 || falconSignature.length > MAX_FALCON_SIGNATURE_BYTES) {
+    throw new CtLogError('INVALID_ARGUMENT', `the FALCON signer returned ${falconSignature.length} bytes; a FALCON-1024 signature is 1..${MAX_FALCON_SIGNATURE_BYTES}`);
+  }
+  return { ...head, rootHash: Buffer.from(head.rootHash), treeHeadSignature: key.sign(input), falconSignature };
 }
 
 /** Why an STH fails verification, or null when both signatures verify. */
@@ -74,12 +89,14 @@ export function sthFromJson(json: SthJson): SignedTreeHead {
   if (rootHash.length !== HASH_SIZE) throw new CtLogError('DECODE', `sha256_root_hash is ${rootHash.length} bytes, want ${HASH_SIZE}`);
   if (!Number.isSafeInteger(json.tree_size) || json.tree_size < 0) throw new CtLogError('DECODE', `tree_size ${json.tree_size} is invalid`);
   if (!Number.isSafeInteger(json.timestamp) || json.timestamp < 0) throw new CtLogError('DECODE', `timestamp ${json.timestamp} is invalid`);
+  const falconSignature = Buffer.from(json.falcon_signature, 'base64');
+  checkFalconSignatureLength(falconSignature, 'falcon_signature');
   return {
     treeSize: json.tree_size,
     timestamp: json.timestamp,
     rootHash,
     treeHeadSignature: decodeDigitallySigned(Buffer.from(json.tree_head_signature, 'base64')),
-    falconSignature: Buffer.from(json.falcon_signature, 'base64'),
+    falconSignature,
   };
 }
 

@@ -1,6 +1,9 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import {
   decodeSct,
+  decodeSignedTreeHead,
+  encodeSignedTreeHead,
+  MAX_FALCON_SIGNATURE_BYTES,
   encodeSct,
   explainSct,
   explainSth,
@@ -83,5 +86,27 @@ describe('STH (RFC 6962 §3.5) with FALCON-1024 alongside', () => {
     expect(explainSth({ ...sth, falconSignature: other.falconSignature }, key.publicKey, falcon)).toBe('STH falcon_signature does not verify');
     expect(verifySth(sth, LogSigningKey.generate().publicKey, falcon)).toBe(false);
     expect(explainSth({ ...sth, falconSignature: new Uint8Array(3) }, key.publicKey, falcon)).toBe('STH falcon_signature does not verify');
+  });
+});
+
+describe('FALCON-1024 signature length limit (1462 bytes: PQClean compressed maximum; padded is 1280)', () => {
+  const head = { treeSize: 7, timestamp: 1_700_000_000_000, rootHash: Buffer.alloc(32, 3) };
+  const fixed = (len: number) => ({ sign: () => new Uint8Array(len).fill(0x39), verify: () => true });
+
+  it('a signature of 1462 bytes (and the padded 1280) is signed, encoded and decoded both ways', () => {
+    expect(MAX_FALCON_SIGNATURE_BYTES).toBe(1462);
+    for (const len of [1280, 1462]) {
+      const sth = signTreeHead(head, key, fixed(len));
+      expect(decodeSignedTreeHead(encodeSignedTreeHead(sth)).falconSignature).toHaveLength(len);
+      expect(sthFromJson(sthToJson(sth)).falconSignature).toHaveLength(len);
+    }
+  });
+
+  it('one byte more is refused when signing (never persisted) and when decoding binary or JSON', () => {
+    expect(() => signTreeHead(head, key, fixed(1463))).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const sth = { ...signTreeHead(head, key, fixed(1462)), falconSignature: new Uint8Array(1463) };
+    expect(() => decodeSignedTreeHead(encodeSignedTreeHead(sth))).toThrow(/falcon_signature length 1463 outside 1\.\.1462/);
+    expect(() => sthFromJson(sthToJson(sth))).toThrow(expect.objectContaining({ code: 'DECODE', message: expect.stringMatching(/1463 bytes/) }));
+    expect(() => sthFromJson({ ...sthToJson(sth), falcon_signature: '' })).toThrow(expect.objectContaining({ code: 'DECODE' }));
   });
 });
