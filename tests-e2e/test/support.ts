@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const STOQ_BIN = join(__dirname, '..', '..', 'apps', 'stoq-cli', 'bin', 'stoq.js');
+/** The command under test; STOQ_E2E_BIN runs the suite against another build (e.g. an older one). */
+export const STOQ_BIN = process.env['STOQ_E2E_BIN'] ?? join(__dirname, '..', '..', 'apps', 'stoq-cli', 'bin', 'stoq.js');
 
 export interface RunResult {
   code: number | null;
@@ -12,9 +13,13 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run `stoq <args>` to completion. */
-export async function runStoq(args: string[], cwd: string): Promise<RunResult> {
-  const child = spawn(process.execPath, [STOQ_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Run `stoq <args>` to completion; `input` (if given) is written to its stdin. */
+export async function runStoq(args: string[], cwd: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const env = { ...process.env, ...opts.env };
+  delete env['STOQ_DATA_DIR']; // tests choose the data dir explicitly
+  if (opts.env?.['STOQ_DATA_DIR'] !== undefined) env['STOQ_DATA_DIR'] = opts.env['STOQ_DATA_DIR'];
+  const child = spawn(process.execPath, [STOQ_BIN, ...args], { cwd, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -55,7 +60,9 @@ export class StoqProcess {
   }
 
   static start(args: string[], cwd: string): StoqProcess {
-    return new StoqProcess(spawn(process.execPath, [STOQ_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'inherit'] }));
+    const env = { ...process.env };
+    delete env['STOQ_DATA_DIR'];
+    return new StoqProcess(spawn(process.execPath, [STOQ_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] }));
   }
 
   /** Resolves with the first log line (past or future) matching `pred`; rejects if the process exits first. */

@@ -1,58 +1,94 @@
 // `stoq call` and `stoq methods`: any STOQ RPC from the command line, typed by reflection.
-import { parseArgs } from 'node:util';
 import type { Message } from 'protobufjs';
 import { isRpcError, serviceOfPath, statusName, type MethodDefinition, type MethodKind } from '@stoq/rpc';
-import { listMethods, messageFromJson, messageToJson, remoteMethod } from './reflection';
-import { openSession, positiveInt, type Session } from './session';
+import { parseCommand, timeoutOption } from './args';
+import { CliError, usageError } from './cli-error';
+import { readDataArgument } from './data-input';
+import { HELP } from './help';
+import { JsonMappingError, messageFromJson, messageToJson } from './json-message';
+import { listMethods, remoteMethod } from './reflection';
+import { connectSession, loadClientIdentity, type Session } from './session';
 
-const COMMON = {
+/** Connecting never waits longer than this, even under a long call deadline. */
+const MAX_CONNECT_MS = 5000;
+
+const CLIENT = {
   target: { type: 'string' },
-  'data-dir': { type: 'string', default: '.stoq' },
+  'data-dir': { type: 'string' },
   as: { type: 'string', default: 'cli' },
   'server-name': { type: 'string' },
+  'trust-root': { type: 'string' },
   timeout: { type: 'string', default: '10000' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
 } as const;
 
+interface ClientValues {
+  target?: string;
+  'data-dir'?: string;
+  as: string;
+  'server-name'?: string;
+  'trust-root'?: string;
+  verbose: boolean;
+}
+
 export async function runCall(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...COMMON, data: { type: 'string', default: '{}' } },
-    strict: true,
-  });
-  const path = positionals[0];
-  if (!path || positionals.length > 1) throw new Error('stoq call needs exactly one method path, e.g. stoq call node/echo --target "[::1]:4433" --data \'{"text":"hi"}\'');
-  const service = serviceOfPath(path);
-  let body: unknown;
-  try {
-    body = JSON.parse(values.data);
-  } catch (err) {
-    throw new Error(`--data is not valid JSON: ${(err as Error).message}`);
+  const parsed = parseCommand('call', argv, { ...CLIENT, data: { type: 'string', default: '{}' } });
+  if (!parsed) {
+    process.stdout.write(`${HELP.call}\n`);
+    return 0;
   }
-  const timeoutMs = positiveInt(values.timeout, '--timeout');
-  return withSession(values, service, async (session) => {
+  const { values, positionals } = parsed;
+  const path = positionals[0];
+  if (!path || positionals.length > 1) {
+    throw usageError('stoq call needs exactly one method path, e.g. stoq call node/echo --target "[::1]:4433" --data \'{"text":"hi"}\' (see stoq call --help)');
+  }
+  let service: string;
+  try {
+    service = serviceOfPath(path);
+  } catch (err) {
+    throw usageError(`${(err as Error).message} (see stoq call --help)`);
+  }
+  const timeoutMs = timeoutOption(values.timeout);
+  requireTarget(values);
+  const body = await readDataArgument(values.data);
+  const streamsRequests = Array.isArray(body);
+  return withSession(values, service, timeoutMs, async (session) => {
     const { definition: def } = remoteMethod(await listMethods(session.rpc, service, timeoutMs), path);
     const out = (m: Message) => process.stdout.write(`${JSON.stringify(messageToJson(def.responseType, m))}\n`);
-    const requests = () => {
-      const items = Array.isArray(body) ? body : [body];
-      return items.map((item, i) => messageFromJson(def.requestType, item, Array.isArray(body) ? `--data[${i}]` : '--data'));
-    };
-    if (isKind(def, 'unary')) out(await session.rpc.call(def, requests()[0]!, { timeoutMs }));
-    else if (isKind(def, 'server_streaming')) for await (const m of session.rpc.serverStream(def, requests()[0]!, { timeoutMs })) out(m);
-    else if (isKind(def, 'client_streaming')) out(await session.rpc.clientStream(def, requests(), { timeoutMs }));
-    else if (isKind(def, 'bidi_streaming')) for await (const m of session.rpc.bidi(def, requests(), { timeoutMs })) out(m);
+    const many = def.kind === 'client_streaming' || def.kind === 'bidi_streaming';
+    if (streamsRequests && !many) throw new CliError('USAGE', `${path} is ${def.kind}: --data must be one JSON object, not an array`);
+    const items = streamsRequests ? body : [body];
+    const requests = items.map((item, i) => toMessage(def, item, streamsRequests ? `--data[${i}]` : '--data'));
+    if (isKind(def, 'unary')) out(await session.rpc.call(def, requests[0]!, { timeoutMs }));
+    else if (isKind(def, 'server_streaming')) for await (const m of session.rpc.serverStream(def, requests[0]!, { timeoutMs })) out(m);
+    else if (isKind(def, 'client_streaming')) out(await session.rpc.clientStream(def, requests, { timeoutMs }));
+    else if (isKind(def, 'bidi_streaming')) for await (const m of session.rpc.bidi(def, requests, { timeoutMs })) out(m);
     return 0;
   });
 }
 
+function toMessage(def: MethodDefinition<Message, Message>, item: unknown, what: string): Message {
+  try {
+    return messageFromJson(def.requestType, item, what);
+  } catch (err) {
+    // The request does not fit the method's schema: found only after asking the server, exit 1.
+    if (err instanceof JsonMappingError) throw new CliError('RPC_FAILED', `${err.message} (request type ${def.requestType.fullName.slice(1)})`, { cause: err });
+    throw err;
+  }
+}
+
 export async function runMethods(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { ...COMMON, service: { type: 'string' }, json: { type: 'boolean', default: false } },
-    strict: true,
-  });
-  const timeoutMs = positiveInt(values.timeout, '--timeout');
-  return withSession(values, values.service, async (session) => {
+  const parsed = parseCommand('methods', argv, { ...CLIENT, service: { type: 'string' } });
+  if (!parsed) {
+    process.stdout.write(`${HELP.methods}\n`);
+    return 0;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw usageError(`stoq methods takes no positional arguments, got "${positionals[0]}" (use --target; see stoq methods --help)`);
+  const timeoutMs = timeoutOption(values.timeout);
+  requireTarget(values);
+  return withSession(values, values.service, timeoutMs, async (session) => {
     // Without --service, ask the service the node's certificate names.
     const listing = await listMethods(session.rpc, values.service ?? session.conn.peer.service, timeoutMs);
     if (values.json) {
@@ -73,24 +109,27 @@ function isKind<K extends MethodKind>(def: MethodDefinition<Message, Message>, k
   return def.kind === kind;
 }
 
+function requireTarget(values: ClientValues): asserts values is ClientValues & { target: string } {
+  if (!values.target) throw usageError('--target "[ipv6]:port" is required (see --help)');
+}
+
 async function withSession(
-  values: { target?: string; 'data-dir': string; as: string; 'server-name'?: string; timeout: string },
+  values: ClientValues,
   expectedService: string | undefined,
+  timeoutMs: number,
   run: (s: Session) => Promise<number>,
 ): Promise<number> {
-  if (!values.target) throw new Error('--target "[ipv6]:port" is required');
-  const session = await openSession({
-    target: values.target,
-    dataDir: values['data-dir'],
-    as: values.as,
+  const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], verbose: values.verbose });
+  const session = await connectSession(client, {
+    target: values.target!,
     serverName: values['server-name'],
     expectedService,
-    connectTimeoutMs: Math.min(positiveInt(values.timeout, '--timeout'), 5000),
+    connectTimeoutMs: Math.min(timeoutMs, MAX_CONNECT_MS),
   });
   try {
     return await run(session);
   } catch (err) {
-    if (isRpcError(err)) throw new Error(`${statusName(err.code)}: ${err.message}`);
+    if (isRpcError(err)) throw new CliError('RPC_FAILED', `${statusName(err.code)}: ${err.message}`, { cause: err });
     throw err;
   } finally {
     await session.close();

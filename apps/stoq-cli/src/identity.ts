@@ -1,7 +1,11 @@
 // Where the CLI keeps identities: one data dir holds the development CA (until TrustChain
 // enrollment exists) and one identity per node or client instance under it.
+//
+// The development CA issues any identity it is asked for: anyone who can read the data dir can
+// act as any service (`--as admin`). It is for development on one machine only.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DevCa, NodeIdentity, StoqError } from '@stoq/core';
+import { DEV_CA_FILES, DevCa, NodeIdentity, StoqError } from '@stoq/core';
 
 export interface CliIdentityOptions {
   dataDir: string;
@@ -11,14 +15,23 @@ export interface CliIdentityOptions {
   /** Pinned SHA-256 of the root certificate: refuse a data dir whose CA differs. */
   rootFingerprint?: string | null;
   ipAddresses?: string[];
+  /** Called when the data dir had no CA and a new one was created, so the caller can say so. */
+  onCaCreated?: (caDir: string, fingerprint: string) => void;
+}
+
+export function devCaDir(dataDir: string): string {
+  return join(dataDir, 'dev-ca');
 }
 
 export async function loadCliIdentity(opts: CliIdentityOptions): Promise<NodeIdentity> {
-  const ca = await DevCa.openOrCreate(join(opts.dataDir, 'dev-ca'));
+  const caDir = devCaDir(opts.dataDir);
+  const existed = existsSync(join(caDir, DEV_CA_FILES.cert));
+  const ca = await DevCa.openOrCreate(caDir);
+  if (!existed) opts.onCaCreated?.(caDir, ca.fingerprint);
   if (opts.rootFingerprint && opts.rootFingerprint.toLowerCase() !== ca.fingerprint) {
     throw new StoqError(
       'TLS_CONFIG',
-      `certificates.root_fingerprint is ${opts.rootFingerprint} but the CA in ${join(opts.dataDir, 'dev-ca')} has fingerprint ${ca.fingerprint}`,
+      `certificates.root_fingerprint is ${opts.rootFingerprint} but the CA in ${caDir} has fingerprint ${ca.fingerprint}`,
     );
   }
   return NodeIdentity.loadOrCreate({

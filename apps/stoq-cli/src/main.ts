@@ -1,46 +1,58 @@
 // The `stoq` command: the smallest real things a user can run against STOQ.
+import { isStoqError } from '@stoq/core';
 import { runCall, runMethods } from './call-command';
+import { CliError } from './cli-error';
+import { HELP } from './help';
 import { runNode } from './node-command';
 import { runPing } from './ping-command';
 
-export const USAGE = `usage: stoq <command> [options]
+export const USAGE = HELP.main;
 
-commands:
-  node --config <stoq.toml> [--data-dir DIR] [--bind ADDR]
-                     run a STOQ node serving the node/* RPCs (echo, echo_stream, stats)
-  ping <[ipv6]:port> [--count N] [--size BYTES] [--expect-service NAME] [--json]
-                     full handshake, then round-trip node/echo; prints handshake time, group, rtt
-  call <service/method> --target <[ipv6]:port> [--data JSON] [--timeout MS]
-                     call any method; prints the JSON response (one line per streamed message).
-                     Client/bidi streaming: --data is a JSON array of requests
-  methods --target <[ipv6]:port> [--service NAME] [--json]
-                     list a service's methods (reflection via <service>/_methods)
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
 
-common: --data-dir DIR (identity + dev CA, default .stoq), --as SERVICE (identity to call as,
-        default cli; the dev CA issues it), --server-name NAME, --timeout MS
-  help                                            this text
+const processIo: Io = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
 
-The node identity and the development CA live in --data-dir (default .stoq).`;
-
-export async function main(argv: string[]): Promise<number> {
+/** Runs one command; resolves with the exit code (0 ok, 1 error, 2 usage error). */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'node':
-      return runNode(rest);
-    case 'ping':
-      return runPing(rest);
-    case 'call':
-      return runCall(rest);
-    case 'methods':
-      return runMethods(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`stoq: unknown command "${command}"\n${USAGE}\n`);
-      return 2;
+  try {
+    switch (command) {
+      case 'node':
+        return await runNode(rest);
+      case 'ping':
+        return await runPing(rest);
+      case 'call':
+        return await runCall(rest);
+      case 'methods':
+        return await runMethods(rest);
+      case 'help':
+      case '--help':
+      case '-h': {
+        const topic = rest[0];
+        io.stdout(`${topic && topic in HELP && topic !== 'main' ? HELP[topic as keyof typeof HELP] : USAGE}\n`);
+        return 0;
+      }
+      case undefined:
+        io.stderr(`${USAGE}\n`);
+        return 2;
+      default:
+        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods; see stoq --help)\n`);
+        return 2;
+    }
+  } catch (err) {
+    io.stderr(`stoq: ${describeError(err)}\n`);
+    return err instanceof CliError ? err.exitCode : 1;
   }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof CliError) return err.message;
+  if (isStoqError(err)) return `${err.message} [${err.code}]`;
+  return err instanceof Error ? err.message : String(err);
 }

@@ -1,31 +1,45 @@
 // `stoq node`: a STOQ node serving the `node` RPC service (echo, stats, and the built-ins
 // health/metrics/_methods), logging (pino, JSON on stdout) every connection and periodic stats.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { hostOf, loadConfig, StoqTransport } from '@stoq/core';
+import { parseCommand } from './args';
+import { usageError } from './cli-error';
+import { explicitDataDir } from './data-dir';
+import { HELP } from './help';
 import { loadCliIdentity } from './identity';
 import { createNodeService } from './node-service';
+import { readTrustRoot, rootFingerprints, withExtraRoot } from './trust';
 
 const STATS_INTERVAL_MS = 10_000;
 
 export async function runNode(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, 'data-dir': { type: 'string' }, bind: { type: 'string' } },
-    strict: true,
+  const parsed = parseCommand('node', argv, {
+    config: { type: 'string' },
+    'data-dir': { type: 'string' },
+    bind: { type: 'string' },
+    'trust-root': { type: 'string' },
   });
-  if (!values.config) throw new Error('stoq node needs --config <stoq.toml>');
+  if (!parsed) {
+    process.stdout.write(`${HELP.node}\n`);
+    return 0;
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw usageError(`stoq node takes no positional arguments, got "${positionals[0]}" (see stoq node --help)`);
+  if (!values.config) throw usageError('stoq node needs --config <stoq.toml> (see stoq node --help)');
   // Installed first, so a signal during start-up also ends in an orderly shutdown.
   const stop = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  const config = await loadConfig(values.config);
-  if (values['data-dir']) config.node.dataDir = values['data-dir'];
+  const configNotes: Array<{ key: string; message: string }> = [];
+  const config = await loadConfig(values.config, { notice: (key, message) => configNotes.push({ key, message }) });
+  // --data-dir, then STOQ_DATA_DIR, then the config's node.data_dir (as for the client commands).
+  const dataDir = explicitDataDir({ flag: values['data-dir'] }) ?? { dir: config.node.dataDir, source: `node.data_dir in ${values.config}` };
+  config.node.dataDir = dataDir.dir;
   if (values.bind) config.transport.bind = values.bind;
   const log = pino({ level: config.logging.level, base: { node: config.node.name, host: hostname() } });
+  for (const n of configNotes) log.warn({ key: n.key, config: values.config }, n.message);
 
   const identity = await loadCliIdentity({
     dataDir: config.node.dataDir,
@@ -34,18 +48,16 @@ export async function runNode(argv: string[]): Promise<number> {
     lifetimeMs: config.certificates.lifetimeHours * 3_600_000,
     rootFingerprint: config.certificates.rootFingerprint,
     ipAddresses: ipSansFor(config.transport.bind),
+    onCaCreated: (dir, fingerprint) =>
+      log.warn({ dir, fingerprint, dataDirFrom: dataDir.source }, 'created a new development CA: only identities from this data dir trust this node'),
   });
-  const extraRoot = config.certificates.trustRoot ? readFileSync(config.certificates.trustRoot, 'utf8') : '';
+  const extraRoot = values['trust-root']
+    ? await readTrustRoot(values['trust-root'], '--trust-root')
+    : config.certificates.trustRoot
+      ? await readTrustRoot(config.certificates.trustRoot, `certificates.trust_root in ${values.config}`)
+      : '';
   const transport = StoqTransport.listen({
-    identity: {
-      service: identity.service,
-      instance: identity.instance,
-      certChainPem: identity.certChainPem,
-      keyPem: identity.keyPem,
-      trustRootsPem: identity.trustRootsPem + extraRoot,
-      falconPublicKey: identity.falconPublicKey,
-      falconSecretKey: identity.falconSecretKey,
-    },
+    identity: withExtraRoot(identity, extraRoot),
     bind: config.transport.bind,
     idleTimeoutMs: config.transport.idleTimeoutMs,
     keepAliveMs: config.transport.keepAliveIntervalMs,
@@ -59,7 +71,14 @@ export async function runNode(argv: string[]): Promise<number> {
   });
   transport.on('auth-error', (err, remote) => log.warn({ remote, code: err.code }, err.message));
   log.info(
-    { address: transport.localAddress, fingerprint: identity.fingerprint, dataDir: config.node.dataDir, requirePqKex: config.security.requirePqKex },
+    {
+      address: transport.localAddress,
+      fingerprint: identity.fingerprint,
+      dataDir: dataDir.dir,
+      dataDirFrom: dataDir.source,
+      trustedRoots: rootFingerprints(identity.trustRootsPem + extraRoot),
+      requirePqKex: config.security.requirePqKex,
+    },
     'stoq node listening',
   );
 

@@ -35,32 +35,3 @@ export function remoteMethod(listing: rpcProto.MethodsResponse, path: string): R
   });
   return { info, definition };
 }
-
-/** JSON (proto3 JSON mapping: bytes as base64, 64-bit ints as strings) -> message, with clear errors. */
-export function messageFromJson(type: protobuf.Type, json: unknown, what: string): protobuf.Message {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${what} must be a JSON object for ${type.fullName.slice(1)}`);
-  }
-  for (const key of Object.keys(json)) {
-    if (!type.fields[key] && !Object.values(type.fields).some((f) => f.name === key || camel(f.name) === key)) {
-      throw new Error(`${what}: ${type.fullName.slice(1)} has no field "${key}" (fields: ${Object.keys(type.fields).join(', ')})`);
-    }
-  }
-  let msg: protobuf.Message;
-  try {
-    msg = type.fromObject(json as Record<string, unknown>);
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`);
-  }
-  const problem = type.verify(msg);
-  if (problem) throw new Error(`${what}: ${problem}`);
-  return msg;
-}
-
-export function messageToJson(type: protobuf.Type, msg: protobuf.Message): Record<string, unknown> {
-  return type.toObject(msg, { longs: String, enums: String, bytes: String, defaults: true });
-}
-
-function camel(name: string): string {
-  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}

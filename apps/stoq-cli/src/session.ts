@@ -1,39 +1,91 @@
 // A CLI session: the CLI identity, a client transport, one authenticated connection to the
 // target, and an RPC client that uses exactly that connection.
-import { StoqTransport, type StoqConnection } from '@stoq/core';
+import { StoqTransport, type NodeIdentity, type StoqConnection, type TransportIdentity } from '@stoq/core';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
-import { loadCliIdentity } from './identity';
+import { CliError } from './cli-error';
+import { resolveDataDir, type DataDirChoice } from './data-dir';
+import { devCaDir, loadCliIdentity } from './identity';
+import { readTrustRoot, rootFingerprints, untrustedPeerError, untrustedPeerReason, withExtraRoot, type TrustedRoot } from './trust';
 
-export interface SessionOptions {
-  target: string;
-  dataDir: string;
+export interface ClientIdentityOptions {
+  /** --data-dir, if given. */
+  dataDir?: string;
   /** Service name in the CLI's certificate (default "cli"); the dev CA issues it on first use. */
   as?: string;
+  /** --trust-root FILE: one more root (PEM) to trust. */
+  trustRoot?: string;
+  /** --verbose: say which data dir is used. */
+  verbose?: boolean;
+  /** Where messages for the user go (default stderr). */
+  note?: (line: string) => void;
+}
+
+/** The loaded identity plus what the CLI needs to explain trust problems. */
+export interface ClientIdentity {
+  identity: NodeIdentity;
+  dataDir: DataDirChoice;
+  trusted: TrustedRoot[];
+  /** Identity for StoqTransport, with the extra --trust-root (if any) added to the trust roots. */
+  transportIdentity: TransportIdentity;
+}
+
+export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<ClientIdentity> {
+  const note = opts.note ?? ((line: string) => process.stderr.write(`stoq: ${line}\n`));
+  const dataDir = await resolveDataDir({ flag: opts.dataDir });
+  if (opts.verbose) note(`data dir ${dataDir.dir} (from ${dataDir.source})`);
+  const as = opts.as ?? 'cli';
+  const identity = await loadCliIdentity({
+    dataDir: dataDir.dir,
+    service: as,
+    instance: as,
+    onCaCreated: (dir, fp) =>
+      note(`created a new development CA in ${dir} (root sha256:${fp}); only nodes using this data dir (${dataDir.source}) trust it`),
+  });
+  const trusted: TrustedRoot[] = rootFingerprints(identity.trustRootsPem).map((fingerprint) => ({
+    fingerprint,
+    from: `the development CA in ${devCaDir(dataDir.dir)}, data dir from ${dataDir.source}`,
+  }));
+  let extraRoot = '';
+  if (opts.trustRoot !== undefined) {
+    extraRoot = await readTrustRoot(opts.trustRoot, '--trust-root');
+    for (const fingerprint of rootFingerprints(extraRoot)) trusted.push({ fingerprint, from: `--trust-root ${opts.trustRoot}` });
+  }
+  return { identity, dataDir, trusted, transportIdentity: withExtraRoot(identity, extraRoot) };
+}
+
+export interface ConnectOptions {
+  target: string;
   serverName?: string;
   expectedService?: string;
   connectTimeoutMs: number;
-  zeroRtt?: boolean;
 }
 
 export interface Session {
   transport: StoqTransport;
   conn: StoqConnection;
-  /** Time from dialing to an authenticated connection (TLS + FALCON exchange). */
+  /** From the connect call to an authenticated connection (TLS + FALCON exchange). */
   handshakeMs: number;
   rpc: RpcClient;
   close(): Promise<void>;
 }
 
-export async function openSession(opts: SessionOptions): Promise<Session> {
-  const as = opts.as ?? 'cli';
-  const identity = await loadCliIdentity({ dataDir: opts.dataDir, service: as, instance: as });
-  const transport = StoqTransport.create({ identity, bind: '[::]:0', zeroRtt: opts.zeroRtt ?? false });
+/** A client endpoint for `client`; a fresh one holds no TLS session tickets. */
+export function createClientTransport(client: ClientIdentity): StoqTransport {
+  return StoqTransport.create({ identity: client.transportIdentity, bind: '[::]:0', zeroRtt: false });
+}
+
+/**
+ * Connects to the target on `shared` (left open by `close()`), or on a fresh client transport of
+ * its own (closed by `close()`).
+ */
+export async function connectSession(client: ClientIdentity, opts: ConnectOptions, shared?: StoqTransport): Promise<Session> {
+  const transport = shared ?? createClientTransport(client);
   try {
     const t0 = performance.now();
     const conn = await withTimeout(
       transport.connect(opts.target, { serverName: opts.serverName, expectedService: opts.expectedService }),
       opts.connectTimeoutMs,
-      `no STOQ node answered at ${opts.target} within ${opts.connectTimeoutMs} ms`,
+      () => new CliError('UNREACHABLE', `no STOQ node answered at ${opts.target} within ${opts.connectTimeoutMs} ms`),
     );
     const handshakeMs = performance.now() - t0;
     const service = conn.peer.service;
@@ -50,29 +102,24 @@ export async function openSession(opts: SessionOptions): Promise<Session> {
       async close() {
         rpc.close();
         conn.close(0, 'done');
-        await transport.close(); // waits until the node was told we closed
+        if (!shared) await transport.close(); // waits until the node was told we closed
       },
     };
   } catch (err) {
-    void transport.close(); // nothing to drain after a failure; the command exits right away
+    if (!shared) void transport.close(); // nothing to drain after a failure; the command exits right away
+    if (untrustedPeerReason(err) !== null) throw untrustedPeerError(err, opts.target, client.trusted, client.dataDir.dir);
     throw err;
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+async function withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(error()), ms);
   });
   try {
     return await Promise.race([p, expired]);
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
-  return n;
 }

@@ -1,0 +1,33 @@
+// Errors the `stoq` command reports to its user: one line on stderr (`stoq: <message>`) and an
+// exit code, 2 for a wrong invocation (detectable from the command line alone), 1 otherwise.
+
+export type CliErrorCode =
+  /** Wrong invocation: unknown option, missing or malformed argument, value out of range. */
+  | 'USAGE'
+  /** No data dir could be determined, or it could not be used. */
+  | 'DATA_DIR'
+  /** A file named on the command line or in the config could not be read. */
+  | 'FILE_UNREADABLE'
+  /** The peer's certificate does not chain to a root this side trusts. */
+  | 'UNTRUSTED_PEER'
+  /** Nothing answered at the target within the timeout. */
+  | 'UNREACHABLE'
+  /** The server answered the RPC with a non-OK status. */
+  | 'RPC_FAILED';
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly code: CliErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+    this.exitCode = code === 'USAGE' ? 2 : 1;
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError('USAGE', message);
+}

@@ -1,0 +1,110 @@
+// Help texts: `stoq --help` and `stoq <command> --help`. Kept next to each other so the
+// options read the same everywhere.
+
+const DEV_CA_NOTE = `Identities: the data dir holds a development CA that issues any identity asked of it, so
+anyone who can read the data dir can act as any service (--as admin). Development only, on one
+machine, until TrustChain issues real identities.`;
+
+const DATA_DIR = `  --data-dir DIR       identities + development CA. Default: $STOQ_DATA_DIR, else node.data_dir of
+                       the nearest stoq.toml in this or a parent directory (the repository's .stoq);
+                       with none of them the command refuses to run (it never creates a CA silently)`;
+
+const CLIENT_OPTIONS = `${DATA_DIR}
+  --as SERVICE         call with an identity naming this service (default cli; the dev CA issues it)
+  --trust-root FILE    also trust this root certificate (PEM), e.g. another data dir's dev-ca/root.pem
+  --server-name NAME   TLS server name to verify (default: the target's IP address)
+  --verbose            say which data dir is used and why
+  -h, --help           this text`;
+
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods', string> = {
+  main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
+
+commands:
+  node     run a STOQ node serving the node/* RPCs (echo, echo_stream, stats, set_serving)
+  ping     handshake with a node and time echo round trips
+  call     call any method with JSON (proto3 JSON mapping); prints JSON
+  methods  list a service's methods (reflection via <service>/_methods)
+
+common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
+exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
+
+Run it from anywhere with \`(cd <repo>/apps/stoq-cli && npm link)\` (then \`stoq …\`) or node <repo>/apps/stoq-cli/bin/stoq.js;
+\`npx stoq\` works only inside the repository (outside it npx would fetch an unrelated package).
+
+${DEV_CA_NOTE}`,
+
+  node: `usage: stoq node --config FILE [options]
+
+Runs a STOQ node serving node/echo, node/echo_stream, node/stats, node/set_serving (admin only)
+and the built-ins node/health, node/metrics, node/_methods. Logs are pino JSON lines on stdout.
+
+options:
+  --config FILE        stoq.toml (required); relative paths in it resolve against its directory
+  --data-dir DIR       overrides $STOQ_DATA_DIR, which overrides node.data_dir of the config
+  --bind [ADDR]:PORT   overrides transport.bind (IPv6 only)
+  --trust-root FILE    overrides certificates.trust_root: also trust this root certificate (PEM)
+  -h, --help           this text
+
+examples:
+  stoq node --config stoq.toml
+  stoq node --config stoq.toml --bind '[::1]:0' --data-dir /tmp/stoq-a
+
+${DEV_CA_NOTE}`,
+
+  ping: `usage: stoq ping [options] <[ipv6]:port>
+
+Connects with the full handshake (QUIC, TLS 1.3 X25519MLKEM768, FALCON-1024 exchange), then times
+-c round trips of node/echo. Start-up work (loading keys, JIT warm-up) is kept out of the figures:
+a first, unreported connection and echo warm up; the handshake is timed on a second, fresh
+connection (no session resumption) from the connect call to the authenticated connection.
+
+options:
+  -c, --count N        echo round trips to time (1..100000, default 5)
+  --size BYTES         echo payload size (0..16777216, default 64)
+  --timeout MS         connect timeout and each echo's deadline (1..2147483647, default 5000)
+  --expect-service S   refuse the node unless its certificate names service S
+  --json               one JSON object instead of text
+${CLIENT_OPTIONS}
+
+examples:
+  stoq ping '[::1]:4433'
+  stoq ping -c 100 --size 4096 --json '[::1]:4433'`,
+
+  call: `usage: stoq call <service/method> --target <[ipv6]:port> [--data JSON|@FILE|-] [options]
+
+Calls any method; the server's <service>/_methods built-in supplies its protobuf types. Prints
+the response as one JSON line (one line per message for streaming responses), always JSON.
+
+--data follows the proto3 JSON mapping strictly: field names in lowerCamelCase or as in the
+.proto (delay_ms); 64-bit integers as strings or numbers; bytes as standard or URL-safe base64;
+enums by name or number; unknown fields, wrong types, fractions and out-of-range numbers are
+refused naming the field. Client-streaming and bidi methods take a JSON array of requests.
+
+options:
+  --target ADDR        the node, "[ipv6]:port" (required)
+  --data JSON          the request (default {}); @FILE reads a file, - reads stdin
+  --timeout MS         the call's deadline, also bounds connecting (1..2147483647, default 10000)
+  --json               accepted for symmetry: output is always JSON
+${CLIENT_OPTIONS}
+
+examples:
+  stoq call node/echo --target '[::1]:4433' --data '{"text":"hello","payload":"AQID"}'
+  stoq call node/echo_stream --target '[::1]:4433' --data '{"text":"tick","count":3}'
+  stoq call node/echo --target '[::1]:4433' --data @request.json
+  stoq call node/set_serving --as admin --target '[::1]:4433' --data '{"serving":false}'`,
+
+  methods: `usage: stoq methods --target <[ipv6]:port> [options]
+
+Lists a service's methods with kinds, types and who may call them.
+
+options:
+  --target ADDR        the node, "[ipv6]:port" (required)
+  --service NAME       the service to list (default: the one the node's certificate names)
+  --timeout MS         deadline (1..2147483647, default 10000)
+  --json               the raw listing as JSON
+${CLIENT_OPTIONS}
+
+examples:
+  stoq methods --target '[::1]:4433'
+  stoq methods --target '[::1]:4433' --service node --json`,
+};
