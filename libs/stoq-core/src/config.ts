@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlDate, TomlError } from 'smol-toml';
+import { applyConfigAliases, type ConfigNotice } from './config-aliases';
 import { StoqError, isStoqError } from './errors';
 import { MAX_HOP_LIMIT } from './packet/hop';
 import { parseIpv6Endpoint } from './packet/ipv6';
@@ -129,6 +130,8 @@ class SectionReader {
   constructor(
     private readonly section: string,
     private readonly table: Table,
+    /** Our key path -> the seed's key path the user wrote (config-aliases.ts), for messages. */
+    private readonly writtenAs: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   private take(key: string): unknown {
@@ -137,7 +140,8 @@ class SectionReader {
   }
 
   path(key: string): string {
-    return `${this.section}.${key}`;
+    const ours = `${this.section}.${key}`;
+    return this.writtenAs.get(ours) ?? ours;
   }
 
   string(key: string, fallback: string, check?: (v: string) => string | null): string {
@@ -185,13 +189,13 @@ class SectionReader {
 
 const SECTIONS = ['node', 'transport', 'security', 'certificates', 'extensions', 'performance', 'logging'] as const;
 
-function section(root: Table, name: string): SectionReader {
+function readSection(root: Table, name: string, writtenAs?: ReadonlyMap<string, string>): SectionReader {
   const v = root[name];
-  if (v === undefined) return new SectionReader(name, {});
+  if (v === undefined) return new SectionReader(name, {}, writtenAs);
   if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) {
     throw invalid(name, `expected a table ([${name}]), got ${typeName(v)}`);
   }
-  return new SectionReader(name, v as Table);
+  return new SectionReader(name, v as Table, writtenAs);
 }
 
 function checkBind(v: string): string | null {
@@ -204,22 +208,32 @@ function checkBind(v: string): string | null {
   }
 }
 
+export interface ParseConfigOptions {
+  /**
+   * Told about keys that were accepted but change nothing (the seed's no-effect switches, see
+   * config-aliases.ts), so the caller can log them; the config loads either way.
+   */
+  notice?: ConfigNotice;
+}
+
 /** Parses stoq.toml text into a complete, validated configuration. */
-export function parseConfig(tomlText: string): StoqConfig {
-  let root: Table;
+export function parseConfig(tomlText: string, options: ParseConfigOptions = {}): StoqConfig {
+  let parsed: Table;
   try {
-    root = parse(tomlText, { integersAsBigInt: true }) as Table;
+    parsed = parse(tomlText, { integersAsBigInt: true }) as Table;
   } catch (cause) {
     const where = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : '';
     const what = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new StoqError('CONFIG_INVALID', `stoq.toml is not valid TOML${where}: ${what}`, { cause });
   }
-  for (const key of Object.keys(root)) {
+  for (const key of Object.keys(parsed)) {
     if (!(SECTIONS as readonly string[]).includes(key)) throw invalid(key, `unknown section (known: ${SECTIONS.join(', ')})`);
   }
+  const { root, writtenAs } = applyConfigAliases(parsed, options.notice);
+  const section = (name: string): SectionReader => readSection(root, name, writtenAs);
   const d = defaultConfig();
 
-  const n = section(root, 'node');
+  const n = section('node');
   const nonEmpty = (v: string): string | null => (v.trim() === '' ? 'must not be empty' : null);
   const node: StoqConfig['node'] = {
     name: n.string('name', d.node.name, (v) =>
@@ -229,7 +243,7 @@ export function parseConfig(tomlText: string): StoqConfig {
   };
   n.done();
 
-  const t = section(root, 'transport');
+  const t = section('transport');
   const transport: StoqConfig['transport'] = {
     bind: t.string('bind', d.transport.bind, checkBind),
     idleTimeoutMs: t.int('idle_timeout_ms', d.transport.idleTimeoutMs, 1, DAY_MS),
@@ -245,11 +259,11 @@ export function parseConfig(tomlText: string): StoqConfig {
     );
   }
 
-  const s = section(root, 'security');
+  const s = section('security');
   const security: StoqConfig['security'] = { requirePqKex: s.bool('require_pq_kex', d.security.requirePqKex) };
   s.done();
 
-  const c = section(root, 'certificates');
+  const c = section('certificates');
   const certificates: StoqConfig['certificates'] = {
     trustRoot: c.optionalString('trust_root', nonEmpty),
     rootFingerprint: c.optionalString('root_fingerprint', (v) =>
@@ -259,7 +273,7 @@ export function parseConfig(tomlText: string): StoqConfig {
   };
   c.done();
 
-  const e = section(root, 'extensions');
+  const e = section('extensions');
   const extensions: StoqConfig['extensions'] = {
     tokenization: e.bool('tokenization', d.extensions.tokenization),
     sharding: e.bool('sharding', d.extensions.sharding),
@@ -274,7 +288,7 @@ export function parseConfig(tomlText: string): StoqConfig {
   };
   e.done();
 
-  const p = section(root, 'performance');
+  const p = section('performance');
   const performance: StoqConfig['performance'] = {
     maxConnections: p.int('max_connections', d.performance.maxConnections, 1, 1_000_000),
     maxFrameBytes: p.int('max_frame_bytes', d.performance.maxFrameBytes, 1024, 1024 * MiB),
@@ -290,7 +304,7 @@ export function parseConfig(tomlText: string): StoqConfig {
     );
   }
 
-  const l = section(root, 'logging');
+  const l = section('logging');
   const logging: StoqConfig['logging'] = { level: l.oneOf('level', d.logging.level, LOG_LEVELS) };
   l.done();
   return { node, transport, security, certificates, extensions, performance, logging };
@@ -300,7 +314,7 @@ export function parseConfig(tomlText: string): StoqConfig {
  * Reads and parses a stoq.toml file. Relative `node.data_dir` and `certificates.trust_root` are
  * resolved against the file's directory, so a config means the same thing from any cwd.
  */
-export async function loadConfig(path: string): Promise<StoqConfig> {
+export async function loadConfig(path: string, options: ParseConfigOptions = {}): Promise<StoqConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -310,7 +324,7 @@ export async function loadConfig(path: string): Promise<StoqConfig> {
   }
   let config: StoqConfig;
   try {
-    config = parseConfig(text);
+    config = parseConfig(text, options);
   } catch (err) {
     if (isStoqError(err)) throw new StoqError(err.code, `${path}: ${err.message}`, { cause: err, details: { ...err.details, path } });
     throw err;
