@@ -1,12 +1,14 @@
 // Shared first-run logic for `npm start` and `npm test` on a fresh clone: install npm
 // dependencies if they are missing or older than the lockfile, then build (Rust addon + TS).
 // Uses only Node built-ins, because it runs before node_modules exists.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const self = fileURLToPath(import.meta.url);
+export const root = join(dirname(self), '..');
 
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
@@ -35,7 +37,63 @@ export function ensureInstalled() {
 
 export function ensureBuilt() {
   process.stderr.write('stoq: building (incremental; the first build compiles the Rust engine and takes a few minutes)…\n');
-  mustRun('npx', ['nx', 'run-many', '-t', 'build', '--parallel=2', '--outputStyle=static'], {
-    env: { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
-  });
+  // Synchronous for the callers; the child streams Nx's output, minus replayed cache hits.
+  mustRun(process.execPath, [self, '--nx-build']);
 }
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+const CACHED = /\[(local cache|remote cache|existing outputs match the cache, left as is)\]/;
+
+/**
+ * Runs the Nx build and streams its output, except the replayed logs of cache hits (Nx would
+ * print the cached cargo log, "Finished … in 2m 01s", on every start): a cached task gets one
+ * line, a task that ran shows its whole output.
+ */
+async function nxBuild() {
+  const child = spawn('npx', ['nx', 'run-many', '-t', 'build', '--parallel=2', '--outputStyle=static'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
+  });
+  let replaying = false;
+  const cached = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const plain = line.replace(ANSI, '');
+    const task = /^> nx run (\S+)/.exec(plain);
+    if (task) {
+      replaying = CACHED.test(plain);
+      if (replaying) cached.push(task[1]);
+    } else if (/^\s*NX\s/.test(plain)) replaying = false; // Nx's summary
+    if (!replaying) process.stdout.write(`${line}\n`);
+  });
+  const [code, signal] = await new Promise((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  if (cached.length > 0) process.stderr.write(`stoq: up to date, not rebuilt: ${cached.join(', ')}\n`);
+  return code ?? (signal ? 1 : 0);
+}
+
+/**
+ * Tracked files changed by a test run. `before` is a snapshot taken at the start (other people's
+ * uncommitted edits are already in it), so only what changed during the run is reported.
+ * Returns null outside a git checkout.
+ */
+export function trackedState() {
+  const inside = spawnSync('git', ['rev-parse', '--is-inside-work-tree'], { cwd: root, encoding: 'utf8' });
+  if (inside.status !== 0 || inside.stdout.trim() !== 'true') return null;
+  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).stdout;
+  const files = status.split('\n').filter(Boolean).map((l) => l.slice(3).split(' -> ').pop());
+  const present = files.filter((f) => existsSync(join(root, f)));
+  const hashes = present.length
+    ? spawnSync('git', ['hash-object', '--', ...present], { cwd: root, encoding: 'utf8' }).stdout.trim().split('\n')
+    : [];
+  const state = new Map(files.map((f) => [f, 'deleted']));
+  present.forEach((f, i) => state.set(f, hashes[i]));
+  return state;
+}
+
+export function changedSince(before) {
+  const after = trackedState();
+  if (before === null || after === null) return [];
+  return [...new Set([...before.keys(), ...after.keys()])].filter((f) => before.get(f) !== after.get(f)).sort();
+}
+
+if (process.argv[2] === '--nx-build') process.exit(await nxBuild());

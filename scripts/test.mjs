@@ -8,8 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBuilt, ensureInstalled, root, run } from './bootstrap.mjs';
+import { changedSince, ensureBuilt, ensureInstalled, root, run, trackedState } from './bootstrap.mjs';
 
+// A clean clone must stay clean: tracked files the install, build or tests change fail the run.
+const trackedBefore = trackedState();
 ensureInstalled();
 ensureBuilt();
 
@@ -47,5 +49,9 @@ const line = existsSync(summaryFile)
   ? readFileSync(summaryFile, 'utf8')
   : `tests: ${counts.passed} passed, ${counts.failed + 1} failed, 0 skipped`; // Jest died before reporting
 rmSync(summaryDir, { recursive: true, force: true });
+const dirtied = changedSince(trackedBefore);
+if (dirtied.length > 0) {
+  process.stderr.write(`\nstoq: the test run changed tracked files (a clean clone must stay clean):\n${dirtied.map((f) => `  ${f}\n`).join('')}`);
+}
 process.stdout.write(`\n${line}\n`);
-process.exit(nativeFailed ? 1 : status);
+process.exit(nativeFailed || dirtied.length > 0 ? 1 : status);
