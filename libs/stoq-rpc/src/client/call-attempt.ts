@@ -1,0 +1,77 @@
+// One attempt of a call: pick a target of the method's service (or the pinned one), take its
+// pooled connection, open a stream, and feed the attempt's outcome back to load balancing
+// (UNAVAILABLE ejects the target, anything else readmits it). Separate from retrying (which
+// decides whether to make another attempt) and from resolving and pooling (which it only
+// consults), like grpc-js's load-balancing call between its retrying call and its subchannels.
+import type { Ipv6Endpoint, StoqConnection, StoqStream } from '@stoq/core';
+import type { Clock } from '../clock';
+import { serviceOfPath, type MethodDefinition } from '../method';
+import { RpcError } from '../rpc-error';
+import { Status } from '../status';
+import type { WireLimits } from '../wire/call-sequencer';
+import { ClientCall } from './client-call';
+import type { CallScope } from './call-scope';
+import type { ConnectionPool } from './connection-pool';
+import type { ResolvedTarget } from './resolver';
+import type { ServiceDirectory } from './service-targets';
+import type { TargetSet } from './target-set';
+
+type AnyDef = MethodDefinition<unknown, unknown>;
+
+export class AttemptOpener {
+  constructor(
+    private readonly services: ServiceDirectory,
+    private readonly pool: ConnectionPool,
+    private readonly clock: Clock,
+    private readonly limits: WireLimits,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  /** Picks a target, gets its pooled connection and opens a stream: one call attempt. */
+  async open(def: AnyDef, scope: CallScope, pinned?: Ipv6Endpoint): Promise<ClientCall> {
+    scope.check();
+    if (this.isClosed()) throw new RpcError(Status.UNAVAILABLE, 'client is closed');
+    const service = serviceOfPath(def.path);
+    // Fast paths: a fresh resolver answer and an established pooled connection need no await.
+    const state = this.services.fresh(service) ?? (await scope.race(this.services.resolve(service)));
+    const target = pinned !== undefined ? state.targets.all().find((s) => s.target.endpoint === pinned)?.target : state.targets.pick(this.clock.now());
+    if (!target) {
+      throw new RpcError(Status.UNAVAILABLE, pinned !== undefined ? `${pinned} is not a target of service "${service}"` : `no targets for service "${service}"`);
+    }
+    const call = await this.openOn(target, def, scope, state.targets);
+    void call.result.then(
+      () => state.targets.reportSuccess(target.endpoint),
+      (err: RpcError) => {
+        if (err.code === Status.UNAVAILABLE) state.targets.reportFailure(target.endpoint, this.clock.now());
+        else state.targets.reportSuccess(target.endpoint);
+      },
+    );
+    return call;
+  }
+
+  /**
+   * Opens a stream to `target` for `def`. Failing to connect or to open a stream reports the
+   * target failed unless `report` is false (a health probe reports its own verdict).
+   */
+  async openOn(target: ResolvedTarget, def: AnyDef, scope: CallScope, targets: TargetSet, report = true): Promise<ClientCall> {
+    let conn: StoqConnection;
+    try {
+      conn = this.pool.established(target.endpoint) ?? (await scope.race(this.pool.connection(target, def.idempotent)));
+    } catch (err) {
+      if (scope.aborted) throw scope.reason;
+      if (report) targets.reportFailure(target.endpoint, this.clock.now());
+      throw err;
+    }
+    let stream: StoqStream;
+    try {
+      // Only idempotent calls may ride in 0-RTT early data (it can be replayed).
+      stream = await scope.race(def.idempotent ? conn.openStream({ early: true }) : conn.openStream());
+    } catch (err) {
+      if (scope.aborted) throw scope.reason;
+      this.pool.drop(target.endpoint, conn);
+      if (report) targets.reportFailure(target.endpoint, this.clock.now());
+      throw new RpcError(Status.UNAVAILABLE, `cannot open a stream to ${target.endpoint}: ${(err as Error).message}`);
+    }
+    return new ClientCall(stream, def.kind, this.limits, scope.signal);
+  }
+}
