@@ -23,6 +23,7 @@ module.exports = {
     '^@stoq/rpc$': path.join(root, 'libs/stoq-rpc/src/index.ts'),
     '^@stoq/ct-log$': path.join(root, 'libs/ct-log/src/index.ts'),
     '^@stoq/four-proof$': path.join(root, 'libs/four-proof/src/index.ts'),
+    '^@stoq/ipv6$': path.join(root, 'libs/ipv6/src/index.ts'),
   },
   testTimeout: 60000,
 };
