@@ -24,6 +24,7 @@ module.exports = {
     '^@stoq/ct-log$': path.join(root, 'libs/ct-log/src/index.ts'),
     '^@stoq/four-proof$': path.join(root, 'libs/four-proof/src/index.ts'),
     '^@stoq/ipv6$': path.join(root, 'libs/ipv6/src/index.ts'),
+    '^@stoq/der$': path.join(root, 'libs/der/src/index.ts'),
   },
   testTimeout: 60000,
 };
