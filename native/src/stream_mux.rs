@@ -36,8 +36,10 @@ use tokio::sync::{mpsc, Notify};
 
 /// Most bytes one read gathers into one event.
 const READ_MAX: usize = 1024 * 1024;
-/// Accepted bytes are reported (credit returned) once this many are unreported, or as soon as
-/// a stream's queue drains after flow control held it. Smaller writes never cost an event.
+/// Accepted bytes are reported (credit returned) once this many are unreported while flow control
+/// holds the rest of the queue, and whenever the queue drains (so at most one event per batch of
+/// operations JS sent). JS counts every byte it wrote against its send budgets until it is
+/// reported: an unreported remainder would hold budget that no later event returns.
 const REPORT_BYTES: u64 = 256 * 1024;
 
 /// Event kinds as JS sees them (native/README.md, "Streams: the stream mux").
@@ -382,8 +384,6 @@ struct Outgoing {
     done: bool,
     /// Bytes quinn accepted that JS has not been told about.
     unreported: u64,
-    /// Flow control held the queue since the last report.
-    held: bool,
 }
 
 impl Outgoing {
@@ -394,10 +394,7 @@ impl Outgoing {
             match Pin::new(&mut *send).poll_write(&mut cx, front) {
                 Poll::Ready(Ok(n)) => self.accepted(n),
                 Poll::Ready(Err(e)) => return self.failed(key, send, e, sink),
-                Poll::Pending => {
-                    self.held = true;
-                    break;
-                }
+                Poll::Pending => break,
             }
         }
         self.after_write(key, send, sink);
@@ -422,11 +419,8 @@ impl Outgoing {
             finish_or_reset(send);
             self.done = true;
         }
-        if self.unreported > 0 && (self.unreported >= REPORT_BYTES || (drained && self.held)) {
+        if self.unreported > 0 && (self.unreported >= REPORT_BYTES || drained) {
             sink.push(Event::Sent(key, std::mem::take(&mut self.unreported)));
-        }
-        if drained {
-            self.held = false;
         }
     }
 
@@ -460,7 +454,7 @@ async fn drive(key: u64, start: Start, mut cmds: mpsc::UnboundedReceiver<Cmd>, s
             }
         },
     };
-    let mut out = Outgoing { queue: VecDeque::new(), fin: false, done: false, unreported: 0, held: false };
+    let mut out = Outgoing { queue: VecDeque::new(), fin: false, done: false, unreported: 0 };
     let mut recv_done = false;
     let mut paused = false;
     let mut commands_open = true;

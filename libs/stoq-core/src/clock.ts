@@ -1,5 +1,6 @@
-// Time as a dependency: deadlines, backoff, ejection and health checks read the clock and set
-// timers only through this interface, so tests drive them with a manual clock.
+// Time as a dependency: deadlines, backoff, ejection, health checks and rate-limited logs read
+// the clock and set timers only through this interface, so tests drive them with a manual clock.
+// The one clock abstraction of the tree (stoq-rpc re-exports it).
 
 export interface TimerHandle {
   /** Opaque; only for clearTimeout. */

@@ -2,6 +2,7 @@
 // authenticated (or, for 0-RTT client connections, before — see `ready`).
 import { StoqError } from './errors';
 import { fromNativeError } from './native-error';
+import type { ConnectionBudget } from './send-budget';
 import { StreamMux } from './stream-mux';
 import type { QuicStoqStream } from './stream';
 import type { NativeCloseInfo, NativeConnection } from './native-binding';
@@ -23,9 +24,10 @@ export class QuicStoqConnection implements StoqConnection {
   constructor(
     readonly native: NativeConnection,
     maxMessageBytes: number,
+    budget: ConnectionBudget,
     authenticate: (conn: QuicStoqConnection) => Promise<PeerIdentity>,
   ) {
-    this.mux = new StreamMux(native, maxMessageBytes);
+    this.mux = new StreamMux(native, maxMessageBytes, budget);
     this.closed = native.closed().then(toCloseInfo);
     this.ready = authenticate(this).then((peer) => {
       this.peerIdentity = peer;

@@ -5,6 +5,7 @@
 import { AsyncQueue } from './async-queue';
 import type { StoqError } from './errors';
 import { fromNativeError } from './native-error';
+import type { ConnectionBudget } from './send-budget';
 import { QuicStoqStream } from './stream';
 import type { NativeConnection, NativeStreamEvents } from './native-binding';
 
@@ -46,6 +47,8 @@ export class StreamMux {
   constructor(
     readonly native: NativeConnection,
     private readonly maxMessageBytes: number,
+    /** This connection's share of the transport's send budget (send-budget.ts). */
+    readonly budget: ConnectionBudget,
   ) {
     native.startStreams((events) => this.route(events));
   }
@@ -57,7 +60,7 @@ export class StreamMux {
   open(eager = false): QuicStoqStream {
     const key = this.nextKey;
     this.nextKey += 2;
-    const stream = new QuicStoqStream(this, key, this.maxMessageBytes, false);
+    const stream = new QuicStoqStream(this, key, this.maxMessageBytes, false, this.budget);
     if (this.closedError) {
       stream.onError(this.closedError);
       return stream;
@@ -127,7 +130,7 @@ export class StreamMux {
       const key = events[i + 1] as number;
       const value = events[i + 2];
       if (kind === INCOMING) {
-        const stream = new QuicStoqStream(this, key, this.maxMessageBytes, true);
+        const stream = new QuicStoqStream(this, key, this.maxMessageBytes, true, this.budget);
         this.streams.set(key, stream);
         if (!this.incoming.push(stream)) stream.abandon();
         continue;

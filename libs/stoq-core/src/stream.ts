@@ -4,13 +4,12 @@
 // quinn stay within a window (quinn's flow control is what confirms them, via SENT events).
 import { StoqError } from './errors';
 import { encodeFrame, FrameDecoder } from './frame';
+import type { BudgetWaiter, ConnectionBudget } from './send-budget';
 import { OpKind, type StreamMux } from './stream-mux';
 import type { StoqStream } from './types';
 
 /** Read size for stream chunks: large enough for bulk transfer, small enough to stay fair. */
 export const DEFAULT_READ_CHUNK = 256 * 1024;
-/** Written bytes quinn may not have taken yet before write() waits (per stream). */
-const WRITE_WINDOW = 1024 * 1024;
 /**
  * Writes below this size are copied and held until the end of the current tick, so that the
  * frames a call produces in one go (or a burst of small stream messages) cross into the native
@@ -61,7 +60,7 @@ interface CreditWaiter {
   reject(err: StoqError): void;
 }
 
-export class QuicStoqStream implements StoqStream {
+export class QuicStoqStream implements StoqStream, BudgetWaiter {
   /** For receiveMessage(); created on first use (RPC streams decode frames themselves). */
   private decoder: FrameDecoder | null = null;
   // receive side
@@ -79,8 +78,11 @@ export class QuicStoqStream implements StoqStream {
   private opened: boolean;
   private sendDone = false;
   private sendFailure: Failure | null = null;
+  /** Bytes handed to the native mux that quinn has not taken yet (counted in `budget` too). */
   private unconfirmed = 0;
   private creditWaiters: CreditWaiter[] = [];
+  /** Queued in the transport budget's waiters (blocked by a connection or node limit). */
+  private waitingForBudget = false;
   /** Small writes held until the end of the tick (copies: callers may reuse their buffers). */
   private heldOut: Buffer[] = [];
   private flushQueued = false;
@@ -91,6 +93,7 @@ export class QuicStoqStream implements StoqStream {
     readonly id: number,
     private readonly maxMessageBytes: number,
     incoming: boolean,
+    private readonly budget: ConnectionBudget,
   ) {
     this.opened = incoming;
   }
@@ -111,8 +114,14 @@ export class QuicStoqStream implements StoqStream {
       this.mux.flushNow();
     }
     this.unconfirmed += data.length;
-    if (this.unconfirmed <= WRITE_WINDOW) return RESOLVED;
-    return new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
+    this.budget.add(data.length);
+    if (this.unconfirmed <= this.budget.limits.streamWindow && this.budget.hasRoom()) {
+      // Within every limit: go on, unless this turn of the event loop has written its share.
+      return this.budget.parent.turn.charge(data.length) ?? RESOLVED;
+    }
+    const wait = new Promise<void>((resolve, reject) => this.creditWaiters.push({ resolve, reject }));
+    if (this.unconfirmed <= this.budget.limits.streamWindow) this.queueForBudget();
+    return wait;
   }
 
   finish(): void {
@@ -234,17 +243,65 @@ export class QuicStoqStream implements StoqStream {
 
   /** @internal */
   onSent(bytes: number): void {
-    this.unconfirmed = Math.max(0, this.unconfirmed - bytes);
-    while (this.creditWaiters.length > 0 && this.unconfirmed <= WRITE_WINDOW) this.creditWaiters.shift()!.resolve();
+    this.release(bytes);
+    if (this.creditWaiters.length > 0 && this.unconfirmed <= this.budget.limits.streamWindow) {
+      if (this.budget.hasRoom()) this.resolveWaiters();
+      else this.queueForBudget();
+    }
+    this.maybeForget();
+  }
+
+  /** @internal (BudgetWaiter) room appeared in the connection or node budget. */
+  retry(): boolean {
+    if (this.creditWaiters.length > 0 && this.unconfirmed <= this.budget.limits.streamWindow) {
+      if (!this.budget.hasRoom()) return false;
+      this.resolveWaiters();
+    }
+    this.waitingForBudget = false;
+    return true;
+  }
+
+  /** @internal bytes handed down that quinn has not taken yet (0 once all were sent or dropped). */
+  get queuedBytes(): number {
+    return this.unconfirmed;
   }
 
   /** @internal the stream (or its connection) failed: both directions end with `err`. */
   onError(err: StoqError): void {
     this.endRecv(err);
     this.endSend(err);
+    // Also after a normal finish: nothing more will reach quinn on a failed stream.
+    this.release(this.unconfirmed);
+    this.maybeForget();
   }
 
   // ---- internals ----
+
+  private release(bytes: number): void {
+    const n = Math.min(bytes, this.unconfirmed);
+    this.unconfirmed -= n;
+    this.budget.remove(n);
+  }
+
+  private resolveWaiters(): void {
+    const waiters = this.creditWaiters;
+    this.creditWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private queueForBudget(): void {
+    if (this.waitingForBudget) return;
+    this.waitingForBudget = true;
+    this.budget.parent.wait(this);
+  }
+
+  /**
+   * Both sides are over and no written byte is still on its way into quinn: the mux can drop
+   * the stream. (Until then its SENT events still return budget.)
+   */
+  private maybeForget(): void {
+    if (this.recvDone && this.sendDone && this.unconfirmed === 0) this.mux.forget(this.id);
+  }
 
   private submit(data: Uint8Array, fin: boolean): void {
     this.mux.op(this.opened ? OpKind.SEND : OpKind.OPEN, this.id, fin ? 1 : 0, data);
@@ -301,7 +358,7 @@ export class QuicStoqStream implements StoqStream {
     this.recvDone = true;
     this.recvFailure = why;
     this.serveReaders();
-    if (this.sendDone) this.mux.forget(this.id);
+    this.maybeForget();
   }
 
   /** The send side is over: FIN queued (err null), reset, stopped by the peer or failure. */
@@ -309,16 +366,14 @@ export class QuicStoqStream implements StoqStream {
     if (this.sendDone) return;
     this.sendDone = true;
     this.sendFailure = why;
-    if (this.creditWaiters.length === 0) {
-      if (this.recvDone) this.mux.forget(this.id);
-      return;
-    }
+    // Reset, stopped or failed: quinn drops what it had not taken, so it no longer counts.
+    if (why !== null) this.release(this.unconfirmed);
     const waiters = this.creditWaiters;
     this.creditWaiters = [];
     for (const w of waiters) {
       if (why) w.reject(this.sendError());
       else w.resolve();
     }
-    if (this.recvDone) this.mux.forget(this.id);
+    this.maybeForget();
   }
 }

@@ -27,6 +27,8 @@ import {
 import { fromNativeError } from './native-error';
 import { parseIpv6Endpoint } from './packet/ipv6';
 import { pemToDerList } from './identity/pem';
+import { RateLimitedLog } from './rate-limited-log';
+import { DEFAULT_SEND_LIMITS, SendBudget, type SendLimits } from './send-budget';
 import { QuicStoqStream } from './stream';
 import type { Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
 
@@ -69,6 +71,20 @@ export interface StoqTransportOptions {
   maxConnections?: number;
   /** Largest length-prefixed message `receiveMessage()` accepts. Default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Bounds on written bytes not yet taken by quinn: per stream, per connection, for the whole
+   * transport, and per event-loop turn before writes yield to I/O (send-budget.ts). Defaults:
+   * `DEFAULT_SEND_LIMITS`.
+   */
+  sendLimits?: Partial<SendLimits>;
+  /**
+   * QUIC flow-control windows (bytes). `sendWindow`: most unacknowledged bytes quinn buffers per
+   * connection (default 8 MiB). `streamReceiveWindow` / `receiveWindow`: most bytes a peer may
+   * send ahead of our reading, per stream (default 2 MiB) and per connection (default 16 MiB).
+   */
+  sendWindow?: number;
+  streamReceiveWindow?: number;
+  receiveWindow?: number;
   /** How long the FALCON exchange may take after TLS before the connection is dropped. Default 10 s. */
   authTimeoutMs?: number;
   /**
@@ -91,6 +107,10 @@ export interface ConnectOptions {
 export interface TransportStats extends NativeEndpointStats {
   authenticatedConnections: number;
   authFailures: number;
+  /** Incoming connections closed at once because `maxConnections` were open. */
+  refusedConnections: number;
+  /** Written bytes waiting below quinn across all connections (bounded by sendLimits.totalBytes). */
+  queuedSendBytes: number;
 }
 
 export interface StoqTransportEvents {
@@ -100,6 +120,11 @@ export interface StoqTransportEvents {
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 const VERIFIED_CHAIN_CACHE = 1024;
 const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Refusals of one kind are logged at most once per this interval, with the count since. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+const DEFAULT_SEND_WINDOW = 8 * 1024 * 1024;
+const DEFAULT_STREAM_RECEIVE_WINDOW = 2 * 1024 * 1024;
+const DEFAULT_RECEIVE_WINDOW = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 export class StoqTransport extends EventEmitter<StoqTransportEvents> {
@@ -111,7 +136,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   private readonly verifiedChains = new Map<string, PeerIdentity>();
   private authenticated = 0;
   private authFailures = 0;
+  private refused = 0;
   private closing = false;
+  private readonly sendBudget: SendBudget;
+  private readonly refusalLog: RateLimitedLog;
 
   private constructor(
     private readonly endpoint: NativeEndpoint,
@@ -120,6 +148,8 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     super();
     this.trustedRootsDer = pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem');
     this.log = opts.logger ?? pino({ enabled: false });
+    this.sendBudget = new SendBudget({ ...DEFAULT_SEND_LIMITS, ...opts.sendLimits });
+    this.refusalLog = new RateLimitedLog(this.log, REFUSAL_LOG_INTERVAL_MS);
     if (opts.listen) void this.acceptLoop();
   }
 
@@ -142,6 +172,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       keepAliveMs: opts.keepAliveMs,
       maxConcurrentBidiStreams: opts.maxConcurrentStreams,
       enableZeroRtt: opts.zeroRtt ?? false,
+      sendWindow: opts.sendWindow ?? DEFAULT_SEND_WINDOW,
+      streamReceiveWindow: opts.streamReceiveWindow ?? DEFAULT_STREAM_RECEIVE_WINDOW,
+      receiveWindow: opts.receiveWindow ?? DEFAULT_RECEIVE_WINDOW,
       maxUdpPayload: opts.maxUdpPayload,
       // connect() need not wait for the server's HANDSHAKE_DONE: the FALCON exchange that
       // follows proves the server accepted our certificate (a refusal closes the connection
@@ -185,7 +218,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       throw fromNativeError(err);
     }
     const early = native.isZeroRtt;
-    const conn = new QuicStoqConnection(native, this.maxMessageBytes, async (c) => {
+    const conn = new QuicStoqConnection(native, this.maxMessageBytes, this.sendBudget.connection(), async (c) => {
       // The auth stream must be stream 0: open it before the caller can open any early-data stream.
       const authStream = c.openAuthStream();
       await native.handshakeComplete();
@@ -215,7 +248,13 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   }
 
   stats(): TransportStats {
-    return { ...this.endpoint.stats(), authenticatedConnections: this.authenticated, authFailures: this.authFailures };
+    return {
+      ...this.endpoint.stats(),
+      authenticatedConnections: this.authenticated,
+      authFailures: this.authFailures,
+      refusedConnections: this.refused,
+      queuedSendBytes: this.sendBudget.queuedBytes,
+    };
   }
 
   /** Close every connection and the endpoint; resolves once the peers were told. */
@@ -248,11 +287,13 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       if (!native) break;
       const limit = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
       if (this.live.size >= limit) {
-        this.log.warn({ remote: native.remoteAddr, limit }, 'connection refused: limit reached');
+        // Cheap on purpose: no per-refusal log line (a flood would be one line per packet burst).
+        this.refused++;
         native.close(CloseCode.CONNECTION_LIMIT, `connection limit of ${limit} reached`);
+        this.refusalLog.record('connection-limit', 'connections refused: connection limit reached', { limit, lastRemote: native.remoteAddr });
         continue;
       }
-      const conn = new QuicStoqConnection(native, this.maxMessageBytes, (c) => this.authenticateAsServer(c));
+      const conn = new QuicStoqConnection(native, this.maxMessageBytes, this.sendBudget.connection(), (c) => this.authenticateAsServer(c));
       this.track(conn);
       conn.ready.then(
         () => {
