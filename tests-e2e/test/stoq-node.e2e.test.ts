@@ -78,3 +78,19 @@ test('a config error names the offending key and the node does not start', async
   expect(r.stderr).toMatch(/transport\.bind/);
   expect(r.stderr).toMatch(/IPv4/);
 });
+
+test('performance.max_rpc_message_bytes decides the largest RPC message the node takes', async () => {
+  const address = await startNode(); // the example config: 4 MiB
+  const refused = await runStoq(['ping', address, '--size', '5000000', '--count', '1'], dir);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/a message frame of 5000\d{3} bytes is over the message limit of 4194304 bytes/);
+  await node!.stop();
+
+  const toml = readFileSync(join(dir, 'stoq.toml'), 'utf8').replace('max_rpc_message_bytes = 4194304', 'max_rpc_message_bytes = 33554432');
+  writeFileSync(join(dir, 'stoq.toml'), toml);
+  const bigger = await startNode();
+  const ok = await runStoq(['ping', bigger, '--size', '5000000', '--count', '1', '--json'], dir);
+  expect(ok.stderr).toBe('');
+  expect(ok.code).toBe(0);
+  expect((JSON.parse(ok.stdout) as { echo: { sizeBytes: number } }).echo.sizeBytes).toBe(5_000_000);
+});

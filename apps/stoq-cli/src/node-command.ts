@@ -2,7 +2,7 @@
 // health/metrics/_methods), logging (pino, JSON on stdout) every connection and periodic stats.
 import { hostname } from 'node:os';
 import pino from 'pino';
-import { hostOf, loadConfig, StoqTransport } from '@stoq/core';
+import { hostOf, loadConfig, StoqTransport, transportOptionsFromConfig } from '@stoq/core';
 import { parseCommand } from './args';
 import { usageError } from './cli-error';
 import { explicitDataDir } from './data-dir';
@@ -57,16 +57,8 @@ export async function runNode(argv: string[]): Promise<number> {
       ? await readTrustRoot(config.certificates.trustRoot, `certificates.trust_root in ${values.config}`)
       : '';
   const transport = StoqTransport.listen({
+    ...transportOptionsFromConfig(config),
     identity: withExtraRoot(identity, extraRoot),
-    bind: config.transport.bind,
-    idleTimeoutMs: config.transport.idleTimeoutMs,
-    keepAliveMs: config.transport.keepAliveIntervalMs,
-    maxConcurrentStreams: config.transport.maxConcurrentStreams,
-    zeroRtt: config.transport.zeroRtt,
-    requirePqKex: config.security.requirePqKex,
-    maxMessageBytes: config.performance.maxFrameBytes,
-    maxUdpPayload: config.performance.maxUdpPayload,
-    maxConnections: config.performance.maxConnections,
     logger: log,
   });
   transport.on('auth-error', (err, remote) => log.warn({ remote, code: err.code }, err.message));
@@ -82,7 +74,7 @@ export async function runNode(argv: string[]): Promise<number> {
     'stoq node listening',
   );
 
-  const rpc = createNodeService(transport, identity.instance, log);
+  const rpc = createNodeService(transport, identity.instance, log, { maxMessageBytes: config.performance.maxRpcMessageBytes });
   const stats = setInterval(() => log.info({ stats: transport.stats() }, 'stats'), STATS_INTERVAL_MS);
   stats.unref();
   const serving = (async () => {

@@ -1,5 +1,5 @@
 // The `node` RPC service of `stoq node`: echo (unary and streaming) and transport stats.
-import { RpcError, RpcServer, Status } from '@stoq/rpc';
+import { RpcError, RpcServer, Status, type ServerLimits } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import type { StoqTransport } from '@stoq/core';
 import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto';
@@ -7,9 +7,9 @@ import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto
 const MAX_STREAM_COUNT = 100_000;
 const MAX_DELAY_MS = 60_000;
 
-export function createNodeService(transport: StoqTransport, instance: string, logger: Logger): RpcServer {
+export function createNodeService(transport: StoqTransport, instance: string, logger: Logger, limits: Partial<ServerLimits> = {}): RpcServer {
   const started = Date.now();
-  const server = new RpcServer({ service: 'node', logger });
+  const server = new RpcServer({ service: 'node', logger, limits });
   server.addMethod(
     NodeMethods.echo,
     async (req, ctx): Promise<EchoResponse> => {

@@ -74,6 +74,9 @@ export function createClientTransport(client: ClientIdentity): StoqTransport {
   return StoqTransport.create({ identity: client.transportIdentity, bind: '[::]:0', zeroRtt: false });
 }
 
+/** Largest request or response message the CLI sends or accepts (bytes). */
+const CLI_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 /**
  * Connects to the target on `shared` (left open by `close()`), or on a fresh client transport of
  * its own (closed by `close()`).
@@ -93,6 +96,9 @@ export async function connectSession(client: ClientIdentity, opts: ConnectOption
       connector: async () => conn,
       resolver: new StaticResolver({ [service]: [opts.target] }),
       retry: { maxAttempts: 1 },
+      // The node's performance.max_rpc_message_bytes is what decides; the CLI only keeps a
+      // ceiling of its own (a call is the user's own request, not a stranger's).
+      limits: { maxMessageBytes: CLI_MAX_MESSAGE_BYTES },
     });
     return {
       transport,

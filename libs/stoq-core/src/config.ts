@@ -11,6 +11,7 @@ import { MAX_HOP_LIMIT } from './packet/hop';
 import { parseIpv6Endpoint } from './packet/ipv6';
 import { MAX_SEED_FAN_OUT } from './packet/seed';
 import { MAX_REPLAY_WINDOW } from './packet/token';
+import type { StoqTransportOptions } from './transport';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -63,8 +64,18 @@ export interface StoqConfig {
   };
   performance: {
     maxConnections: number;
-    /** Largest message frame accepted on a stream. */
+    /** Largest length-prefixed frame `receiveMessage()` accepts on a raw (non-RPC) stream. */
     maxFrameBytes: number;
+    /** Largest RPC request or response message (`ServerLimits`/`WireLimits.maxMessageBytes`). */
+    maxRpcMessageBytes: number;
+    /** Send budgets (bytes written, not yet taken by quinn): `StoqTransportOptions.sendLimits`. */
+    sendBufferPerStream: number;
+    sendBufferPerConnection: number;
+    sendBufferTotal: number;
+    /** QUIC windows: `StoqTransportOptions.sendWindow` / `streamReceiveWindow` / `receiveWindow`. */
+    sendWindow: number;
+    streamReceiveWindow: number;
+    receiveWindow: number;
     /**
      * Largest UDP payload path-MTU discovery may probe for (QUIC datagram size ceiling).
      * Discovery keeps only sizes the path carried; see `exampleConfig()` for the trade-off.
@@ -104,7 +115,18 @@ export function defaultConfig(): StoqConfig {
       hopLimit: 16,
       seedFanOut: 3,
     },
-    performance: { maxConnections: 10_000, maxFrameBytes: 16 * MiB, maxUdpPayload: DEFAULT_UDP_PAYLOAD },
+    performance: {
+      maxConnections: 10_000,
+      maxFrameBytes: 16 * MiB,
+      maxRpcMessageBytes: 4 * MiB,
+      sendBufferPerStream: 1 * MiB,
+      sendBufferPerConnection: 8 * MiB,
+      sendBufferTotal: 256 * MiB,
+      sendWindow: 8 * MiB,
+      streamReceiveWindow: 2 * MiB,
+      receiveWindow: 16 * MiB,
+      maxUdpPayload: DEFAULT_UDP_PAYLOAD,
+    },
     logging: { level: 'info' },
   };
 }
@@ -292,6 +314,13 @@ export function parseConfig(tomlText: string, options: ParseConfigOptions = {}):
   const performance: StoqConfig['performance'] = {
     maxConnections: p.int('max_connections', d.performance.maxConnections, 1, 1_000_000),
     maxFrameBytes: p.int('max_frame_bytes', d.performance.maxFrameBytes, 1024, 1024 * MiB),
+    maxRpcMessageBytes: p.int('max_rpc_message_bytes', d.performance.maxRpcMessageBytes, 1024, 1024 * MiB),
+    sendBufferPerStream: p.int('send_buffer_per_stream', d.performance.sendBufferPerStream, 1024, 1024 * MiB),
+    sendBufferPerConnection: p.int('send_buffer_per_connection', d.performance.sendBufferPerConnection, 1024, 1024 * MiB),
+    sendBufferTotal: p.int('send_buffer_total', d.performance.sendBufferTotal, 1024, 64 * 1024 * MiB),
+    sendWindow: p.int('send_window', d.performance.sendWindow, 1024, 1024 * MiB),
+    streamReceiveWindow: p.int('stream_receive_window', d.performance.streamReceiveWindow, 1024, 1024 * MiB),
+    receiveWindow: p.int('receive_window', d.performance.receiveWindow, 1024, 1024 * MiB),
     maxUdpPayload: p.int('max_udp_payload', d.performance.maxUdpPayload, MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
   };
   p.done();
@@ -392,8 +421,21 @@ seed_fan_out = 3
 
 [performance]
 max_connections = 10000
-# Largest message frame accepted on a stream (16 MiB).
+# Largest length-prefixed frame accepted on a raw stream (receiveMessage(); 16 MiB). RPC streams
+# have their own limit below.
 max_frame_bytes = 16777216
+# Largest RPC request or response message (4 MiB); larger ones fail with RESOURCE_EXHAUSTED.
+max_rpc_message_bytes = 4194304
+# Bytes written by handlers that quinn has not taken yet (its flow control holds them back), per
+# stream, per connection and for the whole node. A handler's next write waits beyond them.
+send_buffer_per_stream = 1048576
+send_buffer_per_connection = 8388608
+send_buffer_total = 268435456
+# QUIC windows: unacknowledged bytes quinn keeps per connection (send_window), and bytes a peer
+# may send ahead of our reading, per stream and per connection.
+send_window = 8388608
+stream_receive_window = 2097152
+receive_window = 16777216
 # Largest QUIC datagram (UDP payload, 1200..65527) that path-MTU discovery may probe for.
 # Discovery starts at 1200 and keeps only sizes the peer acknowledged, so a path never gets more
 # than it carries: Ethernet settles near 1500, loopback and jumbo frames at this ceiling (4096
@@ -406,6 +448,30 @@ max_udp_payload = 4096
 # fatal, error, warn, info, debug, trace or silent.
 level = "info"
 `;
+}
+
+/**
+ * The transport options a `[transport]`/`[security]`/`[performance]` config asks for (identity,
+ * listen and logger are the caller's). One mapping, so every process built from a stoq.toml
+ * gets the same limits.
+ */
+export function transportOptionsFromConfig(config: StoqConfig): Omit<StoqTransportOptions, 'identity' | 'listen' | 'logger'> {
+  const p = config.performance;
+  return {
+    bind: config.transport.bind,
+    idleTimeoutMs: config.transport.idleTimeoutMs,
+    keepAliveMs: config.transport.keepAliveIntervalMs,
+    maxConcurrentStreams: config.transport.maxConcurrentStreams,
+    zeroRtt: config.transport.zeroRtt,
+    requirePqKex: config.security.requirePqKex,
+    maxMessageBytes: p.maxFrameBytes,
+    maxUdpPayload: p.maxUdpPayload,
+    maxConnections: p.maxConnections,
+    sendLimits: { streamWindow: p.sendBufferPerStream, connectionBytes: p.sendBufferPerConnection, totalBytes: p.sendBufferTotal },
+    sendWindow: p.sendWindow,
+    streamReceiveWindow: p.streamReceiveWindow,
+    receiveWindow: p.receiveWindow,
+  };
 }
 
 /**

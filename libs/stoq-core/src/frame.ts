@@ -34,7 +34,7 @@ export interface FrameDecoderOptions {
  * failed: the byte stream can no longer be trusted to be in sync.
  */
 export class FrameDecoder {
-  readonly maxFrameLength: number;
+  private limit: number;
   private readonly chunks: Uint8Array[] = [];
   private head = 0; // index of the first live chunk in `chunks`
   private headOffset = 0; // bytes of chunks[head] already consumed
@@ -43,11 +43,21 @@ export class FrameDecoder {
   private failure: StoqError | null = null;
 
   constructor(options: FrameDecoderOptions = {}) {
-    const max = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
-    if (!Number.isSafeInteger(max) || max < 0) {
-      throw new StoqError('INVALID_ARGUMENT', `maxFrameLength must be a non-negative integer, got ${max}`);
-    }
-    this.maxFrameLength = max;
+    this.limit = checkedLimit(options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH);
+  }
+
+  /** Largest payload length a frame may announce. */
+  get maxFrameLength(): number {
+    return this.limit;
+  }
+
+  /**
+   * Changes the limit for frames whose length prefix has not been read yet. Lets a protocol
+   * hold its first frame to a small limit (an RPC request header) and refuse an oversized
+   * announcement as soon as the prefix arrives, then allow larger frames after it.
+   */
+  setMaxFrameLength(max: number): void {
+    this.limit = checkedLimit(max);
   }
 
   /** Bytes pushed and not yet returned (a length prefix, once parsed, no longer counts). */
@@ -105,9 +115,9 @@ export class FrameDecoder {
         ? decodeVarintNumber(current, this.headOffset)
         : decodeVarintNumber(this.peek(prefixLength), 0);
     const length = decoded!.value;
-    if (length > this.maxFrameLength) {
-      throw this.fail(new StoqError('FRAME_TOO_LARGE', `frame announces ${length} bytes, limit is ${this.maxFrameLength}`, {
-        details: { length, maxFrameLength: this.maxFrameLength },
+    if (length > this.limit) {
+      throw this.fail(new StoqError('FRAME_TOO_LARGE', `frame announces ${length} bytes, limit is ${this.limit}`, {
+        details: { length, maxFrameLength: this.limit },
       }));
     }
     this.skip(prefixLength);
@@ -197,3 +207,10 @@ export class FrameDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function checkedLimit(max: number): number {
+  if (!Number.isSafeInteger(max) || max < 0) {
+    throw new StoqError('INVALID_ARGUMENT', `maxFrameLength must be a non-negative integer, got ${max}`);
+  }
+  return max;
+}

@@ -53,6 +53,13 @@ describe('parseConfig', () => {
       [performance]
       max_connections = 5
       max_frame_bytes = 65536
+      max_rpc_message_bytes = 32768
+      send_buffer_per_stream = 4096
+      send_buffer_per_connection = 8192
+      send_buffer_total = 16384
+      send_window = 2048
+      stream_receive_window = 3072
+      receive_window = 5120
       max_udp_payload = 1452
       [logging]
       level = "debug"
@@ -66,7 +73,18 @@ describe('parseConfig', () => {
         tokenization: false, sharding: false, multiHop: true, seeding: true, shardSize: 1024, maxMessageBytes: 1048576,
         shardTimeoutMs: 5000, replayWindow: 64, hopLimit: 4, seedFanOut: 5,
       },
-      performance: { maxConnections: 5, maxFrameBytes: 65536, maxUdpPayload: 1452 },
+      performance: {
+        maxConnections: 5,
+        maxFrameBytes: 65536,
+        maxRpcMessageBytes: 32768,
+        sendBufferPerStream: 4096,
+        sendBufferPerConnection: 8192,
+        sendBufferTotal: 16384,
+        sendWindow: 2048,
+        streamReceiveWindow: 3072,
+        receiveWindow: 5120,
+        maxUdpPayload: 1452,
+      },
       logging: { level: 'debug' },
     });
   });

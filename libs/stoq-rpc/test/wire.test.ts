@@ -152,6 +152,20 @@ describe('ServerCallSequencer', () => {
     expect(() => seq.push(Uint8Array.of(0x80, 0x10, 0x00, 0x00))).toThrow(expect.objectContaining({ code: Status.RESOURCE_EXHAUSTED }));
   });
 
+  it('refuses a first frame announcing more than the header limit as soon as its length prefix arrives', () => {
+    // Within the message limit, beyond the header limit: only the header limit applies to the
+    // first frame, so the server need not wait (header timeout) for bytes it would refuse.
+    const seq = new ServerCallSequencer({ maxHeaderBytes: 16 * 1024, maxMessageBytes: 4 * 1024 * 1024 });
+    const prefix = Uint8Array.of(0x80, 0x10, 0x00, 0x00); // QUIC varint: 1 MiB
+    expect(() => seq.push(prefix)).toThrow(
+      expect.objectContaining({ code: Status.RESOURCE_EXHAUSTED, message: 'request header: frame announces 1048576 bytes, limit is 16384' }),
+    );
+    // After the header, message-sized frames are accepted.
+    const ok = new ServerCallSequencer({ maxHeaderBytes: 16 * 1024, maxMessageBytes: 4 * 1024 * 1024 }, kindOf('unary'));
+    const big = new Uint8Array(1024 * 1024).fill(3);
+    expect(feedServer(ok, [request('unary', [big])]).map((e) => e.type)).toEqual(['header', 'message', 'half_close']);
+  });
+
   it('never throws anything but RpcError on random bytes, in any split', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom<MethodKind>('unary', 'bidi_streaming'), (bytes, cuts, kind) => {

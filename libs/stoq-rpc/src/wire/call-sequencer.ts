@@ -32,13 +32,27 @@ export type ClientInboundEvent =
   | { readonly type: 'trailer'; readonly trailer: TrailerFields };
 
 function decoderFor(limits: WireLimits): FrameDecoder {
-  return new FrameDecoder({ maxFrameLength: Math.max(limits.maxHeaderBytes, limits.maxMessageBytes + MESSAGE_ENVELOPE) });
+  return new FrameDecoder({ maxFrameLength: frameLimit(limits) });
 }
 
-/** Turns stoq-core framing errors into the RPC status the peer should see. */
-function framingError(err: unknown, tooLarge: Status, malformed: Status, side: string): RpcError {
+/** Largest frame payload after the request header: a message frame or a trailer. */
+function frameLimit(limits: WireLimits): number {
+  return Math.max(limits.maxHeaderBytes, limits.maxMessageBytes + MESSAGE_ENVELOPE);
+}
+
+/**
+ * Turns stoq-core framing errors into the RPC status the peer should see. An oversized frame
+ * after the header is a message over the limit: say so in message bytes, not frame bytes.
+ */
+function framingError(err: unknown, tooLarge: Status, malformed: Status, side: string, messageLimit?: number): RpcError {
   if (err instanceof RpcError) return err;
-  if (isStoqError(err, 'FRAME_TOO_LARGE')) return new RpcError(tooLarge, `${side}: ${err.message}`);
+  if (isStoqError(err, 'FRAME_TOO_LARGE')) {
+    const length = err.details?.['length'];
+    if (messageLimit !== undefined && typeof length === 'number') {
+      return new RpcError(tooLarge, `${side}: a message frame of ${length} bytes is over the message limit of ${messageLimit} bytes`);
+    }
+    return new RpcError(tooLarge, `${side}: ${err.message}`);
+  }
   if (isStoqError(err)) return new RpcError(malformed, `${side}: ${err.message}`);
   return new RpcError(malformed, `${side}: ${err instanceof Error ? err.message : String(err)}`);
 }
@@ -69,7 +83,10 @@ export class ServerCallSequencer {
     private readonly limits: WireLimits = DEFAULT_WIRE_LIMITS,
     private readonly kindOf: (path: string) => MethodKind | undefined = () => undefined,
   ) {
-    this.decoder = decoderFor(limits);
+    // The first frame must be the header: a length prefix beyond the header limit is refused as
+    // soon as it arrives, not after the header timeout (a stream must not hold server state
+    // for seconds on the strength of a promise of 4 MiB).
+    this.decoder = new FrameDecoder({ maxFrameLength: limits.maxHeaderBytes });
   }
 
   get halfClosed(): boolean {
@@ -112,6 +129,7 @@ export class ServerCallSequencer {
       const f = decodeFramePayload(payload);
       if (f.kind !== 'header') throw new RpcError(Status.INVALID_ARGUMENT, `expected a request header first, got a ${f.kind} frame`);
       this.state = 'messages';
+      this.decoder.setMaxFrameLength(frameLimit(this.limits));
       this.kind = this.kindOf(f.header.path) ?? null;
       return { type: 'header', header: f.header };
     }
@@ -149,8 +167,9 @@ export class ServerCallSequencer {
   }
 
   private fail(err: unknown): RpcError {
+    const header = this.state === 'header';
     this.state = 'failed';
-    return framingError(err, Status.RESOURCE_EXHAUSTED, Status.INVALID_ARGUMENT, 'request stream');
+    return framingError(err, Status.RESOURCE_EXHAUSTED, Status.INVALID_ARGUMENT, header ? 'request header' : 'request stream', header ? undefined : this.limits.maxMessageBytes);
   }
 }
 
@@ -231,6 +250,6 @@ export class ClientCallSequencer {
 
   private fail(err: unknown): RpcError {
     this.state = 'failed';
-    return framingError(err, Status.RESOURCE_EXHAUSTED, Status.INTERNAL, 'response stream');
+    return framingError(err, Status.RESOURCE_EXHAUSTED, Status.INTERNAL, 'response stream', this.limits.maxMessageBytes);
   }
 }
