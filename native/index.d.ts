@@ -96,6 +96,11 @@ export declare class QuicEndpoint {
    */
   accept(): Promise<QuicConnection | null>
   /**
+   * Next incoming handshake this endpoint refused; null after close(). At most 256 wait
+   * here; beyond that refusals are only counted (stats().handshakeFailures).
+   */
+  nextRefusal(): Promise<HandshakeRefusal | null>
+  /**
    * Dials `addr` and verifies the server certificate against `serverName` (DNS name or IP
    * literal). Resolves once the server confirmed the handshake, or as soon as our side of it
    * is done with `waitForConfirmation: false`. With `zeroRtt` and a resumption ticket,
@@ -192,6 +197,17 @@ export declare function falconSign(secretKey: Uint8Array, message: Uint8Array): 
  * Throws only when the public key has the wrong length.
  */
 export declare function falconVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+
+/**
+ * An incoming handshake this endpoint refused (TLS: untrusted issuer, no client certificate,
+ * no common key-exchange group or ALPN, ...).
+ */
+export interface HandshakeRefusal {
+  /** "[2001:db8::1]:51234" */
+  remote: string
+  /** What went wrong, as quinn/rustls describe it. */
+  reason: string
+}
 
 /**
  * ℓ for the Wesolowski VDF: the first prime >= (first 16 bytes of `digest`, big-endian, with bits

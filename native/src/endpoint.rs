@@ -22,6 +22,8 @@ use tokio::sync::{mpsc, watch, Mutex};
 
 /// Handshaken connections waiting for `accept()`.
 const ACCEPT_BACKLOG: usize = 1024;
+/// Refused incoming handshakes waiting for `nextRefusal()`; beyond it they are only counted.
+const REFUSAL_BACKLOG: usize = 256;
 /// Socket buffers large enough for bulk transfer bursts (the kernel may cap them).
 const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 /// Default MTU-discovery ceiling. On loopback (MTU 65536) 4096 gives ~1.7x the bulk throughput
@@ -98,6 +100,8 @@ struct EndpointShared {
     pool: Arc<KexLeasePool>,
     state: Arc<EndpointState>,
     accept_rx: Option<Mutex<mpsc::Receiver<Arc<ConnShared>>>>,
+    /// Refused incoming handshakes (remote address, reason), for `nextRefusal()`.
+    refusal_rx: Option<Mutex<mpsc::Receiver<HandshakeRefusal>>>,
     closed: watch::Sender<bool>,
     /// EndpointOptions.waitForConfirmation.
     wait_for_confirmation: bool,
@@ -189,21 +193,42 @@ async fn await_confirmed(conn: &quinn::Connection) -> Result<(), quinn::Connecti
     }
 }
 
-async fn accept_loop(endpoint: quinn::Endpoint, shared: Weak<EndpointShared>, tx: mpsc::Sender<Arc<ConnShared>>) {
+/// An incoming handshake this endpoint refused (TLS: untrusted issuer, no client certificate,
+/// no common key-exchange group or ALPN, ...).
+#[napi(object)]
+pub struct HandshakeRefusal {
+    /// "[2001:db8::1]:51234"
+    pub remote: String,
+    /// What went wrong, as quinn/rustls describe it.
+    pub reason: String,
+}
+
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    shared: Weak<EndpointShared>,
+    tx: mpsc::Sender<Arc<ConnShared>>,
+    refusals: mpsc::Sender<HandshakeRefusal>,
+) {
     while let Some(incoming) = endpoint.accept().await {
         let Some(shared) = shared.upgrade() else {
             incoming.refuse();
             break;
         };
         let tx = tx.clone();
+        let refusals = refusals.clone();
         napi::bindgen_prelude::spawn(async move {
+            let remote = incoming.remote_address().to_string();
             match shared.handshake_incoming(incoming).await {
                 Ok(conn) => {
                     EndpointState::count(&shared.state.accepted);
                     // A send error means the endpoint is closing; the connection is dropped.
                     let _ = tx.send(conn).await;
                 }
-                Err(_) => EndpointState::count(&shared.state.handshake_failures),
+                Err(reason) => {
+                    EndpointState::count(&shared.state.handshake_failures);
+                    // Never waits: a flood of refusals is counted, not queued without end.
+                    let _ = refusals.try_send(HandshakeRefusal { remote, reason });
+                }
             }
         });
     }
@@ -250,22 +275,24 @@ impl QuicEndpoint {
         })
         .map_err(|e| js_error(BIND_FAILED, format!("cannot start QUIC on {}: {e}", opts.bind)))?;
 
-        let (accept_tx, accept_rx) = if opts.accept_incoming {
+        let (accept_tx, accept_rx, refusal_tx, refusal_rx) = if opts.accept_incoming {
             let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
-            (Some(tx), Some(Mutex::new(rx)))
+            let (rtx, rrx) = mpsc::channel(REFUSAL_BACKLOG);
+            (Some(tx), Some(Mutex::new(rx)), Some(rtx), Some(Mutex::new(rrx)))
         } else {
-            (None, None)
+            (None, None, None, None)
         };
         let inner = Arc::new(EndpointShared {
             endpoint: endpoint.clone(),
             pool,
             state: Arc::new(EndpointState::default()),
             accept_rx,
+            refusal_rx,
             closed: watch::channel(false).0,
             wait_for_confirmation: opts.wait_for_confirmation.unwrap_or(true),
         });
-        if let Some(tx) = accept_tx {
-            napi::bindgen_prelude::spawn(accept_loop(endpoint, Arc::downgrade(&inner), tx));
+        if let (Some(tx), Some(rtx)) = (accept_tx, refusal_tx) {
+            napi::bindgen_prelude::spawn(accept_loop(endpoint, Arc::downgrade(&inner), tx, rtx));
         }
         Ok(QuicEndpoint { inner })
     }
@@ -296,6 +323,25 @@ impl QuicEndpoint {
             biased;
             _ = closed.wait_for(|c| *c) => Ok(None),
             conn = rx.recv() => Ok(conn.map(QuicConnection::from_shared)),
+        }
+    }
+
+    /// Next incoming handshake this endpoint refused; null after close(). At most 256 wait
+    /// here; beyond that refusals are only counted (stats().handshakeFailures).
+    #[napi]
+    pub async fn next_refusal(&self) -> napi::Result<Option<HandshakeRefusal>> {
+        let Some(rx) = &self.inner.refusal_rx else {
+            return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
+        };
+        let mut closed = self.inner.closed.subscribe();
+        if *closed.borrow() {
+            return Ok(None);
+        }
+        let mut rx = rx.lock().await;
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => Ok(None),
+            r = rx.recv() => Ok(r),
         }
     }
 

@@ -84,6 +84,8 @@ export interface NativeConnection {
 export interface NativeEndpoint {
   readonly localAddr: string;
   accept(): Promise<NativeConnection | null>;
+  /** Next refused incoming handshake (remote address, reason); null once closed. */
+  nextRefusal(): Promise<{ remote: string; reason: string } | null>;
   connect(addr: string, serverName: string, zeroRtt?: boolean): Promise<NativeConnection>;
   rebind(addr: string): void;
   stats(): NativeEndpointStats;

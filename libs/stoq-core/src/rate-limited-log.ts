@@ -10,6 +10,9 @@ interface KindState {
   suppressed: number;
 }
 
+/** Distinct kinds remembered; beyond it the oldest is forgotten (kinds may carry peer text). */
+const MAX_KINDS = 256;
+
 export class RateLimitedLog {
   private readonly kinds = new Map<string, KindState>();
 
@@ -28,7 +31,9 @@ export class RateLimitedLog {
       return false;
     }
     const suppressed = state?.suppressed ?? 0;
+    this.kinds.delete(kind);
     this.kinds.set(kind, { nextAt: now + this.intervalMs, suppressed: 0 });
+    if (this.kinds.size > MAX_KINDS) this.kinds.delete(this.kinds.keys().next().value!);
     this.log.warn({ kind, ...fields, ...(suppressed > 0 ? { suppressed, intervalMs: this.intervalMs } : {}) }, msg);
     return true;
   }

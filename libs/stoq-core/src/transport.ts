@@ -115,6 +115,8 @@ export interface TransportStats extends NativeEndpointStats {
 
 export interface StoqTransportEvents {
   'auth-error': [error: StoqError, remoteAddress: string];
+  /** An incoming TLS handshake was refused (untrusted issuer, no client certificate, no PQ group, wrong ALPN...). */
+  'handshake-refused': [reason: string, remoteAddress: string];
 }
 
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
@@ -150,7 +152,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     this.log = opts.logger ?? pino({ enabled: false });
     this.sendBudget = new SendBudget({ ...DEFAULT_SEND_LIMITS, ...opts.sendLimits });
     this.refusalLog = new RateLimitedLog(this.log, REFUSAL_LOG_INTERVAL_MS);
-    if (opts.listen) void this.acceptLoop();
+    if (opts.listen) {
+      void this.acceptLoop();
+      void this.refusalLoop();
+    }
   }
 
   /** Bind an endpoint. With `listen: true` it accepts connections; see `accept()`. */
@@ -303,6 +308,26 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       );
     }
     this.incoming.end();
+  }
+
+  /**
+   * TLS-level refusals happen inside quinn, before any connection reaches JS: the native side
+   * queues them (bounded), and each is logged here, rate-limited per reason, so the refusing
+   * side reports it too (the refused side's connect() rejects with the TLS alert).
+   */
+  private async refusalLoop(): Promise<void> {
+    for (;;) {
+      let refusal: { remote: string; reason: string } | null;
+      try {
+        refusal = await this.endpoint.nextRefusal();
+      } catch (err) {
+        this.log.error({ err: fromNativeError(err) }, 'reading handshake refusals failed');
+        return;
+      }
+      if (!refusal) return;
+      this.refusalLog.record(`tls:${refusal.reason}`, 'incoming handshake refused', { remote: refusal.remote, reason: refusal.reason });
+      this.emit('handshake-refused', refusal.reason, refusal.remote);
+    }
   }
 
   private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity> {

@@ -5,7 +5,7 @@ import { StoqError } from '../src/errors';
 import { encodeFrame } from '../src/frame';
 import type { StoqTransport, TransportIdentity } from '../src/transport';
 import { loadNative } from '../src/native-binding';
-import { bytes, Fixture } from './support/net';
+import { bytes, captureLogs, Fixture } from './support/net';
 
 let fx: Fixture;
 beforeEach(() => {
@@ -99,6 +99,21 @@ describe('handshake and trust', () => {
     // The endpoint is unaffected: an honest client still gets through.
     await echoOnce(fx.client(await fx.identity(ca, 'beta')), server);
     expect(server.stats().handshakeFailures).toBeGreaterThanOrEqual(1);
+  });
+
+  test('the refusing server reports a TLS-level refusal too: event and a warning naming the peer and the reason', async () => {
+    const ca = await fx.ca();
+    const rogueCa = await fx.ca();
+    const logs = captureLogs();
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'), { logger: logs.logger });
+    const refused = once(server, 'handshake-refused') as Promise<[string, string]>;
+    const rogue = fx.client(await fx.identity(rogueCa, 'mallory'));
+    await expectStoqError(rogue.connect(server.localAddress), 'HANDSHAKE_FAILED');
+    const [reason, remote] = await refused;
+    expect(remote).toBe(rogue.localAddress);
+    expect(reason).toMatch(/certificate/i);
+    const line = logs.lines().find((l) => l.msg === 'incoming handshake refused');
+    expect(line).toMatchObject({ level: 40, remote: rogue.localAddress, reason });
   });
 
   test('a server certificate from another CA is refused by the client', async () => {
@@ -198,6 +213,22 @@ describe('limits', () => {
       admitted = await client.connect(server.localAddress).catch(() => null);
     }
     expect(admitted?.peer.service).toBe('alpha');
+  });
+
+  test('a full node refuses cheaply: every refusal counted, one warning per interval however many', async () => {
+    const ca = await fx.ca();
+    const logs = captureLogs();
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'), { maxConnections: 1, logger: logs.logger });
+    const client = fx.client(await fx.identity(ca, 'beta'));
+    const first = await client.connect(server.localAddress);
+    for (let i = 0; i < 20; i++) {
+      await expectStoqError(client.connect(server.localAddress), 'CONNECTION_LOST', /connection limit of 1 reached/);
+    }
+    expect(server.stats().refusedConnections).toBe(20);
+    const warnings = logs.lines().filter((l) => l.kind === 'connection-limit');
+    expect(warnings).toHaveLength(1); // the interval is 10 s; the 20 refusals took far less
+    expect(warnings[0]).toMatchObject({ level: 40, limit: 1, msg: 'connections refused: connection limit reached' });
+    first.close();
   });
 });
 

@@ -3,6 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { DevCa } from '../../src/identity/dev-ca';
 import { NodeIdentity } from '../../src/identity/node-identity';
 import { StoqTransport, type StoqTransportOptions, type TransportIdentity } from '../../src/transport';
@@ -60,4 +62,20 @@ export function bytes(n: number, seed = 1): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** A pino logger whose JSON lines are kept in memory (written synchronously). */
+export function captureLogs(): { logger: Logger; lines(): Array<Record<string, unknown>> } {
+  const text: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = pino({ level: 'debug' }, sink);
+  return {
+    logger,
+    lines: () => text.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
