@@ -269,6 +269,15 @@ export declare function sha256Batch(items: Array<Uint8Array>, prefix?: number | 
 /** Same result as `sha256Batch`, computed off the JS thread. */
 export declare function sha256BatchAsync(items: Array<Uint8Array>, prefix?: number | undefined | null): Promise<Buffer>
 
+/** The stream mux's event and operation numbers, by name. */
+export declare function streamMuxCodes(): StreamMuxCodes
+
+/** Both numbering tables, exported so JS can check its constants against them (a test does). */
+export interface StreamMuxCodes {
+  events: Record<string, number>
+  ops: Record<string, number>
+}
+
 export interface TlsOptions {
   /** PEM, leaf first, then intermediates. */
   certChainPem: string

@@ -850,6 +850,7 @@ module.exports.powSearchAsync = nativeBinding.powSearchAsync
 module.exports.sha256 = nativeBinding.sha256
 module.exports.sha256Batch = nativeBinding.sha256Batch
 module.exports.sha256BatchAsync = nativeBinding.sha256BatchAsync
+module.exports.streamMuxCodes = nativeBinding.streamMuxCodes
 module.exports.vdfEvaluate = nativeBinding.vdfEvaluate
 module.exports.vdfEvaluateAsync = nativeBinding.vdfEvaluateAsync
 module.exports.vdfProve = nativeBinding.vdfProve

@@ -5,7 +5,7 @@ use crate::error::{
 };
 use crate::kex::KexSlot;
 use crate::state::EndpointState;
-use crate::stream_mux::{self, EventBatch, EventSink, MuxHandle, Op, Outbox};
+use crate::stream_mux::{self, op_kind, EventBatch, EventSink, MuxHandle, Op, Outbox};
 use crate::util::{app_code, describe_connection_error};
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, Function};
@@ -263,7 +263,8 @@ impl QuicConnection {
         let mut at = 0usize;
         let mut batch = Vec::with_capacity(ops.len() / 4);
         for (i, op) in ops.chunks_exact(4).enumerate() {
-            let key = if op[0] == 0.0 { open_key(op[1], "streamOps: open")? } else { stream_key(op[1])? };
+            let kind = if op[0].fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&op[0]) { op[0] as u32 } else { u32::MAX };
+            let key = if kind == op_kind::OPEN { open_key(op[1], "streamOps: open")? } else { stream_key(op[1])? };
             let payload = |len: f64, at: &mut usize| -> napi::Result<Bytes> {
                 let n = if len.is_finite() && len >= 0.0 && len.fract() == 0.0 { len as usize } else { usize::MAX };
                 if n > all.len() - *at {
@@ -273,13 +274,13 @@ impl QuicConnection {
                 Ok(all.slice(*at - n..*at))
             };
             let flag = op[2] != 0.0;
-            batch.push(match op[0] {
-                k if k == 0.0 => Op::Open { key, data: payload(op[3], &mut at)?, fin: flag },
-                k if k == 1.0 => Op::Send { key, data: payload(op[3], &mut at)?, fin: flag },
-                k if k == 2.0 => Op::Reset { key, code: app_code(op[2], "reset code")? },
-                k if k == 3.0 => Op::Stop { key, code: app_code(op[2], "stopSending code")? },
-                k if k == 4.0 => Op::Pause { key, paused: flag },
-                k => return Err(js_error(INVALID_ARGUMENT, format!("streamOps: operation {i} has unknown kind {k}"))),
+            batch.push(match kind {
+                op_kind::OPEN => Op::Open { key, data: payload(op[3], &mut at)?, fin: flag },
+                op_kind::SEND => Op::Send { key, data: payload(op[3], &mut at)?, fin: flag },
+                op_kind::RESET => Op::Reset { key, code: app_code(op[2], "reset code")? },
+                op_kind::STOP => Op::Stop { key, code: app_code(op[2], "stopSending code")? },
+                op_kind::PAUSE => Op::Pause { key, paused: flag },
+                _ => return Err(js_error(INVALID_ARGUMENT, format!("streamOps: operation {i} has unknown kind {}", op[0]))),
             });
         }
         if at != all.len() {

@@ -64,6 +64,54 @@ pub mod kind {
     pub const CLOSED: u32 = 8;
 }
 
+/// Operation kinds of `streamOps` (native/README.md, "Streams: the stream mux").
+pub mod op_kind {
+    /// Open stream `key` (arg: FIN 0/1; takes `length` bytes).
+    pub const OPEN: u32 = 0;
+    /// Send on `key` (arg: FIN 0/1; takes `length` bytes).
+    pub const SEND: u32 = 1;
+    /// Reset the send side (arg: application code).
+    pub const RESET: u32 = 2;
+    /// STOP_SENDING on the receive side (arg: application code).
+    pub const STOP: u32 = 3;
+    /// Pause (arg 1) or resume (arg 0) reading.
+    pub const PAUSE: u32 = 4;
+}
+
+/// Both numbering tables, exported so JS can check its constants against them (a test does).
+#[napi_derive::napi(object)]
+pub struct StreamMuxCodes {
+    pub events: HashMap<String, u32>,
+    pub ops: HashMap<String, u32>,
+}
+
+/// The stream mux's event and operation numbers, by name.
+#[napi_derive::napi]
+pub fn stream_mux_codes() -> StreamMuxCodes {
+    let events = [
+        ("INCOMING", kind::INCOMING),
+        ("DATA", kind::DATA),
+        ("FIN", kind::FIN),
+        ("DATA_FIN", kind::DATA_FIN),
+        ("RESET", kind::RESET),
+        ("STOPPED", kind::STOPPED),
+        ("SENT", kind::SENT),
+        ("ERROR", kind::ERROR),
+        ("CLOSED", kind::CLOSED),
+    ];
+    let ops = [
+        ("OPEN", op_kind::OPEN),
+        ("SEND", op_kind::SEND),
+        ("RESET", op_kind::RESET),
+        ("STOP", op_kind::STOP),
+        ("PAUSE", op_kind::PAUSE),
+    ];
+    StreamMuxCodes {
+        events: events.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ops: ops.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
 /// What a stream or the mux reports to JS.
 pub enum Event {
     Incoming(u64),

@@ -97,6 +97,8 @@ export interface NativeAddon {
   QuicEndpoint: { bind(opts: NativeEndpointOptions): NativeEndpoint };
   falconKeypair(): { publicKey: Buffer; secretKey: Buffer };
   falconSign(secretKey: Buffer, message: Buffer): Buffer;
+  /** The stream mux's event and operation numbers by name (checked against stream-mux.ts in a test). */
+  streamMuxCodes(): { events: Record<string, number>; ops: Record<string, number> };
   falconVerify(publicKey: Buffer, message: Buffer, signature: Buffer): boolean;
   sha256(data: Buffer): Buffer;
   sha256Batch(items: Buffer[], prefix?: number): Buffer;

@@ -9,18 +9,14 @@ import type { ConnectionBudget } from './send-budget';
 import { QuicStoqStream } from './stream';
 import type { NativeConnection, NativeStreamEvents } from './native-binding';
 
-/** Event kinds, as numbered by the native mux (native/README.md, "Streams: the stream mux"). */
-const INCOMING = 0;
-const DATA = 1;
-const FIN = 2;
-const DATA_FIN = 3;
-const RESET = 4;
-const STOPPED = 5;
-const SENT = 6;
-const ERROR = 7;
-const CLOSED = 8;
+/**
+ * Event kinds, as numbered by the native mux (native/README.md, "Streams: the stream mux").
+ * Checked against the addon's own table (`streamMuxCodes()`) by test/stream-mux-codes.test.ts.
+ */
+export const EventKind = { INCOMING: 0, DATA: 1, FIN: 2, DATA_FIN: 3, RESET: 4, STOPPED: 5, SENT: 6, ERROR: 7, CLOSED: 8 } as const;
+const { INCOMING, DATA, FIN, DATA_FIN, RESET, STOPPED, SENT, ERROR, CLOSED } = EventKind;
 
-/** Operation kinds of the native `streamOps`. */
+/** Operation kinds of the native `streamOps` (checked like EventKind). */
 export const OpKind = { OPEN: 0, SEND: 1, RESET: 2, STOP: 3, PAUSE: 4 } as const;
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
 
