@@ -344,7 +344,16 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       this.checkProof(native, peer, 'client', exporter, proof.signature);
       await this.runVerifyPeerHook(native, peer);
       await stream.sendMessage(ownProof);
-      const ok = await this.receiveAuth(native, stream, 'client');
+      const ok = await this.receiveAuth(native, stream, 'client').catch(async (err: unknown) => {
+        // A client that verified our proof has what it needs and may close at once (a one-shot
+        // `stoq ping`): its AUTH_OK and its close can overtake each other. A normal close here
+        // is the peer leaving, not a failed authentication.
+        const info = await native.closed();
+        if (info.kind === 'peer' && info.code === CloseCode.NORMAL) {
+          throw new StoqError('CONNECTION_LOST', 'client closed the connection right after the FALCON exchange', { details: { leftAfterAuth: true } });
+        }
+        throw err;
+      });
       if (ok.kind !== 'ok') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client did not confirm the FALCON exchange');
       this.authenticated++;
       this.log.debug({ peer: peer.instance, remote: native.remoteAddr, group: native.kexGroup }, 'peer authenticated');
@@ -478,6 +487,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
         : err instanceof StoqError ? err : fromNativeError(err);
       // The connection died under us (e.g. the server's TLS alert arrived after our handshake
       // completed): explain with the close reason rather than a bare write failure.
+      if (e.details?.['leftAfterAuth'] === true) {
+        this.log.debug({ remote: native.remoteAddr }, e.message);
+        throw e;
+      }
       if (e.code === 'CONNECTION_LOST') e = await this.closedError(native, peer);
       this.authFailures++;
       this.log.warn({ remote: native.remoteAddr, code: e.code, err: e.message }, `${peer} authentication failed`);

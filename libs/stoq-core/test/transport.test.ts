@@ -101,6 +101,21 @@ describe('handshake and trust', () => {
     expect(server.stats().handshakeFailures).toBeGreaterThanOrEqual(1);
   });
 
+  test('a client that closes right after connect() resolved is not counted as an authentication failure', async () => {
+    const ca = await fx.ca();
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'));
+    const errors: StoqError[] = [];
+    server.on('auth-error', (e) => errors.push(e));
+    const client = fx.client(await fx.identity(ca, 'beta'));
+    for (let i = 0; i < 20; i++) {
+      const conn = await client.connect(server.localAddress);
+      conn.close(0, 'done'); // a one-shot tool: nothing more to say
+    }
+    await echoOnce(client, server); // and the server still serves
+    expect(errors).toEqual([]);
+    expect(server.stats().authFailures).toBe(0);
+  });
+
   test('the refusing server reports a TLS-level refusal too: event and a warning naming the peer and the reason', async () => {
     const ca = await fx.ca();
     const rogueCa = await fx.ca();
