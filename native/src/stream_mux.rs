@@ -208,6 +208,13 @@ impl Outbox {
         self.schedule()
     }
 
+    /// Appends `ev` without scheduling a delivery: it rides on the next one (the connection's
+    /// next event of any kind, or CLOSED, which JS treats as returning everything). Events stay
+    /// in order either way.
+    fn push_lazy(&mut self, ev: Event) {
+        self.events.push(ev);
+    }
+
     fn schedule(&mut self) -> bool {
         !std::mem::replace(&mut self.scheduled, true)
     }
@@ -230,6 +237,10 @@ pub struct EventSink {
 impl EventSink {
     pub fn new(outbox: Arc<Mutex<Outbox>>, deliver: EventFn) -> Self {
         Self { outbox, deliver }
+    }
+
+    fn push_lazy(&self, ev: Event) {
+        self.outbox.lock().unwrap().push_lazy(ev);
     }
 
     fn push(&self, ev: Event) {
@@ -468,7 +479,17 @@ impl Outgoing {
             self.done = true;
         }
         if self.unreported > 0 && (self.unreported >= REPORT_BYTES || drained) {
-            sink.push(Event::Sent(key, std::mem::take(&mut self.unreported)));
+            let sent = Event::Sent(key, std::mem::take(&mut self.unreported));
+            // The last report of a finished stream need not wake JS on its own (for a unary
+            // call that would be one more cross-thread delivery per call): nothing more will be
+            // written to this stream, and whatever JS does next on this connection arrives with
+            // an event that carries it. Reports while a stream is still being written are eager,
+            // since its writer may be waiting for them.
+            if self.done {
+                sink.push_lazy(sent);
+            } else {
+                sink.push(sent);
+            }
         }
     }
 

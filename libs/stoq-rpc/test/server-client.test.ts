@@ -279,11 +279,11 @@ describe('limits and hostile input', () => {
     const c = clientFor(n);
     await expect(c.call(BankMethods.transfer, { memo: new Uint8Array(2000) })).rejects.toMatchObject({
       code: Status.RESOURCE_EXHAUSTED,
-      message: expect.stringMatching(/\d+ bytes, limit is 10\d\d/),
+      message: expect.stringMatching(/over the message limit of 1024 bytes/),
     });
     await expect(c.call(BankMethods.transfer, {}, { metadata: { big: 'x'.repeat(600) } })).rejects.toMatchObject({
       code: Status.RESOURCE_EXHAUSTED,
-      message: expect.stringMatching(/request header is \d+ bytes, limit is 512/),
+      message: expect.stringMatching(/request header.* \d+ bytes, limit is 512/),
     });
     // The connection still serves normal calls.
     await expect(c.call(BankMethods.transfer, { from: 'a', to: 'b' })).resolves.toMatchObject({ txId: 'tx-a-b' });
