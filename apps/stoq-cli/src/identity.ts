@@ -3,9 +3,9 @@
 //
 // The development CA issues any identity it is asked for: anyone who can read the data dir can
 // act as any service (`--as admin`). It is for development on one machine only.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEV_CA_FILES, DevCa, NodeIdentity, StoqError } from '@stoq/core';
+import type { Logger } from 'pino';
+import { DevCa, NodeIdentity, StoqError } from '@stoq/core';
 
 export interface CliIdentityOptions {
   dataDir: string;
@@ -17,6 +17,8 @@ export interface CliIdentityOptions {
   ipAddresses?: string[];
   /** Called when the data dir had no CA and a new one was created, so the caller can say so. */
   onCaCreated?: (caDir: string, fingerprint: string) => void;
+  /** Where first creation of the CA or the identity is logged (path and fingerprint). */
+  logger?: Logger;
 }
 
 export function devCaDir(dataDir: string): string {
@@ -25,9 +27,8 @@ export function devCaDir(dataDir: string): string {
 
 export async function loadCliIdentity(opts: CliIdentityOptions): Promise<NodeIdentity> {
   const caDir = devCaDir(opts.dataDir);
-  const existed = existsSync(join(caDir, DEV_CA_FILES.cert));
-  const ca = await DevCa.openOrCreate(caDir);
-  if (!existed) opts.onCaCreated?.(caDir, ca.fingerprint);
+  const ca = await DevCa.openOrCreate(caDir, { logger: opts.logger });
+  if (ca.created) opts.onCaCreated?.(caDir, ca.fingerprint);
   if (opts.rootFingerprint && opts.rootFingerprint.toLowerCase() !== ca.fingerprint) {
     throw new StoqError(
       'TLS_CONFIG',
@@ -41,5 +42,6 @@ export async function loadCliIdentity(opts: CliIdentityOptions): Promise<NodeIde
     ca,
     lifetimeMs: opts.lifetimeMs,
     ipAddresses: opts.ipAddresses,
+    logger: opts.logger,
   });
 }

@@ -48,6 +48,7 @@ export async function runNode(argv: string[]): Promise<number> {
     lifetimeMs: config.certificates.lifetimeHours * 3_600_000,
     rootFingerprint: config.certificates.rootFingerprint,
     ipAddresses: ipSansFor(config.transport.bind),
+    logger: log,
     onCaCreated: (dir, fingerprint) =>
       log.warn({ dir, fingerprint, dataDirFrom: dataDir.source }, 'created a new development CA: only identities from this data dir trust this node'),
   });
