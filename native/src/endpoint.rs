@@ -113,6 +113,20 @@ impl EndpointShared {
         ConnShared::new(conn, kex, zero_rtt, hs, self.state.clone())
     }
 
+    /// The next item of `rx`, or None once the endpoint is closed (whatever is still queued).
+    async fn recv_until_closed<T>(&self, rx: &Mutex<mpsc::Receiver<T>>) -> Option<T> {
+        let mut closed = self.closed.subscribe();
+        if *closed.borrow() {
+            return None;
+        }
+        let mut rx = rx.lock().await;
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => None,
+            item = rx.recv() => item,
+        }
+    }
+
     async fn handshake_incoming(&self, incoming: quinn::Incoming) -> Result<Arc<ConnShared>, String> {
         let slot = Arc::new(KexSlot::default());
         let lease = self.pool.acquire(slot.clone()).map_err(|e| e.to_string())?;
@@ -314,16 +328,7 @@ impl QuicEndpoint {
         let Some(rx) = &self.inner.accept_rx else {
             return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
         };
-        let mut closed = self.inner.closed.subscribe();
-        if *closed.borrow() {
-            return Ok(None);
-        }
-        let mut rx = rx.lock().await;
-        tokio::select! {
-            biased;
-            _ = closed.wait_for(|c| *c) => Ok(None),
-            conn = rx.recv() => Ok(conn.map(QuicConnection::from_shared)),
-        }
+        Ok(self.inner.recv_until_closed(rx).await.map(QuicConnection::from_shared))
     }
 
     /// Next incoming handshake this endpoint refused; null after close(). At most 256 wait
@@ -333,16 +338,7 @@ impl QuicEndpoint {
         let Some(rx) = &self.inner.refusal_rx else {
             return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
         };
-        let mut closed = self.inner.closed.subscribe();
-        if *closed.borrow() {
-            return Ok(None);
-        }
-        let mut rx = rx.lock().await;
-        tokio::select! {
-            biased;
-            _ = closed.wait_for(|c| *c) => Ok(None),
-            r = rx.recv() => Ok(r),
-        }
+        Ok(self.inner.recv_until_closed(rx).await)
     }
 
     /// Dials `addr` and verifies the server certificate against `serverName` (DNS name or IP
