@@ -181,6 +181,9 @@ export interface EndpointStats {
   bytesReceived: number
 }
 
+/** The error codes this addon puts in front of its messages ("CODE: sentence"). */
+export declare function errorCodes(): Array<string>
+
 /** New FALCON-1024 keypair (PQClean format: public key 1793 B, secret key 2305 B). */
 export declare function falconKeypair(): FalconKeypair
 

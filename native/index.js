@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.QuicConnection = nativeBinding.QuicConnection
 module.exports.QuicEndpoint = nativeBinding.QuicEndpoint
+module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.falconKeypair = nativeBinding.falconKeypair
 module.exports.falconSign = nativeBinding.falconSign
 module.exports.falconVerify = nativeBinding.falconVerify

@@ -22,6 +22,32 @@ pub const ENDPOINT_CLOSED: &str = "ENDPOINT_CLOSED";
 pub const NOT_ACCEPTING: &str = "NOT_ACCEPTING";
 pub const FALCON: &str = "FALCON";
 
+/// Every code above, exported so the TypeScript side can check that it maps each one (a test).
+pub const ALL_CODES: &[&str] = &[
+    IPV4_REFUSED,
+    INVALID_ADDRESS,
+    INVALID_ARGUMENT,
+    TLS_CONFIG,
+    BIND_FAILED,
+    HANDSHAKE_FAILED,
+    HANDSHAKE_INCOMPLETE,
+    CONNECTION_LOST,
+    STREAM_RESET,
+    STREAM_STOPPED,
+    STREAM_CLOSED,
+    ZERO_RTT_REJECTED,
+    DATAGRAM,
+    ENDPOINT_CLOSED,
+    NOT_ACCEPTING,
+    FALCON,
+];
+
+/// The error codes this addon puts in front of its messages ("CODE: sentence").
+#[napi_derive::napi]
+pub fn error_codes() -> Vec<String> {
+    ALL_CODES.iter().map(|c| c.to_string()).collect()
+}
+
 /// A coded error independent of napi, so pure helpers can be unit-tested without a JS engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoqError {

@@ -99,6 +99,8 @@ export interface NativeAddon {
   falconSign(secretKey: Buffer, message: Buffer): Buffer;
   /** The stream mux's event and operation numbers by name (checked against stream-mux.ts in a test). */
   streamMuxCodes(): { events: Record<string, number>; ops: Record<string, number> };
+  /** Every code the addon puts in front of an error message. */
+  errorCodes(): string[];
   falconVerify(publicKey: Buffer, message: Buffer, signature: Buffer): boolean;
   sha256(data: Buffer): Buffer;
   sha256Batch(items: Buffer[], prefix?: number): Buffer;

@@ -1,7 +1,11 @@
 // The native addon reports errors as "CODE: sentence". Turn them into StoqError with that code.
+// napi-rs (3.16) gives an exported function's error only a napi status, so the code travels in
+// the message; the vocabulary is native/src/error.rs's ALL_CODES, and
+// test/native-error-codes.test.ts checks that every code there is mapped here.
 import { StoqError, type StoqErrorCode } from './errors';
 
-const NATIVE_CODES: ReadonlySet<string> = new Set([
+/** @internal exported for the vocabulary test. */
+export const NATIVE_CODES: ReadonlySet<string> = new Set([
   'IPV4_REFUSED',
   'INVALID_ADDRESS',
   'TLS_CONFIG',
