@@ -41,7 +41,12 @@ export type StoqErrorCode =
   | 'NOT_ACCEPTING'
   | 'ENDPOINT_CLOSED'
   | 'TLS_CONFIG'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  // identity and CA state on disk (IdentityError, identity/errors.ts)
+  | 'IDENTITY_INCOMPLETE'
+  | 'IDENTITY_DAMAGED'
+  | 'IDENTITY_PERMISSIONS'
+  | 'IDENTITY_TEMP_LEFTOVER';
 
 export interface StoqErrorOptions {
   /** The underlying error, if this one wraps another. */
@@ -51,7 +56,7 @@ export interface StoqErrorOptions {
 }
 
 export class StoqError extends Error {
-  override readonly name = 'StoqError';
+  override readonly name: string = 'StoqError';
   readonly code: StoqErrorCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 

@@ -1,7 +1,8 @@
 // Typed refusals of identity and CA state on disk. A node's keys are data: when what it finds is
 // partial, damaged or exposed it refuses to start (and writes nothing) rather than replace them.
 // Callers branch on `code`; `paths` names every file or directory at fault; the message says
-// what was found and what to do.
+// what was found and what to do. A StoqError like every other failure of stoq-core.
+import { StoqError } from '../errors';
 
 export type IdentityErrorCode =
   /** Some files of a key set are missing (the others are present). */
@@ -18,18 +19,15 @@ export interface IdentityErrorOptions {
   details?: Readonly<Record<string, unknown>>;
 }
 
-export class IdentityError extends Error {
-  override readonly name = 'IdentityError';
-  readonly code: IdentityErrorCode;
+export class IdentityError extends StoqError {
+  override readonly name: string = 'IdentityError';
+  declare readonly code: IdentityErrorCode;
   /** The files or directories at fault, absolute or as given. */
   readonly paths: readonly string[];
-  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(code: IdentityErrorCode, paths: readonly string[], message: string, options: IdentityErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options);
     this.paths = [...paths];
-    this.details = options.details;
   }
 }
 
