@@ -1,20 +1,13 @@
 // `stoq call` and `stoq methods` against a running `stoq node` process, over real QUIC on ::1.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runStoq, StoqProcess } from './support';
+import { rmSync } from 'node:fs';
+import { runStoq, startExampleNode, type StoqProcess } from './support';
 
-const REPO = join(__dirname, '..', '..');
 let dir: string;
 let node: StoqProcess;
 let address: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stoq-call-'));
-  const toml = readFileSync(join(REPO, 'stoq.toml'), 'utf8').replace(/bind = "\[::1\]:4433"/, 'bind = "[::1]:0"');
-  writeFileSync(join(dir, 'stoq.toml'), toml);
-  node = StoqProcess.start(['node', '--config', 'stoq.toml'], dir);
-  address = (await node.waitFor((l) => l.msg === 'stoq node listening')).address as string;
+  ({ dir, node, address } = await startExampleNode('stoq-call-'));
 });
 afterAll(async () => {
   await node.stop();

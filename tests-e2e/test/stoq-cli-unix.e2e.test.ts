@@ -1,22 +1,17 @@
 // The `stoq` command behaves like a Unix tool: help on every subcommand, usage errors exit 2,
 // strict JSON input, validated ranges, a data dir found like the documentation says, and trust
 // failures explained. Real processes over QUIC on ::1.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoq, StoqProcess } from './support';
+import { runStoq, startExampleNode, type StoqProcess } from './support';
 
-const REPO = join(__dirname, '..', '..');
 let dir: string;
 let node: StoqProcess;
 let address: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stoq-unix-'));
-  const toml = readFileSync(join(REPO, 'stoq.toml'), 'utf8').replace(/bind = "\[::1\]:4433"/, 'bind = "[::1]:0"');
-  writeFileSync(join(dir, 'stoq.toml'), toml);
-  node = StoqProcess.start(['node', '--config', 'stoq.toml'], dir);
-  address = (await node.waitFor((l) => l.msg === 'stoq node listening')).address as string;
+  ({ dir, node, address } = await startExampleNode('stoq-unix-'));
 });
 afterAll(async () => {
   await node.stop();

@@ -2,17 +2,14 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoq, StoqProcess } from './support';
+import { runStoq, StoqProcess, writeExampleConfig } from './support';
 
-const REPO = join(__dirname, '..', '..');
 let dir: string;
 let node: StoqProcess | undefined;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'stoq-e2e-'));
-  // The repository's example config, on a free port.
-  const toml = readFileSync(join(REPO, 'stoq.toml'), 'utf8').replace(/bind = "\[::1\]:4433"/, 'bind = "[::1]:0"');
-  writeFileSync(join(dir, 'stoq.toml'), toml);
+  writeExampleConfig(dir);
 });
 afterEach(async () => {
   await node?.stop();

@@ -1,6 +1,8 @@
 // Helpers to run the real `stoq` command as child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -79,4 +81,19 @@ export class StoqProcess {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     return this.exited;
   }
+}
+
+/** The repository's example stoq.toml, bound to a free port, written into `dir`. */
+export function writeExampleConfig(dir: string): void {
+  const toml = readFileSync(join(__dirname, '..', '..', 'stoq.toml'), 'utf8').replace(/bind = "\[::1\]:4433"/, 'bind = "[::1]:0"');
+  writeFileSync(join(dir, 'stoq.toml'), toml);
+}
+
+/** A `stoq node` on the example config in a fresh temp dir; resolves once it listens. */
+export async function startExampleNode(prefix: string): Promise<{ dir: string; node: StoqProcess; address: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeExampleConfig(dir);
+  const node = StoqProcess.start(['node', '--config', 'stoq.toml'], dir);
+  const address = (await node.waitFor((l) => l.msg === 'stoq node listening')).address as string;
+  return { dir, node, address };
 }
