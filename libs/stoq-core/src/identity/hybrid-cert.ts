@@ -87,7 +87,16 @@ export interface IssueCertificateOptions {
   keyUsage?: KeyUsageName[];
   /** Default: serverAuth + clientAuth for leaves; none (unrestricted) for CAs. */
   extendedKeyUsage?: ExtendedKeyUsageName[];
+  /** Further non-standard extensions (e.g. TrustChain's quorum-certificate extension), placed before the FALCON ones. */
+  extraExtensions?: readonly CertificateExtension[];
   falcon?: FalconScheme;
+}
+
+export interface CertificateExtension {
+  oid: string;
+  critical: boolean;
+  /** The extnValue contents (DER of the extension's own type). */
+  value: Uint8Array;
 }
 
 export interface IssuedCertificate {
@@ -157,6 +166,7 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
   extensions.push(extension(OID_AUTHORITY_KEY_IDENTIFIER, false, encodeTlv(TAG_SEQUENCE, encodeTlv(0x80, authorityKeyId))));
   const san = subjectAltName(options.dnsNames ?? [], options.ipAddresses ?? []);
   if (san) extensions.push(extension(OID_SUBJECT_ALT_NAME, false, san));
+  for (const extra of options.extraExtensions ?? []) extensions.push(extension(extra.oid, extra.critical, extra.value));
   extensions.push(extension(OID_SUBJECT_ALT_PUBLIC_KEY_INFO, false, falconSpki(options.subjectFalconPublicKey)));
   extensions.push(extension(OID_ALT_SIGNATURE_ALGORITHM, false, algorithmIdentifier(OID_FALCON_1024)));
 
@@ -257,7 +267,7 @@ function checkSerial(serial: Uint8Array): void {
   }
 }
 
-function encodeName(subject: SubjectName): Uint8Array {
+export function encodeName(subject: SubjectName): Uint8Array {
   const rdn = (type: string, text: string): RelativeDistinguishedName => {
     if (text.length === 0 || text.length > 64) {
       throw new StoqError('TLS_CONFIG', `subject attribute ${type} must be 1-64 characters, got ${text.length}`);
@@ -270,7 +280,7 @@ function encodeName(subject: SubjectName): Uint8Array {
   return new Uint8Array(AsnConvert.serialize(new Name(rdns)));
 }
 
-function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
+export function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
   // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
   const parts = [encodeOid(oid)];
   if (critical) parts.push(encodeTlv(TAG_BOOLEAN, Uint8Array.of(0xff)));
@@ -278,12 +288,12 @@ function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Arra
   return encodeTlv(TAG_SEQUENCE, ...parts);
 }
 
-function algorithmIdentifier(oid: string): Uint8Array {
+export function algorithmIdentifier(oid: string): Uint8Array {
   // Parameters absent, as RFC 5758 / RFC 8410 require for ECDSA and EdDSA (and OQS for Falcon).
   return encodeTlv(TAG_SEQUENCE, encodeOid(oid));
 }
 
-function bitString(bytes: Uint8Array): Uint8Array {
+export function bitString(bytes: Uint8Array): Uint8Array {
   return encodeTlv(TAG_BIT_STRING, Uint8Array.of(0), bytes);
 }
 
@@ -307,7 +317,7 @@ function keyUsageBits(usages: KeyUsageName[]): Uint8Array {
   return encodeTlv(TAG_BIT_STRING, Uint8Array.of(unused), bytes);
 }
 
-function subjectAltName(dnsNames: string[], ipAddresses: string[]): Uint8Array | undefined {
+export function subjectAltName(dnsNames: string[], ipAddresses: string[]): Uint8Array | undefined {
   const names: Uint8Array[] = [];
   for (const dns of new Set(dnsNames)) {
     if (!DNS_NAME.test(dns)) throw new StoqError('TLS_CONFIG', `invalid DNS name ${JSON.stringify(dns)} for a subjectAltName (lowercase LDH labels)`);
@@ -324,6 +334,6 @@ function subjectAltName(dnsNames: string[], ipAddresses: string[]): Uint8Array |
   return names.length > 0 ? encodeTlv(TAG_SEQUENCE, ...names) : undefined;
 }
 
-function falconSpki(publicKey: Uint8Array): Uint8Array {
+export function falconSpki(publicKey: Uint8Array): Uint8Array {
   return encodeTlv(TAG_SEQUENCE, algorithmIdentifier(OID_FALCON_1024), bitString(publicKey));
 }

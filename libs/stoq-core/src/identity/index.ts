@@ -4,6 +4,7 @@ export { DevCa, DEV_CA_FILES, DEFAULT_LEAF_LIFETIME_MS, type DevCaOptions, type 
 export {
   issueCertificate,
   keyIdentifier,
+  type CertificateExtension,
   type CertificateIssuer,
   type ExtendedKeyUsageName,
   type IssueCertificateOptions,
@@ -24,3 +25,15 @@ export {
   type HybridCertificate,
 } from './parse';
 export { preTbsCertificate } from './pre-tbs';
+export {
+  createCsr,
+  parseCsr,
+  falconCsrMessage,
+  CsrError,
+  FALCON_CSR_CONTEXT,
+  MAX_CSR_LENGTH,
+  OID_EXTENSION_REQUEST,
+  type CreateCsrOptions,
+  type CsrErrorCode,
+  type ParsedCsr,
+} from './csr';
