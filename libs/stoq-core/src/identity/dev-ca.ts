@@ -12,14 +12,15 @@
 // replaced. Every identity the CA issued trusts this root, so a start that finds only part of
 // the set, or a damaged or exposed file, refuses (IdentityError) instead of making a new CA.
 
-import { X509Certificate, createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { StoqError } from '../errors';
 import { nativeFalcon, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
 import { IdentityError } from './errors';
-import { issueCertificate } from './hybrid-cert';
+import type { CertificateRequest, CertificateSource, IssuedChain } from './certificate-source';
+import { issueCertificate, type CertificateExtension, type IssuedCertificate } from './hybrid-cert';
 import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
 import { STOQ_ORGANIZATION, standardDnsNames } from './naming';
 import { parseHybridCertificate, verifyAltSignature, type HybridCertificate } from './parse';
@@ -65,7 +66,7 @@ export interface IssueLeafOptions {
   now?: Date;
 }
 
-export class DevCa {
+export class DevCa implements CertificateSource {
   private constructor(
     readonly dir: string,
     private readonly key: KeyObject,
@@ -181,8 +182,29 @@ export class DevCa {
     return this.falconKeys.publicKey;
   }
 
+  /** CertificateSource: a leaf for the request's keys and names, chained to this root. */
+  async issue(request: CertificateRequest): Promise<IssuedChain> {
+    const pem = this.issueLeaf({
+      service: request.service,
+      instance: request.instance,
+      publicKey: createPublicKey(request.tlsKey),
+      falconPublicKey: request.falconPublicKey,
+      dnsNames: request.dnsNames.filter((n) => !standardDnsNames(request.service, request.instance).includes(n)),
+      ipAddresses: [...request.ipAddresses],
+      now: request.now,
+      ...(request.lifetimeMs !== undefined ? { lifetimeMs: request.lifetimeMs } : {}),
+      ...(request.notBefore !== undefined ? { notBefore: request.notBefore } : {}),
+    });
+    return { chainPem: pem + this.rootPem, rootsPem: this.rootPem };
+  }
+
   /** Issue a hybrid leaf for `instance` of `service`; returns its PEM. */
   issueLeaf(options: IssueLeafOptions): string {
+    return this.issueLeafCertificate(options).pem;
+  }
+
+  /** Issue a hybrid leaf; returns its DER and PEM. */
+  issueLeafCertificate(options: IssueLeafOptions & { serialNumber?: Uint8Array; extraExtensions?: readonly CertificateExtension[] }): IssuedCertificate {
     const now = options.now ?? new Date();
     const lifetimeMs = options.lifetimeMs ?? DEFAULT_LEAF_LIFETIME_MS;
     if (!Number.isFinite(lifetimeMs) || lifetimeMs < 1000) {
@@ -193,7 +215,7 @@ export class DevCa {
     }
     const notBefore = options.notBefore ?? new Date(now.getTime() - BACKDATE_MS);
     const publicKey = typeof options.publicKey === 'string' ? createPublicKey(options.publicKey) : options.publicKey;
-    const { pem } = issueCertificate({
+    return issueCertificate({
       subject: { commonName: options.instance, organization: STOQ_ORGANIZATION },
       subjectPublicKey: publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey,
       subjectFalconPublicKey: options.falconPublicKey,
@@ -204,7 +226,27 @@ export class DevCa {
       dnsNames: [...standardDnsNames(options.service, options.instance), ...(options.dnsNames ?? [])],
       ipAddresses: options.ipAddresses ?? [],
       falcon: this.falcon,
+      ...(options.serialNumber ? { serialNumber: options.serialNumber } : {}),
+      ...(options.extraExtensions ? { extraExtensions: options.extraExtensions } : {}),
     });
-    return pem;
+  }
+
+  /** ECDSA P-384 / SHA-384 signature (DER) with the root key: for CRLs and signed lists. */
+  signClassical(data: Uint8Array): Uint8Array {
+    return new Uint8Array(sign('sha384', data, { key: this.key, dsaEncoding: 'der' }));
+  }
+
+  /** FALCON-1024 signature with the root's FALCON key. */
+  signFalcon(data: Uint8Array): Uint8Array {
+    return this.falcon.sign(this.falconKeys.secretKey, data);
+  }
+
+  /** The root's subject Name DER (the issuer of everything it signs). */
+  get subjectDer(): Uint8Array {
+    return this.root.subjectDer;
+  }
+
+  get subjectKeyIdentifier(): Uint8Array | undefined {
+    return this.root.subjectKeyIdentifier;
   }
 }

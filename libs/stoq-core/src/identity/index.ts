@@ -12,6 +12,7 @@ export {
   type KeyUsageName,
   type SubjectName,
 } from './hybrid-cert';
+export type { CertificateRequest, CertificateSource, IssuedChain } from './certificate-source';
 export { NodeIdentity, NODE_IDENTITY_FILES, RENEW_AT_FRACTION, type NodeIdentityOptions } from './node-identity';
 export { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
 export * from './oids';

@@ -17,7 +17,7 @@ import pino, { type Logger } from 'pino';
 import { StoqError } from '../errors';
 import { nativeFalcon, type FalconKeypair, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
-import type { DevCa } from './dev-ca';
+import type { CertificateSource } from './certificate-source';
 import { IdentityError } from './errors';
 import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
 import { bytesToIpv6, ipv6ToBytes, standardDnsNames } from './naming';
@@ -41,8 +41,11 @@ export interface NodeIdentityOptions {
   dataDir: string;
   service: string;
   instance: string;
-  /** Issues (re-issues) the leaf. Null: use the stored certificate, failing if it must be re-issued. */
-  ca: DevCa | null;
+  /**
+   * Issues (re-issues) the leaf: a DevCa, or any CertificateSource (e.g. enrollment with
+   * TrustChain). Null: use the stored certificate, failing if it must be re-issued.
+   */
+  ca: CertificateSource | null;
   /** Extra dNSName SANs beyond the standard STOQ names. */
   dnsNames?: string[];
   /** IPv6 iPAddress SANs; default ['::1']. */
@@ -118,7 +121,7 @@ export class NodeIdentity {
       if (!options.ca) {
         throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) in ${dir}: ${join(dir, NODE_IDENTITY_FILES.certChain)} does not exist and no certificate authority is available to issue one`);
       }
-      const created = createIdentity(dir, options, wanted, now, options.ca, falcon);
+      const created = await createIdentity(dir, options, wanted, now, options.ca, falcon);
       if (await createDirectoryAtomic(dir, created.files)) {
         log.info({ path: dir, fingerprint: created.identity.fingerprint, falconKeySha256: sha256Hex(created.identity.falconPublicKey) }, 'created a new node identity');
         return created.identity;
@@ -140,27 +143,38 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function issueLeaf(tlsKey: KeyObject, falconPublicKey: Uint8Array, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: DevCa): { leafPem: string; rootPem: string } {
-  const leafPem = ca.issueLeaf({
+async function issueLeaf(tlsKey: KeyObject, falcon: FalconKeypair, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: CertificateSource, reason: string, currentChainPem?: string): Promise<{ chainPem: string; rootPem: string; leaf: HybridCertificate }> {
+  const issued = await ca.issue({
     service: options.service,
     instance: options.instance,
-    publicKey: createPublicKey(tlsKey),
-    falconPublicKey,
-    dnsNames: options.dnsNames ?? [],
+    tlsKey,
+    falconPublicKey: falcon.publicKey,
+    falconSecretKey: falcon.secretKey,
+    dnsNames: wanted.dnsNames,
     ipAddresses: wanted.ipAddresses,
     now,
+    reason,
+    ...(currentChainPem !== undefined ? { currentChainPem } : {}),
     ...(options.lifetimeMs !== undefined ? { lifetimeMs: options.lifetimeMs } : {}),
     ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
   });
-  return { leafPem, rootPem: ca.rootPem };
+  const chain = pemToDerList(issued.chainPem, 'CERTIFICATE', 'issued chain');
+  const leaf = parseHybridCertificate(chain[0]!);
+  // Never store a certificate that is not for these keys and names, whoever issued it.
+  const spki = new Uint8Array(createPublicKey(tlsKey).export({ type: 'spki', format: 'der' }));
+  if (!bytesEqual(leaf.spkiDer, spki) || !bytesEqual(leaf.falconPublicKey, falcon.publicKey)) {
+    throw new StoqError('TLS_CONFIG', `the certificate issued for ${options.instance} (${options.service}) is for other keys; refusing to store it`);
+  }
+  if (leaf.commonName !== wanted.commonName || !wanted.dnsNames.every((n) => leaf.dnsNames.includes(n))) {
+    throw new StoqError('TLS_CONFIG', `the certificate issued for ${options.instance} (${options.service}) names ${leaf.commonName} (${leaf.dnsNames.join(', ')}); refusing to store it`);
+  }
+  return { chainPem: issued.chainPem, rootPem: issued.rootsPem, leaf };
 }
 
-function createIdentity(dir: string, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: DevCa, falcon: FalconScheme): { identity: NodeIdentity; files: SetFile[] } {
+async function createIdentity(dir: string, options: NodeIdentityOptions, wanted: WantedNames, now: Date, ca: CertificateSource, falcon: FalconScheme): Promise<{ identity: NodeIdentity; files: SetFile[] }> {
   const tls = generateClassicalKey('P-256');
   const fk = generateFalconKeys(falcon);
-  const { leafPem, rootPem } = issueLeaf(tls.key, fk.keys.publicKey, options, wanted, now, ca);
-  const chainPem = leafPem + rootPem;
-  const leaf = parseHybridCertificate(pemToDerList(leafPem, 'CERTIFICATE', 'issued leaf')[0]!);
+  const { chainPem, rootPem, leaf } = await issueLeaf(tls.key, fk.keys, options, wanted, now, ca, 'first start: no identity yet');
   const F = NODE_IDENTITY_FILES;
   return {
     identity: makeIdentity(dir, options, tls.pem, chainPem, rootPem, fk.keys, leaf, true),
@@ -213,13 +227,11 @@ async function loadIdentity(dir: string, entries: Set<string>, options: NodeIden
   if (!options.ca) {
     throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) needs a new certificate (${reason}) but no certificate authority is available`);
   }
-  const { leafPem, rootPem } = issueLeaf(tlsKey, falconKeys.publicKey, options, wanted, now, options.ca);
-  const chainPem = leafPem + rootPem;
+  const { chainPem, rootPem, leaf } = await issueLeaf(tlsKey, falconKeys, options, wanted, now, options.ca, reason ?? 'renewal', stored?.chainPem);
   // Roots first: a crash in between leaves the old chain with the new roots, which the next
   // start detects (the chain no longer verifies) and repairs by re-issuing.
   await writeFileAtomic(path('trustRoots'), rootPem, PUBLIC_FILE_MODE);
   await writeFileAtomic(path('certChain'), chainPem, PUBLIC_FILE_MODE);
-  const leaf = parseHybridCertificate(pemToDerList(leafPem, 'CERTIFICATE', 'issued leaf')[0]!);
   const rootsChanged = stored !== undefined && stored.rootsPem !== rootPem;
   (rootsChanged ? log.warn : log.info).call(log, { path: dir, fingerprint: leaf.fingerprintSha256, reason, trustRootsReplaced: rootsChanged }, 'issued a new certificate for the node identity');
   return makeIdentity(dir, options, keyPem, chainPem, rootPem, falconKeys, leaf, true);
