@@ -47,6 +47,8 @@ export interface DevCaOptions {
   commonName?: string;
   /** Where the creation of a new CA is logged (path and fingerprint). Default: silent. */
   logger?: Logger;
+  /** What the CA is called in logs and errors (default "development CA"; TrustChain says "TrustChain root CA"). */
+  label?: string;
 }
 
 export interface IssueLeafOptions {
@@ -85,13 +87,14 @@ export class DevCa implements CertificateSource {
   static async openOrCreate(dir: string, options: DevCaOptions = {}): Promise<DevCa> {
     const falcon = options.falcon ?? nativeFalcon;
     const log = options.logger ?? pino({ enabled: false });
-    const found = await inspectSetDirectory(dir, 'development CA');
+    const label = options.label ?? 'development CA';
+    const found = await inspectSetDirectory(dir, label);
     const names = Object.values(DEV_CA_FILES);
     const present = names.filter((n) => found.entries.has(n));
     if (present.length === 0) {
       const created = DevCa.generate(dir, options, falcon);
       if (await createDirectoryAtomic(dir, created.files)) {
-        log.info({ path: dir, fingerprint: created.ca.fingerprint }, 'created a new development CA');
+        log.info({ path: dir, fingerprint: created.ca.fingerprint }, `created a new ${label}`);
         return created.ca;
       }
       // Another process created it first: use that one (load reads what is there now).
@@ -100,13 +103,13 @@ export class DevCa implements CertificateSource {
       throw new IdentityError(
         'IDENTITY_INCOMPLETE',
         missing.map((n) => join(dir, n)),
-        `development CA ${dir} is incomplete: ${missing.map((n) => join(dir, n)).join(', ')} missing (present: ${present.join(', ')}). ` +
+        `${label} ${dir} is incomplete: ${missing.map((n) => join(dir, n)).join(', ')} missing (present: ${present.join(', ')}). ` +
           `Refusing to create a new CA in its place: every identity it issued trusts this one. ` +
           `Restore the missing file(s) from a backup, or move ${dir} away to start over with a new CA (identities are then re-issued by it).`,
         { details: { missing, present } },
       );
     }
-    return DevCa.load(dir, falcon);
+    return DevCa.load(dir, falcon, label);
   }
 
   private static generate(dir: string, options: DevCaOptions, falcon: FalconScheme): { ca: DevCa; files: { name: string; data: string; mode: number }[] } {
@@ -135,9 +138,9 @@ export class DevCa implements CertificateSource {
     };
   }
 
-  private static async load(dir: string, falcon: FalconScheme): Promise<DevCa> {
+  private static async load(dir: string, falcon: FalconScheme, label: string): Promise<DevCa> {
     const path = (name: keyof typeof DEV_CA_FILES): string => join(dir, DEV_CA_FILES[name]);
-    const what = `development CA ${dir}`;
+    const what = `${label} ${dir}`;
     const remedy = `restore it from a backup, or move ${dir} away to start over with a new CA`;
     const key = parseClassicalKey(await readSetFile(path('key'), 'private', what, remedy), path('key'), remedy);
     const falconKeys = parseFalconKeys(
@@ -159,7 +162,7 @@ export class DevCa implements CertificateSource {
       throw new IdentityError('IDENTITY_DAMAGED', [path('cert')], `${path('cert')} does not hold a valid self-signed root certificate (${(err as Error).message}); ${remedy}`, { cause: err });
     }
     const mismatch = (file: string): IdentityError =>
-      new IdentityError('IDENTITY_DAMAGED', [file, path('cert')], `development CA ${dir}: ${file} does not match the key of ${path('cert')}; restore the matching files from a backup`);
+      new IdentityError('IDENTITY_DAMAGED', [file, path('cert')], `${label} ${dir}: ${file} does not match the key of ${path('cert')}; restore the matching files from a backup`);
     if (!bytesEqual(root.spkiDer, new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' })))) throw mismatch(path('key'));
     if (!bytesEqual(root.falconPublicKey, falconKeys.publicKey)) throw mismatch(path('falconPub'));
     return new DevCa(dir, key, falconKeys, root, falcon);

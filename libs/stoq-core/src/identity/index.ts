@@ -38,3 +38,14 @@ export {
   type CsrErrorCode,
   type ParsedCsr,
 } from './csr';
+export { generateClassicalKey, parseClassicalKey, type ClassicalKeyKind } from './key-files';
+export {
+  PRIVATE_FILE_MODE,
+  PUBLIC_FILE_MODE,
+  createDirectoryAtomic,
+  inspectSetDirectory,
+  readSetFile,
+  writeFileAtomic,
+  type SetFile,
+  type SetDirectory,
+} from './secure-files';

@@ -1,0 +1,57 @@
+// Join tokens: one-time secrets that let a genesis-set service enroll. Only the SHA-256 of a
+// token is stored, so a copy of the database does not enroll anyone. Pure: times are passed in.
+import { createHash, randomBytes } from 'node:crypto';
+import { TrustChainError } from './errors';
+
+/** Tokens look like `stoqjt_<43 base64url chars>` (32 random bytes). */
+export const TOKEN_PREFIX = 'stoqjt_';
+export const DEFAULT_TOKEN_TTL_S = 3600;
+export const MAX_TOKEN_TTL_S = 7 * 24 * 3600;
+const TOKEN_RE = /^stoqjt_[A-Za-z0-9_-]{43}$/;
+
+export interface TokenRecord {
+  readonly hash: string;
+  readonly service: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly usedAt: number | null;
+}
+
+export function newToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function checkTtl(ttlSeconds: number | undefined): number {
+  const ttl = ttlSeconds === undefined || ttlSeconds === 0 ? DEFAULT_TOKEN_TTL_S : ttlSeconds;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_S) {
+    throw new TrustChainError('INVALID_ARGUMENT', `token ttl ${ttlSeconds} s is out of range: give 1 .. ${MAX_TOKEN_TTL_S} seconds (7 days)`);
+  }
+  return ttl;
+}
+
+/** The token's hash if it is well formed; otherwise a TOKEN_UNKNOWN error (never echoing it). */
+export function tokenHashOf(token: string): string {
+  if (typeof token !== 'string' || !TOKEN_RE.test(token)) {
+    throw new TrustChainError('TOKEN_UNKNOWN', `the join token is not a TrustChain token (expected ${TOKEN_PREFIX} followed by 43 characters); mint one with \`trustchain token create --service <name>\``);
+  }
+  return hashToken(token);
+}
+
+/** Throws unless `record` may enroll an instance of `service` at `now`. */
+export function checkToken(record: TokenRecord | undefined, service: string, now: number): TokenRecord {
+  if (!record) throw new TrustChainError('TOKEN_UNKNOWN', 'the join token is unknown to this TrustChain (minted by another CA, or mistyped); mint one with `trustchain token create`');
+  if (record.usedAt !== null) {
+    throw new TrustChainError('TOKEN_USED', `the join token was already used at ${new Date(record.usedAt).toISOString()}; tokens are single-use, mint a new one`);
+  }
+  if (now >= record.expiresAt) {
+    throw new TrustChainError('TOKEN_EXPIRED', `the join token expired at ${new Date(record.expiresAt).toISOString()}; mint a new one`);
+  }
+  if (record.service !== service) {
+    throw new TrustChainError('TOKEN_WRONG_SERVICE', `the join token enrolls service "${record.service}", but the CSR asks for service "${service}"`);
+  }
+  return record;
+}
