@@ -16,9 +16,9 @@ function zoneWith(instances: number, service = 'caesar'): Zone {
   return zone;
 }
 
-function decode(bytes: Buffer | null): dnsPacket.DecodedPacket & { rcode?: string } {
+function decode(bytes: Buffer | null): dnsPacket.DecodedPacket & { rcode?: string; opcode?: string } {
   expect(bytes).not.toBeNull();
-  return dnsPacket.decode(bytes!) as dnsPacket.DecodedPacket & { rcode?: string };
+  return dnsPacket.decode(bytes!) as dnsPacket.DecodedPacket & { rcode?: string; opcode?: string };
 }
 
 function opt(p: dnsPacket.Packet): dnsPacket.OptAnswer | undefined {
