@@ -15,6 +15,7 @@ export { ALPN, CloseCode, EXPORTER_LABEL, EXPORTER_LENGTH } from './falcon-hands
 export { serveEcho } from './echo';
 export { AsyncQueue } from './async-queue';
 export { systemClock, delay, type Clock, type TimerHandle } from './clock';
+export { ManualClock } from './manual-clock';
 export { RateLimitedLog } from './rate-limited-log';
 export { DEFAULT_SEND_LIMITS, type SendLimits } from './send-budget';
 export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';

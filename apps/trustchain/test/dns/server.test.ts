@@ -6,7 +6,8 @@ import * as dnsPacket from 'dns-packet';
 import { isStoqError } from '@stoq/core';
 import { DnsServer } from '../../src/dns/server';
 import { Zone, type RegistrationOwner } from '../../src/dns/zone';
-import { ManualClock, dig, query } from './support';
+import { ManualClock } from '@stoq/core';
+import { dig, query } from './support';
 
 const LEASE = 60_000;
 

@@ -1,48 +1,6 @@
-// Test helpers for the DNS tests: a manual clock, dig, and queries built with dns-packet.
+// Test helpers for the DNS tests: dig, and queries built with dns-packet (the manual clock is @stoq/core's).
 import { execFile } from 'node:child_process';
 import * as dnsPacket from 'dns-packet';
-import type { Clock, TimerHandle } from '@stoq/core';
-
-interface Timer {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-}
-
-/** A Clock whose time moves only when the test says so; due timers fire in order. */
-export class ManualClock implements Clock {
-  private time = 1_000_000;
-  private seq = 0;
-  private timers: Timer[] = [];
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const t: Timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.timers.push(t);
-    return t as unknown as TimerHandle;
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    (handle as unknown as Timer).cancelled = true;
-  }
-
-  advance(ms: number): void {
-    const target = this.time + ms;
-    for (;;) {
-      const due = this.timers.filter((t) => !t.cancelled && t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.time = Math.max(this.time, due.at);
-      due.cancelled = true;
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      due.fn();
-    }
-    this.time = target;
-  }
-}
 
 export interface QueryOptions {
   id?: number;

@@ -1,52 +1,16 @@
-// A Clock whose time moves only when the test says so (test code only).
-import type { Clock, TimerHandle } from '../../src/clock';
+// @stoq/core's ManualClock, with an advance that lets promise reactions run before and between
+// timers: RPC code reacts to a timer through promise chains, so a test must let them settle.
+import { ManualClock as CoreManualClock } from '@stoq/core';
 
-interface Timer {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
-}
-
-export class ManualClock implements Clock {
-  private time = 1_000_000;
-  private seq = 0;
-  private timers: Timer[] = [];
-
-  now(): number {
-    return this.time;
-  }
-
-  setTimeout(fn: () => void, ms: number): TimerHandle {
-    const t: Timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
-    this.timers.push(t);
-    return t as unknown as TimerHandle;
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    (handle as unknown as Timer).cancelled = true;
-  }
-
-  /** Pending (uncancelled) timers. */
-  get pending(): number {
-    return this.timers.filter((t) => !t.cancelled).length;
-  }
-
+export class ManualClock extends CoreManualClock {
   /** Moves time forward, firing due timers in order and letting promise callbacks run between them. */
-  async advance(ms: number): Promise<void> {
-    const target = this.time + ms;
+  override async advance(ms: number): Promise<void> {
+    const target = this.now() + ms;
     for (;;) {
       await flushMicrotasks();
-      const due = this.timers
-        .filter((t) => !t.cancelled && t.at <= target)
-        .sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.time = Math.max(this.time, due.at);
-      due.cancelled = true;
-      this.timers = this.timers.filter((t) => !t.cancelled);
-      due.fn();
+      if (!this.fireNext(target)) break;
     }
-    this.time = target;
+    super.advance(target - this.now());
     await flushMicrotasks();
   }
 }
