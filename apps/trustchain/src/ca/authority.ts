@@ -12,7 +12,7 @@
 // The CT log's tree heads carry a FALCON signature by the root's FALCON key, so one pinned
 // root fingerprint lets a client check certificates and the log's post-quantum signatures.
 
-import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -77,7 +77,8 @@ export class Authority {
         `${store.path} belongs to root ${known}, but ${caDir} holds no root; restore ${caDir} from a backup (creating a new root would orphan every certificate issued)`,
       );
     }
-    const root = await DevCa.openOrCreate(caDir, { commonName: 'TrustChain Root CA', label: 'TrustChain root CA', logger, falcon });
+    // No logger for DevCa: the lines below say the same, and what to do with the fingerprint.
+    const root = await DevCa.openOrCreate(caDir, { commonName: 'TrustChain Root CA', label: 'TrustChain root CA', falcon });
     if (known !== undefined && known !== root.fingerprint) {
       throw new TrustChainError('STATE_DAMAGED', `${store.path} belongs to root ${known}, but ${caDir} holds root ${root.fingerprint}; use the matching data dir`);
     }
@@ -161,8 +162,4 @@ async function openLogKey(dir: string, store: CaStore, logger: Logger): Promise<
   if (known !== undefined && known !== id) throw new TrustChainError('STATE_DAMAGED', `${file} is not the key of CT log ${known} named in ${store.path}`);
   store.setMetaOnce('ct_log_id', id);
   return key;
-}
-
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }

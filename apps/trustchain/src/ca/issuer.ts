@@ -15,7 +15,7 @@ import { CsrError, falconCsrMessage, nativeFalcon, parseCsr, parseHybridCertific
 import { decodeMerkleTreeLeaf, encodeCertificateChain, encodeSct, LogEntryType, type CtLog, type SignedTreeHead } from '@stoq/ct-log';
 import { TrustChainError } from '../core/errors';
 import { certificateNames, type CertificateNames } from '../core/issuance-policy';
-import { checkToken, tokenHashOf } from '../core/tokens';
+import { checkTokenService, checkTokenUsable, tokenHashOf } from '../core/tokens';
 import type { CaStore, CertificateKind, NewCertificate } from '../store/ca-store';
 import { DEFAULT_CERT_LIFETIME_MS, type Authority } from './authority';
 
@@ -84,16 +84,14 @@ export class Issuer {
   /** First issuance for a genesis-set service: a one-time join token. */
   async enroll(token: string, csrDer: Uint8Array, falconSignature: Uint8Array): Promise<IssueResult> {
     const hash = tokenHashOf(token);
-    const now = this.now();
-    const record = this.store.token(hash);
     // Unknown, used or expired first: those do not depend on the CSR.
-    if (!record || record.usedAt !== null || now >= record.expiresAt) checkToken(record, record?.service ?? '', now);
+    const record = checkTokenUsable(this.store.token(hash), this.now());
     if (this.tokensInFlight.has(hash)) {
       throw new TrustChainError('TOKEN_USED', 'the join token is being used by another enrollment right now; tokens are single-use, mint a new one');
     }
     const csr = this.checkCsr(csrDer, falconSignature);
-    checkToken(record, csr.service, now);
-    const names = certificateNames(csr, record!.service);
+    checkTokenService(record, csr.service);
+    const names = certificateNames(csr, record.service);
     this.tokensInFlight.add(hash);
     try {
       return await this.issue(csr, names, 'enroll', hash);
@@ -230,26 +228,25 @@ export class Issuer {
   async reconcileCt(): Promise<{ found: number; appended: number }> {
     const pending = this.store.pendingCt();
     if (pending.length === 0) return { found: 0, appended: 0 };
-    const bySerial = new Map(pending.map((r) => [Buffer.from(r.der).toString('base64'), r] as const));
+    // Recorded certificates by their DER (base64), removed as they are found in the log.
+    const byDer = new Map(pending.map((r) => [Buffer.from(r.der).toString('base64'), r] as const));
     let found = 0;
     const size = this.ct.treeSize;
-    const start = Math.max(0, this.store.maxCtIndex() + 1);
-    for (let i = start; i < size; i += 256) {
+    for (let i = Math.max(0, this.store.maxCtIndex() + 1); i < size; i += 256) {
       const entries = await this.ct.getEntries(i, Math.min(size - 1, i + 255));
       entries.forEach((e, k) => {
-        const leaf = decodeMerkleTreeLeaf(e.leafInput);
-        const se = leaf.timestampedEntry.signedEntry;
+        const se = decodeMerkleTreeLeaf(e.leafInput).timestampedEntry.signedEntry;
         if (se.entryType !== LogEntryType.x509_entry) return;
-        const row = bySerial.get(Buffer.from(se.certificate).toString('base64'));
-        if (row) {
-          this.store.setCtIndexes([[row.serial, i + k]]);
-          bySerial.delete(Buffer.from(row.der).toString('base64'));
-          found++;
-        }
+        const key = Buffer.from(se.certificate).toString('base64');
+        const row = byDer.get(key);
+        if (!row) return;
+        this.store.setCtIndexes([[row.serial, i + k]]);
+        byDer.delete(key);
+        found++;
       });
     }
     const extra = encodeCertificateChain([this.authority.rootDer]);
-    const rest = [...bySerial.values()];
+    const rest = [...byDer.values()];
     const added = await Promise.all(rest.map((r) => this.ct.appendEntry({ entryType: LogEntryType.x509_entry, certificate: r.der }, extra)));
     this.store.setCtIndexes(rest.map((r, i) => [r.serial, added[i]!.leafIndex] as const));
     if (found + rest.length > 0) this.logger.warn({ found, appended: rest.length }, 'reconciled recorded certificates with the CT log after an interrupted issuance');

@@ -41,8 +41,8 @@ export function tokenHashOf(token: string): string {
   return hashToken(token);
 }
 
-/** Throws unless `record` may enroll an instance of `service` at `now`. */
-export function checkToken(record: TokenRecord | undefined, service: string, now: number): TokenRecord {
+/** Throws unless `record` is a token that can still be used at `now` (known, unused, unexpired). */
+export function checkTokenUsable(record: TokenRecord | undefined, now: number): TokenRecord {
   if (!record) throw new TrustChainError('TOKEN_UNKNOWN', 'the join token is unknown to this TrustChain (minted by another CA, or mistyped); mint one with `trustchain token create`');
   if (record.usedAt !== null) {
     throw new TrustChainError('TOKEN_USED', `the join token was already used at ${new Date(record.usedAt).toISOString()}; tokens are single-use, mint a new one`);
@@ -50,8 +50,12 @@ export function checkToken(record: TokenRecord | undefined, service: string, now
   if (now >= record.expiresAt) {
     throw new TrustChainError('TOKEN_EXPIRED', `the join token expired at ${new Date(record.expiresAt).toISOString()}; mint a new one`);
   }
+  return record;
+}
+
+/** Throws unless the usable token `record` enrolls `service`. */
+export function checkTokenService(record: TokenRecord, service: string): void {
   if (record.service !== service) {
     throw new TrustChainError('TOKEN_WRONG_SERVICE', `the join token enrolls service "${record.service}", but the CSR asks for service "${service}"`);
   }
-  return record;
 }

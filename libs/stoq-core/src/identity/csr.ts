@@ -17,8 +17,9 @@ import { Attributes, CertificationRequest } from '@peculiar/asn1-csr';
 import { Extension, Extensions, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { FALCON_PUBLIC_KEY_LENGTH } from '../falcon';
 import { TAG_SEQUENCE, children, encodeOid, encodeTlv, readSingle } from './der';
-import { algorithmIdentifier, bitString, encodeName, falconSpki, subjectAltName } from './hybrid-cert';
-import { MESH_ZONE, STOQ_ORGANIZATION, bytesToIpv6, standardDnsNames } from './naming';
+import { algorithmIdentifier, bitString, encodeName, extension, falconSpki, subjectAltName } from './hybrid-cert';
+import { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
+import { readSubjectAltName } from './parse';
 import {
   OID_COMMON_NAME,
   OID_EC_PUBLIC_KEY,
@@ -63,8 +64,11 @@ export interface CreateCsrOptions {
 export function createCsr(options: CreateCsrOptions): Uint8Array {
   const spki = new Uint8Array(createPublicKey(options.tlsKey).export({ type: 'spki', format: 'der' }));
   const san = subjectAltName(standardDnsNames(options.service, options.instance), options.ipAddresses ?? []);
-  const ext = (oid: string, value: Uint8Array): Uint8Array => encodeTlv(TAG_SEQUENCE, encodeOid(oid), encodeTlv(0x04, value));
-  const extensions = encodeTlv(TAG_SEQUENCE, ...(san ? [ext(OID_SUBJECT_ALT_NAME, san)] : []), ext(OID_SUBJECT_ALT_PUBLIC_KEY_INFO, falconSpki(options.falconPublicKey)));
+  const extensions = encodeTlv(
+    TAG_SEQUENCE,
+    ...(san ? [extension(OID_SUBJECT_ALT_NAME, false, san)] : []),
+    extension(OID_SUBJECT_ALT_PUBLIC_KEY_INFO, false, falconSpki(options.falconPublicKey)),
+  );
   // Attribute ::= SEQUENCE { type OID, values SET OF ANY }
   const attribute = encodeTlv(TAG_SEQUENCE, encodeOid(OID_EXTENSION_REQUEST), encodeTlv(0x31, extensions));
   const info = encodeTlv(
@@ -156,7 +160,13 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   for (const ext of requestedExtensions(info.attributes)) {
     const value = new Uint8Array(ext.extnValue.buffer);
     try {
-      if (ext.extnID === OID_SUBJECT_ALT_NAME) readSan(value, dnsNames, ipAddresses);
+      if (ext.extnID === OID_SUBJECT_ALT_NAME) {
+        readSubjectAltName(value, dnsNames, ipAddresses, (tag) => {
+          throw new CsrError('CSR_NAMES', `the CSR requests a subjectAltName of kind [${tag & 0x1f}]; only dNSName and iPAddress are allowed`);
+        });
+        const v4 = ipAddresses.find((ip) => !ip.includes(':'));
+        if (v4 !== undefined) throw new CsrError('CSR_NAMES', `the CSR requests iPAddress ${v4}; STOQ is IPv6 only`);
+      }
       else if (ext.extnID === OID_SUBJECT_ALT_PUBLIC_KEY_INFO) {
         const alt = AsnConvert.parse(value, SubjectPublicKeyInfo);
         if (alt.algorithm.algorithm !== OID_FALCON_1024) throw new CsrError('CSR_FALCON', `subjectAltPublicKeyInfo names ${alt.algorithm.algorithm}, expected FALCON-1024 (${OID_FALCON_1024})`);
@@ -213,22 +223,4 @@ function requestedExtensions(attributes: Attributes | undefined): Extension[] {
     seen.add(e.extnID);
   }
   return out;
-}
-
-function readSan(value: Uint8Array, dnsNames: string[], ipAddresses: string[]): void {
-  const seq = readSingle(value, 'subjectAltName');
-  if (seq.tag !== TAG_SEQUENCE) throw new Error('subjectAltName is not a SEQUENCE');
-  for (const name of children(value, seq, 'subjectAltName')) {
-    const content = value.subarray(name.contentStart, name.end);
-    if (name.tag === 0x82) {
-      const dns = Buffer.from(content).toString('latin1');
-      if (!/^[\x21-\x7e]+$/.test(dns)) throw new CsrError('CSR_NAMES', 'a dNSName in the CSR is not printable ASCII');
-      dnsNames.push(dns.toLowerCase());
-    } else if (name.tag === 0x87) {
-      if (content.length !== 16) throw new CsrError('CSR_NAMES', `an iPAddress SAN of ${content.length} bytes is not IPv6 (STOQ is IPv6 only)`);
-      ipAddresses.push(bytesToIpv6(content));
-    } else {
-      throw new CsrError('CSR_NAMES', `the CSR requests a subjectAltName of kind [${name.tag & 0x1f}]; only dNSName and iPAddress are allowed`);
-    }
-  }
 }

@@ -224,7 +224,11 @@ function nameAttributes(name: Name): { commonName?: string; organization?: strin
   return out;
 }
 
-function readSubjectAltName(value: Uint8Array, dnsNames: string[], ipAddresses: string[]): void {
+/**
+ * Collects the dNSName and iPAddress entries of a subjectAltName extension value. Other kinds
+ * are skipped, or passed to `onOther` (which may throw to refuse them).
+ */
+export function readSubjectAltName(value: Uint8Array, dnsNames: string[], ipAddresses: string[], onOther?: (tag: number) => void): void {
   const seq = readSingle(value, 'subjectAltName');
   if (seq.tag !== TAG_SEQUENCE) throw new Error('subjectAltName is not a SEQUENCE');
   for (const name of children(value, seq, 'subjectAltName')) {
@@ -237,6 +241,8 @@ function readSubjectAltName(value: Uint8Array, dnsNames: string[], ipAddresses: 
       if (content.length === 16) ipAddresses.push(bytesToIpv6(content));
       else if (content.length === 4) ipAddresses.push(Array.from(content).join('.'));
       else throw new Error(`iPAddress of ${content.length} bytes`);
+    } else {
+      onOther?.(name.tag);
     }
   }
 }
