@@ -66,9 +66,10 @@ export class Authority {
 
   /**
    * Opens (or, on first start, creates) the root and log key in `dataDir`, and binds `store` to
-   * this root. Refuses when the store belongs to a root that is not there.
+   * this root. Refuses when the store belongs to a root that is not there. `now` dates a new
+   * root; pass the issuer's clock so the root is valid whenever that clock issues leaves.
    */
-  static async open(dataDir: string, store: CaStore, logger: Logger, falcon: FalconScheme = nativeFalcon): Promise<Authority> {
+  static async open(dataDir: string, store: CaStore, logger: Logger, falcon: FalconScheme = nativeFalcon, now: () => number = Date.now): Promise<Authority> {
     const caDir = join(dataDir, DATA_DIR_LAYOUT.ca);
     const known = store.meta(ROOT_META_KEY);
     if (known !== undefined && !existsSync(join(caDir, 'root.pem'))) {
@@ -78,7 +79,7 @@ export class Authority {
       );
     }
     // No logger for DevCa: the lines below say the same, and what to do with the fingerprint.
-    const root = await DevCa.openOrCreate(caDir, { commonName: 'TrustChain Root CA', label: 'TrustChain root CA', falcon });
+    const root = await DevCa.openOrCreate(caDir, { commonName: 'TrustChain Root CA', label: 'TrustChain root CA', falcon, now: new Date(now()) });
     if (known !== undefined && known !== root.fingerprint) {
       throw new TrustChainError('STATE_DAMAGED', `${store.path} belongs to root ${known}, but ${caDir} holds root ${root.fingerprint}; use the matching data dir`);
     }
