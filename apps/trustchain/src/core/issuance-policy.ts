@@ -1,6 +1,7 @@
 // What TrustChain will put in a certificate: exactly the standard STOQ names of one instance of
 // the service the caller is entitled to, plus IPv6 addresses. Pure.
 import { standardDnsNames, type ParsedCsr } from '@stoq/core';
+import { parseIpv6 } from '@stoq/ipv6';
 import { TrustChainError } from './errors';
 
 export const MAX_IP_SANS = 8;
@@ -40,6 +41,15 @@ export function certificateNames(csr: ParsedCsr, service: string, instance?: str
   if (missing.length > 0) throw new TrustChainError('NAME_NOT_ALLOWED', `the CSR lacks the DNS names ${missing.join(', ')}`);
   if (csr.ipAddresses.length > MAX_IP_SANS) {
     throw new TrustChainError('NAME_NOT_ALLOWED', `the CSR asks for ${csr.ipAddresses.length} IP addresses; at most ${MAX_IP_SANS}`);
+  }
+  // parseCsr refuses dotted IPv4 but formats a 16-byte IPv4-mapped SAN as IPv6 text; refuse it
+  // here as a name, not later as a signing failure.
+  for (const ip of csr.ipAddresses) {
+    try {
+      parseIpv6(ip);
+    } catch (err) {
+      throw new TrustChainError('NAME_NOT_ALLOWED', `the CSR asks for IP address ${JSON.stringify(ip)}: ${(err as Error).message}; only plain IPv6 addresses are issued`, { cause: err });
+    }
   }
   return { service, instance: csr.commonName, dnsNames: wanted, ipAddresses: [...new Set(csr.ipAddresses)] };
 }
