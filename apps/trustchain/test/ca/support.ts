@@ -60,12 +60,12 @@ export async function tcError(fn: () => unknown): Promise<{ code: TrustChainErro
   throw new Error('expected a TrustChainError, but nothing was thrown');
 }
 
-/** Runs a real command; resolves with stdout, rejects with stderr in the message. */
+/** Runs a real command; resolves with stdout then stderr (openssl says "verify OK" on stderr), rejects with both in the message. */
 export function run(cmd: string, args: readonly string[], cwd?: string): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(cmd, args, { encoding: 'utf8', ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}\n${stdout}`));
-      else resolve(stdout);
+      else resolve(stdout + stderr);
     }),
   );
 }
