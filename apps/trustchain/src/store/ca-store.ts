@@ -151,31 +151,35 @@ export class CaStore {
     let db: Database.Database;
     try {
       db = new Database(path, { fileMustExist: exists });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
     } catch (err) {
       throw new TrustChainError('STATE_DAMAGED', `cannot open the TrustChain database ${path}: ${(err as Error).message}; restore it from a backup`, { cause: err });
     }
     try {
+      // Read-only checks first: switching journal_mode to WAL rewrites the file header, and a
+      // file that is not ours (or is damaged) must be refused without being changed.
       const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
       if (!hasMeta) {
         const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number };
         if (tables.n > 0) throw new TrustChainError('STATE_DAMAGED', `${path} is an SQLite database but not TrustChain's (no meta table); refusing to use it`);
-        db.exec('BEGIN');
-        db.exec(SCHEMA);
-        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('revocation_version', '0');
-        db.exec('COMMIT');
       } else {
         const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
         if (row?.value !== String(SCHEMA_VERSION)) {
           throw new TrustChainError('STATE_DAMAGED', `${path} has schema version ${row?.value ?? 'none'}; this TrustChain reads version ${SCHEMA_VERSION}`);
         }
+        const check = db.pragma('quick_check', { simple: true });
+        if (check !== 'ok') throw new TrustChainError('STATE_DAMAGED', `${path} failed SQLite's integrity check (${String(check)}); restore it from a backup`);
       }
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new TrustChainError('STATE_DAMAGED', `${path} failed SQLite's integrity check (${String(check)}); restore it from a backup`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      if (!hasMeta) {
+        db.exec('BEGIN');
+        db.exec(SCHEMA);
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('revocation_version', '0');
+        db.exec('COMMIT');
+      }
     } catch (err) {
       db.close();
       if (err instanceof TrustChainError) throw err;
