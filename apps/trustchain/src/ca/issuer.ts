@@ -232,8 +232,11 @@ export class Issuer {
     const byDer = new Map(pending.map((r) => [Buffer.from(r.der).toString('base64'), r] as const));
     let found = 0;
     const size = this.ct.treeSize;
-    for (let i = Math.max(0, this.store.maxCtIndex() + 1); i < size; i += 256) {
+    // Page by what came back: the log may return fewer entries than asked (its maxGetEntries).
+    for (let i = Math.max(0, this.store.maxCtIndex() + 1), n = 0; i < size; i += n) {
       const entries = await this.ct.getEntries(i, Math.min(size - 1, i + 255));
+      n = entries.length;
+      if (n === 0) break;
       entries.forEach((e, k) => {
         const se = decodeMerkleTreeLeaf(e.leafInput).timestampedEntry.signedEntry;
         if (se.entryType !== LogEntryType.x509_entry) return;

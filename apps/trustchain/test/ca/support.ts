@@ -61,9 +61,9 @@ export async function tcError(fn: () => unknown): Promise<{ code: TrustChainErro
 }
 
 /** Runs a real command; resolves with stdout then stderr (openssl says "verify OK" on stderr), rejects with both in the message. */
-export function run(cmd: string, args: readonly string[], cwd?: string): Promise<string> {
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(cmd, args, { encoding: 'utf8', ...(cwd ? { cwd } : {}) }, (err, stdout, stderr) => {
+    execFile(cmd, args, { encoding: 'utf8', ...opts }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}\n${stdout}`));
       else resolve(stdout + stderr);
     }),
