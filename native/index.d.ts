@@ -181,8 +181,14 @@ export interface EndpointStats {
   bytesReceived: number
 }
 
-/** The error codes this addon puts in front of its messages ("CODE: sentence"). */
+/** The codes this addon sets on the errors it throws or rejects with. */
 export declare function errorCodes(): Array<string>
+
+/** Throws or rejects with a coded error, so the test can check the code survives each path. */
+export declare function errorProbe(code: string, message: string): void
+
+/** The async twin of [`error_probe`]. */
+export declare function errorProbeAsync(code: string, message: string): Promise<void>
 
 /** New FALCON-1024 keypair (PQClean format: public key 1793 B, secret key 2305 B). */
 export declare function falconKeypair(): FalconKeypair

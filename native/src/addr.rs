@@ -74,7 +74,7 @@ pub fn parse_ipv6_socket_addr(input: &str, usage: AddrUse) -> Result<SocketAddrV
 mod tests {
     use super::*;
 
-    fn code(input: &str, usage: AddrUse) -> &'static str {
+    fn code(input: &str, usage: AddrUse) -> crate::error::Code {
         parse_ipv6_socket_addr(input, usage).unwrap_err().code
     }
 

@@ -1,7 +1,7 @@
 //! `QuicConnection`: one handshaken (or 0-RTT) QUIC connection.
 
 use crate::error::{
-    js_error, CONNECTION_LOST, DATAGRAM, HANDSHAKE_FAILED, HANDSHAKE_INCOMPLETE, INVALID_ARGUMENT,
+    internal, js_error, Coded, Code, CONNECTION_LOST, DATAGRAM, HANDSHAKE_FAILED, HANDSHAKE_INCOMPLETE, INVALID_ARGUMENT,
 };
 use crate::kex::KexSlot;
 use crate::state::EndpointState;
@@ -106,7 +106,7 @@ impl QuicConnection {
         Self { inner, mux: OnceLock::new() }
     }
 
-    fn mux(&self) -> napi::Result<&MuxHandle> {
+    fn mux(&self) -> napi::Result<&MuxHandle, Code> {
         self.mux
             .get()
             .map(|m| m.as_ref())
@@ -115,7 +115,7 @@ impl QuicConnection {
 }
 
 /// Validates a stream key: an integer JS number, exact as a u64.
-fn stream_key(key: f64) -> napi::Result<u64> {
+fn stream_key(key: f64) -> napi::Result<u64, Code> {
     if !key.is_finite() || key < 0.0 || key.fract() != 0.0 || key > 9_007_199_254_740_991.0 {
         return Err(js_error(INVALID_ARGUMENT, format!("stream key {key} must be an integer in 0..=2^53-1")));
     }
@@ -123,7 +123,7 @@ fn stream_key(key: f64) -> napi::Result<u64> {
 }
 
 /// Validates the key of a stream we open: even (odd keys name the peer's streams).
-fn open_key(key: f64, call: &str) -> napi::Result<u64> {
+fn open_key(key: f64, call: &str) -> napi::Result<u64, Code> {
     let key = stream_key(key)?;
     if key % 2 != 0 {
         return Err(js_error(INVALID_ARGUMENT, format!("{call} key {key} must be even (odd keys name peer streams)")));
@@ -178,13 +178,9 @@ impl QuicConnection {
     }
 
     /// Resolves when the handshake is complete; rejects with HANDSHAKE_FAILED if it failed.
-    #[napi]
-    pub async fn handshake_complete(&self) -> napi::Result<()> {
-        self.inner
-            .handshake_outcome()
-            .await
-            .map(|_| ())
-            .map_err(|reason| js_error(HANDSHAKE_FAILED, reason))
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn handshake_complete(&self) -> napi::Result<Coded<()>> {
+        Ok(Coded(self.inner.handshake_outcome().await.map(|_| ()).map_err(|reason| js_error(HANDSHAKE_FAILED, reason))))
     }
 
     /// Peer certificate chain, DER, leaf first ([] if none).
@@ -201,7 +197,7 @@ impl QuicConnection {
 
     /// RFC 8446 §7.5 TLS exporter. Throws HANDSHAKE_INCOMPLETE before the handshake completes.
     #[napi]
-    pub fn export_keying_material(&self, label: String, context: &[u8], length: u32) -> napi::Result<Buffer> {
+    pub fn export_keying_material(&self, label: String, context: &[u8], length: u32) -> napi::Result<Buffer, Code> {
         if !self.inner.handshake_done() {
             return Err(js_error(HANDSHAKE_INCOMPLETE, "exportKeyingMaterial needs a completed handshake"));
         }
@@ -223,7 +219,7 @@ impl QuicConnection {
     /// While the mux runs it keeps the Node.js event loop alive, like an open socket; it stops
     /// after the connection ended and a final CLOSED event was delivered.
     #[napi(ts_args_type = "onEvents: (events: Array<number | Buffer | string | null>) => void")]
-    pub fn start_streams(&self, on_events: Function<'_, EventBatch, ()>) -> napi::Result<()> {
+    pub fn start_streams(&self, on_events: Function<'_, EventBatch, ()>) -> napi::Result<(), Code> {
         if self.mux.get().is_some() {
             return Err(js_error(INVALID_ARGUMENT, "startStreams was already called on this connection"));
         }
@@ -232,7 +228,8 @@ impl QuicConnection {
         let deliver = on_events
             .build_threadsafe_function::<()>()
             .callee_handled::<false>()
-            .build_callback(move |_ctx| Ok(EventBatch(drain.lock().unwrap().drain())))?;
+            .build_callback(move |_ctx| Ok(EventBatch(drain.lock().unwrap().drain())))
+            .map_err(internal)?;
         let handle = stream_mux::start(self.inner.conn.clone(), EventSink::new(outbox, deliver));
         let _ = self.mux.set(handle);
         Ok(())
@@ -243,7 +240,7 @@ impl QuicConnection {
     /// once the peer grants more. If the connection is gone, an ERROR event says so, or the
     /// final CLOSED event does when the mux has already ended (it ends every stream).
     #[napi]
-    pub fn stream_open(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
+    pub fn stream_open(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<(), Code> {
         let key = open_key(key, "streamOpen")?;
         self.mux()?.submit(Op::Open { key, data: Bytes::copy_from_slice(data), fin });
         Ok(())
@@ -255,7 +252,7 @@ impl QuicConnection {
     /// resumed); opens and sends take their `length` bytes from `data` in turn. Same meaning as
     /// the single calls; nothing is applied if any operation is malformed.
     #[napi]
-    pub fn stream_ops(&self, ops: &[f64], data: &[u8]) -> napi::Result<()> {
+    pub fn stream_ops(&self, ops: &[f64], data: &[u8]) -> napi::Result<(), Code> {
         if ops.len() % 4 != 0 {
             return Err(js_error(INVALID_ARGUMENT, format!("streamOps: {} numbers is not a whole number of 4-number operations", ops.len())));
         }
@@ -265,7 +262,7 @@ impl QuicConnection {
         for (i, op) in ops.chunks_exact(4).enumerate() {
             let kind = if op[0].fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&op[0]) { op[0] as u32 } else { u32::MAX };
             let key = if kind == op_kind::OPEN { open_key(op[1], "streamOps: open")? } else { stream_key(op[1])? };
-            let payload = |len: f64, at: &mut usize| -> napi::Result<Bytes> {
+            let payload = |len: f64, at: &mut usize| -> napi::Result<Bytes, Code> {
                 let n = if len.is_finite() && len >= 0.0 && len.fract() == 0.0 { len as usize } else { usize::MAX };
                 if n > all.len() - *at {
                     return Err(js_error(INVALID_ARGUMENT, format!("streamOps: operation {i} wants {len} bytes, only {} left in data", all.len() - *at)));
@@ -293,7 +290,7 @@ impl QuicConnection {
     /// Sends `data` on stream `key` after everything sent before, then FIN if `fin`. Bytes quinn
     /// cannot take yet wait in the stream's queue; SENT events report progress.
     #[napi]
-    pub fn stream_send(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<()> {
+    pub fn stream_send(&self, key: f64, data: &[u8], fin: bool) -> napi::Result<(), Code> {
         let key = stream_key(key)?;
         self.mux()?.submit(Op::Send { key, data: Bytes::copy_from_slice(data), fin });
         Ok(())
@@ -301,7 +298,7 @@ impl QuicConnection {
 
     /// Abandons the send side of stream `key` (RESET_STREAM with `code`), dropping queued data.
     #[napi]
-    pub fn stream_reset(&self, key: f64, code: f64) -> napi::Result<()> {
+    pub fn stream_reset(&self, key: f64, code: f64) -> napi::Result<(), Code> {
         let (key, code) = (stream_key(key)?, app_code(code, "reset code")?);
         self.mux()?.submit(Op::Reset { key, code });
         Ok(())
@@ -309,7 +306,7 @@ impl QuicConnection {
 
     /// Stops reading stream `key` (STOP_SENDING with `code`); no more data events for it.
     #[napi]
-    pub fn stream_stop(&self, key: f64, code: f64) -> napi::Result<()> {
+    pub fn stream_stop(&self, key: f64, code: f64) -> napi::Result<(), Code> {
         let (key, code) = (stream_key(key)?, app_code(code, "stopSending code")?);
         self.mux()?.submit(Op::Stop { key, code });
         Ok(())
@@ -318,7 +315,7 @@ impl QuicConnection {
     /// Pauses (or resumes) reading stream `key`: while paused, received data stays in quinn and
     /// flow control holds the peer back.
     #[napi]
-    pub fn stream_pause(&self, key: f64, paused: bool) -> napi::Result<()> {
+    pub fn stream_pause(&self, key: f64, paused: bool) -> napi::Result<(), Code> {
         let key = stream_key(key)?;
         self.mux()?.submit(Op::Pause { key, paused });
         Ok(())
@@ -326,7 +323,7 @@ impl QuicConnection {
 
     /// Sends an unreliable datagram (at most `maxDatagramSize` bytes).
     #[napi]
-    pub fn send_datagram(&self, data: &[u8]) -> napi::Result<()> {
+    pub fn send_datagram(&self, data: &[u8]) -> napi::Result<(), Code> {
         self.inner
             .conn
             .send_datagram(bytes::Bytes::copy_from_slice(data))
@@ -377,7 +374,7 @@ impl QuicConnection {
 
     /// Closes the connection immediately with an application error code and reason.
     #[napi]
-    pub fn close(&self, code: f64, reason: String) -> napi::Result<()> {
+    pub fn close(&self, code: f64, reason: String) -> napi::Result<(), Code> {
         let code = app_code(code, "close code")?;
         *self.inner.local_close.lock().unwrap() = Some((code.into_inner(), reason.clone()));
         self.inner.conn.close(code, reason.as_bytes());

@@ -5,7 +5,7 @@ mod udp;
 use crate::addr::{parse_ipv6_socket_addr, AddrUse};
 use crate::connection::{ConnShared, HandshakeOutcome, QuicConnection};
 use crate::error::{
-    js_error, StoqError, BIND_FAILED, ENDPOINT_CLOSED, HANDSHAKE_FAILED, INVALID_ARGUMENT, NOT_ACCEPTING,
+    js_error, Coded, Code, StoqError, BIND_FAILED, ENDPOINT_CLOSED, HANDSHAKE_FAILED, INVALID_ARGUMENT, NOT_ACCEPTING,
 };
 use crate::kex::{KexLeasePool, KexSlot};
 use crate::state::EndpointState;
@@ -141,12 +141,12 @@ impl EndpointShared {
     }
 }
 
-fn max_udp_payload(opts: &EndpointOptions) -> napi::Result<u16> {
+fn max_udp_payload(opts: &EndpointOptions) -> napi::Result<u16, Code> {
     let v = opt_integer("maxUdpPayload", opts.max_udp_payload, DEFAULT_MAX_UDP_PAYLOAD, 1200, MAX_UDP_PAYLOAD)?;
     Ok(u16::try_from(v).expect("bounded"))
 }
 
-fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig> {
+fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig, Code> {
     const MAX_WINDOW: u64 = 1 << 30;
     let idle = opt_integer("idleTimeoutMs", opts.idle_timeout_ms, 30_000, 0, 24 * 3600 * 1000)?;
     let keep_alive = opt_integer("keepAliveMs", opts.keep_alive_ms, 5_000, 0, 24 * 3600 * 1000)?;
@@ -257,7 +257,7 @@ pub struct QuicEndpoint {
 impl QuicEndpoint {
     /// Binds an IPv6 UDP socket (IPV6_V6ONLY) and starts the QUIC endpoint.
     #[napi(factory)]
-    pub fn bind(opts: EndpointOptions) -> napi::Result<QuicEndpoint> {
+    pub fn bind(opts: EndpointOptions) -> napi::Result<QuicEndpoint, Code> {
         let addr = parse_ipv6_socket_addr(&opts.bind, AddrUse::Bind)?;
         let zero_rtt = opts.enable_zero_rtt.unwrap_or(false);
         let tls = TlsShared::new(&TlsInput {
@@ -313,7 +313,7 @@ impl QuicEndpoint {
 
     /// Bound address, "[::1]:54321".
     #[napi(getter)]
-    pub fn local_addr(&self) -> napi::Result<String> {
+    pub fn local_addr(&self) -> napi::Result<String, Code> {
         self.inner
             .endpoint
             .local_addr()
@@ -323,30 +323,78 @@ impl QuicEndpoint {
 
     /// Next fully handshaken incoming connection; null after close(). Failed incoming
     /// handshakes are counted in stats().handshakeFailures and do not reject.
-    #[napi]
-    pub async fn accept(&self) -> napi::Result<Option<QuicConnection>> {
+    #[napi(ts_return_type = "Promise<QuicConnection | null>")]
+    pub async fn accept(&self) -> napi::Result<Coded<Option<QuicConnection>>> {
         let Some(rx) = &self.inner.accept_rx else {
-            return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
+            return Ok(Coded(Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"))));
         };
-        Ok(self.inner.recv_until_closed(rx).await.map(QuicConnection::from_shared))
+        Ok(Coded(Ok(self.inner.recv_until_closed(rx).await.map(QuicConnection::from_shared))))
     }
 
     /// Next incoming handshake this endpoint refused; null after close(). At most 256 wait
     /// here; beyond that refusals are only counted (stats().handshakeFailures).
-    #[napi]
-    pub async fn next_refusal(&self) -> napi::Result<Option<HandshakeRefusal>> {
+    #[napi(ts_return_type = "Promise<HandshakeRefusal | null>")]
+    pub async fn next_refusal(&self) -> napi::Result<Coded<Option<HandshakeRefusal>>> {
         let Some(rx) = &self.inner.refusal_rx else {
-            return Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"));
+            return Ok(Coded(Err(js_error(NOT_ACCEPTING, "this endpoint was bound with acceptIncoming=false"))));
         };
-        Ok(self.inner.recv_until_closed(rx).await)
+        Ok(Coded(Ok(self.inner.recv_until_closed(rx).await)))
     }
 
     /// Dials `addr` and verifies the server certificate against `serverName` (DNS name or IP
     /// literal). Resolves once the server confirmed the handshake, or as soon as our side of it
     /// is done with `waitForConfirmation: false`. With `zeroRtt` and a resumption ticket,
     /// resolves at once in 0-RTT state.
+    #[napi(ts_return_type = "Promise<QuicConnection>")]
+    pub async fn connect(&self, addr: String, server_name: String, zero_rtt: Option<bool>) -> napi::Result<Coded<QuicConnection>> {
+        Ok(Coded(self.dial(addr, server_name, zero_rtt).await))
+    }
+
+    /// Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue.
     #[napi]
-    pub async fn connect(&self, addr: String, server_name: String, zero_rtt: Option<bool>) -> napi::Result<QuicConnection> {
+    pub fn rebind(&self, addr: String) -> napi::Result<(), Code> {
+        let target = parse_ipv6_socket_addr(&addr, AddrUse::Bind)?;
+        let socket = bind_socket(target, &addr)?;
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            self.inner.endpoint.rebind_abstract(udp::GsoBoundedSocket::wrap(&quinn::TokioRuntime, socket)?)
+        })
+            .map_err(|e| js_error(BIND_FAILED, format!("cannot rebind to {addr}: {e}")))
+    }
+
+    #[napi]
+    pub fn stats(&self) -> EndpointStats {
+        let s = &self.inner.state;
+        let totals = s.totals();
+        EndpointStats {
+            open_connections: totals.open as f64,
+            accepted_connections: s.accepted.load(Ordering::Relaxed) as f64,
+            dialed_connections: s.dialed.load(Ordering::Relaxed) as f64,
+            handshake_failures: s.handshake_failures.load(Ordering::Relaxed) as f64,
+            bytes_sent: totals.bytes_sent as f64,
+            bytes_received: totals.bytes_received as f64,
+        }
+    }
+
+    /// Closes every connection with `code`/`reason` and stops accepting (accept() yields null).
+    #[napi]
+    pub fn close(&self, code: f64, reason: String) -> napi::Result<(), Code> {
+        let code = app_code(code, "close code")?;
+        *self.inner.state.close_info.lock().unwrap() = Some((code.into_inner(), reason.clone()));
+        self.inner.closed.send_replace(true);
+        self.inner.endpoint.close(code, reason.as_bytes());
+        Ok(())
+    }
+
+    /// Resolves once every connection has been closed cleanly (or timed out).
+    #[napi]
+    pub async fn wait_idle(&self) -> napi::Result<()> {
+        self.inner.endpoint.wait_idle().await;
+        Ok(())
+    }
+}
+
+impl QuicEndpoint {
+    async fn dial(&self, addr: String, server_name: String, zero_rtt: Option<bool>) -> napi::Result<QuicConnection, Code> {
         let target = parse_ipv6_socket_addr(&addr, AddrUse::Connect)?;
         if *self.inner.closed.borrow() {
             return Err(js_error(ENDPOINT_CLOSED, format!("cannot dial {addr}: the endpoint is closed")));
@@ -415,47 +463,5 @@ impl QuicEndpoint {
         EndpointState::count(&self.inner.state.dialed);
         let (_, hs) = watch::channel(Some(Ok(false)));
         Ok(QuicConnection::from_shared(self.inner.register(conn, slot, false, hs)))
-    }
-
-    /// Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue.
-    #[napi]
-    pub fn rebind(&self, addr: String) -> napi::Result<()> {
-        let target = parse_ipv6_socket_addr(&addr, AddrUse::Bind)?;
-        let socket = bind_socket(target, &addr)?;
-        napi::bindgen_prelude::within_runtime_if_available(|| {
-            self.inner.endpoint.rebind_abstract(udp::GsoBoundedSocket::wrap(&quinn::TokioRuntime, socket)?)
-        })
-            .map_err(|e| js_error(BIND_FAILED, format!("cannot rebind to {addr}: {e}")))
-    }
-
-    #[napi]
-    pub fn stats(&self) -> EndpointStats {
-        let s = &self.inner.state;
-        let totals = s.totals();
-        EndpointStats {
-            open_connections: totals.open as f64,
-            accepted_connections: s.accepted.load(Ordering::Relaxed) as f64,
-            dialed_connections: s.dialed.load(Ordering::Relaxed) as f64,
-            handshake_failures: s.handshake_failures.load(Ordering::Relaxed) as f64,
-            bytes_sent: totals.bytes_sent as f64,
-            bytes_received: totals.bytes_received as f64,
-        }
-    }
-
-    /// Closes every connection with `code`/`reason` and stops accepting (accept() yields null).
-    #[napi]
-    pub fn close(&self, code: f64, reason: String) -> napi::Result<()> {
-        let code = app_code(code, "close code")?;
-        *self.inner.state.close_info.lock().unwrap() = Some((code.into_inner(), reason.clone()));
-        self.inner.closed.send_replace(true);
-        self.inner.endpoint.close(code, reason.as_bytes());
-        Ok(())
-    }
-
-    /// Resolves once every connection has been closed cleanly (or timed out).
-    #[napi]
-    pub async fn wait_idle(&self) -> napi::Result<()> {
-        self.inner.endpoint.wait_idle().await;
-        Ok(())
     }
 }

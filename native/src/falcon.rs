@@ -1,6 +1,6 @@
 //! FALCON-1024 (PQClean, compressed detached signatures) for node identity signatures.
 
-use crate::error::{StoqError, FALCON};
+use crate::error::{Code, StoqError, FALCON_REJECTED};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use pqcrypto_falcon::falcon1024;
@@ -21,23 +21,23 @@ pub fn keypair() -> (Vec<u8>, Vec<u8>) {
 pub fn sign(secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, StoqError> {
     if secret_key.len() != SECRET_KEY_LEN {
         return Err(StoqError::new(
-            FALCON,
+            FALCON_REJECTED,
             format!("secret key is {} bytes; a FALCON-1024 secret key is {SECRET_KEY_LEN} bytes", secret_key.len()),
         ));
     }
     if secret_key[0] != SK_HEADER {
         return Err(StoqError::new(
-            FALCON,
+            FALCON_REJECTED,
             format!("secret key header byte is 0x{:02x}, expected 0x{SK_HEADER:02x} (FALCON-1024)", secret_key[0]),
         ));
     }
     let sk = falcon1024::SecretKey::from_bytes(secret_key)
-        .map_err(|e| StoqError::new(FALCON, format!("secret key rejected: {e}")))?;
+        .map_err(|e| StoqError::new(FALCON_REJECTED, format!("secret key rejected: {e}")))?;
     let sig = falcon1024::detached_sign(message, &sk);
     let bytes = sig.as_bytes();
     // PQClean reports a malformed key by producing nothing (pqcrypto ignores its status code).
     if bytes.is_empty() {
-        return Err(StoqError::new(FALCON, "secret key could not be decoded; signing produced no signature"));
+        return Err(StoqError::new(FALCON_REJECTED, "secret key could not be decoded; signing produced no signature"));
     }
     Ok(bytes.to_vec())
 }
@@ -45,7 +45,7 @@ pub fn sign(secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, StoqError> {
 pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, StoqError> {
     if public_key.len() != PUBLIC_KEY_LEN {
         return Err(StoqError::new(
-            FALCON,
+            FALCON_REJECTED,
             format!("public key is {} bytes; a FALCON-1024 public key is {PUBLIC_KEY_LEN} bytes", public_key.len()),
         ));
     }
@@ -53,7 +53,7 @@ pub fn verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<boo
         return Ok(false);
     }
     let pk = falcon1024::PublicKey::from_bytes(public_key)
-        .map_err(|e| StoqError::new(FALCON, format!("public key rejected: {e}")))?;
+        .map_err(|e| StoqError::new(FALCON_REJECTED, format!("public key rejected: {e}")))?;
     let Ok(sig) = falcon1024::DetachedSignature::from_bytes(signature) else {
         return Ok(false);
     };
@@ -75,14 +75,14 @@ pub fn falcon_keypair() -> FalconKeypair {
 
 /// Detached FALCON-1024 signature (PQClean compressed format, at most 1462 bytes).
 #[napi]
-pub fn falcon_sign(secret_key: &[u8], message: &[u8]) -> napi::Result<Buffer> {
+pub fn falcon_sign(secret_key: &[u8], message: &[u8]) -> napi::Result<Buffer, Code> {
     Ok(sign(secret_key, message)?.into())
 }
 
 /// True when `signature` is a valid FALCON-1024 signature of `message` under `public_key`.
 /// Throws only when the public key has the wrong length.
 #[napi]
-pub fn falcon_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> napi::Result<bool> {
+pub fn falcon_verify(public_key: &[u8], message: &[u8], signature: &[u8]) -> napi::Result<bool, Code> {
     Ok(verify(public_key, message, signature)?)
 }
 
@@ -116,10 +116,10 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_errors() {
-        assert_eq!(verify(&[0u8; 10], b"m", &[1]).unwrap_err().code, FALCON);
-        assert_eq!(sign(&[0u8; 10], b"m").unwrap_err().code, FALCON);
+        assert_eq!(verify(&[0u8; 10], b"m", &[1]).unwrap_err().code, FALCON_REJECTED);
+        assert_eq!(sign(&[0u8; 10], b"m").unwrap_err().code, FALCON_REJECTED);
         let mut sk = vec![0u8; SECRET_KEY_LEN];
-        assert_eq!(sign(&sk, b"m").unwrap_err().code, FALCON);
+        assert_eq!(sign(&sk, b"m").unwrap_err().code, FALCON_REJECTED);
         sk[0] = 0x59; // FALCON-512 header
         assert!(sign(&sk, b"m").unwrap_err().message.contains("header"));
     }

@@ -1,6 +1,6 @@
 //! SHA-256 hot paths: single digest and batched digests (RFC 6962 leaf hashes, packet tokens).
 
-use crate::error::{js_error, StoqError, INVALID_ARGUMENT};
+use crate::error::{Code, StoqError, INVALID_ARGUMENT};
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -47,7 +47,7 @@ pub fn sha256(data: &[u8]) -> Buffer {
 /// Concatenated 32-byte SHA-256 digests of `(prefix byte ‖ item)` for each item.
 /// `prefix` (0..=255) is optional: RFC 6962 leaf hashes use 0x00.
 #[napi]
-pub fn sha256_batch(items: Vec<&[u8]>, prefix: Option<u32>) -> napi::Result<Buffer> {
+pub fn sha256_batch(items: Vec<&[u8]>, prefix: Option<u32>) -> napi::Result<Buffer, Code> {
     let prefix = parse_prefix(prefix)?;
     Ok(Buffer::from(digest_batch(items.into_iter(), prefix)))
 }
@@ -81,8 +81,8 @@ impl Task for Sha256BatchTask {
 
 /// Same result as `sha256Batch`, computed off the JS thread.
 #[napi(ts_return_type = "Promise<Buffer>")]
-pub fn sha256_batch_async(items: Vec<&[u8]>, prefix: Option<u32>) -> napi::Result<AsyncTask<Sha256BatchTask>> {
-    let prefix = parse_prefix(prefix).map_err(|e| js_error(e.code, e.message))?;
+pub fn sha256_batch_async(items: Vec<&[u8]>, prefix: Option<u32>) -> napi::Result<AsyncTask<Sha256BatchTask>, Code> {
+    let prefix = parse_prefix(prefix)?;
     let total: usize = items.iter().map(|i| i.len()).sum();
     let mut data = Vec::with_capacity(total);
     let mut ends = Vec::with_capacity(items.len());

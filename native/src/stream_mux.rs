@@ -19,7 +19,7 @@
 //! Send side: JS sends without waiting; data quinn cannot take yet (flow control) waits in the
 //! stream's queue, and `Sent` events return credit so JS can bound what it has outstanding.
 
-use crate::error::{CONNECTION_LOST, ZERO_RTT_REJECTED};
+use crate::error::{coded_js_error, StoqError, CONNECTION_LOST, ZERO_RTT_REJECTED};
 use crate::util::describe_connection_error;
 use bytes::{Buf, Bytes};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -120,8 +120,8 @@ pub enum Event {
     Reset(u64, u64),
     Stopped(u64, u64),
     Sent(u64, u64),
-    Error(u64, String),
-    Closed(String),
+    Error(u64, StoqError),
+    Closed(StoqError),
 }
 
 /// An operation from JS.
@@ -294,8 +294,8 @@ impl ToNapiValue for EventBatch {
                 Event::Reset(key, code) => (kind::RESET, key, unsafe { js_number(env, code as f64)? }),
                 Event::Stopped(key, code) => (kind::STOPPED, key, unsafe { js_number(env, code as f64)? }),
                 Event::Sent(key, n) => (kind::SENT, key, unsafe { js_number(env, n as f64)? }),
-                Event::Error(key, msg) => (kind::ERROR, key, unsafe { ToNapiValue::to_napi_value(env, msg)? }),
-                Event::Closed(msg) => (kind::CLOSED, 0, unsafe { ToNapiValue::to_napi_value(env, msg)? }),
+                Event::Error(key, e) => (kind::ERROR, key, unsafe { coded_js_error(env, e.code, &e.message)? }),
+                Event::Closed(e) => (kind::CLOSED, 0, unsafe { coded_js_error(env, e.code, &e.message)? }),
             };
             let base = (i * 3) as u32;
             unsafe {
@@ -357,7 +357,7 @@ async fn run(conn: quinn::Connection, handle: Arc<MuxHandle>, sink: Arc<EventSin
     let mut next_incoming: u64 = 1;
     let mut open = true;
     let mut accepting = true;
-    let mut close_reason = String::new();
+    let mut close_reason = StoqError::new(CONNECTION_LOST, "connection closed");
     let closed = conn.closed();
     let mut closed = pin!(closed);
     while open || !running.is_empty() {
@@ -386,7 +386,7 @@ async fn run(conn: quinn::Connection, handle: Arc<MuxHandle>, sink: Arc<EventSin
             err = &mut closed, if open => {
                 open = false;
                 accepting = false;
-                close_reason = format!("{CONNECTION_LOST}: {}", describe_connection_error(&err));
+                close_reason = StoqError::new(CONNECTION_LOST, describe_connection_error(&err));
                 // Streams deliver what they already received, then end (their commands stop).
                 streams.clear();
             }
@@ -414,7 +414,7 @@ fn dispatch(
             };
             let Some(start) = start else {
                 let why = conn.close_reason().map(|e| describe_connection_error(&e)).unwrap_or_else(|| "connection closed".into());
-                sink.push(Event::Error(key, format!("{CONNECTION_LOST}: {why}")));
+                sink.push(Event::Error(key, StoqError::new(CONNECTION_LOST, why)));
                 return;
             };
             let (tx, rx) = mpsc::unbounded_channel();
@@ -503,7 +503,7 @@ impl Outgoing {
                 sink.push(Event::Stopped(key, code.into_inner()));
             }
             WriteError::ZeroRttRejected => {
-                sink.push(Event::Error(key, format!("{ZERO_RTT_REJECTED}: the server rejected 0-RTT; retry on a new stream")))
+                sink.push(Event::Error(key, StoqError::new(ZERO_RTT_REJECTED, "the server rejected 0-RTT; retry on a new stream")))
             }
             // Connection loss is reported once for all streams (Closed); a closed stream is ours.
             WriteError::ConnectionLost(_) | WriteError::ClosedStream => {}
@@ -518,7 +518,7 @@ async fn drive(key: u64, start: Start, mut cmds: mpsc::UnboundedReceiver<Cmd>, s
         Start::AwaitCredit(conn) => match conn.open_bi().await {
             Ok(pair) => pair,
             Err(e) => {
-                sink.push(Event::Error(key, format!("{CONNECTION_LOST}: {}", describe_connection_error(&e))));
+                sink.push(Event::Error(key, StoqError::new(CONNECTION_LOST, describe_connection_error(&e))));
                 return key;
             }
         },
@@ -634,7 +634,7 @@ fn read_failed(key: u64, e: ReadError, sink: &EventSink) -> bool {
     match e {
         ReadError::Reset(code) => sink.push(Event::Reset(key, code.into_inner())),
         ReadError::ZeroRttRejected => {
-            sink.push(Event::Error(key, format!("{ZERO_RTT_REJECTED}: the server rejected 0-RTT; retry on a new stream")))
+            sink.push(Event::Error(key, StoqError::new(ZERO_RTT_REJECTED, "the server rejected 0-RTT; retry on a new stream")))
         }
         // Connection loss is reported once (Closed); the others mean we stopped reading ourselves.
         ReadError::ConnectionLost(_) | ReadError::ClosedStream | ReadError::IllegalOrderedRead => {}

@@ -1,13 +1,13 @@
 //! Small conversions shared by the binding modules.
 
-use crate::error::{js_error, INVALID_ARGUMENT};
+use crate::error::{js_error, Code, INVALID_ARGUMENT};
 use quinn::{ConnectionError, VarInt};
 
 /// Largest integer a JS number holds exactly; also well inside QUIC's 2^62 varint range.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Validates a JS number used as a QUIC application error code.
-pub fn app_code(value: f64, what: &str) -> napi::Result<VarInt> {
+pub fn app_code(value: f64, what: &str) -> napi::Result<VarInt, Code> {
     if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > MAX_SAFE_INTEGER {
         return Err(js_error(INVALID_ARGUMENT, format!("{what} {value} must be an integer in 0..=2^53-1")));
     }
@@ -15,7 +15,7 @@ pub fn app_code(value: f64, what: &str) -> napi::Result<VarInt> {
 }
 
 /// Validates an optional numeric option, applying its default.
-pub fn opt_integer(name: &str, value: Option<f64>, default: u64, min: u64, max: u64) -> napi::Result<u64> {
+pub fn opt_integer(name: &str, value: Option<f64>, default: u64, min: u64, max: u64) -> napi::Result<u64, Code> {
     let Some(v) = value else { return Ok(default) };
     if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
         return Err(js_error(INVALID_ARGUMENT, format!("{name} {v} must be an integer in {min}..={max}")));

@@ -77,7 +77,9 @@ class Mux {
     for (let i = 0; i < batch.length; i += 3) {
       const kind = batch[i];
       const key = batch[i + 1];
-      const value = batch[i + 2];
+      // ERROR and CLOSED carry coded Error objects; tests compare them as "CODE: message".
+      const raw = batch[i + 2];
+      const value = raw instanceof Error ? `${raw.code}: ${raw.message}` : raw;
       const summary = Buffer.isBuffer(value) ? value.length : value;
       this.record({ kind: KIND_NAME[kind] ?? `UNKNOWN(${kind})`, key, value: summary });
       if (kind === KIND.INCOMING) {

@@ -212,18 +212,18 @@ test('datagram round trip', async () => {
   // Datagrams are unreliable in general, but loopback with an idle connection does not drop.
   const back = await conn.readDatagram();
   assert.deepEqual(back, msg);
-  assert.throws(() => conn.sendDatagram(Buffer.alloc(70000)), /^Error: DATAGRAM: /);
+  assert.throws(() => conn.sendDatagram(Buffer.alloc(70000)), { code: 'DATAGRAM' });
   conn.close(0, 'done');
 });
 
 test('IPv4 and IPv4-mapped addresses are refused everywhere', async () => {
   const bad = (bind) => () => QuicEndpoint.bind({ bind, acceptIncoming: false, tls: tlsFor(clientLeaf, ca) });
-  assert.throws(bad('127.0.0.1:0'), { message: 'IPV4_REFUSED: 127.0.0.1:0 is an IPv4 address; STOQ is IPv6-only' });
-  assert.throws(bad('[::ffff:127.0.0.1]:0'), /^Error: IPV4_REFUSED: \[::ffff:127\.0\.0\.1\]:0 is IPv4-mapped/);
-  assert.throws(bad('localhost:1'), /^Error: INVALID_ADDRESS: /);
-  await assert.rejects(client.connect('127.0.0.1:4433', 'x'), /^Error: IPV4_REFUSED: 127\.0\.0\.1:4433/);
-  await assert.rejects(client.connect('[::ffff:127.0.0.1]:4433', 'x'), /^Error: IPV4_REFUSED: /);
-  assert.throws(() => client.rebind('127.0.0.1:0'), /^Error: IPV4_REFUSED: /);
+  assert.throws(bad('127.0.0.1:0'), { code: 'IPV4_REFUSED', message: '127.0.0.1:0 is an IPv4 address; STOQ is IPv6-only' });
+  assert.throws(bad('[::ffff:127.0.0.1]:0'), { code: 'IPV4_REFUSED', message: /^\[::ffff:127\.0\.0\.1\]:0 is IPv4-mapped/ });
+  assert.throws(bad('localhost:1'), { code: 'INVALID_ADDRESS' });
+  await assert.rejects(client.connect('127.0.0.1:4433', 'x'), { code: 'IPV4_REFUSED', message: /^127\.0\.0\.1:4433/ });
+  await assert.rejects(client.connect('[::ffff:127.0.0.1]:4433', 'x'), { code: 'IPV4_REFUSED' });
+  assert.throws(() => client.rebind('127.0.0.1:0'), { code: 'IPV4_REFUSED' });
 });
 
 test('maxUdpPayload outside 1200..65527 is refused, a valid ceiling works', async () => {
@@ -241,10 +241,10 @@ test('maxUdpPayload outside 1200..65527 is refused, a valid ceiling works', asyn
 
 test('bad TLS material is a TLS_CONFIG error', () => {
   const bind = (tls) => () => QuicEndpoint.bind({ bind: '[::1]:0', acceptIncoming: true, tls });
-  assert.throws(bind(tlsFor({ ...clientLeaf, keyPem: 'garbage' }, ca)), /^Error: TLS_CONFIG: keyPem/);
-  assert.throws(bind(tlsFor({ ...clientLeaf, keyPem: serverLeaf.keyPem }, ca)), /^Error: TLS_CONFIG: keyPem does not belong/);
-  assert.throws(bind(tlsFor(clientLeaf, { pem: '' })), /^Error: TLS_CONFIG: trustRootsPem/);
-  assert.throws(bind(tlsFor(clientLeaf, ca, { alpn: [] })), /^Error: TLS_CONFIG: alpn/);
+  assert.throws(bind(tlsFor({ ...clientLeaf, keyPem: 'garbage' }, ca)), { code: 'TLS_CONFIG', message: /^keyPem/ });
+  assert.throws(bind(tlsFor({ ...clientLeaf, keyPem: serverLeaf.keyPem }, ca)), { code: 'TLS_CONFIG', message: /^keyPem does not belong/ });
+  assert.throws(bind(tlsFor(clientLeaf, { pem: '' })), { code: 'TLS_CONFIG', message: /^trustRootsPem/ });
+  assert.throws(bind(tlsFor(clientLeaf, ca, { alpn: [] })), { code: 'TLS_CONFIG', message: /^alpn/ });
 });
 
 test('client with a certificate from an unknown CA is refused; server keeps accepting', async () => {
@@ -254,7 +254,7 @@ test('client with a certificate from an unknown CA is refused; server keeps acce
   extraEndpoints.push(rogue);
   const before = server.stats().handshakeFailures;
   await assert.rejects(rogue.connect(serverAddr, '::1'), (e) => {
-    assert.match(e.message, /^HANDSHAKE_FAILED: /);
+    assert.equal(e.code, 'HANDSHAKE_FAILED');
     return true;
   });
   // Server-side verdict: the accept loop goes on and serves the next (good) client.
@@ -266,18 +266,18 @@ test('client with a certificate from an unknown CA is refused; server keeps acce
 
   // Server cert checked against serverName: a name not in its SAN fails.
   await assert.rejects(client.connect(serverAddr, 'other.stoq.test'),
-    /^Error: HANDSHAKE_FAILED: .*(NotValidForName|not valid for name)/i);
+    { code: 'HANDSHAKE_FAILED', message: /NotValidForName|not valid for name/i });
   // Client whose roots do not include the server's CA refuses the server.
   const lost = QuicEndpoint.bind({ bind: '[::1]:0', acceptIncoming: false,
     tls: { ...clientLeaf, trustRootsPem: rogueCa.pem } });
   extraEndpoints.push(lost);
-  await assert.rejects(lost.connect(serverAddr, '::1'), /^Error: HANDSHAKE_FAILED: .*UnknownIssuer/);
+  await assert.rejects(lost.connect(serverAddr, '::1'), { code: 'HANDSHAKE_FAILED', message: /^.*UnknownIssuer/ });
 
   // An expired server certificate is refused by the client.
   const expiredLeaf = makeDatedLeaf(dir, ca, 'expired', 'IP:::1', '20200101000000Z', '20200102000000Z');
   const expiredServer = bindEndpoint(expiredLeaf, ca, { acceptIncoming: true });
   extraEndpoints.push(expiredServer);
-  await assert.rejects(client.connect(expiredServer.localAddr, '::1'), /^Error: HANDSHAKE_FAILED: .*invalid peer certificate: certificate expired/);
+  await assert.rejects(client.connect(expiredServer.localAddr, '::1'), { code: 'HANDSHAKE_FAILED', message: /^.*invalid peer certificate: certificate expired/ });
 });
 
 test('strict post-quantum mode on both sides still negotiates X25519MLKEM768', async () => {
@@ -397,7 +397,7 @@ test('streamOps applies a batch in order; a malformed batch is refused whole', a
     [[2, c.key, -1, 0], '', /reset code -1/],
   ];
   for (const [ops, data, message] of refused) {
-    assert.throws(() => conn.streamOps(Float64Array.from(ops), Buffer.from(data)), (e) => /^Error: INVALID_ARGUMENT: /.test(String(e)) && message.test(e.message));
+    assert.throws(() => conn.streamOps(Float64Array.from(ops), Buffer.from(data)), (e) => e.code === 'INVALID_ARGUMENT' && message.test(e.message));
   }
   // None of the refused batches touched stream c: it still takes data and a FIN.
   conn.streamOps(Float64Array.from([1, c.key, 1, 1]), Buffer.from('Q'));
@@ -595,7 +595,7 @@ test('endpoint close makes accept() yield null and closes connections as endpoin
   assert.equal(await ep.accept(), null);
   assert.deepEqual(await sconn.closed(), { kind: 'endpoint-closed', code: 3, reason: 'shutting down' });
   assert.deepEqual(await conn.closed(), { kind: 'peer', code: 3, reason: 'shutting down' });
-  await assert.rejects(ep.connect(c.localAddr, '::1'), /^Error: ENDPOINT_CLOSED: /);
+  await assert.rejects(ep.connect(c.localAddr, '::1'), { code: 'ENDPOINT_CLOSED' });
   await ep.waitIdle();
 });
 
@@ -623,8 +623,8 @@ test('FALCON-1024 interoperates with @noble/post-quantum', async () => {
   const tampered = Buffer.from(msg);
   tampered[0] ^= 1;
   assert.equal(native.falconVerify(nk.publicKey, tampered, sig), false);
-  assert.throws(() => native.falconVerify(Buffer.alloc(10), msg, sig), /^Error: FALCON: public key is 10 bytes/);
-  assert.throws(() => native.falconSign(Buffer.alloc(10), msg), /^Error: FALCON: /);
+  assert.throws(() => native.falconVerify(Buffer.alloc(10), msg, sig), { code: 'FALCON_REJECTED', message: /^public key is 10 bytes/ });
+  assert.throws(() => native.falconSign(Buffer.alloc(10), msg), { code: 'FALCON_REJECTED' });
 });
 
 test('sha256 / sha256Batch / sha256BatchAsync match node:crypto', async () => {
@@ -636,5 +636,13 @@ test('sha256 / sha256Batch / sha256BatchAsync match node:crypto', async () => {
   assert.deepEqual(await native.sha256BatchAsync(items, 0), expected);
   assert.deepEqual(native.sha256Batch(items), Buffer.concat(items.map(h)));
   assert.equal(native.sha256Batch([]).length, 0);
-  assert.throws(() => native.sha256Batch(items, 256), /^Error: INVALID_ARGUMENT: /);
+  assert.throws(() => native.sha256Batch(items, 256), { code: 'INVALID_ARGUMENT' });
+});
+
+test('native errors carry their code as a property, thrown and rejected alike', async () => {
+  for (const code of native.errorCodes()) {
+    assert.throws(() => native.errorProbe(code, 'said in words'), (e) => e instanceof Error && e.code === code && e.message === 'said in words');
+    await assert.rejects(native.errorProbeAsync(code, 'said in words'), (e) => e instanceof Error && e.code === code && e.message === 'said in words');
+  }
+  assert.throws(() => native.errorProbe('NO_SUCH_CODE', 'x'), { code: 'INVALID_ARGUMENT', message: /"NO_SUCH_CODE" is not a native error code/ });
 });

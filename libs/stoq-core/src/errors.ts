@@ -42,6 +42,8 @@ export type StoqErrorCode =
   | 'ENDPOINT_CLOSED'
   | 'TLS_CONFIG'
   | 'TIMEOUT'
+  // the native module failed in a way that is a bug (or the process is exiting)
+  | 'NATIVE_INTERNAL'
   // identity and CA state on disk (IdentityError, identity/errors.ts)
   | 'IDENTITY_INCOMPLETE'
   | 'IDENTITY_DAMAGED'

@@ -54,7 +54,8 @@ export interface NativeCloseInfo {
 }
 
 /** One delivery of stream events, flattened: [kind, key, value, kind, key, value, ...]. */
-export type NativeStreamEvents = Array<number | Buffer | string | null>;
+/** `[kind, key, value, ...]`; ERROR and CLOSED values are Errors with a native `code`. */
+export type NativeStreamEvents = Array<number | Buffer | Error | null>;
 
 export interface NativeConnection {
   readonly remoteAddr: string;

@@ -1,39 +1,45 @@
-// The native addon reports errors as "CODE: sentence". Turn them into StoqError with that code.
-// napi-rs (3.16) gives an exported function's error only a napi status, so the code travels in
-// the message; the vocabulary is native/src/error.rs's ALL_CODES, and
-// test/native-error-codes.test.ts checks that every code there is mapped here.
+// The native addon throws and rejects with `Error`s whose `code` property is one of its codes
+// (native/src/error.rs); this turns them into StoqError with that code. Nothing here reads the
+// message: test/native-error-codes.test.ts checks that every code the addon has is known here.
 import { StoqError, type StoqErrorCode } from './errors';
 
+/** Native code → StoqError code. FALCON key and signature failures are FALCON_REJECTED. */
+const NATIVE_CODES: Readonly<Record<string, StoqErrorCode>> = {
+  IPV4_REFUSED: 'IPV4_REFUSED',
+  INVALID_ADDRESS: 'INVALID_ADDRESS',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  TLS_CONFIG: 'TLS_CONFIG',
+  BIND_FAILED: 'BIND_FAILED',
+  HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
+  HANDSHAKE_INCOMPLETE: 'HANDSHAKE_INCOMPLETE',
+  CONNECTION_LOST: 'CONNECTION_LOST',
+  STREAM_CLOSED: 'STREAM_CLOSED',
+  ZERO_RTT_REJECTED: 'ZERO_RTT_REJECTED',
+  DATAGRAM: 'DATAGRAM',
+  ENDPOINT_CLOSED: 'ENDPOINT_CLOSED',
+  NOT_ACCEPTING: 'NOT_ACCEPTING',
+  FALCON_REJECTED: 'FALCON_REJECTED',
+  NATIVE_INTERNAL: 'NATIVE_INTERNAL',
+};
+
 /** @internal exported for the vocabulary test. */
-export const NATIVE_CODES: ReadonlySet<string> = new Set([
-  'IPV4_REFUSED',
-  'INVALID_ADDRESS',
-  'TLS_CONFIG',
-  'HANDSHAKE_FAILED',
-  'CONNECTION_LOST',
-  'STREAM_RESET',
-  'STREAM_STOPPED',
-  'STREAM_CLOSED',
-  'ZERO_RTT_REJECTED',
-  'DATAGRAM',
-  'BIND_FAILED',
-  'HANDSHAKE_INCOMPLETE',
-  'NOT_ACCEPTING',
-  'INVALID_ARGUMENT',
-  'ENDPOINT_CLOSED',
-  'FALCON_REJECTED',
-]);
+export function nativeCodeOf(code: string): StoqErrorCode | undefined {
+  return Object.prototype.hasOwnProperty.call(NATIVE_CODES, code) ? NATIVE_CODES[code] : undefined;
+}
 
 export function fromNativeError(err: unknown): StoqError {
   if (err instanceof StoqError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  // napi-rs may prefix the message with the JS error name ("Error: ").
-  const m = /^(?:[A-Za-z]*Error: )?([A-Z0-9_]+): ([\s\S]*)$/.exec(message);
-  if (m && NATIVE_CODES.has(m[1]!)) {
-    // Resets and stop-sending carry the peer's application error code: keep it machine-readable.
-    const appCode = m[1] === 'STREAM_RESET' || m[1] === 'STREAM_STOPPED' ? /code (\d+)/.exec(m[2]!) : null;
-    return new StoqError(m[1] as StoqErrorCode, m[2]!, appCode ? { details: { code: Number(appCode[1]) } } : {});
+  // Duck-typed, not `instanceof Error`: the addon's errors come from the main realm, and code
+  // running in a vm context (Jest) has another `Error`.
+  const fields = typeof err === 'object' && err !== null ? (err as { message?: unknown; code?: unknown }) : {};
+  const message = typeof fields.message === 'string' ? fields.message : String(err);
+  const raw = fields.code;
+  const code = typeof raw === 'string' ? nativeCodeOf(raw) : undefined;
+  if (code !== undefined) return new StoqError(code, message);
+  // napi-rs's own argument conversion ("NumberExpected", "InvalidArg", ...): the caller passed
+  // a value of the wrong type to the binding.
+  if (typeof raw === 'string' && /Expected$|^InvalidArg$/.test(raw)) {
+    return new StoqError('INVALID_ARGUMENT', message, { cause: err, details: { napiStatus: raw } });
   }
-  if (m && m[1] === 'FALCON') return new StoqError('FALCON_REJECTED', m[2]!);
-  return new StoqError('CONNECTION_LOST', message);
+  return new StoqError('NATIVE_INTERNAL', message, { cause: err, details: raw === undefined ? {} : { napiStatus: raw } });
 }

@@ -132,7 +132,7 @@ export class StreamMux {
         continue;
       }
       if (kind === CLOSED) {
-        this.onClosed(value as string);
+        this.onClosed(value as Error);
         continue;
       }
       const stream = this.streams.get(key);
@@ -157,14 +157,14 @@ export class StreamMux {
           stream.onSent(value as number);
           break;
         case ERROR:
-          stream.onError(fromNativeError(new Error(value as string)));
+          stream.onError(fromNativeError(value));
           break;
       }
     }
   }
 
-  private onClosed(message: string): void {
-    const err = fromNativeError(new Error(message || 'CONNECTION_LOST: connection closed'));
+  private onClosed(reason: Error): void {
+    const err = fromNativeError(reason);
     this.closedError = err;
     this.incoming.end();
     const open = [...this.streams.values()];

@@ -4,7 +4,7 @@
 //! Large plots are split across threads (blocks are independent; output order is fixed).
 
 use super::prefix_sha::PrefixSha256;
-use crate::error::{js_error, StoqError, INVALID_ARGUMENT};
+use crate::error::{coded_rejection, Code, StoqError, INVALID_ARGUMENT};
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -79,7 +79,7 @@ pub fn generate(node_id: &[u8], block_count: u32, block_size: u32) -> Result<Vec
 /// byte-identical to @stoq/four-proof's `plotGenerate`. blockCount in [1, 2^26]; blockSize a
 /// multiple of 32 in [32, 2^20]; nodeId at most 65535 bytes.
 #[napi]
-pub fn plot_generate(node_id: &[u8], block_count: u32, block_size: u32) -> napi::Result<Buffer> {
+pub fn plot_generate(node_id: &[u8], block_count: u32, block_size: u32) -> napi::Result<Buffer, Code> {
     Ok(Buffer::from(generate(node_id, block_count, block_size)?))
 }
 
@@ -90,22 +90,23 @@ pub struct PlotTask {
 }
 
 impl Task for PlotTask {
-    type Output = Vec<u8>;
+    type Output = Result<Vec<u8>, StoqError>;
     type JsValue = Buffer;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(generate(&self.node_id, self.block_count, self.block_size)?)
+        Ok(generate(&self.node_id, self.block_count, self.block_size))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        let output = output.map_err(|e| coded_rejection(&env, e))?;
         Ok(Buffer::from(output))
     }
 }
 
 /// `plotGenerate` on the libuv thread pool.
 #[napi(ts_return_type = "Promise<Buffer>")]
-pub fn plot_generate_async(node_id: &[u8], block_count: u32, block_size: u32) -> napi::Result<AsyncTask<PlotTask>> {
-    check(node_id, block_count, block_size).map_err(|e| js_error(e.code, e.message))?;
+pub fn plot_generate_async(node_id: &[u8], block_count: u32, block_size: u32) -> napi::Result<AsyncTask<PlotTask>, Code> {
+    check(node_id, block_count, block_size)?;
     Ok(AsyncTask::new(PlotTask { node_id: node_id.to_vec(), block_count, block_size }))
 }
 

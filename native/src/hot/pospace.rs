@@ -6,7 +6,7 @@
 
 use super::plot::{prefix, MAX_BLOCK_SIZE};
 use super::prefix_sha::PrefixSha256;
-use crate::error::{StoqError, INVALID_ARGUMENT};
+use crate::error::{Code, StoqError, INVALID_ARGUMENT};
 use napi_derive::napi;
 use sha2::{Digest, Sha256};
 
@@ -91,7 +91,7 @@ pub fn pospace_verify_openings(
     indices: Vec<u32>,
     blocks: &[u8],
     paths: &[u8],
-) -> napi::Result<i32> {
+) -> napi::Result<i32, Code> {
     Ok(verify_openings(root, node_id, block_size, leaf_count, &indices, blocks, paths)?)
 }
 

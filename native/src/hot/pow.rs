@@ -3,7 +3,7 @@
 //! `maxIterations` per call so a caller can search in slices (and off the JS thread).
 
 use super::prefix_sha::{state_bytes, PrefixSha256};
-use crate::error::{js_error, StoqError, INVALID_ARGUMENT};
+use crate::error::{Code, StoqError, INVALID_ARGUMENT};
 use napi::bindgen_prelude::{AsyncTask, BigInt, Buffer, Either};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -84,7 +84,7 @@ fn solution(found: Option<(u64, [u8; 32])>) -> Option<PowSolution> {
 /// has >= difficultyBits (0..=256) leading zero bits, or null if none in that range.
 /// `challenge` is at most 1024 bytes; `startNonce` a uint64 (bigint) or safe integer.
 #[napi]
-pub fn pow_search(challenge: &[u8], difficulty_bits: u32, start_nonce: Either<BigInt, f64>, max_iterations: f64) -> napi::Result<Option<PowSolution>> {
+pub fn pow_search(challenge: &[u8], difficulty_bits: u32, start_nonce: Either<BigInt, f64>, max_iterations: f64) -> napi::Result<Option<PowSolution>, Code> {
     let (start, max) = check_args(challenge, difficulty_bits, start_nonce, max_iterations)?;
     Ok(solution(search(challenge, difficulty_bits, start, max)))
 }
@@ -111,8 +111,8 @@ impl Task for PowTask {
 
 /// `powSearch` on the libuv thread pool.
 #[napi(ts_return_type = "Promise<PowSolution | null>")]
-pub fn pow_search_async(challenge: &[u8], difficulty_bits: u32, start_nonce: Either<BigInt, f64>, max_iterations: f64) -> napi::Result<AsyncTask<PowTask>> {
-    let (start, max) = check_args(challenge, difficulty_bits, start_nonce, max_iterations).map_err(|e| js_error(e.code, e.message))?;
+pub fn pow_search_async(challenge: &[u8], difficulty_bits: u32, start_nonce: Either<BigInt, f64>, max_iterations: f64) -> napi::Result<AsyncTask<PowTask>, Code> {
+    let (start, max) = check_args(challenge, difficulty_bits, start_nonce, max_iterations)?;
     Ok(AsyncTask::new(PowTask { challenge: challenge.to_vec(), difficulty: difficulty_bits, start, max }))
 }
 

@@ -5,7 +5,7 @@
 //! arithmetic differs (u128 Montgomery instead of BigInt), so the result is the same number.
 
 use super::small_mont::SmallMont;
-use crate::error::{StoqError, INVALID_ARGUMENT};
+use crate::error::{Code, StoqError, INVALID_ARGUMENT};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 
@@ -138,7 +138,7 @@ pub fn hash_to_prime(digest: &[u8]) -> Result<Option<u128>, StoqError> {
 /// bases 2..37 — identical to four-proof's `hashToPrime`. Returns 16 big-endian bytes, or null in
 /// the ~2^-122-likely case that the prime exceeds 2^128 − 1 (the caller falls back to BigInt).
 #[napi(js_name = "hashToPrime")]
-pub fn hash_to_prime_js(digest: &[u8]) -> napi::Result<Option<Buffer>> {
+pub fn hash_to_prime_js(digest: &[u8]) -> napi::Result<Option<Buffer>, Code> {
     Ok(hash_to_prime(digest)?.map(|p| Buffer::from(p.to_be_bytes().to_vec())))
 }
 

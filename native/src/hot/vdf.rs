@@ -4,7 +4,7 @@
 
 use super::montgomery::{less_than, limbs_from_be, limbs_to_be, sub_assign, Limbs, Modulus};
 use super::small_mont::SmallMont;
-use crate::error::{js_error, StoqError, INVALID_ARGUMENT};
+use crate::error::{coded_rejection, Code, StoqError, INVALID_ARGUMENT};
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -178,7 +178,7 @@ pub fn verify(x: &[u8], y: &[u8], pi: &[u8], t: u64, ell: &[u8], modulus: &[u8])
 /// 3 <= N < 2^2048; T integer in [0, 2^40]; ℓ odd, 3 <= ℓ < 2^256. Both exponentiations share one
 /// chain of squarings (Straus, 2-bit joint window).
 #[napi]
-pub fn vdf_verify(x: &[u8], y: &[u8], pi: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<bool> {
+pub fn vdf_verify(x: &[u8], y: &[u8], pi: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<bool, Code> {
     let t = self::iterations(iterations)?;
     Ok(verify(x, y, pi, t, ell, modulus)?)
 }
@@ -187,14 +187,14 @@ pub fn vdf_verify(x: &[u8], y: &[u8], pi: &[u8], iterations: f64, ell: &[u8], mo
 /// is T in [0, 2^40]. Returns the raw residue as big-endian bytes of N's byte length. Sequential
 /// by nature: prefer `vdfEvaluateAsync` for large T.
 #[napi]
-pub fn vdf_evaluate(x: &[u8], iterations: f64, modulus: &[u8]) -> napi::Result<Buffer> {
+pub fn vdf_evaluate(x: &[u8], iterations: f64, modulus: &[u8]) -> napi::Result<Buffer, Code> {
     let t = self::iterations(iterations)?;
     Ok(Buffer::from(evaluate(x, t, modulus)?))
 }
 
 /// π = x^floor(2^T / ℓ) mod N (Wesolowski proof), raw residue; `ell` is big-endian, 2 <= ℓ < 2^256.
 #[napi]
-pub fn vdf_prove(x: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<Buffer> {
+pub fn vdf_prove(x: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<Buffer, Code> {
     let t = self::iterations(iterations)?;
     Ok(Buffer::from(prove(x, t, ell, modulus)?))
 }
@@ -208,37 +208,37 @@ pub struct VdfTask {
 }
 
 impl Task for VdfTask {
-    type Output = Vec<u8>;
+    type Output = Result<Vec<u8>, StoqError>;
     type JsValue = Buffer;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         Ok(match &self.ell {
-            None => evaluate(&self.x, self.t, &self.modulus)?,
-            Some(ell) => prove(&self.x, self.t, ell, &self.modulus)?,
+            None => evaluate(&self.x, self.t, &self.modulus),
+            Some(ell) => prove(&self.x, self.t, ell, &self.modulus),
         })
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        Ok(Buffer::from(output))
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(Buffer::from(output.map_err(|e| coded_rejection(&env, e))?))
     }
 }
 
-fn task(x: &[u8], iterations: f64, ell: Option<&[u8]>, modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>> {
-    let t = self::iterations(iterations).map_err(|e| js_error(e.code, e.message))?;
+fn task(x: &[u8], iterations: f64, ell: Option<&[u8]>, modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>, Code> {
+    let t = self::iterations(iterations)?;
     // Validate now so bad arguments throw synchronously rather than rejecting later.
-    Modulus::from_be(modulus).map_err(|e| js_error(e.code, e.message))?;
+    Modulus::from_be(modulus)?;
     Ok(AsyncTask::new(VdfTask { x: x.to_vec(), t, ell: ell.map(<[u8]>::to_vec), modulus: modulus.to_vec() }))
 }
 
 /// `vdfEvaluate` on the libuv thread pool.
 #[napi(ts_return_type = "Promise<Buffer>")]
-pub fn vdf_evaluate_async(x: &[u8], iterations: f64, modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>> {
+pub fn vdf_evaluate_async(x: &[u8], iterations: f64, modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>, Code> {
     task(x, iterations, None, modulus)
 }
 
 /// `vdfProve` on the libuv thread pool.
 #[napi(ts_return_type = "Promise<Buffer>")]
-pub fn vdf_prove_async(x: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>> {
+pub fn vdf_prove_async(x: &[u8], iterations: f64, ell: &[u8], modulus: &[u8]) -> napi::Result<AsyncTask<VdfTask>, Code> {
     task(x, iterations, Some(ell), modulus)
 }
 
