@@ -107,6 +107,12 @@ export declare class QuicEndpoint {
    * resolves at once in 0-RTT state.
    */
   connect(addr: string, serverName: string, zeroRtt?: boolean | undefined | null): Promise<QuicConnection>
+  /**
+   * Replaces this endpoint's certificate chain and key (renewal, rekey). Handshakes that start
+   * afterwards use the new ones, as server and as client; open connections are not touched.
+   * The trust roots stay as they were.
+   */
+  replaceIdentity(certChainPem: string, keyPem: string): void
   /** Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue. */
   rebind(addr: string): void
   stats(): EndpointStats
@@ -288,12 +294,25 @@ export interface StreamMuxCodes {
 }
 
 export interface TlsOptions {
-  /** PEM, leaf first, then intermediates. */
-  certChainPem: string
-  /** PEM private key (PKCS#8; ECDSA P-256/P-384 or Ed25519). */
-  keyPem: string
-  /** One or more CA certificates (PEM, concatenated). */
-  trustRootsPem: string
+  /**
+   * PEM, leaf first, then intermediates. Absent only on a client-only endpoint that enrolls
+   * (it then sends no certificate).
+   */
+  certChainPem?: string
+  /** PEM private key (PKCS#8; ECDSA P-256/P-384 or Ed25519). With certChainPem. */
+  keyPem?: string
+  /** One or more CA certificates (PEM, concatenated). Required to listen. */
+  trustRootsPem?: string
+  /**
+   * Client-only alternative to trustRootsPem, for enrollment: trust the server chain whose
+   * root (sent by the server in its chain) has this SHA-256 fingerprint (64 hex digits).
+   */
+  trustRootSha256?: string
+  /**
+   * Server: also accept clients that present no certificate (default false). Their
+   * connections carry no peer identity; the layers above admit them only where allowed.
+   */
+  acceptAnonymousClients?: boolean
   /** Default ["stoq/1"]; the handshake fails if the peer offers no match. */
   alpn?: Array<string>
   /** Offer/accept only X25519MLKEM768 (default false: prefer it, allow X25519/secp256r1). */

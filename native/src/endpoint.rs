@@ -39,12 +39,19 @@ const MAX_UDP_PAYLOAD: u64 = 65_527;
 
 #[napi(object)]
 pub struct TlsOptions {
-    /// PEM, leaf first, then intermediates.
-    pub cert_chain_pem: String,
-    /// PEM private key (PKCS#8; ECDSA P-256/P-384 or Ed25519).
-    pub key_pem: String,
-    /// One or more CA certificates (PEM, concatenated).
-    pub trust_roots_pem: String,
+    /// PEM, leaf first, then intermediates. Absent only on a client-only endpoint that enrolls
+    /// (it then sends no certificate).
+    pub cert_chain_pem: Option<String>,
+    /// PEM private key (PKCS#8; ECDSA P-256/P-384 or Ed25519). With certChainPem.
+    pub key_pem: Option<String>,
+    /// One or more CA certificates (PEM, concatenated). Required to listen.
+    pub trust_roots_pem: Option<String>,
+    /// Client-only alternative to trustRootsPem, for enrollment: trust the server chain whose
+    /// root (sent by the server in its chain) has this SHA-256 fingerprint (64 hex digits).
+    pub trust_root_sha256: Option<String>,
+    /// Server: also accept clients that present no certificate (default false). Their
+    /// connections carry no peer identity; the layers above admit them only where allowed.
+    pub accept_anonymous_clients: Option<bool>,
     /// Default ["stoq/1"]; the handshake fails if the peer offers no match.
     pub alpn: Option<Vec<String>>,
     /// Offer/accept only X25519MLKEM768 (default false: prefer it, allow X25519/secp256r1).
@@ -97,6 +104,8 @@ pub struct EndpointStats {
 
 struct EndpointShared {
     endpoint: quinn::Endpoint,
+    /// Holds the live identity that `replaceIdentity` swaps.
+    tls: Arc<TlsShared>,
     pool: Arc<KexLeasePool>,
     state: Arc<EndpointState>,
     accept_rx: Option<Mutex<mpsc::Receiver<Arc<ConnShared>>>>,
@@ -261,9 +270,12 @@ impl QuicEndpoint {
         let addr = parse_ipv6_socket_addr(&opts.bind, AddrUse::Bind)?;
         let zero_rtt = opts.enable_zero_rtt.unwrap_or(false);
         let tls = TlsShared::new(&TlsInput {
-            cert_chain_pem: &opts.tls.cert_chain_pem,
-            key_pem: &opts.tls.key_pem,
-            trust_roots_pem: &opts.tls.trust_roots_pem,
+            cert_chain_pem: opts.tls.cert_chain_pem.as_deref(),
+            key_pem: opts.tls.key_pem.as_deref(),
+            trust_roots_pem: opts.tls.trust_roots_pem.as_deref(),
+            trust_root_sha256: opts.tls.trust_root_sha256.as_deref(),
+            accept_anonymous_clients: opts.tls.accept_anonymous_clients.unwrap_or(false),
+            server: opts.accept_incoming,
             alpn: opts.tls.alpn.as_deref(),
             require_pq_kex: opts.tls.require_pq_kex.unwrap_or(false),
             zero_rtt,
@@ -276,7 +288,7 @@ impl QuicEndpoint {
         } else {
             None
         };
-        let pool = lease_pool(tls, transport, server_base.clone());
+        let pool = lease_pool(tls.clone(), transport, server_base.clone());
         pool.warm()?;
         let socket = bind_socket(addr, &opts.bind)?;
         let mut endpoint_config = quinn::EndpointConfig::default();
@@ -298,6 +310,7 @@ impl QuicEndpoint {
         };
         let inner = Arc::new(EndpointShared {
             endpoint: endpoint.clone(),
+            tls,
             pool,
             state: Arc::new(EndpointState::default()),
             accept_rx,
@@ -348,6 +361,14 @@ impl QuicEndpoint {
     #[napi(ts_return_type = "Promise<QuicConnection>")]
     pub async fn connect(&self, addr: String, server_name: String, zero_rtt: Option<bool>) -> napi::Result<Coded<QuicConnection>> {
         Ok(Coded(self.dial(addr, server_name, zero_rtt).await))
+    }
+
+    /// Replaces this endpoint's certificate chain and key (renewal, rekey). Handshakes that start
+    /// afterwards use the new ones, as server and as client; open connections are not touched.
+    /// The trust roots stay as they were.
+    #[napi]
+    pub fn replace_identity(&self, cert_chain_pem: String, key_pem: String) -> napi::Result<(), Code> {
+        Ok(self.inner.tls.replace_identity(&cert_chain_pem, &key_pem)?)
     }
 
     /// Connection migration: moves the endpoint to a new IPv6 UDP socket; connections continue.

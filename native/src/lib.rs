@@ -9,6 +9,8 @@ pub mod falcon;
 pub mod hash;
 pub mod hot;
 pub mod kex;
+pub mod live_identity;
+pub mod pinned_root;
 pub mod state;
 pub mod stream_mux;
 pub mod tls;
