@@ -82,7 +82,7 @@ export async function runNode(argv: string[]): Promise<number> {
     for (;;) {
       const conn = await transport.accept();
       if (!conn) return;
-      log.info({ peer: conn.peer.instance, service: conn.peer.service, remote: conn.remoteAddress, group: conn.keyExchangeGroup }, 'connection');
+      log.info({ peer: conn.peer?.instance ?? 'anonymous', service: conn.peer?.service ?? null, remote: conn.remoteAddress, group: conn.keyExchangeGroup }, 'connection');
       void rpc.serveConnection(conn);
     }
   })();

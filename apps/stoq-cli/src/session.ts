@@ -1,6 +1,6 @@
 // A CLI session: the CLI identity, a client transport, one authenticated connection to the
 // target, and an RPC client that uses exactly that connection.
-import { StoqTransport, type NodeIdentity, type StoqConnection, type TransportIdentity } from '@stoq/core';
+import { StoqTransport, type NodeIdentity, type DialedConnection, type TransportIdentity } from '@stoq/core';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
@@ -62,7 +62,7 @@ export interface ConnectOptions {
 
 export interface Session {
   transport: StoqTransport;
-  conn: StoqConnection;
+  conn: DialedConnection;
   /** From the connect call to an authenticated connection (TLS + FALCON exchange). */
   handshakeMs: number;
   rpc: RpcClient;

@@ -15,6 +15,7 @@ export interface OpenStreamOptions {
 
 export class QuicStoqConnection implements StoqConnection {
   private peerIdentity: PeerIdentity | null = null;
+  private authenticated = false;
   private zeroRttAccepted = false;
   readonly closed: Promise<CloseInfo>;
   /** Resolves when TLS and the FALCON exchange have both passed; rejects if either fails. */
@@ -25,12 +26,13 @@ export class QuicStoqConnection implements StoqConnection {
     readonly native: NativeConnection,
     maxMessageBytes: number,
     budget: ConnectionBudget,
-    authenticate: (conn: QuicStoqConnection) => Promise<PeerIdentity>,
+    authenticate: (conn: QuicStoqConnection) => Promise<PeerIdentity | null>,
   ) {
     this.mux = new StreamMux(native, maxMessageBytes, budget);
     this.closed = native.closed().then(toCloseInfo);
     this.ready = authenticate(this).then((peer) => {
       this.peerIdentity = peer;
+      this.authenticated = true;
     });
     // A 0-RTT caller may never await `ready`; keep the rejection from going unhandled.
     this.ready.catch(() => undefined);
@@ -40,8 +42,8 @@ export class QuicStoqConnection implements StoqConnection {
     return this.native.remoteAddr;
   }
 
-  get peer(): PeerIdentity {
-    if (!this.peerIdentity) {
+  get peer(): PeerIdentity | null {
+    if (!this.authenticated) {
       throw new StoqError('HANDSHAKE_FAILED', 'the peer is not authenticated yet: await connection.ready first');
     }
     return this.peerIdentity;
@@ -84,7 +86,7 @@ export class QuicStoqConnection implements StoqConnection {
   }
 
   sendDatagram(data: Uint8Array): void {
-    if (!this.peerIdentity) throw new StoqError('HANDSHAKE_FAILED', 'datagrams flow only after authentication');
+    if (!this.authenticated) throw new StoqError('HANDSHAKE_FAILED', 'datagrams flow only after authentication');
     try {
       this.native.sendDatagram(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     } catch (err) {

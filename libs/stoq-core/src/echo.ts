@@ -10,7 +10,7 @@ export async function serveEcho(conn: StoqConnection, log?: Logger): Promise<voi
     const stream = await conn.acceptStream();
     if (!stream) return;
     void echoStream(stream).catch((err: Error) => {
-      log?.debug({ err: err.message, peer: conn.peer.instance }, 'echo stream ended with error');
+      log?.debug({ err: err.message, peer: conn.peer?.instance ?? 'anonymous' }, 'echo stream ended with error');
       stream.reset(1);
     });
   }

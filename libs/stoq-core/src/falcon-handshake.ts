@@ -13,6 +13,10 @@
 //   1. client -> server  AUTH_PROOF  = 0x01 ‖ falcon signature of the client
 //   2. server -> client  AUTH_PROOF  = 0x01 ‖ falcon signature of the server
 //   3. client -> server  AUTH_OK     = 0x02, then FIN
+// A client that presented no TLS certificate (an enrolling node; only a server that accepts
+// anonymous clients lets its TLS handshake through) has no FALCON key to prove: its message 1
+// is AUTH_ANONYMOUS = 0x03 instead. The server checks that the TLS session really has no
+// client certificate, then continues with message 2; the client still verifies it.
 // A side that rejects the other closes the connection with an application error code
 // (FALCON_REJECTED_CODE) and a reason naming what failed.
 
@@ -22,6 +26,7 @@ export const ALPN = 'stoq/1';
 
 export const AUTH_PROOF = 0x01;
 export const AUTH_OK = 0x02;
+export const AUTH_ANONYMOUS = 0x03;
 /** Largest FALCON-1024 signature (PQClean, compressed) plus the tag byte, with headroom. */
 export const MAX_AUTH_FRAME = 2048;
 
@@ -50,7 +55,7 @@ export function encodeAuthProof(signature: Uint8Array): Uint8Array {
   return out;
 }
 
-export type AuthMessage = { kind: 'proof'; signature: Uint8Array } | { kind: 'ok' };
+export type AuthMessage = { kind: 'proof'; signature: Uint8Array } | { kind: 'ok' } | { kind: 'anonymous' };
 
 export function decodeAuthMessage(frame: Uint8Array): AuthMessage {
   if (frame.length === 0) throw new Error('empty FALCON handshake message');
@@ -60,5 +65,6 @@ export function decodeAuthMessage(frame: Uint8Array): AuthMessage {
     return { kind: 'proof', signature: frame.subarray(1) };
   }
   if (frame[0] === AUTH_OK && frame.length === 1) return { kind: 'ok' };
+  if (frame[0] === AUTH_ANONYMOUS && frame.length === 1) return { kind: 'anonymous' };
   throw new Error(`unknown FALCON handshake message tag 0x${frame[0]!.toString(16)}`);
 }

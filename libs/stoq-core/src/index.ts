@@ -5,6 +5,7 @@ export {
   StoqTransport,
   hostOf,
   type ConnectOptions,
+  type EnrollingIdentity,
   type StoqTransportOptions,
   type StoqTransportEvents,
   type TransportIdentity,

@@ -2,9 +2,14 @@
 // of stoq-core (codecs, config) work even before the Rust addon has been built.
 
 export interface NativeTlsOptions {
-  certChainPem: string;
-  keyPem: string;
-  trustRootsPem: string;
+  /** Absent (with keyPem) only on a client-only endpoint that enrolls. */
+  certChainPem?: string;
+  keyPem?: string;
+  /** One of trustRootsPem / trustRootSha256 (client-only: the pinned root's SHA-256, hex). */
+  trustRootsPem?: string;
+  trustRootSha256?: string;
+  /** Server: also accept clients that present no certificate. */
+  acceptAnonymousClients?: boolean;
   alpn?: string[];
   requirePqKex?: boolean;
 }
@@ -88,6 +93,7 @@ export interface NativeEndpoint {
   /** Next refused incoming handshake (remote address, reason); null once closed. */
   nextRefusal(): Promise<{ remote: string; reason: string } | null>;
   connect(addr: string, serverName: string, zeroRtt?: boolean): Promise<NativeConnection>;
+  replaceIdentity(certChainPem: string, keyPem: string): void;
   rebind(addr: string): void;
   stats(): NativeEndpointStats;
   close(code: number, reason: string): void;

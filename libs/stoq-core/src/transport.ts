@@ -11,6 +11,7 @@ import {
   CloseCode,
   EXPORTER_LABEL,
   EXPORTER_LENGTH,
+  AUTH_ANONYMOUS,
   decodeAuthMessage,
   encodeAuthProof,
   signedTranscript,
@@ -30,7 +31,7 @@ import { pemToDerList } from './identity/pem';
 import { RateLimitedLog } from './rate-limited-log';
 import { DEFAULT_SEND_LIMITS, SendBudget, type SendLimits } from './send-budget';
 import { QuicStoqStream } from './stream';
-import type { Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
+import type { DialedConnection, Ipv6Endpoint, PeerIdentity, StoqConnection } from './types';
 
 /** What a node needs to take part in STOQ: its certificates, TLS key and FALCON key pair. */
 export interface TransportIdentity {
@@ -43,8 +44,26 @@ export interface TransportIdentity {
   readonly falconSecretKey: Uint8Array;
 }
 
+/**
+ * A node that has no certificate yet and dials only to enroll: it presents no certificate, and it
+ * trusts either the given roots or the server chain whose root has the pinned SHA-256 (the
+ * fingerprint an operator hands out with the join token, as `step ca bootstrap` does).
+ */
+export interface EnrollingIdentity {
+  readonly enrolling: true;
+  readonly trustRootsPem?: string;
+  /** SHA-256 of the root certificate's DER, 64 hex digits (colons allowed). */
+  readonly trustRootSha256?: string;
+}
+
 export interface StoqTransportOptions {
-  identity: TransportIdentity;
+  /** Who this node is; an `EnrollingIdentity` only for a client-only transport. */
+  identity: TransportIdentity | EnrollingIdentity;
+  /**
+   * Server: also accept clients with no certificate (enrolling nodes). Their connections have
+   * `peer === null`; `verifyPeer` is not called for them. Default false.
+   */
+  acceptAnonymousClients?: boolean;
   /** Local IPv6 socket address. Default `[::]:0` (any port). IPv4 is refused. */
   bind?: Ipv6Endpoint;
   /** Accept incoming connections (server role). A transport can always dial out. */
@@ -131,7 +150,9 @@ const EMPTY = Buffer.alloc(0);
 
 export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   private readonly incoming = new AsyncQueue<QuicStoqConnection>();
+  /** Empty for an enrolling client with a pinned root (found in the server's chain instead). */
   private readonly trustedRootsDer: Uint8Array[];
+  private identityNow: TransportIdentity | EnrollingIdentity;
   private readonly log: Logger;
   private readonly live = new Set<QuicStoqConnection>();
   /** FALCON-verified peer chains (key: SHA-256 over the chain), least recently used first. */
@@ -148,7 +169,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     private readonly opts: StoqTransportOptions,
   ) {
     super();
-    this.trustedRootsDer = pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem');
+    this.identityNow = opts.identity;
+    this.trustedRootsDer = opts.identity.trustRootsPem === undefined
+      ? []
+      : pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem');
     this.log = opts.logger ?? pino({ enabled: false });
     this.sendBudget = new SendBudget({ ...DEFAULT_SEND_LIMITS, ...opts.sendLimits });
     this.refusalLog = new RateLimitedLog(this.log, REFUSAL_LOG_INTERVAL_MS);
@@ -160,16 +184,24 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
 
   /** Bind an endpoint. With `listen: true` it accepts connections; see `accept()`. */
   static create(opts: StoqTransportOptions): StoqTransport {
-    pemToDerList(opts.identity.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem'); // TLS_CONFIG if none
+    const id = opts.identity;
+    if (isEnrolling(id)) {
+      if (opts.listen) throw new StoqError('CONFIG_INVALID', 'an enrolling identity (no certificate yet) can only dial; enroll first, then listen');
+      if ((id.trustRootsPem === undefined) === (id.trustRootSha256 === undefined)) {
+        throw new StoqError('CONFIG_INVALID', 'an enrolling identity needs exactly one of trustRootsPem and trustRootSha256');
+      }
+    }
+    if (id.trustRootsPem !== undefined) pemToDerList(id.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem'); // TLS_CONFIG if none
     const native = loadNative();
     let endpoint: NativeEndpoint;
     const bindOptions: NativeEndpointOptions = {
       bind: opts.bind ?? '[::]:0',
       acceptIncoming: opts.listen ?? false,
       tls: {
-        certChainPem: opts.identity.certChainPem,
-        keyPem: opts.identity.keyPem,
-        trustRootsPem: opts.identity.trustRootsPem,
+        ...(isEnrolling(id) ? {} : { certChainPem: id.certChainPem, keyPem: id.keyPem }),
+        ...(id.trustRootsPem !== undefined ? { trustRootsPem: id.trustRootsPem } : {}),
+        ...(isEnrolling(id) && id.trustRootSha256 !== undefined ? { trustRootSha256: id.trustRootSha256 } : {}),
+        acceptAnonymousClients: opts.acceptAnonymousClients ?? false,
         alpn: [ALPN],
         requirePqKex: opts.requirePqKex ?? false,
       },
@@ -204,8 +236,29 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     return this.endpoint.localAddr;
   }
 
-  get identity(): TransportIdentity {
-    return this.opts.identity;
+  get identity(): TransportIdentity | EnrollingIdentity {
+    return this.identityNow;
+  }
+
+  /**
+   * Take a renewed identity (new certificate, possibly new TLS and FALCON keys) without a
+   * restart: handshakes from now on present it, as server and as client; open connections keep
+   * working with what they authenticated. Service, instance and trust roots must stay the same.
+   */
+  replaceIdentity(next: TransportIdentity): void {
+    const now = this.identityNow;
+    if (isEnrolling(now)) throw new StoqError('CONFIG_INVALID', 'an enrolling transport has no identity to replace; create a new transport with the enrolled identity');
+    if (next.service !== now.service || next.instance !== now.instance) {
+      throw new StoqError('CONFIG_INVALID', `a renewed identity must keep service/instance ${now.service}/${now.instance}, got ${next.service}/${next.instance}`);
+    }
+    if (next.trustRootsPem !== now.trustRootsPem) throw new StoqError('CONFIG_INVALID', 'a renewed identity must keep the same trust roots');
+    try {
+      this.endpoint.replaceIdentity(next.certChainPem, next.keyPem);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    this.identityNow = next;
+    this.log.info({ service: next.service, instance: next.instance }, 'identity replaced; new handshakes use the new certificate');
   }
 
   /** Next authenticated incoming connection, or null once the transport is closed. */
@@ -214,7 +267,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   }
 
   /** Dial a STOQ peer; resolves once TLS and the FALCON exchange have passed (or at once for 0-RTT). */
-  async connect(endpoint: Ipv6Endpoint, options: ConnectOptions = {}): Promise<StoqConnection> {
+  async connect(endpoint: Ipv6Endpoint, options: ConnectOptions = {}): Promise<DialedConnection> {
     const serverName = options.serverName ?? hostOf(endpoint);
     let native: NativeConnection;
     try {
@@ -232,7 +285,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     });
     this.track(conn);
     if (!early) await conn.ready;
-    return conn;
+    return conn as DialedConnection;
   }
 
   /** Move to a new local socket; open connections migrate with it (QUIC connection migration). */
@@ -245,7 +298,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
   }
 
   falconSign(message: Uint8Array): Uint8Array {
-    return loadNative().falconSign(Buffer.from(this.opts.identity.falconSecretKey), Buffer.from(message));
+    const id = this.identityNow;
+    if (isEnrolling(id)) throw new StoqError('CONFIG_INVALID', 'an enrolling transport has no FALCON key to sign with');
+    return loadNative().falconSign(Buffer.from(id.falconSecretKey), Buffer.from(message));
   }
 
   falconVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
@@ -330,19 +385,26 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     }
   }
 
-  private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity> {
+  private async authenticateAsServer(conn: QuicStoqConnection): Promise<PeerIdentity | null> {
     const native = conn.native;
     return this.withAuthTimeout(native, 'client', async () => {
-      const peer = this.checkCertificates(native, 'client');
+      // Only a server that accepts anonymous clients lets a certless TLS handshake through.
+      const anonymous = native.peerCertificates().length === 0 && this.opts.acceptAnonymousClients === true;
+      const peer = anonymous ? null : this.checkCertificates(native, 'client');
       const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
       // Signed while the client's proof is on its way; sent only after that proof verifies.
       const ownProof = encodeAuthProof(this.falconSign(signedTranscript('server', exporter)));
       const stream = await conn.acceptAuthStream();
       if (!stream) throw await this.closedError(native, 'client');
       const proof = await this.receiveAuth(native, stream, 'client');
-      if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client sent AUTH_OK before its FALCON proof');
-      this.checkProof(native, peer, 'client', exporter, proof.signature);
-      await this.runVerifyPeerHook(native, peer);
+      if (peer === null) {
+        if (proof.kind !== 'anonymous') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client presented no certificate but did not announce itself as anonymous');
+      } else {
+        if (proof.kind === 'anonymous') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client presented a certificate but sent AUTH_ANONYMOUS instead of its FALCON proof');
+        if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client sent AUTH_OK before its FALCON proof');
+        this.checkProof(native, peer, 'client', exporter, proof.signature);
+        await this.runVerifyPeerHook(native, peer);
+      }
       await stream.sendMessage(ownProof);
       const ok = await this.receiveAuth(native, stream, 'client').catch(async (err: unknown) => {
         // A client that verified our proof has what it needs and may close at once (a one-shot
@@ -356,7 +418,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       });
       if (ok.kind !== 'ok') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'client did not confirm the FALCON exchange');
       this.authenticated++;
-      this.log.debug({ peer: peer.instance, remote: native.remoteAddr, group: native.kexGroup }, 'peer authenticated');
+      this.log.debug({ peer: peer?.instance ?? 'anonymous', remote: native.remoteAddr, group: native.kexGroup }, 'peer authenticated');
       return peer;
     });
   }
@@ -369,7 +431,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
         throw this.reject(native, CloseCode.PEER_REJECTED, 'PEER_REJECTED', `expected service "${expectedService}" but the server's certificate names "${peer.service}"`);
       }
       const exporter = native.exportKeyingMaterial(EXPORTER_LABEL, EMPTY, EXPORTER_LENGTH);
-      await stream.sendMessage(encodeAuthProof(this.falconSign(signedTranscript('client', exporter))));
+      await stream.sendMessage(isEnrolling(this.identityNow)
+        ? Uint8Array.of(AUTH_ANONYMOUS)
+        : encodeAuthProof(this.falconSign(signedTranscript('client', exporter))));
       const proof = await this.receiveAuth(native, stream, 'server');
       if (proof.kind !== 'proof') throw this.reject(native, CloseCode.AUTH_PROTOCOL, 'HANDSHAKE_FAILED', 'server sent AUTH_OK instead of its FALCON proof');
       this.checkProof(native, peer, 'server', exporter, proof.signature);
@@ -395,7 +459,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       return cached;
     }
     try {
-      verifyAltSignatureChain(chain, this.trustedRootsDer);
+      verifyAltSignatureChain(chain, this.rootsFor(chain));
     } catch (err) {
       throw this.reject(native, CloseCode.FALCON_REJECTED, 'FALCON_REJECTED', `${role} certificate chain failed the FALCON check: ${(err as Error).message}`);
     }
@@ -412,6 +476,15 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     this.verifiedChains.set(key, peer);
     if (this.verifiedChains.size > VERIFIED_CHAIN_CACHE) this.verifiedChains.delete(this.verifiedChains.keys().next().value!);
     return peer;
+  }
+
+  /** The trusted roots for a presented chain: configured ones, or the chain's pinned root. */
+  private rootsFor(chain: readonly Uint8Array[]): readonly Uint8Array[] {
+    const id = this.identityNow;
+    if (!isEnrolling(id) || id.trustRootSha256 === undefined) return this.trustedRootsDer;
+    // TLS already refused a chain without the pinned root; pick it out for the FALCON check.
+    const pin = id.trustRootSha256.replace(/:/g, '').toLowerCase();
+    return chain.filter((der) => createHash('sha256').update(der).digest('hex') === pin);
   }
 
   private checkProof(native: NativeConnection, peer: PeerIdentity, role: Role, exporter: Buffer, signature: Uint8Array): void {
@@ -472,7 +545,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     return new StoqError('HANDSHAKE_FAILED', `${peer} closed the connection during the FALCON exchange (${info.kind}, code ${info.code}${info.reason ? `: ${info.reason}` : ''})`);
   }
 
-  private async withAuthTimeout(native: NativeConnection, peer: Role, run: () => Promise<PeerIdentity>): Promise<PeerIdentity> {
+  private async withAuthTimeout<T>(native: NativeConnection, peer: Role, run: () => Promise<T>): Promise<T> {
     const ms = this.opts.authTimeoutMs ?? 10_000;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -501,6 +574,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       clearTimeout(timer);
     }
   }
+}
+
+function isEnrolling(id: TransportIdentity | EnrollingIdentity): id is EnrollingIdentity {
+  return 'enrolling' in id && id.enrolling === true;
 }
 
 function chainKey(chain: readonly Uint8Array[]): string {

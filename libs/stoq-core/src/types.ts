@@ -64,7 +64,12 @@ export interface CloseInfo {
 /** An authenticated STOQ connection: TLS and the FALCON exchange have both passed. */
 export interface StoqConnection {
   readonly remoteAddress: Ipv6Endpoint;
-  readonly peer: PeerIdentity;
+  /**
+   * Who the peer proved to be. `null` only on a server with `acceptAnonymousClients`, for a
+   * client that presented no certificate (an enrolling node): it proved nothing about itself,
+   * while it did verify the server's certificate and FALCON proof.
+   */
+  readonly peer: PeerIdentity | null;
   /** Negotiated TLS key-exchange group, e.g. `X25519MLKEM768`. */
   readonly keyExchangeGroup: string;
   /** Whether this connection was resumed with 0-RTT early data accepted by the server. */
@@ -84,3 +89,6 @@ export interface StoqConnection {
   close(code?: number, reason?: string): void;
   readonly closed: Promise<CloseInfo>;
 }
+
+/** A connection we dialed: the server always proves who it is. */
+export type DialedConnection = StoqConnection & { readonly peer: PeerIdentity };

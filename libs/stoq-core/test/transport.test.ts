@@ -75,10 +75,10 @@ describe('handshake and trust', () => {
     expect(conn.keyExchangeGroup).toBe('X25519MLKEM768');
     expect(conn.peer.service).toBe('caesar');
     expect(conn.peer.instance).toBe('caesar-1');
-    expect(accepted!.peer.service).toBe('hypermesh');
-    expect(accepted!.peer.instance).toBe('hypermesh-7');
+    expect(accepted!.peer!.service).toBe('hypermesh');
+    expect(accepted!.peer!.instance).toBe('hypermesh-7');
     expect(accepted!.keyExchangeGroup).toBe('X25519MLKEM768');
-    expect(Buffer.from(conn.peer.falconPublicKey)).toEqual(Buffer.from(server.identity.falconPublicKey));
+    expect(Buffer.from(conn.peer.falconPublicKey)).toEqual(Buffer.from((server.identity as TransportIdentity).falconPublicKey));
     expect(server.stats().authenticatedConnections).toBe(1);
   });
 
