@@ -42,7 +42,7 @@ export declare class QuicConnection {
    * While the mux runs it keeps the Node.js event loop alive, like an open socket; it stops
    * after the connection ended and a final CLOSED event was delivered.
    */
-  startStreams(onEvents: (events: Array<number | Buffer | string | null>) => void): void
+  startStreams(onEvents: (events: Array<number | Buffer | Error | null>) => void): void
   /**
    * Opens stream `key` (an even number not used before on this connection) and sends `data`
    * (may be empty), then FIN if `fin`. Never waits: without stream credit the stream opens

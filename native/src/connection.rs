@@ -218,7 +218,7 @@ impl QuicConnection {
     /// `streamOpen` use the even key the caller picks. Call once; the callback must not throw.
     /// While the mux runs it keeps the Node.js event loop alive, like an open socket; it stops
     /// after the connection ended and a final CLOSED event was delivered.
-    #[napi(ts_args_type = "onEvents: (events: Array<number | Buffer | string | null>) => void")]
+    #[napi(ts_args_type = "onEvents: (events: Array<number | Buffer | Error | null>) => void")]
     pub fn start_streams(&self, on_events: Function<'_, EventBatch, ()>) -> napi::Result<(), Code> {
         if self.mux.get().is_some() {
             return Err(js_error(INVALID_ARGUMENT, "startStreams was already called on this connection"));

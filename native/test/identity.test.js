@@ -5,39 +5,13 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { QuicEndpoint } = require('..');
 const { muxOf, echoStreams } = require('./mux-helper');
-
-function openssl(args, cwd) {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCa(dir, name) {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  const pem = fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8');
-  return { name, pem, sha256: crypto.createHash('sha256').update(new crypto.X509Certificate(pem).raw).digest('hex') };
-}
-
-function makeLeaf(dir, ca, name, san) {
-  fs.writeFileSync(path.join(dir, `${name}.ext`),
-    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca.name}.pem`, '-CAkey', `${ca.name}.key`,
-    '-set_serial', '0x' + crypto.randomBytes(8).toString('hex'), '-days', '1', '-sha256',
-    '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
-  return {
-    certChainPem: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
-    keyPem: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
-  };
-}
+const { makeCa, makeLeaf } = require('./pki-helper');
 
 let dir, ca, otherCa, serverA, serverB, clientLeaf;
 const endpoints = [];

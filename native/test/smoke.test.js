@@ -5,7 +5,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -14,55 +13,7 @@ const native = require('..');
 const { QuicEndpoint } = native;
 const { KIND, muxOf, echoStreams } = require('./mux-helper');
 
-// ---------- certificates ----------
-
-function openssl(args, cwd) {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function makeCa(dir, name) {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  return { name, pem: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8') };
-}
-
-function makeLeaf(dir, ca, name, san) {
-  fs.writeFileSync(path.join(dir, `${name}.ext`),
-    `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca.name}.pem`, '-CAkey', `${ca.name}.key`,
-    '-set_serial', '0x' + crypto.randomBytes(8).toString('hex'), '-days', '1', '-sha256',
-    '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
-  return {
-    certChainPem: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
-    keyPem: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
-  };
-}
-
-/** A leaf with an explicit validity window (`openssl ca` can backdate; `x509 -req` cannot). */
-function makeDatedLeaf(dir, ca, name, san, startdate, enddate) {
-  fs.writeFileSync(path.join(dir, `${name}.ext`),
-    `basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`);
-  fs.writeFileSync(path.join(dir, `${name}.db`), '');
-  fs.writeFileSync(path.join(dir, `${name}.serial`), crypto.randomBytes(8).toString('hex') + '\n');
-  fs.writeFileSync(path.join(dir, `${name}.cnf`), [
-    '[ca]', 'default_ca = dated', '[dated]', `database = ${name}.db`, 'new_certs_dir = .',
-    `certificate = ${ca.name}.pem`, `private_key = ${ca.name}.key`, `serial = ${name}.serial`,
-    'default_md = sha256', 'policy = any', 'unique_subject = no', '[any]', 'commonName = supplied', '',
-  ].join('\n'));
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-  openssl(['ca', '-config', `${name}.cnf`, '-batch', '-notext', '-startdate', startdate, '-enddate', enddate,
-    '-in', `${name}.csr`, '-extfile', `${name}.ext`, '-out', `${name}.pem`], dir);
-  return {
-    certChainPem: fs.readFileSync(path.join(dir, `${name}.pem`), 'utf8'),
-    keyPem: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
-  };
-}
-
-// ---------- helpers ----------
+const { makeCa, makeLeaf, makeDatedLeaf } = require('./pki-helper');
 
 function tlsFor(leaf, ca, extra = {}) {
   return { certChainPem: leaf.certChainPem, keyPem: leaf.keyPem, trustRootsPem: ca.pem, ...extra };

@@ -3,28 +3,28 @@
 // message: test/native-error-codes.test.ts checks that every code the addon has is known here.
 import { StoqError, type StoqErrorCode } from './errors';
 
-/** Native code → StoqError code. FALCON key and signature failures are FALCON_REJECTED. */
-const NATIVE_CODES: Readonly<Record<string, StoqErrorCode>> = {
-  IPV4_REFUSED: 'IPV4_REFUSED',
-  INVALID_ADDRESS: 'INVALID_ADDRESS',
-  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
-  TLS_CONFIG: 'TLS_CONFIG',
-  BIND_FAILED: 'BIND_FAILED',
-  HANDSHAKE_FAILED: 'HANDSHAKE_FAILED',
-  HANDSHAKE_INCOMPLETE: 'HANDSHAKE_INCOMPLETE',
-  CONNECTION_LOST: 'CONNECTION_LOST',
-  STREAM_CLOSED: 'STREAM_CLOSED',
-  ZERO_RTT_REJECTED: 'ZERO_RTT_REJECTED',
-  DATAGRAM: 'DATAGRAM',
-  ENDPOINT_CLOSED: 'ENDPOINT_CLOSED',
-  NOT_ACCEPTING: 'NOT_ACCEPTING',
-  FALCON_REJECTED: 'FALCON_REJECTED',
-  NATIVE_INTERNAL: 'NATIVE_INTERNAL',
-};
+/** The native codes; each is also a StoqError code of the same name. */
+const NATIVE_CODES: ReadonlySet<string> = new Set<StoqErrorCode>([
+  'IPV4_REFUSED',
+  'INVALID_ADDRESS',
+  'INVALID_ARGUMENT',
+  'TLS_CONFIG',
+  'BIND_FAILED',
+  'HANDSHAKE_FAILED',
+  'HANDSHAKE_INCOMPLETE',
+  'CONNECTION_LOST',
+  'STREAM_CLOSED',
+  'ZERO_RTT_REJECTED',
+  'DATAGRAM',
+  'ENDPOINT_CLOSED',
+  'NOT_ACCEPTING',
+  'FALCON_REJECTED',
+  'NATIVE_INTERNAL',
+]);
 
 /** @internal exported for the vocabulary test. */
 export function nativeCodeOf(code: string): StoqErrorCode | undefined {
-  return Object.prototype.hasOwnProperty.call(NATIVE_CODES, code) ? NATIVE_CODES[code] : undefined;
+  return NATIVE_CODES.has(code) ? (code as StoqErrorCode) : undefined;
 }
 
 export function fromNativeError(err: unknown): StoqError {
