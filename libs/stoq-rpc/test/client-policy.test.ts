@@ -50,6 +50,33 @@ describe('TargetSet', () => {
     expect(set.isEjected('a', 100)).toBe(false);
   });
 
+  it('splits picks by SRV weight, interleaved, within the best priority', () => {
+    const set = new TargetSet();
+    set.update([
+      { endpoint: 'a', expectedService: 'svc', weight: 3 },
+      { endpoint: 'b', expectedService: 'svc', weight: 1 },
+      { endpoint: 'z', expectedService: 'svc', priority: 1, weight: 100 },
+    ]);
+    const picks = Array.from({ length: 8 }, () => set.pick(0)!.endpoint);
+    expect(picks).toEqual(['a', 'a', 'b', 'a', 'a', 'a', 'b', 'a']);
+  });
+
+  it('gives every weight its share over many picks (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 6 }), (weights) => {
+        const set = new TargetSet();
+        set.update(weights.map((w, i) => ({ endpoint: `t${i}`, expectedService: 'svc', weight: w })));
+        const total = weights.reduce((a, b) => a + b, 0);
+        const counts = new Map<string, number>();
+        for (let i = 0; i < total * 5; i++) {
+          const e = set.pick(0)!.endpoint;
+          counts.set(e, (counts.get(e) ?? 0) + 1);
+        }
+        weights.forEach((w, i) => expect(counts.get(`t${i}`)).toBe(w * 5));
+      }),
+    );
+  });
+
   it('falls back to the target whose ejection ends first when all are ejected', () => {
     const set = new TargetSet({ baseEjectionMs: 100, maxEjectionMs: 1000 });
     set.update([t('a'), t('b')]);

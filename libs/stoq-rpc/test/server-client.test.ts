@@ -561,3 +561,53 @@ describe('client: retries, load balancing, ejection, identity, 0-RTT', () => {
     s2.close();
   });
 });
+
+describe('RpcServer.drain', () => {
+  it('finishes calls in progress, refuses new ones UNAVAILABLE, then closes', async () => {
+    const gate = signal();
+    const started = signal();
+    const s = new RpcServer({ service: 'bank' });
+    s.addMethod(
+      BankMethods.balance,
+      async () => {
+        started.resolve();
+        await gate.promise;
+        return { txId: 'slow', balance: 1 };
+      },
+      { authorize: 'any-authenticated' },
+    );
+    const c = clientFor(new MemoryNetwork().add(EP, s), { retry: { maxAttempts: 1 } });
+    const slow = c.call(BankMethods.balance, { account: 'x' });
+    await started.promise;
+    expect(s.inFlight).toBe(1);
+    const drained = s.drain(60_000);
+    await expect(c.call(BankMethods.balance, { account: 'y' })).rejects.toMatchObject({ code: Status.UNAVAILABLE, message: expect.stringMatching(/shutting down/) });
+    gate.resolve();
+    await expect(slow).resolves.toMatchObject({ txId: 'slow' });
+    await expect(drained).resolves.toBe(0);
+    c.close();
+  });
+
+  it('cancels what is still running at the deadline and reports how many', async () => {
+    const clock = new ManualClock();
+    const s = new RpcServer({ service: 'bank', clock });
+    const started = signal();
+    s.addMethod(
+      BankMethods.balance,
+      (_req, ctx) =>
+        new Promise((_, reject) => {
+          started.resolve();
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+        }),
+      { authorize: 'any-authenticated' },
+    );
+    const c = clientFor(new MemoryNetwork().add(EP, s), { retry: { maxAttempts: 1 } });
+    const stuck = c.call(BankMethods.balance, { account: 'x' }).catch((e: unknown) => e);
+    await started.promise;
+    const drained = s.drain(1000);
+    await clock.advance(1000);
+    await expect(drained).resolves.toBe(1);
+    expect(await stuck).toBeInstanceOf(Error);
+    c.close();
+  });
+});

@@ -1,6 +1,8 @@
 // Load balancing and outlier ejection over the targets of one service (pure: time comes in
-// as `now`). Round-robin across the healthy targets of the best priority; a target that fails
-// is ejected for a while (doubling per consecutive failure) and becomes eligible again after.
+// as `now`). Among the healthy targets of the best (lowest) priority, smooth weighted
+// round-robin by SRV weight (nginx's algorithm: deterministic, and a weight-3 target gets 3 of
+// every 4 picks interleaved, not in a burst); a target that fails is ejected for a while
+// (doubling per consecutive failure) and becomes eligible again after.
 import type { ResolvedTarget } from './resolver';
 
 export interface EjectionPolicy {
@@ -16,11 +18,18 @@ export interface TargetState {
   readonly target: ResolvedTarget;
   ejectedUntil: number;
   consecutiveFailures: number;
+  /** Smooth weighted round-robin state. */
+  currentWeight: number;
+}
+
+/** SRV weight 0 means "pick rarely" (RFC 2782): it still gets a share, just the smallest. */
+function weightOf(t: ResolvedTarget): number {
+  const w = t.weight ?? 1;
+  return Number.isFinite(w) && w > 0 ? w : 0.01;
 }
 
 export class TargetSet {
   private states: TargetState[] = [];
-  private cursor = 0;
 
   constructor(private readonly policy: EjectionPolicy = DEFAULT_EJECTION_POLICY) {}
 
@@ -31,7 +40,7 @@ export class TargetSet {
       const prev = old.get(t.endpoint);
       return prev && prev.target.expectedService === t.expectedService
         ? { ...prev, target: t }
-        : { target: t, ejectedUntil: 0, consecutiveFailures: 0 };
+        : { target: t, ejectedUntil: 0, consecutiveFailures: 0, currentWeight: 0 };
     });
   }
 
@@ -49,7 +58,7 @@ export class TargetSet {
   }
 
   /**
-   * Next target: round-robin over non-ejected targets of the lowest priority present. If every
+   * Next target: weighted round-robin over non-ejected targets of the lowest priority present. If every
    * target is ejected, the one whose ejection ends first (so traffic never stops entirely).
    */
   pick(now: number, exclude: ReadonlySet<string> = new Set()): ResolvedTarget | undefined {
@@ -61,8 +70,15 @@ export class TargetSet {
     }
     const best = Math.min(...healthy.map((s) => s.target.priority ?? 0));
     const group = healthy.filter((s) => (s.target.priority ?? 0) === best);
-    const chosen = group[this.cursor % group.length]!;
-    this.cursor = (this.cursor + 1) % 1_000_000_007;
+    let total = 0;
+    let chosen = group[0]!;
+    for (const s of group) {
+      const w = weightOf(s.target);
+      s.currentWeight += w;
+      total += w;
+      if (s.currentWeight > chosen.currentWeight) chosen = s;
+    }
+    chosen.currentWeight -= total;
     return chosen.target;
   }
 

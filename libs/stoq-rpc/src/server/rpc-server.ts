@@ -61,6 +61,8 @@ export class RpcServer {
   private readonly connections = new Set<{ conn: RpcConnection; calls: Set<ServerCallRunner> }>();
   private serving: HealthResponse_ServingStatus = HealthResponse_ServingStatus.SERVING;
   private closed = false;
+  private draining = false;
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(opts: RpcServerOptions) {
     if (!/^[a-z0-9][a-z0-9_.-]*$/.test(opts.service)) throw new TypeError(`invalid service name "${opts.service}"`);
@@ -140,11 +142,15 @@ export class RpcServer {
           break;
         }
         if (stream === null) break;
-        if (entry.calls.size >= this.limits.maxConcurrentStreams) {
+        const refusal = this.draining
+          ? { code: Status.UNAVAILABLE, message: `${this.service} is shutting down; retry on another instance` }
+          : entry.calls.size >= this.limits.maxConcurrentStreams
+            ? { code: Status.RESOURCE_EXHAUSTED, message: `too many concurrent calls on this connection (limit ${this.limits.maxConcurrentStreams})` }
+            : null;
+        if (refusal) {
           const refused = stream;
-          const message = `too many concurrent calls on this connection (limit ${this.limits.maxConcurrentStreams})`;
           void refused
-            .write(encodeTrailerFrame({ code: Status.RESOURCE_EXHAUSTED, message, metadata: {} }))
+            .write(encodeTrailerFrame({ code: refusal.code, message: refusal.message, metadata: {} }))
             .then(() => refused.finish())
             .catch(() => refused.reset(StreamCode.CANCELLED))
             .finally(() => refused.stopSending(StreamCode.NO_ERROR));
@@ -160,12 +166,44 @@ export class RpcServer {
         void run.finally(() => {
           entry.calls.delete(call);
           runs.delete(run);
+          if (this.inFlight === 0) for (const wake of [...this.idleWaiters]) wake();
         });
       }
     } finally {
       await Promise.allSettled([...runs]);
       this.connections.delete(entry);
     }
+  }
+
+  /** Calls in progress on every served connection. */
+  get inFlight(): number {
+    let n = 0;
+    for (const { calls } of this.connections) n += calls.size;
+    return n;
+  }
+
+  /**
+   * Graceful stop: reports NOT_SERVING, answers new calls UNAVAILABLE (clients retry elsewhere),
+   * waits up to `timeoutMs` for the calls in progress to finish, then closes (cancelling the rest).
+   * Resolves with how many calls were still running when the time was up.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.setServing(false);
+    this.draining = true;
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.idleWaiters.delete(wake);
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+        const timer = this.clock.setTimeout(wake, timeoutMs);
+        this.idleWaiters.add(wake);
+      });
+    }
+    const left = this.inFlight;
+    this.close();
+    return left;
   }
 
   /** Cancels every call in progress and closes the served connections. */
