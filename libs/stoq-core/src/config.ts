@@ -146,8 +146,12 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-/** Reads one section, tracking which keys were consumed so leftovers can be reported. */
-class SectionReader {
+/**
+ * Reads one section, tracking which keys were consumed so leftovers can be reported. Exported as
+ * `ConfigSection` for sections other packages own (`[service]` in @stoq/service): their keys are
+ * validated with the same rules and messages.
+ */
+export class SectionReader {
   private readonly used = new Set<string>();
   constructor(
     private readonly section: string,
@@ -236,10 +240,38 @@ export interface ParseConfigOptions {
    * config-aliases.ts), so the caller can log them; the config loads either way.
    */
   notice?: ConfigNotice;
+  /**
+   * Further sections the caller reads (e.g. `service`): each reader gets the section (empty when
+   * absent) and must take every key it knows; keys left over are errors. Results land in
+   * `sections` of `parseConfigWithSections`.
+   */
+  sections?: Readonly<Record<string, (section: SectionReader) => unknown>>;
+}
+
+/** A config plus what the extra section readers returned. */
+export interface ConfigWithSections<S> {
+  config: StoqConfig;
+  sections: S;
+}
+
+type SectionResults<R> = { [K in keyof R]: R[K] extends (s: SectionReader) => infer T ? T : never };
+
+/** `parseConfig` with extra sections (ParseConfigOptions.sections), typed by their readers. */
+export function parseConfigWithSections<R extends Readonly<Record<string, (section: SectionReader) => unknown>>>(
+  tomlText: string,
+  options: ParseConfigOptions & { sections: R },
+): ConfigWithSections<SectionResults<R>> {
+  const sections = {} as Record<string, unknown>;
+  const config = parseConfigInternal(tomlText, options, sections);
+  return { config, sections: sections as SectionResults<R> };
 }
 
 /** Parses stoq.toml text into a complete, validated configuration. */
 export function parseConfig(tomlText: string, options: ParseConfigOptions = {}): StoqConfig {
+  return parseConfigInternal(tomlText, options, {});
+}
+
+function parseConfigInternal(tomlText: string, options: ParseConfigOptions, extraOut: Record<string, unknown>): StoqConfig {
   let parsed: Table;
   try {
     parsed = parse(tomlText, { integersAsBigInt: true }) as Table;
@@ -248,8 +280,10 @@ export function parseConfig(tomlText: string, options: ParseConfigOptions = {}):
     const what = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
     throw new StoqError('CONFIG_INVALID', `stoq.toml is not valid TOML${where}: ${what}`, { cause });
   }
+  const extra = options.sections ?? {};
+  const known = [...SECTIONS, ...Object.keys(extra)];
   for (const key of Object.keys(parsed)) {
-    if (!(SECTIONS as readonly string[]).includes(key)) throw invalid(key, `unknown section (known: ${SECTIONS.join(', ')})`);
+    if (!known.includes(key)) throw invalid(key, `unknown section (known: ${known.join(', ')})`);
   }
   const { root, writtenAs } = applyConfigAliases(parsed, options.notice);
   const section = (name: string): SectionReader => readSection(root, name, writtenAs);
@@ -336,6 +370,11 @@ export function parseConfig(tomlText: string, options: ParseConfigOptions = {}):
   const l = section('logging');
   const logging: StoqConfig['logging'] = { level: l.oneOf('level', d.logging.level, LOG_LEVELS) };
   l.done();
+  for (const [name, read] of Object.entries(extra)) {
+    const reader = section(name);
+    extraOut[name] = read(reader);
+    reader.done();
+  }
   return { node, transport, security, certificates, extensions, performance, logging };
 }
 
@@ -344,6 +383,17 @@ export function parseConfig(tomlText: string, options: ParseConfigOptions = {}):
  * resolved against the file's directory, so a config means the same thing from any cwd.
  */
 export async function loadConfig(path: string, options: ParseConfigOptions = {}): Promise<StoqConfig> {
+  return (await loadConfigWithSections(path, { ...options, sections: {} })).config;
+}
+
+/**
+ * `loadConfig` with extra sections. `baseDir` is the file's directory: readers of extra
+ * sections resolve their relative paths against it, as `node.data_dir` is.
+ */
+export async function loadConfigWithSections<R extends Readonly<Record<string, (section: SectionReader) => unknown>>>(
+  path: string,
+  options: ParseConfigOptions & { sections: R },
+): Promise<ConfigWithSections<SectionResults<R>> & { baseDir: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -351,18 +401,19 @@ export async function loadConfig(path: string, options: ParseConfigOptions = {})
     const code = (cause as NodeJS.ErrnoException).code ?? 'error';
     throw new StoqError('CONFIG_INVALID', `cannot read config file ${path}: ${code}`, { cause, details: { path } });
   }
-  let config: StoqConfig;
+  let parsed: ConfigWithSections<SectionResults<R>>;
   try {
-    config = parseConfig(text, options);
+    parsed = parseConfigWithSections(text, options);
   } catch (err) {
     if (isStoqError(err)) throw new StoqError(err.code, `${path}: ${err.message}`, { cause: err, details: { ...err.details, path } });
     throw err;
   }
+  const { config } = parsed;
   const base = dirname(resolve(path));
   const absolute = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   config.node.dataDir = absolute(config.node.dataDir);
   if (config.certificates.trustRoot !== null) config.certificates.trustRoot = absolute(config.certificates.trustRoot);
-  return config;
+  return { ...parsed, baseDir: base };
 }
 
 /** A commented stoq.toml that parses to exactly the defaults. */

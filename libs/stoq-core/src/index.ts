@@ -22,7 +22,7 @@ export { DEFAULT_SEND_LIMITS, type SendLimits } from './send-budget';
 export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderOptions } from './frame';
 export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
 export { pemToDerList, pemToDer, derToPem, MAX_PEM_LENGTH } from './identity/pem';
-export { loadConfig, parseConfig, defaultConfig, exampleConfig, packetOptionsFromConfig, transportOptionsFromConfig, type StoqConfig, type LogLevel } from './config';
+export { loadConfig, loadConfigWithSections, parseConfig, parseConfigWithSections, SectionReader as ConfigSection, type ConfigWithSections, type ParseConfigOptions, defaultConfig, exampleConfig, packetOptionsFromConfig, transportOptionsFromConfig, type StoqConfig, type LogLevel } from './config';
 export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
 export * from './identity';
 export * from './packet';
