@@ -1,5 +1,5 @@
 // The `node` RPC service of `stoq node`: echo (unary and streaming) and transport stats.
-import { RpcError, RpcServer, Status, type ServerLimits } from '@stoq/rpc';
+import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import type { StoqTransport } from '@stoq/core';
 import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto';
@@ -7,9 +7,9 @@ import { NodeMethods, type EchoResponse, type StatsResponse } from './node.proto
 const MAX_STREAM_COUNT = 100_000;
 const MAX_DELAY_MS = 60_000;
 
-export function createNodeService(transport: StoqTransport, instance: string, logger: Logger, limits: Partial<ServerLimits> = {}): RpcServer {
+/** Adds the node/* methods to `server` (a server for service `node`). */
+export function addNodeMethods(server: RpcServer, transport: StoqTransport, instance: string, logger: Logger): RpcServer {
   const started = Date.now();
-  const server = new RpcServer({ service: 'node', logger, limits });
   server.addMethod(
     NodeMethods.echo,
     async (req, ctx): Promise<EchoResponse> => {
