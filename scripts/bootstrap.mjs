@@ -36,6 +36,8 @@ export function ensureInstalled() {
 }
 
 export function ensureBuilt() {
+  // A wrong import between layers fails the build (scripts/module-boundaries.cjs says which).
+  mustRun(process.execPath, [join(root, 'scripts', 'module-boundaries.cjs')]);
   process.stderr.write('stoq: building (incremental; the first build compiles the Rust engine and takes a few minutes)…\n');
   // Synchronous for the callers; the child streams Nx's output, minus replayed cache hits.
   mustRun(process.execPath, [self, '--nx-build']);
