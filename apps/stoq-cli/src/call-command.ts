@@ -7,7 +7,7 @@ import { readDataArgument } from './data-input';
 import { HELP } from './help';
 import { JsonMappingError, messageFromJson, messageToJson } from './json-message';
 import { listMethods, remoteMethod } from './reflection';
-import { connectSession, loadClientIdentity, type Session } from './session';
+import { connectSession, discoverTarget, loadClientIdentity, type Session } from './session';
 
 /** Connecting never waits longer than this, even under a long call deadline. */
 const MAX_CONNECT_MS = 5000;
@@ -18,6 +18,8 @@ const CLIENT = {
   as: { type: 'string', default: 'cli' },
   'server-name': { type: 'string' },
   'trust-root': { type: 'string' },
+  identity: { type: 'string' },
+  dns: { type: 'string' },
   timeout: { type: 'string', default: '10000' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
@@ -29,6 +31,8 @@ interface ClientValues {
   as: string;
   'server-name'?: string;
   'trust-root'?: string;
+  identity?: string;
+  dns?: string;
   verbose: boolean;
 }
 
@@ -50,7 +54,7 @@ export async function runCall(argv: string[]): Promise<number> {
     throw usageError(`${(err as Error).message} (see stoq call --help)`);
   }
   const timeoutMs = timeoutOption(values.timeout);
-  requireTarget(values);
+  requireTargetOrDns(values);
   const body = await readDataArgument(values.data);
   const streamsRequests = Array.isArray(body);
   return withSession(values, service, timeoutMs, async (session) => {
@@ -113,16 +117,24 @@ function requireTarget(values: ClientValues): asserts values is ClientValues & {
   if (!values.target) throw usageError('--target "[ipv6]:port" is required (see --help)');
 }
 
+/** `stoq call` finds the service by name when --dns (or STOQ_DNS) names TrustChain's DNS. */
+function requireTargetOrDns(values: ClientValues): void {
+  values.dns ??= process.env.STOQ_DNS || undefined;
+  if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name (see --help)');
+}
+
 async function withSession(
   values: ClientValues,
   expectedService: string | undefined,
   timeoutMs: number,
   run: (s: Session) => Promise<number>,
 ): Promise<number> {
-  const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], verbose: values.verbose });
+  const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], identityDir: values.identity, verbose: values.verbose });
+  const found = !values.target && values.dns && expectedService ? await discoverTarget(expectedService, values.dns) : null;
+  if (found && values.verbose) process.stderr.write(`stoq: ${expectedService} found at ${found.target} through DNS ${values.dns}\n`);
   const session = await connectSession(client, {
-    target: values.target!,
-    serverName: values['server-name'],
+    target: found?.target ?? values.target!,
+    serverName: values['server-name'] ?? found?.serverName,
     expectedService,
     connectTimeoutMs: Math.min(timeoutMs, MAX_CONNECT_MS),
   });

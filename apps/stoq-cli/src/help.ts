@@ -38,16 +38,25 @@ ${DEV_CA_NOTE}`,
 Runs a STOQ node serving node/echo, node/echo_stream, node/stats, node/set_serving (admin only)
 and the built-ins node/health, node/metrics, node/_methods. Logs are pino JSON lines on stdout.
 
+With service.trustchain set in the config, the node enrolls with TrustChain on first start (a join
+token from \`trustchain token create --service node\` and certificates.root_fingerprint), registers
+_stoq._udp.node.hypermesh in TrustChain DNS, renews its certificate live at 2/3 of its life and
+refuses peers whose certificates TrustChain revoked. Without it, the data dir's development CA
+issues the identity. SIGTERM/SIGINT: deregister, drain calls, close, exit 0.
+
 options:
   --config FILE        stoq.toml (required); relative paths in it resolve against its directory
   --data-dir DIR       overrides $STOQ_DATA_DIR, which overrides node.data_dir of the config
   --bind [ADDR]:PORT   overrides transport.bind (IPv6 only)
   --trust-root FILE    overrides certificates.trust_root: also trust this root certificate (PEM)
+  --join-token TOKEN   the one-time join token for the first enrollment (also $STOQ_JOIN_TOKEN
+                       or service.join_token_file)
   -h, --help           this text
 
 examples:
   stoq node --config stoq.toml
   stoq node --config stoq.toml --bind '[::1]:0' --data-dir /tmp/stoq-a
+  STOQ_JOIN_TOKEN=stoqjt_... stoq node --config node-on-trustchain.toml
 
 ${DEV_CA_NOTE}`,
 
@@ -70,7 +79,7 @@ examples:
   stoq ping '[::1]:4433'
   stoq ping -c 100 --size 4096 --json '[::1]:4433'`,
 
-  call: `usage: stoq call <service/method> --target <[ipv6]:port> [--data JSON|@FILE|-] [options]
+  call: `usage: stoq call <service/method> (--target <[ipv6]:port> | --dns <[ipv6]:port>) [--data JSON|@FILE|-] [options]
 
 Calls any method; the server's <service>/_methods built-in supplies its protobuf types. Prints
 the response as one JSON line (one line per message for streaming responses), always JSON.
@@ -81,7 +90,11 @@ enums by name or number; unknown fields, wrong types, fractions and out-of-range
 refused naming the field. Client-streaming and bidi methods take a JSON array of requests.
 
 options:
-  --target ADDR        the node, "[ipv6]:port" (required)
+  --target ADDR        the node, "[ipv6]:port"
+  --dns ADDR           instead of --target: find the service by name in TrustChain's DNS
+                       (_stoq._udp.<service>.hypermesh SRV); also $STOQ_DNS
+  --identity DIR       call with the identity stored in DIR (a node's data dir, or TrustChain's
+                       <data-dir>/admin) instead of one from the development CA
   --data JSON          the request (default {}); @FILE reads a file, - reads stdin
   --timeout MS         the call's deadline, also bounds connecting (1..2147483647, default 10000)
   --json               accepted for symmetry: output is always JSON
@@ -91,7 +104,8 @@ examples:
   stoq call node/echo --target '[::1]:4433' --data '{"text":"hello","payload":"AQID"}'
   stoq call node/echo_stream --target '[::1]:4433' --data '{"text":"tick","count":3}'
   stoq call node/echo --target '[::1]:4433' --data @request.json
-  stoq call node/set_serving --as admin --target '[::1]:4433' --data '{"serving":false}'`,
+  stoq call node/set_serving --as admin --target '[::1]:4433' --data '{"serving":false}'
+  stoq call trustchain/list_certificates --dns '[::1]:5354' --identity .trustchain/admin`,
 
   methods: `usage: stoq methods --target <[ipv6]:port> [options]
 

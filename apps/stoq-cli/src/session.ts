@@ -1,7 +1,9 @@
 // A CLI session: the CLI identity, a client transport, one authenticated connection to the
 // target, and an RPC client that uses exactly that connection.
-import { StoqTransport, type NodeIdentity, type DialedConnection, type TransportIdentity } from '@stoq/core';
-import { RpcClient, StaticResolver } from '@stoq/rpc';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type DialedConnection, type TransportIdentity } from '@stoq/core';
+import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
 import { devCaDir, loadCliIdentity } from './identity';
@@ -14,6 +16,11 @@ export interface ClientIdentityOptions {
   as?: string;
   /** --trust-root FILE: one more root (PEM) to trust. */
   trustRoot?: string;
+  /**
+   * --identity DIR: use the identity stored in DIR (a NodeIdentity directory's parent, e.g. a
+   * node's data dir or TrustChain's <data-dir>/admin) instead of the development CA's.
+   */
+  identityDir?: string;
   /** --verbose: say which data dir is used. */
   verbose?: boolean;
   /** Where messages for the user go (default stderr). */
@@ -31,6 +38,7 @@ export interface ClientIdentity {
 
 export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<ClientIdentity> {
   const note = opts.note ?? ((line: string) => process.stderr.write(`stoq: ${line}\n`));
+  if (opts.identityDir !== undefined) return loadStoredIdentity(resolve(opts.identityDir), opts.trustRoot);
   const dataDir = await resolveDataDir({ flag: opts.dataDir });
   if (opts.verbose) note(`data dir ${dataDir.dir} (from ${dataDir.source})`);
   const as = opts.as ?? 'cli';
@@ -51,6 +59,43 @@ export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<C
     for (const fingerprint of rootFingerprints(extraRoot)) trusted.push({ fingerprint, from: `--trust-root ${opts.trustRoot}` });
   }
   return { identity, dataDir, trusted, transportIdentity: withExtraRoot(identity, extraRoot) };
+}
+
+/** An identity issued elsewhere (TrustChain): names come from its certificate; nothing is issued. */
+async function loadStoredIdentity(dir: string, trustRoot: string | undefined): Promise<ClientIdentity> {
+  const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
+  let pem: string;
+  try {
+    pem = await readFile(certFile, 'utf8');
+  } catch (cause) {
+    throw new CliError('FILE_UNREADABLE', `--identity ${dir}: cannot read ${certFile}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)} (expected a data dir holding identity/cert.pem, e.g. a node's data dir or TrustChain's <data-dir>/admin)`, { cause });
+  }
+  const leaf = parseHybridCertificate(pemToDerList(pem, 'CERTIFICATE', certFile)[0]!);
+  const service = leaf.dnsNames.find((n) => /^[^.]+\.hypermesh$/.test(n))?.split('.')[0] ?? leaf.commonName;
+  const identity = await NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca: null, ipAddresses: leaf.ipAddresses.length > 0 ? [...leaf.ipAddresses] : undefined });
+  const trusted: TrustedRoot[] = rootFingerprints(identity.trustRootsPem).map((fingerprint) => ({ fingerprint, from: `--identity ${dir}` }));
+  let extraRoot = '';
+  if (trustRoot !== undefined) {
+    extraRoot = await readTrustRoot(trustRoot, '--trust-root');
+    for (const fingerprint of rootFingerprints(extraRoot)) trusted.push({ fingerprint, from: `--trust-root ${trustRoot}` });
+  }
+  return { identity, dataDir: { dir, source: '--identity' }, trusted, transportIdentity: withExtraRoot(identity, extraRoot) };
+}
+
+/**
+ * The target of `service` found by name: DNS SRV at `dns` (TrustChain's DNS), best priority
+ * first. The certificate must then name the service; the TLS name is `<service>.hypermesh`.
+ */
+export async function discoverTarget(service: string, dns: string): Promise<{ target: string; serverName: string }> {
+  let found;
+  try {
+    found = await new DnsSrvResolver({ server: dns }).resolve(service);
+  } catch (cause) {
+    throw new CliError('UNREACHABLE', `cannot look up service "${service}" in DNS at ${dns}: ${(cause as Error).message}`, { cause });
+  }
+  const best = [...found.targets].sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))[0];
+  if (!best) throw new CliError('UNREACHABLE', `no instance of service "${service}" is registered in DNS at ${dns} (_stoq._udp.${service}.hypermesh has no SRV records)`);
+  return { target: best.endpoint, serverName: `${service}.hypermesh` };
 }
 
 export interface ConnectOptions {
