@@ -216,7 +216,11 @@ export class DevCa implements CertificateSource {
     if (now.getTime() > this.root.notAfter.getTime()) {
       throw new StoqError('TLS_CONFIG', `dev CA root in ${this.dir} expired at ${this.root.notAfter.toISOString()}`);
     }
-    const notBefore = options.notBefore ?? new Date(now.getTime() - BACKDATE_MS);
+    // The lifetime counts from now; notBefore is backdated for peers whose clocks lag, by at most
+    // a quarter of the lifetime so a short-lived leaf is not born mostly used up (and due for
+    // renewal at once: renewal comes at 2/3 of notBefore..notAfter).
+    const notBefore = options.notBefore ?? new Date(now.getTime() - Math.min(BACKDATE_MS, Math.floor(lifetimeMs / 4)));
+    const notAfter = options.notBefore ? new Date(notBefore.getTime() + lifetimeMs) : new Date(now.getTime() + lifetimeMs);
     const publicKey = typeof options.publicKey === 'string' ? createPublicKey(options.publicKey) : options.publicKey;
     return issueCertificate({
       subject: { commonName: options.instance, organization: STOQ_ORGANIZATION },
@@ -224,7 +228,7 @@ export class DevCa implements CertificateSource {
       subjectFalconPublicKey: options.falconPublicKey,
       issuer: { certificate: this.root.der, privateKey: this.key, falconSecretKey: this.falconKeys.secretKey, falconPublicKey: this.falconKeys.publicKey },
       notBefore,
-      notAfter: new Date(notBefore.getTime() + lifetimeMs),
+      notAfter,
       isCa: false,
       dnsNames: [...standardDnsNames(options.service, options.instance), ...(options.dnsNames ?? [])],
       ipAddresses: options.ipAddresses ?? [],
