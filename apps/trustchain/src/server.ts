@@ -67,6 +67,8 @@ export interface StartTrustChainOptions {
   /** Lifetime of issued leaves (ms); default 24 h. */
   readonly lifetimeMs?: number;
   readonly falcon?: FalconScheme;
+  /** RFC 6962 HTTP read API of the CT log (see the CT wiring seam below); undefined: not served. */
+  readonly ctHttpBind?: Ipv6Endpoint;
   /** Zone settings (TTLs, limits); the name server addresses default to the DNS bind address. */
   readonly zone?: ZoneOptions;
 }
@@ -74,6 +76,8 @@ export interface StartTrustChainOptions {
 export interface RunningTrustChain {
   readonly stoqAddress: Ipv6Endpoint;
   readonly dnsAddress: Ipv6Endpoint;
+  /** Where the CT log's RFC 6962 HTTP API listens, or null while it is not wired (see the seam). */
+  readonly ctHttpAddress: Ipv6Endpoint | null;
   readonly rootFingerprint: string;
   readonly rpc: RpcServer;
   readonly authority: Authority;
@@ -154,9 +158,13 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
     discovery.addMethods(rpc);
 
     // ---------------------------------------------------------------- CT wiring seam
-    // The `trustchain/ct/*` methods go on this same `rpc` (their service is `trustchain`):
-    //   addCtMethods(rpc, { log: ct, logger });            // src/ct/ct-rpc.ts
-    // and the RFC 6962 HTTP API is started by the caller (cli/serve.ts) with startCtHttpServer.
+    // TODO(CT wiring): the `trustchain/ct/*` methods go on this same `rpc` (their service is
+    // `trustchain`), and the HTTP API on opts.ctHttpBind, closed before the CT log:
+    //   addCtMethods(rpc, { log: ct, logger });                          // src/ct/ct-rpc.ts
+    //   const ctHttp = opts.ctHttpBind ? await startCtHttpServer({ ... bind: opts.ctHttpBind }) : null;
+    //   if (ctHttp) cleanup.push(() => ctHttp.close());
+    // then return its address as ctHttpAddress below (null until then; serve.json records it).
+    const ctHttpAddress: Ipv6Endpoint | null = null;
     // ---------------------------------------------------------------- end of CT wiring seam
 
     const transport = StoqTransport.listen({
@@ -223,11 +231,12 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
       if (renewTimer) clock.clearTimeout(renewTimer);
     });
 
-    logger.info({ rootFingerprint: authority.fingerprint, stoq: stoqAddress, dns: dnsAddress, dataDir, instance, identity: identity.fingerprint }, 'TrustChain serving');
+    logger.info({ rootFingerprint: authority.fingerprint, stoq: stoqAddress, dns: dnsAddress, ctHttp: ctHttpAddress, dataDir, instance, identity: identity.fingerprint }, 'TrustChain serving');
     let closing: Promise<void> | null = null;
     return {
       stoqAddress,
       dnsAddress,
+      ctHttpAddress,
       rootFingerprint: authority.fingerprint,
       rpc,
       authority,

@@ -1,0 +1,30 @@
+// Errors the `trustchain` command reports: one line on stderr (`trustchain: <message>`) and an
+// exit code, 2 for a wrong invocation (detectable from the command line alone), 1 otherwise
+// (the same convention as `stoq`).
+
+export type CliErrorCode =
+  /** Wrong invocation: unknown option, missing or malformed argument, value out of range. */
+  | 'USAGE'
+  /** The data dir holds no TrustChain, or not the files the command needs. */
+  | 'DATA_DIR'
+  /** No TrustChain answered at the address its data dir records. */
+  | 'UNREACHABLE'
+  /** The server answered with a non-OK status. */
+  | 'RPC_FAILED';
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly code: CliErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+    this.exitCode = code === 'USAGE' ? 2 : 1;
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError('USAGE', message);
+}

@@ -1,0 +1,108 @@
+// Help texts: `trustchain --help` and `trustchain <command> --help`.
+
+const DATA_DIR = `  --data-dir DIR       TrustChain's data dir. Default: $STOQ_TRUSTCHAIN_DIR, else ./.trustchain`;
+
+const CLIENT_NOTE = `Talks to the running \`trustchain serve\` of the data dir (the address in <data-dir>/serve.json)
+over STOQ, as the admin identity in <data-dir>/admin/identity/ (kept by serve; 0600 keys: whoever can
+read them is TrustChain's administrator).`;
+
+export const DEFAULT_BIND = '[::1]:7440';
+export const DEFAULT_DNS_BIND = '[::1]:5354';
+export const DEFAULT_CT_HTTP_BIND = '[::1]:7441';
+
+export type HelpTopic = 'main' | 'serve' | 'token' | 'certs' | 'revoke' | 'ct' | 'ca';
+
+export const HELP: Record<HelpTopic, string> = {
+  main: `usage: trustchain <command> [options]        (trustchain <command> --help for each command)
+
+commands:
+  serve                 run TrustChain: CA, revocation, CT log, DNS for hypermesh.
+  token create          mint a one-time join token for a service
+  certs list | show     the certificates TrustChain issued
+  revoke SERIAL         revoke a certificate
+  ct sth                the CT log's current signed tree head
+  ca fingerprint        the root's SHA-256 fingerprint (what services pin); no server needed
+
+common options: --data-dir DIR (default $STOQ_TRUSTCHAIN_DIR, else ./.trustchain), --help
+exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)`,
+
+  serve: `usage: trustchain serve [options]
+
+Runs TrustChain on its data dir: the CA (root ECDSA P-384 + FALCON-1024, created on first start and
+never replaced), join tokens, revocation (signed list + CRL in <data-dir>/crl.der), the CT log, and
+the authoritative DNS for hypermesh. (UDP and TCP). Logs are pino JSON lines on stdout; the first
+ones name the root fingerprint and the addresses. The addresses are also written to
+<data-dir>/serve.json, where the other commands find the server. SIGTERM/SIGINT: ordered shutdown, exit 0.
+
+options:
+${DATA_DIR}
+  --bind [ADDR]:PORT       STOQ (QUIC) address (default ${DEFAULT_BIND}); IPv6 only
+  --dns-bind [ADDR]:PORT   DNS address, UDP and TCP (default ${DEFAULT_DNS_BIND})
+  --ct-http-bind [ADDR]:PORT  RFC 6962 HTTP read API of the CT log (default ${DEFAULT_CT_HTTP_BIND})
+  --instance NAME          TrustChain's instance name (default trustchain-1)
+  -h, --help               this text
+
+Port 0 picks a free port (serve.json and the log say which).`,
+
+  token: `usage: trustchain token create --service NAME [--ttl DURATION] [options]
+
+Mints a one-time join token that enrolls one instance of service NAME, and prints it (only its
+SHA-256 is kept). Give it to the service with its root fingerprint (\`trustchain ca fingerprint\`).
+
+options:
+  --service NAME       the service the token enrolls (required), e.g. caesar
+  --ttl DURATION       lifetime: seconds, or 90s, 30m, 1h, 7d (default 1h, at most 7d)
+  --json               print {"token", "service", "expires_at"} as JSON
+${DATA_DIR}
+  -h, --help           this text
+
+${CLIENT_NOTE}`,
+
+  certs: `usage: trustchain certs list [--service NAME] [--limit N] [--json] [options]
+       trustchain certs show SERIAL|FINGERPRINT [--json] [options]
+
+list: the newest certificates first (default 100, at most 1000): serial, service/instance, kind
+(self, enroll, renew, earned), expiry and whether revoked. show: one certificate with its PEM.
+
+options:
+  --service NAME       list only this service's certificates
+  --limit N            list at most N (1..1000)
+  --json               JSON output
+${DATA_DIR}
+  -h, --help           this text
+
+${CLIENT_NOTE}`,
+
+  revoke: `usage: trustchain revoke SERIAL [--reason REASON] [options]
+
+Revokes a certificate (RFC 5280 reasons): the signed revocation list gets a new version, peers
+following it refuse the holder, and <data-dir>/crl.der is rewritten.
+
+options:
+  --reason REASON      unspecified (default), key-compromise, ca-compromise, affiliation-changed,
+                       superseded, cessation-of-operation, certificate-hold, privilege-withdrawn,
+                       aa-compromise, or the number
+${DATA_DIR}
+  -h, --help           this text
+
+${CLIENT_NOTE}`,
+
+  ct: `usage: trustchain ct sth [options]
+
+Prints the CT log's current signed tree head as RFC 6962 get-sth JSON (plus falcon_signature).
+
+options:
+${DATA_DIR}
+  -h, --help           this text
+
+${CLIENT_NOTE}`,
+
+  ca: `usage: trustchain ca fingerprint [options]
+
+Prints the SHA-256 fingerprint of the root in <data-dir>/ca/root.pem (lowercase hex): what every
+service pins (certificates.root_fingerprint) to enroll. Reads the data dir; no server needed.
+
+options:
+${DATA_DIR}
+  -h, --help           this text`,
+};

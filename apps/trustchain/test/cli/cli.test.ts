@@ -1,0 +1,189 @@
+// The real `trustchain` command as child processes (bin/trustchain.js → dist/, built once here):
+// serve with its readiness line and serve.json, token create, certs list/show, revoke, ca
+// fingerprint, usage errors (exit 2), an unreachable server (exit 1) and SIGTERM (exit 0).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { StoqTransport } from '@stoq/core';
+import { trustchain } from '@stoq/protos';
+import { RpcClient, StaticResolver } from '@stoq/rpc';
+import { nodeKeys, signedCsr, tempDir } from '../ca/support';
+
+const APP = join(__dirname, '..', '..');
+const BIN = join(APP, 'bin', 'trustchain.js');
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['STOQ_TRUSTCHAIN_DIR'];
+  return env;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as NodeJS.ErrnoException & { code?: unknown }).code as number | null) : 0;
+      resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
+    });
+  });
+}
+
+interface LogLine {
+  msg?: string;
+  [k: string]: unknown;
+}
+
+/** A running `trustchain serve`; resolves once it logged that it is ready (never a sleep). */
+async function serve(dir: string): Promise<{ child: ChildProcess; ready: LogLine; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const ready = await new Promise<LogLine>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const l = JSON.parse(text) as LogLine;
+        if (l.msg === 'trustchain serve ready') resolve(l);
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`trustchain serve exited (${code}) before it was ready`)));
+  });
+  return { child, ready, exited };
+}
+
+beforeAll(async () => {
+  // The bin runs dist/: build it from the current sources.
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(APP, 'tsconfig.build.json')], { encoding: 'utf8' }, (err, stdout) =>
+      err ? reject(new Error(`building dist failed:\n${stdout}`)) : resolve(),
+    ),
+  );
+}, 180_000);
+
+describe('usage', () => {
+  it('exits 2 for a wrong invocation and 0 for help', async () => {
+    expect((await run([])).code).toBe(2);
+    expect((await run(['frobnicate'])).code).toBe(2);
+    const noService = await run(['token', 'create', '--data-dir', tempDir()]);
+    expect(noService.code).toBe(2);
+    expect(noService.stderr).toMatch(/--service/);
+    expect((await run(['revoke', 'xyz'])).code).toBe(2);
+    expect((await run(['revoke', 'ab', '--reason', 'bored'])).code).toBe(2);
+    expect((await run(['token', 'create', '--service', 'caesar', '--ttl', 'soon'])).code).toBe(2);
+    for (const topic of [['--help'], ['serve', '--help'], ['token', '--help'], ['certs', '--help'], ['revoke', '--help'], ['ct', '--help'], ['ca', '--help']]) {
+      const r = await run(topic);
+      expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^usage: trustchain/)]);
+    }
+  });
+
+  it('explains an empty data dir and an unreachable server (exit 1)', async () => {
+    const dir = tempDir();
+    const fp = await run(['ca', 'fingerprint', '--data-dir', dir]);
+    expect(fp.code).toBe(1);
+    expect(fp.stderr).toMatch(/no TrustChain root/);
+    const none = await run(['token', 'create', '--service', 'caesar', '--data-dir', dir]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/start `trustchain serve --data-dir/);
+  });
+});
+
+describe('serve and the admin commands', () => {
+  it('serves, mints a token that enrolls, lists, shows and revokes certificates, and stops on SIGTERM', async () => {
+    const dir = tempDir();
+    const s = await serve(dir);
+    try {
+      const info = JSON.parse(readFileSync(join(dir, 'serve.json'), 'utf8')) as { stoq: string; rootFingerprint: string; pid: number };
+      expect(info).toMatchObject({ stoq: s.ready.stoq, rootFingerprint: s.ready.rootFingerprint, pid: s.child.pid });
+      const fp = await run(['ca', 'fingerprint', '--data-dir', dir]);
+      expect(fp.stdout.trim()).toBe(info.rootFingerprint);
+      // $STOQ_TRUSTCHAIN_DIR works as --data-dir.
+      const tokenRun = await run(['token', 'create', '--service', 'caesar', '--ttl', '10m'], { ...cleanEnv(), STOQ_TRUSTCHAIN_DIR: dir });
+      expect(tokenRun.code).toBe(0);
+      const token = tokenRun.stdout.trim();
+      expect(token).toMatch(/^stoqjt_[A-Za-z0-9_-]{43}$/);
+      const asJson = JSON.parse((await run(['token', 'create', '--service', 'ledger', '--json', '--data-dir', dir])).stdout) as { service: string; expires_at: string };
+      expect(asJson.service).toBe('ledger');
+      const forAdmin = await run(['token', 'create', '--service', 'admin', '--data-dir', dir]);
+      expect(forAdmin.code).toBe(1);
+      expect(forAdmin.stderr).toMatch(/INVALID_ARGUMENT/);
+
+      // The token enrolls a node over a certificate-less connection pinning the root.
+      const transport = StoqTransport.create({ identity: { enrolling: true, trustRootSha256: info.rootFingerprint }, bind: '[::1]:0' });
+      const rpc = new RpcClient({ connector: (ep) => transport.connect(ep, { expectedService: 'trustchain' }), resolver: new StaticResolver({ trustchain: [info.stoq] }), retry: { maxAttempts: 1 } });
+      const csr = signedCsr(nodeKeys(), 'caesar', 'caesar-1');
+      const issued = await rpc.call(trustchain.TrustChainMethods.enroll, { token, csr: csr.der, falconSignature: csr.falconSignature });
+      rpc.close();
+      await transport.close();
+
+      const list = await run(['certs', 'list', '--data-dir', dir]);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toMatch(/trustchain\/trustchain-1\s+self/);
+      expect(list.stdout).toMatch(/admin\/admin\s+self/);
+      expect(list.stdout).toMatch(new RegExp(`${issued.serial}\\s+caesar/caesar-1\\s+enroll .* valid`));
+      const only = JSON.parse((await run(['certs', 'list', '--service', 'caesar', '--json', '--data-dir', dir])).stdout) as Array<{ serial: string }>;
+      expect(only.map((c) => c.serial)).toEqual([issued.serial]);
+
+      const revoke = await run(['revoke', issued.serial!, '--reason', 'superseded', '--data-dir', dir]);
+      expect(revoke.code).toBe(0);
+      expect(revoke.stdout).toMatch(new RegExp(`revoked ${issued.serial} \\(superseded\\).*revocation list version 1`));
+      const show = await run(['certs', 'show', issued.fingerprint!, '--data-dir', dir]);
+      expect(show.stdout).toMatch(/revoked\s+true/);
+      expect(show.stdout).toMatch(/revocation_reason\s+superseded/);
+      expect(show.stdout).toMatch(/BEGIN CERTIFICATE/);
+      const unknown = await run(['revoke', 'abcdef', '--data-dir', dir]);
+      expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringMatching(/NOT_FOUND CERTIFICATE_UNKNOWN/)]);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+    expect(existsSync(join(dir, 'serve.json'))).toBe(false);
+    const after = await run(['certs', 'list', '--data-dir', dir]);
+    expect([after.code, after.stderr]).toEqual([1, expect.stringMatching(/start `trustchain serve/)]);
+  });
+
+  it('says the server is unreachable when serve.json is stale (a serve killed with -9)', async () => {
+    const dir = tempDir();
+    const s = await serve(dir);
+    s.child.kill('SIGKILL');
+    await s.exited;
+    expect(existsSync(join(dir, 'serve.json'))).toBe(true);
+    const r = await run(['certs', 'list', '--data-dir', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot reach TrustChain at .*is `trustchain serve --data-dir .*` running\?/);
+    // Starting again on the same data dir works and rewrites serve.json.
+    const again = await serve(dir);
+    try {
+      expect((await run(['certs', 'list', '--data-dir', dir])).code).toBe(0);
+    } finally {
+      again.child.kill('SIGTERM');
+    }
+    expect(await again.exited).toBe(0);
+    writeFileSync(join(dir, 'serve.json'), 'not json');
+    expect((await run(['certs', 'list', '--data-dir', dir])).stderr).toMatch(/not JSON/);
+  });
+
+  // TODO(CT wiring): remove `.skip` once server.ts calls addCtMethods (see its CT wiring seam):
+  // `trustchain ct sth` calls trustchain/ct/get_sth, which answers UNIMPLEMENTED until then.
+  it.skip('prints the CT log’s signed tree head', async () => {
+    const dir = tempDir();
+    const s = await serve(dir);
+    try {
+      const r = await run(['ct', 'sth', '--data-dir', dir]);
+      expect(r.code).toBe(0);
+      const sth = JSON.parse(r.stdout) as { tree_size: number; sha256_root_hash: string; tree_head_signature: string; falcon_signature: string };
+      expect(sth.tree_size).toBeGreaterThanOrEqual(2); // TrustChain's own leaf and the admin's
+      expect(Buffer.from(sth.sha256_root_hash, 'base64')).toHaveLength(32);
+      expect(sth.falcon_signature.length).toBeGreaterThan(0);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+  });
+});
