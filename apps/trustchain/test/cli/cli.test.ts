@@ -29,7 +29,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 function run(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as NodeJS.ErrnoException & { code?: unknown }).code as number | null) : 0;
+      const code: unknown = err ? (err as { code?: unknown }).code : 0;
       resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });
     });
   });
