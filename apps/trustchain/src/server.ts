@@ -54,6 +54,7 @@ export const ADMIN_INSTANCE = 'admin';
 const DRAIN_TIMEOUT_MS = 2000;
 /** A failed renewal of TrustChain's own identities is retried after this long. */
 const RENEW_RETRY_MS = 60_000;
+const MIN_RENEW_DELAY_MS = 250;
 
 export interface StartTrustChainOptions {
   readonly dataDir: string;
@@ -208,7 +209,8 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
     const scheduleRenewal = (delayMs?: number): void => {
       if (closed) return;
       const due = Math.min(identity.renewAt.getTime(), admin.renewAt.getTime());
-      renewTimer = clock.setTimeout(() => void renew(), Math.max(0, delayMs ?? due - now()));
+      // At least MIN_RENEW_DELAY_MS: a timer firing a hair before the due time finds nothing to renew yet.
+      renewTimer = clock.setTimeout(() => void renew(), Math.max(MIN_RENEW_DELAY_MS, delayMs ?? due - now()));
     };
     const renew = async (): Promise<void> => {
       try {

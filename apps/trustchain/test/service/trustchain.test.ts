@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { DevCa, falconCsrMessage, nativeFalcon, parseHybridCertificate } from '@stoq/core';
 import { Status } from '@stoq/rpc';
 import { dig } from '../dns/support';
-import { nodeKeys, openssl, signedCsr, tempDir } from '../ca/support';
+import { captureLogger, nodeKeys, openssl, signedCsr, tempDir } from '../ca/support';
+import { startTrustChain } from '../../src/server';
 import { M, adminClient, clientOf, crlPath, enroll, enrollingClient, identityOf, rpcError, sha256Hex, startTestTrustChain, type TestTrustChain } from './support';
 
 const CODE = 'trustchain-error-code';
@@ -290,4 +291,39 @@ describe('restart', () => {
       await again.tc.close();
     }
   });
+});
+
+describe('own identity renewal', () => {
+  it('renews TrustChain’s leaf at 2/3 of its life without dropping connections; new handshakes see the new certificate', async () => {
+    const { logger, lines } = captureLogger();
+    const renewed = new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (lines.some((l) => l.msg === 'TrustChain identity renewed')) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 50);
+    });
+    // 9 s leaves: renewal after about 6 s.
+    const tc = await startTrustChain({ dataDir: tempDir(), bind: '[::1]:0', dnsBind: '[::1]:0', logger, lifetimeMs: 9000 });
+    try {
+      const first = tc.identity().fingerprint;
+      const { identity } = await enroll(tc, nodeKeys(), 'caesar', 'caesar-1');
+      const open = clientOf(tc, identity);
+      const conn = await open.transport.connect(tc.stoqAddress);
+      expect(conn.peer.fingerprint).toBe(first);
+      // A pooled connection of an RpcClient, opened before the renewal.
+      expect((await open.rpc.call(M.getCa, {})).rootFingerprint).toBe(tc.rootFingerprint);
+      await renewed;
+      expect(tc.identity().fingerprint).not.toBe(first);
+      expect((await open.rpc.call(M.getCa, {})).rootFingerprint).toBe(tc.rootFingerprint);
+      const fresh = await clientOf(tc, tc.adminIdentity()).transport.connect(tc.stoqAddress);
+      expect(fresh.peer.fingerprint).toBe(tc.identity().fingerprint);
+      expect(tc.store.certificateByFingerprint(tc.identity().fingerprint)?.kind).toBe('self');
+      conn.close(0, 'done');
+      fresh.close(0, 'done');
+    } finally {
+      await tc.close();
+    }
+  }, 30_000);
 });
