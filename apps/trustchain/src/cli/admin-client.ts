@@ -1,7 +1,7 @@
 // The client side of the admin commands: the running server's address from serve.json, the admin
 // identity from <data-dir>/admin/, one STOQ connection and an RpcClient on it.
 import { join } from 'node:path';
-import { NodeIdentity, StoqTransport, isStoqError, type DialedConnection, type IdentityError } from '@stoq/core';
+import { NodeIdentity, StoqTransport, type DialedConnection } from '@stoq/core';
 import { RpcClient, StaticResolver, isRpcError, statusName } from '@stoq/rpc';
 import { ADMIN_DIR, ADMIN_INSTANCE } from '../server';
 import { ADMIN_SERVICE } from '../service/ca-service';
@@ -20,7 +20,7 @@ export async function withAdmin<T>(dataDir: string, fn: (rpc: RpcClient) => Prom
     // ca: null — the CLI never issues; `trustchain serve` keeps the admin certificate fresh.
     identity = await NodeIdentity.loadOrCreate({ dataDir: join(dataDir, ADMIN_DIR), service: ADMIN_SERVICE, instance: ADMIN_INSTANCE, ca: null });
   } catch (err) {
-    const why = isStoqError(err) || (err as IdentityError).name === 'IdentityError' ? (err as Error).message : String(err);
+    const why = err instanceof Error ? err.message : String(err);
     throw new CliError('DATA_DIR', `cannot use the admin identity in ${join(dataDir, ADMIN_DIR)}: ${why}; \`trustchain serve\` creates and renews it`, { cause: err });
   }
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });

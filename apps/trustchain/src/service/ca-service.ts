@@ -367,7 +367,16 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
     { authorize: 'unauthenticated' },
   );
 
-  server.addMethod(M.getRevocations, (req) => rpcCall(logger, M.getRevocations.path, () => (u64('known_version', req.knownVersion), revocations.current())), { authorize: 'unauthenticated' });
+  // The poll fallback: always the current list (known_version is only checked to be well formed).
+  server.addMethod(
+    M.getRevocations,
+    (req) =>
+      rpcCall(logger, M.getRevocations.path, () => {
+        u64('known_version', req.knownVersion);
+        return revocations.current();
+      }),
+    { authorize: 'unauthenticated' },
+  );
 
   server.addMethod(
     M.getCrl,
