@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
 
 /** The command under test; STOQ_E2E_BIN runs the suite against another build (e.g. an older one). */
 export const STOQ_BIN = process.env['STOQ_E2E_BIN'] ?? join(__dirname, '..', '..', 'apps', 'stoq-cli', 'bin', 'stoq.js');
+/** The `trustchain` command. */
+export const TRUSTCHAIN_BIN = join(__dirname, '..', '..', 'apps', 'trustchain', 'bin', 'trustchain.js');
 
 export interface RunResult {
   code: number | null;
@@ -16,11 +18,16 @@ export interface RunResult {
 }
 
 /** Run `stoq <args>` to completion; `input` (if given) is written to its stdin. */
-export async function runStoq(args: string[], cwd: string, opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+/** Run `trustchain <args>` to completion. */
+export function runTrustChain(args: string[], cwd: string): Promise<RunResult> {
+  return runStoq(args, cwd, { bin: TRUSTCHAIN_BIN });
+}
+
+export async function runStoq(args: string[], cwd: string, opts: { input?: string; env?: NodeJS.ProcessEnv; bin?: string } = {}): Promise<RunResult> {
   const env = { ...process.env, ...opts.env };
   delete env['STOQ_DATA_DIR']; // tests choose the data dir explicitly
   if (opts.env?.['STOQ_DATA_DIR'] !== undefined) env['STOQ_DATA_DIR'] = opts.env['STOQ_DATA_DIR'];
-  const child = spawn(process.execPath, [STOQ_BIN, ...args], { cwd, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [opts.bin ?? STOQ_BIN, ...args], { cwd, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   let stdout = '';
   let stderr = '';
@@ -61,10 +68,15 @@ export class StoqProcess {
     this.exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string | null));
   }
 
-  static start(args: string[], cwd: string): StoqProcess {
-    const env = { ...process.env };
-    delete env['STOQ_DATA_DIR'];
-    return new StoqProcess(spawn(process.execPath, [STOQ_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] }));
+  static start(args: string[], cwd: string, opts: { env?: NodeJS.ProcessEnv; bin?: string } = {}): StoqProcess {
+    const env = { ...process.env, ...opts.env };
+    if (opts.env?.['STOQ_DATA_DIR'] === undefined) delete env['STOQ_DATA_DIR'];
+    return new StoqProcess(spawn(process.execPath, [opts.bin ?? STOQ_BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'inherit'] }));
+  }
+
+  /** A `trustchain <args>` process. */
+  static trustchain(args: string[], cwd: string): StoqProcess {
+    return StoqProcess.start(args, cwd, { bin: TRUSTCHAIN_BIN });
   }
 
   /** Resolves with the first log line (past or future) matching `pred`; rejects if the process exits first. */

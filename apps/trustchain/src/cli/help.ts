@@ -40,6 +40,8 @@ ${DATA_DIR}
   --dns-bind [ADDR]:PORT   DNS address, UDP and TCP (default ${DEFAULT_DNS_BIND})
   --ct-http-bind [ADDR]:PORT  RFC 6962 HTTP read API of the CT log (default ${DEFAULT_CT_HTTP_BIND})
   --instance NAME          TrustChain's instance name (default trustchain-1)
+  --cert-lifetime DURATION lifetime of issued leaves: 90s, 30m, 24h, 7d (default 24h; 5s..30d).
+                           Holders renew at 2/3 of it; short lifetimes make renewal easy to watch
   -h, --help               this text
 
 Port 0 picks a free port (serve.json and the log say which).`,
