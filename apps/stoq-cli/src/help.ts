@@ -72,6 +72,7 @@ options:
   --size BYTES         echo payload size (0..16777216, default 64)
   --timeout MS         connect timeout and each echo's deadline (1..2147483647, default 5000)
   --expect-service S   refuse the node unless its certificate names service S
+  --identity DIR       ping with the identity stored in DIR (e.g. TrustChain's <data-dir>/admin)
   --json               one JSON object instead of text
 ${CLIENT_OPTIONS}
 

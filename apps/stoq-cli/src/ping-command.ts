@@ -35,6 +35,7 @@ export async function runPing(argv: string[]): Promise<number> {
     'server-name': { type: 'string' },
     'expect-service': { type: 'string' },
     'trust-root': { type: 'string' },
+    identity: { type: 'string' },
     count: { type: 'string', short: 'c', default: '5' },
     size: { type: 'string', default: '64' },
     timeout: { type: 'string', default: '5000' },
@@ -52,7 +53,7 @@ export async function runPing(argv: string[]): Promise<number> {
   const size = intOption(values.size, '--size', 0, 16 * 1024 * 1024, 'bytes');
   const timeoutMs = timeoutOption(values.timeout);
 
-  const client = await loadClientIdentity({ dataDir: values['data-dir'], trustRoot: values['trust-root'], verbose: values.verbose });
+  const client = await loadClientIdentity({ dataDir: values['data-dir'], trustRoot: values['trust-root'], identityDir: values.identity, verbose: values.verbose });
   const connectOptions = { target, serverName: values['server-name'], expectedService: values['expect-service'], connectTimeoutMs: timeoutMs };
   const warmEndpoint = createClientTransport(client);
   const freshEndpoint = createClientTransport(client); // created now, so its start-up is not timed
