@@ -44,6 +44,7 @@ import { Zone, type ZoneOptions } from './dns/zone';
 import { ADMIN_SERVICE, addCaMethods, revokedCallerInterceptor } from './service/ca-service';
 import { DiscoveryService, storedRegistrations } from './service/discovery-service';
 import { CaStore } from './store/ca-store';
+import { addCtMethods, startCtHttpServer } from './ct';
 
 export const TRUSTCHAIN_SERVICE = 'trustchain';
 export const DEFAULT_INSTANCE = 'trustchain-1';
@@ -159,14 +160,13 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
     discovery.addMethods(rpc);
 
     // ---------------------------------------------------------------- CT wiring seam
-    // TODO(CT wiring): the `trustchain/ct/*` methods go on this same `rpc` (their service is
-    // `trustchain`), and the HTTP API on opts.ctHttpBind, closed before the CT log:
-    //   addCtMethods(rpc, { log: ct, logger });                          // src/ct/ct-rpc.ts
-    //   const ctHttp = opts.ctHttpBind ? await startCtHttpServer({ ... bind: opts.ctHttpBind }) : null;
-    //   if (ctHttp) cleanup.push(() => ctHttp.close());
-    // then return its address as ctHttpAddress below (null until then; serve.json records it).
-    const ctHttpAddress: Ipv6Endpoint | null = null;
-    // ---------------------------------------------------------------- end of CT wiring seam
+    // Certificate Transparency: the `trustchain/ct/*` methods on this same server (their service
+    // is `trustchain`), and the RFC 6962 HTTP read API, closed before the CT log (cleanup runs
+    // in reverse).
+    addCtMethods(rpc, { log: ct, logger });
+    const ctHttp = opts.ctHttpBind ? await startCtHttpServer({ log: ct, bind: opts.ctHttpBind, logger }) : null;
+    if (ctHttp) cleanup.push(() => ctHttp.close());
+    const ctHttpAddress: Ipv6Endpoint | null = ctHttp ? ctHttp.address : null;
 
     const transport = StoqTransport.listen({
       bind: opts.bind,
