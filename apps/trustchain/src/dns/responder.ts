@@ -8,7 +8,9 @@
 // Encoded answers are cached per (question name as sent, lowercased; type; EDNS/DO) until the zone
 // changes. dns-packet writes no compression pointers, so a cached response stays valid for any
 // query with that question: only the ID, the RD/CD bits and the question's bytes (echoed as the
-// client sent them, case included) are written into a copy.
+// client sent them, case included) are written into a copy. In front of that, whole replies are
+// kept per query bytes (all but the ID) and transport: the same bytes decode to the same
+// question, so a repeated query (what resolvers and load balancers send) skips decoding too.
 import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, OptAnswer, Packet, Question } from 'dns-packet';
 import type { Zone, ZoneAnswer, ZoneRecord } from './zone';
@@ -71,6 +73,8 @@ export class DnsResponder {
   private readonly maxQueryBytes: number;
   private readonly cacheEntries: number;
   private readonly cache = new Map<string, CachedAnswer>();
+  /** Replies by transport + query bytes after the ID; same lifetime and bound as `cache`. */
+  private readonly replies = new Map<string, { readonly bytes: Buffer; readonly rcode: DnsRcode; readonly truncated: boolean }>();
   private cacheVersion = -1;
 
   constructor(
@@ -97,7 +101,22 @@ export class DnsResponder {
     const flags = buf.readUInt16BE(2);
     if ((flags & QR) !== 0) return dropped('a response, not a query (QR set)');
     try {
-      return this.answer(buf, id, flags, transport, now);
+      if (this.cacheEntries === 0 || buf.length > this.maxQueryBytes) return this.answer(buf, id, flags, transport, now);
+      this.syncCache(now);
+      const key = `${transport}${buf.toString('latin1', 2)}`;
+      const hit = this.replies.get(key);
+      if (hit !== undefined) {
+        const out = Buffer.allocUnsafe(hit.bytes.length);
+        hit.bytes.copy(out);
+        out.writeUInt16BE(id, 0);
+        return { bytes: out, rcode: hit.rcode, malformed: false, truncated: hit.truncated };
+      }
+      const reply = this.answer(buf, id, flags, transport, now);
+      if (reply.bytes !== null && reply.rcode !== null && !reply.malformed && reply.reason === undefined) {
+        if (this.replies.size >= this.cacheEntries) this.replies.delete(this.replies.keys().next().value!);
+        this.replies.set(key, { bytes: Buffer.from(reply.bytes), rcode: reply.rcode, truncated: reply.truncated });
+      }
+      return reply;
     } catch (err) {
       // Not reached by any input we know of; if a bug gets here, the client still hears back.
       return { bytes: headerOnly(id, flags, RCODE.SERVFAIL), rcode: 'SERVFAIL', malformed: false, truncated: false, reason: `internal error: ${(err as Error).message}` };
@@ -143,11 +162,7 @@ export class DnsResponder {
     const questionBytes = nameBytes + 4;
     if (DNS_HEADER_BYTES + questionBytes > buf.length) return formerr(id, flags, 'compressed question name');
 
-    this.zone.expire(now);
-    if (this.cacheVersion !== this.zone.version) {
-      this.cache.clear();
-      this.cacheVersion = this.zone.version;
-    }
+    this.syncCache(now);
     const key = `${question.type}|${question.class ?? ''}|${ednsMode}|${asciiLowerLatin1(buf, DNS_HEADER_BYTES, DNS_HEADER_BYTES + nameBytes)}`;
     let cached = this.cache.get(key);
     if (cached === undefined) {
@@ -167,6 +182,16 @@ export class DnsResponder {
     buf.copy(out, DNS_HEADER_BYTES, DNS_HEADER_BYTES, DNS_HEADER_BYTES + cached.questionBytes);
     const truncated = chosen === cached.truncated;
     return { bytes: out, rcode: cached.rcode, malformed: false, truncated };
+  }
+
+  /** Drops lapsed leases and, when that or a registration changed the zone, every cached answer. */
+  private syncCache(now: number): void {
+    this.zone.expire(now);
+    if (this.cacheVersion !== this.zone.version) {
+      this.cache.clear();
+      this.replies.clear();
+      this.cacheVersion = this.zone.version;
+    }
   }
 
   /** The three encodings of the answer to `question`, or why the question is not one we read. */

@@ -255,3 +255,62 @@ describe('DnsResponder: malformed packets', () => {
     );
   });
 });
+
+describe('DnsResponder: the reply caches', () => {
+  // A random walk of queries (names in and out of the zone, any case, types, IDs, RD, EDNS,
+  // UDP/TCP, garbage) interleaved with registrations and lapsing leases: with both caches on,
+  // every reply is byte for byte the reply of a responder that caches nothing.
+  const names = ['_stoq._udp.caesar.hypermesh', 'caesar-0.caesar.hypermesh', 'caesar-1.caesar.hypermesh', 'late.caesar.hypermesh', 'hypermesh', 'nobody.hypermesh', 'example.com'];
+  const types: dnsPacket.RecordType[] = ['SRV', 'AAAA', 'TXT', 'SOA', 'NS', 'A'];
+  const recase = (name: string, mask: number): string => [...name].map((c, i) => ((mask >> i % 31) & 1 ? c.toUpperCase() : c)).join('');
+  const queryArb = fc.record({
+    name: fc.constantFrom(...names),
+    mask: fc.nat(),
+    type: fc.constantFrom(...types),
+    id: fc.integer({ min: 0, max: 65535 }),
+    rd: fc.boolean(),
+    edns: fc.option(fc.constantFrom(512, 1232, 4096), { nil: undefined }),
+    tcp: fc.boolean(),
+  });
+  // Steps pick from a small pool of packets, so the same bytes come back after the zone changed.
+  const step = fc.oneof(
+    fc.record({ kind: fc.constant('send' as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant('register' as const), port: fc.integer({ min: 1, max: 65535 }) }),
+    fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: LEASE }) }),
+  );
+  const packet = fc.oneof(
+    { weight: 5, arbitrary: queryArb.map((q) => ({ bytes: query(recase(q.name, q.mask), { id: q.id, type: q.type, rd: q.rd, ...(q.edns !== undefined ? { edns: q.edns } : {}) }), tcp: q.tcp })) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 12, maxLength: 40 }).map((b) => ({ bytes: Buffer.from(b), tcp: false })) },
+  );
+
+  test('never change a reply', () => {
+    fc.assert(
+      fc.property(fc.array(packet, { minLength: 1, maxLength: 6 }), fc.array(step, { maxLength: 60 }), (pool, steps) => {
+        const zone = zoneWith(2);
+        const cached = new DnsResponder(zone);
+        const uncached = new DnsResponder(zone, { cacheEntries: 0 });
+        let now = T0;
+        for (const s of steps) {
+          if (s.kind === 'register') {
+            const owner = { service: 'caesar', instance: 'late' };
+            zone.register(owner, zone.instanceRecords(owner, { address: '2001:db8::99', port: s.port }), LEASE, now);
+          } else if (s.kind === 'advance') {
+            now += s.ms;
+          } else {
+            const p = pool[s.pick % pool.length]!;
+            const transport = p.tcp ? 'tcp' : 'udp';
+            expect(cached.respond(p.bytes, transport, now)).toEqual(uncached.respond(p.bytes, transport, now));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a repeated query gets its own ID back', () => {
+    const responder = new DnsResponder(zoneWith(1));
+    for (const id of [1, 2, 65535, 1]) {
+      expect(decode(responder.respond(query('_stoq._udp.caesar.hypermesh', { id }), 'udp', T0).bytes).id).toBe(id);
+    }
+  });
+});
