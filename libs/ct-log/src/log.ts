@@ -6,7 +6,8 @@ import { CorruptionError, CtLogError } from './errors';
 import { FileLogStorage } from './file-storage';
 import { HASH_SIZE, type Hasher, sha256Hasher } from './hasher';
 import type { FalconSigner, LogSigningKey } from './keys';
-import { equalBytes, MerkleTree } from './merkle';
+import { LeafHashIndex } from './leaf-index';
+import { equalBytes, type MerkleTree } from './merkle';
 import { type Batch, Sequencer } from './sequencer';
 import { explainSth, signTreeHead, type SignedTreeHead } from './sth';
 import type { LogStorage, StoredEntry } from './storage';
@@ -83,7 +84,7 @@ function checkIndex(name: string, v: unknown): number {
 export class CtLog {
   private readonly tree: MerkleTree;
   private readonly sequencer: Sequencer<Pending>;
-  private readonly byHash = new Map<string, number>();
+  private readonly byHash: LeafHashIndex;
   private readonly roots: AcceptedRoot[];
   private readonly issuers = new IssuerCache();
   private readonly clock: () => number;
@@ -111,7 +112,8 @@ export class CtLog {
       maxBatchEntries: opts.maxBatchEntries ?? 2048,
       maxBatchBytes: opts.maxBatchBytes ?? 8 * 1024 * 1024,
     });
-    for (let i = 0; i < tree.size; i++) this.indexHash(tree.leafHash(i), i);
+    this.byHash = new LeafHashIndex(tree);
+    this.byHash.catchUp();
   }
 
   /**
@@ -120,10 +122,9 @@ export class CtLog {
    */
   static async open(opts: CtLogOptions): Promise<CtLog> {
     parseRoots(opts.roots); // fail before touching storage
-    const state = await opts.storage.open();
+    const state = await opts.storage.open(opts.hasher ?? sha256Hasher);
     try {
-      const tree = new MerkleTree(opts.hasher ?? sha256Hasher);
-      for (let i = 0; i < state.size; i++) tree.appendLeafHash(state.leafHashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE));
+      const tree = state.tree;
       const sth = state.sth;
       if (sth) {
         const where = opts.storage instanceof FileLogStorage ? opts.storage.sthPath : 'STH';
@@ -244,19 +245,13 @@ export class CtLog {
       if (this.drained) this.drained();
       return;
     }
-    for (let i = 0; i < stored.length; i++) {
-      this.tree.appendLeafHash(stored[i]!.leafHash);
-      this.indexHash(stored[i]!.leafHash, firstIndex + i);
-    }
+    for (const e of stored) this.tree.appendLeafHash(e.leafHash);
+    this.byHash.catchUp();
+    this.opts.storage.onTreeAdvanced?.();
     this.sequencer.complete(batch);
     for (let i = 0; i < items.length; i++) {
       items[i]!.resolve({ sct: scts[i]!, leafIndex: firstIndex + i, leafHash: stored[i]!.leafHash });
     }
-  }
-
-  private indexHash(hash: Uint8Array, index: number): void {
-    const key = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('base64');
-    if (!this.byHash.has(key)) this.byHash.set(key, index);
   }
 
   /**
@@ -308,7 +303,7 @@ export class CtLog {
     checkIndex('tree_size', treeSize);
     if (treeSize < 1) throw new CtLogError('INVALID_ARGUMENT', 'tree_size (0) holds no leaves');
     if (treeSize > this.tree.size) throw new CtLogError('OUT_OF_RANGE', `tree_size (${treeSize}) exceeds the tree size (${this.tree.size})`);
-    const index = this.byHash.get(Buffer.from(leafHash).toString('base64'));
+    const index = this.byHash.find(leafHash);
     if (index === undefined) throw new CtLogError('NOT_FOUND', 'no leaf with that hash');
     if (index >= treeSize) throw new CtLogError('NOT_FOUND', `leaf ${index} is not in the tree of size ${treeSize}`);
     return { leafIndex: index, auditPath: this.tree.inclusionProof(index, treeSize) };

@@ -23,20 +23,80 @@ class LevelCache {
   }
 
   push(level: number, hash: Uint8Array): void {
-    if (this.levels.length === level) {
+    const buf = this.room(level, 1);
+    const n = this.counts[level]!;
+    buf.set(hash, n * HASH_SIZE);
+    this.counts[level] = n + 1;
+  }
+
+  /** All of `level` packed (a view, valid until the level next grows). */
+  view(level: number): Buffer {
+    return (this.levels[level] ?? Buffer.alloc(0)).subarray(0, this.count(level) * HASH_SIZE);
+  }
+
+  /**
+   * Appends leaves [first, first + count) and the parents they complete from a post-order
+   * stream, copying 32-bit words (one Buffer.copy per hash costs ~10x more at a million leaves).
+   */
+  restore(data: Buffer, first: number, count: number): void {
+    const src = data.byteOffset % 4 === 0 ? data : Buffer.from(data);
+    const words = new Int32Array(src.buffer, src.byteOffset, src.length / 4);
+    const dst: Int32Array[] = [];
+    const at: number[] = [];
+    for (let level = 0, c = first + count; c >= 1; level++, c = Math.floor(c / 2)) {
+      const buf = this.room(level, Math.max(0, c - this.count(level)));
+      if (buf.byteOffset % 4 !== 0) throw new Error('level buffer is not word-aligned');
+      dst.push(new Int32Array(buf.buffer, buf.byteOffset, buf.length / 4));
+      at.push(this.count(level) * 8);
+    }
+    let p = 0;
+    for (let i = first, end = first + count; i < end; i++) {
+      let level = 0;
+      for (let pos = i; ; pos = (pos - 1) / 2) {
+        const d = dst[level]!;
+        let q = at[level]!;
+        for (let w = 0; w < 8; w++) d[q++] = words[p++]!;
+        at[level] = q;
+        if (pos % 2 !== 1) break;
+        level += 1;
+      }
+    }
+    for (let level = 0; level < at.length; level++) this.counts[level] = at[level]! / 8;
+  }
+
+  /** Makes room for `extra` more hashes at `level` (doubling, so appends stay amortised O(1)). */
+  room(level: number, extra: number): Buffer {
+    while (this.levels.length <= level) {
       this.levels.push(Buffer.allocUnsafe(HASH_SIZE * 64));
       this.counts.push(0);
     }
     let buf = this.levels[level]!;
     const n = this.counts[level]!;
-    if ((n + 1) * HASH_SIZE > buf.length) {
-      const grown = Buffer.allocUnsafe(buf.length * 2);
+    if ((n + extra) * HASH_SIZE > buf.length) {
+      let cap = buf.length;
+      while ((n + extra) * HASH_SIZE > cap) cap *= 2;
+      const grown = Buffer.allocUnsafe(cap);
       buf.copy(grown, 0, 0, n * HASH_SIZE);
       this.levels[level] = buf = grown;
     }
-    buf.set(hash, n * HASH_SIZE);
-    this.counts[level] = n + 1;
+    return buf;
   }
+}
+
+/** Number of 1 bits of a non-negative safe integer. */
+function popcount(n: number): number {
+  let c = 0;
+  for (let x = n; x > 0; x = Math.floor(x / 2)) c += x % 2;
+  return c;
+}
+
+/**
+ * How many hashes a tree of n leaves stores: every leaf and every complete interior node,
+ * 2n - popcount(n). In post-order (each leaf followed by the parents it completes, the layout
+ * Go's golang.org/x/mod/sumdb/tlog uses) leaf i's group starts at storedHashCount(i).
+ */
+export function storedHashCount(n: number): number {
+  return 2 * n - popcount(n);
 }
 
 /** Largest power of two strictly smaller than n (n >= 2), the RFC 6962 split point k. */
@@ -84,6 +144,61 @@ export class MerkleTree {
       this.cache.push(level, parent);
     }
     return index;
+  }
+
+  /**
+   * The stored hashes of leaves [from, to) in post-order: leaf i, then the parents leaf i
+   * completes (one per trailing 1 bit of i, lowest level first). Append-only across sizes, so a
+   * side file of them grows by appending; 32 × (storedHashCount(to) - storedHashCount(from)) bytes.
+   */
+  storedHashes(from: number, to: number): Buffer {
+    checkSize('from', from);
+    this.checkTreeSize('to', to);
+    if (from > to) throw new RangeError(`from ${from} exceeds to ${to}`);
+    const out = Buffer.allocUnsafe((storedHashCount(to) - storedHashCount(from)) * HASH_SIZE);
+    let p = 0;
+    for (let i = from; i < to; i++) {
+      out.set(this.cache.get(0, i), p);
+      p += HASH_SIZE;
+      let level = 0;
+      for (let pos = i; pos % 2 === 1; pos = (pos - 1) / 2) {
+        level += 1;
+        out.set(this.cache.get(level, Math.floor(i / 2 ** level)), p);
+        p += HASH_SIZE;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Appends `count` leaves from their stored hashes (the storedHashes layout, starting at the
+   * current size) without hashing anything. The caller vouches for the bytes (checkpoint CRC);
+   * rootAt on the result is how it checks them against a recorded root.
+   */
+  restoreStoredHashes(data: Buffer, count: number): void {
+    checkSize('count', count);
+    const want = (storedHashCount(this.size + count) - storedHashCount(this.size)) * HASH_SIZE;
+    if (data.length !== want) throw new RangeError(`${count} leaves need ${want} bytes of stored hashes, got ${data.length}`);
+    this.cache.restore(data, this.size, count);
+  }
+
+  /** Reserves room for `n` leaves in total, so restoring or appending does not regrow buffers. */
+  reserve(n: number): void {
+    checkSize('n', n);
+    for (let level = 0, c = n; c >= 1; level++, c = Math.floor(c / 2)) {
+      this.cache.room(level, Math.max(0, c - this.cache.count(level)));
+    }
+  }
+
+  /** Leaf hash at index as a view of the tree's own storage (no copy; callers must not write to it). */
+  leafHashView(index: number): Uint8Array {
+    if (!(Number.isSafeInteger(index) && index >= 0 && index < this.size)) throw new RangeError(`leaf index ${index} is past the tree size ${this.size}`);
+    return this.cache.get(0, index);
+  }
+
+  /** Every leaf hash, packed 32 bytes apiece: a view valid until the next append (do not write to it). */
+  leafHashesView(): Buffer {
+    return this.cache.view(0);
   }
 
   /** Appends a leaf given its leaf input (hashes it with 0x00 prefix). */

@@ -1,5 +1,7 @@
 // The storage boundary of the log: everything durable goes through this interface, so the
 // log logic stays independent of the backend (file backend: file-storage.ts).
+import type { Hasher } from './hasher';
+import type { MerkleTree } from './merkle';
 import type { SignedTreeHead } from './sth';
 
 /** One log entry as stored. */
@@ -22,10 +24,11 @@ export interface StoredBatch {
 
 /** What a backend recovers on open. */
 export interface RecoveredState {
-  /** Number of durable entries. */
-  size: number;
-  /** size × 32 bytes: the leaf hashes in index order. */
-  leafHashes: Uint8Array;
+  /**
+   * The tree of every durable entry (size = number of entries), built with the hasher passed to
+   * open. The log extends it after each durable batch; a backend may checkpoint it.
+   */
+  tree: MerkleTree;
   /** Largest batch timestamp stored (0 when empty). */
   lastTimestamp: number;
   /** The last persisted signed tree head, if any. */
@@ -34,12 +37,17 @@ export interface RecoveredState {
 
 export interface LogStorage {
   /** Opens (creating if needed), checks integrity and returns the durable state. */
-  open(): Promise<RecoveredState>;
+  open(hasher: Hasher): Promise<RecoveredState>;
   /**
    * Appends a batch. The promise resolves only once the batch is durable (fsync'd); batches are
    * appended one at a time, in index order, batch.firstIndex equal to the current size.
    */
   appendBatch(batch: StoredBatch): Promise<void>;
+  /**
+   * Optional: the log appended a durable batch to the recovered tree. A backend may checkpoint
+   * the tree in the background; durability never depends on it (entries are durable first).
+   */
+  onTreeAdvanced?(): void;
   /** Entries [start, end) of the durable ones. */
   readEntries(start: number, end: number): Promise<StoredEntry[]>;
   /** Persists the latest STH atomically and durably (it replaces the previous one). */

@@ -28,7 +28,8 @@ async function main() {
   const falcon = { sign: (m) => falcon1024.sign(m, fsk), verify: (m, s) => falcon1024.verify(s, m, fpk) };
   const intermediate = { der: Buffer.from(keys.intermediateDer, 'hex'), key: createPrivateKey(keys.intermediateKeyPem), name: keys.intermediateName };
   const log = await CtLog.open({
-    storage: new FileLogStorage(path.resolve(dir)),
+    // Checkpoint every 16 entries so the kills also land inside checkpoint writes.
+    storage: new FileLogStorage(path.resolve(dir), { checkpointEvery: 16 }),
     signingKey: LogSigningKey.fromPem(keys.logKeyPem),
     falcon,
     roots: [Buffer.from(keys.rootDer, 'hex')],
