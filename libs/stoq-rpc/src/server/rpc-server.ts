@@ -144,7 +144,7 @@ export class RpcServer {
         if (stream === null) break;
         const refusal = this.draining
           ? { code: Status.UNAVAILABLE, message: `${this.service} is shutting down; retry on another instance` }
-          : entry.calls.size >= this.limits.maxConcurrentStreams
+          : unanswered(entry.calls) >= this.limits.maxConcurrentStreams
             ? { code: Status.RESOURCE_EXHAUSTED, message: `too many concurrent calls on this connection (limit ${this.limits.maxConcurrentStreams})` }
             : null;
         if (refusal) {
@@ -285,4 +285,16 @@ export function typesDescriptor(types: protobuf.Type[]): protobuf.INamespace {
   };
   for (const t of types) add(t);
   return root.toJSON();
+}
+
+/**
+ * Calls on a connection that have not answered yet. A call that handed over its trailer does not
+ * count: the caller may have read the answer and opened its next call before this process has
+ * finished writing (the write's completion is queued behind other events under load), and
+ * counting it would refuse a caller that keeps within the limit.
+ */
+function unanswered(calls: ReadonlySet<ServerCallRunner>): number {
+  let n = 0;
+  for (const c of calls) if (!c.answered) n++;
+  return n;
 }

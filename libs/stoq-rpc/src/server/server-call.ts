@@ -74,6 +74,14 @@ export class ServerCallRunner {
     this.sequencer = new ServerCallSequencer(env.limits, (path) => env.lookup(path)?.def.kind);
   }
 
+  /**
+   * The trailer (or reset) has been handed to the stream: the call holds no handler any more and
+   * the caller may already be reading its answer, though writing it can still be under way.
+   */
+  get answered(): boolean {
+    return this.finished;
+  }
+
   /** Cancels the call from outside (connection closed, server shutting down). */
   cancel(reason: string): void {
     this.onCancelled(new RpcError(Status.CANCELLED, reason));
