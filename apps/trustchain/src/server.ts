@@ -73,6 +73,12 @@ export interface StartTrustChainOptions {
   readonly ctHttpBind?: Ipv6Endpoint;
   /** Zone settings (TTLs, limits); the name server addresses default to the DNS bind address. */
   readonly zone?: ZoneOptions;
+  /**
+   * Further roots (DER) whose chains the CT log accepts in `trustchain/ct/add_chain`, beside
+   * TrustChain's own root, as a public log accepts other CAs' certificates. They are trusted for
+   * nothing else: not for enrollment, renewal or peer verification.
+   */
+  readonly ctExtraRoots?: readonly Uint8Array[];
 }
 
 export interface RunningTrustChain {
@@ -133,7 +139,7 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
   };
   try {
     const authority = await Authority.open(dataDir, store, logger, falcon, now);
-    const ct = await CtLog.openInDirectory({ dataDir: join(dataDir, DATA_DIR_LAYOUT.ct), signingKey: authority.logKey, falcon: authority.logFalcon, roots: [authority.rootDer], clock: now, logger });
+    const ct = await CtLog.openInDirectory({ dataDir: join(dataDir, DATA_DIR_LAYOUT.ct), signingKey: authority.logKey, falcon: authority.logFalcon, roots: [authority.rootDer, ...(opts.ctExtraRoots ?? [])], clock: now, logger });
     cleanup.push(() => ct.close());
     const issuer = new Issuer({ store, authority, ct, logger, now, falcon, ...(opts.lifetimeMs !== undefined ? { lifetimeMs: opts.lifetimeMs } : {}) });
     await issuer.reconcileCt();

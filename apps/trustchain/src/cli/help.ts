@@ -42,6 +42,8 @@ ${DATA_DIR}
   --instance NAME          TrustChain's instance name (default trustchain-1)
   --cert-lifetime DURATION lifetime of issued leaves: 90s, 30m, 24h, 7d (default 24h; 5s..30d).
                            Holders renew at 2/3 of it; short lifetimes make renewal easy to watch
+  --ct-root FILE           a PEM root whose chains the CT log also accepts in add_chain (repeatable;
+                           trusted for nothing else)
   -h, --help               this text
 
 Port 0 picks a free port (serve.json and the log say which).`,

@@ -1,6 +1,9 @@
 // `trustchain serve`: startTrustChain on the data dir, serve.json for the client commands, and
 // SIGTERM/SIGINT → ordered shutdown → exit 0.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { pemToDerList } from '@stoq/core';
 import pino from 'pino';
 import { startTrustChain, DEFAULT_INSTANCE } from '../server';
 import { usageError } from './cli-error';
@@ -17,6 +20,33 @@ function certLifetimeSeconds(text: string): number {
   return s;
 }
 
+/** The certificates of one `--ct-root` PEM file, each checked to be a CA certificate. */
+function readRootPem(file: string): Uint8Array[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw usageError(`--ct-root ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let ders: Uint8Array[];
+  try {
+    ders = pemToDerList(text, 'CERTIFICATE', `--ct-root ${file}`);
+  } catch (err) {
+    throw usageError(err instanceof Error ? err.message : String(err));
+  }
+  if (ders.length === 0) throw usageError(`--ct-root ${file}: no PEM CERTIFICATE block in it`);
+  for (const der of ders) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+    } catch {
+      throw usageError(`--ct-root ${file}: a CERTIFICATE block is not a valid X.509 certificate`);
+    }
+    if (!cert.ca) throw usageError(`--ct-root ${file}: ${cert.subject.replace(/\n/g, ', ')} is not a CA certificate`);
+  }
+  return ders;
+}
+
 export async function runServe(argv: string[], out: (t: string) => void): Promise<number> {
   const parsed = parseCommand('serve', argv, {
     'data-dir': { type: 'string' },
@@ -25,6 +55,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
     'ct-http-bind': { type: 'string' },
     instance: { type: 'string' },
     'cert-lifetime': { type: 'string' },
+    'ct-root': { type: 'string', multiple: true },
   });
   if (!parsed) {
     out(`${HELP.serve}\n`);
@@ -35,6 +66,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
   const dataDir = dataDirOf(v['data-dir']);
   const instance = v.instance ?? DEFAULT_INSTANCE;
   const lifetimeS = v['cert-lifetime'] !== undefined ? certLifetimeSeconds(v['cert-lifetime']) : undefined;
+  const ctExtraRoots = (v['ct-root'] ?? []).flatMap(readRootPem);
   const logger = pino({ level: process.env['STOQ_LOG_LEVEL'] ?? 'info', base: { service: 'trustchain', instance, host: hostname() } });
   const tc = await startTrustChain({
     dataDir,
@@ -44,6 +76,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
     instance,
     logger,
     ...(lifetimeS !== undefined ? { lifetimeMs: lifetimeS * 1000 } : {}),
+    ...(ctExtraRoots.length > 0 ? { ctExtraRoots } : {}),
   });
   await writeServeInfo(dataDir, {
     pid: process.pid,

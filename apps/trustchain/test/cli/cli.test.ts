@@ -10,6 +10,8 @@ import { StoqTransport } from '@stoq/core';
 import { trustchain } from '@stoq/protos';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
 import { nodeKeys, signedCsr, tempDir } from '../ca/support';
+import { makePki } from '../ct/support';
+import { derToPem } from '@stoq/core';
 
 const APP = join(__dirname, '..', '..');
 const BIN = join(APP, 'bin', 'trustchain.js');
@@ -41,8 +43,8 @@ interface LogLine {
 }
 
 /** A running `trustchain serve`; resolves once it logged that it is ready (never a sleep). */
-async function serve(dir: string): Promise<{ child: ChildProcess; ready: LogLine; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+async function serve(dir: string, extra: string[] = []): Promise<{ child: ChildProcess; ready: LogLine; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--data-dir', dir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0', ...extra], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const ready = await new Promise<LogLine>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -179,6 +181,32 @@ describe('serve and the admin commands', () => {
       expect(sth.tree_size).toBeGreaterThanOrEqual(2); // TrustChain's own leaf and the admin's
       expect(Buffer.from(sth.sha256_root_hash, 'base64')).toHaveLength(32);
       expect(sth.falcon_signature.length).toBeGreaterThan(0);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+  });
+
+  it('lists the --ct-root CAs among the CT log’s accepted roots and refuses a --ct-root that is no CA certificate', async () => {
+    const dir = tempDir();
+    const pki = makePki('Foreign');
+    const roots = join(dir, 'foreign-roots.pem');
+    writeFileSync(roots, derToPem(pki.root, 'CERTIFICATE'));
+    const leafFile = join(dir, 'leaf.pem');
+    writeFileSync(leafFile, derToPem(pki.leaf('not-a-ca'), 'CERTIFICATE'));
+    const notCa = await run(['serve', '--data-dir', dir, '--ct-root', leafFile]);
+    expect(notCa.code).toBe(2);
+    expect(notCa.stderr).toMatch(/--ct-root .*leaf\.pem: .* is not a CA certificate/);
+    const missing = await run(['serve', '--data-dir', dir, '--ct-root', join(dir, 'nope.pem')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--ct-root .*nope\.pem: cannot read it \(ENOENT\)/);
+
+    const s = await serve(dir, ['--ct-root', roots]);
+    try {
+      const res = await fetch(`http://${String(s.ready['ctHttp'])}/ct/v1/get-roots`);
+      const body = (await res.json()) as { certificates: string[] };
+      expect(body.certificates).toHaveLength(2);
+      expect(body.certificates).toContain(Buffer.from(pki.root).toString('base64'));
     } finally {
       s.child.kill('SIGTERM');
     }
