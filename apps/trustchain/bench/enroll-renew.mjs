@@ -239,7 +239,7 @@ async function startTrustChainChild(dir) {
   const logPath = join(dir, 'serve.log');
   const fd = openSync(logPath, 'a');
   const child = track(
-    spawn(process.execPath, [bin, 'serve', '--data-dir', join(dir, 'data'), '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], { stdio: ['ignore', fd, fd] }),
+    spawn(process.execPath, [...(process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean), bin, 'serve', '--data-dir', join(dir, 'data'), '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], { stdio: ['ignore', fd, fd] }),
   );
   closeSync(fd);
   const servePath = join(dir, 'data', 'serve.json');
