@@ -21,12 +21,13 @@ import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emit, freePort, log, onExit, percentile, runChecked } from './support.mjs';
+import { emit, freePort, log, onExit, percentile, runBench, runChecked } from './support.mjs';
 import { startServe, withAdminClients } from './serve-process.mjs';
 
 const require = createRequire(import.meta.url);
 const { cert } = require('../../../libs/ct-log/bench/certs.js');
 const { trustchain } = require('@stoq/protos');
+const { derToPem } = require('@stoq/core');
 
 const TESSERACT_VERSION = 'v0.1.1';
 const COUNT = Number(process.env.BENCH_CT_COUNT ?? 20_000);
@@ -42,7 +43,7 @@ function tesseractBinary() {
   return bin;
 }
 
-const pem = (der) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
+const pem = (der) => derToPem(der, 'CERTIFICATE');
 
 /** A foreign CA (root → intermediate) and `n` leaves under the intermediate, all ECDSA P-256. */
 function foreignPki(n) {
@@ -212,10 +213,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`ct_add_chain_durable failed: ${err.stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runBench('ct_add_chain_durable', main);

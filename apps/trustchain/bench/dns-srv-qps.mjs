@@ -6,8 +6,8 @@
 // The zone: 16 services × 4 instances registered through Zone.register with the records
 // register_service creates (SRV at _stoq._udp.<service>.hypermesh., AAAA at
 // <instance>.<service>.hypermesh.), exported with Zone.toMasterFile() for CoreDNS. Queries:
-// SRV of every service (answers carry the targets' AAAA as additionals) and AAAA of every host,
-// half each. TrustChain's DNS runs in this process (the same DnsServer `trustchain serve`
+// SRV of every service (answers carry the targets' AAAA as additionals) and AAAA of half the
+// hosts: one SRV query to two AAAA. TrustChain's DNS runs in this process (the same DnsServer `trustchain serve`
 // starts); this process does nothing else while dnsperf runs. CoreDNS is built with
 // `go install` into ~/.cache/stoq/bin on first use.
 import { execFile, spawn } from 'node:child_process';
@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { emit, freePort, log, onExit, requireTool, runChecked } from './support.mjs';
+import { emit, freePort, log, onExit, requireTool, runBench, runChecked } from './support.mjs';
 
 const require = createRequire(import.meta.url);
 const { Zone, DnsServer } = require('../dist/dns/index.js');
@@ -54,7 +54,6 @@ function queryFile(dir, zone) {
     lines.push(`${zone.srvName(`svc${s}`)} SRV`);
     for (let i = 0; i < INSTANCES; i++) if (i % 2 === 0) lines.push(`${zone.hostName({ service: `svc${s}`, instance: `svc${s}-${i}` })} AAAA`);
   }
-  // Interleave so both types are in flight together.
   const file = join(dir, 'queries.txt');
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
@@ -139,10 +138,4 @@ async function main() {
   });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`dns_srv_qps failed: ${err.stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runBench('dns_srv_qps', main);

@@ -48,6 +48,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { percentile } from './support.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -179,10 +180,8 @@ async function timed(label, serverPid, fn, { nodeServer = false } = {}) {
   return r;
 }
 
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 function summary(r) {
-  const s = [...r.latencies].sort((a, b) => a - b);
-  return { rate: r.rate, p50: quantile(s, 0.5), p99: quantile(s, 0.99), elapsedS: r.elapsedMs / 1000, count: s.length };
+  return { rate: r.rate, p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99), elapsedS: r.elapsedMs / 1000, count: r.latencies.length };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +215,6 @@ async function stopChild(child, what) {
 }
 
 const sha256Hex = (der) => createHash('sha256').update(der).digest('hex');
-const derToPem = (der) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /** Checks (untimed, after the run) that every issued leaf is for the client's key and verifies under its issuer. */
 function verifyIssued(label, clients, chainOf) {
@@ -260,7 +258,7 @@ async function startTrustChainChild(dir) {
 }
 
 async function benchTrustChain(stoq, opts, clients, warm) {
-  const { StoqTransport } = stoq.core;
+  const { StoqTransport, derToPem } = stoq.core;
   const { RpcClient, StaticResolver } = stoq.rpc;
   const M = stoq.protos.trustchain.TrustChainMethods;
   const dir = mkdtempSync(join(tmpdir(), 'bench-trustchain-'));
@@ -322,9 +320,9 @@ async function benchTrustChain(stoq, opts, clients, warm) {
       c.identity = {
         service: SERVICE,
         instance: c.instance,
-        certChainPem: chain.map(derToPem).join(''),
+        certChainPem: chain.map((d) => derToPem(d, 'CERTIFICATE')).join(''),
         keyPem: c.keyPem,
-        trustRootsPem: derToPem(chain[chain.length - 1]),
+        trustRootsPem: derToPem(chain[chain.length - 1], 'CERTIFICATE'),
         falconPublicKey: c.falconPublicKey,
         falconSecretKey: c.falconSecretKey,
       };

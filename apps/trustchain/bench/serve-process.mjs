@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, onExit } from './support.mjs';
+import { createInterface } from 'node:readline';
+import { onExit } from './support.mjs';
 
 const require = createRequire(import.meta.url);
 const { NodeIdentity, StoqTransport } = require('@stoq/core');
@@ -14,29 +15,25 @@ const { ADMIN_SERVICE } = require('../dist/service/ca-service.js');
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'trustchain.js');
 
-/** Starts `trustchain serve` on fresh [::1] ports; resolves once it logged "trustchain serve ready". */
+/** Starts `trustchain serve` on [::1] ports it picks; resolves once it logged "trustchain serve ready". */
 export async function startServe(dataDir, extraArgs = []) {
-  const [stoqPort, dnsPort, ctPort] = [await freePort('udp'), await freePort('udp'), await freePort('tcp')];
-  const args = [BIN, 'serve', '--data-dir', dataDir, '--bind', `[::1]:${stoqPort}`, '--dns-bind', `[::1]:${dnsPort}`, '--ct-http-bind', `[::1]:${ctPort}`, ...extraArgs];
+  const args = [BIN, 'serve', '--data-dir', dataDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0', ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STOQ_LOG_LEVEL: 'info' } });
   onExit(() => child.kill('SIGKILL'));
   let out = '';
-  let ready = null;
-  await new Promise((resolve, reject) => {
-    const onData = (d) => {
-      out += d.toString();
-      for (const line of out.split('\n')) {
-        if (!line.includes('trustchain serve ready')) continue;
-        ready = JSON.parse(line);
-        resolve();
+  child.stderr.on('data', (d) => (out += d.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const ready = await new Promise((resolve, reject) => {
+    lines.on('line', (text) => {
+      if (!text.includes('trustchain serve ready')) return;
+      try {
+        resolve(JSON.parse(text));
+      } catch (err) {
+        reject(new Error(`trustchain serve's ready line is not JSON: ${text} (${err.message})`));
       }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (d) => (out += d.toString()));
+    });
     child.once('exit', (code) => reject(new Error(`trustchain serve exited ${code} before it was ready:\n${out}`)));
   });
-  child.stdout.removeAllListeners('data');
-  child.stdout.resume();
   return {
     dataDir,
     stoq: ready.stoq,

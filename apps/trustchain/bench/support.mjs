@@ -75,3 +75,14 @@ export function percentile(values, p) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
+
+/** Runs a benchmark's main: exit 0 when it resolves, 1 with the stack when it throws. */
+export function runBench(name, main) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`${name} failed: ${err.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
