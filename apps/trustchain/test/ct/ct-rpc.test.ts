@@ -183,6 +183,8 @@ describe('proofs and entries over a grown log', () => {
     const chains = Array.from({ length: 40 }, (_, i) => leafChain(`grow-${i}`));
     const results = await Promise.all(chains.map((chain) => authed.call(M.addChain, { chain })));
     results.forEach((r, i) => logged.push({ index: num(r.leafIndex), hash: r.leafHash!, cert: chains[i]![0]! }));
+    // Concurrent calls may be sequenced in any order: index order, so logged[i] is entry first + i.
+    logged.sort((a, b) => a.index - b.index);
     sthB = await getSth();
   });
 
