@@ -27,6 +27,7 @@ module.exports = {
     '^@stoq/der$': path.join(root, 'libs/der/src/index.ts'),
     '^@stoq/service$': path.join(root, 'libs/stoq-service/src/index.ts'),
     '^@stoq/protos$': path.join(root, 'libs/protos/src/index.ts'),
+    '^@stoq/consensus$': path.join(root, 'libs/consensus/src/index.ts'),
   },
   testTimeout: 60000,
 };
