@@ -1,1 +1,12 @@
-export {};
+// @stoq/caesar: Caesar's double-entry ledger. The pure core (Ledger) and its durable store
+// (DurableLedger: SQLite WAL + synchronous=FULL with group commit).
+export { InvariantViolationError, LedgerError } from './errors';
+export type { InvariantName, LedgerErrorCode } from './errors';
+export { MAX_BATCH_EVENTS } from './core/batch-input';
+export { U128_MAX, U64_MAX } from './core/integers';
+export { Ledger } from './core/ledger';
+export type { BatchOutcome, LedgerOptions } from './core/ledger';
+export { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS } from './core/results';
+export type { CreateAccountResult, CreateTransferResult } from './core/results';
+export { AccountFlags, TransferFlags } from './core/types';
+export type { Account, AccountBalance, AccountInput, LedgerChanges, LedgerSnapshot, PendingStatus, Transfer, TransferInput } from './core/types';

@@ -1,0 +1,118 @@
+// Batch-level input checks: a batch is an array of at most 8,190 events (TigerBeetle's limit per
+// request), and every field has its integer type and range. A batch that fails here is malformed
+// (no wire format can produce it: negative or >128-bit amounts, fractional numbers, wrong types)
+// and is refused whole with LedgerError INVALID_ARGUMENT / BATCH_TOO_LARGE before any state
+// change. Everything a well-formed event can get wrong is a per-event result code instead.
+import { LedgerError } from '../errors';
+import { isU128, isU16, isU32, isU64 } from './integers';
+import type { AccountInput, TransferInput } from './types';
+
+/** Most events in one batch (TigerBeetle's batch size for 128-byte events in a 1 MiB message). */
+export const MAX_BATCH_EVENTS = 8190;
+
+/** An account event with every field present. */
+export interface AccountEvent {
+  readonly id: bigint;
+  readonly ledger: number;
+  readonly code: number;
+  readonly flags: number;
+  readonly userData128: bigint;
+  readonly userData64: bigint;
+  readonly userData32: number;
+}
+
+/** A transfer event with every field present. */
+export interface TransferEvent {
+  readonly id: bigint;
+  readonly debitAccountId: bigint;
+  readonly creditAccountId: bigint;
+  readonly amount: bigint;
+  readonly pendingId: bigint;
+  readonly userData128: bigint;
+  readonly userData64: bigint;
+  readonly userData32: number;
+  readonly timeout: number;
+  readonly ledger: number;
+  readonly code: number;
+  readonly flags: number;
+}
+
+type Kind = 'u128' | 'u64' | 'u32' | 'u16';
+const CHECK: Record<Kind, (v: unknown) => boolean> = { u128: isU128, u64: isU64, u32: isU32, u16: isU16 };
+const DESCRIBE: Record<Kind, string> = {
+  u128: 'a bigint in 0..2^128-1',
+  u64: 'a bigint in 0..2^64-1',
+  u32: 'an integer number in 0..2^32-1',
+  u16: 'an integer number in 0..65535',
+};
+
+function field<T>(o: Record<string, unknown>, name: string, kind: Kind, fallback: T | undefined, where: string): T {
+  const v = o[name];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (!CHECK[kind](v)) {
+    throw new LedgerError('INVALID_ARGUMENT', `${where}.${name} must be ${DESCRIBE[kind]}, got ${describeValue(v)}`);
+  }
+  return v as T;
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number') return String(v);
+  return typeof v;
+}
+
+function batch(events: unknown, what: string, max: number): readonly unknown[] {
+  if (!Array.isArray(events)) throw new LedgerError('INVALID_ARGUMENT', `${what} must be an array of events`);
+  if (events.length > max) {
+    throw new LedgerError('BATCH_TOO_LARGE', `${what} has ${events.length} events; a batch holds at most ${max}`);
+  }
+  return events;
+}
+
+function record(e: unknown, where: string): Record<string, unknown> {
+  if (typeof e !== 'object' || e === null) throw new LedgerError('INVALID_ARGUMENT', `${where} must be an object`);
+  return e as Record<string, unknown>;
+}
+
+export function accountEvents(events: readonly AccountInput[], max = MAX_BATCH_EVENTS): AccountEvent[] {
+  return batch(events, 'accounts', max).map((e, i) => {
+    const where = `accounts[${i}]`;
+    const o = record(e, where);
+    return {
+      id: field<bigint>(o, 'id', 'u128', undefined, where),
+      ledger: field<number>(o, 'ledger', 'u32', undefined, where),
+      code: field<number>(o, 'code', 'u16', undefined, where),
+      flags: field<number>(o, 'flags', 'u16', 0, where),
+      userData128: field<bigint>(o, 'userData128', 'u128', 0n, where),
+      userData64: field<bigint>(o, 'userData64', 'u64', 0n, where),
+      userData32: field<number>(o, 'userData32', 'u32', 0, where),
+    };
+  });
+}
+
+export function transferEvents(events: readonly TransferInput[], max = MAX_BATCH_EVENTS): TransferEvent[] {
+  return batch(events, 'transfers', max).map((e, i) => {
+    const where = `transfers[${i}]`;
+    const o = record(e, where);
+    return {
+      id: field<bigint>(o, 'id', 'u128', undefined, where),
+      debitAccountId: field<bigint>(o, 'debitAccountId', 'u128', 0n, where),
+      creditAccountId: field<bigint>(o, 'creditAccountId', 'u128', 0n, where),
+      amount: field<bigint>(o, 'amount', 'u128', 0n, where),
+      pendingId: field<bigint>(o, 'pendingId', 'u128', 0n, where),
+      userData128: field<bigint>(o, 'userData128', 'u128', 0n, where),
+      userData64: field<bigint>(o, 'userData64', 'u64', 0n, where),
+      userData32: field<number>(o, 'userData32', 'u32', 0, where),
+      timeout: field<number>(o, 'timeout', 'u32', 0, where),
+      ledger: field<number>(o, 'ledger', 'u32', 0, where),
+      code: field<number>(o, 'code', 'u16', 0, where),
+      flags: field<number>(o, 'flags', 'u16', 0, where),
+    };
+  });
+}
+
+/** The caller's clock reading: u64 nanoseconds since the Unix epoch. */
+export function checkNow(now: unknown): bigint {
+  if (!isU64(now)) throw new LedgerError('INVALID_ARGUMENT', `now must be a bigint of nanoseconds in 0..2^64-1, got ${describeValue(now)}`);
+  return now;
+}
