@@ -12,20 +12,16 @@
 // keeps a CSR signature from being usable as any other FALCON signature of the same key.
 
 import { createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { Attributes, CertificationRequest } from '@peculiar/asn1-csr';
-import { Extension, Extensions, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { FALCON_PUBLIC_KEY_LENGTH } from '../falcon';
-import { TAG_SEQUENCE, children, encodeOid, encodeTlv, readSingle } from './der';
+import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, children, encodeOid, encodeTlv, readSingle, type Tlv } from './der';
 import { algorithmIdentifier, bitString, encodeName, extension, falconSpki, subjectAltName } from './hybrid-cert';
 import { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
 import { readSubjectAltName } from './parse';
+import { algorithmOid, bitStringBytes, extensionList, nameAttributes, oidOf, type ExtensionField } from './x509-read';
 import {
-  OID_COMMON_NAME,
   OID_EC_PUBLIC_KEY,
   OID_ECDSA_WITH_SHA256,
   OID_FALCON_1024,
-  OID_ORGANIZATION,
   OID_SUBJECT_ALT_NAME,
   OID_SUBJECT_ALT_PUBLIC_KEY_INFO,
 } from './oids';
@@ -114,24 +110,34 @@ export interface ParsedCsr {
 export function parseCsr(der: Uint8Array): ParsedCsr {
   if (!(der instanceof Uint8Array) || der.length === 0) throw new CsrError('CSR_MALFORMED', 'the CSR is empty: send a DER PKCS#10 CertificationRequest');
   if (der.length > MAX_CSR_LENGTH) throw new CsrError('CSR_TOO_LARGE', `the CSR is ${der.length} bytes; at most ${MAX_CSR_LENGTH} are accepted`);
+  // CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING }
+  // CertificationRequestInfo ::= SEQUENCE { version INTEGER (0), subject Name, subjectPKInfo, attributes [0] }
   let infoDer: Uint8Array;
-  let req: CertificationRequest;
+  let fields: { version: Tlv; subject: Tlv; spki: Tlv; attributes: Tlv | undefined; signatureAlgorithm: string; signature: Uint8Array };
   try {
     const outer = readSingle(der, 'CertificationRequest');
     const top = children(der, outer, 'CertificationRequest');
     if (outer.tag !== TAG_SEQUENCE || top.length !== 3 || top[0]!.tag !== TAG_SEQUENCE) throw new Error('not SEQUENCE { info, algorithm, signature }');
     infoDer = der.subarray(top[0]!.start, top[0]!.end);
-    req = AsnConvert.parse(der, CertificationRequest);
+    const [version, subject, spki, attributes, ...rest] = children(der, top[0]!, 'CertificationRequestInfo');
+    if (!version || version.tag !== TAG_INTEGER || !subject || subject.tag !== TAG_SEQUENCE || !spki || spki.tag !== TAG_SEQUENCE) {
+      throw new Error('CertificationRequestInfo is not SEQUENCE { version, subject, subjectPKInfo, attributes }');
+    }
+    if (rest.length > 0 || (attributes && attributes.tag !== 0xa0)) throw new Error('CertificationRequestInfo has fields after attributes [0]');
+    const signatureAlgorithm = algorithmOid(der, top[1]!, 'signatureAlgorithm');
+    if (top[2]!.tag !== TAG_BIT_STRING || top[2]!.end === top[2]!.contentStart || der[top[2]!.contentStart] !== 0) throw new Error('signature is not a BIT STRING');
+    fields = { version, subject, spki, attributes, signatureAlgorithm, signature: der.subarray(top[2]!.contentStart + 1, top[2]!.end) };
   } catch (err) {
     throw new CsrError('CSR_MALFORMED', `the CSR is not a DER PKCS#10 CertificationRequest: ${(err as Error).message}`);
   }
-  const info = req.certificationRequestInfo;
-  if (info.version !== 0) throw new CsrError('CSR_MALFORMED', `CSR version ${info.version} is not v1 (0)`);
+  if (fields.version.end - fields.version.contentStart !== 1 || der[fields.version.contentStart] !== 0) {
+    throw new CsrError('CSR_MALFORMED', 'CSR version is not v1 (0)');
+  }
 
-  const spki = info.subjectPKInfo;
-  const spkiDer = new Uint8Array(AsnConvert.serialize(spki));
-  if (spki.algorithm.algorithm !== OID_EC_PUBLIC_KEY) {
-    throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is ${spki.algorithm.algorithm}; STOQ TLS keys are ECDSA P-256`);
+  const spkiDer = der.slice(fields.spki.start, fields.spki.end);
+  const keyAlgorithm = malformedAsCsr(() => algorithmOid(der, children(der, fields.spki, 'subjectPKInfo')[0] ?? fields.spki, 'subjectPKInfo algorithm'));
+  if (keyAlgorithm !== OID_EC_PUBLIC_KEY) {
+    throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is ${keyAlgorithm}; STOQ TLS keys are ECDSA P-256`);
   }
   let publicKey: KeyObject;
   try {
@@ -142,41 +148,48 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   if (publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is on curve ${publicKey.asymmetricKeyDetails?.namedCurve ?? '?'}; STOQ TLS keys are ECDSA P-256`);
   }
-  if (req.signatureAlgorithm.algorithm !== OID_ECDSA_WITH_SHA256) {
-    throw new CsrError('CSR_SIGNATURE', `the CSR is signed with ${req.signatureAlgorithm.algorithm}; expected ecdsa-with-SHA256`);
+  if (fields.signatureAlgorithm !== OID_ECDSA_WITH_SHA256) {
+    throw new CsrError('CSR_SIGNATURE', `the CSR is signed with ${fields.signatureAlgorithm}; expected ecdsa-with-SHA256`);
   }
   const verifier = createVerify('sha256');
   verifier.update(infoDer);
-  if (!verifier.verify({ key: publicKey, dsaEncoding: 'der' }, Buffer.from(req.signature))) {
+  if (!verifier.verify({ key: publicKey, dsaEncoding: 'der' }, fields.signature)) {
     throw new CsrError('CSR_SIGNATURE', 'the CSR signature does not verify with its own public key (the request was altered, or signed with another key)');
   }
 
-  const { commonName, organization } = subjectNames(info.subject);
+  const { commonName, organization } = malformedAsCsr(() =>
+    nameAttributes(der, fields.subject, (type) => {
+      throw new CsrError('CSR_NAMES', `the CSR subject carries attribute ${type}; only CN and O are allowed`);
+    }),
+  );
   if (commonName === undefined) throw new CsrError('CSR_NAMES', 'the CSR subject has no commonName (the instance name)');
 
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
   let falconPublicKey: Uint8Array | undefined;
-  for (const ext of requestedExtensions(info.attributes)) {
-    const value = new Uint8Array(ext.extnValue.buffer);
+  for (const ext of requestedExtensions(der, fields.attributes)) {
+    const value = ext.value;
     try {
-      if (ext.extnID === OID_SUBJECT_ALT_NAME) {
+      if (ext.oid === OID_SUBJECT_ALT_NAME) {
         readSubjectAltName(value, dnsNames, ipAddresses, (tag) => {
           throw new CsrError('CSR_NAMES', `the CSR requests a subjectAltName of kind [${tag & 0x1f}]; only dNSName and iPAddress are allowed`);
         });
         const v4 = ipAddresses.find((ip) => !ip.includes(':'));
         if (v4 !== undefined) throw new CsrError('CSR_NAMES', `the CSR requests iPAddress ${v4}; STOQ is IPv6 only`);
       }
-      else if (ext.extnID === OID_SUBJECT_ALT_PUBLIC_KEY_INFO) {
-        const alt = AsnConvert.parse(value, SubjectPublicKeyInfo);
-        if (alt.algorithm.algorithm !== OID_FALCON_1024) throw new CsrError('CSR_FALCON', `subjectAltPublicKeyInfo names ${alt.algorithm.algorithm}, expected FALCON-1024 (${OID_FALCON_1024})`);
-        falconPublicKey = new Uint8Array(alt.subjectPublicKey);
+      else if (ext.oid === OID_SUBJECT_ALT_PUBLIC_KEY_INFO) {
+        const seq = readSingle(value, 'subjectAltPublicKeyInfo');
+        const parts = seq.tag === TAG_SEQUENCE ? children(value, seq, 'subjectAltPublicKeyInfo') : [];
+        if (parts.length !== 2) throw new Error('subjectAltPublicKeyInfo is not SEQUENCE { algorithm, subjectPublicKey }');
+        const algorithm = algorithmOid(value, parts[0]!, 'subjectAltPublicKeyInfo algorithm');
+        if (algorithm !== OID_FALCON_1024) throw new CsrError('CSR_FALCON', `subjectAltPublicKeyInfo names ${algorithm}, expected FALCON-1024 (${OID_FALCON_1024})`);
+        falconPublicKey = bitStringBytes(value, parts[1]!, 'subjectAltPublicKeyInfo subjectPublicKey');
       } else {
-        throw new CsrError('CSR_NAMES', `the CSR requests extension ${ext.extnID}; only subjectAltName and subjectAltPublicKeyInfo may be requested`);
+        throw new CsrError('CSR_NAMES', `the CSR requests extension ${ext.oid}; only subjectAltName and subjectAltPublicKeyInfo may be requested`);
       }
     } catch (err) {
       if (err instanceof CsrError) throw err;
-      throw new CsrError('CSR_MALFORMED', `requested extension ${ext.extnID} is malformed: ${(err as Error).message}`);
+      throw new CsrError('CSR_MALFORMED', `requested extension ${ext.oid} is malformed: ${(err as Error).message}`);
     }
   }
   if (!falconPublicKey) throw new CsrError('CSR_FALCON', 'the CSR requests no subjectAltPublicKeyInfo (2.5.29.72) extension: it carries no FALCON-1024 key');
@@ -191,36 +204,39 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   return { der, commonName, organization, spkiDer, publicKey, dnsNames, ipAddresses, falconPublicKey, service: services[0]! };
 }
 
-function subjectNames(name: Name): { commonName?: string; organization?: string } {
-  const out: { commonName?: string; organization?: string } = {};
-  for (const rdn of name) {
-    for (const atv of rdn) {
-      if (atv.type === OID_COMMON_NAME) out.commonName = atv.value.toString();
-      else if (atv.type === OID_ORGANIZATION) out.organization = atv.value.toString();
-      else throw new CsrError('CSR_NAMES', `the CSR subject carries attribute ${atv.type}; only CN and O are allowed`);
-    }
+/** Runs a field reader, reporting malformed DER as CSR_MALFORMED (CsrErrors pass through). */
+function malformedAsCsr<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof CsrError) throw err;
+    throw new CsrError('CSR_MALFORMED', `the CSR is not a DER PKCS#10 CertificationRequest: ${(err as Error).message}`);
   }
-  return out;
 }
 
-function requestedExtensions(attributes: Attributes | undefined): Extension[] {
-  const out: Extension[] = [];
-  for (const attr of attributes ?? []) {
-    if (attr.type !== OID_EXTENSION_REQUEST) throw new CsrError('CSR_NAMES', `the CSR carries attribute ${attr.type}; only extensionRequest is allowed`);
-    for (const v of attr.values) {
-      let exts: Extensions;
+/**
+ * The extensions of the extensionRequest attribute, the only attribute a STOQ CSR may carry.
+ * Attribute ::= SEQUENCE { type OID, values SET OF ANY }
+ */
+function requestedExtensions(der: Uint8Array, attributes: Tlv | undefined): ExtensionField[] {
+  const out: ExtensionField[] = [];
+  for (const attr of attributes ? malformedAsCsr(() => children(der, attributes, 'attributes')) : []) {
+    const [type, values, ...rest] = malformedAsCsr(() => (attr.tag === TAG_SEQUENCE ? children(der, attr, 'attribute') : []));
+    if (!type || !values || values.tag !== 0x31 || rest.length > 0) throw new CsrError('CSR_MALFORMED', 'a CSR attribute is not SEQUENCE { type, values SET }');
+    const oid = malformedAsCsr(() => oidOf(der, type, 'attribute type'));
+    if (oid !== OID_EXTENSION_REQUEST) throw new CsrError('CSR_NAMES', `the CSR carries attribute ${oid}; only extensionRequest is allowed`);
+    for (const v of malformedAsCsr(() => children(der, values, 'extensionRequest'))) {
       try {
-        exts = AsnConvert.parse(v, Extensions);
+        out.push(...extensionList(der, v));
       } catch (err) {
         throw new CsrError('CSR_MALFORMED', `extensionRequest does not parse: ${(err as Error).message}`);
       }
-      out.push(...exts);
     }
   }
   const seen = new Set<string>();
   for (const e of out) {
-    if (seen.has(e.extnID)) throw new CsrError('CSR_MALFORMED', `the CSR requests extension ${e.extnID} twice`);
-    seen.add(e.extnID);
+    if (seen.has(e.oid)) throw new CsrError('CSR_MALFORMED', `the CSR requests extension ${e.oid} twice`);
+    seen.add(e.oid);
   }
   return out;
 }

@@ -9,8 +9,6 @@
 // signature.
 
 import { createHash, createPublicKey, randomBytes, sign as classicalSign, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName, Validity } from '@peculiar/asn1-x509';
 import { FALCON_PUBLIC_KEY_LENGTH, FALCON_SECRET_KEY_LENGTH, nativeFalcon, type FalconScheme } from '../falcon';
 import {
   TAG_BIT_STRING,
@@ -172,7 +170,7 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
 
   const serial = options.serialNumber ?? randomSerial();
   checkSerial(serial);
-  const validity = new Uint8Array(AsnConvert.serialize(new Validity({ notBefore: options.notBefore, notAfter: options.notAfter })));
+  const validity = encodeTlv(TAG_SEQUENCE, encodeTime(options.notBefore), encodeTime(options.notAfter));
   const tbsWith = (exts: Uint8Array[]): Uint8Array =>
     encodeTlv(
       TAG_SEQUENCE,
@@ -268,16 +266,27 @@ function checkSerial(serial: Uint8Array): void {
 }
 
 export function encodeName(subject: SubjectName): Uint8Array {
-  const rdn = (type: string, text: string): RelativeDistinguishedName => {
+  // Name ::= SEQUENCE OF RelativeDistinguishedName (SET OF AttributeTypeAndValue), one attribute
+  // per RDN, values as UTF8String (RFC 5280 §4.1.2.4).
+  const rdn = (type: string, text: string): Uint8Array => {
     if (text.length === 0 || text.length > 64) {
       throw new StoqError('TLS_CONFIG', `subject attribute ${type} must be 1-64 characters, got ${text.length}`);
     }
-    return new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: text }) })]);
+    return encodeTlv(0x31, encodeTlv(TAG_SEQUENCE, encodeOid(type), encodeTlv(0x0c, Buffer.from(text, 'utf8'))));
   };
-  const rdns: RelativeDistinguishedName[] = [];
+  const rdns: Uint8Array[] = [];
   if (subject.organization !== undefined) rdns.push(rdn(OID_ORGANIZATION, subject.organization));
   rdns.push(rdn(OID_COMMON_NAME, subject.commonName));
-  return new Uint8Array(AsnConvert.serialize(new Name(rdns)));
+  return encodeTlv(TAG_SEQUENCE, ...rdns);
+}
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, in whole seconds, Zulu. */
+export function encodeTime(date: Date): Uint8Array {
+  const iso = date.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
+  const year = date.getUTCFullYear();
+  if (year < 1950 || year > 9999) throw new StoqError('TLS_CONFIG', `certificate time ${iso} is outside 1950..9999`);
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z';
+  return year < 2050 ? encodeTlv(0x17, Buffer.from(digits.slice(2), 'latin1')) : encodeTlv(0x18, Buffer.from(digits, 'latin1'));
 }
 
 export function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {

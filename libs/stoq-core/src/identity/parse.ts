@@ -7,19 +7,8 @@
 // trusted root.
 
 import { createHash } from 'node:crypto';
-import { AsnConvert, BitString } from '@peculiar/asn1-schema';
-import {
-  AlgorithmIdentifier,
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  Certificate,
-  ExtendedKeyUsage,
-  SubjectKeyIdentifier,
-  SubjectPublicKeyInfo,
-  type Name,
-} from '@peculiar/asn1-x509';
 import { FALCON_MAX_SIGNATURE_LENGTH, FALCON_PUBLIC_KEY_LENGTH, nativeFalcon, type FalconScheme } from '../falcon';
-import { TAG_SEQUENCE, bytesEqual, children, readSingle } from './der';
+import { TAG_BIT_STRING, TAG_EXTENSIONS, TAG_INTEGER, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_VERSION, bytesEqual, children, readSingle, type Tlv } from './der';
 import { StoqError } from '../errors';
 import { MESH_ZONE, assertLabel, bytesToIpv6 } from './naming';
 import {
@@ -27,15 +16,14 @@ import {
   OID_ALT_SIGNATURE_VALUE,
   OID_AUTHORITY_KEY_IDENTIFIER,
   OID_BASIC_CONSTRAINTS,
-  OID_COMMON_NAME,
   OID_EXT_KEY_USAGE,
   OID_FALCON_1024,
-  OID_ORGANIZATION,
   OID_SUBJECT_ALT_NAME,
   OID_SUBJECT_ALT_PUBLIC_KEY_INFO,
   OID_SUBJECT_KEY_IDENTIFIER,
 } from './oids';
 import { preTbsCertificate } from './pre-tbs';
+import { algorithmOid, basicConstraints, bitStringBytes, extensionList, nameAttributes, oidOf, readTime } from './x509-read';
 
 /** Largest certificate we parse. A hybrid leaf is about 3.5 KiB (FALCON key + signature). */
 export const MAX_CERTIFICATE_LENGTH = 16 * 1024;
@@ -95,20 +83,32 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
     throw rejected('certificate is not SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }');
   }
   const tbsTlv = top[0]!;
-  const tbsFields = children(der, tbsTlv, 'TBSCertificate');
-  const offset = tbsFields[0]?.tag === 0xa0 ? 1 : 0;
-  const issuerTlv = tbsFields[offset + 2];
-  const subjectTlv = tbsFields[offset + 4];
-  if (!issuerTlv || !subjectTlv) throw rejected('TBSCertificate is missing issuer or subject');
 
-  let cert: Certificate;
-  try {
-    cert = AsnConvert.parse(der, Certificate);
-  } catch (err) {
-    throw rejected(`certificate does not parse as X.509: ${(err as Error).message}`, err);
+  const tbsFields = children(der, tbsTlv, 'TBSCertificate');
+  if (tbsFields[0]?.tag !== TAG_VERSION) throw rejected('certificate is X.509 v1, expected v3');
+  const version = children(der, tbsFields[0], 'version');
+  if (version.length !== 1 || version[0]!.tag !== TAG_INTEGER || version[0]!.end - version[0]!.contentStart !== 1) throw rejected('certificate version is not a small INTEGER');
+  if (der[version[0]!.contentStart] !== 2) throw rejected(`certificate is X.509 v${der[version[0]!.contentStart]! + 1}, expected v3`);
+  const [, serialTlv, innerSigAlg, issuerTlv, validityTlv, subjectTlv, spkiTlv, ...optional] = tbsFields;
+  if (!serialTlv || serialTlv.tag !== TAG_INTEGER || serialTlv.end === serialTlv.contentStart) throw rejected('TBSCertificate has no serialNumber INTEGER');
+  if (!innerSigAlg || innerSigAlg.tag !== TAG_SEQUENCE) throw rejected('TBSCertificate has no signature AlgorithmIdentifier');
+  if (!issuerTlv || issuerTlv.tag !== TAG_SEQUENCE || !subjectTlv || subjectTlv.tag !== TAG_SEQUENCE) throw rejected('TBSCertificate is missing issuer or subject');
+  if (!validityTlv || validityTlv.tag !== TAG_SEQUENCE) throw rejected('TBSCertificate has no validity SEQUENCE');
+  if (!spkiTlv || spkiTlv.tag !== TAG_SEQUENCE) throw rejected('TBSCertificate has no subjectPublicKeyInfo SEQUENCE');
+  // issuerUniqueID [1], subjectUniqueID [2] (ignored), then extensions [3], in that order.
+  let extensionsTlv: Tlv | undefined;
+  let lastTag = 0;
+  for (const t of optional) {
+    if (!(t.tag === 0x81 || t.tag === 0x82 || t.tag === TAG_EXTENSIONS) || t.tag <= lastTag) throw rejected(`TBSCertificate has an unexpected field (tag 0x${t.tag.toString(16)})`);
+    lastTag = t.tag;
+    if (t.tag === TAG_EXTENSIONS) extensionsTlv = t;
   }
-  const tbs = cert.tbsCertificate;
-  if (tbs.version !== 2) throw rejected(`certificate is X.509 v${tbs.version + 1}, expected v3`);
+  const validity = children(der, validityTlv, 'validity');
+  if (validity.length !== 2) throw rejected('validity is not SEQUENCE { notBefore, notAfter }');
+  const notBefore = readTime(der, validity[0]!, 'notBefore');
+  const notAfter = readTime(der, validity[1]!, 'notAfter');
+  const signatureAlgorithm = algorithmOid(der, top[1]!, 'signatureAlgorithm');
+  if (top[2]!.tag !== TAG_BIT_STRING) throw rejected('signatureValue is not a BIT STRING');
 
   const out: Partial<HybridCertificate> & { dnsNames: string[]; ipAddresses: string[]; extendedKeyUsage: string[] } = {
     dnsNames: [],
@@ -117,51 +117,60 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
     isCa: false,
   };
   const seen = new Set<string>();
-  for (const ext of tbs.extensions ?? []) {
-    if (seen.has(ext.extnID)) throw rejected(`certificate repeats extension ${ext.extnID}`);
-    seen.add(ext.extnID);
-    const value = new Uint8Array(ext.extnValue.buffer);
+  const extensionsInner = extensionsTlv ? children(der, extensionsTlv, 'extensions') : [];
+  if (extensionsTlv && extensionsInner.length !== 1) throw rejected('extensions [3] does not hold one SEQUENCE');
+  for (const ext of extensionsInner[0] ? extensionList(der, extensionsInner[0]) : []) {
+    if (seen.has(ext.oid)) throw rejected(`certificate repeats extension ${ext.oid}`);
+    seen.add(ext.oid);
+    const value = ext.value;
     try {
-      switch (ext.extnID) {
+      switch (ext.oid) {
         case OID_BASIC_CONSTRAINTS: {
-          const bc = AsnConvert.parse(value, BasicConstraints);
-          out.isCa = bc.cA;
-          out.pathLen = bc.pathLenConstraint;
+          const bc = basicConstraints(value);
+          out.isCa = bc.isCa;
+          out.pathLen = bc.pathLen;
           break;
         }
         case OID_SUBJECT_ALT_NAME:
           readSubjectAltName(value, out.dnsNames, out.ipAddresses);
           break;
-        case OID_EXT_KEY_USAGE:
-          out.extendedKeyUsage = [...AsnConvert.parse(value, ExtendedKeyUsage)];
+        case OID_EXT_KEY_USAGE: {
+          const seq = readSingle(value, 'extKeyUsage');
+          if (seq.tag !== TAG_SEQUENCE) throw new Error('extKeyUsage is not a SEQUENCE');
+          out.extendedKeyUsage = children(value, seq, 'extKeyUsage').map((t) => oidOf(value, t, 'extKeyUsage'));
           break;
-        case OID_SUBJECT_KEY_IDENTIFIER:
-          out.subjectKeyIdentifier = new Uint8Array(AsnConvert.parse(value, SubjectKeyIdentifier).buffer);
+        }
+        case OID_SUBJECT_KEY_IDENTIFIER: {
+          const t = readSingle(value, 'subjectKeyIdentifier');
+          if (t.tag !== TAG_OCTET_STRING) throw new Error('subjectKeyIdentifier is not an OCTET STRING');
+          out.subjectKeyIdentifier = value.slice(t.contentStart, t.end);
           break;
+        }
         case OID_AUTHORITY_KEY_IDENTIFIER: {
-          const aki = AsnConvert.parse(value, AuthorityKeyIdentifier);
-          if (aki.keyIdentifier) out.authorityKeyIdentifier = new Uint8Array(aki.keyIdentifier.buffer);
+          const seq = readSingle(value, 'authorityKeyIdentifier');
+          if (seq.tag !== TAG_SEQUENCE) throw new Error('authorityKeyIdentifier is not a SEQUENCE');
+          const keyId = children(value, seq, 'authorityKeyIdentifier').find((t) => t.tag === 0x80); // keyIdentifier [0] IMPLICIT
+          if (keyId) out.authorityKeyIdentifier = value.slice(keyId.contentStart, keyId.end);
           break;
         }
         case OID_SUBJECT_ALT_PUBLIC_KEY_INFO: {
-          const spki = AsnConvert.parse(value, SubjectPublicKeyInfo);
-          checkFalconAlgorithm(spki.algorithm, 'subjectAltPublicKeyInfo');
-          out.falconPublicKey = new Uint8Array(spki.subjectPublicKey);
+          const seq = readSingle(value, 'subjectAltPublicKeyInfo');
+          const parts = seq.tag === TAG_SEQUENCE ? children(value, seq, 'subjectAltPublicKeyInfo') : [];
+          if (parts.length !== 2 || parts[0]!.tag !== TAG_SEQUENCE) throw new Error('subjectAltPublicKeyInfo is not SEQUENCE { algorithm, subjectPublicKey }');
+          checkFalconAlgorithm(value, parts[0]!, 'subjectAltPublicKeyInfo');
+          out.falconPublicKey = bitStringBytes(value, parts[1]!, 'subjectAltPublicKeyInfo subjectPublicKey');
           break;
         }
         case OID_ALT_SIGNATURE_ALGORITHM:
-          out.altSignatureAlgorithm = checkFalconAlgorithm(AsnConvert.parse(value, AlgorithmIdentifier), 'altSignatureAlgorithm');
+          out.altSignatureAlgorithm = checkFalconAlgorithm(value, readSingle(value, 'altSignatureAlgorithm'), 'altSignatureAlgorithm');
           break;
-        case OID_ALT_SIGNATURE_VALUE: {
-          const bits = AsnConvert.parse(value, BitString);
-          if (bits.unusedBits !== 0) throw new Error('altSignatureValue has unused bits');
-          out.altSignature = new Uint8Array(bits.value);
+        case OID_ALT_SIGNATURE_VALUE:
+          out.altSignature = bitStringBytes(value, readSingle(value, 'altSignatureValue'), 'altSignatureValue');
           break;
-        }
       }
     } catch (err) {
       if (err instanceof StoqError) throw err;
-      throw rejected(`certificate extension ${ext.extnID} is malformed: ${(err as Error).message}`, err);
+      throw rejected(`certificate extension ${ext.oid} is malformed: ${(err as Error).message}`, err);
     }
   }
 
@@ -175,25 +184,25 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
     throw new StoqError('FALCON_REJECTED', `altSignatureValue of ${out.altSignature.length} bytes is not a FALCON-1024 signature (at most ${FALCON_MAX_SIGNATURE_LENGTH})`);
   }
 
-  const subject = nameAttributes(tbs.subject);
+  const subject = nameAttributes(der, subjectTlv);
   if (subject.commonName === undefined) throw rejected('certificate subject has no commonName');
   return {
     der,
     tbsDer: der.subarray(tbsTlv.start, tbsTlv.end),
-    serialNumber: Buffer.from(tbs.serialNumber).toString('hex'),
+    serialNumber: Buffer.from(der.buffer, der.byteOffset + serialTlv.contentStart, serialTlv.end - serialTlv.contentStart).toString('hex'),
     commonName: subject.commonName,
     organization: subject.organization,
     subjectDer: der.subarray(subjectTlv.start, subjectTlv.end),
     issuerDer: der.subarray(issuerTlv.start, issuerTlv.end),
     dnsNames: out.dnsNames,
     ipAddresses: out.ipAddresses,
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
+    notBefore,
+    notAfter,
     isCa: out.isCa ?? false,
     pathLen: out.pathLen,
     extendedKeyUsage: out.extendedKeyUsage,
-    spkiDer: new Uint8Array(AsnConvert.serialize(tbs.subjectPublicKeyInfo)),
-    signatureAlgorithm: cert.signatureAlgorithm.algorithm,
+    spkiDer: der.slice(spkiTlv.start, spkiTlv.end),
+    signatureAlgorithm,
     subjectKeyIdentifier: out.subjectKeyIdentifier,
     authorityKeyIdentifier: out.authorityKeyIdentifier,
     falconPublicKey: out.falconPublicKey,
@@ -203,25 +212,17 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
   };
 }
 
-function checkFalconAlgorithm(alg: AlgorithmIdentifier, where: string): string {
-  if (alg.algorithm !== OID_FALCON_1024) {
-    throw new StoqError('FALCON_REJECTED', `${where} names algorithm ${alg.algorithm}, expected FALCON-1024 (${OID_FALCON_1024})`);
+function checkFalconAlgorithm(der: Uint8Array, tlv: Tlv, where: string): string {
+  const oid = algorithmOid(der, tlv, where);
+  if (oid !== OID_FALCON_1024) {
+    throw new StoqError('FALCON_REJECTED', `${where} names algorithm ${oid}, expected FALCON-1024 (${OID_FALCON_1024})`);
   }
-  if (alg.parameters !== undefined && alg.parameters !== null) {
+  const f = children(der, tlv, where);
+  // Absent parameters, or an explicit NULL, which some encoders write.
+  if (f.length === 2 && !(f[1]!.tag === 0x05 && f[1]!.end === f[1]!.contentStart)) {
     throw new StoqError('FALCON_REJECTED', `${where}: FALCON-1024 AlgorithmIdentifier must have no parameters`);
   }
-  return alg.algorithm;
-}
-
-function nameAttributes(name: Name): { commonName?: string; organization?: string } {
-  const out: { commonName?: string; organization?: string } = {};
-  for (const rdn of name) {
-    for (const atv of rdn) {
-      if (atv.type === OID_COMMON_NAME) out.commonName = atv.value.toString();
-      if (atv.type === OID_ORGANIZATION) out.organization = atv.value.toString();
-    }
-  }
-  return out;
+  return oid;
 }
 
 /**
