@@ -11,6 +11,7 @@ export type LedgerErrorCode =
   | 'STORE_VERSION' // a Caesar ledger of a schema version this code does not read
   | 'STORE_DAMAGED' // the database failed an integrity check or its contents contradict each other
   | 'STORE_NOT_FOUND' // no database at the path and creation was not requested
+  | 'STORE_LOCKED' // another process has the ledger open
   | 'UNAVAILABLE'; // the ledger is closed, or a commit failed and it stopped accepting batches
 
 export class LedgerError extends Error {

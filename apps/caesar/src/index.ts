@@ -10,3 +10,7 @@ export { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS } from './core/results'
 export type { CreateAccountResult, CreateTransferResult } from './core/results';
 export { AccountFlags, TransferFlags } from './core/types';
 export type { Account, AccountBalance, AccountInput, LedgerChanges, LedgerSnapshot, PendingStatus, Transfer, TransferInput } from './core/types';
+export { DurableLedger } from './store/durable-ledger';
+export type { DurableLedgerOptions, GroupCommitStats, LedgerClock } from './store/durable-ledger';
+export { APPLICATION_ID, LEDGER_FORMAT, SCHEMA_VERSION } from './store/ledger-database';
+export type { AccountFilter, LedgerDatabaseOptions } from './store/ledger-database';

@@ -1,0 +1,301 @@
+// The durable ledger: the pure core (Ledger) in front of its SQLite database, with group commit.
+//
+// Callers' batches are queued; one commit at a time takes every queued batch (up to maxGroupEvents
+// events in all), applies each to the core in arrival order (each batch keeps its own result codes
+// and linked chains), writes all their changes in ONE SQLite transaction (one WAL fsync), and only
+// then answers each caller. A batch submitted while a commit is in progress waits for the next
+// one, which starts as soon as the current one is done (setImmediate: after the I/O callbacks that
+// delivered other batches, so they share it). better-sqlite3 commits synchronously, so the event
+// loop is blocked during the fsync; batches arriving then are read from their sockets afterwards
+// and form the next group (a worker thread for the database is a later step, see README).
+//
+// Failure model. A malformed batch (LedgerError INVALID_ARGUMENT / BATCH_TOO_LARGE) is refused
+// alone, before the core changes anything. If the commit throws (disk full, I/O error) or a batch
+// breaks an invariant, the core's in-memory state may be ahead of the disk: the ledger stops
+// (state 'failed'), every waiting and later caller gets LedgerError UNAVAILABLE, nothing of the
+// group is acknowledged, and reopening restores exactly the committed state.
+//
+// Queries (lookups, getAccountTransfers, getAccountBalances) read the database, so they only ever
+// show committed state.
+import type { Logger } from 'pino';
+import { LedgerError } from '../errors';
+import { MAX_BATCH_EVENTS } from '../core/batch-input';
+import type { BatchOutcome, Ledger } from '../core/ledger';
+import type { CreateAccountResult, CreateTransferResult } from '../core/results';
+import type { Account, AccountBalance, AccountInput, LedgerChanges, PendingStatus, Transfer, TransferInput } from '../core/types';
+import { type AccountFilter, LedgerDatabase, type LedgerDatabaseOptions } from './ledger-database';
+
+/** The clock the ledger reads `now` from (milliseconds; structurally @stoq/core's Clock). */
+export interface LedgerClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemClock: LedgerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, Math.min(ms, 2_147_483_647))).unref(),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface DurableLedgerOptions extends LedgerDatabaseOptions {
+  clock?: LedgerClock;
+  logger?: Logger;
+  /** Most events applied and committed in one transaction (default 8 × 8,190). */
+  maxGroupEvents?: number;
+  /** Commit expiries of pending transfers when their timeout passes (default true). */
+  expiryTimer?: boolean;
+}
+
+type Request =
+  | { kind: 'accounts'; events: readonly AccountInput[]; resolve: (r: CreateAccountResult[]) => void; reject: (e: unknown) => void }
+  | { kind: 'transfers'; events: readonly TransferInput[]; resolve: (r: CreateTransferResult[]) => void; reject: (e: unknown) => void }
+  | { kind: 'expire'; events: readonly never[]; resolve: (r: never[]) => void; reject: (e: unknown) => void };
+
+export interface GroupCommitStats {
+  /** Transactions committed. */
+  readonly commits: number;
+  /** Caller batches committed. */
+  readonly batches: number;
+  /** Most caller batches in one commit. */
+  readonly largestGroup: number;
+}
+
+export class DurableLedger {
+  private queue: Request[] = [];
+  private queuedEvents = 0;
+  private committing = false;
+  private scheduled = false;
+  private state: 'open' | 'closing' | 'closed' | 'failed' = 'open';
+  private failure: unknown = null;
+  private closeWaiters: Array<() => void> = [];
+  private expiryHandle: unknown = null;
+  private armedExpiry: bigint | undefined;
+  private stats = { commits: 0, batches: 0, largestGroup: 0 };
+  private readonly clock: LedgerClock;
+  private readonly maxGroupEvents: number;
+  private readonly expiryTimer: boolean;
+
+  private constructor(
+    private readonly db: LedgerDatabase,
+    private readonly core: Ledger,
+    options: DurableLedgerOptions,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.maxGroupEvents = options.maxGroupEvents ?? 8 * MAX_BATCH_EVENTS;
+    this.expiryTimer = options.expiryTimer ?? true;
+    if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
+    this.armExpiry();
+  }
+
+  /**
+   * Opens the ledger database at `path` (creating it with `create: true`), verifies it (SQLite
+   * quick_check, balances against transfers, invariants) and restores the ledger.
+   */
+  static open(path: string, options: DurableLedgerOptions = {}): DurableLedger {
+    const { database, ledger } = LedgerDatabase.open(path, options);
+    options.logger?.info({ path, ledgerId: database.ledgerId, accounts: ledger.accountCount, transfers: ledger.transferCount }, 'caesar ledger opened');
+    return new DurableLedger(database, ledger, options, options.logger);
+  }
+
+  /** The random id fixed when the database was created. */
+  get ledgerId(): string {
+    return this.db.ledgerId;
+  }
+
+  get status(): 'open' | 'closing' | 'closed' | 'failed' {
+    return this.state;
+  }
+
+  get groupCommitStats(): GroupCommitStats {
+    return { ...this.stats };
+  }
+
+  /** Creates accounts; resolves with one result per event once the batch is durable. */
+  createAccounts(events: readonly AccountInput[]): Promise<CreateAccountResult[]> {
+    return new Promise((resolve, reject) => this.submit({ kind: 'accounts', events, resolve, reject }));
+  }
+
+  /** Creates transfers; resolves with one result per event once the batch is durable. */
+  createTransfers(events: readonly TransferInput[]): Promise<CreateTransferResult[]> {
+    return new Promise((resolve, reject) => this.submit({ kind: 'transfers', events, resolve, reject }));
+  }
+
+  /** Commits the expiry of every pending transfer whose timeout has passed. */
+  expirePendingTransfers(): Promise<void> {
+    return new Promise((resolve, reject) => this.submit({ kind: 'expire', events: [], resolve: () => resolve(), reject }));
+  }
+
+  lookupAccounts(ids: readonly bigint[]): Account[] {
+    this.readable();
+    return this.db.lookupAccounts(ids);
+  }
+
+  lookupTransfers(ids: readonly bigint[]): Transfer[] {
+    this.readable();
+    return this.db.lookupTransfers(ids);
+  }
+
+  pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus> {
+    this.readable();
+    return this.db.pendingStatuses(ids);
+  }
+
+  getAccountTransfers(filter: AccountFilter): Transfer[] {
+    this.readable();
+    return this.db.getAccountTransfers(filter);
+  }
+
+  getAccountBalances(filter: AccountFilter): AccountBalance[] {
+    this.readable();
+    return this.db.getAccountBalances(filter);
+  }
+
+  /** Commits what is queued, then closes the database. Later calls fail with UNAVAILABLE. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'open') this.state = 'closing';
+    if (this.expiryHandle !== null) this.clock.clearTimeout(this.expiryHandle);
+    this.expiryHandle = null;
+    if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    this.db.close();
+    if (this.state !== 'failed') this.state = 'closed';
+  }
+
+  // ------------------------------------------------------------------ group commit
+
+  private readable(): void {
+    if (!this.db.open) throw new LedgerError('UNAVAILABLE', 'the ledger is closed');
+  }
+
+  private submit(req: Request): void {
+    if (this.state !== 'open') {
+      req.reject(this.unavailable());
+      return;
+    }
+    if (!Array.isArray(req.events)) {
+      req.reject(new LedgerError('INVALID_ARGUMENT', `${req.kind} must be an array of events`));
+      return;
+    }
+    if (req.events.length > MAX_BATCH_EVENTS) {
+      req.reject(new LedgerError('BATCH_TOO_LARGE', `${req.kind} has ${req.events.length} events; a batch holds at most ${MAX_BATCH_EVENTS}`));
+      return;
+    }
+    this.queue.push(req);
+    this.queuedEvents += req.events.length;
+    this.schedule();
+  }
+
+  private unavailable(): LedgerError {
+    if (this.state === 'failed') return new LedgerError('UNAVAILABLE', `the ledger stopped after a failed commit; reopen it: ${(this.failure as Error)?.message ?? this.failure}`, { cause: this.failure });
+    return new LedgerError('UNAVAILABLE', `the ledger is ${this.state}`);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.committing || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.commitGroup();
+    });
+  }
+
+  private nowNs(): bigint {
+    return BigInt(Math.floor(this.clock.now())) * 1_000_000n;
+  }
+
+  private commitGroup(): void {
+    if (this.committing || this.queue.length === 0) return;
+    this.committing = true;
+    // Take whole batches up to the event budget (at least one).
+    let take = 0;
+    let events = 0;
+    while (take < this.queue.length && (take === 0 || events + this.queue[take]!.events.length <= this.maxGroupEvents)) {
+      events += this.queue[take]!.events.length;
+      take += 1;
+    }
+    const group = this.queue.splice(0, take);
+    this.queuedEvents -= events;
+    const applied: Array<{ req: Request; results: string[] }> = [];
+    const changes: LedgerChanges[] = [];
+    try {
+      if (this.state === 'failed') throw this.failure;
+      const now = this.nowNs();
+      for (const req of group) {
+        let outcome: BatchOutcome<string>;
+        try {
+          outcome =
+            req.kind === 'accounts'
+              ? this.core.createAccounts(req.events, now)
+              : req.kind === 'transfers'
+                ? this.core.createTransfers(req.events, now)
+                : { results: [], changes: this.core.expirePendingTransfers(now) };
+        } catch (err) {
+          // A malformed batch changes nothing: refuse it alone. Anything else stops the ledger.
+          if (err instanceof LedgerError && (err.code === 'INVALID_ARGUMENT' || err.code === 'BATCH_TOO_LARGE')) {
+            req.reject(err);
+            continue;
+          }
+          throw err;
+        }
+        applied.push({ req, results: outcome.results });
+        changes.push(outcome.changes);
+      }
+      if (changes.length > 0) this.db.write(changes);
+    } catch (err) {
+      this.fail(err, applied.map((a) => a.req).concat(group.filter((r) => !applied.some((a) => a.req === r))));
+      return;
+    } finally {
+      this.committing = false;
+    }
+    this.stats.commits += 1;
+    this.stats.batches += applied.length;
+    this.stats.largestGroup = Math.max(this.stats.largestGroup, applied.length);
+    for (const { req, results } of applied) (req.resolve as (r: string[]) => void)(results);
+    this.armExpiry();
+    this.afterCommit();
+  }
+
+  private fail(err: unknown, group: Request[]): void {
+    if (this.state !== 'failed') {
+      this.failure = err;
+      this.state = 'failed';
+      this.logger?.error({ err }, 'caesar ledger commit failed; the ledger stopped (reopen to continue from the committed state)');
+    }
+    const error = this.unavailable();
+    for (const req of [...group, ...this.queue]) req.reject(error);
+    this.queue = [];
+    this.queuedEvents = 0;
+    if (this.expiryHandle !== null) this.clock.clearTimeout(this.expiryHandle);
+    this.expiryHandle = null;
+    this.afterCommit();
+  }
+
+  private afterCommit(): void {
+    if (this.queue.length > 0) {
+      this.schedule();
+      return;
+    }
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Keeps one timer armed for the earliest pending-transfer timeout. */
+  private armExpiry(): void {
+    if (!this.expiryTimer || this.state !== 'open') return;
+    const next = this.core.nextExpiry();
+    if (next === this.armedExpiry && this.expiryHandle !== null) return;
+    if (this.expiryHandle !== null) this.clock.clearTimeout(this.expiryHandle);
+    this.expiryHandle = null;
+    this.armedExpiry = next;
+    if (next === undefined) return;
+    const ms = Number((next - this.nowNs()) / 1_000_000n) + 1;
+    this.expiryHandle = this.clock.setTimeout(() => {
+      this.expiryHandle = null;
+      this.armedExpiry = undefined;
+      if (this.state === 'open') this.expirePendingTransfers().catch(() => undefined);
+    }, Math.max(0, ms));
+  }
+}

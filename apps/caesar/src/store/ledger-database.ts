@@ -1,0 +1,474 @@
+// Caesar's durable state in one SQLite database (better-sqlite3 12, WAL, synchronous=FULL,
+// locking_mode=EXCLUSIVE): accounts with their balances, every transfer (with the status of
+// pending ones), the balance history of accounts with the `history` flag, and the ledger clock.
+// `write` applies the LedgerChanges of one or more batches in ONE transaction; when it returns,
+// the transaction's WAL frames are fsync'd (synchronous=FULL), so a reply sent after it survives
+// kill -9 and power loss. A transaction that did not commit leaves no trace (SQLite's atomicity),
+// so a group of batches — and every linked chain in it — is on disk entirely or not at all.
+//
+// Schema version 1:
+//   meta(key, value)      format = 'caesar-ledger', schema_version, ledger_id (random, fixed at
+//                         creation), created_at, last_timestamp (the ledger clock, decimal ns)
+//   accounts              id BLOB(16) primary key, balances BLOB(16) each, user_data_128 BLOB(16),
+//                         user_data_64 BLOB(8), user_data_32/ledger/code/flags INTEGER, timestamp
+//   transfers             timestamp INTEGER PRIMARY KEY (the rowid: inserts append), id BLOB(16)
+//                         UNIQUE, accounts/amount/pending_id/user_data as BLOBs, pending_status
+//                         (NULL, or 1 pending, 2 posted, 3 voided, 4 expired for `pending` transfers);
+//                         indexed by (debit_account_id, timestamp) and (credit_account_id, timestamp)
+//   account_balances      (account_id, timestamp) → the four balances after that change
+// The file's SQLite application_id is 0x43534152 ("CSAR").
+//
+// Opening refuses, with a typed LedgerError and without changing the file: a file that is not
+// SQLite or not a Caesar ledger (STORE_FOREIGN), another ledger than `expectedLedgerId`
+// (STORE_FOREIGN), another schema version (STORE_VERSION), a file failing SQLite's quick_check or
+// whose rows contradict each other or the invariants (STORE_DAMAGED), a ledger another process has
+// open (STORE_LOCKED). Nothing is ever created over an existing file that is not an empty database.
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { InvariantViolationError, LedgerError } from '../errors';
+import { MAX_BATCH_EVENTS } from '../core/batch-input';
+import { isU128, isU64, U64_MAX } from '../core/integers';
+import { Ledger, type LedgerOptions } from '../core/ledger';
+import type { Account, AccountBalance, LedgerChanges, PendingStatus, Transfer } from '../core/types';
+import { bytesU128, bytesU64, intColumn, u128Bytes, u64Bytes } from './codec';
+
+export const SCHEMA_VERSION = 1;
+export const LEDGER_FORMAT = 'caesar-ledger';
+export const APPLICATION_ID = 0x43534152; // "CSAR"
+
+const I64_MAX = (1n << 63n) - 1n;
+const U32 = 0xffff_ffffn;
+const U16 = 0xffffn;
+
+const STATUS_CODE: Record<PendingStatus, number> = { pending: 1, posted: 2, voided: 3, expired: 4 };
+const STATUS_NAME: Record<number, PendingStatus> = { 1: 'pending', 2: 'posted', 3: 'voided', 4: 'expired' };
+
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE accounts (
+  id BLOB PRIMARY KEY CHECK (length(id) = 16),
+  debits_pending BLOB NOT NULL CHECK (length(debits_pending) = 16),
+  debits_posted BLOB NOT NULL CHECK (length(debits_posted) = 16),
+  credits_pending BLOB NOT NULL CHECK (length(credits_pending) = 16),
+  credits_posted BLOB NOT NULL CHECK (length(credits_posted) = 16),
+  user_data_128 BLOB NOT NULL,
+  user_data_64 BLOB NOT NULL,
+  user_data_32 INTEGER NOT NULL,
+  ledger INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL UNIQUE
+) STRICT, WITHOUT ROWID;
+CREATE TABLE transfers (
+  timestamp INTEGER PRIMARY KEY,
+  id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+  debit_account_id BLOB NOT NULL,
+  credit_account_id BLOB NOT NULL,
+  amount BLOB NOT NULL,
+  pending_id BLOB NOT NULL,
+  user_data_128 BLOB NOT NULL,
+  user_data_64 BLOB NOT NULL,
+  user_data_32 INTEGER NOT NULL,
+  timeout INTEGER NOT NULL,
+  ledger INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  pending_status INTEGER CHECK (pending_status BETWEEN 1 AND 4)
+) STRICT;
+CREATE INDEX transfers_by_debit_account ON transfers (debit_account_id, timestamp);
+CREATE INDEX transfers_by_credit_account ON transfers (credit_account_id, timestamp);
+CREATE TABLE account_balances (
+  account_id BLOB NOT NULL,
+  timestamp INTEGER NOT NULL,
+  debits_pending BLOB NOT NULL,
+  debits_posted BLOB NOT NULL,
+  credits_pending BLOB NOT NULL,
+  credits_posted BLOB NOT NULL,
+  PRIMARY KEY (account_id, timestamp)
+) STRICT, WITHOUT ROWID;
+`;
+
+export interface LedgerDatabaseOptions {
+  /** Create the database if the file does not exist (or is an empty file). Default false. */
+  create?: boolean;
+  /** Refuse to open unless the database's ledger_id is this one (guards against a swapped file). */
+  expectedLedgerId?: string;
+  /** Passed to the restored Ledger. */
+  ledger?: LedgerOptions;
+}
+
+/** Which transfers of an account to list (TigerBeetle's AccountFilter). */
+export interface AccountFilter {
+  readonly accountId: bigint;
+  /** Inclusive bounds on the transfer timestamp (ns); 0 = unbounded. */
+  readonly timestampMin?: bigint;
+  readonly timestampMax?: bigint;
+  /** Only transfers with this code; 0 = any. */
+  readonly code?: number;
+  /** At most this many (1..8190). */
+  readonly limit: number;
+  /** Include transfers debiting the account (default true). */
+  readonly debits?: boolean;
+  /** Include transfers crediting the account (default true). */
+  readonly credits?: boolean;
+  /** Newest first (default oldest first). */
+  readonly reversed?: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+export class LedgerDatabase {
+  private readonly stmts: ReturnType<typeof prepare>;
+  private readonly writeTx: (groups: readonly LedgerChanges[]) => void;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    readonly ledgerId: string,
+  ) {
+    this.stmts = prepare(db);
+    this.writeTx = db.transaction((groups: readonly LedgerChanges[]) => this.writeGroups(groups));
+  }
+
+  /** Opens (or creates) the database, verifies it and restores the ledger it holds. */
+  static open(path: string, options: LedgerDatabaseOptions = {}): { database: LedgerDatabase; ledger: Ledger } {
+    const exists = existsSync(path);
+    if (!exists && !options.create) {
+      throw new LedgerError('STORE_NOT_FOUND', `no Caesar ledger at ${path}; create it first (create: true) or pass the right path`);
+    }
+    if (!exists) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: exists });
+    } catch (err) {
+      throw new LedgerError('STORE_DAMAGED', `cannot open the ledger database ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      db.defaultSafeIntegers(true);
+      db.pragma('busy_timeout = 0');
+      // One process owns a ledger: its in-memory state is authoritative between commits.
+      db.pragma('locking_mode = EXCLUSIVE');
+      const ledgerId = checkOrCreate(db, path, options);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      // Take the write lock now (held until close under locking_mode=EXCLUSIVE), so a second
+      // process fails at open rather than at its first commit.
+      db.exec('BEGIN IMMEDIATE; COMMIT');
+      const database = new LedgerDatabase(path, db, ledgerId);
+      const ledger = database.restore(options.ledger);
+      return { database, ledger };
+    } catch (err) {
+      db.close();
+      throw translate(err, path);
+    }
+  }
+
+  get open(): boolean {
+    return this.db.open;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Writes the changes of one or more batches in one transaction; durable when it returns. */
+  write(groups: readonly LedgerChanges[]): void {
+    this.writeTx(groups);
+  }
+
+  lookupAccounts(ids: readonly bigint[]): Account[] {
+    checkIds(ids);
+    const out: Account[] = [];
+    for (const id of ids) {
+      const r = this.stmts.account.get(u128Bytes(id)) as Row | undefined;
+      if (r) out.push(toAccount(r));
+    }
+    return out;
+  }
+
+  lookupTransfers(ids: readonly bigint[]): Transfer[] {
+    checkIds(ids);
+    const out: Transfer[] = [];
+    for (const id of ids) {
+      const r = this.stmts.transfer.get(u128Bytes(id)) as Row | undefined;
+      if (r) out.push(toTransfer(r));
+    }
+    return out;
+  }
+
+  /** The status of pending transfers (ids that are not pending transfers are left out). */
+  pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus> {
+    checkIds(ids);
+    const out = new Map<bigint, PendingStatus>();
+    for (const id of ids) {
+      const r = this.stmts.pendingStatus.get(u128Bytes(id)) as Row | undefined;
+      if (r && r.pending_status !== null) out.set(id, STATUS_NAME[Number(r.pending_status)]!);
+    }
+    return out;
+  }
+
+  /** Transfers debiting and/or crediting an account, by timestamp; page with timestampMin/Max. */
+  getAccountTransfers(filter: AccountFilter): Transfer[] {
+    const f = checkFilter(filter);
+    const stmt = f.reversed ? this.stmts.accountTransfersDesc : this.stmts.accountTransfersAsc;
+    const id = u128Bytes(f.accountId);
+    return (stmt.all(f.debits ? id : null, f.credits ? id : null, f.min, f.max, f.code, f.code, f.limit) as Row[]).map(toTransfer);
+  }
+
+  /** The balance history of an account with the `history` flag, filtered like getAccountTransfers. */
+  getAccountBalances(filter: AccountFilter): AccountBalance[] {
+    const f = checkFilter(filter);
+    const stmt = f.reversed ? this.stmts.balancesDesc : this.stmts.balancesAsc;
+    const rows = stmt.all(u128Bytes(f.accountId), f.min, f.max, f.limit) as Row[];
+    if (f.code === 0 && f.debits && f.credits) return rows.map(toBalance);
+    // Filtering by code or direction needs the transfer behind each row (expiries have none).
+    const out: AccountBalance[] = [];
+    for (const r of rows) {
+      const t = this.stmts.transferAt.get(r.timestamp) as Row | undefined;
+      if (!t) continue;
+      const tr = toTransfer(t);
+      if (f.code !== 0 && tr.code !== f.code) continue;
+      if (!((f.debits && tr.debitAccountId === f.accountId) || (f.credits && tr.creditAccountId === f.accountId))) continue;
+      out.push(toBalance(r));
+    }
+    return out;
+  }
+
+  meta(key: string): string | undefined {
+    return (this.stmts.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  private restore(options: LedgerOptions | undefined): Ledger {
+    const lastTimestamp = BigInt(this.meta('last_timestamp') ?? '0');
+    const statuses = new Map<bigint, PendingStatus>();
+    const stmts = this.stmts;
+    function* accounts(): Iterable<Account> {
+      for (const r of stmts.allAccounts.iterate() as Iterable<Row>) yield toAccount(r);
+    }
+    function* transfers(): Iterable<Transfer> {
+      for (const r of stmts.allTransfers.iterate() as Iterable<Row>) {
+        const t = toTransfer(r);
+        if (r.pending_status !== null) statuses.set(t.id, STATUS_NAME[Number(r.pending_status)]!);
+        yield t;
+      }
+    }
+    // Ledger.restore reads every transfer (filling `statuses` as it goes) before it needs a
+    // status: the status of a pending transfer is read in the same row, before it is yielded.
+    const ts = transfers();
+    return Ledger.restore({ accounts: accounts(), transfers: ts, pendingStatuses: statuses, lastTimestamp }, options);
+  }
+
+  private writeGroups(groups: readonly LedgerChanges[]): void {
+    const s = this.stmts;
+    const accounts = new Map<bigint, Account>();
+    let last = 0n;
+    for (const g of groups) {
+      for (const t of g.transfers) {
+        s.insertTransfer.run(
+          t.timestamp,
+          u128Bytes(t.id),
+          u128Bytes(t.debitAccountId),
+          u128Bytes(t.creditAccountId),
+          u128Bytes(t.amount),
+          u128Bytes(t.pendingId),
+          u128Bytes(t.userData128),
+          u64Bytes(t.userData64),
+          t.userData32,
+          t.timeout,
+          t.ledger,
+          t.code,
+          t.flags,
+          t.flags & 2 ? STATUS_CODE.pending : null,
+        );
+      }
+      for (const p of g.pendingStatuses) s.setStatus.run(STATUS_CODE[p.status], u128Bytes(p.id));
+      for (const b of g.balances) {
+        s.insertBalance.run(u128Bytes(b.accountId), b.timestamp, u128Bytes(b.debitsPending), u128Bytes(b.debitsPosted), u128Bytes(b.creditsPending), u128Bytes(b.creditsPosted));
+      }
+      for (const a of g.accounts) accounts.set(a.id, a);
+      if (g.lastTimestamp > last) last = g.lastTimestamp;
+    }
+    for (const a of accounts.values()) {
+      s.upsertAccount.run(
+        u128Bytes(a.id),
+        u128Bytes(a.debitsPending),
+        u128Bytes(a.debitsPosted),
+        u128Bytes(a.creditsPending),
+        u128Bytes(a.creditsPosted),
+        u128Bytes(a.userData128),
+        u64Bytes(a.userData64),
+        a.userData32,
+        a.ledger,
+        a.code,
+        a.flags,
+        a.timestamp,
+      );
+    }
+    if (last > 0n) s.setMeta.run('last_timestamp', last.toString());
+  }
+}
+
+/** Read-only checks first (a file that is not ours must be refused unchanged); then creation. */
+function checkOrCreate(db: Database.Database, path: string, options: LedgerDatabaseOptions): string {
+  const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: bigint }).n;
+  const appId = Number(db.pragma('application_id', { simple: true }));
+  if (tables === 0n && appId === 0) {
+    if (!options.create) throw new LedgerError('STORE_FOREIGN', `${path} is an empty SQLite database, not a Caesar ledger; pass create to make it one`);
+    const ledgerId = randomUUID();
+    db.pragma('journal_mode = WAL');
+    db.exec('BEGIN');
+    db.exec(SCHEMA);
+    const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    meta.run('format', LEDGER_FORMAT);
+    meta.run('schema_version', String(SCHEMA_VERSION));
+    meta.run('ledger_id', ledgerId);
+    meta.run('created_at', new Date().toISOString());
+    meta.run('last_timestamp', '0');
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.exec('COMMIT');
+    if (options.expectedLedgerId !== undefined && options.expectedLedgerId !== ledgerId) {
+      throw new LedgerError('STORE_FOREIGN', `${path} was just created, so it is not ledger ${options.expectedLedgerId}`);
+    }
+    return ledgerId;
+  }
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const format = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value : undefined;
+  if (appId !== APPLICATION_ID || format !== LEDGER_FORMAT) {
+    throw new LedgerError('STORE_FOREIGN', `${path} is an SQLite database but not a Caesar ledger (application_id ${appId}, format ${format ?? 'none'}); refusing to use it`);
+  }
+  const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
+  if (version !== String(SCHEMA_VERSION)) {
+    throw new LedgerError('STORE_VERSION', `${path} is a Caesar ledger of schema version ${version ?? 'none'}; this Caesar reads version ${SCHEMA_VERSION}`);
+  }
+  const ledgerId = (db.prepare("SELECT value FROM meta WHERE key = 'ledger_id'").get() as { value: string } | undefined)?.value;
+  if (!ledgerId) throw new LedgerError('STORE_DAMAGED', `${path} has no ledger_id`);
+  if (options.expectedLedgerId !== undefined && options.expectedLedgerId !== ledgerId) {
+    throw new LedgerError('STORE_FOREIGN', `${path} holds ledger ${ledgerId}, not ${options.expectedLedgerId}; refusing to use another ledger`);
+  }
+  const check = db.pragma('quick_check', { simple: true });
+  if (check !== 'ok') throw new LedgerError('STORE_DAMAGED', `${path} failed SQLite's quick_check (${String(check)}); restore it from a backup`);
+  return ledgerId;
+}
+
+function translate(err: unknown, path: string): LedgerError {
+  if (err instanceof InvariantViolationError) {
+    return new LedgerError('STORE_DAMAGED', `${path} holds a ledger that fails verification: ${err.message}`, { cause: err });
+  }
+  if (err instanceof LedgerError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code === 'SQLITE_NOTADB') return new LedgerError('STORE_FOREIGN', `${path} is not an SQLite database (${message}); refusing to use it`, { cause: err });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new LedgerError('STORE_LOCKED', `${path} is open in another process (${message})`, { cause: err });
+  }
+  return new LedgerError('STORE_DAMAGED', `the ledger database ${path} is damaged: ${message}; restore it from a backup`, { cause: err });
+}
+
+function checkIds(ids: readonly bigint[]): void {
+  if (!Array.isArray(ids) || ids.length > MAX_BATCH_EVENTS) {
+    throw new LedgerError(Array.isArray(ids) ? 'BATCH_TOO_LARGE' : 'INVALID_ARGUMENT', `ids must be an array of at most ${MAX_BATCH_EVENTS} ids`);
+  }
+  ids.forEach((id, i) => {
+    if (!isU128(id)) throw new LedgerError('INVALID_ARGUMENT', `ids[${i}] must be a bigint in 0..2^128-1`);
+  });
+}
+
+function checkFilter(f: AccountFilter): { accountId: bigint; min: bigint; max: bigint; code: number; limit: number; debits: boolean; credits: boolean; reversed: boolean } {
+  if (typeof f !== 'object' || f === null) throw new LedgerError('INVALID_ARGUMENT', 'the filter must be an object');
+  if (!isU128(f.accountId)) throw new LedgerError('INVALID_ARGUMENT', 'filter.accountId must be a bigint in 0..2^128-1');
+  const min = f.timestampMin ?? 0n;
+  const max = f.timestampMax ?? 0n;
+  if (!isU64(min) || !isU64(max)) throw new LedgerError('INVALID_ARGUMENT', 'filter.timestampMin/Max must be bigints in 0..2^64-1');
+  if (max !== 0n && min > max) throw new LedgerError('INVALID_ARGUMENT', 'filter.timestampMin is after timestampMax');
+  const code = f.code ?? 0;
+  if (!Number.isInteger(code) || code < 0 || code > 0xffff) throw new LedgerError('INVALID_ARGUMENT', 'filter.code must be an integer in 0..65535');
+  if (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > MAX_BATCH_EVENTS) {
+    throw new LedgerError('INVALID_ARGUMENT', `filter.limit must be an integer in 1..${MAX_BATCH_EVENTS}`);
+  }
+  const debits = f.debits ?? true;
+  const credits = f.credits ?? true;
+  if (!debits && !credits) throw new LedgerError('INVALID_ARGUMENT', 'filter must include debits, credits or both');
+  return { accountId: f.accountId, min, max: max === 0n || max > I64_MAX ? I64_MAX : max, code, limit: f.limit, debits, credits, reversed: f.reversed ?? false };
+}
+
+function prepare(db: Database.Database) {
+  const transferColumns = 'id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp, pending_status';
+  const accountTransfers = (order: 'ASC' | 'DESC') =>
+    db.prepare(
+      `SELECT ${transferColumns} FROM transfers
+       WHERE (debit_account_id = ? OR credit_account_id = ?) AND timestamp BETWEEN ? AND ? AND (? = 0 OR code = ?)
+       ORDER BY timestamp ${order} LIMIT ?`,
+    );
+  const balances = (order: 'ASC' | 'DESC') =>
+    db.prepare(`SELECT * FROM account_balances WHERE account_id = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp ${order} LIMIT ?`);
+  return {
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    account: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+    allAccounts: db.prepare('SELECT * FROM accounts ORDER BY timestamp'),
+    transfer: db.prepare(`SELECT ${transferColumns} FROM transfers WHERE id = ?`),
+    transferAt: db.prepare(`SELECT ${transferColumns} FROM transfers WHERE timestamp = ?`),
+    pendingStatus: db.prepare('SELECT pending_status FROM transfers WHERE id = ?'),
+    allTransfers: db.prepare(`SELECT ${transferColumns} FROM transfers ORDER BY timestamp`),
+    accountTransfersAsc: accountTransfers('ASC'),
+    accountTransfersDesc: accountTransfers('DESC'),
+    balancesAsc: balances('ASC'),
+    balancesDesc: balances('DESC'),
+    insertTransfer: db.prepare(`INSERT INTO transfers (timestamp, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, pending_status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    setStatus: db.prepare('UPDATE transfers SET pending_status = ? WHERE id = ?'),
+    insertBalance: db.prepare('INSERT INTO account_balances (account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted) VALUES (?, ?, ?, ?, ?, ?)'),
+    upsertAccount: db.prepare(`INSERT INTO accounts (id, debits_pending, debits_posted, credits_pending, credits_posted, user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted,
+        credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted`),
+  };
+}
+
+function toAccount(r: Row): Account {
+  return {
+    id: bytesU128(r.id, 'accounts.id'),
+    debitsPending: bytesU128(r.debits_pending, 'accounts.debits_pending'),
+    debitsPosted: bytesU128(r.debits_posted, 'accounts.debits_posted'),
+    creditsPending: bytesU128(r.credits_pending, 'accounts.credits_pending'),
+    creditsPosted: bytesU128(r.credits_posted, 'accounts.credits_posted'),
+    userData128: bytesU128(r.user_data_128, 'accounts.user_data_128'),
+    userData64: bytesU64(r.user_data_64, 'accounts.user_data_64'),
+    userData32: Number(intColumn(r.user_data_32, 'accounts.user_data_32', U32)),
+    ledger: Number(intColumn(r.ledger, 'accounts.ledger', U32)),
+    code: Number(intColumn(r.code, 'accounts.code', U16)),
+    flags: Number(intColumn(r.flags, 'accounts.flags', U16)),
+    timestamp: intColumn(r.timestamp, 'accounts.timestamp', U64_MAX),
+  };
+}
+
+function toTransfer(r: Row): Transfer {
+  return {
+    id: bytesU128(r.id, 'transfers.id'),
+    debitAccountId: bytesU128(r.debit_account_id, 'transfers.debit_account_id'),
+    creditAccountId: bytesU128(r.credit_account_id, 'transfers.credit_account_id'),
+    amount: bytesU128(r.amount, 'transfers.amount'),
+    pendingId: bytesU128(r.pending_id, 'transfers.pending_id'),
+    userData128: bytesU128(r.user_data_128, 'transfers.user_data_128'),
+    userData64: bytesU64(r.user_data_64, 'transfers.user_data_64'),
+    userData32: Number(intColumn(r.user_data_32, 'transfers.user_data_32', U32)),
+    timeout: Number(intColumn(r.timeout, 'transfers.timeout', U32)),
+    ledger: Number(intColumn(r.ledger, 'transfers.ledger', U32)),
+    code: Number(intColumn(r.code, 'transfers.code', U16)),
+    flags: Number(intColumn(r.flags, 'transfers.flags', U16)),
+    timestamp: intColumn(r.timestamp, 'transfers.timestamp', U64_MAX),
+  };
+}
+
+function toBalance(r: Row): AccountBalance {
+  return {
+    accountId: bytesU128(r.account_id, 'account_balances.account_id'),
+    timestamp: intColumn(r.timestamp, 'account_balances.timestamp', U64_MAX),
+    debitsPending: bytesU128(r.debits_pending, 'account_balances.debits_pending'),
+    debitsPosted: bytesU128(r.debits_posted, 'account_balances.debits_posted'),
+    creditsPending: bytesU128(r.credits_pending, 'account_balances.credits_pending'),
+    creditsPosted: bytesU128(r.credits_posted, 'account_balances.credits_posted'),
+  };
+}

@@ -1,0 +1,278 @@
+// The durable store: reopen restores exactly the committed state; group commit answers every
+// caller with the results a sequential core gives; foreign, damaged, locked and other ledgers'
+// databases are refused with typed errors and left unchanged; queries page and filter.
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { AccountFlags, DurableLedger, Ledger, type LedgerClock, LedgerError, TransferFlags, type TransferInput } from '../src';
+import { SUPPLY_ACCOUNTS, workload } from './helpers/arbitraries';
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'caesar-store-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+const freshPath = (): string => join(dir, `ledger-${n++}.db`);
+
+/** A clock the test moves by hand; timers fire when it passes their deadline. */
+class ManualClock implements LedgerClock {
+  private t = 1_700_000_000_000;
+  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  private seq = 0;
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== handle);
+  }
+  advance(ms: number): void {
+    this.t += ms;
+    const due = this.timers.filter((x) => x.at <= this.t);
+    this.timers = this.timers.filter((x) => x.at > this.t);
+    for (const d of due) d.fn();
+  }
+  get armed(): number {
+    return this.timers.length;
+  }
+}
+
+async function expectLedgerError(p: Promise<unknown> | (() => unknown), code: string): Promise<LedgerError> {
+  let err: unknown;
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(LedgerError);
+  expect((err as LedgerError).code).toBe(code);
+  return err as LedgerError;
+}
+
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+test('reopen restores exactly the committed state and the ledger continues from it', async () => {
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true });
+  const id = ledger.ledgerId;
+  expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.debitsMustNotExceedCredits | AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }])).toEqual(['ok', 'ok', 'ok', 'ok']);
+  const batch: TransferInput[] = [
+    { id: 10n, debitAccountId: 100n, creditAccountId: 1n, amount: 500n, ledger: 1, code: 7 },
+    { id: 11n, debitAccountId: 1n, creditAccountId: 2n, amount: 200n, ledger: 1, code: 1, flags: TransferFlags.pending | TransferFlags.linked },
+    { id: 12n, debitAccountId: 1n, creditAccountId: 101n, amount: 50n, ledger: 1, code: 1 },
+    { id: 13n, pendingId: 11n, amount: 150n, flags: TransferFlags.postPendingTransfer },
+    { id: 14n, debitAccountId: 1n, creditAccountId: 2n, amount: 10_000n, ledger: 1, code: 1 },
+  ];
+  expect(await ledger.createTransfers(batch)).toEqual(['ok', 'ok', 'ok', 'ok', 'exceeds_credits']);
+  const before = { accounts: ledger.lookupAccounts([100n, 101n, 1n, 2n]), transfers: ledger.lookupTransfers([10n, 11n, 12n, 13n, 14n]) };
+  expect(before.transfers).toHaveLength(4);
+  expect(ledger.pendingStatuses([11n, 10n])).toEqual(new Map([[11n, 'posted']]));
+  await ledger.close();
+  await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
+
+  const again = DurableLedger.open(path, { expectedLedgerId: id });
+  expect(again.lookupAccounts([100n, 101n, 1n, 2n])).toEqual(before.accounts);
+  expect(again.lookupTransfers([10n, 11n, 12n, 13n, 14n])).toEqual(before.transfers);
+  const one = before.accounts.find((a) => a.id === 1n)!;
+  expect(one).toMatchObject({ debitsPosted: 200n, creditsPosted: 500n, debitsPending: 0n });
+  // Idempotency survives the reopen; new work continues.
+  expect(await again.createTransfers(batch.slice(0, 1))).toEqual(['exists']);
+  expect(await again.createTransfers([{ ...batch[0]!, amount: 1n }])).toEqual(['exists_with_different_amount']);
+  expect(await again.createTransfers([{ id: 15n, debitAccountId: 1n, creditAccountId: 2n, amount: 300n, ledger: 1, code: 1 }])).toEqual(['ok']);
+  expect(await again.createTransfers([{ id: 16n, debitAccountId: 1n, creditAccountId: 2n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['exceeds_credits']);
+  await again.close();
+});
+
+test('group commit: concurrent batches share transactions and get the results of a sequential core', async () => {
+  const [{ accounts, steps }] = fc.sample(workload, { numRuns: 1, seed: 42 });
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true });
+  const reference = new Ledger();
+  const now = 1n;
+  expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!])).toEqual(reference.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!], now).results);
+  // Timeouts depend on the clock; this test is about grouping, so drop pending timeouts.
+  const batches = Array.from({ length: 40 }, (_, i) => steps![i % steps!.length]!).map((s) =>
+    s.kind === 'accounts' ? s : { ...s, events: s.events.map((e) => ({ ...e, timeout: 0 })) },
+  );
+  const submitted = batches.map((s) => (s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events)));
+  const results = await Promise.all(submitted);
+  const expected = batches.map((s) => (s.kind === 'accounts' ? reference.createAccounts(s.events, now).results : reference.createTransfers(s.events, now).results));
+  expect(results).toEqual(expected);
+  const stats = ledger.groupCommitStats;
+  expect(stats.batches).toBe(41);
+  expect(stats.commits).toBeLessThan(stats.batches); // the 40 concurrent batches shared commits
+  expect(stats.largestGroup).toBeGreaterThan(1);
+  await ledger.close();
+  const reopened = DurableLedger.open(path);
+  const ids = reference.allAccounts().map((a) => a.id);
+  expect(reopened.lookupAccounts(ids).map((a) => ({ ...a, timestamp: 0n }))).toEqual(reference.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
+  await reopened.close();
+});
+
+test('a malformed batch is refused alone; the rest of its group commits', async () => {
+  const ledger = DurableLedger.open(freshPath(), { create: true });
+  await ledger.createAccounts(SUPPLY_ACCOUNTS);
+  const [good, negative, fractional, tooWide, oversized, after] = await Promise.allSettled([
+    ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 5n, ledger: 1, code: 1 }]),
+    ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: -5n, ledger: 1, code: 1 }]),
+    ledger.createAccounts([{ id: 3n, ledger: 1.5, code: 1 }]),
+    ledger.createTransfers([{ id: 4n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n << 128n, ledger: 1, code: 1 }]),
+    ledger.createTransfers(Array.from({ length: 8191 }, (_, i) => ({ id: BigInt(i + 10), amount: 1n }))),
+    ledger.createTransfers([{ id: 5n, debitAccountId: 100n, creditAccountId: 101n, amount: 7n, ledger: 1, code: 1 }]),
+  ]);
+  expect(good).toEqual({ status: 'fulfilled', value: ['ok'] });
+  expect(after).toEqual({ status: 'fulfilled', value: ['ok'] });
+  const reason = (r: PromiseSettledResult<unknown>): LedgerError => (r as PromiseRejectedResult).reason as LedgerError;
+  expect(reason(negative)).toBeInstanceOf(LedgerError);
+  expect(reason(negative).code).toBe('INVALID_ARGUMENT');
+  expect(reason(negative).message).toMatch(/transfers\[0\]\.amount/);
+  expect(reason(fractional).code).toBe('INVALID_ARGUMENT');
+  expect(reason(tooWide).code).toBe('INVALID_ARGUMENT');
+  expect(reason(oversized).code).toBe('BATCH_TOO_LARGE');
+  expect(ledger.lookupTransfers([1n, 2n, 4n, 5n]).map((t) => t.id)).toEqual([1n, 5n]);
+  expect(ledger.lookupAccounts([101n])[0]!.creditsPosted).toBe(12n);
+  expect(ledger.status).toBe('open');
+  await ledger.close();
+});
+
+test('refuses a missing, foreign, other-version, other-ledger, tampered or locked database, changing nothing', async () => {
+  await expectLedgerError(() => DurableLedger.open(join(dir, 'missing.db')), 'STORE_NOT_FOUND');
+
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'this is not a database, it is a shopping list\n'.repeat(200));
+  const textHash = sha(text);
+  await expectLedgerError(() => DurableLedger.open(text, { create: true }), 'STORE_FOREIGN');
+  expect(sha(text)).toBe(textHash);
+
+  const other = join(dir, 'other.db');
+  const raw = new Database(other);
+  raw.exec('CREATE TABLE people (name TEXT)');
+  raw.close();
+  const otherHash = sha(other);
+  await expectLedgerError(() => DurableLedger.open(other, { create: true }), 'STORE_FOREIGN');
+  expect(sha(other)).toBe(otherHash);
+
+  // A real ledger, then: another ledger id expected, another schema version, tampered balances.
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true });
+  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1 }]);
+  await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 1n, amount: 40n, ledger: 1, code: 1 }]);
+  // While it is open, a second opener is refused.
+  await expectLedgerError(() => DurableLedger.open(path), 'STORE_LOCKED');
+  await ledger.close();
+
+  await expectLedgerError(() => DurableLedger.open(path, { expectedLedgerId: '00000000-0000-4000-8000-000000000000' }), 'STORE_FOREIGN');
+  // create: true on an existing ledger opens it, never replaces it.
+  const reopened = DurableLedger.open(path, { create: true });
+  expect(reopened.ledgerId).toBe(ledger.ledgerId);
+  expect(reopened.lookupTransfers([1n])).toHaveLength(1);
+  await reopened.close();
+
+  const tamper = (sql: string): void => {
+    const db = new Database(path);
+    db.exec(sql);
+    db.close();
+  };
+  tamper("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  await expectLedgerError(() => DurableLedger.open(path), 'STORE_VERSION');
+  tamper("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  // Credit account 1 with money no transfer put there.
+  tamper(`UPDATE accounts SET credits_posted = x'00000000000000000000000000000fff' WHERE id = x'00000000000000000000000000000001'`);
+  const err = await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
+  expect(err.message).toMatch(/balances_match_transfers/);
+  // Put it back (and balance the books some other wrong way): the invariant check catches it.
+  tamper(`UPDATE accounts SET credits_posted = x'00000000000000000000000000000028' WHERE id = x'00000000000000000000000000000001'`);
+  tamper(`UPDATE transfers SET amount = x'00000000000000000000000000000029'`);
+  await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
+});
+
+test('getAccountTransfers and getAccountBalances page by timestamp and filter by code and direction', async () => {
+  const ledger = DurableLedger.open(freshPath(), { create: true });
+  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }]);
+  const transfers: TransferInput[] = [];
+  for (let i = 1; i <= 30; i++) {
+    transfers.push(i % 3 === 0 ? { id: BigInt(i), debitAccountId: 1n, creditAccountId: 2n, amount: BigInt(i), ledger: 1, code: 2 } : { id: BigInt(i), debitAccountId: 100n, creditAccountId: 1n, amount: BigInt(i), ledger: 1, code: 1 });
+  }
+  expect(new Set(await ledger.createTransfers(transfers))).toEqual(new Set(['ok']));
+  const all = ledger.getAccountTransfers({ accountId: 1n, limit: 100 });
+  expect(all.map((t) => t.id)).toEqual(transfers.map((t) => t.id));
+  // Paging: 7 at a time, the next page starts after the last timestamp seen.
+  const paged: bigint[] = [];
+  let min = 0n;
+  for (;;) {
+    const page = ledger.getAccountTransfers({ accountId: 1n, limit: 7, timestampMin: min });
+    paged.push(...page.map((t) => t.id));
+    if (page.length < 7) break;
+    min = page[page.length - 1]!.timestamp + 1n;
+  }
+  expect(paged).toEqual(all.map((t) => t.id));
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, code: 2 }).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, credits: false }).every((t) => t.debitAccountId === 1n)).toBe(true);
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 3, reversed: true }).map((t) => t.id)).toEqual([30n, 29n, 28n]);
+  const window = ledger.getAccountTransfers({ accountId: 1n, limit: 100, timestampMin: all[4]!.timestamp, timestampMax: all[9]!.timestamp });
+  expect(window.map((t) => t.id)).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
+  expect(ledger.getAccountTransfers({ accountId: 2n, limit: 100 })).toHaveLength(10);
+
+  const history = ledger.getAccountBalances({ accountId: 1n, limit: 100 });
+  expect(history).toHaveLength(30);
+  const last = history[history.length - 1]!;
+  expect(ledger.lookupAccounts([1n])[0]).toMatchObject({ debitsPosted: last.debitsPosted, creditsPosted: last.creditsPosted });
+  expect(ledger.getAccountBalances({ accountId: 1n, limit: 100, code: 2 })).toHaveLength(10);
+  expect(ledger.getAccountBalances({ accountId: 2n, limit: 100 })).toHaveLength(0); // no history flag
+  await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 0 }), 'INVALID_ARGUMENT');
+  await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 8191 }), 'INVALID_ARGUMENT');
+  await expectLedgerError(() => ledger.lookupAccounts(Array.from({ length: 8191 }, () => 1n)), 'BATCH_TOO_LARGE');
+  await ledger.close();
+});
+
+test('pending transfers expire on their timer and the expiry is committed', async () => {
+  const clock = new ManualClock();
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true, clock });
+  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }]);
+  expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 1n, amount: 9n, ledger: 1, code: 1, timeout: 2, flags: TransferFlags.pending }])).toEqual(['ok']);
+  expect(ledger.lookupAccounts([1n])[0]!.creditsPending).toBe(9n);
+  expect(clock.armed).toBe(1);
+  clock.advance(1_000);
+  expect(ledger.pendingStatuses([1n]).get(1n)).toBe('pending');
+  clock.advance(1_500); // the timer fires and queues the expiry batch
+  await ledger.createTransfers([]); // committed in order after it
+  expect(ledger.pendingStatuses([1n]).get(1n)).toBe('expired');
+  expect(ledger.lookupAccounts([1n])[0]!.creditsPending).toBe(0n);
+  expect(await ledger.createTransfers([{ id: 2n, pendingId: 1n, flags: TransferFlags.postPendingTransfer }])).toEqual(['pending_transfer_expired']);
+  expect(ledger.getAccountBalances({ accountId: 1n, limit: 10 }).map((b) => b.creditsPending)).toEqual([9n, 0n]);
+  await ledger.close();
+  const reopened = DurableLedger.open(path, { clock });
+  expect(reopened.pendingStatuses([1n]).get(1n)).toBe('expired');
+  await reopened.close();
+});
+
+test('a failed commit stops the ledger without acknowledging anything; reopen restores the committed state', async () => {
+  const clock = new ManualClock();
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true, clock });
+  await ledger.createAccounts(SUPPLY_ACCOUNTS);
+  expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['ok']);
+  // A clock far in the future: its timestamps no longer fit SQLite's INTEGER, so the write fails.
+  clock.advance(2 ** 63 / 1e6);
+  const a = ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
+  const b = ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
+  await expectLedgerError(a, 'UNAVAILABLE');
+  await expectLedgerError(b, 'UNAVAILABLE');
+  await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
+  expect(ledger.status).toBe('failed');
+  await ledger.close();
+  const reopened = DurableLedger.open(path);
+  expect(reopened.lookupTransfers([1n, 2n, 3n]).map((t) => t.id)).toEqual([1n]);
+  expect(reopened.lookupAccounts([101n])[0]!.creditsPosted).toBe(1n);
+  await reopened.close();
+});
