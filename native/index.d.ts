@@ -9,6 +9,16 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** An ECDSA P-256 (SHA-256) or P-384 (SHA-384) private key, ready to sign. */
+export declare class EcdsaSigner {
+  /** From a PKCS#8 DER private key; the curve picks the hash (P-256: SHA-256, P-384: SHA-384). */
+  static fromPkcs8(der: Uint8Array): EcdsaSigner
+  /** "P-256" or "P-384". */
+  get curve(): string
+  /** DER ECDSA signature of `data` (hashed with the curve's hash). */
+  sign(data: Uint8Array): Buffer
+}
+
 export declare class QuicConnection {
   /** Peer address, "[ipv6]:port". */
   get remoteAddr(): string

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.EcdsaSigner = nativeBinding.EcdsaSigner
 module.exports.QuicConnection = nativeBinding.QuicConnection
 module.exports.QuicEndpoint = nativeBinding.QuicEndpoint
 module.exports.errorCodes = nativeBinding.errorCodes

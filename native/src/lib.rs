@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod connection;
+pub mod ecdsa;
 pub mod endpoint;
 pub mod error;
 pub mod falcon;

@@ -100,8 +100,14 @@ export interface NativeEndpoint {
   waitIdle(): Promise<void>;
 }
 
+export interface NativeEcdsaSigner {
+  readonly curve: string;
+  sign(data: Buffer): Buffer;
+}
+
 export interface NativeAddon {
   QuicEndpoint: { bind(opts: NativeEndpointOptions): NativeEndpoint };
+  EcdsaSigner: { fromPkcs8(der: Buffer): NativeEcdsaSigner };
   falconKeypair(): { publicKey: Buffer; secretKey: Buffer };
   falconSign(secretKey: Buffer, message: Buffer): Buffer;
   /** The stream mux's event and operation numbers by name (checked against stream-mux.ts in a test). */

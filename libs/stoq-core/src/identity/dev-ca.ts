@@ -15,6 +15,7 @@
 import { X509Certificate, createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { ecdsaSign } from '../ecdsa';
 import { StoqError } from '../errors';
 import { nativeFalcon, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
@@ -240,6 +241,8 @@ export class DevCa implements CertificateSource {
 
   /** ECDSA P-384 / SHA-384 signature (DER) with the root key: for CRLs and signed lists. */
   signClassical(data: Uint8Array): Uint8Array {
+    // Roots this class creates are P-384; a P-256 root loaded from disk still signs with SHA-384.
+    if (this.key.asymmetricKeyDetails?.namedCurve === 'secp384r1') return ecdsaSign(this.key, data);
     return new Uint8Array(sign('sha384', data, { key: this.key, dsaEncoding: 'der' }));
   }
 

@@ -46,6 +46,7 @@ import {
 import { parseHybridCertificate } from './parse';
 import { preTbsCertificate } from './pre-tbs';
 import { derToPem } from './pem';
+import { ecdsaSign } from '../ecdsa';
 
 export interface SubjectName {
   commonName: string;
@@ -124,7 +125,7 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
   const subjectKeyId = keyIdentifier(subjectSpki);
   const subjectName = encodeName(subject);
   const signer = classicalSigner(issuer.privateKey);
-  const issuerPublicSpki = spkiOf(createPublicKey(issuer.privateKey), 'issuer');
+  const issuerPublicSpki = issuerSpkiOf(issuer.privateKey);
 
   let issuerName: Uint8Array;
   let authorityKeyId: Uint8Array;
@@ -187,8 +188,13 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
   // 1. FALCON over the PreTBSCertificate (no `signature` field, no altSignatureValue yet).
   const preTbs = preTbsCertificate(tbsWith(extensions));
   const altSignature = falcon.sign(issuer.falconSecretKey, preTbs);
-  if (!falcon.verify(issuer.falconPublicKey, preTbs, altSignature)) {
-    throw new StoqError('TLS_CONFIG', 'the issuer FALCON secret key does not match its FALCON public key');
+  // A mismatched FALCON pair would issue certificates nobody can verify: checked on the first
+  // signature of each secret key (a CA issues many).
+  if (checkedFalconPairs.get(issuer.falconSecretKey) !== issuer.falconPublicKey) {
+    if (!falcon.verify(issuer.falconPublicKey, preTbs, altSignature)) {
+      throw new StoqError('TLS_CONFIG', 'the issuer FALCON secret key does not match its FALCON public key');
+    }
+    checkedFalconPairs.set(issuer.falconSecretKey, issuer.falconPublicKey);
   }
   // 2. altSignatureValue last, then the classical signature over the full TBSCertificate.
   extensions.push(extension(OID_ALT_SIGNATURE_VALUE, false, bitString(altSignature)));
@@ -196,6 +202,20 @@ export function issueCertificate(options: IssueCertificateOptions): IssuedCertif
   const signature = signer.sign(tbs);
   const der = encodeTlv(TAG_SEQUENCE, tbs, algorithmIdentifier(signer.algorithmOid), bitString(signature));
   return { der, pem: derToPem(der, 'CERTIFICATE') };
+}
+
+const issuerSpkis = new WeakMap<KeyObject, Uint8Array>();
+/** FALCON secret key → the public key it was checked against (by identity: the arrays are not copied). */
+const checkedFalconPairs = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The issuer's public SPKI, derived once per private KeyObject (a CA issues many certificates). */
+function issuerSpkiOf(privateKey: KeyObject): Uint8Array {
+  let spki = issuerSpkis.get(privateKey);
+  if (!spki) {
+    spki = spkiOf(createPublicKey(privateKey), 'issuer');
+    issuerSpkis.set(privateKey, spki);
+  }
+  return spki;
 }
 
 /** SHA-1 of the subjectPublicKey BIT STRING value (RFC 5280 §4.2.1.2, method 1). */
@@ -229,7 +249,7 @@ function classicalSigner(key: KeyObject): ClassicalSigner {
     const hash = curve === 'prime256v1' ? 'sha256' : curve === 'secp384r1' ? 'sha384' : undefined;
     if (hash) {
       const algorithmOid = hash === 'sha256' ? OID_ECDSA_WITH_SHA256 : OID_ECDSA_WITH_SHA384;
-      return { algorithmOid, sign: (data) => new Uint8Array(classicalSign(hash, data, { key, dsaEncoding: 'der' })) };
+      return { algorithmOid, sign: (data) => ecdsaSign(key, data) };
     }
     throw new StoqError('TLS_CONFIG', `unsupported issuer EC curve ${curve}: use P-256 or P-384`);
   }
