@@ -282,6 +282,8 @@ function toAnswer(r: ZoneRecord): Answer {
       return { type: 'TXT', name: r.name, ttl: r.ttl, class: 'IN', data: [...r.text] };
     case 'NS':
       return { type: 'NS', name: r.name, ttl: r.ttl, class: 'IN', data: r.host };
+    case 'PTR':
+      return { type: 'PTR', name: r.name, ttl: r.ttl, class: 'IN', data: r.target };
     case 'SOA':
       return {
         type: 'SOA',

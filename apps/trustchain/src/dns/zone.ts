@@ -10,6 +10,12 @@ import { canonicalName, isHostLabel, isInZone, labelsBelow, nameProblem, selfAnd
 export const DEFAULT_ORIGIN = 'hypermesh.';
 /** The labels in front of a service's SRV name: `_stoq._udp.<service>.hypermesh.` (RFC 2782). */
 export const SRV_PREFIX = '_stoq._udp';
+/**
+ * DNS-SD service type enumeration (RFC 6763 §9): `PTR _services._dns-sd._udp.hypermesh.` lists the
+ * SRV name of every service with a live registration, so a monitor finds services it was never
+ * told about (NGauge does).
+ */
+export const SERVICES_PREFIX = '_services._dns-sd._udp';
 
 interface RecordBase {
   /** Canonical (lowercase, fully qualified) on output; any case, with or without the final dot, on input. */
@@ -38,6 +44,11 @@ export interface NsRecord extends RecordBase {
   readonly type: 'NS';
   readonly host: string;
 }
+/** DNS-SD service enumeration (RFC 6763 §9): derived by the zone, never registered. */
+export interface PtrRecord extends RecordBase {
+  readonly type: 'PTR';
+  readonly target: string;
+}
 export interface SoaRecord extends RecordBase {
   readonly type: 'SOA';
   readonly mname: string;
@@ -51,7 +62,7 @@ export interface SoaRecord extends RecordBase {
 /** A record a service may register. */
 export type RegisteredRecord = SrvRecord | AaaaRecord | TxtRecord;
 /** Any record the zone serves. */
-export type ZoneRecord = RegisteredRecord | NsRecord | SoaRecord;
+export type ZoneRecord = RegisteredRecord | NsRecord | SoaRecord | PtrRecord;
 export type ZoneRecordType = ZoneRecord['type'];
 
 type WithOptionalTtl<T> = T extends RecordBase ? Omit<T, 'ttl'> & { readonly ttl?: number } : never;
@@ -320,6 +331,7 @@ export class Zone {
     this.expire(now);
     const qname = canonicalName(name);
     if (!isInZone(qname, this.origin)) return { rcode: 'REFUSED', authoritative: false, answers: [], authorities: [], additionals: [] };
+    if (qname === this.servicesName) return this.serviceEnumeration(type, now);
     const node = this.nodes.get(qname);
     if (node === undefined) return this.negative('NXDOMAIN');
     const answers: ZoneRecord[] = [];
@@ -357,7 +369,32 @@ export class Zone {
     return `${lines.join('\n')}\n`;
   }
 
+  /** `_services._dns-sd._udp.<origin>`: the DNS-SD enumeration name. */
+  get servicesName(): string {
+    return `${SERVICES_PREFIX}.${this.origin}`;
+  }
+
+  /** The services with a live SRV record (their names, sorted). */
+  services(now: number): string[] {
+    this.expire(now);
+    const suffix = `.${this.origin}`;
+    const out: string[] = [];
+    for (const [name, node] of this.nodes) {
+      if (!name.startsWith(`${SRV_PREFIX}.`) || !node.rrsets.has('SRV')) continue;
+      const service = name.slice(SRV_PREFIX.length + 1, name.length - suffix.length);
+      if (!service.includes('.')) out.push(service);
+    }
+    return out.sort();
+  }
+
   // ------------------------------------------------------------------------------- internals
+
+  private serviceEnumeration(type: string, now: number): ZoneAnswer {
+    if (type !== 'PTR' && type !== 'ANY') return this.negative('NOERROR');
+    const answers: PtrRecord[] = this.services(now).map((service) => ({ type: 'PTR', name: this.servicesName, ttl: this.defaultTtl, target: this.srvName(service) }));
+    if (answers.length === 0) return this.negative('NOERROR');
+    return { rcode: 'NOERROR', authoritative: true, answers, authorities: [], additionals: [] };
+  }
 
   private negative(rcode: 'NXDOMAIN' | 'NOERROR'): ZoneAnswer {
     const soa = this.soaRecord;
@@ -643,6 +680,8 @@ function rdataKey(r: ZoneRecord): string {
       return JSON.stringify(r.text);
     case 'NS':
       return r.host;
+    case 'PTR':
+      return r.target;
     case 'SOA':
       return 'SOA';
   }
@@ -672,7 +711,8 @@ function presentationData(r: ZoneRecord): string {
     case 'TXT':
       return r.text.map(quoteCharacterString).join(' ');
     case 'NS':
-      return r.host;
+    case 'PTR':
+      return r.type === 'NS' ? r.host : r.target;
     case 'SOA':
       return `${r.mname} ${r.rname} ${r.serial} ${r.refresh} ${r.retry} ${r.expire} ${r.minimum}`;
   }

@@ -19,7 +19,7 @@ export const MIN_LEASE_SECONDS = 5;
 export const MAX_LEASE_SECONDS = 3600;
 /** How often lapsed leases are removed (ms). DNS lookups also expire lazily, so this bounds only the store. */
 export const EXPIRY_TICK_MS = 1000;
-const RESOLVABLE_TYPES = ['SRV', 'AAAA', 'TXT', 'SOA', 'NS', 'ANY'];
+const RESOLVABLE_TYPES = ['SRV', 'AAAA', 'TXT', 'SOA', 'NS', 'PTR', 'ANY'];
 
 export interface DiscoveryDeps {
   readonly zone: Zone;
@@ -54,6 +54,8 @@ export function recordData(r: ZoneRecord): string {
       return r.text.map((t) => JSON.stringify(t)).join(' ');
     case 'NS':
       return r.host;
+    case 'PTR':
+      return r.target;
     case 'SOA':
       return `${r.mname} ${r.rname} ${r.serial} ${r.refresh} ${r.retry} ${r.expire} ${r.minimum}`;
   }

@@ -48,6 +48,15 @@ describe('DnsServer with dig', () => {
     expect(server.counters().udpQueries).toBeGreaterThanOrEqual(1);
   });
 
+  test('DNS-SD enumeration: PTR _services._dns-sd._udp lists every registered service', async () => {
+    const r = await dig(['@::1', '-p', port, 'PTR', '_services._dns-sd._udp.hypermesh']);
+    expect(r.status).toBe('NOERROR');
+    expect(r.section('ANSWER').map((f) => f.slice(3).join(' '))).toEqual(['PTR _stoq._udp.caesar.hypermesh.', 'PTR _stoq._udp.catalog.hypermesh.']);
+    const srv = await dig(['@::1', '-p', port, 'SRV', '_services._dns-sd._udp.hypermesh']);
+    expect(srv.status).toBe('NOERROR');
+    expect(srv.section('ANSWER')).toEqual([]);
+  });
+
   test('the same over TCP (+tcp)', async () => {
     const before = server.counters().tcpQueries;
     const r = await dig(['@::1', '-p', port, '+tcp', 'SRV', '_STOQ._UDP.Caesar.Hypermesh']);

@@ -235,6 +235,26 @@ describe('Zone: leases', () => {
   });
 });
 
+describe('Zone: DNS-SD service enumeration', () => {
+  test('PTR at _services._dns-sd._udp names each service with a live SRV, and drops it when its leases lapse', () => {
+    const zone = new Zone();
+    zone.register(caesar1, own(zone, caesar1), LEASE, T0);
+    zone.register(caesar2, own(zone, caesar2, '2001:db8::2'), LEASE, T0);
+    zone.register({ service: 'catalog', instance: 'catalog-1' }, own(zone, { service: 'catalog', instance: 'catalog-1' }), 2 * LEASE, T0);
+    const ptr = zone.lookup('_services._dns-sd._udp.hypermesh', 'PTR', T0 + 1);
+    expect(ptr.rcode).toBe('NOERROR');
+    expect(ptr.answers.map((r) => `${r.type} ${(r as { target: string }).target}`)).toEqual(['PTR _stoq._udp.caesar.hypermesh.', 'PTR _stoq._udp.catalog.hypermesh.']);
+    expect(zone.lookup('_services._dns-sd._udp.hypermesh', 'SRV', T0 + 1)).toMatchObject({ rcode: 'NOERROR', answers: [] });
+    expect(zone.services(T0 + LEASE)).toEqual(['catalog']);
+    expect(zone.lookup('_services._dns-sd._udp.hypermesh', 'PTR', 3 * LEASE + T0)).toMatchObject({ rcode: 'NOERROR', answers: [] });
+  });
+
+  test('no service can register the enumeration name', () => {
+    const zone = new Zone();
+    expectRefused(() => zone.register(caesar1, [{ type: 'TXT', name: '_services._dns-sd._udp.hypermesh', text: ['x'] }], LEASE, T0), 'NAME_OF_OTHER_SERVICE');
+  });
+});
+
 describe('Zone: lookup', () => {
   const zone = new Zone({ nameServerAddresses: ['::1'] });
   zone.register(caesar1, own(zone, caesar1), LEASE, T0);
