@@ -12,6 +12,13 @@ export function u128Bytes(v: bigint): Buffer {
   return b;
 }
 
+/** Writes v into a reused 16-byte buffer (statement parameters are copied when bound). */
+export function u128Into(b: Buffer, v: bigint): Buffer {
+  b.writeBigUInt64BE(v >> 64n, 0);
+  b.writeBigUInt64BE(v & U64_MASK, 8);
+  return b;
+}
+
 export function u64Bytes(v: bigint): Buffer {
   const b = Buffer.allocUnsafe(8);
   b.writeBigUInt64BE(v, 0);
