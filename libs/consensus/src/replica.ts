@@ -1,0 +1,642 @@
+// One validator's replica: a sans-I/O state machine. The shell feeds it messages (with the peer
+// they came from), timer expiries and client operations, each with the time of its clock, and
+// performs the returned effects in order (see effects.ts). Nothing here reads a clock, touches a
+// socket or a disk, starts a timer or draws a random number, so a seed replays a run exactly.
+//
+// Protocol: chained 2-chain HotStuff in the Jolteon / DiemBFT-v4 style (rules in safety.ts).
+// Views rotate leaders round-robin. The leader of view v proposes a block extending its highest
+// QC; replicas vote to the leader of v + 1, which turns 2f+1 votes into the QC that its own
+// proposal for v + 1 carries — so proposals are pipelined: each block certifies its parent and
+// commits its grandparent when their views are consecutive. A replica that hears nothing useful
+// before its timer fires broadcasts a signed timeout with its highest QC; 2f+1 timeouts form a
+// TC that moves everyone to the next view, and f+1 of them pull a replica into timing out too.
+// The view timeout doubles after each view ended by a TC, up to maxTimeout, and resets on a QC.
+import { checkQuorumCertificate, checkTimeoutCertificate } from './certificates';
+import { DEFAULT_LIMITS, decodeMessage, type ConsensusLimits } from './codec';
+import type { Signer, SignatureVerifier } from './crypto';
+import type { Effect, Step } from './effects';
+import { EquivocationDetector } from './equivocation';
+import { CodecError, type Rejection } from './errors';
+import { BlockTree } from './block-tree';
+import { DEFAULT_MEMPOOL, Mempool, type MempoolLimits, type SubmitResult } from './mempool';
+import { initialSafetyState, SafetyRules, type SafetyState, type UnsafeMutationForTests } from './safety';
+import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes } from './signing';
+import { TimeoutAggregator, VoteAggregator } from './aggregators';
+import type { Block, BlockHash, BlockRequest, BlockResponse, CommittedBlock, Genesis, Message, Proposal, QuorumCertificate, TimeoutCertificate, TimeoutMessage, ValidatorId, Vote } from './types';
+import { ValidatorSet } from './validators';
+import { reject, RejectCode } from './verdict';
+
+export interface PacemakerTiming {
+  /** Timeout of a view that follows a QC (units of the shell's clock, e.g. ms). */
+  baseTimeout: number;
+  /** Cap of the doubling after consecutive timed-out views. */
+  maxTimeout: number;
+}
+
+export const DEFAULT_TIMING: Readonly<PacemakerTiming> = Object.freeze({ baseTimeout: 1000, maxTimeout: 60_000 });
+
+/** What a restarted replica gets back from its disk. */
+export interface RestoredState {
+  /** The last durable persist effect. */
+  safety: SafetyState;
+  /** The durable block log, ascending: from height 1, or a contiguous suffix of it (after a snapshot). */
+  committed: readonly CommittedBlock[];
+  /** Blocks from persist effects not yet committed (any order; ones at or below the committed height are ignored). */
+  pendingBlocks?: readonly Block[];
+}
+
+export interface ReplicaOptions {
+  genesis: Genesis | ValidatorSet;
+  self: ValidatorId;
+  signer: Signer;
+  verifier: SignatureVerifier;
+  timing?: Partial<PacemakerTiming>;
+  limits?: Partial<ConsensusLimits>;
+  mempool?: Partial<MempoolLimits>;
+  /** Committed blocks kept in memory to serve catch-up requests (default 10,000). */
+  retainCommittedBlocks?: number;
+  /** How many views ahead of its own a replica buffers votes and timeouts (default 4). */
+  maxViewAhead?: number;
+  restored?: RestoredState;
+  /** Breaks the protocol on purpose; for the simulator's mutation tests only. */
+  unsafeMutationForTests?: UnsafeMutationForTests;
+}
+
+export interface ReplicaStatus {
+  self: ValidatorId;
+  view: number;
+  leader: ValidatorId;
+  highQcView: number;
+  lockedQcView: number;
+  lastVotedView: number;
+  committedHeight: number;
+  committedHash: BlockHash;
+  mempoolSize: number;
+}
+
+interface PendingProposal {
+  from: ValidatorId;
+  proposal: Proposal;
+  hash: BlockHash;
+}
+
+const MAX_OUTSTANDING_REQUESTS = 16;
+const EVIDENCE_WINDOW_VIEWS = 64;
+const QC_CACHE_SIZE = 4096;
+
+export class Replica {
+  readonly validatorSet: ValidatorSet;
+  readonly self: ValidatorId;
+  private readonly signer: Signer;
+  private readonly verifier: SignatureVerifier;
+  private readonly timing: PacemakerTiming;
+  private readonly limits: ConsensusLimits;
+  private readonly quorum: number;
+  private readonly maxViewAhead: number;
+  private readonly safety: SafetyRules;
+  private readonly tree: BlockTree;
+  private readonly mempool: Mempool;
+  private readonly votes = new VoteAggregator();
+  private readonly timeouts = new TimeoutAggregator();
+  private readonly equivocation = new EquivocationDetector();
+  private readonly qcCache = new Map<string, QuorumCertificate>();
+  private readonly pendingProposals = new Map<number, PendingProposal>();
+  private readonly outstanding = new Map<BlockHash, { peer: ValidatorId; at: number }>();
+
+  private currentView = 1;
+  private highestQc: QuorumCertificate;
+  private lastTc: TimeoutCertificate | null = null;
+  private consecutiveTimeouts = 0;
+  private myTimeout: TimeoutMessage | null = null;
+  /** Peers sent our timeout in this view because they were behind (once per view each). */
+  private readonly helped = new Set<ValidatorId>();
+  private deadline = 0;
+  private now = 0;
+  private out: Effect[] = [];
+  private timerDirty = false;
+
+  constructor(opts: ReplicaOptions) {
+    this.validatorSet = opts.genesis instanceof ValidatorSet ? opts.genesis : ValidatorSet.fromGenesis(opts.genesis);
+    const set = this.validatorSet;
+    if (!set.has(opts.self)) throw new RangeError(`self ${opts.self} is not a validator`);
+    if (opts.signer.validator !== opts.self) throw new RangeError('signer signs for another validator');
+    this.self = opts.self;
+    this.signer = opts.signer;
+    this.verifier = opts.verifier;
+    this.timing = { ...DEFAULT_TIMING, ...opts.timing };
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.maxViewAhead = opts.maxViewAhead ?? 4;
+    this.quorum = opts.unsafeMutationForTests === 'quorum-f-plus-1' ? set.faultyWeight + 1 : set.quorumWeight;
+    this.mempool = new Mempool({ ...DEFAULT_MEMPOOL, ...opts.mempool });
+    this.tree = new BlockTree(set.genesisBlock, set.genesisBlockHash, set.genesisQc, opts.retainCommittedBlocks ?? 10_000);
+    const safety = opts.restored?.safety ?? initialSafetyState(set.genesisQc);
+    this.safety = new SafetyRules(safety, opts.unsafeMutationForTests ?? null);
+    for (const c of opts.restored?.committed ?? []) this.tree.restoreCommitted(c);
+    const pending = [...(opts.restored?.pendingBlocks ?? [])].sort((a, b) => a.height - b.height);
+    for (const b of pending) this.tree.add(computeBlockHash(set.chainTag, b), b);
+    this.highestQc = safety.lockedQc;
+    this.lastTc = safety.highTc;
+    this.tree.recordQc(safety.lockedQc);
+    this.currentView = Math.max(1, safety.lockedQc.view + 1, safety.lastVotedView, safety.highTc ? safety.highTc.view + 1 : 0);
+  }
+
+  // ---- public API -------------------------------------------------------------------------
+
+  /** Arms the first timer and, if this replica leads the first view, proposes. */
+  start(now: number): Effect[] {
+    return this.run(now, () => {
+      this.armTimer();
+      this.tryPropose();
+    });
+  }
+
+  /** A decoded message from validator `from` (as authenticated by the transport). */
+  onMessage(from: ValidatorId, message: Message, now: number): Step {
+    let rejection: Rejection | null = null;
+    const effects = this.run(now, () => {
+      rejection = this.dispatch(from, message);
+    });
+    return { effects, rejection };
+  }
+
+  /** Wire bytes from `from`: decoded with the configured limits, then as onMessage. */
+  onMessageBytes(from: ValidatorId, bytes: Uint8Array, now: number): Step {
+    let message: Message;
+    try {
+      message = decodeMessage(bytes, this.limits);
+    } catch (e) {
+      if (e instanceof CodecError) return { effects: [], rejection: { code: e.code, detail: e.message } };
+      throw e;
+    }
+    return this.onMessage(from, message, now);
+  }
+
+  /** The timer set by the last set-timer effect fired (early or repeated calls are harmless). */
+  onTimeout(now: number): Effect[] {
+    return this.run(now, () => {
+      if (now < this.deadline) {
+        this.timerDirty = true;
+        return;
+      }
+      this.retryRequests();
+      this.localTimeout();
+    });
+  }
+
+  /** Queues an operation for a block this replica will propose when it leads. */
+  submit(op: Uint8Array): SubmitResult {
+    return this.mempool.submit(op, this.limits.maxOpBytes);
+  }
+
+  get view(): number {
+    return this.currentView;
+  }
+
+  get highQc(): QuorumCertificate {
+    return this.highestQc;
+  }
+
+  get committedTip(): { hash: BlockHash; height: number } {
+    const t = this.tree.committedTip;
+    return { hash: t.hash, height: t.height };
+  }
+
+  /** A block this replica holds (committed within the retention window, or pending). */
+  block(hash: BlockHash): Block | undefined {
+    return this.tree.get(hash);
+  }
+
+  /** The QC certifying a held block, if seen. */
+  certificateOf(hash: BlockHash): QuorumCertificate | undefined {
+    return this.tree.qcOf(hash);
+  }
+
+  status(): ReplicaStatus {
+    const s = this.safety.state;
+    const tip = this.tree.committedTip;
+    return {
+      self: this.self,
+      view: this.currentView,
+      leader: this.validatorSet.leader(this.currentView),
+      highQcView: this.highestQc.view,
+      lockedQcView: s.lockedQc.view,
+      lastVotedView: s.lastVotedView,
+      committedHeight: tip.height,
+      committedHash: tip.hash,
+      mempoolSize: this.mempool.size,
+    };
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------
+
+  private run(now: number, body: () => void): Effect[] {
+    this.now = now;
+    this.out = [];
+    this.timerDirty = false;
+    body();
+    if (this.timerDirty) this.out.push({ type: 'set-timer', at: this.deadline });
+    const effects = this.out;
+    this.out = [];
+    return effects;
+  }
+
+  private dispatch(from: ValidatorId, m: Message): Rejection | null {
+    if (!this.validatorSet.has(from)) return reject(RejectCode.NOT_VALIDATOR, `sender ${from} is not a validator`).rejection;
+    switch (m.type) {
+      case 'proposal':
+        return this.onProposal(from, m);
+      case 'vote':
+        return this.onVote(m, false);
+      case 'timeout':
+        return this.onTimeoutMessage(from, m);
+      case 'block-request':
+        return this.onBlockRequest(from, m);
+      case 'block-response':
+        return this.onBlockResponse(from, m);
+    }
+  }
+
+  private send(to: ValidatorId, message: Message): void {
+    this.out.push({ type: 'send', to, message });
+  }
+
+  private timeoutDuration(): number {
+    return Math.min(this.timing.maxTimeout, this.timing.baseTimeout * 2 ** Math.min(this.consecutiveTimeouts, 30));
+  }
+
+  private armTimer(): void {
+    this.deadline = this.now + this.timeoutDuration();
+    this.timerDirty = true;
+  }
+
+  /** A QC this replica can rely on: a cached verified copy, the incoming one once verified, or a rejection. */
+  private verifiedQc(qc: QuorumCertificate): QuorumCertificate | Rejection {
+    const key = `${qc.view}:${qc.blockHash}`;
+    const known = this.qcCache.get(key);
+    if (known) return known.height === qc.height ? known : { code: RejectCode.INVALID_QC, detail: 'QC height contradicts a verified QC' };
+    const v = checkQuorumCertificate(qc, this.validatorSet, this.verifier, this.quorum);
+    if (!v.ok) return v.rejection;
+    this.qcCache.set(key, qc);
+    if (this.qcCache.size > QC_CACHE_SIZE) this.qcCache.delete(this.qcCache.keys().next().value!);
+    return qc;
+  }
+
+  private verifySignature(validator: ValidatorId, message: Uint8Array, signature: Uint8Array): boolean {
+    return this.verifier.verify({ validator, publicKey: this.validatorSet.publicKeyOf(validator), message, signature });
+  }
+
+  // ---- views, certificates, commits ---------------------------------------------------------
+
+  private enterView(view: number, byTimeout: boolean): void {
+    if (view <= this.currentView) return;
+    this.currentView = view;
+    this.consecutiveTimeouts = byTimeout ? this.consecutiveTimeouts + 1 : 0;
+    this.myTimeout = null;
+    this.helped.clear();
+    this.armTimer();
+    this.votes.prune(view);
+    this.timeouts.prune(view);
+    this.equivocation.prune(view - EVIDENCE_WINDOW_VIEWS);
+    for (const v of this.pendingProposals.keys()) if (v < view) this.pendingProposals.delete(v);
+    this.tryPropose();
+  }
+
+  /** Learn a verified QC: raise highQc, apply the commit rule, and follow it into the next view. */
+  private learnQc(qc: QuorumCertificate, source: ValidatorId | null): void {
+    this.tree.recordQc(qc);
+    if (qc.view > this.highestQc.view) this.highestQc = qc;
+    if (this.tree.has(qc.blockHash)) this.tryCommit(qc);
+    else if (source !== null && qc.height > this.tree.committedTip.height) this.requestBlock(qc.blockHash, source);
+    this.enterView(qc.view + 1, false);
+  }
+
+  private learnTc(tc: TimeoutCertificate, source: ValidatorId | null): void {
+    if (this.lastTc === null || tc.view > this.lastTc.view) this.lastTc = tc;
+    this.learnQc(tc.highQc, source);
+    this.enterView(tc.view + 1, true);
+  }
+
+  /**
+   * Commit rule (2-chain): a QC for B1 commits B1's parent B0 when B1.view = B0.view + 1.
+   * Everything between the committed tip and B0 commits with it, in height order.
+   */
+  private tryCommit(qc: QuorumCertificate): void {
+    const b1 = this.tree.get(qc.blockHash);
+    if (!b1 || b1.height <= 1) return;
+    const b0 = this.tree.get(b1.parentHash);
+    if (!b0 || b1.view !== b0.view + 1 || b0.height <= this.tree.committedTip.height) return;
+    const path = this.tree.pathToCommit(b1.parentHash);
+    if ('missing' in path) {
+      this.requestBlock(path.missing, null);
+      return;
+    }
+    for (const { hash } of path.path) {
+      const committed = this.tree.commit(hash);
+      this.mempool.committed(hash, committed.block.height, committed.block.payload);
+      this.out.push({ type: 'commit', committed });
+    }
+    this.tree.prune();
+  }
+
+  // ---- proposals --------------------------------------------------------------------------
+
+  private tryPropose(): void {
+    const view = this.currentView;
+    if (this.validatorSet.leader(view) !== this.self || !this.safety.canPropose(view)) return;
+    let tc: TimeoutCertificate | null = null;
+    if (this.highestQc.view + 1 !== view) {
+      if (this.lastTc === null || this.lastTc.view + 1 !== view) return; // not justified (e.g. just restarted): wait for a QC or TC
+      tc = this.lastTc;
+    }
+    const parent = this.tree.get(this.highestQc.blockHash);
+    if (!parent) {
+      this.requestBlock(this.highestQc.blockHash, null);
+      return; // retried when the block arrives
+    }
+    const taken = this.mempool.take(this.limits.maxBlockOps, this.limits.maxBlockPayloadBytes);
+    const block: Block = { height: parent.height + 1, view, proposer: this.self, parentHash: this.highestQc.blockHash, justify: this.highestQc, payload: taken.ops };
+    const hash = computeBlockHash(this.validatorSet.chainTag, block);
+    const canVote = this.safety.checkVote(block, tc).ok;
+    this.out.push({ type: 'persist', state: this.safety.recordProposal(block, tc, canVote), blocks: [block] });
+    this.mempool.markProposed(hash, block.height, taken);
+    const signature = this.signer.sign(proposalSigningBytes(this.validatorSet.chainTag, view, block.height, hash));
+    const proposal: Proposal = { type: 'proposal', block, tc, signature };
+    this.equivocation.observe('proposal', this.self, view, { height: block.height, blockHash: hash, signature });
+    this.out.push({ type: 'broadcast', message: proposal });
+    if (this.tree.add(hash, block)) this.afterBlockAdded(hash);
+    if (canVote) this.sendVote(block, hash);
+  }
+
+  private onProposal(from: ValidatorId, p: Proposal): Rejection | null {
+    const b = p.block;
+    const set = this.validatorSet;
+    if (!set.has(b.proposer)) return { code: RejectCode.NOT_VALIDATOR, detail: `proposer ${b.proposer} is not a validator` };
+    if (b.view < 1 || b.height < 1) return { code: RejectCode.INVALID_BLOCK, detail: 'view and height start at 1' };
+    if (set.leader(b.view) !== b.proposer) return { code: RejectCode.WRONG_PROPOSER, detail: `validator ${b.proposer} does not lead view ${b.view}` };
+    if (b.height !== b.justify.height + 1 || b.parentHash !== b.justify.blockHash || b.view <= b.justify.view) {
+      return { code: RejectCode.INVALID_BLOCK, detail: 'block does not match the QC it carries (height, parent or view)' };
+    }
+    if (p.tc !== null && p.tc.view >= b.view) return { code: RejectCode.INVALID_BLOCK, detail: 'TC is not from an earlier view' };
+    const oversize = this.checkPayload(b);
+    if (oversize) return oversize;
+    if (b.view < this.currentView) return { code: RejectCode.STALE_VIEW, detail: `proposal for view ${b.view} in view ${this.currentView}` };
+    const justified = Math.max(b.justify.view + 1, p.tc ? p.tc.view + 1 : 0);
+    if (b.view > Math.max(this.currentView, justified)) return { code: RejectCode.FUTURE_VIEW, detail: `proposal for view ${b.view} is not justified by its certificates` };
+
+    const hash = computeBlockHash(set.chainTag, b);
+    if (!this.verifySignature(b.proposer, proposalSigningBytes(set.chainTag, b.view, b.height, hash), p.signature)) {
+      return { code: RejectCode.BAD_SIGNATURE, detail: `proposal signature of validator ${b.proposer}` };
+    }
+    const seen = this.equivocation.observe('proposal', b.proposer, b.view, { height: b.height, blockHash: hash, signature: p.signature });
+    if (seen === 'duplicate') return { code: RejectCode.DUPLICATE, detail: 'proposal already seen' };
+    if (seen !== 'new') {
+      if (seen !== 'already-reported') this.out.push({ type: 'evidence', evidence: seen });
+      return { code: RejectCode.EQUIVOCATION, detail: `validator ${b.proposer} proposed two blocks in view ${b.view}` };
+    }
+    const qc = this.verifiedQc(b.justify);
+    if ('code' in qc) return qc;
+    if (p.tc !== null) {
+      const v = checkTimeoutCertificate(p.tc, set, this.verifier, this.quorum);
+      if (!v.ok) return v.rejection;
+    }
+    // Sync first: the proposal's certificates may move this replica into the proposal's view.
+    this.learnQc(qc, from);
+    if (p.tc !== null) this.learnTc(p.tc, from);
+    if (b.view !== this.currentView) return { code: RejectCode.STALE_VIEW, detail: `proposal for view ${b.view} in view ${this.currentView}` };
+    const proposal: Proposal = { ...p, block: { ...b, justify: qc } };
+    if (!this.tree.has(b.parentHash)) {
+      this.pendingProposals.set(b.view, { from, proposal, hash });
+      this.requestBlock(b.parentHash, from);
+      return null; // resumed by afterBlockAdded when the parent arrives
+    }
+    return this.processProposal(proposal, hash);
+  }
+
+  /** The part of proposal handling that needs the parent block. */
+  private processProposal(p: Proposal, hash: BlockHash): Rejection | null {
+    const b = p.block;
+    const parent = this.tree.get(b.parentHash)!;
+    if (parent.height + 1 !== b.height || parent.view >= b.view) return { code: RejectCode.INVALID_BLOCK, detail: 'block does not follow its parent' };
+    if (b.height <= this.tree.committedTip.height) return { code: RejectCode.UNSAFE_PROPOSAL, detail: `block at height ${b.height} forks below the committed height ${this.tree.committedTip.height}` };
+    if (this.tree.add(hash, b)) this.afterBlockAdded(hash);
+    if (b.view !== this.currentView) return { code: RejectCode.STALE_VIEW, detail: 'view moved on while the parent was fetched' };
+    const verdict = this.safety.checkVote(b, p.tc);
+    if (!verdict.ok) return verdict.rejection;
+    this.out.push({ type: 'persist', state: this.safety.recordVote(b, p.tc), blocks: [b] });
+    this.sendVote(b, hash);
+    return null;
+  }
+
+  private checkPayload(b: Block): Rejection | null {
+    if (b.payload.length > this.limits.maxBlockOps) return { code: RejectCode.OVERSIZED, detail: `${b.payload.length} operations > ${this.limits.maxBlockOps}` };
+    let bytes = 0;
+    for (const op of b.payload) {
+      if (op.byteLength > this.limits.maxOpBytes) return { code: RejectCode.OVERSIZED, detail: `operation of ${op.byteLength} bytes > ${this.limits.maxOpBytes}` };
+      bytes += op.byteLength;
+    }
+    if (bytes > this.limits.maxBlockPayloadBytes) return { code: RejectCode.OVERSIZED, detail: `payload of ${bytes} bytes > ${this.limits.maxBlockPayloadBytes}` };
+    return null;
+  }
+
+  /** Signs a vote (the persist effect for it is already queued) and sends it to the next leader. */
+  private sendVote(b: Block, hash: BlockHash): void {
+    const signature = this.signer.sign(voteSigningBytes(this.validatorSet.chainTag, b.view, b.height, hash));
+    const vote: Vote = { type: 'vote', view: b.view, height: b.height, blockHash: hash, voter: this.self, signature };
+    const next = this.validatorSet.leader(b.view + 1);
+    if (next === this.self) this.onVote(vote, true);
+    else this.send(next, vote);
+  }
+
+  /** A block entered the tree: certify/commit with what was waiting for it, resume waiting work. */
+  private afterBlockAdded(hash: BlockHash): void {
+    this.outstanding.delete(hash);
+    const b = this.tree.get(hash)!;
+    const qc = this.tree.qcOf(hash);
+    if (qc) this.tryCommit(qc);
+    this.tryCommit(b.justify);
+    const formed = this.votes.tryCertify(b.view, b.height, hash, this.quorum);
+    if (formed) this.learnQc(formed, null);
+    for (const [view, pending] of this.pendingProposals) {
+      if (pending.proposal.block.parentHash === hash) {
+        this.pendingProposals.delete(view);
+        this.processProposal(pending.proposal, pending.hash);
+      }
+    }
+    if (this.highestQc.blockHash === hash) this.tryPropose();
+  }
+
+  // ---- votes and timeouts -------------------------------------------------------------------
+
+  private onVote(v: Vote, own: boolean): Rejection | null {
+    const set = this.validatorSet;
+    if (!set.has(v.voter)) return { code: RejectCode.NOT_VALIDATOR, detail: `voter ${v.voter} is not a validator` };
+    if (v.view < 1 || v.height < 1) return { code: RejectCode.INVALID_BLOCK, detail: 'view and height start at 1' };
+    if (set.leader(v.view + 1) !== this.self) return { code: RejectCode.NOT_LEADER, detail: `not the leader of view ${v.view + 1}` };
+    if (v.view < this.currentView) return { code: RejectCode.STALE_VIEW, detail: `vote for view ${v.view} in view ${this.currentView}` };
+    if (v.view > this.currentView + this.maxViewAhead) return { code: RejectCode.FUTURE_VIEW, detail: `vote for view ${v.view} in view ${this.currentView}` };
+    const block = this.tree.get(v.blockHash);
+    if (!block && v.view > this.currentView + 1) return { code: RejectCode.UNKNOWN_BLOCK, detail: 'vote for an unknown block beyond the next view' };
+    if (block && (block.view !== v.view || block.height !== v.height)) return { code: RejectCode.INVALID_BLOCK, detail: 'vote names a block of another view or height' };
+    if (!own && !this.verifySignature(v.voter, voteSigningBytes(set.chainTag, v.view, v.height, v.blockHash), v.signature)) {
+      return { code: RejectCode.BAD_SIGNATURE, detail: `vote signature of validator ${v.voter}` };
+    }
+    const seen = this.equivocation.observe('vote', v.voter, v.view, { height: v.height, blockHash: v.blockHash, signature: v.signature });
+    if (seen === 'duplicate') return { code: RejectCode.DUPLICATE, detail: 'vote already counted' };
+    if (seen !== 'new') {
+      if (seen !== 'already-reported') this.out.push({ type: 'evidence', evidence: seen });
+      return { code: RejectCode.EQUIVOCATION, detail: `validator ${v.voter} voted for two blocks in view ${v.view}` };
+    }
+    this.votes.add(v.view, v.height, v.blockHash, v.voter, set.weightOf(v.voter), v.signature);
+    // A vote for a block not yet received waits (for this view and the next) and counts only
+    // once the block arrives: a QC is only ever formed for a block this replica holds.
+    if (!block) return null;
+    const qc = this.votes.tryCertify(v.view, v.height, v.blockHash, this.quorum);
+    if (qc) this.learnQc(qc, null);
+    return null;
+  }
+
+  /** The view timer fired (or f+1 others gave up on this view): broadcast a signed timeout. */
+  private localTimeout(): void {
+    const view = this.currentView;
+    if (this.myTimeout !== null && this.myTimeout.view === view) {
+      this.out.push({ type: 'broadcast', message: this.myTimeout }); // retransmit: messages may be lost
+      this.armTimer();
+      return;
+    }
+    const highQc = this.highestQc;
+    if (!this.safety.checkTimeout(view, highQc).ok) {
+      this.armTimer();
+      return;
+    }
+    const lastTc = this.lastTc !== null && this.lastTc.view === view - 1 ? this.lastTc : null;
+    this.out.push({ type: 'persist', state: this.safety.recordTimeout(view, highQc, lastTc), blocks: [] });
+    const signature = this.signer.sign(timeoutSigningBytes(this.validatorSet.chainTag, view, highQc.view));
+    const msg: TimeoutMessage = { type: 'timeout', view, highQc, lastTc, voter: this.self, signature };
+    this.myTimeout = msg;
+    this.out.push({ type: 'broadcast', message: msg });
+    this.armTimer();
+    this.countTimeout(msg);
+  }
+
+  private onTimeoutMessage(from: ValidatorId, t: TimeoutMessage): Rejection | null {
+    const set = this.validatorSet;
+    if (!set.has(t.voter)) return { code: RejectCode.NOT_VALIDATOR, detail: `timeout signer ${t.voter} is not a validator` };
+    if (t.view < 1 || t.highQc.view >= t.view) return { code: RejectCode.INVALID_QC, detail: 'a timeout reports a QC from an earlier view' };
+    if (t.view < this.currentView) {
+      // The sender is behind: our own timeout carries the QC/TC that explain our view.
+      if (this.myTimeout !== null && t.voter === from && !this.helped.has(from)) {
+        this.helped.add(from);
+        this.send(from, this.myTimeout);
+      }
+      return { code: RejectCode.STALE_VIEW, detail: `timeout for view ${t.view} in view ${this.currentView}` };
+    }
+    const justified = Math.max(this.currentView, t.highQc.view + 1, t.lastTc ? t.lastTc.view + 1 : 0);
+    if (t.view > justified + this.maxViewAhead) return { code: RejectCode.FUTURE_VIEW, detail: `timeout for view ${t.view} in view ${this.currentView}` };
+    if (!this.verifySignature(t.voter, timeoutSigningBytes(set.chainTag, t.view, t.highQc.view), t.signature)) {
+      return { code: RejectCode.BAD_SIGNATURE, detail: `timeout signature of validator ${t.voter}` };
+    }
+    if (this.timeouts.has(t.view, t.voter)) return { code: RejectCode.DUPLICATE, detail: 'timeout already counted' };
+    const qc = this.verifiedQc(t.highQc);
+    if ('code' in qc) return qc;
+    if (t.lastTc !== null && t.lastTc.view >= this.currentView) {
+      const v = checkTimeoutCertificate(t.lastTc, set, this.verifier, this.quorum);
+      if (!v.ok) return v.rejection;
+      this.learnTc(t.lastTc, from);
+    }
+    this.learnQc(qc, from);
+    if (t.view < this.currentView) return null; // its certificates moved us past it; they were the useful part
+    this.countTimeout({ ...t, highQc: qc });
+    return null;
+  }
+
+  private countTimeout(t: TimeoutMessage): void {
+    const weight = this.timeouts.add(t.view, { validator: t.voter, highQcView: t.highQc.view, signature: t.signature }, t.highQc, this.validatorSet.weightOf(t.voter));
+    if (weight < 0) return;
+    // Bracha-style amplification: f+1 timeouts include an honest one, so join in.
+    if (t.view === this.currentView && weight > this.validatorSet.faultyWeight && this.myTimeout?.view !== t.view) this.localTimeout();
+    const tc = this.timeouts.tryCertify(t.view, this.quorum);
+    if (tc) this.learnTc(tc, null);
+  }
+
+  // ---- catch-up ---------------------------------------------------------------------------
+
+  private requestBlock(hash: BlockHash, peer: ValidatorId | null): void {
+    const existing = this.outstanding.get(hash);
+    if (existing && this.now - existing.at < this.timing.baseTimeout) return;
+    if (!existing && this.outstanding.size >= MAX_OUTSTANDING_REQUESTS) return;
+    const to = peer ?? existing?.peer ?? this.validatorSet.leader(this.currentView);
+    const target = to === this.self ? (to + 1) % this.validatorSet.size : to;
+    this.outstanding.set(hash, { peer: target, at: this.now });
+    const req: BlockRequest = { type: 'block-request', blockHash: hash, maxBlocks: this.limits.maxBlocksPerResponse };
+    this.send(target, req);
+  }
+
+  /** On each timer: ask another peer for whatever is still missing. */
+  private retryRequests(): void {
+    const n = this.validatorSet.size;
+    for (const [hash, r] of [...this.outstanding]) {
+      if (this.tree.has(hash)) {
+        this.outstanding.delete(hash);
+        continue;
+      }
+      let next = (r.peer + 1) % n;
+      if (next === this.self) next = (next + 1) % n;
+      this.outstanding.delete(hash);
+      this.requestBlock(hash, next);
+    }
+  }
+
+  private onBlockRequest(from: ValidatorId, req: BlockRequest): Rejection | null {
+    if (from === this.self) return { code: RejectCode.UNSOLICITED, detail: 'request from self' };
+    const max = Math.min(req.maxBlocks, this.limits.maxBlocksPerResponse);
+    const blocks: Block[] = [];
+    let bytes = 0;
+    for (const b of this.tree.chainFrom(req.blockHash, max)) {
+      bytes += 256 + b.payload.reduce((s, op) => s + op.byteLength + 4, 0) + b.justify.signatures.reduce((s, x) => s + x.signature.byteLength + 4, 0);
+      if (blocks.length > 0 && bytes > this.limits.maxMessageBytes / 2) break;
+      blocks.push(b);
+    }
+    if (blocks.length === 0) return { code: RejectCode.UNKNOWN_BLOCK, detail: `no block ${req.blockHash.slice(0, 16)}` };
+    const res: BlockResponse = { type: 'block-response', blocks };
+    this.send(from, res);
+    return null;
+  }
+
+  /**
+   * Blocks arrive newest first and must hash-chain down from a block this replica asked for —
+   * whose hash it got from a verified QC — so their contents are authenticated by that QC.
+   * Each block's own justify QC is verified too before anything is stored.
+   */
+  private onBlockResponse(from: ValidatorId, res: BlockResponse): Rejection | null {
+    if (res.blocks.length === 0) return { code: RejectCode.UNSOLICITED, detail: 'empty block response' };
+    const set = this.validatorSet;
+    const hashes = res.blocks.map((b) => computeBlockHash(set.chainTag, b));
+    if (!this.outstanding.has(hashes[0]!)) return { code: RejectCode.UNSOLICITED, detail: 'response to no outstanding request' };
+    const checked: { hash: BlockHash; block: Block }[] = [];
+    for (let i = 0; i < res.blocks.length; i++) {
+      const b = res.blocks[i]!;
+      if (i > 0 && hashes[i] !== res.blocks[i - 1]!.parentHash) return { code: RejectCode.UNSOLICITED, detail: 'blocks in the response do not chain' };
+      if (b.height < 1 || !set.has(b.proposer) || set.leader(b.view) !== b.proposer || b.height !== b.justify.height + 1 || b.parentHash !== b.justify.blockHash || b.view <= b.justify.view) {
+        return { code: RejectCode.INVALID_BLOCK, detail: `block at height ${b.height} is inconsistent` };
+      }
+      const oversize = this.checkPayload(b);
+      if (oversize) return oversize;
+      const qc = this.verifiedQc(b.justify);
+      if ('code' in qc) return qc;
+      checked.push({ hash: hashes[i]!, block: { ...b, justify: qc } });
+    }
+    const tipHeight = this.tree.committedTip.height;
+    for (let i = checked.length - 1; i >= 0; i--) {
+      const { hash, block } = checked[i]!;
+      if (block.height <= tipHeight) continue;
+      this.tree.add(hash, block);
+    }
+    for (let i = checked.length - 1; i >= 0; i--) {
+      const { hash, block } = checked[i]!;
+      if (block.height > tipHeight && this.tree.has(hash)) this.afterBlockAdded(hash);
+    }
+    const oldest = checked[checked.length - 1]!.block;
+    if (oldest.height - 1 > this.tree.committedTip.height && !this.tree.has(oldest.parentHash)) this.requestBlock(oldest.parentHash, from);
+    return null;
+  }
+}

@@ -1,0 +1,356 @@
+// One simulated run: N replicas (some Byzantine) on a simulated network and disks, driven by a
+// discrete-event loop from one seed. Replicas see only their own skewed clocks. The run stops
+// at `ticks` or at the first violation the checker finds.
+import { decodeBlock, decodeCommittedBlock, encodeBlock, encodeCommittedBlock, encodeMessage } from '../codec';
+import type { Effect } from '../effects';
+import { SafetyViolation, type RejectCode } from '../errors';
+import { Replica } from '../replica';
+import { decodeSafetyState, encodeSafetyState, initialSafetyState } from '../safety';
+import type { Message, ValidatorId } from '../types';
+import { ValidatorSet } from '../validators';
+import { ByzantineAdversary, type AdversaryAction } from './byzantine';
+import { Checker, type Violation } from './checker';
+import { SimDisk } from './disk';
+import { EventQueue } from './event-queue';
+import { KeyedHashKeys } from './keyed-signatures';
+import { SimNetwork } from './network';
+import { Prng } from './prng';
+import { scenarioFor, type Scenario, type SimulationOptions } from './profile';
+
+type SimEvent =
+  | { kind: 'deliver'; from: ValidatorId; to: ValidatorId; bytes: Uint8Array }
+  | { kind: 'timer'; replica: ValidatorId; generation: number }
+  | { kind: 'crash'; replica: ValidatorId }
+  | { kind: 'restart'; replica: ValidatorId }
+  | { kind: 'partition'; groups: number[] }
+  | { kind: 'heal' }
+  | { kind: 'calm' }
+  | { kind: 'submit' };
+
+interface Node {
+  id: ValidatorId;
+  replica: Replica | null;
+  disk: SimDisk;
+  adversary: ByzantineAdversary | null;
+  timerGeneration: number;
+  crashPending: boolean;
+  /** Stopped for good after tripping an assertion or throwing. */
+  failed: boolean;
+}
+
+export interface SimulationResult {
+  seed: number;
+  ok: boolean;
+  violations: Violation[];
+  scenario: {
+    ticks: number;
+    replicas: number;
+    byzantine: Scenario['byzantine'];
+    network: Scenario['network'];
+    timing: Scenario['timing'];
+    partitions: number;
+    crashes: number;
+    healAt: number;
+    livenessBound: number;
+    livenessChecked: boolean;
+    mutation: string | null;
+  };
+  /** Highest and lowest committed height among honest replicas at the end. */
+  committedHeight: number;
+  slowestHonestHeight: number;
+  committedOps: number;
+  commitEvents: number;
+  evidence: number;
+  /** Ticks from the heal until the slowest honest replica committed a new block. */
+  recoveryTicks: number | null;
+  messages: { sent: number; dropped: number; delivered: number };
+  rejections: Partial<Record<RejectCode, number>>;
+  disk: { fsyncs: number; tornWrites: number; restarts: number };
+  /** Simulated ticks actually run (less than `ticks` if stopped at a violation). */
+  simulatedTicks: number;
+}
+
+export function runSimulation(options: SimulationOptions): SimulationResult {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  private readonly sc: Scenario;
+  private readonly set: ValidatorSet;
+  private readonly keys: KeyedHashKeys;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly prng: Prng;
+  private readonly network: SimNetwork;
+  private readonly nodes: Node[];
+  private readonly checker: Checker;
+  private readonly honest: Set<ValidatorId>;
+  private readonly rejections: Partial<Record<RejectCode, number>> = {};
+  private delivered = 0;
+  private restarts = 0;
+  private opCounter = 0;
+  private now = 0;
+  private calm = false;
+
+  constructor(private readonly options: SimulationOptions) {
+    this.sc = scenarioFor(options);
+    const sc = this.sc;
+    this.prng = new Prng(sc.seed, 2);
+    this.keys = new KeyedHashKeys(sc.replicas, sc.seed);
+    this.set = ValidatorSet.fromGenesis({ chainId: `sim-${sc.seed}`, validators: this.keys.validators });
+    this.network = new SimNetwork(sc.network, new Prng(sc.seed, 3), (at, from, to, bytes) => this.queue.push(at, { kind: 'deliver', from, to, bytes }));
+    const byz = new Map(sc.byzantine.map((b) => [b.id, b.behaviour]));
+    this.honest = new Set(this.set.validators.map((v) => v.id).filter((id) => !byz.has(id)));
+    this.checker = new Checker(this.set, this.keys.verifier(), this.honest, { checkCommitQc: options.checkCommitQc ?? true });
+    this.nodes = this.set.validators.map((v) => {
+      const behaviour = byz.get(v.id);
+      return {
+        id: v.id,
+        replica: null,
+        disk: new SimDisk(),
+        adversary: behaviour ? new ByzantineAdversary(behaviour, v.id, this.set, this.keys.signer(v.id), new Prng(sc.seed, 100 + v.id)) : null,
+        timerGeneration: 0,
+        crashPending: false,
+        failed: false,
+      };
+    });
+  }
+
+  run(): SimulationResult {
+    const sc = this.sc;
+    for (const p of sc.partitions) {
+      this.queue.push(p.at, { kind: 'partition', groups: p.groups });
+      this.queue.push(Math.min(p.at + p.duration, sc.healAt), { kind: 'heal' });
+    }
+    for (const c of sc.crashes) this.queue.push(c.at, { kind: 'crash', replica: c.replica });
+    this.queue.push(sc.healAt, { kind: 'calm' });
+    if (sc.opsPerSecond > 0) this.queue.push(0, { kind: 'submit' });
+    for (const node of this.nodes) this.boot(node, 0);
+
+    const stopOnViolation = this.options.stopOnViolation ?? true;
+    while (this.queue.peekTime() <= sc.ticks) {
+      const { at, event } = this.queue.pop()!;
+      this.now = at;
+      this.handle(event);
+      if (stopOnViolation && !this.checker.ok) break;
+    }
+    const livenessChecked = this.checker.ok && this.now >= sc.ticks && sc.ticks - sc.healAt >= sc.livenessBound;
+    if (livenessChecked) this.checker.checkLiveness(sc.livenessBound);
+    return {
+      seed: sc.seed,
+      ok: this.checker.ok,
+      violations: this.checker.violations,
+      scenario: {
+        ticks: sc.ticks,
+        replicas: sc.replicas,
+        byzantine: sc.byzantine,
+        network: sc.network,
+        timing: sc.timing,
+        partitions: sc.partitions.length,
+        crashes: sc.crashes.length,
+        healAt: sc.healAt,
+        livenessBound: sc.livenessBound,
+        livenessChecked,
+        mutation: this.options.unsafeMutationForTests ?? null,
+      },
+      committedHeight: this.checker.maxHonestHeight(),
+      slowestHonestHeight: this.checker.minHonestHeight(),
+      committedOps: this.checker.committedOps,
+      commitEvents: this.checker.commits,
+      evidence: this.checker.evidence,
+      recoveryTicks: this.checker.recoveryTicks(),
+      messages: { sent: this.network.sent, dropped: this.network.dropped, delivered: this.delivered },
+      rejections: this.rejections,
+      disk: {
+        fsyncs: this.nodes.reduce((s, n) => s + n.disk.fsyncs, 0),
+        tornWrites: this.nodes.reduce((s, n) => s + n.disk.tornWrites, 0),
+        restarts: this.restarts,
+      },
+      simulatedTicks: Math.min(this.now, sc.ticks),
+    };
+  }
+
+  // ---- clocks: each replica reads its own offset, drifting clock -----------------------------
+
+  private localTime(id: ValidatorId, t: number): number {
+    const c = this.sc.clocks[id]!;
+    return t + c.offset + Math.floor((t * c.driftPpm) / 1e6);
+  }
+
+  private globalTime(id: ValidatorId, local: number): number {
+    const c = this.sc.clocks[id]!;
+    let t = Math.max(this.now, Math.floor(((local - c.offset) * 1e6) / (1e6 + c.driftPpm)));
+    while (this.localTime(id, t) < local) t++;
+    return t;
+  }
+
+  // ---- events ---------------------------------------------------------------------------------
+
+  private handle(e: SimEvent): void {
+    switch (e.kind) {
+      case 'deliver': {
+        const node = this.nodes[e.to]!;
+        if (!node.replica) return;
+        this.delivered++;
+        node.adversary?.observe(e.bytes);
+        const replica = node.replica;
+        this.step(node, () => {
+          const s = replica.onMessageBytes(e.from, e.bytes, this.localTime(node.id, this.now));
+          if (s.rejection) this.rejections[s.rejection.code] = (this.rejections[s.rejection.code] ?? 0) + 1;
+          return s.effects;
+        });
+        return;
+      }
+      case 'timer': {
+        const node = this.nodes[e.replica]!;
+        const replica = node.replica;
+        if (!replica || e.generation !== node.timerGeneration) return;
+        this.step(node, () => replica.onTimeout(this.localTime(node.id, this.now)));
+        return;
+      }
+      case 'crash': {
+        const node = this.nodes[e.replica]!;
+        if (!node.replica || this.calm) return;
+        // Half the time between steps, half in the middle of the replica's next step.
+        if (this.prng.chance(0.5)) this.crash(node);
+        else node.crashPending = true;
+        return;
+      }
+      case 'restart': {
+        const node = this.nodes[e.replica]!;
+        if (!node.replica && !node.failed) this.boot(node, this.now);
+        return;
+      }
+      case 'partition':
+        if (!this.calm) this.network.partition(e.groups);
+        return;
+      case 'heal':
+        this.network.heal();
+        return;
+      case 'calm':
+        this.calm = true;
+        this.network.calm();
+        for (const node of this.nodes) {
+          node.crashPending = false;
+          if (!node.replica && !node.failed) this.boot(node, this.now);
+        }
+        this.checker.markHeal(this.now);
+        return;
+      case 'submit': {
+        const up = this.nodes.filter((n) => n.replica !== null);
+        if (up.length > 0) {
+          const op = new Uint8Array(16);
+          const v = new DataView(op.buffer);
+          v.setUint32(0, this.sc.seed >>> 0);
+          v.setUint32(4, this.opCounter++);
+          this.prng.pick(up).replica!.submit(op);
+        }
+        this.queue.push(this.now + Math.max(1, Math.round(1000 / this.sc.opsPerSecond)), { kind: 'submit' });
+        return;
+      }
+    }
+  }
+
+  /** Starts a replica from what its disk holds (nothing, on the first boot). */
+  private boot(node: Node, t: number): void {
+    const rec = node.disk.recover();
+    const committed = rec.log.map((b) => decodeCommittedBlock(b));
+    const safety = rec.state ? decodeSafetyState(rec.state) : undefined;
+    const pendingBlocks = rec.blocks.map((b) => decodeBlock(b));
+    if (t > 0) this.restarts++;
+    this.checker.restarted(node.id, committed.length > 0 ? committed[committed.length - 1]!.block.height : 0);
+    this.step(node, () => {
+      node.replica = new Replica({
+        genesis: this.set,
+        self: node.id,
+        signer: this.keys.signer(node.id),
+        verifier: this.keys.verifier(),
+        timing: this.sc.timing,
+        restored: { safety: safety ?? initialSafetyState(this.set.genesisQc), committed, pendingBlocks },
+        ...(this.options.unsafeMutationForTests ? { unsafeMutationForTests: this.options.unsafeMutationForTests } : {}),
+      });
+      return node.replica.start(this.localTime(node.id, t));
+    });
+  }
+
+  private crash(node: Node): void {
+    node.replica = null;
+    node.crashPending = false;
+    node.timerGeneration++;
+    node.disk.crash(this.prng, this.sc.tornWriteProbability);
+    const plan = this.sc.crashes.find((c) => c.replica === node.id && c.at <= this.now);
+    const downFor = plan?.downFor ?? 500;
+    if (this.now + downFor < this.sc.healAt) this.queue.push(this.now + downFor, { kind: 'restart', replica: node.id });
+  }
+
+  /** Runs one replica step and performs its effects in order, the way a shell must. */
+  private step(node: Node, body: () => Effect[]): void {
+    let effects: Effect[];
+    try {
+      effects = body();
+    } catch (err) {
+      this.replicaFailed(node, err);
+      return;
+    }
+    const actions: AdversaryAction[] = node.adversary && node.replica ? node.adversary.transform(effects, node.replica) : effects;
+    const crashAt = node.crashPending ? this.prng.int(0, actions.length) : -1;
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i]!;
+      if (i === crashAt) {
+        // Power lost while performing effect i: nothing from i on happens. A persist in flight
+        // is torn, and the messages it was meant to protect are never sent.
+        if (a.type === 'persist') node.disk.tornPersist(this.prng, encodeSafetyState(a.state));
+        this.crash(node);
+        return;
+      }
+      this.perform(node, a);
+    }
+    if (crashAt === actions.length) this.crash(node);
+  }
+
+  private perform(node: Node, a: AdversaryAction): void {
+    switch (a.type) {
+      case 'persist':
+        node.disk.persistState(
+          encodeSafetyState(a.state),
+          a.blocks.map((b) => ({ height: b.height, bytes: encodeBlock(b) })),
+        );
+        return;
+      case 'send':
+        this.network.send(this.now, node.id, a.to, this.encode(a.message));
+        return;
+      case 'broadcast': {
+        const bytes = this.encode(a.message);
+        for (const other of this.nodes) if (other.id !== node.id) this.network.send(this.now, node.id, other.id, bytes);
+        return;
+      }
+      case 'raw':
+        this.network.send(this.now, node.id, a.to, a.bytes, a.delay);
+        return;
+      case 'commit':
+        node.disk.append(encodeCommittedBlock(a.committed));
+        node.disk.pruneBlocks(a.committed.block.height);
+        this.checker.onCommit(node.id, a.committed, this.now);
+        return;
+      case 'set-timer':
+        node.timerGeneration++;
+        this.queue.push(this.globalTime(node.id, a.at), { kind: 'timer', replica: node.id, generation: node.timerGeneration });
+        return;
+      case 'evidence':
+        this.checker.onEvidence(node.id, a.evidence, this.now);
+        return;
+    }
+  }
+
+  private encode(m: Message): Uint8Array {
+    return encodeMessage(m);
+  }
+
+  private replicaFailed(node: Node, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (e instanceof SafetyViolation) this.checker.onAssertion(node.id, e, this.now);
+    else this.checker.onException(node.id, e, this.now);
+    node.failed = true;
+    node.replica = null;
+    node.timerGeneration++;
+  }
+}
