@@ -109,3 +109,5 @@ export async function startExampleNode(prefix: string): Promise<{ dir: string; n
   const address = (await node.waitFor((l) => l.msg === 'stoq node listening')).address as string;
   return { dir, node, address };
 }
+
+export const NGAUGE_BIN = join(__dirname, '..', '..', 'apps', 'ngauge', 'bin', 'ngauge.js');

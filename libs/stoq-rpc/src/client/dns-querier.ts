@@ -17,7 +17,7 @@ export interface DnsAnswer {
 }
 
 export interface DnsQuerier {
-  query(name: string, type: 'SRV' | 'AAAA', signal?: AbortSignal): Promise<DnsAnswer>;
+  query(name: string, type: 'SRV' | 'AAAA' | 'PTR', signal?: AbortSignal): Promise<DnsAnswer>;
 }
 
 export class DnsQueryError extends Error {
@@ -59,7 +59,7 @@ export class UdpDnsQuerier implements DnsQuerier {
     this.attempts = opts.attempts ?? 2;
   }
 
-  async query(name: string, type: 'SRV' | 'AAAA', signal?: AbortSignal): Promise<DnsAnswer> {
+  async query(name: string, type: 'SRV' | 'AAAA' | 'PTR', signal?: AbortSignal): Promise<DnsAnswer> {
     let last: unknown;
     for (let i = 0; i < this.attempts; i++) {
       const id = randomInt(0, 65536);
@@ -129,7 +129,7 @@ export class UdpDnsQuerier implements DnsQuerier {
   }
 }
 
-function encodeQuery(id: number, name: string, type: 'SRV' | 'AAAA', edns = true): Buffer {
+function encodeQuery(id: number, name: string, type: 'SRV' | 'AAAA' | 'PTR', edns = true): Buffer {
   return dnsPacket.encode({
     type: 'query',
     id,

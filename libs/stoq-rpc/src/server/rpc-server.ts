@@ -50,6 +50,20 @@ export interface RpcServerOptions {
 
 export const BUILTIN_METHODS = ['health', 'metrics', '_methods'] as const;
 
+/** `<service>/health`, the built-in every RpcServer answers (for clients that probe or monitor). */
+export function healthMethod(service: string): MethodDefinition<HealthRequest, HealthResponse, 'unary'> {
+  return defineMethod<HealthRequest, HealthResponse, 'unary'>({
+    path: `${service}/health`, kind: 'unary', requestType: HealthRequestType, responseType: HealthResponseType, idempotent: true,
+  });
+}
+
+/** `<service>/metrics`, the built-in per-method counters and latency histograms. */
+export function metricsMethod(service: string): MethodDefinition<MetricsRequest, MetricsResponse, 'unary'> {
+  return defineMethod<MetricsRequest, MetricsResponse, 'unary'>({
+    path: `${service}/metrics`, kind: 'unary', requestType: MetricsRequestType, responseType: MetricsResponseType, idempotent: true,
+  });
+}
+
 export class RpcServer {
   readonly service: string;
   readonly limits: ServerLimits;
@@ -229,12 +243,8 @@ export class RpcServer {
 
   private addBuiltins(authorize: Authorization): void {
     const s = this.service;
-    const health = defineMethod<HealthRequest, HealthResponse, 'unary'>({
-      path: `${s}/health`, kind: 'unary', requestType: HealthRequestType, responseType: HealthResponseType, idempotent: true,
-    });
-    const metrics = defineMethod<MetricsRequest, MetricsResponse, 'unary'>({
-      path: `${s}/metrics`, kind: 'unary', requestType: MetricsRequestType, responseType: MetricsResponseType, idempotent: true,
-    });
+    const health = healthMethod(s);
+    const metrics = metricsMethod(s);
     const methods = defineMethod<MethodsRequest, MethodsResponse, 'unary'>({
       path: `${s}/_methods`, kind: 'unary', requestType: MethodsRequestType, responseType: MethodsResponseType, idempotent: true,
     });

@@ -1,0 +1,131 @@
+// NGauge's HTTP side on a [::1] port: `/metrics` (Prometheus text exposition of the newest sample
+// of every live series, for a real Prometheus to scrape), `/api/v1/targets`, `/api/v1/query_range`
+// (JSON) and `/-/healthy`. Read-only; bad parameters answer 400 naming the parameter.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseIpv6Endpoint } from '@stoq/core';
+import { renderExposition, type ExposedSample, type FamilyMeta } from './core/exposition';
+import { isLabelName, isMetricName } from './core/labels';
+import { SCRAPE_FAMILIES } from './core/rpc-metrics';
+import type { SeriesWindow } from './core/series-window';
+import type { TargetTracker } from './core/targets';
+import type { Scraper } from './scraper';
+
+export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
+  ...SCRAPE_FAMILIES,
+  { name: 'ngauge_targets', type: 'gauge', help: 'Targets NGauge scrapes (discovered through TrustChain DNS).' },
+  { name: 'ngauge_series', type: 'gauge', help: 'Series held in the in-memory window.' },
+  { name: 'ngauge_window_samples', type: 'gauge', help: 'Samples held in the in-memory window.' },
+  { name: 'ngauge_window_bytes', type: 'gauge', help: 'Bytes of encoded samples in the window.' },
+  { name: 'ngauge_scrapes_skipped_total', type: 'counter', help: 'Scrape turns skipped because the previous scrape of the target was still running.' },
+];
+
+export interface HttpApiDeps {
+  readonly window: SeriesWindow;
+  readonly targets: TargetTracker;
+  readonly scraper: Scraper;
+  readonly now: () => number;
+}
+
+/** Series whose newest sample is older than this many intervals are not exposed (their target is gone). */
+const STALE_INTERVALS = 5;
+
+export function metricsText(deps: HttpApiDeps): string {
+  const now = deps.now();
+  const horizon = now - STALE_INTERVALS * deps.scraper.intervalMs;
+  const samples: ExposedSample[] = [];
+  for (const s of deps.window.latest()) if (s.t >= horizon) samples.push({ name: s.name, labels: s.labels, value: s.v });
+  const st = deps.window.stats();
+  const targets = deps.targets.all();
+  samples.push(
+    { name: 'ngauge_targets', labels: {}, value: targets.length },
+    { name: 'ngauge_series', labels: {}, value: st.series },
+    { name: 'ngauge_window_samples', labels: {}, value: st.samples },
+    { name: 'ngauge_window_bytes', labels: {}, value: st.bytes },
+  );
+  for (const t of targets) {
+    samples.push({ name: 'ngauge_scrapes_skipped_total', labels: { service: t.service, instance: t.instance }, value: deps.scraper.health(t.key)?.skipped ?? 0 });
+  }
+  return renderExposition(samples, NGAUGE_FAMILIES);
+}
+
+class BadRequest extends Error {}
+
+function param(url: URL, name: string): string {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') throw new BadRequest(`missing query parameter "${name}"`);
+  return v;
+}
+
+function timeParam(url: URL, name: string, fallback: number): number {
+  const v = url.searchParams.get(name);
+  if (v === null) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new BadRequest(`query parameter "${name}" must be milliseconds since the epoch, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function route(deps: HttpApiDeps, url: URL): { status: number; type: string; body: string } {
+  switch (url.pathname) {
+    case '/metrics':
+      return { status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: metricsText(deps) };
+    case '/-/healthy':
+      return { status: 200, type: 'text/plain', body: 'NGauge is Healthy.\n' };
+    case '/api/v1/targets':
+      return {
+        status: 200,
+        type: 'application/json',
+        body: JSON.stringify({ targets: deps.targets.all().map((t) => ({ service: t.service, instance: t.instance, address: t.address, lastSeen: t.lastSeen, ...deps.scraper.health(t.key) })) }),
+      };
+    case '/api/v1/query_range': {
+      const name = param(url, 'name');
+      if (!isMetricName(name)) throw new BadRequest(`"${name}" is not a metric name`);
+      const labels: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) {
+        if (k === 'name' || k === 'from' || k === 'to') continue;
+        if (!isLabelName(k)) throw new BadRequest(`"${k}" is not a label name`);
+        labels[k] = v;
+      }
+      const now = deps.now();
+      const series = deps.window.query(name, labels, timeParam(url, 'from', now - deps.window.retentionMs), timeParam(url, 'to', now));
+      return { status: 200, type: 'application/json', body: JSON.stringify({ series }) };
+    }
+    default:
+      return { status: 404, type: 'text/plain', body: `no such path ${url.pathname}; try /metrics, /api/v1/targets, /api/v1/query_range?name=up\n` };
+  }
+}
+
+export interface HttpApi {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Serves the API on `bind` (`[::1]:port`; port 0 picks one). */
+export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<HttpApi> {
+  const ep = parseIpv6Endpoint(bind);
+  const server = http.createServer((req, res) => {
+    let out: { status: number; type: string; body: string };
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') out = { status: 405, type: 'text/plain', body: 'only GET\n' };
+      else out = route(deps, new URL(req.url ?? '/', 'http://ngauge'));
+    } catch (err) {
+      out = err instanceof BadRequest ? { status: 400, type: 'text/plain', body: `${err.message}\n` } : { status: 500, type: 'text/plain', body: 'internal error\n' };
+    }
+    res.writeHead(out.status, { 'content-type': out.type, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : out.body);
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: ep.address, port: ep.port, ipv6Only: true }, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  return {
+    address: `[${a.address}]:${a.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

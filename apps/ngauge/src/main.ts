@@ -1,0 +1,61 @@
+// `ngauge --config ngauge.toml [--http '[::1]:9464'] [--interval-ms 1000]`: NGauge as a STOQ
+// service. It enrolls with TrustChain like every service (the [service] section), finds every
+// other service through TrustChain DNS and scrapes it over STOQ.
+import { parseArgs } from 'node:util';
+import { systemClock } from '@stoq/core';
+import { dnsServerOf, runService } from '@stoq/service';
+import { startNGauge, type NGauge } from './ngauge';
+
+export const DEFAULT_HTTP_BIND = '[::1]:9464';
+
+const USAGE = `usage: ngauge --config <ngauge.toml> [--http '[::1]:9464'] [--interval-ms 1000] [--data-dir DIR] [--join-token T]`;
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        http: { type: 'string' },
+        'interval-ms': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'join-token': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`ngauge: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (!values.config) {
+    process.stderr.write(`ngauge: --config is required\n${USAGE}\n`);
+    return 2;
+  }
+  const intervalMs = values['interval-ms'] === undefined ? 1000 : Number(values['interval-ms']);
+  if (!Number.isInteger(intervalMs) || intervalMs < 100 || intervalMs > 3_600_000) {
+    process.stderr.write(`ngauge: --interval-ms must be an integer from 100 to 3600000, got ${values['interval-ms']}\n`);
+    return 2;
+  }
+  let ngauge: NGauge | null = null;
+  const svc = await runService({
+    service: 'ngauge',
+    configPath: values.config,
+    overrides: { ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(values['join-token'] ? { joinToken: values['join-token'] } : {}) },
+    setup: async (ctx) => {
+      const dnsServer = dnsServerOf(ctx.section);
+      if (!dnsServer) throw new Error('ngauge needs service.trustchain (or service.dns) in its config: it finds services through TrustChain DNS');
+      ngauge = await startNGauge({ transport: ctx.transport, dnsServer, httpBind: values.http ?? DEFAULT_HTTP_BIND, clock: systemClock, logger: ctx.logger, intervalMs });
+      const started = ngauge;
+      return { stop: () => started.close() };
+    },
+  });
+  process.stdout.write(`${JSON.stringify({ ngauge: 'ready', stoq: svc.address, http: (ngauge as NGauge | null)?.httpAddress ?? null })}\n`);
+  await svc.stopped;
+  return 0;
+}

@@ -1,0 +1,100 @@
+// NGauge wired together inside a running STOQ service: discovery every few seconds, the scrape
+// loop, the window's compaction and the HTTP API; `close()` stops them in reverse order.
+import type { Logger } from 'pino';
+import type { Clock, StoqTransport, TimerHandle } from '@stoq/core';
+import { UdpDnsQuerier, type DnsQuerier } from '@stoq/rpc';
+import { SeriesWindow } from './core/series-window';
+import { TargetTracker } from './core/targets';
+import { discoverTargets } from './discovery';
+import { startHttpApi, type HttpApi } from './http-api';
+import { Scraper } from './scraper';
+import { StoqScrapeClient } from './stoq-scrape-client';
+
+export interface NGaugeOptions {
+  readonly transport: StoqTransport;
+  /** TrustChain's DNS server `[addr]:port`. */
+  readonly dnsServer: string;
+  /** HTTP API bind, `[::1]:port` (0: any free port). */
+  readonly httpBind: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly intervalMs?: number;
+  /** How often DNS is asked for services and instances. Default 2 s. */
+  readonly discoveryIntervalMs?: number;
+  /** How long a target that vanished from DNS is still scraped. Default 30 s. */
+  readonly graceMs?: number;
+  readonly retentionMs?: number;
+  readonly dns?: DnsQuerier;
+}
+
+export interface NGauge {
+  readonly httpAddress: string;
+  readonly window: SeriesWindow;
+  readonly targets: TargetTracker;
+  readonly scraper: Scraper;
+  /** Runs one discovery round now (also runs on its own timer). */
+  discover(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
+  const { clock, logger } = opts;
+  const window = new SeriesWindow(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {});
+  const targets = new TargetTracker(opts.graceMs ?? 30_000);
+  const client = new StoqScrapeClient(opts.transport, clock);
+  const scraper = new Scraper({ clock, targets, window, client, logger, ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}) });
+  const dns = opts.dns ?? new UdpDnsQuerier({ server: opts.dnsServer });
+  const discoveryMs = opts.discoveryIntervalMs ?? 2000;
+  let timer: TimerHandle | null = null;
+  let closed = false;
+
+  const discover = async (): Promise<void> => {
+    try {
+      const found = await discoverTargets(dns);
+      const { added, dropped } = targets.update(found, clock.now());
+      if (added.length > 0) logger.info({ added }, 'targets discovered');
+      if (dropped.length > 0) logger.warn({ dropped }, 'targets dropped (gone from DNS past the grace period)');
+      client.retain(new Set(targets.all().map((t) => t.key)));
+      window.compact(clock.now());
+    } catch (err) {
+      // Keep the targets we know: a DNS hiccup must not mark every service down.
+      logger.warn({ err }, 'discovery failed; keeping the known targets');
+    }
+  };
+  const loop = (): void => {
+    timer = clock.setTimeout(() => {
+      void discover().finally(() => {
+        if (!closed) loop();
+      });
+    }, discoveryMs);
+  };
+
+  await discover();
+  scraper.start();
+  loop();
+  let http: HttpApi;
+  try {
+    http = await startHttpApi({ window, targets, scraper, now: () => clock.now() }, opts.httpBind);
+  } catch (err) {
+    closed = true;
+    if (timer) clock.clearTimeout(timer);
+    await scraper.stop();
+    client.close();
+    throw err;
+  }
+  logger.info({ http: http.address, intervalMs: scraper.intervalMs, targets: targets.all().length }, 'NGauge serving');
+  return {
+    httpAddress: http.address,
+    window,
+    targets,
+    scraper,
+    discover,
+    async close() {
+      closed = true;
+      if (timer) clock.clearTimeout(timer);
+      await http.close();
+      await scraper.stop();
+      client.close();
+    },
+  };
+}

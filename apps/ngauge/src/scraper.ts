@@ -1,0 +1,136 @@
+// The scrape loop: every target is scraped once per interval at its own fixed phase
+// (`scrapeOffset`), with a deadline shorter than the interval. A scrape still running when its
+// next turn comes is not doubled: that turn is skipped and counted. Samples are stamped with the
+// scheduled time, not the moment the answer came (Prometheus' timestamp alignment does the same),
+// so a steady target's timestamps are exactly `interval` apart. Time and timers come from the one
+// Clock abstraction; tests drive it with a ManualClock.
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '@stoq/core';
+import type { ExposedSample } from './core/exposition';
+import { scrapeSamples, type MethodMetricsInput } from './core/rpc-metrics';
+import type { SeriesWindow } from './core/series-window';
+import { scrapeOffset, type Target, type TargetTracker } from './core/targets';
+
+/** What one scrape of a target returns; throws when the target cannot be scraped. */
+export interface ScrapeClient {
+  scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[] }>;
+}
+
+export interface ScraperOptions {
+  readonly clock: Clock;
+  readonly targets: TargetTracker;
+  readonly window: SeriesWindow;
+  readonly client: ScrapeClient;
+  readonly logger: Logger;
+  /** Default 1000 ms. */
+  readonly intervalMs?: number;
+  /** Per-scrape deadline; default 80 % of the interval. */
+  readonly timeoutMs?: number;
+}
+
+export interface TargetHealth {
+  readonly up: boolean;
+  readonly lastScrapeAt: number | null;
+  readonly lastDurationMs: number | null;
+  readonly lastError: string | null;
+  readonly skipped: number;
+}
+
+interface Slot {
+  nextAt: number;
+  running: boolean;
+  health: TargetHealth;
+}
+
+export class Scraper {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  private readonly slots = new Map<string, Slot>();
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private appendRefused = 0;
+
+  constructor(private readonly opts: ScraperOptions) {
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.timeoutMs = opts.timeoutMs ?? Math.floor(this.intervalMs * 0.8);
+    if (!(this.timeoutMs > 0 && this.timeoutMs < this.intervalMs)) throw new RangeError(`scrape timeout ${this.timeoutMs} ms must be below the interval ${this.intervalMs} ms`);
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Stops scheduling and waits for scrapes in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    await Promise.all([...this.inFlight]);
+  }
+
+  health(key: string): TargetHealth | undefined {
+    return this.slots.get(key)?.health;
+  }
+
+  /** Appends the window refused (out of order, series cap). */
+  get refusedAppends(): number {
+    return this.appendRefused;
+  }
+
+  /** Runs every scrape that is due and re-arms the timer for the next one. */
+  private schedule(): void {
+    if (this.stopped) return;
+    const now = this.opts.clock.now();
+    const live = new Set<string>();
+    let wake = Number.POSITIVE_INFINITY;
+    for (const target of this.opts.targets.all()) {
+      live.add(target.key);
+      let slot = this.slots.get(target.key);
+      if (!slot) {
+        const offset = scrapeOffset(target.key, this.intervalMs);
+        const base = Math.floor(now / this.intervalMs) * this.intervalMs + offset;
+        slot = { nextAt: base >= now ? base : base + this.intervalMs, running: false, health: { up: false, lastScrapeAt: null, lastDurationMs: null, lastError: null, skipped: 0 } };
+        this.slots.set(target.key, slot);
+      }
+      if (slot.nextAt <= now) {
+        const at = slot.nextAt;
+        // Catch up on turns that passed (a stalled event loop): the next turn stays on the grid.
+        const missed = Math.floor((now - at) / this.intervalMs);
+        slot.nextAt = at + (missed + 1) * this.intervalMs;
+        if (slot.running) slot.health = { ...slot.health, skipped: slot.health.skipped + 1 + missed };
+        else this.run(target, slot, at + missed * this.intervalMs);
+      }
+      wake = Math.min(wake, slot.nextAt);
+    }
+    for (const key of this.slots.keys()) if (!live.has(key)) this.slots.delete(key);
+    // With no targets yet, look again within an interval (discovery adds them).
+    const delay = Number.isFinite(wake) ? Math.max(0, wake - now) : this.intervalMs;
+    this.timer = this.opts.clock.setTimeout(() => this.schedule(), delay);
+  }
+
+  private run(target: Target & { key: string }, slot: Slot, scheduledAt: number): void {
+    slot.running = true;
+    const started = this.opts.clock.now();
+    const p = this.opts.client
+      .scrape(target, this.timeoutMs)
+      .then(
+        (r) => ({ up: true, health: r.health, methods: r.methods, error: null as string | null }),
+        (err: unknown) => ({ up: false, health: null, methods: [] as MethodMetricsInput[], error: err instanceof Error ? err.message : String(err) }),
+      )
+      .then((r) => {
+        const durationMs = this.opts.clock.now() - started;
+        slot.running = false;
+        if (!r.up && slot.health.up) this.opts.logger.warn({ target: target.key, err: r.error }, 'target down');
+        if (r.up && !slot.health.up && slot.health.lastScrapeAt !== null) this.opts.logger.info({ target: target.key }, 'target up again');
+        slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped };
+        if (!this.slots.has(target.key)) return; // dropped while it ran
+        this.record(scrapeSamples({ service: target.service, instance: target.instance }, { up: r.up, health: r.health, durationMs, methods: r.methods }), scheduledAt);
+      });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private record(samples: readonly ExposedSample[], t: number): void {
+    for (const s of samples) if (this.opts.window.append(s.name, s.labels, t, s.value) !== 'ok') this.appendRefused++;
+  }
+}

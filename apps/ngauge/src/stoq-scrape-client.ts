@@ -1,0 +1,72 @@
+// Scrapes over STOQ: `<service>/health` and `<service>/metrics` of one instance, on a connection
+// to that instance's address whose certificate must name the service. One RpcClient per target,
+// kept while the target is (its connection is reused from scrape to scrape).
+import type { Clock, StoqTransport } from '@stoq/core';
+import { RpcClient, StaticResolver, healthMethod, metricsMethod, rpcProto } from '@stoq/rpc';
+import type { MethodMetricsInput } from './core/rpc-metrics';
+import { targetKey, type Target } from './core/targets';
+import type { ScrapeClient } from './scraper';
+
+/** A uint64 field (a number, or a Long past 2^53 / from protobufjs' Long mode) as a number. */
+const num = (v: unknown): number => (typeof v === 'number' ? v : v === null || v === undefined ? 0 : Number(v));
+
+export class StoqScrapeClient implements ScrapeClient {
+  private readonly clients = new Map<string, { address: string; client: RpcClient }>();
+
+  constructor(
+    private readonly transport: StoqTransport,
+    private readonly clock: Clock,
+  ) {}
+
+  async scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[] }> {
+    const client = this.clientFor(target);
+    const deadline = this.clock.now() + timeoutMs;
+    const [health, metrics] = await Promise.all([
+      client.call(healthMethod(target.service), {}, { deadline }),
+      client.call(metricsMethod(target.service), {}, { deadline }),
+    ]);
+    const status = rpcProto.HealthResponse_ServingStatus[health.status ?? 0] ?? 'UNKNOWN';
+    return {
+      health: status,
+      methods: (metrics.methods ?? []).map((m) => ({
+        path: m.path ?? '',
+        started: num(m.started),
+        inFlight: num(m.inFlight),
+        completed: Object.fromEntries(Object.entries(m.completed ?? {}).map(([k, v]) => [k, num(v)])),
+        latency: m.latency
+          ? { boundsMs: m.latency.boundsMs ?? [], counts: (m.latency.counts ?? []).map(num), sumMs: m.latency.sumMs ?? 0, count: num(m.latency.count) }
+          : null,
+      })),
+    };
+  }
+
+  /** Forgets clients of targets no longer known. */
+  retain(keys: ReadonlySet<string>): void {
+    for (const [key, c] of this.clients) {
+      if (!keys.has(key)) {
+        c.client.close();
+        this.clients.delete(key);
+      }
+    }
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.client.close();
+    this.clients.clear();
+  }
+
+  private clientFor(target: Target): RpcClient {
+    const key = targetKey(target);
+    const known = this.clients.get(key);
+    if (known && known.address === target.address) return known.client;
+    known?.client.close();
+    const client = new RpcClient({
+      connector: (ep, o) => this.transport.connect(ep, { ...o, serverName: `${target.service}.hypermesh` }),
+      resolver: new StaticResolver({ [target.service]: [target.address] }),
+      retry: { maxAttempts: 1 },
+      clock: this.clock,
+    });
+    this.clients.set(key, { address: target.address, client });
+    return client;
+  }
+}

@@ -1,0 +1,84 @@
+// The scrape loop on a ManualClock: each target once per interval at its own phase, samples
+// stamped with the scheduled time, a slow target's next turn skipped (never two scrapes of one
+// target at once), a failing target `up` 0, and a target that disappears no longer scraped.
+import pino from 'pino';
+import { ManualClock } from '@stoq/core';
+import { SeriesWindow } from '../src/core/series-window';
+import { TargetTracker, scrapeOffset, type Target } from '../src/core/targets';
+import { Scraper, type ScrapeClient } from '../src/scraper';
+
+const fast: Target = { service: 'caesar', instance: 'caesar-1', address: '[::1]:1' };
+const slow: Target = { service: 'catalog', instance: 'catalog-1', address: '[::1]:2' };
+const broken: Target = { service: 'hypermesh', instance: 'hm-1', address: '[::1]:3' };
+
+/** Answers after `delays[instance]` ms of the manual clock; `broken` always fails. */
+function client(clock: ManualClock, delays: Record<string, number>, calls: string[]): ScrapeClient {
+  return {
+    scrape: (t) => {
+      calls.push(t.instance);
+      return new Promise((resolve, reject) => {
+        clock.setTimeout(() => {
+          if (t.instance === broken.instance) reject(new Error('connection refused'));
+          else resolve({ health: 'SERVING', methods: [{ path: `${t.service}/x`, started: calls.length, inFlight: 0, completed: { OK: 1 }, latency: null }] });
+        }, delays[t.instance] ?? 5);
+      });
+    },
+  };
+}
+
+async function run(clock: ManualClock, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i += 10) {
+    clock.advance(10);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('Scraper', () => {
+  it('scrapes each target once per interval at its phase, stamping the scheduled time', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const targets = new TargetTracker(30_000);
+    targets.update([fast, slow, broken], clock.now());
+    const window = new SeriesWindow();
+    const calls: string[] = [];
+    const scraper = new Scraper({ clock, targets, window, client: client(clock, { 'catalog-1': 1500 }, calls), logger: pino({ level: 'silent' }), intervalMs: 1000 });
+    scraper.start();
+    await run(clock, 10_000);
+    await scraper.stop();
+
+    const [up] = window.query('up', { instance: 'caesar-1' }, 0, clock.now());
+    const times = up!.samples.map((s) => s.t);
+    expect(times.length).toBeGreaterThanOrEqual(9);
+    for (const t of times) expect(((t - 1_700_000_000_000) % 1000 + 1000) % 1000).toBe(scrapeOffset('caesar/caesar-1', 1000));
+    expect(up!.samples.every((s) => s.v === 1)).toBe(true);
+
+    // The slow target (1.5 s per scrape at a 1 s interval): never two at once, skipped turns counted.
+    expect(calls.filter((c) => c === 'catalog-1').length).toBeLessThanOrEqual(6);
+    expect(scraper.health('catalog/catalog-1')!.skipped).toBeGreaterThanOrEqual(3);
+
+    const [down] = window.query('up', { instance: 'hm-1' }, 0, clock.now());
+    expect(down!.samples.every((s) => s.v === 0)).toBe(true);
+    expect(scraper.health('hypermesh/hm-1')).toMatchObject({ up: false, lastError: 'connection refused' });
+    expect(window.query('stoq_rpc_server_started_total', { service: 'caesar' }, 0, clock.now())[0]!.samples.length).toBe(times.length);
+  });
+
+  it('stops scraping a target dropped from the tracker', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const targets = new TargetTracker(1000);
+    targets.update([fast], clock.now());
+    const calls: string[] = [];
+    const scraper = new Scraper({ clock, targets, window: new SeriesWindow(), client: client(clock, {}, calls), logger: pino({ level: 'silent' }) });
+    scraper.start();
+    await run(clock, 3000);
+    targets.update([], clock.now() + 5000); // gone past the grace period
+    const before = calls.length;
+    await run(clock, 5000);
+    await scraper.stop();
+    expect(before).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThanOrEqual(before + 1);
+  });
+
+  it('refuses a timeout that is not below the interval', () => {
+    const clock = new ManualClock();
+    expect(() => new Scraper({ clock, targets: new TargetTracker(1), window: new SeriesWindow(), client: client(clock, {}, []), logger: pino({ level: 'silent' }), intervalMs: 1000, timeoutMs: 1000 })).toThrow(/below the interval/);
+  });
+});

@@ -1,0 +1,123 @@
+// NGauge across real processes: `trustchain serve`, then `ngauge` enrolling with a join token.
+// NGauge finds TrustChain (and itself) through TrustChain DNS's service enumeration, scrapes
+// both over STOQ every 500 ms, exposes Prometheus text that `promtool check metrics` accepts,
+// and a real Prometheus (Debian's package) scrapes it and answers a query with our series.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NGAUGE_BIN, StoqProcess, runTrustChain } from './support';
+
+jest.setTimeout(120_000);
+
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
+
+let dir: string;
+let tc: StoqProcess;
+let ngauge: StoqProcess;
+let http: string;
+
+/** Polls `probe` every 100 ms until it returns a value (not a fixed sleep: it waits for the condition). */
+async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => null);
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function get(url: string): Promise<string> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.text();
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stoq-ngauge-e2e-'));
+  const tcDir = join(dir, 'trustchain');
+  tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], dir);
+  const ready = await tc.waitFor((l) => l.msg === 'trustchain serve ready');
+  const token = await runTrustChain(['token', 'create', '--service', 'ngauge', '--ttl', '10m', '--data-dir', tcDir], dir);
+  expect(token.code).toBe(0);
+  const home = join(dir, 'ngauge');
+  mkdirSync(home);
+  writeFileSync(
+    join(home, 'ngauge.toml'),
+    [
+      '[node]',
+      'name = "ngauge-1"',
+      'data_dir = "data"',
+      '[transport]',
+      'bind = "[::1]:0"',
+      '[certificates]',
+      `root_fingerprint = "${ready.rootFingerprint as string}"`,
+      '[service]',
+      `trustchain = "${ready.stoq as string}"`,
+      `dns = "${ready.dns as string}"`,
+      'lease_seconds = 5',
+      '',
+    ].join('\n'),
+  );
+  ngauge = StoqProcess.start(['--config', 'ngauge.toml', '--http', '[::1]:0', '--interval-ms', '500'], home, { bin: NGAUGE_BIN, env: { STOQ_JOIN_TOKEN: token.stdout.trim() } });
+  http = (await ngauge.waitFor((l) => l.msg === 'NGauge serving')).http as string;
+});
+
+afterAll(async () => {
+  expect(await ngauge.stop()).toBe(0);
+  expect(await tc.stop()).toBe(0);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('finds TrustChain and itself through DNS and scrapes both over STOQ', async () => {
+  const text = await until('up for trustchain and ngauge', async () => {
+    const t = await get(`http://${http}/metrics`);
+    return /^up\{instance="[^"]+",service="trustchain"\} 1$/m.test(t) && /^up\{instance="ngauge-1",service="ngauge"\} 1$/m.test(t) ? t : null;
+  });
+  expect(text).toMatch(/^stoq_rpc_server_started_total\{instance="[^"]+",method="trustchain\/health",service="trustchain"\} \d+$/m);
+  expect(text).toMatch(/^stoq_rpc_server_handling_seconds_bucket\{instance="[^"]+",le="\+Inf",method="trustchain\/metrics",service="trustchain"\} \d+$/m);
+  const targets = JSON.parse(await get(`http://${http}/api/v1/targets`)) as { targets: { service: string; up: boolean }[] };
+  expect(targets.targets.map((t) => `${t.service} ${t.up}`).sort()).toEqual(['ngauge true', 'trustchain true']);
+  const range = JSON.parse(await get(`http://${http}/api/v1/query_range?name=up&service=trustchain`)) as { series: { samples: { t: number }[] }[] };
+  const ts = range.series[0]!.samples.map((s) => s.t);
+  expect(ts.length).toBeGreaterThanOrEqual(1);
+  for (let i = 1; i < ts.length; i++) expect((ts[i]! - ts[i - 1]!) % 500).toBe(0); // on the scrape grid
+  expect((await fetch(`http://${http}/api/v1/query_range?name=1bad`)).status).toBe(400);
+});
+
+(hasPromtool ? test : test.skip)('its /metrics passes promtool check metrics', async () => {
+  const text = await get(`http://${http}/metrics`);
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  expect(`${r.stdout}${r.stderr}`).toBe('');
+  expect(r.status).toBe(0);
+});
+
+(hasPrometheus ? test : test.skip)('a real Prometheus scrapes it and its query API returns our series', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen({ host: '::1', port: 0 }, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const promDir = join(dir, 'prometheus');
+  mkdirSync(promDir);
+  writeFileSync(join(promDir, 'prometheus.yml'), ['global:', '  scrape_interval: 1s', 'scrape_configs:', '  - job_name: ngauge', '    static_configs:', `      - targets: ['${http}']`, ''].join('\n'));
+  const prom: ChildProcess = spawn('prometheus', [`--config.file=${join(promDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=[::1]:${port}`], { stdio: 'ignore' });
+  try {
+    const result = await until(
+      'Prometheus to return up{service="trustchain"}',
+      async () => {
+        const body = JSON.parse(await get(`http://[::1]:${port}/api/v1/query?query=${encodeURIComponent('up{service="trustchain"}')}`)) as { data: { result: { value: [number, string] }[] } };
+        return body.data.result.length > 0 ? body.data.result : null;
+      },
+      60_000,
+    );
+    expect(result[0]!.value[1]).toBe('1');
+  } finally {
+    prom.kill('SIGTERM');
+    await new Promise((r) => prom.once('exit', r));
+  }
+});
