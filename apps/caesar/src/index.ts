@@ -10,6 +10,10 @@ export { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS } from './core/results'
 export type { CreateAccountResult, CreateTransferResult } from './core/results';
 export { AccountFlags, TransferFlags } from './core/types';
 export type { Account, AccountBalance, AccountInput, LedgerChanges, LedgerSnapshot, PendingStatus, Transfer, TransferInput } from './core/types';
+export { isReservedAccountId, stakeAccountId, stakeAccountInput, stakeEvent, stakeOf, unbondingEndsAt, unstakeEvent, withdrawEvent } from './core/staking';
+export type { AccountReader, StakeOf, StakingConfig, StakingResult } from './core/staking';
+export { decodeStakeAttestation, encodeStakeAttestation, issueStakeAttestation, MAX_ATTESTATION_BYTES, verifyStakeAttestation } from './core/attestation';
+export type { AttestationSigner, AttestationVerdict, AttestationVerifier, IssueRequest, StakeAttestation, VerifyOptions } from './core/attestation';
 export { DurableLedger } from './store/durable-ledger';
 export type { DurableLedgerOptions, GroupCommitStats, LedgerClock } from './store/durable-ledger';
 export { APPLICATION_ID, LEDGER_FORMAT, SCHEMA_VERSION } from './store/ledger-database';
