@@ -1,13 +1,13 @@
 // Byzantine replicas. Each runs the honest core (so it knows views, blocks and QCs) and
 // rewrites what the core wants to send. It signs only with its own key: everything it forges
 // is either signed as itself, or bytes it received from others and replays.
-import { encodeMessage } from '../codec';
+import { decodeMessage, encodeMessage } from '../codec';
 import type { Effect } from '../effects';
 import { toHex } from '../hash';
 import type { Replica } from '../replica';
 import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes } from '../signing';
 import type { Signer } from '../crypto';
-import type { Block, Proposal, TimeoutMessage, ValidatorId, Vote } from '../types';
+import type { Block, Message, Proposal, QuorumCertificate, TimeoutCertificate, TimeoutMessage, TimeoutSignature, ValidatorId, Vote } from '../types';
 import type { ValidatorSet } from '../validators';
 import type { Prng } from './prng';
 
@@ -15,8 +15,8 @@ export const BYZANTINE_BEHAVIOURS = ['silent', 'equivocate', 'replay', 'invalid-
 /**
  * silent: sends nothing. equivocate: two different proposals (to different halves) and two
  * votes per view. replay: re-sends old messages it received. invalid-votes: votes for blocks
- * that do not exist, bad signatures, garbage and oversized bytes. fork: as leader, drags replicas
- * into its view with a timeout and proposes a block that forks below the committed chain.
+ * that do not exist, bad signatures, garbage and oversized bytes. fork: as leader, builds a fork
+ * that only replicas ignoring the lock rule vote for (see ByzantineAdversary.fork).
  */
 export type ByzantineBehaviour = (typeof BYZANTINE_BEHAVIOURS)[number];
 
@@ -25,6 +25,8 @@ export type AdversaryAction = Effect | { type: 'raw'; to: ValidatorId; bytes: Ui
 
 export class ByzantineAdversary {
   private readonly received: Uint8Array[] = [];
+  private plan: ForkPlan | null = null;
+  private pendingActions: AdversaryAction[] = [];
 
   constructor(
     readonly behaviour: ByzantineBehaviour,
@@ -36,6 +38,14 @@ export class ByzantineAdversary {
 
   /** Everything delivered to this replica (for replays). */
   observe(bytes: Uint8Array): void {
+    if (this.behaviour === 'fork') {
+      try {
+        this.observeFork(decodeMessage(bytes));
+      } catch {
+        // not a message; nothing to learn
+      }
+      return;
+    }
     if (this.behaviour !== 'replay') return;
     if (this.received.length < 512) this.received.push(bytes);
     else this.received[this.prng.int(0, 511)] = bytes;
@@ -52,7 +62,7 @@ export class ByzantineAdversary {
       case 'invalid-votes':
         return [...effects, ...this.invalidVotes(replica)];
       case 'fork':
-        return effects.flatMap((e) => this.fork(e, replica));
+        return this.fork(effects, replica);
     }
   }
 
@@ -126,20 +136,76 @@ export class ByzantineAdversary {
     return out;
   }
 
-  private fork(e: Effect, replica: Replica): AdversaryAction[] {
-    if (!(e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.proposer === this.self)) return [e];
-    const p = e.message;
-    const qc = p.block.justify; // QC of view - 1 (or older after a TC)
-    const z = replica.block(qc.blockHash);
-    const y = z ? replica.block(z.parentHash) : undefined;
-    if (!z || !y || y.height < 1) return [e];
-    // Fork below y: a block at y's height whose parent is y's parent, justified by y's own QC
-    // for that parent. Replicas that keep the lock rule refuse it.
-    const fork: Block = { height: y.height, view: p.block.view, proposer: this.self, parentHash: y.parentHash, justify: y.justify, payload: [this.prng.bytes(8)] };
-    const forked = this.signProposal(fork, null);
-    // Replicas still in view - 1 would drop the fork as a future view: a timeout for this view
-    // carrying the QC of view - 1 moves them in first.
-    const pull: TimeoutMessage = { type: 'timeout', view: p.block.view, highQc: qc, lastTc: p.tc, voter: this.self, signature: this.signer.sign(timeoutSigningBytes(this.set.chainTag, p.block.view, qc.view)) };
-    return this.others().flatMap((to) => [this.raw(to, pull), this.raw(to, forked, 20)]);
+  /**
+   * The fork attack, which only a broken lock rule lets through. As leader of view v, holding
+   * QC(Z) for view v - 1 (which commits Z's parent Y), it withholds QC(Z), gathers the others'
+   * timeouts for v - 1 into a TC whose high QC is QC(Y), and proposes F: a sibling of Y (same
+   * height, extending Y's parent) justified by that TC. It shows QC(Z) to one victim only, who
+   * commits Y. Honest replicas refuse F (F extends a QC below the TC's high QC); with the lock
+   * rule ignored the other two vote for F and for its child, and commit F at Y's height.
+   */
+  private fork(effects: Effect[], replica: Replica): AdversaryAction[] {
+    const out: AdversaryAction[] = [...this.pendingActions];
+    this.pendingActions = [];
+    if (this.plan && replica.view > this.plan.view + 3) this.plan = null; // give up; behave again
+    for (const e of effects) {
+      if (!this.plan && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.proposer === this.self) {
+        this.plan = this.planFork(e.message, replica);
+        if (this.plan) continue;
+      }
+      if (this.plan && (e.type === 'send' || e.type === 'broadcast')) continue; // keep quiet: QC(Z) must not leak
+      out.push(e);
+    }
+    return out;
   }
+
+  private planFork(p: Proposal, replica: Replica): ForkPlan | null {
+    const view = p.block.view;
+    const qcZ = p.block.justify;
+    const z = replica.block(qcZ.blockHash);
+    const y = z ? replica.block(z.parentHash) : undefined;
+    if (!z || !y || y.height < 1 || qcZ.view !== view - 1 || z.view !== y.view + 1) return null;
+    const victim = this.set.leader(view - 1);
+    if (victim === this.self || this.set.leader(view + 1) === victim || this.set.leader(view + 2) === victim) return null;
+    const ownTimeout = { validator: this.self, highQcView: y.view, signature: this.signer.sign(timeoutSigningBytes(this.set.chainTag, view - 1, y.view)) };
+    return { view, qcZ, y, victim, timeouts: new Map([[this.self, { sig: ownTimeout, highQc: z.justify }]]), forkHash: null };
+  }
+
+  private observeFork(m: Message): void {
+    const plan = this.plan;
+    if (!plan) return;
+    if (plan.forkHash === null && m.type === 'timeout' && m.view === plan.view - 1 && !plan.timeouts.has(m.voter) && m.highQc.view < plan.qcZ.view) {
+      plan.timeouts.set(m.voter, { sig: { validator: m.voter, highQcView: m.highQc.view, signature: m.signature }, highQc: m.highQc });
+      let weight = 0;
+      for (const id of plan.timeouts.keys()) weight += this.set.weightOf(id);
+      if (weight >= this.set.quorumWeight) this.launchFork(plan);
+    } else if (plan.forkHash !== null && m.type === 'proposal' && m.block.view === plan.view + 1 && m.block.parentHash === plan.forkHash) {
+      const hash = computeBlockHash(this.set.chainTag, m.block);
+      this.pendingActions.push(this.raw(this.set.leader(plan.view + 2), this.signVote(m.block.view, m.block.height, hash)));
+      this.plan = null;
+    }
+  }
+
+  private launchFork(plan: ForkPlan): void {
+    const entries = [...plan.timeouts.values()].sort((a, b) => a.sig.validator - b.sig.validator);
+    const highQc = entries.reduce((best, e) => (e.highQc.view > best.view ? e.highQc : best), entries[0]!.highQc);
+    const tc: TimeoutCertificate = { view: plan.view - 1, highQc, signatures: entries.map((e) => e.sig) };
+    const y = plan.y;
+    const fork: Block = { height: y.height, view: plan.view, proposer: this.self, parentHash: y.parentHash, justify: y.justify, payload: [this.prng.bytes(8)] };
+    const proposal = this.signProposal(fork, tc);
+    plan.forkHash = computeBlockHash(this.set.chainTag, fork);
+    for (const to of this.others()) if (to !== plan.victim) this.pendingActions.push(this.raw(to, proposal));
+    const pull: TimeoutMessage = { type: 'timeout', view: plan.view, highQc: plan.qcZ, lastTc: tc, voter: this.self, signature: this.signer.sign(timeoutSigningBytes(this.set.chainTag, plan.view, plan.qcZ.view)) };
+    this.pendingActions.push(this.raw(plan.victim, pull));
+    this.pendingActions.push(this.raw(this.set.leader(plan.view + 1), this.signVote(fork.view, fork.height, plan.forkHash)));
+  }
+}
+
+interface ForkPlan {
+  view: number;
+  qcZ: QuorumCertificate;
+  y: Block;
+  victim: ValidatorId;
+  timeouts: Map<ValidatorId, { sig: TimeoutSignature; highQc: QuorumCertificate }>;
+  forkHash: string | null;
 }

@@ -93,11 +93,23 @@ export function scenarioFor(o: SimulationOptions): Scenario {
 
   const partitions: PartitionPlan[] = [];
   if (o.partitions ?? prng.chance(0.6)) {
+    // Up to four partitions, one per slot of the fault phase so they do not cut each other short.
     const count = prng.int(1, 4);
-    for (let i = 0; i < count && healAt > 0; i++) {
-      const groups: number[] = ids.map(() => (prng.chance(0.5) ? 1 : 0));
-      if (groups.every((g) => g === groups[0])) groups[prng.int(0, n - 1)] = 1 - groups[0]!;
-      partitions.push({ at: prng.int(0, healAt), duration: prng.int(100, 4000), groups });
+    const slot = Math.floor(healAt / count);
+    for (let i = 0; i < count && slot > 100; i++) {
+      // Half the time a random split, half the time an arc of the leader rotation (replicas in
+      // one rack or region), which lets both sides hold consecutive leaders.
+      let groups: number[];
+      if (prng.chance(0.5)) {
+        groups = ids.map(() => (prng.chance(0.5) ? 1 : 0));
+        if (groups.every((g) => g === groups[0])) groups[prng.int(0, n - 1)] = 1 - groups[0]!;
+      } else {
+        const start = prng.int(0, n - 1);
+        const len = prng.int(1, Math.max(1, n - 1));
+        groups = Array.from({ length: n }, (_, id) => ((id - start + n) % n < len ? 1 : 0));
+      }
+      const duration = prng.int(100, slot);
+      partitions.push({ at: i * slot + prng.int(0, slot - duration), duration, groups });
     }
   }
   const crashes: CrashPlan[] = [];
