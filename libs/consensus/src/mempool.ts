@@ -40,36 +40,40 @@ export class Mempool {
     return 'accepted';
   }
 
-  /** Takes up to maxOps / maxBytes operations (oldest first) for a block this replica proposes. */
-  take(maxOps: number, maxBytes: number): { keys: string[]; ops: Uint8Array[] } {
-    const keys: string[] = [];
+  /** Up to maxOps / maxBytes queued operations (oldest first) for a block this replica proposes. */
+  take(maxOps: number, maxBytes: number): Uint8Array[] {
     const ops: Uint8Array[] = [];
     let bytes = 0;
-    for (const [k, op] of this.pending) {
+    for (const op of this.pending.values()) {
       if (ops.length >= maxOps || bytes + op.byteLength > maxBytes) break;
-      keys.push(k);
       ops.push(op);
       bytes += op.byteLength;
     }
-    return { keys, ops };
+    return ops;
   }
 
-  /** The operations just taken went into block `hash` at `height`. */
-  markProposed(hash: BlockHash, height: number, taken: { keys: string[]; ops: Uint8Array[] }): void {
-    if (taken.keys.length === 0) return;
-    const ops = new Map<string, Uint8Array>();
-    taken.keys.forEach((k, i) => {
-      ops.set(k, taken.ops[i]!);
+  /**
+   * Block `hash` at `height` (proposed by us or anyone) carries `payload`: operations of ours in
+   * it leave the queue, so the next leader does not propose them again, and come back if the
+   * block is orphaned.
+   */
+  inBlock(hash: BlockHash, height: number, payload: readonly Uint8Array[]): void {
+    if (this.pending.size === 0 || payload.length === 0 || this.proposed.has(hash)) return;
+    let ops: Map<string, Uint8Array> | null = null;
+    for (const op of payload) {
+      const k = opKey(op);
+      const mine = this.pending.get(k);
+      if (!mine) continue;
       this.pending.delete(k);
-      this.bytes -= taken.ops[i]!.byteLength;
-    });
-    this.proposed.set(hash, { height, ops });
+      this.bytes -= mine.byteLength;
+      (ops ??= new Map()).set(k, mine);
+    }
+    if (ops) this.proposed.set(hash, { height, ops });
   }
 
   /** A block committed at `height`: drop its operations; re-queue ours from orphaned blocks at or below it. */
   committed(hash: BlockHash, height: number, payload: readonly Uint8Array[]): void {
-    const mine = this.proposed.get(hash);
-    if (mine) this.proposed.delete(hash);
+    if (this.proposed.has(hash)) this.proposed.delete(hash);
     else if (this.pending.size > 0) {
       for (const op of payload) {
         const k = opKey(op);

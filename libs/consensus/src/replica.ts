@@ -353,12 +353,11 @@ export class Replica {
       this.requestBlock(this.highestQc.blockHash, null);
       return; // retried when the block arrives
     }
-    const taken = this.mempool.take(this.limits.maxBlockOps, this.limits.maxBlockPayloadBytes);
-    const block: Block = { height: parent.height + 1, view, proposer: this.self, parentHash: this.highestQc.blockHash, justify: this.highestQc, payload: taken.ops };
+    const payload = this.mempool.take(this.limits.maxBlockOps, this.limits.maxBlockPayloadBytes);
+    const block: Block = { height: parent.height + 1, view, proposer: this.self, parentHash: this.highestQc.blockHash, justify: this.highestQc, payload };
     const hash = computeBlockHash(this.validatorSet.chainTag, block);
     const canVote = this.safety.checkVote(block, tc).ok;
     this.out.push({ type: 'persist', state: this.safety.recordProposal(block, tc, canVote), blocks: [block] });
-    this.mempool.markProposed(hash, block.height, taken);
     const signature = this.signer.sign(proposalSigningBytes(this.validatorSet.chainTag, view, block.height, hash));
     const proposal: Proposal = { type: 'proposal', block, tc, signature };
     this.equivocation.observe('proposal', this.self, view, { height: block.height, blockHash: hash, signature });
@@ -387,17 +386,19 @@ export class Replica {
     if (!this.verifySignature(b.proposer, proposalSigningBytes(set.chainTag, b.view, b.height, hash), p.signature)) {
       return { code: RejectCode.BAD_SIGNATURE, detail: `proposal signature of validator ${b.proposer}` };
     }
-    const seen = this.equivocation.observe('proposal', b.proposer, b.view, { height: b.height, blockHash: hash, signature: p.signature });
-    if (seen === 'duplicate') return { code: RejectCode.DUPLICATE, detail: 'proposal already seen' };
-    if (seen !== 'new') {
-      if (seen !== 'already-reported') this.out.push({ type: 'evidence', evidence: seen });
-      return { code: RejectCode.EQUIVOCATION, detail: `validator ${b.proposer} proposed two blocks in view ${b.view}` };
-    }
+    // Certificates before the equivocation record: the block hash does not cover the QC's
+    // signatures, so a relayed copy with a broken QC must not make the real one a "duplicate".
     const qc = this.verifiedQc(b.justify);
     if ('code' in qc) return qc;
     if (p.tc !== null) {
       const v = checkTimeoutCertificate(p.tc, set, this.verifier, this.quorum);
       if (!v.ok) return v.rejection;
+    }
+    const seen = this.equivocation.observe('proposal', b.proposer, b.view, { height: b.height, blockHash: hash, signature: p.signature });
+    if (seen === 'duplicate') return { code: RejectCode.DUPLICATE, detail: 'proposal already seen' };
+    if (seen !== 'new') {
+      if (seen !== 'already-reported') this.out.push({ type: 'evidence', evidence: seen });
+      return { code: RejectCode.EQUIVOCATION, detail: `validator ${b.proposer} proposed two blocks in view ${b.view}` };
     }
     // Sync first: the proposal's certificates may move this replica into the proposal's view.
     this.learnQc(qc, from);
@@ -451,6 +452,7 @@ export class Replica {
   private afterBlockAdded(hash: BlockHash): void {
     this.outstanding.delete(hash);
     const b = this.tree.get(hash)!;
+    this.mempool.inBlock(hash, b.height, b.payload);
     const qc = this.tree.qcOf(hash);
     if (qc) this.tryCommit(qc);
     this.tryCommit(b.justify);
