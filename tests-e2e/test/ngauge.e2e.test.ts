@@ -78,6 +78,12 @@ test('finds TrustChain and itself through DNS and scrapes both over STOQ', async
     return /^up\{instance="[^"]+",service="trustchain"\} 1$/m.test(t) && /^up\{instance="ngauge-1",service="ngauge"\} 1$/m.test(t) ? t : null;
   });
   expect(text).toMatch(/^stoq_rpc_server_started_total\{instance="[^"]+",method="trustchain\/health",service="trustchain"\} \d+$/m);
+  // Service metrics: the process ones every service publishes, and TrustChain's own.
+  expect(text).toMatch(/^process_resident_memory_bytes\{instance="ngauge-1",service="ngauge"\} \d+$/m);
+  expect(text).toMatch(/^stoq_certificate_expiry_timestamp_seconds\{instance="[^"]+",service="trustchain"\} \d+$/m);
+  expect(text).toMatch(/^trustchain_ct_tree_size\{instance="[^"]+",service="trustchain"\} [1-9]\d*$/m);
+  expect(text).toMatch(/^trustchain_dns_queries_total\{instance="[^"]+",service="trustchain",transport="udp"\} [1-9]\d*$/m);
+  expect(text).toContain('# TYPE trustchain_certificates_issued_total counter');
   expect(text).toMatch(/^stoq_rpc_server_handling_seconds_bucket\{instance="[^"]+",le="\+Inf",method="trustchain\/metrics",service="trustchain"\} \d+$/m);
   const targets = JSON.parse(await get(`http://${http}/api/v1/targets`)) as { targets: { service: string; up: boolean }[] };
   expect(targets.targets.map((t) => `${t.service} ${t.up}`).sort()).toEqual(['ngauge true', 'trustchain true']);

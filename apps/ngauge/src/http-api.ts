@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseIpv6Endpoint } from '@stoq/core';
+import type { FamilyRegistry } from './core/families';
 import { renderExposition, type ExposedSample, type FamilyMeta } from './core/exposition';
 import { isLabelName, isMetricName } from './core/labels';
 import { SCRAPE_FAMILIES } from './core/rpc-metrics';
@@ -22,6 +23,7 @@ export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
 
 export interface HttpApiDeps {
   readonly window: SeriesWindow;
+  readonly families: FamilyRegistry;
   readonly targets: TargetTracker;
   readonly scraper: Scraper;
   readonly now: () => number;
@@ -46,7 +48,7 @@ export function metricsText(deps: HttpApiDeps): string {
   for (const t of targets) {
     samples.push({ name: 'ngauge_scrapes_skipped_total', labels: { service: t.service, instance: t.instance }, value: deps.scraper.health(t.key)?.skipped ?? 0 });
   }
-  return renderExposition(samples, NGAUGE_FAMILIES);
+  return renderExposition(samples, [...NGAUGE_FAMILIES, ...deps.families.all()]);
 }
 
 class BadRequest extends Error {}

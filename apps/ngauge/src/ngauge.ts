@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Clock, StoqTransport, TimerHandle } from '@stoq/core';
 import { UdpDnsQuerier, type DnsQuerier } from '@stoq/rpc';
+import { FamilyRegistry } from './core/families';
 import { SeriesWindow } from './core/series-window';
 import { TargetTracker } from './core/targets';
 import { discoverTargets } from './discovery';
@@ -41,8 +42,9 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
   const { clock, logger } = opts;
   const window = new SeriesWindow(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {});
   const targets = new TargetTracker(opts.graceMs ?? 30_000);
+  const families = new FamilyRegistry();
   const client = new StoqScrapeClient(opts.transport, clock);
-  const scraper = new Scraper({ clock, targets, window, client, logger, ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}) });
+  const scraper = new Scraper({ clock, targets, window, families, client, logger, ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}) });
   const dns = opts.dns ?? new UdpDnsQuerier({ server: opts.dnsServer });
   const discoveryMs = opts.discoveryIntervalMs ?? 2000;
   let timer: TimerHandle | null = null;
@@ -74,7 +76,7 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
   loop();
   let http: HttpApi;
   try {
-    http = await startHttpApi({ window, targets, scraper, now: () => clock.now() }, opts.httpBind);
+    http = await startHttpApi({ window, families, targets, scraper, now: () => clock.now() }, opts.httpBind);
   } catch (err) {
     closed = true;
     if (timer) clock.clearTimeout(timer);

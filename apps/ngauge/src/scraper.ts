@@ -7,19 +7,21 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '@stoq/core';
 import type { ExposedSample } from './core/exposition';
-import { scrapeSamples, type MethodMetricsInput } from './core/rpc-metrics';
+import type { FamilyRegistry } from './core/families';
+import { MAX_SAMPLES_PER_SCRAPE, acceptedServiceMetrics, scrapeSamples, type MethodMetricsInput, type ServiceMetricInput } from './core/rpc-metrics';
 import type { SeriesWindow } from './core/series-window';
 import { scrapeOffset, type Target, type TargetTracker } from './core/targets';
 
 /** What one scrape of a target returns; throws when the target cannot be scraped. */
 export interface ScrapeClient {
-  scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[] }>;
+  scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[]; serviceMetrics?: ServiceMetricInput[] }>;
 }
 
 export interface ScraperOptions {
   readonly clock: Clock;
   readonly targets: TargetTracker;
   readonly window: SeriesWindow;
+  readonly families: FamilyRegistry;
   readonly client: ScrapeClient;
   readonly logger: Logger;
   /** Default 1000 ms. */
@@ -34,6 +36,10 @@ export interface TargetHealth {
   readonly lastDurationMs: number | null;
   readonly lastError: string | null;
   readonly skipped: number;
+  /** The last scrape returned more than MAX_SAMPLES_PER_SCRAPE samples; the rest were dropped. */
+  readonly capped: boolean;
+  /** Service metrics of the last scrape refused (bad names, reserved labels, type conflicts). */
+  readonly refusedMetrics: number;
 }
 
 interface Slot {
@@ -89,7 +95,7 @@ export class Scraper {
       if (!slot) {
         const offset = scrapeOffset(target.key, this.intervalMs);
         const base = Math.floor(now / this.intervalMs) * this.intervalMs + offset;
-        slot = { nextAt: base >= now ? base : base + this.intervalMs, running: false, health: { up: false, lastScrapeAt: null, lastDurationMs: null, lastError: null, skipped: 0 } };
+        slot = { nextAt: base >= now ? base : base + this.intervalMs, running: false, health: { up: false, lastScrapeAt: null, lastDurationMs: null, lastError: null, skipped: 0, capped: false, refusedMetrics: 0 } };
         this.slots.set(target.key, slot);
       }
       if (slot.nextAt <= now) {
@@ -114,17 +120,27 @@ export class Scraper {
     const p = this.opts.client
       .scrape(target, this.timeoutMs)
       .then(
-        (r) => ({ up: true, health: r.health, methods: r.methods, error: null as string | null }),
-        (err: unknown) => ({ up: false, health: null, methods: [] as MethodMetricsInput[], error: err instanceof Error ? err.message : String(err) }),
+        (r) => ({ up: true, health: r.health, methods: r.methods, serviceMetrics: r.serviceMetrics ?? [], error: null as string | null }),
+        (err: unknown) => ({ up: false, health: null, methods: [] as MethodMetricsInput[], serviceMetrics: [] as ServiceMetricInput[], error: err instanceof Error ? err.message : String(err) }),
       )
       .then((r) => {
         const durationMs = this.opts.clock.now() - started;
         slot.running = false;
         if (!r.up && slot.health.up) this.opts.logger.warn({ target: target.key, err: r.error }, 'target down');
         if (r.up && !slot.health.up && slot.health.lastScrapeAt !== null) this.opts.logger.info({ target: target.key }, 'target up again');
-        slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped };
+        const { accepted, refused } = acceptedServiceMetrics(r.serviceMetrics);
+        const serviceMetrics = accepted.filter((m) => this.opts.families.learn(m.name, m.type as 'gauge' | 'counter', m.help));
+        const refusedMetrics = refused.length + accepted.length - serviceMetrics.length;
+        if (refusedMetrics > 0 && slot.health.refusedMetrics === 0) this.opts.logger.warn({ target: target.key, refused: refused.slice(0, 5), count: refusedMetrics }, 'service metrics refused');
+        let samples = scrapeSamples({ service: target.service, instance: target.instance }, { up: r.up, health: r.health, durationMs, methods: r.methods, serviceMetrics });
+        const capped = samples.length > MAX_SAMPLES_PER_SCRAPE;
+        if (capped) {
+          if (!slot.health.capped) this.opts.logger.warn({ target: target.key, samples: samples.length, kept: MAX_SAMPLES_PER_SCRAPE }, 'target returned too many samples; keeping the first ones');
+          samples = samples.slice(0, MAX_SAMPLES_PER_SCRAPE);
+        }
+        slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped, capped, refusedMetrics };
         if (!this.slots.has(target.key)) return; // dropped while it ran
-        this.record(scrapeSamples({ service: target.service, instance: target.instance }, { up: r.up, health: r.health, durationMs, methods: r.methods }), scheduledAt);
+        this.record(samples, scheduledAt);
       });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));

@@ -3,7 +3,7 @@
 // kept while the target is (its connection is reused from scrape to scrape).
 import type { Clock, StoqTransport } from '@stoq/core';
 import { RpcClient, StaticResolver, healthMethod, metricsMethod, rpcProto } from '@stoq/rpc';
-import type { MethodMetricsInput } from './core/rpc-metrics';
+import type { MethodMetricsInput, ServiceMetricInput } from './core/rpc-metrics';
 import { targetKey, type Target } from './core/targets';
 import type { ScrapeClient } from './scraper';
 
@@ -18,7 +18,7 @@ export class StoqScrapeClient implements ScrapeClient {
     private readonly clock: Clock,
   ) {}
 
-  async scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[] }> {
+  async scrape(target: Target, timeoutMs: number): Promise<{ health: string | null; methods: MethodMetricsInput[]; serviceMetrics: ServiceMetricInput[] }> {
     const client = this.clientFor(target);
     const deadline = this.clock.now() + timeoutMs;
     const [health, metrics] = await Promise.all([
@@ -37,6 +37,7 @@ export class StoqScrapeClient implements ScrapeClient {
           ? { boundsMs: m.latency.boundsMs ?? [], counts: (m.latency.counts ?? []).map(num), sumMs: m.latency.sumMs ?? 0, count: num(m.latency.count) }
           : null,
       })),
+      serviceMetrics: (metrics.serviceMetrics ?? []).map((m) => ({ name: m.name ?? '', help: m.help ?? '', type: m.type ?? '', labels: { ...(m.labels ?? {}) }, value: m.value ?? 0 })),
     };
   }
 

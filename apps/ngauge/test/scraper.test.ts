@@ -3,6 +3,8 @@
 // target at once), a failing target `up` 0, and a target that disappears no longer scraped.
 import pino from 'pino';
 import { ManualClock } from '@stoq/core';
+import { FamilyRegistry } from '../src/core/families';
+import { MAX_SAMPLES_PER_SCRAPE, type ServiceMetricInput } from '../src/core/rpc-metrics';
 import { SeriesWindow } from '../src/core/series-window';
 import { TargetTracker, scrapeOffset, type Target } from '../src/core/targets';
 import { Scraper, type ScrapeClient } from '../src/scraper';
@@ -40,7 +42,7 @@ describe('Scraper', () => {
     targets.update([fast, slow, broken], clock.now());
     const window = new SeriesWindow();
     const calls: string[] = [];
-    const scraper = new Scraper({ clock, targets, window, client: client(clock, { 'catalog-1': 1500 }, calls), logger: pino({ level: 'silent' }), intervalMs: 1000 });
+    const scraper = new Scraper({ clock, targets, window, families: new FamilyRegistry(), client: client(clock, { 'catalog-1': 1500 }, calls), logger: pino({ level: 'silent' }), intervalMs: 1000 });
     scraper.start();
     await run(clock, 10_000);
     await scraper.stop();
@@ -66,7 +68,7 @@ describe('Scraper', () => {
     const targets = new TargetTracker(1000);
     targets.update([fast], clock.now());
     const calls: string[] = [];
-    const scraper = new Scraper({ clock, targets, window: new SeriesWindow(), client: client(clock, {}, calls), logger: pino({ level: 'silent' }) });
+    const scraper = new Scraper({ clock, targets, window: new SeriesWindow(), families: new FamilyRegistry(), client: client(clock, {}, calls), logger: pino({ level: 'silent' }) });
     scraper.start();
     await run(clock, 3000);
     targets.update([], clock.now() + 5000); // gone past the grace period
@@ -79,6 +81,40 @@ describe('Scraper', () => {
 
   it('refuses a timeout that is not below the interval', () => {
     const clock = new ManualClock();
-    expect(() => new Scraper({ clock, targets: new TargetTracker(1), window: new SeriesWindow(), client: client(clock, {}, []), logger: pino({ level: 'silent' }), intervalMs: 1000, timeoutMs: 1000 })).toThrow(/below the interval/);
+    expect(() => new Scraper({ clock, targets: new TargetTracker(1), window: new SeriesWindow(), families: new FamilyRegistry(), client: client(clock, {}, []), logger: pino({ level: 'silent' }), intervalMs: 1000, timeoutMs: 1000 })).toThrow(/below the interval/);
+  });
+
+  it('caps a target that returns 100,000 series and refuses malformed or conflicting service metrics', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const targets = new TargetTracker(30_000);
+    targets.update([fast, slow], clock.now());
+    const window = new SeriesWindow();
+    const families = new FamilyRegistry();
+    const flood: ScrapeClient = {
+      scrape: async (t) => ({
+        health: 'SERVING',
+        methods: [],
+        serviceMetrics:
+          t.instance === fast.instance
+            ? Array.from({ length: 100_000 }, (_, i) => ({ name: 'flood_items', help: 'h', type: 'gauge', labels: { id: String(i) }, value: i }))
+            : ([
+                { name: 'good_total', help: 'fine', type: 'counter', labels: { kind: 'a' }, value: 1 },
+                { name: 'good_total', help: 'same name, other type', type: 'gauge', labels: {}, value: 1 },
+                { name: '1bad', help: '', type: 'gauge', labels: {}, value: 1 },
+                { name: 'sneaky', help: '', type: 'gauge', labels: { service: 'trustchain' }, value: 1 },
+                { name: 'up', help: '', type: 'gauge', labels: {}, value: 1 },
+              ] as ServiceMetricInput[]),
+      }),
+    };
+    const scraper = new Scraper({ clock, targets, window, families, client: flood, logger: pino({ level: 'silent' }), intervalMs: 1000 });
+    scraper.start();
+    await run(clock, 3000);
+    await scraper.stop();
+    expect(scraper.health('caesar/caesar-1')).toMatchObject({ up: true, capped: true });
+    expect(window.stats().series).toBeLessThanOrEqual(MAX_SAMPLES_PER_SCRAPE + 20);
+    expect(scraper.health('catalog/catalog-1')).toMatchObject({ capped: false, refusedMetrics: 4 });
+    expect(window.query('good_total', { service: 'catalog', kind: 'a' }, 0, clock.now())).toHaveLength(1);
+    expect(window.query('sneaky', {}, 0, clock.now())).toEqual([]);
+    expect(families.all().map((f) => `${f.name} ${f.type}`).sort()).toEqual(['flood_items gauge', 'good_total counter']);
   });
 });

@@ -35,6 +35,7 @@ import {
 } from '@stoq/core';
 import { CtLog } from '@stoq/ct-log';
 import { RpcServer } from '@stoq/rpc';
+import { processMetrics } from '@stoq/service';
 import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
 import { Issuer } from './ca/issuer';
 import { TrustChainError } from './core/errors';
@@ -43,6 +44,7 @@ import { DnsServer } from './dns/server';
 import { Zone, type ZoneOptions } from './dns/zone';
 import { ADMIN_SERVICE, addCaMethods, revokedCallerInterceptor } from './service/ca-service';
 import { DiscoveryService, storedRegistrations } from './service/discovery-service';
+import { trustChainMetrics } from './service/telemetry';
 import { CaStore } from './store/ca-store';
 import { addCtMethods, startCtHttpServer } from './ct';
 
@@ -187,6 +189,9 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
       },
     });
     transport.on('auth-error', (err, remote) => logger.warn({ remote, code: err.code }, err.message));
+    const telemetry = processMetrics({ transport, certificateNotAfter: () => identity.notAfter });
+    cleanup.push(() => telemetry.close());
+    rpc.addMetricSource(telemetry.read).addMetricSource(trustChainMetrics({ store, ct, dns, clock }));
     const serving = (async () => {
       for (;;) {
         const conn: StoqConnection | null = await transport.accept();

@@ -33,7 +33,7 @@ export {
   type ServerInboundEvent,
   type ClientInboundEvent,
 } from './wire/call-sequencer';
-export { RpcServer, BUILTIN_METHODS, healthMethod, metricsMethod, typesDescriptor, type RpcServerOptions } from './server/rpc-server';
+export { RpcServer, BUILTIN_METHODS, healthMethod, metricsMethod, typesDescriptor, type RpcServerOptions, type ServiceMetricSample } from './server/rpc-server';
 export { isAuthorized } from './server/interceptors';
 export {
   DEFAULT_SERVER_LIMITS,

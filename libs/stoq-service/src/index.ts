@@ -8,3 +8,4 @@ export { RevocationFollower, type RevocationFollowerOptions } from './revocation
 export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper';
 export { RenewalScheduler, retryDelayMs, type RenewalOptions } from './renewal';
 export { signRevocationList, verifyRevocationList, revocationListSigningInput, type RevocationListMessage } from './revocation-list';
+export { processMetrics, type ProcessMetricsSources } from './process-metrics';

@@ -27,6 +27,7 @@ import {
   type TransportIdentity,
 } from '@stoq/core';
 import { DnsSrvResolver, RpcClient, RpcServer, type Resolution, type Resolver } from '@stoq/rpc';
+import { processMetrics } from './process-metrics';
 import { ServiceError } from './errors';
 import { LeaseKeeper } from './lease-keeper';
 import { RenewalScheduler } from './renewal';
@@ -150,6 +151,8 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
   });
 
   let renewal: RenewalScheduler | null = null;
+  const telemetry = processMetrics({ transport, certificateNotAfter: () => (renewal?.identity ?? identity).notAfter });
+  rpc.addMetricSource(telemetry.read);
   const ctx: ServiceContext = { config, section, dataDir, logger, rpc, client, transport, identity: () => renewal?.identity ?? identity };
   const hooks = (await def.setup(ctx)) ?? {};
 
@@ -204,6 +207,7 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
     rpc.close();
     await transport.close(0, 'start-up failed');
     await serving;
+    telemetry.close();
     await hooks.stop?.();
     throw err;
   }
@@ -223,6 +227,7 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
       client.close();
       await transport.close(0, `${def.service} shutting down`);
       await serving;
+      telemetry.close();
       for (const h of stopHooks) await h();
       await hooks.stop?.();
       logger.info('stopped');

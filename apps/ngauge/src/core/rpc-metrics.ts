@@ -6,7 +6,7 @@
 // `stoq_rpc_server_in_flight`, `stoq_rpc_server_handling_seconds` (histogram).
 
 import type { ExposedSample, FamilyMeta } from './exposition';
-import type { Labels } from './labels';
+import { isLabelName, isMetricName, type Labels } from './labels';
 
 /** A method's metrics as `<service>/metrics` reports them (numbers already converted). */
 export interface MethodMetricsInput {
@@ -18,12 +18,51 @@ export interface MethodMetricsInput {
   readonly latency: { readonly boundsMs: readonly number[]; readonly counts: readonly number[]; readonly sumMs: number; readonly count: number } | null;
 }
 
+/** A service metric as `<service>/metrics` reports it (stoq-rpc ServiceMetric). */
+export interface ServiceMetricInput {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
 export interface ScrapeOutcome {
   readonly up: boolean;
   /** SERVING / NOT_SERVING / UNKNOWN from `<service>/health`, or null when it did not answer. */
   readonly health: string | null;
   readonly durationMs: number;
   readonly methods: readonly MethodMetricsInput[];
+  readonly serviceMetrics?: readonly ServiceMetricInput[];
+}
+
+/** Most samples taken from one scrape of one target; the rest are dropped and the target marked. */
+export const MAX_SAMPLES_PER_SCRAPE = 5000;
+
+/** Labels a target may not set on its own metrics: NGauge sets them (and `le` belongs to histograms). */
+const RESERVED_LABELS = new Set(['service', 'instance', 'le']);
+
+/**
+ * The service metrics a target published that are well-formed: a valid metric name not taken by
+ * NGauge's own families, a known type, valid label names, not the reserved ones. Returns them
+ * with the reason each refused one was dropped (for the log and the target's status).
+ */
+export function acceptedServiceMetrics(inputs: readonly ServiceMetricInput[]): { accepted: ServiceMetricInput[]; refused: string[] } {
+  const accepted: ServiceMetricInput[] = [];
+  const refused: string[] = [];
+  const own = new Set(SCRAPE_FAMILIES.map((f) => f.name));
+  for (const m of inputs) {
+    const why = !isMetricName(m.name)
+      ? `"${m.name}" is not a metric name`
+      : own.has(m.name) || m.name.startsWith('stoq_rpc_server_') || m.name.startsWith('ngauge_')
+        ? `"${m.name}" is a name NGauge sets itself`
+        : m.type !== 'gauge' && m.type !== 'counter'
+          ? `"${m.name}" has type "${m.type}" (gauge or counter)`
+          : Object.keys(m.labels).find((k) => !isLabelName(k) || RESERVED_LABELS.has(k));
+    if (why === undefined) accepted.push(m);
+    else refused.push(typeof why === 'string' && why.startsWith('"') ? why : `"${m.name}" has the label "${String(why)}", which is invalid or reserved`);
+  }
+  return { accepted, refused };
 }
 
 export const SCRAPE_FAMILIES: readonly FamilyMeta[] = [
@@ -68,5 +107,6 @@ export function scrapeSamples(target: Labels, outcome: ScrapeOutcome): ExposedSa
     { name: 'scrape_samples_scraped', labels: target, value: method.length },
   ];
   if (outcome.health !== null) own.push({ name: 'stoq_service_serving', labels: target, value: outcome.health === 'SERVING' ? 1 : 0 });
-  return [...own, ...method];
+  const service = (outcome.serviceMetrics ?? []).map((m) => ({ name: m.name, labels: { ...m.labels, ...target }, value: m.value }));
+  return [...own, ...method, ...service];
 }

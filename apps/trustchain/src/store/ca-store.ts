@@ -252,6 +252,11 @@ export class CaStore {
     return r ? toCertificate(r) : undefined;
   }
 
+  /** Instances whose newest unrevoked certificate expires in (now, now + withinMs]: they missed renewal. */
+  expiringInstances(now: number, withinMs: number): number {
+    return (this.stmts.expiringInstances.get(now, now + withinMs) as { n: number }).n;
+  }
+
   listCertificates(service: string | undefined, limit: number): CertificateRow[] {
     const rows = (service ? this.stmts.listByService.all(service, limit) : this.stmts.listAll.all(limit)) as DbCertificate[];
     return rows.map(toCertificate);
@@ -365,6 +370,10 @@ function prepare(db: Database.Database) {
     listAll: db.prepare('SELECT * FROM certificates ORDER BY issued_at DESC, serial LIMIT ?'),
     listByService: db.prepare('SELECT * FROM certificates WHERE service = ? ORDER BY issued_at DESC, serial LIMIT ?'),
     countCerts: db.prepare('SELECT count(*) AS n FROM certificates'),
+    // Instances whose newest unrevoked certificate is still valid but ends before the horizon.
+    expiringInstances: db.prepare(
+      'SELECT count(*) AS n FROM (SELECT max(not_after) AS m FROM certificates WHERE revoked_at IS NULL GROUP BY service, instance) WHERE m > ? AND m <= ?',
+    ),
     revokeTx: db.transaction((serial: string, reason: number, at: number): RevocationRow => {
       const row = bySerial.get(serial) as DbCertificate | undefined;
       if (!row) throw new TrustChainError('CERTIFICATE_UNKNOWN', `no certificate with serial ${serial} was issued by this TrustChain; list them with \`trustchain certs list\``);

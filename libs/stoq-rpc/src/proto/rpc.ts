@@ -69,9 +69,19 @@ export interface MethodMetrics {
   latency?: LatencyHistogram | null;
 }
 
+/** stoq.rpc.v1.ServiceMetric */
+export interface ServiceMetric {
+  name?: string | null;
+  help?: string | null;
+  type?: string | null;
+  labels?: Record<string, string> | null;
+  value?: number | null;
+}
+
 /** stoq.rpc.v1.MetricsResponse */
 export interface MetricsResponse {
   methods?: MethodMetrics[] | null;
+  serviceMetrics?: ServiceMetric[] | null;
 }
 
 /** stoq.rpc.v1.MethodsRequest */
@@ -96,7 +106,7 @@ export interface MethodsResponse {
 }
 
 /** The protobufjs schema these types were generated from (descriptor JSON below). */
-const descriptor = {"nested":{"stoq":{"nested":{"rpc":{"nested":{"v1":{"nested":{"RequestHeader":{"fields":{"path":{"type":"string","id":1},"timeoutMs":{"type":"uint64","id":2},"metadata":{"keyType":"string","type":"string","id":3},"idempotencyKey":{"type":"string","id":4}}},"Trailer":{"fields":{"code":{"type":"uint32","id":1},"message":{"type":"string","id":2},"metadata":{"keyType":"string","type":"string","id":3}}},"Frame":{"oneofs":{"kind":{"oneof":["header","message","trailer","halfClose"]}},"fields":{"header":{"type":"RequestHeader","id":1},"message":{"type":"bytes","id":2},"trailer":{"type":"Trailer","id":3},"halfClose":{"type":"HalfClose","id":4}},"reserved":[[5,5]]},"HalfClose":{"fields":{}},"HealthRequest":{"fields":{}},"HealthResponse":{"fields":{"status":{"type":"ServingStatus","id":1},"service":{"type":"string","id":2}},"nested":{"ServingStatus":{"values":{"UNKNOWN":0,"SERVING":1,"NOT_SERVING":2}}}},"MetricsRequest":{"fields":{}},"LatencyHistogram":{"fields":{"boundsMs":{"rule":"repeated","type":"double","id":1},"counts":{"rule":"repeated","type":"uint64","id":2},"sumMs":{"type":"double","id":3},"count":{"type":"uint64","id":4}}},"MethodMetrics":{"fields":{"path":{"type":"string","id":1},"started":{"type":"uint64","id":2},"completed":{"keyType":"string","type":"uint64","id":3},"inFlight":{"type":"uint64","id":4},"latency":{"type":"LatencyHistogram","id":5}}},"MetricsResponse":{"fields":{"methods":{"rule":"repeated","type":"MethodMetrics","id":1}}},"MethodsRequest":{"fields":{}},"MethodInfo":{"fields":{"path":{"type":"string","id":1},"kind":{"type":"string","id":2},"requestType":{"type":"string","id":3},"responseType":{"type":"string","id":4},"idempotent":{"type":"bool","id":5},"authorize":{"type":"string","id":6},"typesJson":{"type":"string","id":7}}},"MethodsResponse":{"fields":{"service":{"type":"string","id":1},"methods":{"rule":"repeated","type":"MethodInfo","id":2}}}}}}}}}}};
+const descriptor = {"nested":{"stoq":{"nested":{"rpc":{"nested":{"v1":{"nested":{"RequestHeader":{"fields":{"path":{"type":"string","id":1},"timeoutMs":{"type":"uint64","id":2},"metadata":{"keyType":"string","type":"string","id":3},"idempotencyKey":{"type":"string","id":4}}},"Trailer":{"fields":{"code":{"type":"uint32","id":1},"message":{"type":"string","id":2},"metadata":{"keyType":"string","type":"string","id":3}}},"Frame":{"oneofs":{"kind":{"oneof":["header","message","trailer","halfClose"]}},"fields":{"header":{"type":"RequestHeader","id":1},"message":{"type":"bytes","id":2},"trailer":{"type":"Trailer","id":3},"halfClose":{"type":"HalfClose","id":4}},"reserved":[[5,5]]},"HalfClose":{"fields":{}},"HealthRequest":{"fields":{}},"HealthResponse":{"fields":{"status":{"type":"ServingStatus","id":1},"service":{"type":"string","id":2}},"nested":{"ServingStatus":{"values":{"UNKNOWN":0,"SERVING":1,"NOT_SERVING":2}}}},"MetricsRequest":{"fields":{}},"LatencyHistogram":{"fields":{"boundsMs":{"rule":"repeated","type":"double","id":1},"counts":{"rule":"repeated","type":"uint64","id":2},"sumMs":{"type":"double","id":3},"count":{"type":"uint64","id":4}}},"MethodMetrics":{"fields":{"path":{"type":"string","id":1},"started":{"type":"uint64","id":2},"completed":{"keyType":"string","type":"uint64","id":3},"inFlight":{"type":"uint64","id":4},"latency":{"type":"LatencyHistogram","id":5}}},"ServiceMetric":{"fields":{"name":{"type":"string","id":1},"help":{"type":"string","id":2},"type":{"type":"string","id":3},"labels":{"keyType":"string","type":"string","id":4},"value":{"type":"double","id":5}}},"MetricsResponse":{"fields":{"methods":{"rule":"repeated","type":"MethodMetrics","id":1},"serviceMetrics":{"rule":"repeated","type":"ServiceMetric","id":2}}},"MethodsRequest":{"fields":{}},"MethodInfo":{"fields":{"path":{"type":"string","id":1},"kind":{"type":"string","id":2},"requestType":{"type":"string","id":3},"responseType":{"type":"string","id":4},"idempotent":{"type":"bool","id":5},"authorize":{"type":"string","id":6},"typesJson":{"type":"string","id":7}}},"MethodsResponse":{"fields":{"service":{"type":"string","id":1},"methods":{"rule":"repeated","type":"MethodInfo","id":2}}}}}}}}}}};
 export const schema: protobuf.Root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
 
 export const RequestHeaderType: protobuf.Type = schema.lookupType('stoq.rpc.v1.RequestHeader');
@@ -108,6 +118,7 @@ export const HealthResponseType: protobuf.Type = schema.lookupType('stoq.rpc.v1.
 export const MetricsRequestType: protobuf.Type = schema.lookupType('stoq.rpc.v1.MetricsRequest');
 export const LatencyHistogramType: protobuf.Type = schema.lookupType('stoq.rpc.v1.LatencyHistogram');
 export const MethodMetricsType: protobuf.Type = schema.lookupType('stoq.rpc.v1.MethodMetrics');
+export const ServiceMetricType: protobuf.Type = schema.lookupType('stoq.rpc.v1.ServiceMetric');
 export const MetricsResponseType: protobuf.Type = schema.lookupType('stoq.rpc.v1.MetricsResponse');
 export const MethodsRequestType: protobuf.Type = schema.lookupType('stoq.rpc.v1.MethodsRequest');
 export const MethodInfoType: protobuf.Type = schema.lookupType('stoq.rpc.v1.MethodInfo');

@@ -50,6 +50,16 @@ export interface RpcServerOptions {
 
 export const BUILTIN_METHODS = ['health', 'metrics', '_methods'] as const;
 
+/** One service metric in `<service>/metrics` (rpc.proto ServiceMetric). */
+export interface ServiceMetricSample {
+  /** Prometheus metric name, with its unit and `_total` for counters. */
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'gauge' | 'counter';
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
 /** `<service>/health`, the built-in every RpcServer answers (for clients that probe or monitor). */
 export function healthMethod(service: string): MethodDefinition<HealthRequest, HealthResponse, 'unary'> {
   return defineMethod<HealthRequest, HealthResponse, 'unary'>({
@@ -68,6 +78,7 @@ export class RpcServer {
   readonly service: string;
   readonly limits: ServerLimits;
   readonly metrics = new RpcMetrics();
+  private readonly metricSources: Array<() => readonly ServiceMetricSample[]> = [];
   private readonly methods = new Map<string, RegisteredMethod>();
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -241,6 +252,27 @@ export class RpcServer {
     this.metrics.track(def.path);
   }
 
+  /**
+   * Adds a source of service metrics (process, transport, the service's own figures), read on
+   * every `<service>/metrics` call. A source that throws contributes nothing to that answer.
+   */
+  addMetricSource(source: () => readonly ServiceMetricSample[]): this {
+    this.metricSources.push(source);
+    return this;
+  }
+
+  private collectServiceMetrics(): ServiceMetricSample[] {
+    const out: ServiceMetricSample[] = [];
+    for (const source of this.metricSources) {
+      try {
+        out.push(...source());
+      } catch {
+        // A broken gauge must not take the per-method metrics down with it.
+      }
+    }
+    return out;
+  }
+
   private addBuiltins(authorize: Authorization): void {
     const s = this.service;
     const health = healthMethod(s);
@@ -249,7 +281,7 @@ export class RpcServer {
       path: `${s}/_methods`, kind: 'unary', requestType: MethodsRequestType, responseType: MethodsResponseType, idempotent: true,
     });
     this.register(health, (): HealthResponse => ({ status: this.serving, service: s }), authorize, true);
-    this.register(metrics, (): MetricsResponse => ({ methods: this.metrics.snapshot() }), authorize, true);
+    this.register(metrics, (): MetricsResponse => ({ methods: this.metrics.snapshot(), serviceMetrics: this.collectServiceMetrics() }), authorize, true);
     this.register(methods, (): MethodsResponse => this.describe(), authorize, true);
   }
 
