@@ -9,7 +9,7 @@ export type { BatchOutcome, LedgerOptions } from './core/ledger';
 export { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS } from './core/results';
 export type { CreateAccountResult, CreateTransferResult } from './core/results';
 export { AccountFlags, TransferFlags } from './core/types';
-export type { Account, AccountBalance, AccountInput, LedgerChanges, LedgerSnapshot, PendingStatus, Transfer, TransferInput } from './core/types';
+export type { Account, AccountBalance, AccountInput, LedgerChanges, LedgerSnapshot, PendingStatus, PendingStatusChange, Transfer, TransferInput } from './core/types';
 export { isReservedAccountId, stakeAccountId, stakeAccountInput, stakeEvent, stakeOf, unbondingEndsAt, unstakeEvent, withdrawEvent } from './core/staking';
 export type { AccountReader, StakeOf, StakingConfig, StakingResult } from './core/staking';
 export { decodeStakeAttestation, encodeStakeAttestation, issueStakeAttestation, MAX_ATTESTATION_BYTES, verifyStakeAttestation } from './core/attestation';

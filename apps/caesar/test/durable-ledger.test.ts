@@ -120,10 +120,10 @@ test('group commit: concurrent batches share transactions and get the results of
 
 test('random workloads read back identically after reopen (every field, status and history row)', async () => {
   await fc.assert(
-    fc.asyncProperty(workload, async ({ accounts, steps }) => {
+    fc.asyncProperty(workload, fc.integer({ min: 1, max: 60 }), async ({ accounts, steps }, checkpointEvery) => {
       const clock = new ManualClock();
       const path = freshPath();
-      const durable = DurableLedger.open(path, { create: true, clock, expiryTimer: false });
+      const durable = DurableLedger.open(path, { create: true, clock, expiryTimer: false, checkpointEvery });
       const core = new Ledger();
       const nowNs = (): bigint => BigInt(clock.now()) * 1_000_000n;
       const setup = [...SUPPLY_ACCOUNTS, ...accounts];

@@ -65,6 +65,42 @@ test('the ledger core agrees with the reference model after every batch, and its
   );
 });
 
+test('restore verifies balances stored as of an earlier instant against the transfers, and refuses altered ones', () => {
+  fc.assert(
+    fc.property(workload, fc.nat(), fc.nat(), ({ accounts, steps }, at, victim) => {
+      const ledger = new Ledger();
+      let now = START;
+      ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts], now);
+      const transfers = new Map<bigint, Transfer>();
+      const statuses = new Map<bigint, PendingStatus>();
+      const resolvedAt = new Map<bigint, bigint>();
+      const checkpointAfter = at % (steps.length + 1);
+      let checkpoint = { accounts: ledger.allAccounts(), asOf: ledger.lastTimestamp };
+      steps.forEach((s, i) => {
+        now += s.advance;
+        const { changes } = s.kind === 'accounts' ? ledger.createAccounts(s.events, now) : ledger.createTransfers(s.events, now);
+        for (const t of changes.transfers) transfers.set(t.id, t);
+        for (const p of changes.pendingStatuses) {
+          statuses.set(p.id, p.status);
+          if (p.status !== 'pending') resolvedAt.set(p.id, p.resolvedAt);
+        }
+        if (i + 1 === checkpointAfter) checkpoint = { accounts: ledger.allAccounts(), asOf: ledger.lastTimestamp };
+      });
+      // Accounts created after the checkpoint are stored with zero balances.
+      const asOfIds = new Set(checkpoint.accounts.map((a) => a.id));
+      const stored = [...checkpoint.accounts, ...ledger.allAccounts().filter((a) => !asOfIds.has(a.id)).map((a) => ({ ...a, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n }))];
+      const snapshot = { accounts: stored, transfers: transfers.values(), pendingStatuses: statuses, resolvedAt, lastTimestamp: ledger.lastTimestamp, balancesAsOf: checkpoint.asOf };
+      const restored = Ledger.restore(snapshot);
+      expect(restored.allAccounts()).toEqual(ledger.allAccounts());
+      // Any altered stored balance is caught.
+      const i = victim % stored.length;
+      const altered = stored.map((a, j) => (j === i ? { ...a, creditsPosted: a.creditsPosted + 1n } : a));
+      expect(() => Ledger.restore({ ...snapshot, transfers: transfers.values(), accounts: altered })).toThrow(expect.objectContaining({ invariant: 'balances_match_transfers' }));
+    }),
+    { numRuns: 200 },
+  );
+});
+
 test('restored ledgers continue exactly like the original', () => {
   fc.assert(
     fc.property(workload, workload, ({ accounts, steps }, more) => {

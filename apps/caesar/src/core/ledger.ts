@@ -37,6 +37,7 @@ import {
   type LedgerChanges,
   type LedgerSnapshot,
   type PendingStatus,
+  type PendingStatusChange,
   type Transfer,
   TRANSFER_FLAGS_KNOWN,
   TransferFlags,
@@ -79,6 +80,8 @@ interface TransferRecord {
   status: PendingStatus | null;
   /** When a pending transfer times out (ns); 0n = never. */
   readonly expiresAt: bigint;
+  /** Timestamp of the post, void or expiry that resolved a pending transfer; 0n before. */
+  resolvedAt: bigint;
 }
 
 /** What the current batch changed so far (the LedgerChanges it will return). */
@@ -88,6 +91,7 @@ interface BatchState {
   readonly transfers: Transfer[];
   readonly pendingTouched: Set<bigint>;
   readonly balances: AccountBalance[];
+  readonly created: Set<bigint>;
 }
 
 export interface BatchOutcome<R extends string> {
@@ -129,43 +133,64 @@ export class Ledger {
   static restore(snapshot: LedgerSnapshot, options: LedgerOptions = {}): Ledger {
     const ledger = new Ledger(options);
     ledger.last = snapshot.lastTimestamp;
-    const computed = new Map<bigint, { debitsPending: bigint; debitsPosted: bigint; creditsPending: bigint; creditsPosted: bigint }>();
+    const asOf = snapshot.balancesAsOf ?? snapshot.lastTimestamp;
+    if (asOf > ledger.last) throw new InvariantViolationError('timestamps_not_after_clock', `balances are as of ${asOf}, after the ledger clock ${ledger.last}`);
+    type Sums = { debitsPending: bigint; debitsPosted: bigint; creditsPending: bigint; creditsPosted: bigint };
+    const zero = (): Sums => ({ debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n });
+    // Per account: the sums of its transfers now, and as of `asOf` (to check the stored balances).
+    const now = new Map<bigint, Sums>();
+    const then = new Map<bigint, Sums>();
+    const stored = new Map<bigint, Balances>();
     for (const a of snapshot.accounts) {
       if (a.timestamp > ledger.last) throw new InvariantViolationError('timestamps_not_after_clock', `account ${a.id} has timestamp ${a.timestamp} > ledger clock ${ledger.last}`);
       ledger.accounts.set(a.id, { ...a });
-      computed.set(a.id, { debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n });
+      stored.set(a.id, { debitsPending: a.debitsPending, debitsPosted: a.debitsPosted, creditsPending: a.creditsPending, creditsPosted: a.creditsPosted });
+      now.set(a.id, zero());
+      then.set(a.id, zero());
     }
+    const add = (sums: Map<bigint, Sums>, t: Transfer, pending: boolean): void => {
+      const dr = sums.get(t.debitAccountId)!;
+      const cr = sums.get(t.creditAccountId)!;
+      if (pending) {
+        dr.debitsPending += t.amount;
+        cr.creditsPending += t.amount;
+      } else {
+        dr.debitsPosted += t.amount;
+        cr.creditsPosted += t.amount;
+      }
+    };
     for (const t of snapshot.transfers) {
       if (t.timestamp > ledger.last) throw new InvariantViolationError('timestamps_not_after_clock', `transfer ${t.id} has timestamp ${t.timestamp} > ledger clock ${ledger.last}`);
-      const dr = computed.get(t.debitAccountId);
-      const cr = computed.get(t.creditAccountId);
-      if (!dr || !cr) throw new InvariantViolationError('balances_match_transfers', `transfer ${t.id} names an account that does not exist`);
+      if (!now.has(t.debitAccountId) || !now.has(t.creditAccountId)) throw new InvariantViolationError('balances_match_transfers', `transfer ${t.id} names an account that does not exist`);
       let status: PendingStatus | null = null;
       let expiresAt = 0n;
+      let resolvedAt = 0n;
+      const before = t.timestamp <= asOf;
       if (t.flags & T_PENDING) {
         const s = snapshot.pendingStatuses.get(t.id);
         if (s === undefined) throw new InvariantViolationError('balances_match_transfers', `pending transfer ${t.id} has no status`);
         status = s;
+        resolvedAt = snapshot.resolvedAt?.get(t.id) ?? 0n;
+        if (s !== 'pending' && resolvedAt > ledger.last) throw new InvariantViolationError('timestamps_not_after_clock', `pending transfer ${t.id} resolved at ${resolvedAt} > ledger clock ${ledger.last}`);
         expiresAt = t.timeout === 0 ? 0n : t.timestamp + BigInt(t.timeout) * NS_PER_SECOND;
         if (s === 'pending') {
-          dr.debitsPending += t.amount;
-          cr.creditsPending += t.amount;
+          add(now, t, true);
           if (expiresAt !== 0n) ledger.expiries.push({ expiresAt, timestamp: t.timestamp, id: t.id });
         }
+        // Pending as of `asOf` if created by then and not yet resolved then.
+        if (before && (s === 'pending' || resolvedAt > asOf)) add(then, t, true);
       } else if (t.flags & T_POST || !(t.flags & T_VOID)) {
-        dr.debitsPosted += t.amount;
-        cr.creditsPosted += t.amount;
+        add(now, t, false);
+        if (before) add(then, t, false);
       }
-      ledger.transfers.set(t.id, { transfer: { ...t }, status, expiresAt });
+      ledger.transfers.set(t.id, { transfer: { ...t }, status, expiresAt, resolvedAt });
     }
-    for (const [id, c] of computed) {
-      const a = ledger.accounts.get(id)!;
-      if (a.debitsPending !== c.debitsPending || a.debitsPosted !== c.debitsPosted || a.creditsPending !== c.creditsPending || a.creditsPosted !== c.creditsPosted) {
-        throw new InvariantViolationError(
-          'balances_match_transfers',
-          `account ${id} stores balances ${fmt(a)} but its transfers sum to ${fmt(c)}`,
-        );
+    for (const [id, s] of stored) {
+      const c = then.get(id)!;
+      if (s.debitsPending !== c.debitsPending || s.debitsPosted !== c.debitsPosted || s.creditsPending !== c.creditsPending || s.creditsPosted !== c.creditsPosted) {
+        throw new InvariantViolationError('balances_match_transfers', `account ${id} stores balances ${fmt(s)} as of ${asOf} but its transfers sum to ${fmt(c)}`);
       }
+      Object.assign(ledger.accounts.get(id)!, now.get(id)!);
     }
     checkAll(ledger.accounts.values());
     return ledger;
@@ -256,7 +281,7 @@ export class Ledger {
   }
 
   private runBatch<E extends { readonly flags: number }, R extends string>(now: bigint, events: readonly E[], apply: (e: E, ts: bigint) => R | 'ok'): BatchOutcome<R> {
-    const batch: BatchState = { before: new Map(), transfers: [], pendingTouched: new Set(), balances: [] };
+    const batch: BatchState = { before: new Map(), transfers: [], pendingTouched: new Set(), balances: [], created: new Set() };
     this.batch = batch;
     try {
       this.expire(now);
@@ -318,12 +343,17 @@ export class Ledger {
       if (err instanceof InvariantViolationError) this.broken = err;
       throw err;
     }
-    const pendingStatuses: Array<{ id: bigint; status: PendingStatus }> = [];
+    const pendingStatuses: PendingStatusChange[] = [];
     for (const id of batch.pendingTouched) {
       const rec = this.transfers.get(id);
-      if (rec?.status) pendingStatuses.push({ id, status: rec.status });
+      if (rec?.status) pendingStatuses.push({ id, status: rec.status, resolvedAt: rec.resolvedAt });
     }
-    return { accounts, transfers: batch.transfers, pendingStatuses, balances: batch.balances, lastTimestamp: this.last };
+    const accountsCreated: Account[] = [];
+    for (const id of batch.created) {
+      const a = this.accounts.get(id);
+      if (a) accountsCreated.push({ ...a, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n });
+    }
+    return { accountsCreated, accounts, transfers: batch.transfers, pendingStatuses, balances: batch.balances, lastTimestamp: this.last };
   }
 
   /** Records an account's balances before its first change in this batch, and an undo step. */
@@ -363,6 +393,7 @@ export class Ledger {
       dr.debitsPending -= t.amount;
       cr.creditsPending -= t.amount;
       rec.status = 'expired';
+      rec.resolvedAt = ts;
       this.batch!.pendingTouched.add(t.id);
       this.recordHistory(dr, ts);
       this.recordHistory(cr, ts);
@@ -414,6 +445,7 @@ export class Ledger {
     this.accounts.set(a.id, a);
     const batch = this.batch!;
     if (!batch.before.has(a.id)) batch.before.set(a.id, ZERO_BALANCES);
+    batch.created.add(a.id);
     if (this.undo) this.undo.push(() => this.accounts.delete(a.id));
     return 'ok';
   }
@@ -513,7 +545,7 @@ export class Ledger {
       flags: f,
       timestamp: ts,
     };
-    this.insertTransfer({ transfer, status: pending ? 'pending' : null, expiresAt });
+    this.insertTransfer({ transfer, status: pending ? 'pending' : null, expiresAt, resolvedAt: 0n });
     if (expiresAt !== 0n) this.expiries.push({ expiresAt, timestamp: ts, id: t.id });
     this.recordHistory(dr, ts);
     this.recordHistory(cr, ts);
@@ -583,10 +615,16 @@ export class Ledger {
       flags: t.flags,
       timestamp: ts,
     };
-    this.insertTransfer({ transfer, status: null, expiresAt: 0n });
+    this.insertTransfer({ transfer, status: null, expiresAt: 0n, resolvedAt: 0n });
     pr.status = post ? 'posted' : 'voided';
+    pr.resolvedAt = ts;
     this.batch!.pendingTouched.add(p.id);
-    if (this.undo) this.undo.push(() => (pr.status = 'pending'));
+    if (this.undo) {
+      this.undo.push(() => {
+        pr.status = 'pending';
+        pr.resolvedAt = 0n;
+      });
+    }
     this.recordHistory(dr, ts);
     this.recordHistory(cr, ts);
     return 'ok';

@@ -123,24 +123,38 @@ export interface AccountBalance {
   readonly creditsPosted: bigint;
 }
 
+/** A pending transfer's status change: `resolvedAt` is the timestamp of the post, void or expiry (0 while pending). */
+export interface PendingStatusChange {
+  readonly id: bigint;
+  readonly status: PendingStatus;
+  readonly resolvedAt: bigint;
+}
+
 /**
- * What one batch changed, for a durable store to write in one transaction: the final state of
- * every account created or changed, every transfer created, the final status of every pending
- * transfer created or resolved, history rows, and the ledger clock after the batch.
+ * What one batch changed, for a durable store to write in one transaction: the accounts it
+ * created (with zero balances, as of their creation), the final state of every account created or
+ * changed, every transfer created, the final status of every pending transfer created or
+ * resolved, history rows, and the ledger clock after the batch.
  */
 export interface LedgerChanges {
+  readonly accountsCreated: readonly Account[];
   readonly accounts: readonly Account[];
   readonly transfers: readonly Transfer[];
-  readonly pendingStatuses: ReadonlyArray<{ readonly id: bigint; readonly status: PendingStatus }>;
+  readonly pendingStatuses: readonly PendingStatusChange[];
   readonly balances: readonly AccountBalance[];
   readonly lastTimestamp: bigint;
 }
 
 /** A whole ledger state, as a store hands it back on open (Ledger.restore verifies it). */
 export interface LedgerSnapshot {
+  /** Every account, with its balances as of `balancesAsOf`. */
   readonly accounts: Iterable<Account>;
   readonly transfers: Iterable<Transfer>;
-  /** Status of every transfer with the `pending` flag. */
+  /** Status of every transfer with the `pending` flag (read after the transfer is yielded). */
   readonly pendingStatuses: ReadonlyMap<bigint, PendingStatus>;
+  /** When each resolved pending transfer was resolved; missing = at or before balancesAsOf. */
+  readonly resolvedAt?: ReadonlyMap<bigint, bigint>;
   readonly lastTimestamp: bigint;
+  /** The instant the accounts' balances are from (default lastTimestamp). */
+  readonly balancesAsOf?: bigint;
 }

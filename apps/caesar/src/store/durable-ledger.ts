@@ -15,11 +15,14 @@
 // (state 'failed'), every waiting and later caller gets LedgerError UNAVAILABLE, nothing of the
 // group is acknowledged, and reopening restores exactly the committed state.
 //
-// Queries (lookups, getAccountTransfers, getAccountBalances) read the database, so they only ever
-// show committed state.
+// Queries only ever show committed state: lookupAccounts reads the core, whose state equals the
+// committed one whenever other code can run (a group is applied to the core and written to the
+// database in one synchronous step; after a failed write every query is refused); transfers,
+// pending statuses and histories are read from the database.
 import type { Logger } from 'pino';
 import { LedgerError } from '../errors';
 import { MAX_BATCH_EVENTS } from '../core/batch-input';
+import { isU128 } from '../core/integers';
 import type { BatchOutcome, Ledger } from '../core/ledger';
 import type { CreateAccountResult, CreateTransferResult } from '../core/results';
 import type { Account, AccountBalance, AccountInput, LedgerChanges, PendingStatus, Transfer, TransferInput } from '../core/types';
@@ -129,7 +132,19 @@ export class DurableLedger {
 
   lookupAccounts(ids: readonly bigint[]): Account[] {
     this.readable();
-    return this.db.lookupAccounts(ids);
+    checkIdList(ids);
+    const out: Account[] = [];
+    for (const id of ids) {
+      const a = this.core.lookupAccount(id);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  /** Minted, burnt and circulating supply of one ledger. */
+  supply(ledger: number): { minted: bigint; burnt: bigint; circulating: bigint } {
+    this.readable();
+    return this.core.supply(ledger);
   }
 
   lookupTransfers(ids: readonly bigint[]): Transfer[] {
@@ -159,13 +174,18 @@ export class DurableLedger {
     if (this.expiryHandle !== null) this.clock.clearTimeout(this.expiryHandle);
     this.expiryHandle = null;
     if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.closeWaiters.push(resolve));
-    this.db.close();
+    try {
+      if (this.state !== 'failed') this.db.checkpoint();
+    } finally {
+      this.db.close();
+    }
     if (this.state !== 'failed') this.state = 'closed';
   }
 
   // ------------------------------------------------------------------ group commit
 
   private readable(): void {
+    if (this.state === 'failed') throw this.unavailable();
     if (!this.db.open) throw new LedgerError('UNAVAILABLE', 'the ledger is closed');
   }
 
@@ -298,4 +318,12 @@ export class DurableLedger {
       if (this.state === 'open') this.expirePendingTransfers().catch(() => undefined);
     }, Math.max(0, ms));
   }
+}
+
+function checkIdList(ids: readonly bigint[]): void {
+  if (!Array.isArray(ids)) throw new LedgerError('INVALID_ARGUMENT', 'ids must be an array');
+  if (ids.length > MAX_BATCH_EVENTS) throw new LedgerError('BATCH_TOO_LARGE', `at most ${MAX_BATCH_EVENTS} ids per lookup`);
+  ids.forEach((id, i) => {
+    if (!isU128(id)) throw new LedgerError('INVALID_ARGUMENT', `ids[${i}] must be a bigint in 0..2^128-1`);
+  });
 }

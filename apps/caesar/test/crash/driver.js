@@ -10,7 +10,9 @@ async function main() {
   const [jsRoot, path, seed, round, workers] = process.argv.slice(2).map((v, i) => (i < 2 ? v : Number(v)));
   const { DurableLedger, CREATE_TRANSFER_RESULTS } = require(join(jsRoot, 'src', 'index.js'));
   const { CRASH_ACCOUNTS, crashBatch } = require(join(jsRoot, 'test', 'crash', 'workload.js'));
-  const ledger = DurableLedger.open(path, { create: true });
+  // Balance checkpoints every 300 transfers, so kills also land in and between checkpoints and
+  // reopening verifies stored balances as of an older instant.
+  const ledger = DurableLedger.open(path, { create: true, checkpointEvery: 300 });
   const out = (line) => process.stdout.write(`${line}\n`);
   const accounts = await ledger.createAccounts(CRASH_ACCOUNTS);
   if (accounts.some((r) => r !== 'ok' && r !== 'exists')) throw new Error(`setup accounts: ${accounts}`);
