@@ -15,6 +15,8 @@ const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 
 let dir: string;
+let tcDir: string;
+let tcReady: Record<string, unknown>;
 let tc: StoqProcess;
 let ngauge: StoqProcess;
 let http: string;
@@ -36,33 +38,44 @@ async function get(url: string): Promise<string> {
   return res.text();
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stoq-ngauge-e2e-'));
-  const tcDir = join(dir, 'trustchain');
-  tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], dir);
-  const ready = await tc.waitFor((l) => l.msg === 'trustchain serve ready');
-  const token = await runTrustChain(['token', 'create', '--service', 'ngauge', '--ttl', '10m', '--data-dir', tcDir], dir);
-  expect(token.code).toBe(0);
-  const home = join(dir, 'ngauge');
-  mkdirSync(home);
+async function token(service: string): Promise<string> {
+  const r = await runTrustChain(['token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], dir);
+  expect(r.code).toBe(0);
+  return r.stdout.trim();
+}
+
+/** A directory with a stoq.toml-style config for an instance enrolling with this TrustChain. */
+function serviceHome(name: string, instance: string, file: string): string {
+  const home = join(dir, name);
+  mkdirSync(home, { recursive: true });
   writeFileSync(
-    join(home, 'ngauge.toml'),
+    join(home, file),
     [
       '[node]',
-      'name = "ngauge-1"',
+      `name = "${instance}"`,
       'data_dir = "data"',
       '[transport]',
       'bind = "[::1]:0"',
       '[certificates]',
-      `root_fingerprint = "${ready.rootFingerprint as string}"`,
+      `root_fingerprint = "${tcReady.rootFingerprint as string}"`,
       '[service]',
-      `trustchain = "${ready.stoq as string}"`,
-      `dns = "${ready.dns as string}"`,
+      `trustchain = "${tcReady.stoq as string}"`,
+      `dns = "${tcReady.dns as string}"`,
       'lease_seconds = 5',
       '',
     ].join('\n'),
   );
-  ngauge = StoqProcess.start(['--config', 'ngauge.toml', '--http', '[::1]:0', '--interval-ms', '500'], home, { bin: NGAUGE_BIN, env: { STOQ_JOIN_TOKEN: token.stdout.trim() } });
+  return home;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stoq-ngauge-e2e-'));
+  tcDir = join(dir, 'trustchain');
+  tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], dir);
+  tcReady = await tc.waitFor((l) => l.msg === 'trustchain serve ready');
+  const home = serviceHome('ngauge', 'ngauge-1', 'ngauge.toml');
+  writeFileSync(join(home, 'alerts.yaml'), 'rules:\n  - alert: ServiceDown\n    kind: down\n    for: 1s\n    severity: critical\n');
+  ngauge = StoqProcess.start(['--config', 'ngauge.toml', '--http', '[::1]:0', '--interval-ms', '500', '--rules', 'alerts.yaml'], home, { bin: NGAUGE_BIN, env: { STOQ_JOIN_TOKEN: await token('ngauge') } });
   http = (await ngauge.waitFor((l) => l.msg === 'NGauge serving')).http as string;
 });
 
@@ -86,12 +99,46 @@ test('finds TrustChain and itself through DNS and scrapes both over STOQ', async
   expect(text).toContain('# TYPE trustchain_certificates_issued_total counter');
   expect(text).toMatch(/^stoq_rpc_server_handling_seconds_bucket\{instance="[^"]+",le="\+Inf",method="trustchain\/metrics",service="trustchain"\} \d+$/m);
   const targets = JSON.parse(await get(`http://${http}/api/v1/targets`)) as { targets: { service: string; up: boolean }[] };
-  expect(targets.targets.map((t) => `${t.service} ${t.up}`).sort()).toEqual(['ngauge true', 'trustchain true']);
+  expect(targets.targets.filter((t) => t.service !== 'node').map((t) => `${t.service} ${t.up}`).sort()).toEqual(['ngauge true', 'trustchain true']);
   const range = JSON.parse(await get(`http://${http}/api/v1/query_range?name=up&service=trustchain`)) as { series: { samples: { t: number }[] }[] };
   const ts = range.series[0]!.samples.map((s) => s.t);
   expect(ts.length).toBeGreaterThanOrEqual(1);
   for (let i = 1; i < ts.length; i++) expect((ts[i]! - ts[i - 1]!) % 500).toBe(0); // on the scrape grid
   expect((await fetch(`http://${http}/api/v1/query_range?name=1bad`)).status).toBe(400);
+});
+
+test('a service killed is down and its alert fires within 3 s; restarted, the alert resolves', async () => {
+  const home = serviceHome('node', 'node-1', 'stoq.toml');
+  const joinToken = await token('node');
+  let node = StoqProcess.start(['node', '--config', 'stoq.toml'], home, { env: { STOQ_JOIN_TOKEN: joinToken } });
+  await node.waitFor((l) => l.msg === 'stoq node listening');
+  const targetUp = (up: boolean) => async () => {
+    const t = JSON.parse(await get(`http://${http}/api/v1/targets`)) as { targets: { service: string; up: boolean }[] };
+    return t.targets.some((x) => x.service === 'node' && x.up === up) ? true : null;
+  };
+  await until('node to be scraped', targetUp(true));
+  node.child.kill('SIGKILL');
+  await node.exited;
+  const killedAt = Date.now();
+  const alerts = async () => JSON.parse(await get(`http://${http}/api/v1/alerts`)) as { active: { alert: string; state: string; labels: Record<string, string> }[]; resolved: { alert: string; labels: Record<string, string> }[] };
+  await until('ServiceDown for node-1', async () => ((await alerts()).active.some((a) => a.alert === 'ServiceDown' && a.state === 'firing' && a.labels['instance'] === 'node-1') ? true : null));
+  expect(Date.now() - killedAt).toBeLessThan(3000);
+  // Restarted from its data dir (same identity, no new token), it is up again and the alert resolves.
+  node = StoqProcess.start(['node', '--config', 'stoq.toml'], home);
+  await node.waitFor((l) => l.msg === 'stoq node listening');
+  await until('node up again', targetUp(true));
+  await until('ServiceDown resolved', async () => ((await alerts()).resolved.some((a) => a.alert === 'ServiceDown' && a.labels['instance'] === 'node-1') ? true : null));
+  expect((await alerts()).active.filter((a) => a.labels['instance'] === 'node-1')).toEqual([]);
+  expect(ngauge.lines.some((l) => l.msg === 'alert firing' && l['instance'] === 'node-1')).toBe(true);
+  expect(await node.stop()).toBe(0);
+});
+
+test('a rule file with a mistake is refused at start, naming the line', async () => {
+  const home = join(dir, 'ngauge');
+  writeFileSync(join(home, 'bad.yaml'), 'rules:\n  - alert: X\n    kind: down\n    for: soon\n');
+  const r = spawnSync(process.execPath, [NGAUGE_BIN, '--config', 'ngauge.toml', '--rules', 'bad.yaml'], { cwd: home, encoding: 'utf8' });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain('ngauge: bad.yaml: line 4: "for: soon" is not a duration; write e.g. 500ms, 30s, 5m, 2h, 1d');
 });
 
 (hasPromtool ? test : test.skip)('its /metrics passes promtool check metrics', async () => {

@@ -1,9 +1,10 @@
 // NGauge's HTTP side on a [::1] port: `/metrics` (Prometheus text exposition of the newest sample
 // of every live series, for a real Prometheus to scrape), `/api/v1/targets`, `/api/v1/query_range`
-// (JSON) and `/-/healthy`. Read-only; bad parameters answer 400 naming the parameter.
+// and `/api/v1/alerts` (JSON) and `/-/healthy`. Read-only; bad parameters answer 400 naming the parameter.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseIpv6Endpoint } from '@stoq/core';
+import type { AlertEngine } from './core/alerts';
 import type { FamilyRegistry } from './core/families';
 import { renderExposition, type ExposedSample, type FamilyMeta } from './core/exposition';
 import { isLabelName, isMetricName } from './core/labels';
@@ -26,6 +27,7 @@ export interface HttpApiDeps {
   readonly families: FamilyRegistry;
   readonly targets: TargetTracker;
   readonly scraper: Scraper;
+  readonly alerts: AlertEngine;
   readonly now: () => number;
 }
 
@@ -79,6 +81,8 @@ function route(deps: HttpApiDeps, url: URL): { status: number; type: string; bod
         type: 'application/json',
         body: JSON.stringify({ targets: deps.targets.all().map((t) => ({ service: t.service, instance: t.instance, address: t.address, lastSeen: t.lastSeen, ...deps.scraper.health(t.key) })) }),
       };
+    case '/api/v1/alerts':
+      return { status: 200, type: 'application/json', body: JSON.stringify({ active: deps.alerts.current(), resolved: deps.alerts.resolved() }) };
     case '/api/v1/query_range': {
       const name = param(url, 'name');
       if (!isMetricName(name)) throw new BadRequest(`"${name}" is not a metric name`);
@@ -93,7 +97,7 @@ function route(deps: HttpApiDeps, url: URL): { status: number; type: string; bod
       return { status: 200, type: 'application/json', body: JSON.stringify({ series }) };
     }
     default:
-      return { status: 404, type: 'text/plain', body: `no such path ${url.pathname}; try /metrics, /api/v1/targets, /api/v1/query_range?name=up\n` };
+      return { status: 404, type: 'text/plain', body: `no such path ${url.pathname}; try /metrics, /api/v1/targets, /api/v1/alerts, /api/v1/query_range?name=up\n` };
   }
 }
 

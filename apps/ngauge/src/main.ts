@@ -1,14 +1,16 @@
 // `ngauge --config ngauge.toml [--http '[::1]:9464'] [--interval-ms 1000]`: NGauge as a STOQ
 // service. It enrolls with TrustChain like every service (the [service] section), finds every
 // other service through TrustChain DNS and scrapes it over STOQ.
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemClock } from '@stoq/core';
 import { dnsServerOf, runService } from '@stoq/service';
+import { parseAlertRules, type AlertRule } from './core/alert-rules';
 import { startNGauge, type NGauge } from './ngauge';
 
 export const DEFAULT_HTTP_BIND = '[::1]:9464';
 
-const USAGE = `usage: ngauge --config <ngauge.toml> [--http '[::1]:9464'] [--interval-ms 1000] [--data-dir DIR] [--join-token T]`;
+const USAGE = `usage: ngauge --config <ngauge.toml> [--http '[::1]:9464'] [--interval-ms 1000] [--rules alerts.yaml] [--data-dir DIR] [--join-token T]`;
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -18,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string' },
         http: { type: 'string' },
+        rules: { type: 'string' },
         'interval-ms': { type: 'string' },
         'data-dir': { type: 'string' },
         'join-token': { type: 'string' },
@@ -42,6 +45,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ngauge: --interval-ms must be an integer from 100 to 3600000, got ${values['interval-ms']}\n`);
     return 2;
   }
+  let rules: AlertRule[] = [];
+  if (values.rules) {
+    try {
+      rules = parseAlertRules(await readFile(values.rules, 'utf8'));
+    } catch (err) {
+      process.stderr.write(`ngauge: ${values.rules}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   let ngauge: NGauge | null = null;
   const svc = await runService({
     service: 'ngauge',
@@ -50,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     setup: async (ctx) => {
       const dnsServer = dnsServerOf(ctx.section);
       if (!dnsServer) throw new Error('ngauge needs service.trustchain (or service.dns) in its config: it finds services through TrustChain DNS');
-      ngauge = await startNGauge({ transport: ctx.transport, dnsServer, httpBind: values.http ?? DEFAULT_HTTP_BIND, clock: systemClock, logger: ctx.logger, intervalMs });
+      ngauge = await startNGauge({ transport: ctx.transport, dnsServer, httpBind: values.http ?? DEFAULT_HTTP_BIND, clock: systemClock, logger: ctx.logger, intervalMs, rules });
       const started = ngauge;
       return { stop: () => started.close() };
     },

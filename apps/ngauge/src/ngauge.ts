@@ -3,6 +3,8 @@
 import type { Logger } from 'pino';
 import type { Clock, StoqTransport, TimerHandle } from '@stoq/core';
 import { UdpDnsQuerier, type DnsQuerier } from '@stoq/rpc';
+import type { AlertRule } from './core/alert-rules';
+import { AlertEngine } from './core/alerts';
 import { FamilyRegistry } from './core/families';
 import { SeriesWindow } from './core/series-window';
 import { TargetTracker } from './core/targets';
@@ -26,6 +28,8 @@ export interface NGaugeOptions {
   readonly graceMs?: number;
   readonly retentionMs?: number;
   readonly dns?: DnsQuerier;
+  /** Alert rules (parseAlertRules); none by default. */
+  readonly rules?: readonly AlertRule[];
 }
 
 export interface NGauge {
@@ -33,6 +37,7 @@ export interface NGauge {
   readonly window: SeriesWindow;
   readonly targets: TargetTracker;
   readonly scraper: Scraper;
+  readonly alerts: AlertEngine;
   /** Runs one discovery round now (also runs on its own timer). */
   discover(): Promise<void>;
   close(): Promise<void>;
@@ -47,7 +52,9 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
   const scraper = new Scraper({ clock, targets, window, families, client, logger, ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}) });
   const dns = opts.dns ?? new UdpDnsQuerier({ server: opts.dnsServer });
   const discoveryMs = opts.discoveryIntervalMs ?? 2000;
+  const alerts = new AlertEngine(opts.rules ?? [], scraper.intervalMs);
   let timer: TimerHandle | null = null;
+  let alertTimer: TimerHandle | null = null;
   let closed = false;
 
   const discover = async (): Promise<void> => {
@@ -71,15 +78,30 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
     }, discoveryMs);
   };
 
+  // Alerts are evaluated once per scrape interval, half an interval after the scrapes' grid.
+  const evaluate = (): void => {
+    alertTimer = clock.setTimeout(() => {
+      for (const t of alerts.evaluate(window, clock.now())) {
+        const a = t.alert;
+        const fields = { alert: a.alert, severity: a.severity, ...a.labels, summary: a.summary };
+        if (t.kind === 'fired') logger.warn(fields, 'alert firing');
+        else logger.info(fields, 'alert resolved');
+      }
+      if (!closed) evaluate();
+    }, scraper.intervalMs);
+  };
+
   await discover();
   scraper.start();
   loop();
+  evaluate();
   let http: HttpApi;
   try {
-    http = await startHttpApi({ window, families, targets, scraper, now: () => clock.now() }, opts.httpBind);
+    http = await startHttpApi({ window, families, targets, scraper, alerts, now: () => clock.now() }, opts.httpBind);
   } catch (err) {
     closed = true;
     if (timer) clock.clearTimeout(timer);
+    if (alertTimer) clock.clearTimeout(alertTimer);
     await scraper.stop();
     client.close();
     throw err;
@@ -90,10 +112,12 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
     window,
     targets,
     scraper,
+    alerts,
     discover,
     async close() {
       closed = true;
       if (timer) clock.clearTimeout(timer);
+      if (alertTimer) clock.clearTimeout(alertTimer);
       await http.close();
       await scraper.stop();
       client.close();
