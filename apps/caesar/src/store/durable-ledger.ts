@@ -1,7 +1,7 @@
 // The durable ledger: the pure core (Ledger) in front of its SQLite database, with group commit.
 //
 // Callers' batches are queued; one commit at a time takes every queued batch (up to maxGroupEvents
-// events in all), applies each to the core in arrival order (each batch keeps its own result codes
+// events in all, default 16,380), applies each to the core in arrival order (each batch keeps its own result codes
 // and linked chains), writes all their changes in ONE SQLite transaction (one WAL fsync), and only
 // then answers each caller. A batch submitted while a commit is in progress waits for the next
 // one, which starts as soon as the current one is done (setImmediate: after the I/O callbacks that
@@ -44,7 +44,11 @@ const systemClock: LedgerClock = {
 export interface DurableLedgerOptions extends LedgerDatabaseOptions {
   clock?: LedgerClock;
   logger?: Logger;
-  /** Most events applied and committed in one transaction (default 8 × 8,190). */
+  /**
+   * Most events applied and committed in one transaction (default 2 × 8,190). It bounds how long
+   * one commit blocks the event loop (about 0.1 s per 8,190 transfers on the benchmark machine);
+   * a single batch larger than it still forms its own group.
+   */
   maxGroupEvents?: number;
   /** Commit expiries of pending transfers when their timeout passes (default true). */
   expiryTimer?: boolean;
@@ -86,7 +90,7 @@ export class DurableLedger {
     private readonly logger: Logger | undefined,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.maxGroupEvents = options.maxGroupEvents ?? 8 * MAX_BATCH_EVENTS;
+    this.maxGroupEvents = options.maxGroupEvents ?? 2 * MAX_BATCH_EVENTS;
     this.expiryTimer = options.expiryTimer ?? true;
     if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
     this.armExpiry();
