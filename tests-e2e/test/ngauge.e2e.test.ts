@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NGAUGE_BIN, StoqProcess, runTrustChain } from './support';
+import { NGAUGE_BIN, StoqProcess, runStoq, runTrustChain } from './support';
 
 jest.setTimeout(120_000);
 
@@ -105,6 +105,25 @@ test('finds TrustChain and itself through DNS and scrapes both over STOQ', async
   expect(ts.length).toBeGreaterThanOrEqual(1);
   for (let i = 1; i < ts.length; i++) expect((ts[i]! - ts[i - 1]!) % 500).toBe(0); // on the scrape grid
   expect((await fetch(`http://${http}/api/v1/query_range?name=1bad`)).status).toBe(400);
+});
+
+test('ngauge/query, ngauge/targets and ngauge/alerts over STOQ, called by name', async () => {
+  const admin = join(tcDir, 'admin');
+  const dns = tcReady.dns as string;
+  const targets = await runStoq(['call', 'ngauge/targets', '--dns', dns, '--identity', admin], dir);
+  expect(targets.stderr).toBe('');
+  const t = JSON.parse(targets.stdout) as { targets: { service: string; up: boolean }[] };
+  expect(t.targets.filter((x) => x.service === 'trustchain').map((x) => x.up)).toEqual([true]);
+  const q = await runStoq(['call', 'ngauge/query', '--dns', dns, '--identity', admin, '--data', '{"name":"up","match":[{"name":"service","value":"trustchain"}]}'], dir);
+  expect(q.stderr).toBe('');
+  const series = (JSON.parse(q.stdout) as { series: { samples: { v: number }[] }[] }).series;
+  expect(series).toHaveLength(1);
+  expect(series[0]!.samples.length).toBeGreaterThan(0);
+  const bad = await runStoq(['call', 'ngauge/query', '--dns', dns, '--identity', admin, '--data', '{"name":"1x"}'], dir);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/INVALID_ARGUMENT.*not a metric name/);
+  const alerts = await runStoq(['call', 'ngauge/alerts', '--dns', dns, '--identity', admin], dir);
+  expect(alerts.stderr).toBe('');
 });
 
 test('a service killed is down and its alert fires within 3 s; restarted, the alert resolves', async () => {

@@ -13,6 +13,9 @@ import type { SeriesWindow } from './core/series-window';
 import type { TargetTracker } from './core/targets';
 import type { Scraper } from './scraper';
 
+/** Most samples one query answers; a longer answer is cut and flagged `truncated`. */
+export const MAX_QUERY_SAMPLES = 100_000;
+
 export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
   ...SCRAPE_FAMILIES,
   { name: 'ngauge_targets', type: 'gauge', help: 'Targets NGauge scrapes (discovered through TrustChain DNS).' },
@@ -93,8 +96,8 @@ function route(deps: HttpApiDeps, url: URL): { status: number; type: string; bod
         labels[k] = v;
       }
       const now = deps.now();
-      const series = deps.window.query(name, labels, timeParam(url, 'from', now - deps.window.retentionMs), timeParam(url, 'to', now));
-      return { status: 200, type: 'application/json', body: JSON.stringify({ series }) };
+      const r = deps.window.queryBounded(name, labels, timeParam(url, 'from', now - deps.window.retentionMs), timeParam(url, 'to', now), MAX_QUERY_SAMPLES);
+      return { status: 200, type: 'application/json', body: JSON.stringify(r) };
     }
     default:
       return { status: 404, type: 'text/plain', body: `no such path ${url.pathname}; try /metrics, /api/v1/targets, /api/v1/alerts, /api/v1/query_range?name=up\n` };

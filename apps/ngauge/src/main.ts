@@ -7,6 +7,7 @@ import { systemClock } from '@stoq/core';
 import { dnsServerOf, runService } from '@stoq/service';
 import { parseAlertRules, type AlertRule } from './core/alert-rules';
 import { startNGauge, type NGauge } from './ngauge';
+import { addNGaugeMethods } from './service';
 
 export const DEFAULT_HTTP_BIND = '[::1]:9464';
 
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
       if (!dnsServer) throw new Error('ngauge needs service.trustchain (or service.dns) in its config: it finds services through TrustChain DNS');
       ngauge = await startNGauge({ transport: ctx.transport, dnsServer, httpBind: values.http ?? DEFAULT_HTTP_BIND, clock: systemClock, logger: ctx.logger, intervalMs, rules });
       const started = ngauge;
+      addNGaugeMethods(ctx.rpc, started, () => systemClock.now());
       return { stop: () => started.close() };
     },
   });

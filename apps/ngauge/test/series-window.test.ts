@@ -33,6 +33,17 @@ describe('SeriesWindow', () => {
     );
   });
 
+  it('queryBounded cuts a large answer at the sample limit and says so', () => {
+    const w = new SeriesWindow();
+    for (let i = 0; i < 5; i++) for (let s = 0; s < 100; s++) w.append('m', { i: String(i) }, s * 1000, s);
+    const all = w.queryBounded('m', {}, 0, 10 ** 9, 10_000);
+    expect(all.truncated).toBe(false);
+    expect(all.series.reduce((n, x) => n + x.samples.length, 0)).toBe(500);
+    const cut = w.queryBounded('m', {}, 0, 10 ** 9, 250);
+    expect(cut.truncated).toBe(true);
+    expect(cut.series.reduce((n, x) => n + x.samples.length, 0)).toBe(250);
+  });
+
   it('refuses samples out of order and series beyond the cap', () => {
     const w = new SeriesWindow({ maxSeries: 2 });
     expect(w.append('m', { i: '1' }, 1000, 1)).toBe('ok');

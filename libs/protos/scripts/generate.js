@@ -13,6 +13,7 @@ const generator = path.join(here, '..', 'stoq-rpc', 'scripts', 'proto-ts.js');
 /** Proto file -> extra generator arguments (service-name overrides). */
 const PROTOS = {
   'trustchain.proto': ['--service', 'Ct=trustchain/ct'],
+  'ngauge.proto': ['--service', 'NGauge=ngauge'],
 };
 
 const check = process.argv.includes('--check');

@@ -111,6 +111,27 @@ export class SeriesWindow {
     return out;
   }
 
+  /**
+   * `query`, cut at `maxSamples` samples in all (series in the window's order, each from its
+   * oldest sample): one request can never make NGauge copy its whole window.
+   */
+  queryBounded(name: string, want: Labels, from: number, to: number, maxSamples: number): { series: SeriesSamples[]; truncated: boolean } {
+    let budget = maxSamples;
+    let truncated = false;
+    const series: SeriesSamples[] = [];
+    for (const s of this.query(name, want, from, to)) {
+      if (budget <= 0) {
+        truncated = true;
+        break;
+      }
+      const samples = s.samples.length > budget ? s.samples.slice(0, budget) : s.samples;
+      truncated ||= samples.length < s.samples.length;
+      budget -= samples.length;
+      series.push({ ...s, samples });
+    }
+    return { series, truncated };
+  }
+
   /** The newest sample of every series (what NGauge's /metrics exposes). */
   *latest(): Generator<{ name: string; labels: Labels; t: number; v: number }> {
     for (const s of this.series.values()) if (s.lastT >= 0) yield { name: s.name, labels: s.labels, t: s.lastT, v: s.lastV };
