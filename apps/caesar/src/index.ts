@@ -14,6 +14,12 @@ export { isReservedAccountId, stakeAccountId, stakeAccountInput, stakeEvent, sta
 export type { AccountReader, StakeOf, StakingConfig, StakingResult } from './core/staking';
 export { decodeStakeAttestation, encodeStakeAttestation, issueStakeAttestation, MAX_ATTESTATION_BYTES, verifyStakeAttestation } from './core/attestation';
 export type { AttestationSigner, AttestationVerdict, AttestationVerifier, IssueRequest, StakeAttestation, VerifyOptions } from './core/attestation';
+export { derivedChainOutcome, derivedTransferId, isReservedTransferId } from './core/derived-ids';
+export type { DerivedChainOutcome, DerivedIdPurpose } from './core/derived-ids';
+export { proportionalShares, rewardEvents } from './core/rewards';
+export type { Payout, RewardConfig } from './core/rewards';
+export { slashEvents } from './core/slashing';
+export type { SlashConfig, SlashPlan } from './core/slashing';
 export { DurableLedger } from './store/durable-ledger';
 export type { DurableLedgerOptions, GroupCommitStats, LedgerClock } from './store/durable-ledger';
 export { APPLICATION_ID, LEDGER_FORMAT, SCHEMA_VERSION } from './store/ledger-database';
