@@ -307,6 +307,9 @@ describe('transfer semantics', () => {
     }
     expect(() => ledger.createTransfers(Array.from({ length: 8191 }, (_, i) => ({ id: BigInt(i + 1), ...base })), T0)).toThrow(expect.objectContaining({ code: 'BATCH_TOO_LARGE' }));
     expect(() => ledger.createTransfers([], -1n)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    // A clock so close to 2^64 that the batch's timestamps would not fit: refused before any change.
+    expect(() => ledger.createTransfers([{ id: 77n, ...base }, { id: 78n, ...base }], U64_MAX - 1n)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(ledger.lookupTransfer(77n)).toBeUndefined();
     expect(ledger.allAccounts()).toEqual(accounts);
     expect(ledger.createTransfers(Array.from({ length: 8190 }, (_, i) => ({ id: BigInt(i + 10_000), ...base, amount: 1n })), T0).results.every((r) => r === 'ok')).toBe(true);
   });

@@ -276,11 +276,16 @@ export class Ledger {
   private tick(now: bigint): bigint {
     const next = this.last + 1n;
     this.last = next > now ? next : now;
-    if (this.last > U64_MAX) throw new LedgerError('INVALID_ARGUMENT', 'the ledger clock ran past 2^64-1 ns');
-    return this.last;
+    return this.last; // runBatch checked that the batch's timestamps fit in u64
   }
 
   private runBatch<E extends { readonly flags: number }, R extends string>(now: bigint, events: readonly E[], apply: (e: E, ts: bigint) => R | 'ok'): BatchOutcome<R> {
+    // Every timestamp this batch can use (one per event and per expiry) must fit in u64: checked
+    // before anything changes, so the clock can never run out in the middle of a batch.
+    const first = this.last + 1n > now ? this.last + 1n : now;
+    if (first + BigInt(events.length + this.expiries.size) > U64_MAX) {
+      throw new LedgerError('INVALID_ARGUMENT', `now ${now} leaves no room for this batch's timestamps below 2^64`);
+    }
     const batch: BatchState = { before: new Map(), transfers: [], pendingTouched: new Set(), balances: [], created: new Set() };
     this.batch = batch;
     try {
