@@ -5,7 +5,7 @@
 // Every read is bounds-checked and every count/length is checked against ConsensusLimits
 // before anything is allocated, so hostile bytes cost at most one pass over the input.
 import { CodecError, RejectCode } from './errors';
-import { isBlockHash, toHex } from './hash';
+import { toHex } from './hash';
 import type {
   Block,
   BlockHash,
@@ -52,11 +52,13 @@ const TWO32 = 2 ** 32;
 export class Writer {
   private buf: Uint8Array;
   private dv: DataView;
+  private nodeBuf: Buffer;
   private pos = 0;
 
   constructor(initial = 256) {
     this.buf = new Uint8Array(initial);
     this.dv = new DataView(this.buf.buffer);
+    this.nodeBuf = Buffer.from(this.buf.buffer);
   }
 
   private ensure(n: number): void {
@@ -67,6 +69,7 @@ export class Writer {
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
     this.dv = new DataView(next.buffer);
+    this.nodeBuf = Buffer.from(next.buffer);
   }
 
   u8(v: number): this {
@@ -112,8 +115,8 @@ export class Writer {
   hash(h: BlockHash): this {
     this.ensure(32);
     // Buffer.write stops at the first non-hex character, so a short count means a bad hash.
-    const n = h.length === 64 ? Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength).write(h, this.pos, 32, 'hex') : 0;
-    if (n !== 32 || !isBlockHash(h)) throw new RangeError(`not a block hash: ${h}`);
+    const n = h.length === 64 ? this.nodeBuf.write(h, this.pos, 32, 'hex') : 0;
+    if (n !== 32) throw new RangeError(`not a block hash: ${h}`);
     this.pos += 32;
     return this;
   }
@@ -312,9 +315,11 @@ function readBlock(r: Reader, l: ConsensusLimits): Block {
   return { height, view, proposer, parentHash, justify, payload };
 }
 
+const scratch = new Writer(4096);
+
 /** Wire bytes of one message. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(m.type === 'proposal' ? 512 + m.block.payload.reduce((s, op) => s + op.byteLength + 4, 0) : 256);
+  const w = scratch.reset();
   w.u8(WIRE_VERSION).u8(TAG[m.type]);
   switch (m.type) {
     case 'proposal':

@@ -75,7 +75,7 @@ export class EquivocationDetector {
 
   /** Forget views below `minView` (bounded memory). */
   prune(minView: number): void {
-    if (minView <= this.prunedBelow) return;
+    if (minView < this.prunedBelow + 16) return; // in steps: each prune walks the map
     this.prunedBelow = minView;
     for (const [view, keys] of this.byView) {
       if (view >= minView) continue;

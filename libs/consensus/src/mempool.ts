@@ -15,7 +15,7 @@ export type SubmitResult = 'accepted' | 'duplicate' | 'full' | 'too-large';
 
 function opKey(op: Uint8Array): string {
   const b = Buffer.from(op.buffer, op.byteOffset, op.byteLength);
-  return op.byteLength <= 48 ? `r${b.toString('base64')}` : `h${createHash('sha256').update(b).digest('base64')}`;
+  return op.byteLength <= 48 ? `r${b.toString('latin1')}` : `h${createHash('sha256').update(b).digest('base64')}`;
 }
 
 export class Mempool {

@@ -18,6 +18,8 @@ import type { Effect, Step } from './effects';
 import { EquivocationDetector } from './equivocation';
 import { CodecError, type Rejection } from './errors';
 import { BlockTree } from './block-tree';
+import { checkBlockShape, checkPayload } from './block-checks';
+import { BlockFetcher, checkResponseChain, serveBlocks } from './catch-up';
 import { DEFAULT_MEMPOOL, Mempool, type MempoolLimits, type SubmitResult } from './mempool';
 import { initialSafetyState, SafetyRules, type SafetyState, type UnsafeMutationForTests } from './safety';
 import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes } from './signing';
@@ -80,7 +82,6 @@ interface PendingProposal {
   hash: BlockHash;
 }
 
-const MAX_OUTSTANDING_REQUESTS = 16;
 const EVIDENCE_WINDOW_VIEWS = 64;
 const QC_CACHE_SIZE = 4096;
 
@@ -101,7 +102,7 @@ export class Replica {
   private readonly equivocation = new EquivocationDetector();
   private readonly qcCache = new Map<string, QuorumCertificate>();
   private readonly pendingProposals = new Map<number, PendingProposal>();
-  private readonly outstanding = new Map<BlockHash, { peer: ValidatorId; at: number }>();
+  private readonly fetcher: BlockFetcher;
 
   private currentView = 1;
   private highestQc: QuorumCertificate;
@@ -128,6 +129,7 @@ export class Replica {
     this.maxViewAhead = opts.maxViewAhead ?? 4;
     this.quorum = opts.unsafeMutationForTests === 'quorum-f-plus-1' ? set.faultyWeight + 1 : set.quorumWeight;
     this.mempool = new Mempool({ ...DEFAULT_MEMPOOL, ...opts.mempool });
+    this.fetcher = new BlockFetcher(this.self, set.size, this.limits.maxBlocksPerResponse, this.timing.baseTimeout);
     this.tree = new BlockTree(set.genesisBlock, set.genesisBlockHash, set.genesisQc, opts.retainCommittedBlocks ?? 10_000);
     const safety = opts.restored?.safety ?? initialSafetyState(set.genesisQc);
     this.safety = new SafetyRules(safety, opts.unsafeMutationForTests ?? null);
@@ -178,7 +180,7 @@ export class Replica {
         this.timerDirty = true;
         return;
       }
-      this.retryRequests();
+      for (const r of this.fetcher.retry(now, (h) => this.tree.has(h))) this.send(r.to, r.request);
       this.localTimeout();
     });
   }
@@ -369,15 +371,9 @@ export class Replica {
   private onProposal(from: ValidatorId, p: Proposal): Rejection | null {
     const b = p.block;
     const set = this.validatorSet;
-    if (!set.has(b.proposer)) return { code: RejectCode.NOT_VALIDATOR, detail: `proposer ${b.proposer} is not a validator` };
-    if (b.view < 1 || b.height < 1) return { code: RejectCode.INVALID_BLOCK, detail: 'view and height start at 1' };
-    if (set.leader(b.view) !== b.proposer) return { code: RejectCode.WRONG_PROPOSER, detail: `validator ${b.proposer} does not lead view ${b.view}` };
-    if (b.height !== b.justify.height + 1 || b.parentHash !== b.justify.blockHash || b.view <= b.justify.view) {
-      return { code: RejectCode.INVALID_BLOCK, detail: 'block does not match the QC it carries (height, parent or view)' };
-    }
+    const bad = checkBlockShape(set, b) ?? checkPayload(this.limits, b);
+    if (bad) return bad;
     if (p.tc !== null && p.tc.view >= b.view) return { code: RejectCode.INVALID_BLOCK, detail: 'TC is not from an earlier view' };
-    const oversize = this.checkPayload(b);
-    if (oversize) return oversize;
     if (b.view < this.currentView) return { code: RejectCode.STALE_VIEW, detail: `proposal for view ${b.view} in view ${this.currentView}` };
     const justified = Math.max(b.justify.view + 1, p.tc ? p.tc.view + 1 : 0);
     if (b.view > Math.max(this.currentView, justified)) return { code: RejectCode.FUTURE_VIEW, detail: `proposal for view ${b.view} is not justified by its certificates` };
@@ -428,17 +424,6 @@ export class Replica {
     return null;
   }
 
-  private checkPayload(b: Block): Rejection | null {
-    if (b.payload.length > this.limits.maxBlockOps) return { code: RejectCode.OVERSIZED, detail: `${b.payload.length} operations > ${this.limits.maxBlockOps}` };
-    let bytes = 0;
-    for (const op of b.payload) {
-      if (op.byteLength > this.limits.maxOpBytes) return { code: RejectCode.OVERSIZED, detail: `operation of ${op.byteLength} bytes > ${this.limits.maxOpBytes}` };
-      bytes += op.byteLength;
-    }
-    if (bytes > this.limits.maxBlockPayloadBytes) return { code: RejectCode.OVERSIZED, detail: `payload of ${bytes} bytes > ${this.limits.maxBlockPayloadBytes}` };
-    return null;
-  }
-
   /** Signs a vote (the persist effect for it is already queued) and sends it to the next leader. */
   private sendVote(b: Block, hash: BlockHash): void {
     const signature = this.signer.sign(voteSigningBytes(this.validatorSet.chainTag, b.view, b.height, hash));
@@ -450,7 +435,7 @@ export class Replica {
 
   /** A block entered the tree: certify/commit with what was waiting for it, resume waiting work. */
   private afterBlockAdded(hash: BlockHash): void {
-    this.outstanding.delete(hash);
+    this.fetcher.done(hash);
     const b = this.tree.get(hash)!;
     this.mempool.inBlock(hash, b.height, b.payload);
     const qc = this.tree.qcOf(hash);
@@ -560,83 +545,40 @@ export class Replica {
     if (tc) this.learnTc(tc, null);
   }
 
-  // ---- catch-up ---------------------------------------------------------------------------
+  // ---- catch-up (see catch-up.ts) ------------------------------------------------------------
 
   private requestBlock(hash: BlockHash, peer: ValidatorId | null): void {
-    const existing = this.outstanding.get(hash);
-    if (existing && this.now - existing.at < this.timing.baseTimeout) return;
-    if (!existing && this.outstanding.size >= MAX_OUTSTANDING_REQUESTS) return;
-    const to = peer ?? existing?.peer ?? this.validatorSet.leader(this.currentView);
-    const target = to === this.self ? (to + 1) % this.validatorSet.size : to;
-    this.outstanding.set(hash, { peer: target, at: this.now });
-    const req: BlockRequest = { type: 'block-request', blockHash: hash, maxBlocks: this.limits.maxBlocksPerResponse };
-    this.send(target, req);
-  }
-
-  /** On each timer: ask another peer for whatever is still missing. */
-  private retryRequests(): void {
-    const n = this.validatorSet.size;
-    for (const [hash, r] of [...this.outstanding]) {
-      if (this.tree.has(hash)) {
-        this.outstanding.delete(hash);
-        continue;
-      }
-      let next = (r.peer + 1) % n;
-      if (next === this.self) next = (next + 1) % n;
-      this.outstanding.delete(hash);
-      this.requestBlock(hash, next);
-    }
+    const r = this.fetcher.request(hash, peer ?? this.validatorSet.leader(this.currentView), this.now);
+    if (r) this.send(r.to, r.request);
   }
 
   private onBlockRequest(from: ValidatorId, req: BlockRequest): Rejection | null {
     if (from === this.self) return { code: RejectCode.UNSOLICITED, detail: 'request from self' };
-    const max = Math.min(req.maxBlocks, this.limits.maxBlocksPerResponse);
-    const blocks: Block[] = [];
-    let bytes = 0;
-    for (const b of this.tree.chainFrom(req.blockHash, max)) {
-      bytes += 256 + b.payload.reduce((s, op) => s + op.byteLength + 4, 0) + b.justify.signatures.reduce((s, x) => s + x.signature.byteLength + 4, 0);
-      if (blocks.length > 0 && bytes > this.limits.maxMessageBytes / 2) break;
-      blocks.push(b);
-    }
-    if (blocks.length === 0) return { code: RejectCode.UNKNOWN_BLOCK, detail: `no block ${req.blockHash.slice(0, 16)}` };
-    const res: BlockResponse = { type: 'block-response', blocks };
+    const res = serveBlocks(this.tree, req, this.limits);
+    if ('code' in res) return res;
     this.send(from, res);
     return null;
   }
 
-  /**
-   * Blocks arrive newest first and must hash-chain down from a block this replica asked for —
-   * whose hash it got from a verified QC — so their contents are authenticated by that QC.
-   * Each block's own justify QC is verified too before anything is stored.
-   */
+  /** Fetched blocks: chained from a requested hash, each shape-checked and its justify QC verified before it is stored. */
   private onBlockResponse(from: ValidatorId, res: BlockResponse): Rejection | null {
-    if (res.blocks.length === 0) return { code: RejectCode.UNSOLICITED, detail: 'empty block response' };
     const set = this.validatorSet;
     const hashes = res.blocks.map((b) => computeBlockHash(set.chainTag, b));
-    if (!this.outstanding.has(hashes[0]!)) return { code: RejectCode.UNSOLICITED, detail: 'response to no outstanding request' };
+    const chain = checkResponseChain(res, hashes, this.fetcher);
+    if (chain) return chain;
     const checked: { hash: BlockHash; block: Block }[] = [];
     for (let i = 0; i < res.blocks.length; i++) {
       const b = res.blocks[i]!;
-      if (i > 0 && hashes[i] !== res.blocks[i - 1]!.parentHash) return { code: RejectCode.UNSOLICITED, detail: 'blocks in the response do not chain' };
-      if (b.height < 1 || !set.has(b.proposer) || set.leader(b.view) !== b.proposer || b.height !== b.justify.height + 1 || b.parentHash !== b.justify.blockHash || b.view <= b.justify.view) {
-        return { code: RejectCode.INVALID_BLOCK, detail: `block at height ${b.height} is inconsistent` };
-      }
-      const oversize = this.checkPayload(b);
-      if (oversize) return oversize;
+      const bad = checkBlockShape(set, b) ?? checkPayload(this.limits, b);
+      if (bad) return bad;
       const qc = this.verifiedQc(b.justify);
       if ('code' in qc) return qc;
       checked.push({ hash: hashes[i]!, block: { ...b, justify: qc } });
     }
     const tipHeight = this.tree.committedTip.height;
-    for (let i = checked.length - 1; i >= 0; i--) {
-      const { hash, block } = checked[i]!;
-      if (block.height <= tipHeight) continue;
-      this.tree.add(hash, block);
-    }
-    for (let i = checked.length - 1; i >= 0; i--) {
-      const { hash, block } = checked[i]!;
-      if (block.height > tipHeight && this.tree.has(hash)) this.afterBlockAdded(hash);
-    }
+    // Oldest first, so each block finds its parent; then let waiting work see them.
+    for (let i = checked.length - 1; i >= 0; i--) if (checked[i]!.block.height > tipHeight) this.tree.add(checked[i]!.hash, checked[i]!.block);
+    for (let i = checked.length - 1; i >= 0; i--) if (checked[i]!.block.height > tipHeight && this.tree.has(checked[i]!.hash)) this.afterBlockAdded(checked[i]!.hash);
     const oldest = checked[checked.length - 1]!.block;
     if (oldest.height - 1 > this.tree.committedTip.height && !this.tree.has(oldest.parentHash)) this.requestBlock(oldest.parentHash, from);
     return null;

@@ -1,8 +1,8 @@
 // hypermesh-sim: run the consensus simulator from the command line.
 //   hypermesh-sim --seed 7 --ticks 20000          one run, JSON summary; exit 1 on a violation
 //   hypermesh-sim --seeds 1000 [--from 1]         many seeds; prints failing seeds and a summary
-// Options: --replicas N, --byzantine silent,fork,..., --mutation ignore-lock-rule|quorum-f-plus-1,
-// --ops-per-second R. The simulated time / real time ratio is measured here, outside the run.
+// Options: --replicas N, --byzantine silent,fork,... (or none), --delay MIN,MAX (one-way network
+// delay in ticks), --mutation ignore-lock-rule|quorum-f-plus-1, --ops-per-second R. The simulated time / real time ratio is measured here, outside the run.
 import { performance } from 'node:perf_hooks';
 import type { UnsafeMutationForTests } from '../safety';
 import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './byzantine';
@@ -17,7 +17,7 @@ interface CliArgs {
   base: Omit<SimulationOptions, 'seed' | 'ticks'>;
 }
 
-const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--mutation ignore-lock-rule|quorum-f-plus-1] [--ops-per-second R]';
+const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1] [--ops-per-second R]';
 
 function parse(argv: readonly string[]): CliArgs {
   const args: CliArgs = { seed: null, seeds: null, from: 1, ticks: 20_000, base: {} };
@@ -47,6 +47,12 @@ function parse(argv: readonly string[]): CliArgs {
       case '--replicas':
         args.base.replicas = int();
         break;
+      case '--delay': {
+        const m = /^(\d+),(\d+)$/.exec(value);
+        if (!m || Number(m[1]) > Number(m[2])) throw new Error(`--delay takes MIN,MAX one-way delay in ticks (ms), got ${value}`);
+        args.base.network = { minDelay: Number(m[1]), maxDelay: Number(m[2]) };
+        break;
+      }
       case '--ops-per-second':
         args.base.opsPerSecond = int();
         break;

@@ -1,7 +1,7 @@
 // One simulated run: N replicas (some Byzantine) on a simulated network and disks, driven by a
 // discrete-event loop from one seed. Replicas see only their own skewed clocks. The run stops
 // at `ticks` or at the first violation the checker finds.
-import { decodeBlock, decodeCommittedBlock, encodeBlock, encodeCommittedBlock, encodeMessage } from '../codec';
+import { decodeBlock, decodeCommittedBlock, decodeMessage, encodeBlock, encodeCommittedBlock, encodeMessage } from '../codec';
 import type { Effect } from '../effects';
 import { SafetyViolation, type RejectCode } from '../errors';
 import { Replica } from '../replica';
@@ -86,6 +86,7 @@ class Simulation {
   private readonly honest: Set<ValidatorId>;
   private readonly rejections: Partial<Record<RejectCode, number>> = {};
   private delivered = 0;
+  private readonly decoded = new WeakMap<Uint8Array, Message>();
   private restarts = 0;
   private opCounter = 0;
   private now = 0;
@@ -194,7 +195,7 @@ class Simulation {
         node.adversary?.observe(e.bytes);
         const replica = node.replica;
         this.step(node, () => {
-          const s = replica.onMessageBytes(e.from, e.bytes, this.localTime(node.id, this.now));
+          const s = this.receive(replica, e.from, e.bytes, this.localTime(node.id, this.now));
           if (s.rejection) this.rejections[s.rejection.code] = (this.rejections[s.rejection.code] ?? 0) + 1;
           return s.effects;
         });
@@ -343,6 +344,24 @@ class Simulation {
 
   private encode(m: Message): Uint8Array {
     return encodeMessage(m);
+  }
+
+  /**
+   * Hands wire bytes to a replica. A broadcast puts one bytes object on N - 1 links, so the
+   * decoded message is cached per bytes object (replicas never mutate messages); bytes that do
+   * not decode go through onMessageBytes for the rejection.
+   */
+  private receive(replica: Replica, from: ValidatorId, bytes: Uint8Array, now: number): ReturnType<Replica['onMessage']> {
+    let m = this.decoded.get(bytes);
+    if (m === undefined) {
+      try {
+        m = decodeMessage(bytes);
+      } catch {
+        return replica.onMessageBytes(from, bytes, now);
+      }
+      this.decoded.set(bytes, m);
+    }
+    return replica.onMessage(from, m, now);
   }
 
   private replicaFailed(node: Node, err: unknown): void {
