@@ -35,7 +35,7 @@
 // open (STORE_LOCKED). Nothing is ever created over an existing file that is not an empty database.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvariantViolationError, LedgerError } from '../errors';
 import { MAX_BATCH_EVENTS } from '../core/batch-input';
@@ -401,6 +401,8 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
     meta.run('balances_as_of', '0');
     db.pragma(`application_id = ${APPLICATION_ID}`);
     db.exec('COMMIT');
+    // The new file and its WAL exist as directory entries only once the directory is synced.
+    syncDirectory(dirname(path));
     if (options.expectedLedgerId !== undefined && options.expectedLedgerId !== ledgerId) {
       throw new LedgerError('STORE_FOREIGN', `${path} was just created, so it is not ledger ${options.expectedLedgerId}`);
     }
@@ -423,6 +425,15 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
   const check = db.pragma('quick_check', { simple: true });
   if (check !== 'ok') throw new LedgerError('STORE_DAMAGED', `${path} failed SQLite's quick_check (${String(check)}); restore it from a backup`);
   return ledgerId;
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function translate(err: unknown, path: string): LedgerError {
