@@ -1,13 +1,16 @@
 // Caesar micro-benchmark: transfers/s of the pure ledger core and of the durable store
 // (SQLite WAL + synchronous=FULL, group commit). Runs the built package (npm run build first).
 //
-//   node apps/caesar/bench/core.mjs [--transfers 400000] [--accounts 10000] [--json]
+//   node --expose-gc apps/caesar/bench/core.mjs [--transfers 400000] [--accounts 10000] [--json]
+//   (npm run bench; --expose-gc only for the heap-per-transfer figure)
 //
 // Workloads (seeded, deterministic):
 //   core_transfers        single-phase transfers between random accounts, batches of 8,190
 //   core_two_phase        the same as pending transfers, each posted in the next batch
 //   durable_one_client    one client, batches of 8,190, each awaited (one commit per batch)
 //   durable_concurrent    16 clients × batches of 512 in flight at once (group commit)
+//   durable_random_ids    as durable_one_client with random 127-bit transfer ids (the others use
+//                         sequential ids, which SQLite's id index appends cheaply)
 // No peer comparison yet (PostgreSQL comes with the service benchmark).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -54,8 +57,10 @@ function chunks(list, size) {
 }
 
 /** Funding (mint → every account) then `n` random transfers between accounts. */
-function workload(n, seed, flags = 0, firstId = 1n) {
+function workload(n, seed, flags = 0, firstId = 1n, randomIds = false) {
   const rnd = prng(seed);
+  const u32 = () => BigInt(Math.floor(rnd() * 2 ** 32));
+  const randomId = () => ((u32() << 96n) | (u32() << 64n) | (u32() << 32n) | u32()) & ~(1n << 127n) || 1n;
   const funding = [];
   let id = firstId;
   for (let i = 1; i <= ACCOUNTS; i++) funding.push({ id: id++, debitAccountId: MINT, creditAccountId: BigInt(i), amount: 1_000_000_000n, ledger: 1, code: 1 });
@@ -64,7 +69,7 @@ function workload(n, seed, flags = 0, firstId = 1n) {
     const a = 1 + Math.floor(rnd() * ACCOUNTS);
     let b = 1 + Math.floor(rnd() * (ACCOUNTS - 1));
     if (b >= a) b += 1;
-    transfers.push({ id: id++, debitAccountId: BigInt(a), creditAccountId: BigInt(b), amount: BigInt(1 + Math.floor(rnd() * 1000)), ledger: 1, code: 1, flags });
+    transfers.push({ id: randomIds ? randomId() : id++, debitAccountId: BigInt(a), creditAccountId: BigInt(b), amount: BigInt(1 + Math.floor(rnd() * 1000)), ledger: 1, code: 1, flags });
   }
   return { funding, transfers };
 }
@@ -80,13 +85,21 @@ function checkOk(results, what) {
 function benchCore() {
   const ledger = new Ledger();
   for (const c of chunks(accounts(), BATCH)) checkOk(ledger.createAccounts(c, T0).results, 'accounts');
+  globalThis.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
   const { funding, transfers } = workload(TRANSFERS, 1);
   for (const c of chunks(funding, BATCH)) checkOk(ledger.createTransfers(c, T0).results, 'funding');
   const batches = chunks(transfers, BATCH);
   const t = performance.now();
   for (const b of batches) checkOk(ledger.createTransfers(b, T0).results, 'core');
   const seconds = (performance.now() - t) / 1000;
-  return { name: 'core_transfers', transfers: transfers.length, seconds, perSecond: transfers.length / seconds };
+  batches.length = 0;
+  transfers.length = 0;
+  funding.length = 0;
+  globalThis.gc?.();
+  // Heap the core holds per stored transfer (only with --expose-gc, as `npm run bench` runs it).
+  const bytesPerTransfer = globalThis.gc ? Math.round((process.memoryUsage().heapUsed - heapBefore) / ledger.transferCount) : undefined;
+  return { name: 'core_transfers', transfers: ledger.transferCount - ACCOUNTS, seconds, perSecond: (ledger.transferCount - ACCOUNTS) / seconds, bytesPerTransfer };
 }
 
 function benchCoreTwoPhase() {
@@ -109,13 +122,13 @@ function benchCoreTwoPhase() {
   return { name: 'core_two_phase', transfers: count, seconds, perSecond: count / seconds };
 }
 
-async function benchDurable(name, clients, batchSize) {
+async function benchDurable(name, clients, batchSize, randomIds = false) {
   const dir = mkdtempSync(join(tmpdir(), 'caesar-bench-'));
   try {
     const ledger = DurableLedger.open(join(dir, 'ledger.db'), { create: true });
     for (const c of chunks(accounts(), BATCH)) checkOk(await ledger.createAccounts(c), 'accounts');
     const n = Math.floor(TRANSFERS / 2);
-    const { funding, transfers } = workload(n, 3);
+    const { funding, transfers } = workload(n, 3, 0, 1n, randomIds);
     for (const c of chunks(funding, BATCH)) checkOk(await ledger.createTransfers(c), 'funding');
     const batches = chunks(transfers, batchSize);
     const latencies = [];
@@ -150,13 +163,20 @@ async function benchDurable(name, clients, batchSize) {
   }
 }
 
-const results = [benchCore(), benchCoreTwoPhase(), await benchDurable('durable_one_client', 1, BATCH), await benchDurable('durable_concurrent', 16, 512)];
+const results = [
+  benchCore(),
+  benchCoreTwoPhase(),
+  await benchDurable('durable_one_client', 1, BATCH),
+  await benchDurable('durable_concurrent', 16, 512),
+  await benchDurable('durable_random_ids', 1, BATCH, true),
+];
 if (json) {
   console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, accounts: ACCOUNTS, results }, null, 2));
 } else {
   console.log(`caesar bench ${new Date().toISOString()} node ${process.version}, ${ACCOUNTS} accounts`);
   for (const r of results) {
-    const extra = r.batchP50ms === undefined ? '' : `  batch p50 ${r.batchP50ms.toFixed(1)} ms p99 ${r.batchP99ms.toFixed(1)} ms  ${r.commits} commits, largest group ${r.largestGroup}`;
+    const memory = r.bytesPerTransfer === undefined ? '' : `  core heap ≈ ${r.bytesPerTransfer} bytes per stored transfer`;
+    const extra = r.batchP50ms === undefined ? memory : `  batch p50 ${r.batchP50ms.toFixed(1)} ms p99 ${r.batchP99ms.toFixed(1)} ms  ${r.commits} commits, largest group ${r.largestGroup}`;
     console.log(`${r.name.padEnd(20)} ${Math.round(r.perSecond).toLocaleString('en-US').padStart(10)} transfers/s  (${r.transfers} in ${r.seconds.toFixed(2)} s)${extra}`);
   }
 }
