@@ -74,6 +74,10 @@ function parse(argv: readonly string[]): CliArgs {
   return args;
 }
 
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
 function timed(o: SimulationOptions): { result: SimulationResult; realMs: number } {
   const t0 = performance.now();
   const result = runSimulation(o);
@@ -92,7 +96,14 @@ export function main(argv: readonly string[]): number {
   }
   if (args.seed !== null) {
     const { result, realMs } = timed({ ...args.base, seed: args.seed, ticks: args.ticks });
-    const summary = { ...result, realMs: Math.round(realMs), simulatedPerReal: Math.round(result.simulatedTicks / realMs) };
+    const summary = {
+      ...result,
+      realMs: Math.round(realMs),
+      simulatedPerReal: Math.round(result.simulatedTicks / realMs),
+      // The ratio depends on how busy the simulated cluster is; these two say how busy it was.
+      blocksPerSimulatedSecond: round1((result.committedHeight * 1000) / Math.max(1, result.simulatedTicks)),
+      realMicrosecondsPerBlock: Math.round((realMs * 1000) / Math.max(1, result.committedHeight)),
+    };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     if (!result.ok) process.stderr.write(`FAILED seed ${result.seed}: ${result.violations[0]!.kind}: ${result.violations[0]!.detail}\nreproduce: hypermesh-sim --seed ${result.seed} --ticks ${args.ticks}${argv.includes('--replicas') ? ` --replicas ${args.base.replicas}` : ''}\n`);
     process.exitCode = result.ok ? 0 : 1;
@@ -115,7 +126,18 @@ export function main(argv: readonly string[]): number {
       process.stderr.write(`FAILED seed ${s}: ${v.kind}: ${v.detail}\n`);
     }
   }
-  const summary = { seeds: args.seeds, from: args.from, ticks: args.ticks, failed, failures: failures.slice(0, 50), committedBlocks: commits, realMs: Math.round(realMs), simulatedPerReal: Math.round(simTicks / realMs) };
+  const summary = {
+    seeds: args.seeds,
+    from: args.from,
+    ticks: args.ticks,
+    failed,
+    failures: failures.slice(0, 50),
+    committedBlocks: commits,
+    realMs: Math.round(realMs),
+    simulatedPerReal: Math.round(simTicks / realMs),
+    blocksPerSimulatedSecond: round1((commits * 1000) / Math.max(1, simTicks)),
+    realMicrosecondsPerBlock: Math.round((realMs * 1000) / Math.max(1, commits)),
+  };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   process.exitCode = failed > 0 ? 1 : 0;
   return process.exitCode;
