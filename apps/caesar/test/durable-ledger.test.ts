@@ -177,6 +177,45 @@ test('extreme field values survive the round trip through SQLite', async () => {
   await reopened.close();
 });
 
+test('group commit under random interleavings: every caller gets what a sequential core gives; malformed batches are refused alone', async () => {
+  await fc.assert(
+    fc.asyncProperty(workload, fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async ({ accounts, steps }, waves, maxGroupEvents) => {
+      const ledger = DurableLedger.open(freshPath(), { create: true, expiryTimer: false, maxGroupEvents });
+      const core = new Ledger();
+      await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts]);
+      core.createAccounts([...SUPPLY_ACCOUNTS, ...accounts], 1n);
+      // Submit in waves of concurrent batches; some batches are made malformed.
+      let k = 0;
+      for (const size of waves) {
+        const wave = Array.from({ length: size + 1 }, () => {
+          const s = steps[k++ % steps.length]!;
+          const malformed = k % 7 === 3;
+          const events = s.kind === 'transfers' ? s.events.map((e) => ({ ...e, timeout: 0 })) : s.events;
+          return { s: { ...s, events } as typeof s, malformed };
+        });
+        const settled = await Promise.allSettled(
+          wave.map(({ s, malformed }) =>
+            malformed ? ledger.createTransfers([{ id: 1n, amount: -1n }]) : s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events),
+          ),
+        );
+        wave.forEach(({ s, malformed }, i) => {
+          const r = settled[i]!;
+          if (malformed) {
+            expect(r.status).toBe('rejected');
+            expect(((r as PromiseRejectedResult).reason as LedgerError).code).toBe('INVALID_ARGUMENT');
+            return;
+          }
+          const expected = s.kind === 'accounts' ? core.createAccounts(s.events, 1n).results : core.createTransfers(s.events, 1n).results;
+          expect(r).toEqual({ status: 'fulfilled', value: expected });
+        });
+      }
+      expect(ledger.lookupAccounts(core.allAccounts().map((a) => a.id)).map((a) => ({ ...a, timestamp: 0n }))).toEqual(core.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
+      await ledger.close();
+    }),
+    { numRuns: 25 },
+  );
+});
+
 test('a malformed batch is refused alone; the rest of its group commits', async () => {
   const ledger = DurableLedger.open(freshPath(), { create: true });
   await ledger.createAccounts(SUPPLY_ACCOUNTS);

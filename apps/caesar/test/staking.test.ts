@@ -2,6 +2,7 @@
 // unbonding period) and stake attestations signed and verified with real Ed25519 keys
 // (node:crypto) through the injected signer/verifier interfaces (FALCON in production).
 import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import fc from 'fast-check';
 import {
   AccountFlags,
   type AttestationSigner,
@@ -149,6 +150,26 @@ describe('stake attestations', () => {
     const ledger = staked();
     expect(() => issueStakeAttestation(ledger, { account: VALIDATOR, now: T0, validityNs: config.unbondingPeriodNs + 1n }, config, keys)).toThrow(/unbonding period/);
     expect(() => issueStakeAttestation(ledger, { account: 9n, now: T0, validityNs: validity }, config, keys)).toThrow(/no bonded stake/);
+  });
+
+  test('flipping any bit of an encoded attestation makes it undecodable or unverifiable', () => {
+    const ledger = staked();
+    const bytes = Buffer.from(encodeStakeAttestation(issueStakeAttestation(ledger, { account: VALIDATOR, now: T0, validityNs: validity }, config, keys)));
+    fc.assert(
+      fc.property(fc.nat({ max: bytes.length * 8 - 1 }), (bit) => {
+        const mutated = Buffer.from(bytes);
+        mutated[bit >> 3]! ^= 1 << (bit & 7);
+        let verdict: string;
+        try {
+          verdict = verifyStakeAttestation(decodeStakeAttestation(mutated), keys, { ...options, now: T0 + 1n });
+        } catch (err) {
+          expect(err).toBeInstanceOf(LedgerError);
+          return;
+        }
+        expect(verdict).not.toBe('ok');
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test('the decoder refuses anything but one well-formed attestation, with size limits', () => {
