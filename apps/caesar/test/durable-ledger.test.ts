@@ -298,7 +298,11 @@ test('getAccountTransfers and getAccountBalances page by timestamp and filter by
   await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }]);
   const transfers: TransferInput[] = [];
   for (let i = 1; i <= 30; i++) {
-    transfers.push(i % 3 === 0 ? { id: BigInt(i), debitAccountId: 1n, creditAccountId: 2n, amount: BigInt(i), ledger: 1, code: 2 } : { id: BigInt(i), debitAccountId: 100n, creditAccountId: 1n, amount: BigInt(i), ledger: 1, code: 1 });
+    transfers.push(
+      i % 3 === 0
+        ? { id: BigInt(i), debitAccountId: 1n, creditAccountId: 2n, amount: BigInt(i), ledger: 1, code: 2, userData64: 7n }
+        : { id: BigInt(i), debitAccountId: 100n, creditAccountId: 1n, amount: BigInt(i), ledger: 1, code: 1, userData128: BigInt(i % 2), userData32: 5 },
+    );
   }
   expect(new Set(await ledger.createTransfers(transfers))).toEqual(new Set(['ok']));
   const all = ledger.getAccountTransfers({ accountId: 1n, limit: 100 });
@@ -319,12 +323,19 @@ test('getAccountTransfers and getAccountBalances page by timestamp and filter by
   const window = ledger.getAccountTransfers({ accountId: 1n, limit: 100, timestampMin: all[4]!.timestamp, timestampMax: all[9]!.timestamp });
   expect(window.map((t) => t.id)).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
   expect(ledger.getAccountTransfers({ accountId: 2n, limit: 100 })).toHaveLength(10);
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData64: 7n }).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData128: 1n }).map((t) => t.id)).toEqual([1n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 25n, 29n]);
+  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData32: 5 })).toHaveLength(20);
 
   const history = ledger.getAccountBalances({ accountId: 1n, limit: 100 });
   expect(history).toHaveLength(30);
   const last = history[history.length - 1]!;
   expect(ledger.lookupAccounts([1n])[0]).toMatchObject({ debitsPosted: last.debitsPosted, creditsPosted: last.creditsPosted });
   expect(ledger.getAccountBalances({ accountId: 1n, limit: 100, code: 2 })).toHaveLength(10);
+  // A filtered history pages like an unfiltered one: full pages until the last.
+  expect(ledger.getAccountBalances({ accountId: 1n, limit: 4, code: 2 })).toHaveLength(4);
+  expect(ledger.getAccountBalances({ accountId: 1n, limit: 4, credits: false }).map((b) => b.timestamp)).toEqual(all.filter((t) => t.code === 2).slice(0, 4).map((t) => t.timestamp));
+  expect(ledger.getAccountBalances({ accountId: 1n, limit: 100, reversed: true, debits: false })).toHaveLength(20);
   expect(ledger.getAccountBalances({ accountId: 2n, limit: 100 })).toHaveLength(0); // no history flag
   await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 0 }), 'INVALID_ARGUMENT');
   await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 8191 }), 'INVALID_ARGUMENT');

@@ -120,6 +120,10 @@ export interface AccountFilter {
   readonly timestampMax?: bigint;
   /** Only transfers with this code; 0 = any. */
   readonly code?: number;
+  /** Only transfers with these user data values; 0 = any (getAccountTransfers only). */
+  readonly userData128?: bigint;
+  readonly userData64?: bigint;
+  readonly userData32?: number;
   /** At most this many (1..8190). */
   readonly limit: number;
   /** Include transfers debiting the account (default true). */
@@ -265,26 +269,23 @@ export class LedgerDatabase {
     const f = checkFilter(filter);
     const stmt = f.reversed ? this.stmts.accountTransfersDesc : this.stmts.accountTransfersAsc;
     const id = u128Bytes(f.accountId);
-    return (stmt.all(f.debits ? id : null, f.credits ? id : null, f.min, f.max, f.code, f.code, f.limit) as Row[]).map(toTransfer);
+    const ud128 = f.userData128 === 0n ? null : u128Bytes(f.userData128);
+    const ud64 = f.userData64 === 0n ? null : u64Bytes(f.userData64);
+    const rows = stmt.all(f.debits ? id : null, f.credits ? id : null, f.min, f.max, f.code, f.code, ud128, ud128, ud64, ud64, f.userData32, f.userData32, f.limit) as Row[];
+    return rows.map(toTransfer);
   }
 
-  /** The balance history of an account with the `history` flag, filtered like getAccountTransfers. */
+  /**
+   * The balance history of an account with the `history` flag, filtered like getAccountTransfers.
+   * A code or direction filter matches the transfer behind each row, so rows of expiries (which
+   * have no transfer) only appear without one.
+   */
   getAccountBalances(filter: AccountFilter): AccountBalance[] {
     const f = checkFilter(filter);
     const stmt = f.reversed ? this.stmts.balancesDesc : this.stmts.balancesAsc;
-    const rows = stmt.all(u128Bytes(f.accountId), f.min, f.max, f.limit) as Row[];
-    if (f.code === 0 && f.debits && f.credits) return rows.map(toBalance);
-    // Filtering by code or direction needs the transfer behind each row (expiries have none).
-    const out: AccountBalance[] = [];
-    for (const r of rows) {
-      const t = this.stmts.transferAt.get(r.timestamp) as Row | undefined;
-      if (!t) continue;
-      const tr = toTransfer(t);
-      if (f.code !== 0 && tr.code !== f.code) continue;
-      if (!((f.debits && tr.debitAccountId === f.accountId) || (f.credits && tr.creditAccountId === f.accountId))) continue;
-      out.push(toBalance(r));
-    }
-    return out;
+    const anyDirection = f.debits && f.credits ? 1 : 0;
+    const rows = stmt.all(u128Bytes(f.accountId), f.min, f.max, f.code, f.code, anyDirection, f.debits ? 1 : 0, f.credits ? 1 : 0, f.limit) as Row[];
+    return rows.map(toBalance);
   }
 
   meta(key: string): string | undefined {
@@ -459,7 +460,21 @@ function checkIds(ids: readonly bigint[]): void {
   });
 }
 
-function checkFilter(f: AccountFilter): { accountId: bigint; min: bigint; max: bigint; code: number; limit: number; debits: boolean; credits: boolean; reversed: boolean } {
+interface CheckedFilter {
+  accountId: bigint;
+  min: bigint;
+  max: bigint;
+  code: number;
+  userData128: bigint;
+  userData64: bigint;
+  userData32: number;
+  limit: number;
+  debits: boolean;
+  credits: boolean;
+  reversed: boolean;
+}
+
+function checkFilter(f: AccountFilter): CheckedFilter {
   if (typeof f !== 'object' || f === null) throw new LedgerError('INVALID_ARGUMENT', 'the filter must be an object');
   if (!isU128(f.accountId)) throw new LedgerError('INVALID_ARGUMENT', 'filter.accountId must be a bigint in 0..2^128-1');
   const min = f.timestampMin ?? 0n;
@@ -474,7 +489,14 @@ function checkFilter(f: AccountFilter): { accountId: bigint; min: bigint; max: b
   const debits = f.debits ?? true;
   const credits = f.credits ?? true;
   if (!debits && !credits) throw new LedgerError('INVALID_ARGUMENT', 'filter must include debits, credits or both');
-  return { accountId: f.accountId, min, max: max === 0n || max > I64_MAX ? I64_MAX : max, code, limit: f.limit, debits, credits, reversed: f.reversed ?? false };
+  const userData128 = f.userData128 ?? 0n;
+  const userData64 = f.userData64 ?? 0n;
+  const userData32 = f.userData32 ?? 0;
+  if (!isU128(userData128) || !isU64(userData64) || !Number.isInteger(userData32) || userData32 < 0 || userData32 > 0xffff_ffff) {
+    throw new LedgerError('INVALID_ARGUMENT', 'filter.userData128/64/32 must be u128 / u64 bigints and a u32 number');
+  }
+  const clampedMax = max === 0n || max > I64_MAX ? I64_MAX : max;
+  return { accountId: f.accountId, min, max: clampedMax, code, userData128, userData64, userData32, limit: f.limit, debits, credits, reversed: f.reversed ?? false };
 }
 
 function prepare(db: Database.Database) {
@@ -483,16 +505,21 @@ function prepare(db: Database.Database) {
     db.prepare(
       `SELECT ${transferColumns} FROM transfers
        WHERE (debit_account_id = ? OR credit_account_id = ?) AND timestamp BETWEEN ? AND ? AND (? = 0 OR code = ?)
+         AND (? IS NULL OR user_data_128 = ?) AND (? IS NULL OR user_data_64 = ?) AND (? = 0 OR user_data_32 = ?)
        ORDER BY timestamp ${order} LIMIT ?`,
     );
   const balances = (order: 'ASC' | 'DESC') =>
-    db.prepare(`SELECT * FROM account_balances WHERE account_id = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp ${order} LIMIT ?`);
+    db.prepare(
+      `SELECT b.* FROM account_balances b LEFT JOIN transfers t ON t.timestamp = b.timestamp
+       WHERE b.account_id = ? AND b.timestamp BETWEEN ? AND ? AND (? = 0 OR t.code = ?)
+         AND (? = 1 OR (? = 1 AND t.debit_account_id = b.account_id) OR (? = 1 AND t.credit_account_id = b.account_id))
+       ORDER BY b.timestamp ${order} LIMIT ?`,
+    );
   return {
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     allAccounts: db.prepare('SELECT * FROM accounts ORDER BY timestamp'),
     transfer: db.prepare(`SELECT ${transferColumns} FROM transfers WHERE id = ?`),
-    transferAt: db.prepare(`SELECT ${transferColumns} FROM transfers WHERE timestamp = ?`),
     pendingStatus: db.prepare('SELECT pending_status FROM transfers WHERE id = ?'),
     allTransfers: db.prepare(`SELECT ${transferColumns} FROM transfers ORDER BY timestamp`),
     accountTransfersAsc: accountTransfers('ASC'),
