@@ -303,18 +303,22 @@ export class Replica {
     this.tryPropose();
   }
 
-  /** Learn a verified QC: raise highQc, apply the commit rule, and follow it into the next view. */
-  private learnQc(qc: QuorumCertificate, source: ValidatorId | null): void {
+  /**
+   * Learn a verified QC: raise highQc, apply the commit rule, and (unless a TC for a later view
+   * comes with it) follow it into the next view.
+   */
+  private learnQc(qc: QuorumCertificate, source: ValidatorId | null, advance = true): void {
     this.tree.recordQc(qc);
     if (qc.view > this.highestQc.view) this.highestQc = qc;
     if (this.tree.has(qc.blockHash)) this.tryCommit(qc);
     else if (source !== null && qc.height > this.tree.committedTip.height) this.requestBlock(qc.blockHash, source);
-    this.enterView(qc.view + 1, false);
+    if (advance) this.enterView(qc.view + 1, false);
   }
 
+  /** Learn a verified TC: its high QC (without stopping in the views between) and then view tc.view + 1. */
   private learnTc(tc: TimeoutCertificate, source: ValidatorId | null): void {
     if (this.lastTc === null || tc.view > this.lastTc.view) this.lastTc = tc;
-    this.learnQc(tc.highQc, source);
+    this.learnQc(tc.highQc, source, false);
     this.enterView(tc.view + 1, true);
   }
 
@@ -397,7 +401,7 @@ export class Replica {
       return { code: RejectCode.EQUIVOCATION, detail: `validator ${b.proposer} proposed two blocks in view ${b.view}` };
     }
     // Sync first: the proposal's certificates may move this replica into the proposal's view.
-    this.learnQc(qc, from);
+    this.learnQc(qc, from, p.tc === null);
     if (p.tc !== null) this.learnTc(p.tc, from);
     if (b.view !== this.currentView) return { code: RejectCode.STALE_VIEW, detail: `proposal for view ${b.view} in view ${this.currentView}` };
     const proposal: Proposal = { ...p, block: { ...b, justify: qc } };

@@ -1,6 +1,6 @@
 // A tiny synchronous cluster for unit tests: messages are delivered FIFO, instantly, and every
 // effect list is checked for the shell contract (nothing is sent for a vote before its persist).
-import { Replica, ValidatorSet, type CommittedBlock, type Effect, type Message, type ReplicaOptions, type SafetyState, type ValidatorId } from '../src';
+import { Replica, ValidatorSet, type Block, type CommittedBlock, type Effect, type Message, type ReplicaOptions, type SafetyState, type ValidatorId } from '../src';
 import { KeyedHashKeys } from '../src/sim/keyed-signatures';
 
 export interface Envelope {
@@ -15,7 +15,8 @@ export class Cluster {
   readonly replicas: Replica[];
   readonly queue: Envelope[] = [];
   readonly persisted = new Map<ValidatorId, SafetyState>();
-  readonly pendingBlocks = new Map<ValidatorId, Effect[]>();
+  /** Blocks each replica stored with its persists (what its disk would hold). */
+  readonly storedBlocks = new Map<ValidatorId, Block[]>();
   readonly commits = new Map<ValidatorId, CommittedBlock[]>();
   readonly timers = new Map<ValidatorId, number>();
   readonly evidence: Effect[] = [];
@@ -45,12 +46,12 @@ export class Cluster {
 
   /** Delivers messages, firing the earliest timer whenever the network is idle, until `until` holds. */
   runUntil(until: () => boolean, maxTimers = 200): void {
-    for (let i = 0; i < maxTimers && !until(); i++) {
-      this.run();
-      if (until()) return;
+    let timers = 0;
+    while (!until()) {
+      if (this.run(50) > 0) continue;
+      if (timers++ >= maxTimers) return;
       this.fireNextTimer();
     }
-    this.run();
   }
 
   apply(id: ValidatorId, effects: Effect[]): void {
@@ -59,6 +60,7 @@ export class Cluster {
       switch (e.type) {
         case 'persist':
           this.persisted.set(id, e.state);
+          this.storedBlocks.set(id, [...(this.storedBlocks.get(id) ?? []), ...e.blocks]);
           persistedSinceLastVote = true;
           break;
         case 'send':
@@ -110,6 +112,18 @@ export class Cluster {
     this.now = Math.max(this.now, this.timers.get(best)!);
     this.timers.delete(best);
     this.apply(best, this.replicas[best]!.onTimeout(this.now));
+  }
+
+  /** Every replica crashes and restarts from what it persisted (safety state, voted blocks, block log). */
+  restartAll(): void {
+    this.queue.length = 0;
+    this.timers.clear();
+    this.replicas.forEach((_, id) => {
+      const safety = this.persisted.get(id);
+      const r = this.make(id, safety ? { restored: { safety, committed: this.commits.get(id) ?? [], pendingBlocks: this.storedBlocks.get(id) ?? [] } } : {});
+      this.replicas[id] = r;
+      this.apply(id, r.start(this.now));
+    });
   }
 
   heights(): number[] {
