@@ -1,7 +1,7 @@
 // What one seed simulates: the fault profile is drawn from the seed ("swarm testing": each
 // fault is on or off per seed, so some runs are calm and some hostile), unless a test pins it.
 import type { UnsafeMutationForTests } from '../safety';
-import type { PacemakerTiming } from '../replica';
+import type { PacemakerTiming } from '../replica-options';
 import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './byzantine';
 import type { NetworkProfile } from './network';
 import { Prng } from './prng';
