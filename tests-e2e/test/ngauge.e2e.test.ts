@@ -1,18 +1,24 @@
 // NGauge across real processes: `trustchain serve`, then `ngauge` enrolling with a join token.
 // NGauge finds TrustChain (and itself) through TrustChain DNS's service enumeration, scrapes
 // both over STOQ every 500 ms, exposes Prometheus text that `promtool check metrics` accepts,
-// and a real Prometheus (Debian's package) scrapes it and answers a query with our series.
+// and a real Prometheus (Debian's package) scrapes it and answers a query with our series; its
+// dashboard is driven in Debian's Chromium through playwright-core.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { NGAUGE_BIN, StoqProcess, runStoq, runTrustChain } from './support';
 
 jest.setTimeout(120_000);
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
 const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
+const CHROMIUM = '/usr/bin/chromium';
+const hasChromium = existsSync(CHROMIUM);
+/** Screenshots of the dashboard tests (ignored by git). */
+const ARTIFACTS = join(__dirname, '..', 'artifacts');
 
 let dir: string;
 let tcDir: string;
@@ -158,6 +164,56 @@ test('a rule file with a mistake is refused at start, naming the line', async ()
   const r = spawnSync(process.execPath, [NGAUGE_BIN, '--config', 'ngauge.toml', '--rules', 'bad.yaml'], { cwd: home, encoding: 'utf8' });
   expect(r.status).toBe(2);
   expect(r.stderr).toContain('ngauge: bad.yaml: line 4: "for: soon" is not a duration; write e.g. 500ms, 30s, 5m, 2h, 1d');
+});
+
+(hasChromium ? test : test.skip)('the dashboard in Chromium: every service shown; a killed one turns red with its alert within 3 s, green after restart', async () => {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const problems: string[] = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`http://${http}/`);
+    await page.waitForSelector('tr[data-service="trustchain"][data-state="up"]', { timeout: 10_000 });
+    await page.waitForSelector('tr[data-service="ngauge"][data-state="up"]', { timeout: 10_000 });
+    await page.waitForSelector('#chart-rate .uplot', { timeout: 10_000 });
+
+    const home = serviceHome('node2', 'node-2', 'stoq.toml');
+    let node = StoqProcess.start(['node', '--config', 'stoq.toml'], home, { env: { STOQ_JOIN_TOKEN: await token('node') } });
+    await node.waitFor((l) => l.msg === 'stoq node listening');
+    await page.waitForSelector('tr[data-instance="node-2"][data-state="up"]', { timeout: 10_000 });
+    node.child.kill('SIGKILL');
+    await node.exited;
+    const killedAt = Date.now();
+    await page.waitForSelector('tr[data-instance="node-2"][data-state="down"]', { timeout: 5_000 });
+    await page.waitForSelector('.alert[data-alert="ServiceDown"][data-instance="node-2"][data-state="firing"]', { timeout: 5_000 });
+    const redAfterMs = Date.now() - killedAt;
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'ngauge-dashboard-down.png'), fullPage: true });
+    expect(redAfterMs).toBeLessThan(3000);
+
+    node = StoqProcess.start(['node', '--config', 'stoq.toml'], home);
+    await node.waitFor((l) => l.msg === 'stoq node listening');
+    await page.waitForSelector('tr[data-instance="node-2"][data-state="up"]', { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('.alert[data-instance="node-2"]').length === 0, undefined, { timeout: 10_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'ngauge-dashboard.png'), fullPage: true });
+    expect(await node.stop()).toBe(0);
+
+    // A phone's width: nothing but the table's own scroller overflows the page.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300); // let the charts' ResizeObserver run (layout, not synchronisation of the system under test)
+    const overflow = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap')).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`).slice(0, 5),
+    );
+    expect(overflow).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'ngauge-dashboard-phone.png'), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+  expect(problems).toEqual([]);
 });
 
 (hasPromtool ? test : test.skip)('its /metrics passes promtool check metrics', async () => {

@@ -1,11 +1,15 @@
-// NGauge's HTTP side on a [::1] port: `/metrics` (Prometheus text exposition of the newest sample
+// NGauge's HTTP side on a [::1] port: the live dashboard (`/`, `/static/*`, `/api/v1/overview`
+// and the server-sent events of `/api/v1/events`), `/metrics` (Prometheus text exposition of the newest sample
 // of every live series, for a real Prometheus to scrape), `/api/v1/targets`, `/api/v1/query_range`
 // and `/api/v1/alerts` (JSON) and `/-/healthy`. Read-only; bad parameters answer 400 naming the parameter.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { parseIpv6Endpoint } from '@stoq/core';
 import type { AlertEngine } from './core/alerts';
 import type { FamilyRegistry } from './core/families';
+import { overview, type Overview } from './core/overview';
 import { renderExposition, type ExposedSample, type FamilyMeta } from './core/exposition';
 import { isLabelName, isMetricName } from './core/labels';
 import { SCRAPE_FAMILIES } from './core/rpc-metrics';
@@ -25,6 +29,18 @@ export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
   { name: 'ngauge_scrapes_skipped_total', type: 'counter', help: 'Scrape turns skipped because the previous scrape of the target was still running.' },
 ];
 
+/** The dashboard's files (bundled into dist/static by scripts/copy-static.js at build time). */
+const STATIC_DIR = join(__dirname, 'static');
+const STATIC_FILES: Record<string, string> = {
+  'dashboard.js': 'text/javascript; charset=utf-8',
+  'dashboard.css': 'text/css; charset=utf-8',
+  'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'uPlot.min.css': 'text/css; charset=utf-8',
+  'index.html': 'text/html; charset=utf-8',
+};
+/** Most dashboards following the live stream at once; more are refused with 503. */
+export const MAX_EVENT_STREAMS = 64;
+
 export interface HttpApiDeps {
   readonly window: SeriesWindow;
   readonly families: FamilyRegistry;
@@ -32,6 +48,10 @@ export interface HttpApiDeps {
   readonly scraper: Scraper;
   readonly alerts: AlertEngine;
   readonly now: () => number;
+}
+
+export function overviewOf(deps: HttpApiDeps): Overview {
+  return overview(deps.window, deps.alerts.current(), deps.now(), { intervalMs: deps.scraper.intervalMs });
 }
 
 /** Series whose newest sample is older than this many intervals are not exposed (their target is gone). */
@@ -72,10 +92,30 @@ function timeParam(url: URL, name: string, fallback: number): number {
   return n;
 }
 
+const staticCache = new Map<string, string>();
+function staticFile(name: string): { status: number; type: string; body: string } {
+  const type = STATIC_FILES[name];
+  if (type === undefined) return { status: 404, type: 'text/plain', body: `no such file ${name}\n` };
+  let body = staticCache.get(name);
+  if (body === undefined) {
+    try {
+      body = readFileSync(join(STATIC_DIR, name), 'utf8');
+    } catch {
+      return { status: 404, type: 'text/plain', body: `dashboard file ${name} is not built (npm run build -w @stoq/ngauge)\n` };
+    }
+    staticCache.set(name, body);
+  }
+  return { status: 200, type, body };
+}
+
 function route(deps: HttpApiDeps, url: URL): { status: number; type: string; body: string } {
   switch (url.pathname) {
     case '/metrics':
       return { status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: metricsText(deps) };
+    case '/':
+      return staticFile('index.html');
+    case '/api/v1/overview':
+      return { status: 200, type: 'application/json', body: JSON.stringify(overviewOf(deps)) };
     case '/-/healthy':
       return { status: 200, type: 'text/plain', body: 'NGauge is Healthy.\n' };
     case '/api/v1/targets':
@@ -100,6 +140,7 @@ function route(deps: HttpApiDeps, url: URL): { status: number; type: string; bod
       return { status: 200, type: 'application/json', body: JSON.stringify(r) };
     }
     default:
+      if (url.pathname.startsWith('/static/')) return staticFile(url.pathname.slice('/static/'.length));
       return { status: 404, type: 'text/plain', body: `no such path ${url.pathname}; try /metrics, /api/v1/targets, /api/v1/alerts, /api/v1/query_range?name=up\n` };
   }
 }
@@ -112,7 +153,27 @@ export interface HttpApi {
 /** Serves the API on `bind` (`[::1]:port`; port 0 picks one). */
 export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<HttpApi> {
   const ep = parseIpv6Endpoint(bind);
+  // Live updates: every scrape interval, the overview to each dashboard following the stream.
+  const streams = new Set<http.ServerResponse>();
+  const push = setInterval(() => {
+    if (streams.size === 0) return;
+    const frame = `event: overview\ndata: ${JSON.stringify(overviewOf(deps))}\n\n`;
+    for (const res of streams) res.write(frame);
+  }, deps.scraper.intervalMs);
+  push.unref();
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/api/v1/events') {
+      if (streams.size >= MAX_EVENT_STREAMS) {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' });
+        res.end(`at most ${MAX_EVENT_STREAMS} live streams\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(`retry: 1000\nevent: overview\ndata: ${JSON.stringify(overviewOf(deps))}\n\n`);
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+      return;
+    }
     let out: { status: number; type: string; body: string };
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') out = { status: 405, type: 'text/plain', body: 'only GET\n' };
@@ -133,6 +194,9 @@ export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<Htt
     address: `[${a.address}]:${a.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(push);
+        for (const res of streams) res.end();
+        streams.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
