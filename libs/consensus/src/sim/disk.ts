@@ -4,6 +4,7 @@
 // not yet fsync'd and may leave the first of them torn on disk; recovery stops the log at the
 // first bad record.
 import { crc32 } from 'node:zlib';
+import type { Block } from '../types';
 import type { Prng } from './prng';
 
 function frame(seq: number, payload: Uint8Array): Uint8Array {
@@ -39,13 +40,17 @@ export class SimDisk {
   private stateSeq = 0;
   private readonly log: Uint8Array[] = [];
   private unsynced: Uint8Array[] = [];
-  /** Uncommitted voted blocks (durable: written with the safety state). */
-  private blocks: { height: number; bytes: Uint8Array }[] = [];
+  /**
+   * Uncommitted voted blocks, durable with the safety state they are persisted with. Kept as
+   * objects: they are never torn (a persist torn by a crash stores none), and the codec is tested
+   * on its own.
+   */
+  private blocks: Block[] = [];
   fsyncs = 0;
   tornWrites = 0;
 
   /** Write the safety state and the voted blocks, and fsync everything (the persist effect). */
-  persistState(payload: Uint8Array, blocks: readonly { height: number; bytes: Uint8Array }[] = []): void {
+  persistState(payload: Uint8Array, blocks: readonly Block[] = []): void {
     for (const b of blocks) this.blocks.push(b);
     this.stateSeq++;
     this.slots[this.stateSeq % 2] = frame(this.stateSeq, payload);
@@ -85,7 +90,7 @@ export class SimDisk {
   }
 
   /** What a restarting replica reads back. A torn tail of the log is truncated (as a real recovery would). */
-  recover(): { state: Uint8Array | null; log: Uint8Array[]; blocks: Uint8Array[] } {
+  recover(): { state: Uint8Array | null; log: Uint8Array[]; blocks: Block[] } {
     let best: { seq: number; payload: Uint8Array } | null = null;
     for (const s of this.slots) {
       const r = s ? unframe(s) : null;
@@ -100,6 +105,6 @@ export class SimDisk {
       log.push(r.payload);
     }
     this.log.length = i;
-    return { state: best ? best.payload : null, log, blocks: this.blocks.map((b) => b.bytes) };
+    return { state: best ? best.payload : null, log, blocks: [...this.blocks] };
   }
 }

@@ -1,7 +1,7 @@
 // One simulated run: N replicas (some Byzantine) on a simulated network and disks, driven by a
 // discrete-event loop from one seed. Replicas see only their own skewed clocks. The run stops
 // at `ticks` or at the first violation the checker finds.
-import { decodeBlock, decodeCommittedBlock, decodeMessage, encodeBlock, encodeCommittedBlock, encodeMessage } from '../codec';
+import { decodeCommittedBlock, decodeMessage, encodeCommittedBlock, encodeMessage } from '../codec';
 import type { Effect } from '../effects';
 import { SafetyViolation, type RejectCode } from '../errors';
 import { Replica } from '../replica';
@@ -256,7 +256,7 @@ class Simulation {
     const rec = node.disk.recover();
     const committed = rec.log.map((b) => decodeCommittedBlock(b));
     const safety = rec.state ? decodeSafetyState(rec.state) : undefined;
-    const pendingBlocks = rec.blocks.map((b) => decodeBlock(b));
+    const pendingBlocks = rec.blocks;
     if (t > 0) this.restarts++;
     this.checker.restarted(node.id, committed.length > 0 ? committed[committed.length - 1]!.block.height : 0);
     this.step(node, () => {
@@ -311,10 +311,7 @@ class Simulation {
   private perform(node: Node, a: AdversaryAction): void {
     switch (a.type) {
       case 'persist':
-        node.disk.persistState(
-          encodeSafetyState(a.state),
-          a.blocks.map((b) => ({ height: b.height, bytes: encodeBlock(b) })),
-        );
+        node.disk.persistState(encodeSafetyState(a.state), a.blocks);
         return;
       case 'send':
         this.network.send(this.now, node.id, a.to, this.encode(a.message));
