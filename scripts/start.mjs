@@ -1,11 +1,12 @@
 // `npm start`: bring up the local ecosystem. Builds what is missing, then supervises:
 //   1. TrustChain (`trustchain serve`, state in .stoq/ecosystem/trustchain): CA, revocation, CT
 //      log, DNS for hypermesh. on [::1]:7440 (STOQ), [::1]:5354 (DNS), [::1]:7441 (CT HTTP);
-//   2. a STOQ node (`stoq node`, state in .stoq/ecosystem/node) on [::1]:4433 that enrolls with
-//      TrustChain on first start: the launcher mints its join token, as DESIGN.md's bootstrap says,
-//      and writes its config (.stoq/ecosystem/node.toml) with the root fingerprint to pin.
-// Logs of both go to stdout as JSON lines (each names its service). Ctrl-C / SIGTERM stops the
-// node first (it deregisters), then TrustChain; if either dies, the other is stopped and the
+//   2. the services that enroll with it (SERVICES below): a STOQ node (`stoq node`) on [::1]:4433
+//      and NGauge (monitoring, dashboard on http://[::1]:9464/) on [::1]:4434. On a service's first
+//      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
+//      its config (.stoq/ecosystem/<name>.toml) with the root fingerprint to pin.
+// Logs go to stdout as JSON lines (each names its service). Ctrl-C / SIGTERM stops the services
+// in reverse order (each deregisters), then TrustChain; if one dies, the rest are stopped and the
 // launcher exits 1. `npm start -- --dev-ca` runs only a node on the development CA (./stoq.toml).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,6 @@ if (args.includes('--dev-ca')) {
 
 const home = join(root, '.stoq', 'ecosystem');
 const tcDir = join(home, 'trustchain');
-const nodeDir = join(home, 'node');
 mkdirSync(home, { recursive: true, mode: 0o700 });
 
 const children = new Set();
@@ -70,57 +70,84 @@ function stopChild(child) {
   });
 }
 
-let node;
+// The services that enroll with TrustChain, started in this order after it and stopped in the
+// reverse order. Each gets <home>/<name>.toml (written on every start), its data dir <home>/<name>
+// and, on its first start only, a join token in <home>/<name>.token.
+const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
+const SERVICES = [
+  { name: 'node', instance: 'node-1', bind: '[::1]:4433', argv: (cfg) => [STOQ, 'node', '--config', cfg, ...args], ready: (l) => l.msg === 'stoq node listening' },
+  {
+    name: 'ngauge',
+    instance: 'ngauge-1',
+    bind: '[::1]:4434',
+    argv: (cfg) => [NGAUGE, '--config', cfg, '--http', '[::1]:9464', '--rules', join(root, 'apps/ngauge/alerts.yaml')],
+    ready: (l) => l.msg === 'NGauge serving',
+  },
+];
+
+const running = [];
 let tc;
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
-  if (node) await stopChild(node);
+  for (const child of running.reverse()) await stopChild(child);
   if (tc) await stopChild(tc);
   process.exit(code);
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-try {
-  const t = await start('trustchain', [TRUSTCHAIN, 'serve', '--data-dir', tcDir], (l) => l.msg === 'trustchain serve ready');
-  tc = t.child;
-  const { rootFingerprint, stoq, dns } = t.line;
-
-  // First start of the node: mint its join token (single use; burned by the enrollment).
-  const tokenFile = join(home, 'node.token');
-  if (!existsSync(join(nodeDir, 'identity', 'cert.pem'))) {
-    const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', 'node', '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`trustchain token create failed: ${r.stderr.trim()}`);
-    writeFileSync(tokenFile, r.stdout.trim() + '\n', { mode: 0o600 });
+/** Writes the service's config and, before its first enrollment, mints its join token. */
+function prepare(svc, { rootFingerprint, stoq, dns }) {
+  if (!existsSync(join(home, svc.name, 'identity', 'cert.pem'))) {
+    const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', svc.name, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`trustchain token create --service ${svc.name} failed: ${r.stderr.trim()}`);
+    writeFileSync(join(home, `${svc.name}.token`), r.stdout.trim() + '\n', { mode: 0o600 });
   }
+  const config = join(home, `${svc.name}.toml`);
   writeFileSync(
-    join(home, 'node.toml'),
+    config,
     [
-      '# Written by `npm start` on every start (scripts/start.mjs): a stoq node on TrustChain.',
+      `# Written by \`npm start\` on every start (scripts/start.mjs): ${svc.name} on TrustChain.`,
       '[node]',
-      'name = "node-1"',
-      'data_dir = "node"',
+      `name = "${svc.instance}"`,
+      `data_dir = "${svc.name}"`,
       '[transport]',
-      'bind = "[::1]:4433"',
+      `bind = "${svc.bind}"`,
       '[certificates]',
       `root_fingerprint = "${rootFingerprint}"`,
       '[service]',
       `trustchain = "${stoq}"`,
       `dns = "${dns}"`,
-      'join_token_file = "node.token"',
+      `join_token_file = "${svc.name}.token"`,
       '',
     ].join('\n'),
   );
-  const n = await start('stoq node', [STOQ, 'node', '--config', join(home, 'node.toml'), ...args], (l) => l.msg === 'stoq node listening');
-  node = n.child;
+  return config;
+}
+
+try {
+  const t = await start('trustchain', [TRUSTCHAIN, 'serve', '--data-dir', tcDir], (l) => l.msg === 'trustchain serve ready');
+  tc = t.child;
+  const { rootFingerprint, stoq, dns } = t.line;
+  const up = [['trustchain', 'trustchain-1', stoq]];
+  let dashboard = null;
+  for (const svc of SERVICES) {
+    const s = await start(svc.name, svc.argv(prepare(svc, t.line)), svc.ready);
+    running.push(s.child);
+    up.push([svc.name, svc.instance, s.line.address ?? svc.bind]);
+    if (svc.name === 'ngauge') dashboard = `http://${s.line.http}/`;
+  }
   process.stderr.write(
     [
       '',
-      `stoq: ecosystem up. TrustChain ${stoq} (DNS ${dns}, root sha256:${rootFingerprint}); node-1 ${n.line.address}`,
+      `stoq: ecosystem up (root sha256:${rootFingerprint}, DNS ${dns})`,
+      ...up.map(([name, instance, address]) => `  ${name.padEnd(11)} ${instance.padEnd(14)} ${address}`),
+      `  dashboard   ${dashboard}`,
+      '',
       `  npx stoq call node/echo --dns '${dns}' --identity .stoq/ecosystem/trustchain/admin --data '{"text":"hi"}'`,
-      `  npx stoq ping --identity .stoq/ecosystem/trustchain/admin '${n.line.address}'`,
-      `  dig @::1 -p ${dns.slice(dns.lastIndexOf(':') + 1)} SRV _stoq._udp.node.hypermesh`,
+      `  npx stoq call ngauge/targets --dns '${dns}' --identity .stoq/ecosystem/trustchain/admin`,
+      `  dig @::1 -p ${dns.slice(dns.lastIndexOf(':') + 1)} PTR _services._dns-sd._udp.hypermesh`,
       `  npx trustchain certs list --data-dir .stoq/ecosystem/trustchain`,
       '',
     ].join('\n'),

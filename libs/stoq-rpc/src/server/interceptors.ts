@@ -22,9 +22,13 @@ export function loggingInterceptor(clock: Clock): Interceptor {
 
 function logCall(clock: Clock, call: ServerCall, error: unknown): void {
   const unexpected = error !== undefined && !(error instanceof RpcError) && call.abortReason === undefined;
+  // Successful probes (`<service>/health` and `/metrics`, built-ins no app method can shadow)
+  // come every second from NGauge and health checkers: logged at debug, not as traffic.
+  const probe = error === undefined && /\/(health|metrics)$/.test(call.ctx.path);
+  const level = unexpected ? 'error' : probe ? 'debug' : 'info';
   // Most servers log calls at a level that is off: skip building the line (and the native
   // remote-address lookup) then.
-  if (!call.ctx.logger.isLevelEnabled(unexpected ? 'error' : 'info')) return;
+  if (!call.ctx.logger.isLevelEnabled(level)) return;
   const fields = {
     path: call.ctx.path,
     kind: call.ctx.kind,
@@ -34,7 +38,7 @@ function logCall(clock: Clock, call: ServerCall, error: unknown): void {
     durationMs: clock.now() - call.startedAt,
   };
   if (unexpected) call.ctx.logger.error({ ...fields, err: error }, 'rpc handler failed');
-  else call.ctx.logger.info(fields, 'rpc call');
+  else call.ctx.logger[level](fields, 'rpc call');
 }
 
 export function metricsInterceptor(metrics: RpcMetrics, clock: Clock): Interceptor {
