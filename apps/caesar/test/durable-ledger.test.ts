@@ -180,6 +180,7 @@ test('extreme field values survive the round trip through SQLite', async () => {
 test('group commit under random interleavings: every caller gets what a sequential core gives; malformed batches are refused alone', async () => {
   await fc.assert(
     fc.asyncProperty(workload, fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async ({ accounts, steps }, waves, maxGroupEvents) => {
+      if (steps.length === 0) return;
       const ledger = DurableLedger.open(freshPath(), { create: true, expiryTimer: false, maxGroupEvents });
       const core = new Ledger();
       await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts]);
@@ -359,9 +360,20 @@ test('pending transfers expire on their timer and the expiry is committed', asyn
   expect(ledger.lookupAccounts([1n])[0]!.creditsPending).toBe(0n);
   expect(await ledger.createTransfers([{ id: 2n, pendingId: 1n, flags: TransferFlags.postPendingTransfer }])).toEqual(['pending_transfer_expired']);
   expect(ledger.getAccountBalances({ accountId: 1n, limit: 10 }).map((b) => b.creditsPending)).toEqual([9n, 0n]);
+  // A pending transfer outliving a close: the reopened ledger arms its timer and expires it.
+  expect(await ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 1n, amount: 4n, ledger: 1, code: 1, timeout: 5, flags: TransferFlags.pending }])).toEqual(['ok']);
   await ledger.close();
   const reopened = DurableLedger.open(path, { clock });
   expect(reopened.pendingStatuses([1n]).get(1n)).toBe('expired');
+  expect(reopened.lookupAccounts([1n])[0]!.creditsPending).toBe(4n);
+  expect(clock.armed).toBe(1);
+  clock.advance(4_999);
+  await reopened.createTransfers([]);
+  expect(reopened.pendingStatuses([3n]).get(3n)).toBe('pending');
+  clock.advance(2); // past the deadline (its timestamp is a few ns after the clock reading)
+  await reopened.createTransfers([]);
+  expect(reopened.pendingStatuses([3n]).get(3n)).toBe('expired');
+  expect(reopened.lookupAccounts([1n])[0]!.creditsPending).toBe(0n);
   await reopened.close();
 });
 
