@@ -1,4 +1,4 @@
-import { decodeSafetyState, encodeSafetyState, verifyQuorumCertificate, type Proposal, type Vote } from '../src';
+import { computeBlockHash, decodeSafetyState, encodeSafetyState, proposalSigningBytes, verifyQuorumCertificate, type Proposal, type Vote } from '../src';
 import { Cluster, op } from './harness';
 
 describe('Replica: normal operation', () => {
@@ -53,17 +53,30 @@ describe('Replica: normal operation', () => {
   test('a restarted replica restored from its persisted state never votes twice in a view', () => {
     const c = new Cluster(4);
     c.start();
-    const proposal = c.queue.find((e) => e.message.type === 'proposal' && e.to === 2)!;
-    const step = c.replicas[2]!.onMessage(proposal.from, proposal.message, c.now);
-    c.apply(2, step.effects);
-    const state = c.persisted.get(2)!;
+    // Replica 3 votes in view 1 (its vote goes to replica 2, the leader of view 2).
+    const proposal = c.queue.find((e) => e.message.type === 'proposal' && e.to === 3)!;
+    const votes = (effects: { type: string; message?: { type: string } }[]) => effects.some((e) => e.type === 'send' && e.message?.type === 'vote');
+    const step = c.replicas[3]!.onMessage(proposal.from, proposal.message, c.now);
+    expect(votes(step.effects)).toBe(true);
+    c.apply(3, step.effects);
+    const state = c.persisted.get(3)!;
     expect(state.lastVotedView).toBe(1);
-    // Crash; come back from the encoded state (what the disk held) and see the same proposal again.
-    const restored = c.make(2, { restored: { safety: decodeSafetyState(encodeSafetyState(state)), committed: [] } });
+    // Crash; come back from the encoded state (what the disk held) and see the same proposal again...
+    const restored = c.make(3, { restored: { safety: decodeSafetyState(encodeSafetyState(state)), committed: [] } });
     restored.start(c.now);
     const again = restored.onMessage(proposal.from, proposal.message, c.now);
-    expect(again.effects.some((e) => e.type === 'send' && e.message.type === 'vote')).toBe(false);
+    expect(votes(again.effects)).toBe(false);
     expect(again.rejection?.code).toBe('UNSAFE_PROPOSAL');
+    // ...or a conflicting proposal for the same view (an equivocating leader): no vote either.
+    const p = proposal.message as Proposal;
+    const block = { ...p.block, payload: [new Uint8Array([42])] };
+    const conflicting: Proposal = { ...p, block, signature: c.keys.signer(1).sign(proposalSigningBytes(c.set.chainTag, 1, 1, computeBlockHash(c.set.chainTag, block))) };
+    expect(votes(restored.onMessage(1, conflicting, c.now).effects)).toBe(false);
+    // What the persist prevents: restored from the state before it (a shell that sent the vote
+    // first and crashed before the fsync), the replica would sign a second, conflicting vote.
+    const unpersisted = c.make(3, { restored: { safety: { lastVotedView: 0, lastProposedView: 0, lockedQc: c.set.genesisQc, highTc: null }, committed: [] } });
+    unpersisted.start(c.now);
+    expect(votes(unpersisted.onMessage(1, conflicting, c.now).effects)).toBe(true);
   });
 
   test('a replica that missed many blocks catches up by requesting them', () => {

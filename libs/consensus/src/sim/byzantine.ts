@@ -13,8 +13,8 @@ import type { Prng } from './prng';
 
 export const BYZANTINE_BEHAVIOURS = ['silent', 'equivocate', 'replay', 'invalid-votes', 'fork'] as const;
 /**
- * silent: sends nothing. equivocate: two different proposals (to different halves) and two
- * votes per view. replay: re-sends old messages it received. invalid-votes: votes for blocks
+ * silent: sends nothing. equivocate: two different proposals (to different halves, and both
+ * again later to anyone) and two votes per view. replay: re-sends old messages it received. invalid-votes: votes for blocks
  * that do not exist, bad signatures, garbage and oversized bytes. fork: as leader, builds a fork
  * that only replicas ignoring the lock rule vote for (see ByzantineAdversary.fork).
  */
@@ -26,6 +26,7 @@ export type AdversaryAction = Effect | { type: 'raw'; to: ValidatorId; bytes: Ui
 export class ByzantineAdversary {
   private readonly received: Uint8Array[] = [];
   private plan: ForkPlan | null = null;
+  private readonly equivocations: [Uint8Array, Uint8Array][] = [];
   private pendingActions: AdversaryAction[] = [];
 
   constructor(
@@ -56,7 +57,7 @@ export class ByzantineAdversary {
       case 'silent':
         return effects.filter((e) => e.type !== 'send' && e.type !== 'broadcast');
       case 'equivocate':
-        return effects.flatMap((e) => this.equivocate(e));
+        return [...effects.flatMap((e) => this.equivocate(e)), ...this.resendEquivocations()];
       case 'replay':
         return [...effects, ...this.replays()];
       case 'invalid-votes':
@@ -87,6 +88,8 @@ export class ByzantineAdversary {
     if (e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.proposer === this.self) {
       const p = e.message;
       const alt = this.signProposal({ ...p.block, payload: [...p.block.payload, this.prng.bytes(8)] }, p.tc);
+      this.equivocations.push([encodeMessage(p), encodeMessage(alt)]);
+      if (this.equivocations.length > 4) this.equivocations.shift();
       const actions: AdversaryAction[] = [];
       const others = this.others();
       for (const to of others) actions.push(this.raw(to, this.prng.chance(0.5) ? p : alt));
@@ -102,6 +105,13 @@ export class ByzantineAdversary {
       return [e, this.raw(e.to, this.signVote(v.view, v.height, toHex(this.prng.bytes(32))))];
     }
     return [e];
+  }
+
+  /** Now and then, one of its recent conflicting proposals again, to someone (e.g. a replica that has restarted since). */
+  private resendEquivocations(): AdversaryAction[] {
+    if (this.equivocations.length === 0 || !this.prng.chance(0.1)) return [];
+    const pair = this.prng.pick(this.equivocations);
+    return [{ type: 'raw', to: this.prng.pick(this.others()), bytes: pair[this.prng.int(0, 1)]!, delay: 0 }];
   }
 
   private replays(): AdversaryAction[] {

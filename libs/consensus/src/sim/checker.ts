@@ -10,7 +10,7 @@ import { computeBlockHash } from '../signing';
 import type { BlockHash, CommittedBlock, ValidatorId } from '../types';
 import type { ValidatorSet } from '../validators';
 
-export type ViolationKind = 'replica-exception' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
+export type ViolationKind = 'replica-exception' | 'honest-equivocation' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
 
 export interface Violation {
   kind: ViolationKind;
@@ -29,6 +29,7 @@ export class Checker {
   private readonly canonical = new Map<number, { hash: BlockHash; replica: ValidatorId }>();
   private readonly heights = new Map<ValidatorId, number>();
   private readonly verifiedQcs = new Set<string>();
+  private readonly signed = new Map<string, BlockHash>();
   private healAt = Infinity;
   private heightAtHeal = 0;
   private readonly progressedAt = new Map<ValidatorId, number>();
@@ -81,6 +82,18 @@ export class Checker {
       this.fail('conflicting-commit', replica, at, `height ${h}: replica ${replica} committed ${c.hash.slice(0, 16)}, replica ${first.replica} committed ${first.hash.slice(0, 16)}`);
     }
     if (at >= this.healAt && h > this.heightAtHeal && !this.progressedAt.has(replica)) this.progressedAt.set(replica, at);
+  }
+
+  /**
+   * An honest replica put a signed vote or proposal on the wire. Two different ones for one view
+   * mean persist-before-send failed somewhere (e.g. across a crash): checked directly, not only
+   * when some leader happens to receive both.
+   */
+  onSigned(replica: ValidatorId, kind: 'vote' | 'proposal', view: number, blockHash: BlockHash, at: number): void {
+    const key = `${kind}:${replica}:${view}`;
+    const first = this.signed.get(key);
+    if (first === undefined) this.signed.set(key, blockHash);
+    else if (first !== blockHash) this.fail('honest-equivocation', replica, at, `replica ${replica} signed two ${kind}s in view ${view}`);
   }
 
   onEvidence(replica: ValidatorId, e: EquivocationEvidence, at: number): void {

@@ -6,6 +6,7 @@ import type { Effect } from '../effects';
 import { SafetyViolation, type RejectCode } from '../errors';
 import { Replica } from '../replica';
 import { decodeSafetyState, encodeSafetyState, initialSafetyState } from '../safety';
+import { computeBlockHash } from '../signing';
 import type { Message, ValidatorId } from '../types';
 import { ValidatorSet } from '../validators';
 import { ByzantineAdversary, type AdversaryAction } from './byzantine';
@@ -314,9 +315,11 @@ class Simulation {
         node.disk.persistState(encodeSafetyState(a.state), a.blocks);
         return;
       case 'send':
+        this.recordSigned(node, a.message);
         this.network.send(this.now, node.id, a.to, this.encode(a.message));
         return;
       case 'broadcast': {
+        this.recordSigned(node, a.message);
         const bytes = this.encode(a.message);
         for (const other of this.nodes) if (other.id !== node.id) this.network.send(this.now, node.id, other.id, bytes);
         return;
@@ -337,6 +340,12 @@ class Simulation {
         this.checker.onEvidence(node.id, a.evidence, this.now);
         return;
     }
+  }
+
+  private recordSigned(node: Node, m: Message): void {
+    if (node.adversary !== null) return;
+    if (m.type === 'vote' && m.voter === node.id) this.checker.onSigned(node.id, 'vote', m.view, m.blockHash, this.now);
+    else if (m.type === 'proposal' && m.block.proposer === node.id) this.checker.onSigned(node.id, 'proposal', m.block.view, computeBlockHash(this.set.chainTag, m.block), this.now);
   }
 
   private encode(m: Message): Uint8Array {
