@@ -10,7 +10,7 @@ import type { Block, BlockHash, BlockRequest, BlockResponse, ValidatorId } from 
 const MAX_OUTSTANDING_REQUESTS = 16;
 
 export class BlockFetcher {
-  private readonly outstanding = new Map<BlockHash, { peer: ValidatorId; at: number }>();
+  private readonly outstanding = new Map<BlockHash, { peer: ValidatorId; at: number; attempts: number }>();
 
   constructor(
     private readonly self: ValidatorId,
@@ -34,16 +34,23 @@ export class BlockFetcher {
     if (existing && now - existing.at < this.retryAfter) return null;
     if (!existing && this.outstanding.size >= MAX_OUTSTANDING_REQUESTS) return null;
     const to = peer === this.self ? (peer + 1) % this.validators : peer;
-    this.outstanding.set(hash, { peer: to, at: now });
+    this.outstanding.set(hash, { peer: to, at: now, attempts: (existing?.attempts ?? 0) + 1 });
     return { to, request: { type: 'block-request', blockHash: hash, maxBlocks: this.maxBlocks } };
   }
 
-  /** Requests to send again, each to the next peer, for blocks still missing. */
+  /**
+   * Requests to send again, each to the next peer, for blocks still missing. After every peer
+   * was asked twice the request is dropped (the block may be a fork everyone pruned), so stale
+   * hashes cannot fill the table; a later need for the block asks again.
+   */
   retry(now: number, has: (hash: BlockHash) => boolean): { to: ValidatorId; request: BlockRequest }[] {
     const out: { to: ValidatorId; request: BlockRequest }[] = [];
     for (const [hash, r] of [...this.outstanding]) {
-      this.outstanding.delete(hash);
-      if (has(hash)) continue;
+      if (has(hash) || r.attempts >= 2 * this.validators) {
+        this.outstanding.delete(hash);
+        continue;
+      }
+      if (now - r.at < this.retryAfter) continue;
       let next = (r.peer + 1) % this.validators;
       if (next === this.self) next = (next + 1) % this.validators;
       const req = this.request(hash, next, now);
