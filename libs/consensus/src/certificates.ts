@@ -73,8 +73,3 @@ export function checkTimeoutCertificate(tc: TimeoutCertificate, set: ValidatorSe
   if (!qc.ok) return reject(RejectCode.INVALID_TC, `TC high QC: ${qc.rejection.detail}`);
   return OK;
 }
-
-/** The highest QC view a TC's signers reported: a block justified by this TC must extend a QC at least this high. */
-export function tcHighQcView(tc: TimeoutCertificate): number {
-  return tc.highQc.view;
-}

@@ -18,13 +18,3 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export function isBlockHash(s: string): s is BlockHash {
   return s.length === 64 && HEX64.test(s);
 }
-
-export function hashToBytes(hash: BlockHash): Uint8Array {
-  return new Uint8Array(Buffer.from(hash, 'hex'));
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
