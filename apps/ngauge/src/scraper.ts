@@ -89,7 +89,7 @@ export class Scraper {
     const now = this.opts.clock.now();
     const live = new Set<string>();
     let wake = Number.POSITIVE_INFINITY;
-    for (const target of this.opts.targets.all()) {
+    for (const target of this.opts.targets.values()) {
       live.add(target.key);
       let slot = this.slots.get(target.key);
       if (!slot) {

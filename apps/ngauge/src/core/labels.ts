@@ -16,8 +16,10 @@ export function isLabelName(name: string): boolean {
 
 /** Escapes a label value for the text exposition format (backslash, double quote, newline). */
 export function escapeLabelValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
+const NEEDS_ESCAPE = /[\\"\n]/;
 
 /** `{a="1",b="2"}` with names sorted, or '' for no labels. */
 export function formatLabels(labels: Labels): string {

@@ -42,6 +42,11 @@ export class TargetTracker {
     return { added, dropped };
   }
 
+  /** The targets in no particular order (no copy, no sort: the scrape loop walks it often). */
+  values(): IterableIterator<TargetState> {
+    return this.targets.values();
+  }
+
   all(): TargetState[] {
     return [...this.targets.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
