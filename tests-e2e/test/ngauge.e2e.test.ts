@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { NGAUGE_BIN, StoqProcess, runStoq, runTrustChain } from './support';
+import { NGAUGE_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type TrustChainEndpoints } from './support';
 
 jest.setTimeout(120_000);
 
@@ -53,24 +53,7 @@ async function token(service: string): Promise<string> {
 /** A directory with a stoq.toml-style config for an instance enrolling with this TrustChain. */
 function serviceHome(name: string, instance: string, file: string): string {
   const home = join(dir, name);
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, file),
-    [
-      '[node]',
-      `name = "${instance}"`,
-      'data_dir = "data"',
-      '[transport]',
-      'bind = "[::1]:0"',
-      '[certificates]',
-      `root_fingerprint = "${tcReady.rootFingerprint as string}"`,
-      '[service]',
-      `trustchain = "${tcReady.stoq as string}"`,
-      `dns = "${tcReady.dns as string}"`,
-      'lease_seconds = 5',
-      '',
-    ].join('\n'),
-  );
+  writeServiceConfig(home, file, instance, tcReady as unknown as TrustChainEndpoints);
   return home;
 }
 

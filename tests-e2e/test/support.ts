@@ -1,7 +1,7 @@
 // Helpers to run the real `stoq` command as child processes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -111,3 +111,35 @@ export async function startExampleNode(prefix: string): Promise<{ dir: string; n
 }
 
 export const NGAUGE_BIN = join(__dirname, '..', '..', 'apps', 'ngauge', 'bin', 'ngauge.js');
+
+/** What a service needs to enroll with a running `trustchain serve` (its ready line's fields). */
+export interface TrustChainEndpoints {
+  readonly rootFingerprint: string;
+  readonly stoq: string;
+  readonly dns: string;
+}
+
+/**
+ * Writes `<home>/<file>`: a stoq.toml for `instance` on its own free port, enrolling with the
+ * TrustChain of `tc` (the root pinned by fingerprint), with a short discovery lease.
+ */
+export function writeServiceConfig(home: string, file: string, instance: string, tc: TrustChainEndpoints, leaseSeconds = 5): void {
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    join(home, file),
+    [
+      '[node]',
+      `name = "${instance}"`,
+      'data_dir = "data"',
+      '[transport]',
+      'bind = "[::1]:0"',
+      '[certificates]',
+      `root_fingerprint = "${tc.rootFingerprint}"`,
+      '[service]',
+      `trustchain = "${tc.stoq}"`,
+      `dns = "${tc.dns}"`,
+      `lease_seconds = ${leaseSeconds}`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -4,14 +4,14 @@
 // connection, is revoked and then refused by its peers within a second.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type DialedConnection } from '@stoq/core';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
 import { NodeMethods } from '../../apps/stoq-cli/src/node.proto';
-import { StoqProcess, runStoq, runTrustChain, type LogLine } from './support';
+import { StoqProcess, runStoq, runTrustChain, writeServiceConfig, type LogLine } from './support';
 
 const run = promisify(execFile);
 jest.setTimeout(120_000);
@@ -58,24 +58,7 @@ async function token(service: string): Promise<string> {
 /** A stoq.toml for a node on this TrustChain, in its own directory. */
 function nodeConfig(name: string): string {
   const home = join(dir, name);
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, 'stoq.toml'),
-    [
-      '[node]',
-      `name = "${name}"`,
-      'data_dir = "data"',
-      '[transport]',
-      'bind = "[::1]:0"',
-      '[certificates]',
-      `root_fingerprint = "${rootFingerprint}"`,
-      '[service]',
-      `trustchain = "${stoqAddress}"`,
-      `dns = "${dnsAddress}"`,
-      'lease_seconds = 5',
-      '',
-    ].join('\n'),
-  );
+  writeServiceConfig(home, 'stoq.toml', name, { rootFingerprint, stoq: stoqAddress, dns: dnsAddress });
   return home;
 }
 
