@@ -1,5 +1,7 @@
 // Every kind of bad input is refused with its stable code and never counts toward a quorum.
 import { computeBlockHash, encodeMessage, proposalSigningBytes, RejectCode, timeoutSigningBytes, voteSigningBytes, type Block, type Proposal, type QuorumCertificate, type TimeoutMessage, type Vote } from '../src';
+import fc from 'fast-check';
+import { messageArb } from './arbitraries';
 import { Cluster } from './harness';
 
 function setup() {
@@ -220,5 +222,35 @@ describe('bad timeouts, requests and bytes', () => {
     c.start();
     const p = c.queue.find((e) => e.message.type === 'proposal')!.message;
     expect(c.replicas[0]!.onMessageBytes(1, encodeMessage(p), c.now).rejection?.code).toBe(RejectCode.OVERSIZED);
+  });
+});
+
+describe('arbitrary input', () => {
+  test('random messages, and mutations of real ones, never make a replica throw', () => {
+    const c = new Cluster(4);
+    c.start();
+    c.run(100);
+    const real = c.queue.slice(0, 20).map((e) => e.message);
+    fc.assert(
+      fc.property(messageArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), (m, to, from) => {
+        const r = c.replicas[to]!;
+        r.onMessage(from, m, c.now);
+        const bytes = encodeMessage(m);
+        r.onMessageBytes(from, bytes, c.now);
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Math.max(0, real.length - 1) }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 }), (i, at, byte, to) => {
+        const bytes = encodeMessage(real[i]!).slice();
+        bytes[at % bytes.length] = byte;
+        c.replicas[to]!.onMessageBytes((to + 1) % 4, bytes, c.now);
+      }),
+      { numRuns: 500 },
+    );
+    // The cluster still works afterwards.
+    const before = Math.min(...c.heights());
+    c.runUntil(() => Math.min(...c.heights()) > before + 3, 50);
+    expect(Math.min(...c.heights())).toBeGreaterThan(before + 3);
   });
 });

@@ -1,4 +1,4 @@
-import { computeBlockHash, decodeSafetyState, encodeSafetyState, proposalSigningBytes, verifyQuorumCertificate, type Proposal, type Vote } from '../src';
+import { computeBlockHash, decodeSafetyState, encodeSafetyState, proposalSigningBytes, verifyEquivocationEvidence, verifyQuorumCertificate, voteSigningBytes, type Proposal, type Vote } from '../src';
 import { Cluster, op } from './harness';
 
 describe('Replica: normal operation', () => {
@@ -104,14 +104,13 @@ describe('Replica: normal operation', () => {
     const leader = c.replicas[2]!;
     const honest = c.replicas[0]!.onMessage(1, p, c.now).effects.find((e) => e.type === 'send' && e.message.type === 'vote');
     const vote = (honest as { message: Vote }).message;
-    const conflicting: Vote = { ...vote, blockHash: 'ab'.repeat(32), signature: c.keys.signer(0).sign(require('../src').voteSigningBytes(c.set.chainTag, vote.view, vote.height, 'ab'.repeat(32))) };
+    const conflicting: Vote = { ...vote, blockHash: 'ab'.repeat(32), signature: c.keys.signer(0).sign(voteSigningBytes(c.set.chainTag, vote.view, vote.height, 'ab'.repeat(32))) };
     expect(leader.onMessage(0, vote, c.now).rejection).toBeNull();
     const second = leader.onMessage(0, conflicting, c.now);
     expect(second.rejection?.code).toBe('EQUIVOCATION');
     const ev = second.effects.find((e) => e.type === 'evidence');
     expect(ev).toBeDefined();
-    const { verifyEquivocationEvidence } = require('../src');
-    expect(verifyEquivocationEvidence((ev as { evidence: unknown }).evidence, c.set, c.keys.verifier())).toEqual({ ok: true });
+    expect(ev?.type === 'evidence' && verifyEquivocationEvidence(ev.evidence, c.set, c.keys.verifier())).toEqual({ ok: true });
     expect(leader.onMessage(0, vote, c.now).rejection?.code).toBe('DUPLICATE');
   });
 
