@@ -315,7 +315,9 @@ function readBlock(r: Reader, l: ConsensusLimits): Block {
   return { height, view, proposer, parentHash, justify, payload };
 }
 
-const scratch = new Writer(4096);
+/** Shared by the encoders below: they finish() (copy out) before returning, and never nest. */
+export const scratchWriter = new Writer(4096);
+const scratch = scratchWriter;
 
 /** Wire bytes of one message. */
 export function encodeMessage(m: Message): Uint8Array {
@@ -395,7 +397,7 @@ export function decodeMessage(bytes: Uint8Array, limits: ConsensusLimits = DEFAU
 
 /** Record format for one block (e.g. the blocks of a persist effect). */
 export function encodeBlock(b: Block): Uint8Array {
-  const w = new Writer(256);
+  const w = scratch.reset();
   w.u8(WIRE_VERSION);
   writeBlock(w, b);
   return w.finish();
@@ -411,7 +413,7 @@ export function decodeBlock(bytes: Uint8Array, limits: ConsensusLimits = DEFAULT
 
 /** Record format for a block log (what the shell appends on a commit effect). */
 export function encodeCommittedBlock(c: CommittedBlock): Uint8Array {
-  const w = new Writer(512);
+  const w = scratch.reset();
   w.u8(WIRE_VERSION);
   writeBlock(w, c.block);
   w.hash(c.hash);

@@ -19,7 +19,7 @@
 //   Persist first:       every state change returned here must be durable (the shell fsyncs the
 //                        persist effect) before the signed message it allows leaves the replica;
 //                        restored from disk after a crash, the replica can never sign twice.
-import { readQc, readTc, Reader, Writer, writeQc, writeTc, DEFAULT_LIMITS, type ConsensusLimits } from './codec';
+import { readQc, readTc, Reader, scratchWriter, writeQc, writeTc, DEFAULT_LIMITS, type ConsensusLimits } from './codec';
 import { assertSafety, CodecError, RejectCode } from './errors';
 import type { Block, QuorumCertificate, TimeoutCertificate } from './types';
 import { OK, reject, type Verdict } from './verdict';
@@ -136,7 +136,7 @@ const STATE_MAGIC = 0x53514353; // "SQCS"
 
 /** Canonical bytes of the safety state (what the persist effect writes). */
 export function encodeSafetyState(s: SafetyState): Uint8Array {
-  const w = new Writer(256);
+  const w = scratchWriter.reset();
   w.u32(STATE_MAGIC).u8(1).u64(s.lastVotedView).u64(s.lastProposedView);
   writeQc(w, s.lockedQc);
   if (s.highTc === null) w.u8(0);
