@@ -115,6 +115,27 @@ test('ngauge/query, ngauge/targets and ngauge/alerts over STOQ, called by name',
   expect(alerts.stderr).toBe('');
 });
 
+test('stoq status: every registered instance with its health and certificate, from TrustChain DNS', async () => {
+  const admin = join(tcDir, 'admin');
+  const dns = tcReady.dns as string;
+  const json = await runStoq(['status', '--dns', dns, '--identity', admin, '--json'], dir);
+  expect(json.stderr).toBe('');
+  const rows = (JSON.parse(json.stdout) as { instances: { service: string; instance: string; health: string; fingerprint: string; notAfter: string }[] }).instances;
+  const mine = rows.filter((r) => r.service === 'trustchain' || r.service === 'ngauge');
+  expect(mine.map((r) => `${r.service} ${r.instance} ${r.health}`)).toEqual(['ngauge ngauge-1 SERVING', `trustchain ${mine[1]!.instance} SERVING`]);
+  for (const r of mine) {
+    expect(r.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(Date.parse(r.notAfter)).toBeGreaterThan(Date.now());
+  }
+  expect(json.code).toBe(rows.every((r) => r.health === 'SERVING') ? 0 : 1);
+  const text = await runStoq(['status', '--dns', dns, '--identity', admin], dir);
+  expect(text.stdout).toMatch(/^SERVICE\s+INSTANCE\s+ADDRESS\s+HEALTH\s+CERTIFICATE\s+EXPIRES$/m);
+  expect(text.stdout).toMatch(/^ngauge\s+ngauge-1\s+\[::1\]:\d+\s+SERVING\s+sha256:[0-9a-f]{16}…/m);
+  const usage = await runStoq(['status', '--identity', admin], join(dir, 'ngauge'), { env: { STOQ_DNS: '' } });
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toMatch(/give --dns/);
+});
+
 test('a service killed is down and its alert fires within 3 s; restarted, the alert resolves', async () => {
   const home = serviceHome('node', 'node-1', 'stoq.toml');
   const joinToken = await token('node');

@@ -2,13 +2,12 @@
 // loop, the window's compaction and the HTTP API; `close()` stops them in reverse order.
 import type { Logger } from 'pino';
 import type { Clock, StoqTransport, TimerHandle } from '@stoq/core';
-import { UdpDnsQuerier, type DnsQuerier } from '@stoq/rpc';
+import { UdpDnsQuerier, discoverInstances, type DnsQuerier } from '@stoq/rpc';
 import type { AlertRule } from './core/alert-rules';
 import { AlertEngine } from './core/alerts';
 import { FamilyRegistry } from './core/families';
 import { SeriesWindow } from './core/series-window';
 import { TargetTracker } from './core/targets';
-import { discoverTargets } from './discovery';
 import { startHttpApi, type HttpApi } from './http-api';
 import { Scraper } from './scraper';
 import { StoqScrapeClient } from './stoq-scrape-client';
@@ -59,7 +58,7 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
 
   const discover = async (): Promise<void> => {
     try {
-      const found = await discoverTargets(dns);
+      const found = await discoverInstances(dns);
       const { added, dropped } = targets.update(found, clock.now());
       if (added.length > 0) logger.info({ added }, 'targets discovered');
       if (dropped.length > 0) logger.warn({ dropped }, 'targets dropped (gone from DNS past the grace period)');

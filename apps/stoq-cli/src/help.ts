@@ -16,7 +16,7 @@ const CLIENT_OPTIONS = `${DATA_DIR}
   --verbose            say which data dir is used and why
   -h, --help           this text`;
 
-export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods', string> = {
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status', string> = {
   main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
 
 commands:
@@ -24,6 +24,7 @@ commands:
   ping     handshake with a node and time echo round trips
   call     call any method with JSON (proto3 JSON mapping); prints JSON
   methods  list a service's methods (reflection via <service>/_methods)
+  status   every registered instance, its health and certificate (TrustChain DNS)
 
 common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
@@ -122,4 +123,17 @@ ${CLIENT_OPTIONS}
 examples:
   stoq methods --target '[::1]:4433'
   stoq methods --target '[::1]:4433' --service node --json`,
+  status: `usage: stoq status [--dns <[ipv6]:port>] [--identity DIR] [--timeout MS] [--json]
+
+Lists every instance registered in TrustChain DNS (PTR _services._dns-sd._udp.hypermesh, then
+each service's SRV), connects to each (its certificate must name its service) and asks
+<service>/health. Prints service, instance, address, health, certificate fingerprint and expiry.
+
+  --dns ADDR       TrustChain's DNS; default $STOQ_DNS, else the nearest .stoq/ecosystem's
+  --identity DIR   an identity TrustChain issued; default the ecosystem's trustchain/admin
+  --timeout MS     per instance (default 3000)
+  --json           one JSON object {dns, instances: [...]}
+
+exit codes: 0 every instance SERVING, 1 some instance not serving or unreachable (or an error),
+2 usage error`,
 };

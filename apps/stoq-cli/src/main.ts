@@ -5,6 +5,7 @@ import { CliError } from './cli-error';
 import { HELP } from './help';
 import { runNode } from './node-command';
 import { runPing } from './ping-command';
+import { runStatus } from './status-command';
 
 export const USAGE = HELP.main;
 
@@ -31,6 +32,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runCall(rest);
       case 'methods':
         return await runMethods(rest);
+      case 'status':
+        return await runStatus(rest);
       case 'help':
       case '--help':
       case '-h': {
@@ -42,7 +45,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.stderr(`${USAGE}\n`);
         return 2;
       default:
-        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods; see stoq --help)\n`);
+        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status; see stoq --help)\n`);
         return 2;
     }
   } catch (err) {

@@ -52,6 +52,7 @@ export {
 export { RpcClient, type RpcClientOptions, type CallOptions, type Connector, type ConnectOptions } from './client/rpc-client';
 export { StaticResolver, type Resolver, type Resolution, type ResolvedTarget } from './client/resolver';
 export { DnsSrvResolver, DEFAULT_DISCOVERY_ZONE, SRV_SERVICE_PREFIX, resolutionFromDns, type DnsSrvResolverOptions, type TtlBounds } from './client/dns-srv-resolver';
+export { discoverInstances, SERVICES_ENUMERATION, type DiscoveredInstance } from './client/service-discovery';
 export { UdpDnsQuerier, DnsQueryError, type DnsQuerier, type DnsAnswer, type UdpDnsQuerierOptions } from './client/dns-querier';
 export { TargetSet, DEFAULT_EJECTION_POLICY, type EjectionPolicy } from './client/target-set';
 export { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './client/backoff';
