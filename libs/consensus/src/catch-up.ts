@@ -60,6 +60,29 @@ export class BlockFetcher {
   }
 }
 
+/**
+ * How many block requests each peer may have served per view. A response can be 64 blocks for a
+ * 40-byte request; the budget keeps one peer from making a replica do unbounded work, while
+ * catch-up (one request per response) is only slowed when views stall.
+ */
+export class RequestBudget {
+  private readonly served = new Map<ValidatorId, number>();
+
+  constructor(private readonly perView: number) {}
+
+  allow(peer: ValidatorId): boolean {
+    const n = this.served.get(peer) ?? 0;
+    if (n >= this.perView) return false;
+    this.served.set(peer, n + 1);
+    return true;
+  }
+
+  /** A new view: every peer's budget is full again. */
+  reset(): void {
+    this.served.clear();
+  }
+}
+
 /** The response to a peer's request: the block and its ancestors we hold, within the size limit. */
 export function serveBlocks(tree: BlockTree, req: BlockRequest, limits: ConsensusLimits): BlockResponse | Rejection {
   const max = Math.min(req.maxBlocks, limits.maxBlocksPerResponse);

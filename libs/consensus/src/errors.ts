@@ -39,6 +39,8 @@ export const RejectCode = {
   EQUIVOCATION: 'EQUIVOCATION',
   /** A block response nobody asked for, or one that does not chain to what was asked. */
   UNSOLICITED: 'UNSOLICITED',
+  /** More block requests from one peer in this view than a replica serves (bounds the work a peer can ask for). */
+  RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

@@ -19,7 +19,7 @@ import { EquivocationDetector } from './equivocation';
 import { CodecError, type Rejection } from './errors';
 import { BlockTree } from './block-tree';
 import { checkBlockShape, checkPayload } from './block-checks';
-import { BlockFetcher, checkResponseChain, serveBlocks } from './catch-up';
+import { BlockFetcher, checkResponseChain, RequestBudget, serveBlocks } from './catch-up';
 import { DEFAULT_MEMPOOL, Mempool, type SubmitResult } from './mempool';
 import { DEFAULT_TIMING, type PacemakerTiming, type ReplicaOptions, type ReplicaStatus } from './replica-options';
 import { initialSafetyState, SafetyRules } from './safety';
@@ -37,6 +37,7 @@ interface PendingProposal {
 
 const EVIDENCE_WINDOW_VIEWS = 64;
 const QC_CACHE_SIZE = 4096;
+const REQUESTS_PER_PEER_PER_VIEW = 16;
 
 export class Replica {
   readonly validatorSet: ValidatorSet;
@@ -56,6 +57,7 @@ export class Replica {
   private readonly qcCache = new Map<string, QuorumCertificate>();
   private readonly pendingProposals = new Map<number, PendingProposal>();
   private readonly fetcher: BlockFetcher;
+  private readonly requestBudget = new RequestBudget(REQUESTS_PER_PEER_PER_VIEW);
 
   private currentView = 1;
   private highestQc: QuorumCertificate;
@@ -248,6 +250,7 @@ export class Replica {
     this.consecutiveTimeouts = byTimeout ? this.consecutiveTimeouts + 1 : 0;
     this.myTimeout = null;
     this.helped.clear();
+    this.requestBudget.reset();
     this.armTimer();
     this.votes.prune(view);
     this.timeouts.prune(view);
@@ -511,6 +514,7 @@ export class Replica {
 
   private onBlockRequest(from: ValidatorId, req: BlockRequest): Rejection | null {
     if (from === this.self) return { code: RejectCode.UNSOLICITED, detail: 'request from self' };
+    if (!this.requestBudget.allow(from)) return { code: RejectCode.RATE_LIMITED, detail: `validator ${from} used its ${REQUESTS_PER_PEER_PER_VIEW} block requests of view ${this.currentView}` };
     const res = serveBlocks(this.tree, req, this.limits);
     if ('code' in res) return res;
     this.send(from, res);

@@ -205,6 +205,16 @@ describe('bad timeouts, requests and bytes', () => {
     expect(c.replicas[0]!.onMessage(1, { type: 'block-response', blocks: [] }, c.now).rejection?.code).toBe(RejectCode.UNSOLICITED);
   });
 
+  test('block requests beyond the per-peer budget of a view are rate limited', () => {
+    const { c, proposal, hash } = setup();
+    const r = c.replicas[0]!;
+    r.onMessage(1, proposal, c.now);
+    const req = { type: 'block-request' as const, blockHash: hash, maxBlocks: 64 };
+    for (let i = 0; i < 16; i++) expect(r.onMessage(3, req, c.now).rejection).toBeNull();
+    expect(r.onMessage(3, req, c.now).rejection?.code).toBe(RejectCode.RATE_LIMITED);
+    expect(r.onMessage(2, req, c.now).rejection).toBeNull(); // another peer has its own budget
+  });
+
   test('malformed bytes are rejected without throwing', () => {
     const { c, proposal } = setup();
     const r = c.replicas[0]!;
