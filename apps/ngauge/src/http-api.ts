@@ -1,11 +1,10 @@
 // NGauge's HTTP side on a [::1] port: the live dashboard (`/`, `/static/*`, `/api/v1/overview`
-// and the server-sent events of `/api/v1/events`), `/metrics` (Prometheus text exposition of the newest sample
-// of every live series, for a real Prometheus to scrape), `/api/v1/targets`, `/api/v1/query_range`
-// and `/api/v1/alerts` (JSON) and `/-/healthy`. Read-only; bad parameters answer 400 naming the parameter.
-import { readFileSync } from 'node:fs';
+// and the server-sent events of `/api/v1/events`), `/metrics` (Prometheus text exposition of the
+// newest sample of every live series, for a real Prometheus to scrape), `/api/v1/targets`,
+// `/api/v1/query_range`, `/api/v1/alerts` (JSON) and `/-/healthy`. Read-only; bad parameters
+// answer 400 naming the parameter.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { parseIpv6Endpoint } from '@stoq/core';
 import type { AlertEngine } from './core/alerts';
 import type { FamilyRegistry } from './core/families';
@@ -16,6 +15,7 @@ import { SCRAPE_FAMILIES } from './core/rpc-metrics';
 import type { SeriesWindow } from './core/series-window';
 import type { TargetTracker } from './core/targets';
 import type { Scraper } from './scraper';
+import { staticFile } from './static-files';
 
 /** Most samples one query answers; a longer answer is cut and flagged `truncated`. */
 export const MAX_QUERY_SAMPLES = 100_000;
@@ -29,15 +29,6 @@ export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
   { name: 'ngauge_scrapes_skipped_total', type: 'counter', help: 'Scrape turns skipped because the previous scrape of the target was still running.' },
 ];
 
-/** The dashboard's files (bundled into dist/static by scripts/copy-static.js at build time). */
-const STATIC_DIR = join(__dirname, 'static');
-const STATIC_FILES: Record<string, string> = {
-  'dashboard.js': 'text/javascript; charset=utf-8',
-  'dashboard.css': 'text/css; charset=utf-8',
-  'uPlot.iife.min.js': 'text/javascript; charset=utf-8',
-  'uPlot.min.css': 'text/css; charset=utf-8',
-  'index.html': 'text/html; charset=utf-8',
-};
 /** Most dashboards following the live stream at once; more are refused with 503. */
 export const MAX_EVENT_STREAMS = 64;
 
@@ -90,22 +81,6 @@ function timeParam(url: URL, name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new BadRequest(`query parameter "${name}" must be milliseconds since the epoch, got ${JSON.stringify(v)}`);
   return n;
-}
-
-const staticCache = new Map<string, string>();
-function staticFile(name: string): { status: number; type: string; body: string } {
-  const type = STATIC_FILES[name];
-  if (type === undefined) return { status: 404, type: 'text/plain', body: `no such file ${name}\n` };
-  let body = staticCache.get(name);
-  if (body === undefined) {
-    try {
-      body = readFileSync(join(STATIC_DIR, name), 'utf8');
-    } catch {
-      return { status: 404, type: 'text/plain', body: `dashboard file ${name} is not built (npm run build -w @stoq/ngauge)\n` };
-    }
-    staticCache.set(name, body);
-  }
-  return { status: 200, type, body };
 }
 
 function route(deps: HttpApiDeps, url: URL): { status: number; type: string; body: string } {
