@@ -14,6 +14,7 @@ const generator = path.join(here, '..', 'stoq-rpc', 'scripts', 'proto-ts.js');
 const PROTOS = {
   'trustchain.proto': ['--service', 'Ct=trustchain/ct'],
   'ngauge.proto': ['--service', 'NGauge=ngauge'],
+  'caesar.proto': ['--service', 'Caesar=caesar'],
 };
 
 const check = process.argv.includes('--check');

@@ -2,3 +2,4 @@
 // Import one service's module: `import { trustchain } from '@stoq/protos'`.
 export * as trustchain from './trustchain';
 export * as ngauge from './ngauge';
+export * as caesar from './caesar';
