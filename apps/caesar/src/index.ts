@@ -21,6 +21,6 @@ export type { Payout, RewardConfig } from './core/rewards';
 export { slashEvents } from './core/slashing';
 export type { SlashConfig, SlashPlan } from './core/slashing';
 export { DurableLedger } from './store/durable-ledger';
-export type { DurableLedgerOptions, GroupCommitStats, LedgerClock } from './store/durable-ledger';
+export type { AdmissionCheck, DurableLedgerOptions, GroupCommitStats, LedgerClock, LedgerReader } from './store/durable-ledger';
 export { APPLICATION_ID, LEDGER_FORMAT, SCHEMA_VERSION } from './store/ledger-database';
 export type { AccountFilter, LedgerDatabaseOptions } from './store/ledger-database';

@@ -52,11 +52,30 @@ export interface DurableLedgerOptions extends LedgerDatabaseOptions {
   maxGroupEvents?: number;
   /** Commit expiries of pending transfers when their timeout passes (default true). */
   expiryTimer?: boolean;
+  /**
+   * Called after every durable commit with the changes of each batch in it, before any caller of
+   * the group is answered (the service's watch streams and metrics). It must not throw (what it
+   * throws is logged and dropped: the commit stands).
+   */
+  onCommit?: (changes: readonly LedgerChanges[]) => void;
 }
+
+/** What an admission check may read: the ledger's state at the instant the batch is applied. */
+export interface LedgerReader {
+  lookupAccount(id: bigint): Account | undefined;
+  lookupTransfer(id: bigint): Transfer | undefined;
+}
+
+/**
+ * Checks a batch against the ledger's state right before it is applied (same synchronous step,
+ * so no other batch can change what it read). Throw LedgerError PERMISSION_DENIED (or
+ * INVALID_ARGUMENT) to refuse the whole batch; nothing of it changes.
+ */
+export type AdmissionCheck = (ledger: LedgerReader) => void;
 
 type Request =
   | { kind: 'accounts'; events: readonly AccountInput[]; resolve: (r: CreateAccountResult[]) => void; reject: (e: unknown) => void }
-  | { kind: 'transfers'; events: readonly TransferInput[]; resolve: (r: CreateTransferResult[]) => void; reject: (e: unknown) => void }
+  | { kind: 'transfers'; events: readonly TransferInput[]; admit?: AdmissionCheck; resolve: (r: CreateTransferResult[]) => void; reject: (e: unknown) => void }
   | { kind: 'expire'; events: readonly never[]; resolve: (r: never[]) => void; reject: (e: unknown) => void };
 
 export interface GroupCommitStats {
@@ -82,6 +101,7 @@ export class DurableLedger {
   private readonly clock: LedgerClock;
   private readonly maxGroupEvents: number;
   private readonly expiryTimer: boolean;
+  private readonly onCommit: ((changes: readonly LedgerChanges[]) => void) | undefined;
 
   private constructor(
     private readonly db: LedgerDatabase,
@@ -92,6 +112,7 @@ export class DurableLedger {
     this.clock = options.clock ?? systemClock;
     this.maxGroupEvents = options.maxGroupEvents ?? 2 * MAX_BATCH_EVENTS;
     this.expiryTimer = options.expiryTimer ?? true;
+    this.onCommit = options.onCommit;
     if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
     this.armExpiry();
   }
@@ -115,6 +136,11 @@ export class DurableLedger {
     return this.state;
   }
 
+  /** The ledger clock after the last committed batch (ns). */
+  get lastTimestamp(): bigint {
+    return this.core.lastTimestamp;
+  }
+
   get groupCommitStats(): GroupCommitStats {
     return { ...this.stats };
   }
@@ -124,9 +150,12 @@ export class DurableLedger {
     return new Promise((resolve, reject) => this.submit({ kind: 'accounts', events, resolve, reject }));
   }
 
-  /** Creates transfers; resolves with one result per event once the batch is durable. */
-  createTransfers(events: readonly TransferInput[]): Promise<CreateTransferResult[]> {
-    return new Promise((resolve, reject) => this.submit({ kind: 'transfers', events, resolve, reject }));
+  /**
+   * Creates transfers; resolves with one result per event once the batch is durable. `admit`, if
+   * given, runs right before the batch is applied and may refuse it whole (AdmissionCheck).
+   */
+  createTransfers(events: readonly TransferInput[], options: { admit?: AdmissionCheck } = {}): Promise<CreateTransferResult[]> {
+    return new Promise((resolve, reject) => this.submit({ kind: 'transfers', events, admit: options.admit, resolve, reject }));
   }
 
   /** Commits the expiry of every pending transfer whose timeout has passed. */
@@ -249,6 +278,7 @@ export class DurableLedger {
       for (const req of group) {
         let outcome: BatchOutcome<string>;
         try {
+          if (req.kind === 'transfers' && req.admit) req.admit(this.core);
           outcome =
             req.kind === 'accounts'
               ? this.core.createAccounts(req.events, now)
@@ -257,7 +287,7 @@ export class DurableLedger {
                 : { results: [], changes: this.core.expirePendingTransfers(now) };
         } catch (err) {
           // A malformed batch changes nothing: refuse it alone. Anything else stops the ledger.
-          if (err instanceof LedgerError && (err.code === 'INVALID_ARGUMENT' || err.code === 'BATCH_TOO_LARGE')) {
+          if (err instanceof LedgerError && (err.code === 'INVALID_ARGUMENT' || err.code === 'BATCH_TOO_LARGE' || err.code === 'PERMISSION_DENIED')) {
             req.reject(err);
             continue;
           }
@@ -276,6 +306,13 @@ export class DurableLedger {
     this.stats.commits += 1;
     this.stats.batches += applied.length;
     this.stats.largestGroup = Math.max(this.stats.largestGroup, applied.length);
+    if (this.onCommit && changes.length > 0) {
+      try {
+        this.onCommit(changes);
+      } catch (err) {
+        this.logger?.error({ err }, 'caesar onCommit listener failed (the commit stands)');
+      }
+    }
     for (const { req, results } of applied) (req.resolve as (r: string[]) => void)(results);
     this.armExpiry();
     this.afterCommit();
