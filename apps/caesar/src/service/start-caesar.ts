@@ -1,0 +1,82 @@
+// Caesar inside a running STOQ service (runService's setup): opens the durable ledger in the
+// data dir, publishes commits to watchers and metrics, signs attestations with the instance's
+// FALCON key, registers the caesar/* methods. Returns how to stop (storage last).
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { nativeFalcon, systemClock } from '@stoq/core';
+import type { ServiceContext, ServiceHooks } from '@stoq/service';
+import type { LedgerChanges } from '../core/types';
+import { DurableLedger } from '../store/durable-ledger';
+import { AccessPolicy, type AccessConfig } from './access-policy';
+import { addCaesarMethods, type EconomicsConfig } from './caesar-service';
+import { ChangeFeed } from './change-feed';
+import { ValidatorSetVerifier, type ProofVerifier } from './proof-verifiers';
+
+/** The ledger's file in the instance's data dir. */
+export const LEDGER_FILE = 'caesar-ledger.sqlite';
+
+export interface CaesarSettings {
+  readonly access: AccessConfig;
+  readonly rewarders: readonly string[];
+  readonly economics: EconomicsConfig;
+  /** Default: no validator set (reward_block and slash refuse, see proof-verifiers.ts). */
+  readonly verifier?: ProofVerifier;
+}
+
+export interface StartedCaesar extends ServiceHooks {
+  readonly ledger: DurableLedger;
+  readonly feed: ChangeFeed;
+}
+
+export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): StartedCaesar {
+  const feed = new ChangeFeed();
+  const counters = { transfers: 0, accountsCreated: 0, commits: 0 };
+  const ledgers = new Set<number>([settings.economics.staking.ledger]);
+  const onCommit = (changes: readonly LedgerChanges[]): void => {
+    counters.commits += 1;
+    for (const c of changes) {
+      counters.transfers += c.transfers.length;
+      counters.accountsCreated += c.accountsCreated.length;
+      for (const a of c.accountsCreated) ledgers.add(a.ledger);
+    }
+    feed.publish(changes);
+  };
+  const ledger = DurableLedger.open(join(ctx.dataDir, LEDGER_FILE), { create: true, logger: ctx.logger, onCommit });
+  addCaesarMethods(ctx.rpc, {
+    ledger,
+    policy: new AccessPolicy(settings.access),
+    feed,
+    economics: settings.economics,
+    verifier: settings.verifier ?? new ValidatorSetVerifier(null),
+    rewarders: settings.rewarders,
+    signer: () => {
+      const id = ctx.identity();
+      return {
+        keyId: new Uint8Array(createHash('sha256').update(id.falconPublicKey).digest()),
+        publicKey: id.falconPublicKey,
+        sign: (message: Uint8Array) => nativeFalcon.sign(id.falconSecretKey, message),
+      };
+    },
+    now: () => systemClock.now(),
+    logger: ctx.logger,
+  });
+  ctx.rpc.addMetricSource(() => {
+    if (ledger.status !== 'open') return [];
+    return [
+      ...[...ledgers].sort((a, b) => a - b).map((l) => ({ name: 'caesar_total_supply', help: 'Circulating supply per ledger (minted - burnt), in base units', type: 'gauge' as const, labels: { ledger: String(l) }, value: Number(ledger.supply(l).circulating) })),
+      { name: 'caesar_transfers_total', help: 'Transfers committed since start (including posts, voids, expiries)', type: 'counter', value: counters.transfers },
+      { name: 'caesar_accounts_created_total', help: 'Accounts created since start', type: 'counter', value: counters.accountsCreated },
+      { name: 'caesar_commits_total', help: 'Durable group commits since start', type: 'counter', value: counters.commits },
+      { name: 'caesar_watch_streams', help: 'Open caesar/watch streams', type: 'gauge', value: feed.watcherCount },
+    ];
+  });
+  ctx.logger.info({ path: join(ctx.dataDir, LEDGER_FILE), ledgerId: ledger.ledgerId, admins: settings.access.admins, operators: settings.access.operators }, 'caesar ledger ready');
+  return {
+    ledger,
+    feed,
+    stop: async () => {
+      feed.close();
+      await ledger.close();
+    },
+  };
+}
