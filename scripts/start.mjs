@@ -1,44 +1,96 @@
 // `npm start`: bring up the local ecosystem. Builds what is missing, then supervises:
-//   1. TrustChain (`trustchain serve`, state in .stoq/ecosystem/trustchain): CA, revocation, CT
-//      log, DNS for hypermesh. on [::1]:7440 (STOQ), [::1]:5354 (DNS), [::1]:7441 (CT HTTP);
+//   1. TrustChain (`trustchain serve`): CA, revocation, CT log, DNS for hypermesh. on [::1]:7440
+//      (STOQ), [::1]:5354 (DNS), [::1]:7441 (CT HTTP);
 //   2. the services that enroll with it (SERVICES below): a STOQ node (`stoq node`) on [::1]:4433
 //      and NGauge (monitoring, dashboard on http://[::1]:9464/) on [::1]:4434. On a service's first
 //      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
-//      its config (.stoq/ecosystem/<name>.toml) with the root fingerprint to pin.
-// Logs go to stdout as JSON lines (each names its service). Ctrl-C / SIGTERM stops the services
-// in reverse order (each deregisters), then TrustChain; if one dies, the rest are stopped and the
-// launcher exits 1. `npm start -- --dev-ca` runs only a node on the development CA (./stoq.toml).
+//      its config (<home>/<name>.toml) with the root fingerprint to pin.
+// State lives in <home> (default .stoq/ecosystem) and is reused by the next start: same
+// identities, no new enrollment. Each service's pino JSON log goes to <home>/logs/<name>.log
+// (`npx stoq logs [service] [-f]` shows them merged and readable); the launcher prints progress
+// and a status table. A service that exits unexpectedly is restarted after 1, 2, 4... s (at most
+// 30 s); the fifth crash within a minute stops the launcher with the service's last log lines.
+// Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain.
+//
+//   npm start [-- --home DIR] [--port-offset N] [--dev-ca]
+// --port-offset shifts every port (a second ecosystem beside the first; the tests use it).
+// `--dev-ca` runs only a node on the development CA (./stoq.toml).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { ensureBuilt, ensureInstalled, root, run } from './bootstrap.mjs';
+
+const { values: opts } = parseArgs({
+  args: process.argv.slice(2),
+  options: { home: { type: 'string' }, 'port-offset': { type: 'string', default: '0' }, 'dev-ca': { type: 'boolean', default: false } },
+  strict: true,
+});
+const offset = Number(opts['port-offset']);
+if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
+  process.stderr.write(`stoq: --port-offset must be an integer from 0 to 50000, got ${opts['port-offset']}\n`);
+  process.exit(2);
+}
+const port = (p) => `[::1]:${p + offset}`;
 
 ensureInstalled();
 ensureBuilt();
-const args = process.argv.slice(2);
 const STOQ = join(root, 'apps/stoq-cli/bin/stoq.js');
 const TRUSTCHAIN = join(root, 'apps/trustchain/bin/trustchain.js');
+const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
 
-if (args.includes('--dev-ca')) {
-  process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml', ...args.filter((a) => a !== '--dev-ca')]));
+if (opts['dev-ca']) process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml']));
+
+const home = resolve(opts.home ?? join(root, '.stoq', 'ecosystem'));
+const tcDir = join(home, 'trustchain');
+const logs = join(home, 'logs');
+mkdirSync(logs, { recursive: true, mode: 0o700 });
+
+// The services that enroll with TrustChain, started in this order after it and stopped in the
+// reverse order. Each gets <home>/<name>.toml (written on every start), its data dir <home>/<name>
+// and, on its first start only, a join token in <home>/<name>.token.
+const SERVICES = [
+  { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
+  {
+    name: 'ngauge',
+    instance: 'ngauge-1',
+    bind: port(4434),
+    argv: (cfg) => [NGAUGE, '--config', cfg, '--http', port(9464), '--rules', join(root, 'apps/ngauge/alerts.yaml')],
+    ready: (l) => l.msg === 'NGauge serving',
+  },
+];
+
+const RESTART_MAX_MS = 30_000;
+const CRASHES_TO_GIVE_UP = 5;
+const CRASH_WINDOW_MS = 60_000;
+const say = (line) => process.stderr.write(`stoq: ${line}\n`);
+let stopping = false;
+/** name → { child, spec } of what runs now. */
+const running = new Map();
+
+/** The last `n` lines of a service's log file. */
+function tail(name, n = 15) {
+  try {
+    return readFileSync(join(logs, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-n);
+  } catch {
+    return [];
+  }
 }
 
-const home = join(root, '.stoq', 'ecosystem');
-const tcDir = join(home, 'trustchain');
-mkdirSync(home, { recursive: true, mode: 0o700 });
-
-const children = new Set();
-let stopping = false;
-
-/** Starts a child whose stdout lines are forwarded; resolves when `ready(line)` holds. */
-function start(name, argv, ready, env = {}) {
-  const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  children.add(child);
-  return new Promise((resolve, reject) => {
+/**
+ * Starts one process; its stdout (pino JSON) goes to <home>/logs/<name>.log. Resolves with the
+ * first line that satisfies `ready`; rejects if the process exits before that.
+ */
+function launch(spec) {
+  const out = createWriteStream(join(logs, `${spec.name}.log`), { flags: 'a', mode: 0o600 });
+  const child = spawn(process.execPath, spec.argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(spec.env ?? {}) } });
+  child.stderr.pipe(out, { end: false });
+  running.set(spec.name, { child, spec });
+  return new Promise((resolveReady, reject) => {
     let up = false;
     createInterface({ input: child.stdout }).on('line', (line) => {
-      process.stdout.write(`${line}\n`);
+      out.write(`${line}\n`);
       if (up) return;
       let parsed;
       try {
@@ -46,52 +98,61 @@ function start(name, argv, ready, env = {}) {
       } catch {
         return;
       }
-      if (ready(parsed)) {
+      if (spec.ready(parsed)) {
         up = true;
-        resolve({ child, line: parsed });
+        resolveReady(parsed);
       }
     });
     child.on('exit', (code, signal) => {
-      children.delete(child);
-      if (!up) reject(new Error(`${name} exited (${signal ?? code}) before it was ready`));
-      else if (!stopping) {
-        process.stderr.write(`stoq: ${name} exited (${signal ?? code}); stopping the rest\n`);
-        void stopAll(1);
-      }
+      out.end();
+      if (running.get(spec.name)?.child === child) running.delete(spec.name);
+      if (!up) reject(new Error(`${spec.name} exited (${signal ?? code}) before it was ready; its log ends:\n  ${tail(spec.name).join('\n  ')}`));
+      else if (!stopping) void crashed(spec, signal ?? code);
     });
   });
+}
+
+const crashes = new Map();
+async function crashed(spec, how) {
+  const now = Date.now();
+  const recent = (crashes.get(spec.name) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
+  recent.push(now);
+  crashes.set(spec.name, recent);
+  if (recent.length >= CRASHES_TO_GIVE_UP) {
+    say(`${spec.name} crashed ${recent.length} times within a minute (last: ${how}); stopping. Its log ends:\n  ${tail(spec.name).join('\n  ')}`);
+    await stopAll(1);
+    return;
+  }
+  const delay = Math.min(RESTART_MAX_MS, 1000 * 2 ** (recent.length - 1));
+  say(`${spec.name} exited unexpectedly (${how}); restarting in ${delay / 1000} s`);
+  await new Promise((r) => setTimeout(r, delay));
+  if (stopping) return;
+  try {
+    await launch(spec);
+    say(`${spec.name} restarted`);
+  } catch (err) {
+    void crashed(spec, err.message.split('\n')[0]);
+  }
 }
 
 function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+  return new Promise((r) => {
+    child.once('exit', () => r());
     child.kill('SIGTERM');
   });
 }
 
-// The services that enroll with TrustChain, started in this order after it and stopped in the
-// reverse order. Each gets <home>/<name>.toml (written on every start), its data dir <home>/<name>
-// and, on its first start only, a join token in <home>/<name>.token.
-const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
-const SERVICES = [
-  { name: 'node', instance: 'node-1', bind: '[::1]:4433', argv: (cfg) => [STOQ, 'node', '--config', cfg, ...args], ready: (l) => l.msg === 'stoq node listening' },
-  {
-    name: 'ngauge',
-    instance: 'ngauge-1',
-    bind: '[::1]:4434',
-    argv: (cfg) => [NGAUGE, '--config', cfg, '--http', '[::1]:9464', '--rules', join(root, 'apps/ngauge/alerts.yaml')],
-    ready: (l) => l.msg === 'NGauge serving',
-  },
-];
-
-const running = [];
-let tc;
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
-  for (const child of running.reverse()) await stopChild(child);
-  if (tc) await stopChild(tc);
+  // Reverse start order (a restarted service keeps its place).
+  for (const name of ['trustchain', ...SERVICES.map((s) => s.name)].reverse()) {
+    const r = running.get(name);
+    if (!r) continue;
+    say(`stopping ${name}`);
+    await stopChild(r.child);
+  }
   process.exit(code);
 }
 process.on('SIGINT', () => void stopAll(0));
@@ -127,32 +188,37 @@ function prepare(svc, { rootFingerprint, stoq, dns }) {
 }
 
 try {
-  const t = await start('trustchain', [TRUSTCHAIN, 'serve', '--data-dir', tcDir], (l) => l.msg === 'trustchain serve ready');
-  tc = t.child;
-  const { rootFingerprint, stoq, dns } = t.line;
+  say(`starting TrustChain (state in ${tcDir})`);
+  const tcSpec = {
+    name: 'trustchain',
+    argv: [TRUSTCHAIN, 'serve', '--data-dir', tcDir, '--bind', port(7440), '--dns-bind', port(5354), '--ct-http-bind', port(7441)],
+    ready: (l) => l.msg === 'trustchain serve ready',
+  };
+  const t = await launch(tcSpec);
+  const { rootFingerprint, stoq, dns } = t;
   const up = [['trustchain', 'trustchain-1', stoq]];
   let dashboard = null;
   for (const svc of SERVICES) {
-    const s = await start(svc.name, svc.argv(prepare(svc, t.line)), svc.ready);
-    running.push(s.child);
-    up.push([svc.name, svc.instance, s.line.address ?? svc.bind]);
-    if (svc.name === 'ngauge') dashboard = `http://${s.line.http}/`;
+    say(`starting ${svc.name}`);
+    const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t)) });
+    up.push([svc.name, svc.instance, ready.address ?? svc.bind]);
+    if (svc.name === 'ngauge') dashboard = `http://${ready.http}/`;
   }
   process.stderr.write(
     [
       '',
-      `stoq: ecosystem up (root sha256:${rootFingerprint}, DNS ${dns})`,
+      `stoq: ecosystem up (root sha256:${rootFingerprint}, DNS ${dns}, state ${home})`,
       ...up.map(([name, instance, address]) => `  ${name.padEnd(11)} ${instance.padEnd(14)} ${address}`),
       `  dashboard   ${dashboard}`,
       '',
-      `  npx stoq call node/echo --dns '${dns}' --identity .stoq/ecosystem/trustchain/admin --data '{"text":"hi"}'`,
-      `  npx stoq call ngauge/targets --dns '${dns}' --identity .stoq/ecosystem/trustchain/admin`,
+      '  npx stoq status                 every instance, its health and certificate',
+      '  npx stoq logs -f                the services\' logs, merged',
+      `  npx stoq call node/echo --dns '${dns}' --identity ${join(tcDir, 'admin')} --data '{"text":"hi"}'`,
       `  dig @::1 -p ${dns.slice(dns.lastIndexOf(':') + 1)} PTR _services._dns-sd._udp.hypermesh`,
-      `  npx trustchain certs list --data-dir .stoq/ecosystem/trustchain`,
       '',
     ].join('\n'),
   );
 } catch (err) {
-  process.stderr.write(`stoq: ${err.message}\n`);
+  say(err.message);
   await stopAll(1);
 }

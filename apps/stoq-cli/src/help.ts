@@ -16,7 +16,7 @@ const CLIENT_OPTIONS = `${DATA_DIR}
   --verbose            say which data dir is used and why
   -h, --help           this text`;
 
-export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status', string> = {
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs', string> = {
   main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
 
 commands:
@@ -25,6 +25,7 @@ commands:
   call     call any method with JSON (proto3 JSON mapping); prints JSON
   methods  list a service's methods (reflection via <service>/_methods)
   status   every registered instance, its health and certificate (TrustChain DNS)
+  logs     the logs of the services npm start runs, merged and readable
 
 common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
@@ -136,4 +137,14 @@ each service's SRV), connects to each (its certificate must name its service) an
 
 exit codes: 0 every instance SERVING, 1 some instance not serving or unreachable (or an error),
 2 usage error`,
+  logs: `usage: stoq logs [service] [-f] [-n LINES] [--dir DIR] [--json]
+
+Shows the logs \`npm start\` keeps per service (.stoq/ecosystem/logs/<service>.log, pino JSON),
+merged in time order, one readable line each: time, level, service/instance, message, fields.
+
+  service        only this service's log (trustchain, node, ngauge, ...)
+  -f, --follow   keep printing new lines as they are written (Ctrl-C to stop)
+  -n, --lines N  how many of the latest lines to show first (default 100)
+  --dir DIR      the logs folder (default: the nearest .stoq/ecosystem/logs)
+  --json         the JSON lines as written`,
 };

@@ -1,0 +1,95 @@
+// `npm start` (scripts/start.mjs) as a user runs it, in its own folder and ports: the ecosystem
+// comes up (TrustChain, stoq node, NGauge), `stoq status` and `stoq logs` read it, a service
+// killed with SIGKILL is restarted, Ctrl-C stops everything with exit 0 and no process left
+// behind, and the next start reuses the identities instead of enrolling again.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { runStoq } from './support';
+
+jest.setTimeout(180_000);
+
+const ROOT = join(__dirname, '..', '..');
+const OFFSET = 20_000;
+let home: string;
+
+/** Starts the launcher; `lines` collects its stderr (progress, restarts). */
+function launcher(): { child: ChildProcess; lines: string[]; waitFor: (re: RegExp) => Promise<string> } {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    lines.push(l);
+    for (const w of [...waiters]) if (w.re.test(l)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(l);
+  });
+  const waitFor = (re: RegExp): Promise<string> => {
+    const seen = lines.find((l) => re.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      waiters.push({ re, resolve });
+      void once(child, 'exit').then(([code]) => reject(new Error(`launcher exited (${code}) before ${re}; it said:\n${lines.join('\n')}`)));
+    });
+  };
+  return { child, lines, waitFor };
+}
+
+/** PIDs of processes whose command line mentions the test's ecosystem folder. */
+function processesOfHome(): number[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.includes(home) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+beforeAll(() => {
+  home = mkdtempSync(join(tmpdir(), 'stoq-launcher-e2e-'));
+});
+afterAll(() => {
+  for (const pid of processesOfHome()) process.kill(pid, 'SIGKILL');
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start with the same identities', async () => {
+  const first = launcher();
+  await first.waitFor(/ecosystem up/);
+  const dns = `[::1]:${5354 + OFFSET}`;
+  const admin = join(home, 'trustchain', 'admin');
+
+  const status = await runStoq(['status', '--dns', dns, '--identity', admin, '--json'], home);
+  expect(status.stderr).toBe('');
+  const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
+  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
+
+  const logs = await runStoq(['logs', '--dir', join(home, 'logs'), '-n', '200'], home);
+  expect(logs.code).toBe(0);
+  expect(logs.stdout).toMatch(/INFO  trustchain\/trustchain-1: TrustChain serving/);
+  expect(logs.stdout).toMatch(/INFO  ngauge\/ngauge-1: NGauge serving/);
+
+  // A crash is restarted with backoff.
+  const nodePid = processesOfHome().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node.toml'))!;
+  const certBefore = readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8');
+  process.kill(nodePid, 'SIGKILL');
+  await first.waitFor(/node exited unexpectedly .*restarting in 1 s/);
+  await first.waitFor(/node restarted/);
+
+  // Ctrl-C: everything stops in reverse order, the launcher exits 0, nothing is left running.
+  first.child.kill('SIGINT');
+  const [code] = await once(first.child, 'exit');
+  expect(code).toBe(0);
+  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping node', 'stoq: stopping trustchain']);
+  expect(processesOfHome()).toEqual([]);
+
+  // The second start reuses the state: no new join token, the same node identity (the launcher's
+  // restart above kept it too).
+  const second = launcher();
+  await second.waitFor(/ecosystem up/);
+  expect(readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8')).toBe(certBefore);
+  second.child.kill('SIGINT');
+  const [code2] = await once(second.child, 'exit');
+  expect(code2).toBe(0);
+  expect(processesOfHome()).toEqual([]);
+});
