@@ -143,3 +143,6 @@ export function writeServiceConfig(home: string, file: string, instance: string,
     ].join('\n'),
   );
 }
+
+/** The `caesar` command (service and client). */
+export const CAESAR_BIN = join(__dirname, '..', '..', 'apps', 'caesar', 'bin', 'caesar.js');
