@@ -11,7 +11,7 @@ import { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS, type CreateTransferRes
 import { proportionalShares, rewardEvents } from '../core/rewards';
 import { slashEvents } from '../core/slashing';
 import { stakeAccountId, stakeAccountInput, stakeEvent, stakeOf, unbondingEndsAt, unstakeEvent, withdrawEvent, type StakingConfig, type StakingResult } from '../core/staking';
-import type { Transfer, TransferInput } from '../core/types';
+import { TransferFlags, type Transfer, type TransferInput } from '../core/types';
 import type { DurableLedger, LedgerReader } from '../store/durable-ledger';
 import { AccessPolicy, type Caller } from './access-policy';
 import { ChangeFeed } from './change-feed';
@@ -226,7 +226,7 @@ export function addCaesarMethods(rpc: RpcServer, deps: CaesarServiceDeps): void 
         const id = clientTransferId(req.transferId);
         const existing = ledger.lookupTransfers([id])[0];
         // A resubmitted unstake answers like the ledger's idempotency, not by the (now smaller) bonded stake.
-        const event = existing ? { id, debitAccountId: stakeAccountId(owner), creditAccountId: owner, amount: parseU128(req.amount, 'amount'), ledger: eco.staking.ledger, code: eco.staking.unbondingCode, flags: 2 } : unstakeEvent(reader, owner, parseU128(req.amount, 'amount'), id, eco.staking);
+        const event = existing ? { id, debitAccountId: stakeAccountId(owner), creditAccountId: owner, amount: parseU128(req.amount, 'amount'), ledger: eco.staking.ledger, code: eco.staking.unbondingCode, flags: TransferFlags.pending } : unstakeEvent(reader, owner, parseU128(req.amount, 'amount'), id, eco.staking);
         return staked(owner, event, caller, (t) => unbondingEndsAt(t, eco.staking));
       }),
     any,
