@@ -130,6 +130,10 @@ test('accounts, transfers (linked, two-phase), balances and history by name, wit
   expect(h.transfers.map((t) => t.id)).toEqual(['1', '12', '13', '20', '21']);
   const lookup = await call('lookup_transfers', { ids: ['21'] });
   expect(lookup.json).toMatchObject({ transfers: [{ id: '21', pendingId: '20', amount: '250' }] });
+  // Service metrics NGauge scrapes: supply per ledger, transfers committed.
+  const metrics = (await call('metrics', {})).json as { serviceMetrics: Array<{ name: string; value: number }> };
+  expect(metrics.serviceMetrics).toContainEqual(expect.objectContaining({ name: 'caesar_total_supply', value: 1000 }));
+  expect(metrics.serviceMetrics.find((m) => m.name === 'caesar_transfers_total')!.value).toBe(5); // 1, 12, 13, 20, 21
 });
 
 test('an unauthorized transfer is refused, a malformed one names its field, nothing moves', async () => {
