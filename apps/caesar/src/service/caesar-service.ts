@@ -209,6 +209,10 @@ export function addCaesarMethods(rpc: RpcServer, deps: CaesarServiceDeps): void 
         const id = clientTransferId(req.transferId);
         const event = stakeEvent(owner, amount, id, eco.staking);
         if (typeof event !== 'string') {
+          // Early answers for a missing or foreign owner account (the admission check below is the authoritative one).
+          const account = reader.lookupAccount(owner);
+          if (!account) throw new RpcError(Status.NOT_FOUND, `owner_account_id: no account ${owner}`);
+          ownedBy(owner, caller)(reader);
           const [created] = await ledger.createAccounts([stakeAccountInput(owner, eco.staking)]);
           if (created !== 'ok' && created !== 'exists') throw new RpcError(Status.FAILED_PRECONDITION, `the stake account of ${owner} could not be created: ${created}`);
         }

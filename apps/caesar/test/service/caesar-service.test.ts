@@ -120,6 +120,13 @@ test('bad input is INVALID_ARGUMENT naming the field, and the service keeps serv
   await expect(alice.call(M.createTransfers, { transfers: tooMany })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('8190') });
   await expect(alice.call(M.getAccountTransfers, { accountId: '10', limit: 9000 })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('limit') });
   await expect(alice.call(M.lookupAccounts, { ids: ['0x10'] })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('ids[0]') });
+  const watchBad = async () => {
+    for await (const _ of alice.serverStream(M.watch, { accountIds: ['-1'] })) return;
+  };
+  await expect(watchBad()).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('account_ids[0]') });
+  await expect(alice.call(M.stake, { ownerAccountId: '999', amount: '1', transferId: '77' })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+  await expect(bob.call(M.stake, { ownerAccountId: '10', amount: '1', transferId: '78' })).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  expect((await alice.call(M.stakeOf, { ownerAccountId: '10' })).total).toBe('0');
   // Result codes for what is well-formed but wrong.
   expect(await transfers(alice, [tr(401, 10, 10, 1), tr(402, 10, 20, 0), tr(403, 10, 20, 1_000_000)])).toEqual(['accounts_must_be_different', 'amount_must_not_be_zero', 'exceeds_credits']);
   expect(await balanceOf(alice, 10)).toBe(880n);
