@@ -49,6 +49,8 @@ export interface CaesarServiceDeps {
   readonly logger: Logger;
   /** Services allowed to call reward_block (default ['hypermesh']). */
   readonly rewarders?: readonly string[];
+  /** Called once when the ledger has stopped after a failed commit (the service should stop serving). */
+  readonly onLedgerFailed?: () => void;
 }
 
 const accountResult = (r: string): proto.CreateAccountResult => CREATE_ACCOUNT_RESULTS.indexOf(r as (typeof CREATE_ACCOUNT_RESULTS)[number]) as proto.CreateAccountResult;
@@ -80,13 +82,6 @@ export function rpcErrorOf(err: unknown): unknown {
   }
 }
 
-async function mapped<T>(run: () => Promise<T> | T): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw rpcErrorOf(err);
-  }
-}
 
 export function addCaesarMethods(rpc: RpcServer, deps: CaesarServiceDeps): void {
   const { ledger, policy, feed, economics: eco, logger } = deps;
@@ -96,6 +91,18 @@ export function addCaesarMethods(rpc: RpcServer, deps: CaesarServiceDeps): void 
   };
   const nowNs = (): bigint => BigInt(Math.floor(deps.now())) * 1_000_000n;
   const any = { authorize: 'any-authenticated' } as const;
+  let failureReported = false;
+  const mapped = async <T>(run: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (!failureReported && ledger.status === 'failed') {
+        failureReported = true;
+        deps.onLedgerFailed?.();
+      }
+      throw rpcErrorOf(err);
+    }
+  };
 
   rpc.addMethod(
     M.createAccounts,

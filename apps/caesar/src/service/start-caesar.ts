@@ -59,6 +59,11 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     },
     now: () => systemClock.now(),
     logger: ctx.logger,
+    onLedgerFailed: () => {
+      // Health says NOT_SERVING so NGauge alerts and clients go elsewhere; a restart reopens the committed state.
+      ctx.logger.error('caesar ledger stopped after a failed commit: not serving; restart the service');
+      ctx.rpc.setServing(false);
+    },
   });
   ctx.rpc.addMetricSource(() => {
     if (ledger.status !== 'open') return [];

@@ -170,3 +170,20 @@ test('unauthenticated callers are refused (an RpcServer without certificates is 
   const { AccessPolicy } = jest.requireActual<typeof import('../../src/service/access-policy')>('../../src/service/access-policy');
   expect(() => new AccessPolicy({ admins: [], operators: [] }).caller(null)).toThrow(expect.objectContaining({ code: Status.UNAUTHENTICATED }));
 });
+
+test('a failed commit answers UNAVAILABLE to this and every later call and reports the stopped ledger once', async () => {
+  let nowMs = Date.now();
+  let failures = 0;
+  const f = await startHarness({ clock: { now: () => nowMs, setTimeout: () => null, clearTimeout: () => undefined }, onLedgerFailed: () => failures++ });
+  try {
+    const c = await f.client('alice');
+    expect(await accounts(c, [{ id: '1', ledger: LEDGER, code: 1 }])).toEqual(['ok']);
+    nowMs = 1e13; // timestamps beyond SQLite's INTEGER range: the write fails
+    await expect(c.call(M.createAccounts, { accounts: [{ id: '2', ledger: LEDGER, code: 1 }] })).rejects.toMatchObject({ code: Status.UNAVAILABLE });
+    await expect(c.call(M.lookupAccounts, { ids: ['1'] })).rejects.toMatchObject({ code: Status.UNAVAILABLE });
+    expect(failures).toBe(1);
+  } finally {
+    await f.close();
+  }
+  // Reopening after a failed commit restores the committed state: the store's own tests.
+});

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { DevCa, NodeIdentity, StoqTransport, nativeFalcon } from '@stoq/core';
 import { RpcClient, RpcServer, StaticResolver } from '@stoq/rpc';
 import type { LedgerChanges } from '../../src/core/types';
-import { DurableLedger } from '../../src/store/durable-ledger';
+import { DurableLedger, type LedgerClock } from '../../src/store/durable-ledger';
 import { AccessPolicy } from '../../src/service/access-policy';
 import { addCaesarMethods, type EconomicsConfig } from '../../src/service/caesar-service';
 import { ChangeFeed } from '../../src/service/change-feed';
@@ -42,7 +42,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { verifier?: ProofVerifier; economics?: EconomicsConfig } = {}): Promise<Harness> {
+export async function startHarness(opts: { verifier?: ProofVerifier; economics?: EconomicsConfig; clock?: LedgerClock; onLedgerFailed?: () => void } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'caesar-service-'));
   const ca = await DevCa.openOrCreate(join(dir, 'ca'));
   const caesarId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'caesar'), service: 'caesar', instance: 'caesar-1', ca, ipAddresses: ['::1'] });
@@ -50,7 +50,7 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
   const transports: StoqTransport[] = [listener];
   const clients: RpcClient[] = [];
   const feed = new ChangeFeed();
-  const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c) });
+  const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, clock: opts.clock, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c) });
   const rpc = new RpcServer({ service: 'caesar' });
   addCaesarMethods(rpc, {
     ledger,
@@ -65,6 +65,7 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
     }),
     now: () => Date.now(),
     logger: pino({ level: 'silent' }),
+    onLedgerFailed: opts.onLedgerFailed,
   });
   void (async () => {
     for (let conn = await listener.accept(); conn; conn = await listener.accept()) void rpc.serveConnection(conn);
