@@ -1,8 +1,9 @@
 // `npm start`: bring up the local ecosystem. Builds what is missing, then supervises:
 //   1. TrustChain (`trustchain serve`): CA, revocation, CT log, DNS for hypermesh. on [::1]:7440
 //      (STOQ), [::1]:5354 (DNS), [::1]:7441 (CT HTTP);
-//   2. the services that enroll with it (SERVICES below): a STOQ node (`stoq node`) on [::1]:4433
-//      and NGauge (monitoring, dashboard on http://[::1]:9464/) on [::1]:4434. On a service's first
+//   2. the services that enroll with it (SERVICES below): a STOQ node (`stoq node`) on [::1]:4433,
+//      Caesar (the ledger) on [::1]:4435 and NGauge (monitoring, dashboard on http://[::1]:9464/)
+//      on [::1]:4434. On a service's first
 //      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
 //      its config (<home>/<name>.toml) with the root fingerprint to pin.
 // State lives in <home> (default .stoq/ecosystem) and is reused by the next start: same
@@ -39,6 +40,7 @@ ensureBuilt();
 const STOQ = join(root, 'apps/stoq-cli/bin/stoq.js');
 const TRUSTCHAIN = join(root, 'apps/trustchain/bin/trustchain.js');
 const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
+const CAESAR = join(root, 'apps/caesar/bin/caesar.js');
 
 if (opts['dev-ca']) process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml']));
 
@@ -52,6 +54,7 @@ mkdirSync(logs, { recursive: true, mode: 0o700 });
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
+  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg], ready: (l) => l.msg === 'caesar serving' },
   {
     name: 'ngauge',
     instance: 'ngauge-1',

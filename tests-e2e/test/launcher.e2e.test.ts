@@ -1,5 +1,5 @@
 // `npm start` (scripts/start.mjs) as a user runs it, in its own folder and ports: the ecosystem
-// comes up (TrustChain, stoq node, NGauge), `stoq status` and `stoq logs` read it, a service
+// comes up (TrustChain, stoq node, Caesar, NGauge), `stoq status` and `stoq logs` read it, a service
 // killed with SIGKILL is restarted, Ctrl-C stops everything with exit 0 and no process left
 // behind, and the next start reuses the identities instead of enrolling again.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -62,7 +62,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const status = await runStoq(['status', '--dns', dns, '--identity', admin, '--json'], home);
   expect(status.stderr).toBe('');
   const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
-  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
+  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
 
   const logs = await runStoq(['logs', '--dir', join(home, 'logs'), '-n', '200'], home);
   expect(logs.code).toBe(0);
@@ -80,7 +80,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   first.child.kill('SIGINT');
   const [code] = await once(first.child, 'exit');
   expect(code).toBe(0);
-  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping node', 'stoq: stopping trustchain']);
+  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
   expect(processesOfHome()).toEqual([]);
 
   // The second start reuses the state: no new join token, the same node identity (the launcher's
