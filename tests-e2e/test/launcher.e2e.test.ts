@@ -64,6 +64,13 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
   expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
 
+  // The typed client's example program, as a user runs it (examples/pay-with-caesar.mjs).
+  const example = spawnSync(process.execPath, [join(ROOT, 'examples', 'pay-with-caesar.mjs')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, STOQ_DNS: dns, STOQ_IDENTITY: admin } });
+  expect(example.stderr).toBe('');
+  expect(example.status).toBe(0);
+  const paid = JSON.parse(example.stdout) as { accounts: number[]; transfers: number[]; alice: string; bob: string; caesarInNGauge: string[] };
+  expect(paid).toMatchObject({ accounts: [0, 0, 0], transfers: [0, 0], alice: '750', bob: '250' });
+
   const logs = await runStoq(['logs', '--dir', join(home, 'logs'), '-n', '200'], home);
   expect(logs.code).toBe(0);
   expect(logs.stdout).toMatch(/INFO  trustchain\/trustchain-1: TrustChain serving/);

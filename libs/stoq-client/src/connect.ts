@@ -1,0 +1,92 @@
+// `connect('caesar')`: a typed client of any STOQ service, found by name. Only TrustChain's DNS
+// is needed (given, `$STOQ_DNS`, or read from the `npm start` ecosystem folder found from the
+// current directory up); the service is resolved through DNS SRV, and a connection is accepted
+// only from an instance whose certificate names that service. The identity is one TrustChain
+// issued (given as a directory, or the ecosystem's TrustChain admin identity).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
+import { caesar, ngauge, trustchain } from '@stoq/protos';
+import { DnsSrvResolver, RpcClient, createStub, type Stub } from '@stoq/rpc';
+
+/** Every service's generated methods, by STOQ service name. */
+export const SERVICE_METHODS = {
+  trustchain: trustchain.TrustChainMethods,
+  'trustchain/ct': trustchain.CtMethods,
+  caesar: caesar.CaesarMethods,
+  ngauge: ngauge.NGaugeMethods,
+} as const;
+
+export type ServiceName = keyof typeof SERVICE_METHODS;
+
+/** A typed client: one function per method of the service, plus `close()`. */
+export type ServiceClient<S extends ServiceName> = Stub<(typeof SERVICE_METHODS)[S]> & {
+  /** The RPC client underneath (deadlines, metadata, other methods). */
+  readonly rpc: RpcClient;
+  close(): Promise<void>;
+};
+
+export interface ConnectOptions {
+  /** TrustChain's DNS `[addr]:port`; default `$STOQ_DNS`, else the ecosystem's. */
+  dns?: string;
+  /** A directory holding an identity TrustChain issued (`identity/cert.pem` …); default `$STOQ_IDENTITY`, else the ecosystem's TrustChain admin identity. */
+  identity?: string;
+  /** Where to look for `.stoq/ecosystem` (and up from there); default the current directory. */
+  from?: string;
+}
+
+export class ConnectError extends Error {
+  constructor(
+    readonly code: 'NO_DNS' | 'NO_IDENTITY' | 'UNKNOWN_SERVICE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConnectError';
+  }
+}
+
+/** The nearest `npm start` ecosystem: TrustChain's DNS address and its admin identity. */
+export function findEcosystem(from: string): { dns: string; admin: string } | null {
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const serveJson = join(dir, '.stoq', 'ecosystem', 'trustchain', 'serve.json');
+    if (existsSync(serveJson)) {
+      const info = JSON.parse(readFileSync(serveJson, 'utf8')) as { dns?: unknown };
+      if (typeof info.dns === 'string') return { dns: info.dns, admin: join(dirname(serveJson), 'admin') };
+    }
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/** Loads a stored identity (names from its certificate; nothing is issued). */
+async function storedIdentity(dir: string): Promise<NodeIdentity> {
+  const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
+  if (!existsSync(certFile)) throw new ConnectError('NO_IDENTITY', `${dir} holds no identity (${certFile} is missing): give an identity TrustChain issued`);
+  const leaf = parseHybridCertificate(pemToDerList(readFileSync(certFile, 'utf8'), 'CERTIFICATE', certFile)[0]!);
+  const service = leaf.dnsNames.find((n) => /^[^.]+\.hypermesh$/.test(n))?.split('.')[0] ?? leaf.commonName;
+  return NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca: null, ...(leaf.ipAddresses.length > 0 ? { ipAddresses: [...leaf.ipAddresses] } : {}) });
+}
+
+export async function connect<S extends ServiceName>(service: S, opts: ConnectOptions = {}): Promise<ServiceClient<S>> {
+  const methods = SERVICE_METHODS[service];
+  if (!methods) throw new ConnectError('UNKNOWN_SERVICE', `unknown service "${String(service)}"; known: ${Object.keys(SERVICE_METHODS).join(', ')}`);
+  const eco = findEcosystem(opts.from ?? process.cwd());
+  const dns = opts.dns ?? (process.env['STOQ_DNS'] || undefined) ?? eco?.dns;
+  if (!dns) throw new ConnectError('NO_DNS', "no TrustChain DNS: pass { dns: '[::1]:5354' }, set STOQ_DNS, or run inside a folder with an `npm start` ecosystem");
+  const identityDir = opts.identity ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.admin;
+  if (!identityDir) throw new ConnectError('NO_IDENTITY', 'no identity: pass { identity: DIR } or set STOQ_IDENTITY (a directory with an identity TrustChain issued)');
+  const identity = await storedIdentity(resolve(identityDir));
+  const transport = StoqTransport.create({ identity, bind: '[::]:0' });
+  const rpc = new RpcClient({
+    // The certificate must name the service (expectedService); the TLS name is its mesh name.
+    connector: (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
+    resolver: new DnsSrvResolver({ server: dns }),
+  });
+  const stub = createStub(rpc, methods) as Stub<(typeof SERVICE_METHODS)[S]>;
+  return Object.assign(stub, {
+    rpc,
+    async close() {
+      rpc.close();
+      await transport.close();
+    },
+  });
+}
