@@ -3,34 +3,35 @@
 //   npm start                          (in another terminal: the ecosystem)
 //   node examples/pay-with-caesar.mjs
 //
-// Runs as TrustChain's administrator identity (the ecosystem's default for @stoq/client), which
-// Caesar lets create a mint account and allocate from it. Account and transfer ids are
-// client-chosen u128s (decimal strings); this program picks fresh ones on each run.
+// Two identities: the ecosystem's cli identity (the default: `npm start` enrolls it as service
+// `cli`) owns and pays from its accounts; TrustChain's administrator identity, asked for with
+// { admin: true }, is the only one Caesar lets create a mint account and allocate from it.
+// Account and transfer ids are client-chosen u128s (decimal strings), fresh on each run.
 import { connect } from '@stoq/client';
 
 const caesar = await connect('caesar');
+const treasury = await connect('caesar', { admin: true });
 const ngauge = await connect('ngauge');
 try {
-  const base = BigInt(Date.now()) * 1000n; // fresh ids on each run
+  const base = BigInt(Date.now()) * 1000n;
   const [mint, alice, bob] = [base + 1n, base + 2n, base + 3n].map(String);
-  const accounts = await caesar.createAccounts({
+  const minted = await treasury.createAccounts({ accounts: [{ id: mint, ledger: 1, code: 1, flags: 1 << 14 }] }); // a supply source
+  const opened = await caesar.createAccounts({
     accounts: [
-      { id: mint, ledger: 1, code: 1, flags: 1 << 14 }, // mint: a supply source
       { id: alice, ledger: 1, code: 10, flags: 2 }, // debits must not exceed credits
       { id: bob, ledger: 1, code: 10, flags: 2 },
     ],
   });
-  const transfers = await caesar.createTransfers({
-    transfers: [
-      { id: String(base + 11n), debitAccountId: mint, creditAccountId: alice, amount: '1000', ledger: 1, code: 1 },
-      { id: String(base + 12n), debitAccountId: alice, creditAccountId: bob, amount: '250', ledger: 1, code: 2 },
-    ],
-  });
+  const allocated = await treasury.createTransfers({ transfers: [{ id: String(base + 11n), debitAccountId: mint, creditAccountId: alice, amount: '1000', ledger: 1, code: 1 }] });
+  const paid = await caesar.createTransfers({ transfers: [{ id: String(base + 12n), debitAccountId: alice, creditAccountId: bob, amount: '250', ledger: 1, code: 2 }] });
+  const accounts = { results: [...minted.results, ...opened.results] };
+  const transfers = { results: [...allocated.results, ...paid.results] };
   const [a, b] = (await caesar.lookupAccounts({ ids: [alice, bob] })).accounts;
   const balance = (x) => BigInt(x.creditsPosted) - BigInt(x.debitsPosted);
   const caesarUp = (await ngauge.targets({})).targets.filter((t) => t.service === 'caesar').map((t) => `${t.instance} up=${t.up}`);
   console.log(JSON.stringify({ accounts: accounts.results, transfers: transfers.results, alice: String(balance(a)), bob: String(balance(b)), caesarInNGauge: caesarUp }));
 } finally {
   await caesar.close();
+  await treasury.close();
   await ngauge.close();
 }

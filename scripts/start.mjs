@@ -7,7 +7,8 @@
 //      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
 //      its config (<home>/<name>.toml) with the root fingerprint to pin.
 // State lives in <home> (default .stoq/ecosystem) and is reused by the next start: same
-// identities, no new enrollment. Each service's pino JSON log goes to <home>/logs/<name>.log
+// identities, no new enrollment. <home>/cli is the CLI's own identity (service `cli`, enrolled
+// with `stoq enroll`), the default of `stoq status` and `@stoq/client` programs run here. Each service's pino JSON log goes to <home>/logs/<name>.log
 // (`npx stoq logs [service] [-f]` shows them merged and readable); the launcher prints progress
 // and a status table. A service that exits unexpectedly is restarted after 1, 2, 4... s (at most
 // 30 s); the fifth crash within a minute stops the launcher with the service's last log lines.
@@ -199,6 +200,17 @@ try {
   };
   const t = await launch(tcSpec);
   const { rootFingerprint, stoq, dns } = t;
+  // The CLI's own identity (service `cli`), for `stoq` commands and `@stoq/client` programs run
+  // here: enrolled with a join token on the first start, renewed by later starts when due.
+  const cliDir = join(home, 'cli');
+  let cliToken = [];
+  if (!existsSync(join(cliDir, 'identity', 'cert.pem'))) {
+    const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', 'cli', '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`trustchain token create --service cli failed: ${r.stderr.trim()}`);
+    cliToken = ['--token', r.stdout.trim()];
+  }
+  const enrolled = spawnSync(process.execPath, [STOQ, 'enroll', '--trustchain', stoq, '--root-fingerprint', rootFingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', cliDir, ...cliToken], { cwd: root, encoding: 'utf8' });
+  if (enrolled.status !== 0) throw new Error(`stoq enroll (the CLI identity) failed: ${enrolled.stderr.trim()}`);
   const up = [['trustchain', 'trustchain-1', stoq]];
   let dashboard = null;
   for (const svc of SERVICES) {
@@ -216,7 +228,8 @@ try {
       '',
       '  npx stoq status                 every instance, its health and certificate',
       '  npx stoq logs -f                the services\' logs, merged',
-      `  npx stoq call node/echo --dns '${dns}' --identity ${join(tcDir, 'admin')} --data '{"text":"hi"}'`,
+      `  npx stoq call node/echo --dns '${dns}' --identity ${cliDir} --data '{"text":"hi"}'`,
+      '  node examples/pay-with-caesar.mjs   a typed client (@stoq/client) paying through Caesar',
       `  dig @::1 -p ${dns.slice(dns.lastIndexOf(':') + 1)} PTR _services._dns-sd._udp.hypermesh`,
       '',
     ].join('\n'),

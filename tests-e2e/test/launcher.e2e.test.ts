@@ -14,6 +14,7 @@ jest.setTimeout(180_000);
 
 const ROOT = join(__dirname, '..', '..');
 const OFFSET = 20_000;
+let base: string;
 let home: string;
 
 /** Starts the launcher; `lines` collects its stderr (progress, restarts). */
@@ -46,32 +47,42 @@ function processesOfHome(): number[] {
 }
 
 beforeAll(() => {
-  home = mkdtempSync(join(tmpdir(), 'stoq-launcher-e2e-'));
+  // The layout of a checkout after `npm start`: <base>/.stoq/ecosystem, so that commands run in
+  // <base> find it with no options, as they do in the repository.
+  base = mkdtempSync(join(tmpdir(), 'stoq-launcher-e2e-'));
+  home = join(base, '.stoq', 'ecosystem');
 });
 afterAll(() => {
   for (const pid of processesOfHome()) process.kill(pid, 'SIGKILL');
-  rmSync(home, { recursive: true, force: true });
+  rmSync(base, { recursive: true, force: true });
 });
 
 test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start with the same identities', async () => {
   const first = launcher();
   await first.waitFor(/ecosystem up/);
-  const dns = `[::1]:${5354 + OFFSET}`;
-  const admin = join(home, 'trustchain', 'admin');
-
-  const status = await runStoq(['status', '--dns', dns, '--identity', admin, '--json'], home);
+  // No --dns, no --identity: the ecosystem folder and its cli identity are found from <base>.
+  const plainEnv = { STOQ_DNS: '', STOQ_IDENTITY: '' };
+  const status = await runStoq(['status', '--json'], base, { env: plainEnv });
   expect(status.stderr).toBe('');
   const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
   expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
+  const cli = readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8');
+  // stoq call and stoq methods by name, with nothing configured: the ecosystem's DNS, as `cli`.
+  const echo = await runStoq(['call', 'node/echo', '--data', '{"text":"by name"}'], base, { env: plainEnv });
+  expect(echo.stderr).toBe('');
+  expect(JSON.parse(echo.stdout)).toMatchObject({ text: 'by name', instance: 'node-1' });
+  const methods = await runStoq(['methods', 'caesar'], base, { env: plainEnv });
+  expect(methods.stderr).toBe('');
+  expect(methods.stdout).toMatch(/caesar\/create_transfers\(stoq\.caesar\.v1\.CreateTransfersRequest\)/);
 
   // The typed client's example program, as a user runs it (examples/pay-with-caesar.mjs).
-  const example = spawnSync(process.execPath, [join(ROOT, 'examples', 'pay-with-caesar.mjs')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, STOQ_DNS: dns, STOQ_IDENTITY: admin } });
+  const example = spawnSync(process.execPath, [join(ROOT, 'examples', 'pay-with-caesar.mjs')], { cwd: base, encoding: 'utf8', env: { ...process.env, ...plainEnv } });
   expect(example.stderr).toBe('');
   expect(example.status).toBe(0);
   const paid = JSON.parse(example.stdout) as { accounts: number[]; transfers: number[]; alice: string; bob: string; caesarInNGauge: string[] };
   expect(paid).toMatchObject({ accounts: [0, 0, 0], transfers: [0, 0], alice: '750', bob: '250' });
 
-  const logs = await runStoq(['logs', '--dir', join(home, 'logs'), '-n', '200'], home);
+  const logs = await runStoq(['logs', '-n', '200'], base);
   expect(logs.code).toBe(0);
   expect(logs.stdout).toMatch(/INFO  trustchain\/trustchain-1: TrustChain serving/);
   expect(logs.stdout).toMatch(/INFO  ngauge\/ngauge-1: NGauge serving/);
@@ -95,6 +106,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const second = launcher();
   await second.waitFor(/ecosystem up/);
   expect(readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8')).toBe(certBefore);
+  expect(readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8')).toBe(cli);
   second.child.kill('SIGINT');
   const [code2] = await once(second.child, 'exit');
   expect(code2).toBe(0);

@@ -8,6 +8,7 @@ import { HELP } from './help';
 import { JsonMappingError, messageFromJson, messageToJson } from './json-message';
 import { listMethods, remoteMethod } from './reflection';
 import { connectSession, discoverTarget, loadClientIdentity, type Session } from './session';
+import { findEcosystem } from './ecosystem';
 
 /** Connecting never waits longer than this, even under a long call deadline. */
 const MAX_CONNECT_MS = 5000;
@@ -89,9 +90,14 @@ export async function runMethods(argv: string[]): Promise<number> {
     return 0;
   }
   const { values, positionals } = parsed;
-  if (positionals.length > 0) throw usageError(`stoq methods takes no positional arguments, got "${positionals[0]}" (use --target; see stoq methods --help)`);
+  if (positionals.length > 1) throw usageError(`stoq methods takes at most one service name, got "${positionals.join(' ')}" (see stoq methods --help)`);
   const timeoutMs = timeoutOption(values.timeout);
-  requireTarget(values);
+  // `stoq methods caesar`: the service by name, through TrustChain DNS (as stoq call finds it).
+  if (positionals[0] !== undefined) {
+    if (values.service !== undefined && values.service !== positionals[0]) throw usageError(`the service is "${positionals[0]}" or --service ${values.service}, not both`);
+    values.service = positionals[0];
+    requireTargetOrDns(values);
+  } else requireTarget(values);
   return withSession(values, values.service, timeoutMs, async (session) => {
     // Without --service, ask the service the node's certificate names.
     const listing = await listMethods(session.rpc, values.service ?? session.conn.peer.service, timeoutMs);
@@ -117,10 +123,22 @@ function requireTarget(values: ClientValues): asserts values is ClientValues & {
   if (!values.target) throw usageError('--target "[ipv6]:port" is required (see --help)');
 }
 
-/** `stoq call` finds the service by name when --dns (or STOQ_DNS) names TrustChain's DNS. */
+/**
+ * `stoq call` finds the service by name when --dns (or $STOQ_DNS) names TrustChain's DNS, or,
+ * with neither --target nor --dns, inside an `npm start` ecosystem (found from the current
+ * directory up), whose DNS and cli identity it then uses (unless --identity / --data-dir says
+ * otherwise).
+ */
 function requireTargetOrDns(values: ClientValues): void {
   values.dns ??= process.env.STOQ_DNS || undefined;
-  if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name (see --help)');
+  if (!values.target && !values.dns) {
+    const eco = findEcosystem(process.cwd());
+    if (eco) {
+      values.dns = eco.dns;
+      if (values.identity === undefined && values['data-dir'] === undefined) values.identity = eco.cli;
+    }
+  }
+  if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name, or run inside an npm start ecosystem (see --help)');
 }
 
 async function withSession(

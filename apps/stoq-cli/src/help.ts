@@ -16,7 +16,7 @@ const CLIENT_OPTIONS = `${DATA_DIR}
   --verbose            say which data dir is used and why
   -h, --help           this text`;
 
-export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs', string> = {
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs' | 'enroll', string> = {
   main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
 
 commands:
@@ -26,6 +26,7 @@ commands:
   methods  list a service's methods (reflection via <service>/_methods)
   status   every registered instance, its health and certificate (TrustChain DNS)
   logs     the logs of the services npm start runs, merged and readable
+  enroll   get an identity from TrustChain with a join token (for the CLI and scripts)
 
 common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
@@ -131,7 +132,7 @@ each service's SRV), connects to each (its certificate must name its service) an
 <service>/health. Prints service, instance, address, health, certificate fingerprint and expiry.
 
   --dns ADDR       TrustChain's DNS; default $STOQ_DNS, else the nearest .stoq/ecosystem's
-  --identity DIR   an identity TrustChain issued; default the ecosystem's trustchain/admin
+  --identity DIR   an identity TrustChain issued; default the ecosystem's cli identity
   --timeout MS     per instance (default 3000)
   --json           one JSON object {dns, instances: [...]}
 
@@ -147,4 +148,13 @@ merged in time order, one readable line each: time, level, service/instance, mes
   -n, --lines N  how many of the latest lines to show first (default 100)
   --dir DIR      the logs folder (default: the nearest .stoq/ecosystem/logs)
   --json         the JSON lines as written`,
+  enroll: `usage: stoq enroll --trustchain <[ipv6]:port> --root-fingerprint HEX (--token T | --token-file F) --data-dir DIR [--service cli] [--instance NAME] [--json]
+
+Enrolls with TrustChain as a client identity (default service "cli", instance "<service>-1"):
+a PKCS#10 CSR and a FALCON proof over a connection that trusts only the root with that SHA-256
+(trustchain ca fingerprint prints it), the one-time join token minted for that service
+(trustchain token create --service cli). The identity is kept in DIR (keys 0600) and used with
+--identity DIR. A DIR that already holds an identity keeps it (no token needed): run the command
+again to renew it, which happens once it is past 2/3 of its life (authenticated by the current
+certificate, as services renew). The token may also come from $STOQ_JOIN_TOKEN.`,
 };

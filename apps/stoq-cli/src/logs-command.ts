@@ -2,24 +2,16 @@
 // pino JSON lines), merged in time order and printed one readable line each; `-f` keeps following
 // them as they grow. `--json` prints the JSON lines as they are.
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseCommand } from './args';
 import { usageError } from './cli-error';
+import { findEcosystem } from './ecosystem';
 import { HELP } from './help';
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const SKIP = new Set(['level', 'time', 'msg', 'service', 'instance', 'host', 'pid', 'hostname']);
 /** Most bytes read from the end of each file for the first screen. */
 const TAIL_BYTES = 256 * 1024;
-
-/** The nearest `.stoq/ecosystem/logs` from `from` upward. */
-export function findLogsDir(from: string): string | null {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const logs = join(dir, '.stoq', 'ecosystem', 'logs');
-    if (existsSync(logs)) return logs;
-    if (dirname(dir) === dir) return null;
-  }
-}
 
 /** One readable line for a pino JSON line (the text itself when it is not JSON). */
 export function formatLogLine(raw: string, file: string): string {
@@ -87,7 +79,8 @@ export async function runLogs(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw usageError('stoq logs takes at most one service name');
   const n = Number(values.lines);
   if (!Number.isInteger(n) || n < 0) throw usageError(`--lines must be a non-negative integer, got "${values.lines}"`);
-  const dir = values.dir ?? findLogsDir(process.cwd());
+  const eco = findEcosystem(process.cwd());
+  const dir = values.dir ?? (eco ? join(eco.dir, 'logs') : null);
   if (!dir || !existsSync(dir)) throw usageError('no logs found: run `npm start` in this repository first, or give --dir <ecosystem>/logs');
   const only = positionals[0];
   const files: Followed[] = readdirSync(dir)

@@ -4,6 +4,7 @@ import { runCall, runMethods } from './call-command';
 import { CliError } from './cli-error';
 import { HELP } from './help';
 import { runNode } from './node-command';
+import { runEnroll } from './enroll-command';
 import { runLogs } from './logs-command';
 import { runPing } from './ping-command';
 import { runStatus } from './status-command';
@@ -37,6 +38,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runStatus(rest);
       case 'logs':
         return await runLogs(rest);
+      case 'enroll':
+        return await runEnroll(rest);
       case 'help':
       case '--help':
       case '-h': {
@@ -48,7 +51,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.stderr(`${USAGE}\n`);
         return 2;
       default:
-        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs; see stoq --help)\n`);
+        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs, enroll; see stoq --help)\n`);
         return 2;
     }
   } catch (err) {

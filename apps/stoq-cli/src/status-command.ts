@@ -1,14 +1,13 @@
 // `stoq status`: the running ecosystem as a table — every instance registered in TrustChain DNS
 // (its DNS-SD enumeration), each asked for `<service>/health` over STOQ, with the certificate it
 // presented. Only TrustChain's DNS is needed: --dns, $STOQ_DNS, or the `npm start` ecosystem
-// folder (.stoq/ecosystem) found from the current directory up, whose TrustChain admin identity
-// is then the default --identity.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+// folder (.stoq/ecosystem) found from the current directory up, whose CLI identity (enrolled by
+// the launcher) is then the default --identity.
 import { parseHybridCertificate } from '@stoq/core';
 import { UdpDnsQuerier, discoverInstances, healthMethod, rpcProto, type DiscoveredInstance } from '@stoq/rpc';
 import { parseCommand } from './args';
 import { CliError, usageError } from './cli-error';
+import { findEcosystem } from './ecosystem';
 import { HELP } from './help';
 import { connectSession, createClientTransport, loadClientIdentity } from './session';
 
@@ -18,18 +17,6 @@ export interface InstanceStatus extends DiscoveredInstance {
   readonly fingerprint: string | null;
   readonly notAfter: string | null;
   readonly error: string | null;
-}
-
-/** The nearest `.stoq/ecosystem` from `from` upward, with TrustChain's serve.json in it. */
-export function findEcosystem(from: string): { dns: string; admin: string } | null {
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const serveJson = join(dir, '.stoq', 'ecosystem', 'trustchain', 'serve.json');
-    if (existsSync(serveJson)) {
-      const info = JSON.parse(readFileSync(serveJson, 'utf8')) as { dns?: string };
-      if (typeof info.dns === 'string') return { dns: info.dns, admin: join(dirname(serveJson), 'admin') };
-    }
-    if (dirname(dir) === dir) return null;
-  }
 }
 
 export async function runStatus(argv: string[]): Promise<number> {
@@ -51,8 +38,8 @@ export async function runStatus(argv: string[]): Promise<number> {
   const eco = findEcosystem(process.cwd());
   const dns = values.dns ?? (process.env.STOQ_DNS || undefined) ?? eco?.dns;
   if (!dns) throw usageError('give --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS), or run inside a folder with an `npm start` ecosystem (.stoq/ecosystem)');
-  const identityDir = values.identity ?? eco?.admin;
-  if (!identityDir) throw usageError('give --identity DIR: an identity TrustChain issued (e.g. <trustchain-data-dir>/admin)');
+  const identityDir = values.identity ?? eco?.cli;
+  if (!identityDir) throw usageError('give --identity DIR: an identity TrustChain issued (stoq enroll makes one; npm start enrolls .stoq/ecosystem/cli)');
 
   let instances: DiscoveredInstance[];
   try {

@@ -2,7 +2,7 @@
 // is needed (given, `$STOQ_DNS`, or read from the `npm start` ecosystem folder found from the
 // current directory up); the service is resolved through DNS SRV, and a connection is accepted
 // only from an instance whose certificate names that service. The identity is one TrustChain
-// issued (given as a directory, or the ecosystem's TrustChain admin identity).
+// issued (given as a directory, or the ecosystem's CLI identity; its admin identity when asked).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
@@ -29,8 +29,10 @@ export type ServiceClient<S extends ServiceName> = Stub<(typeof SERVICE_METHODS)
 export interface ConnectOptions {
   /** TrustChain's DNS `[addr]:port`; default `$STOQ_DNS`, else the ecosystem's. */
   dns?: string;
-  /** A directory holding an identity TrustChain issued (`identity/cert.pem` …); default `$STOQ_IDENTITY`, else the ecosystem's TrustChain admin identity. */
+  /** A directory holding an identity TrustChain issued (`identity/cert.pem` …); default `$STOQ_IDENTITY`, else the ecosystem's CLI identity (`.stoq/ecosystem/cli`, enrolled by the launcher). */
   identity?: string;
+  /** Use the ecosystem's TrustChain administrator identity instead (only when asked: it may do what clients may not). */
+  admin?: boolean;
   /** Where to look for `.stoq/ecosystem` (and up from there); default the current directory. */
   from?: string;
 }
@@ -45,13 +47,14 @@ export class ConnectError extends Error {
   }
 }
 
-/** The nearest `npm start` ecosystem: TrustChain's DNS address and its admin identity. */
-export function findEcosystem(from: string): { dns: string; admin: string } | null {
+/** The nearest `npm start` ecosystem: TrustChain's DNS address, the CLI identity and the admin identity. */
+export function findEcosystem(from: string): { dns: string; cli: string; admin: string } | null {
   for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const serveJson = join(dir, '.stoq', 'ecosystem', 'trustchain', 'serve.json');
+    const eco = join(dir, '.stoq', 'ecosystem');
+    const serveJson = join(eco, 'trustchain', 'serve.json');
     if (existsSync(serveJson)) {
       const info = JSON.parse(readFileSync(serveJson, 'utf8')) as { dns?: unknown };
-      if (typeof info.dns === 'string') return { dns: info.dns, admin: join(dirname(serveJson), 'admin') };
+      if (typeof info.dns === 'string') return { dns: info.dns, cli: join(eco, 'cli'), admin: join(eco, 'trustchain', 'admin') };
     }
     if (dirname(dir) === dir) return null;
   }
@@ -72,7 +75,7 @@ export async function connect<S extends ServiceName>(service: S, opts: ConnectOp
   const eco = findEcosystem(opts.from ?? process.cwd());
   const dns = opts.dns ?? (process.env['STOQ_DNS'] || undefined) ?? eco?.dns;
   if (!dns) throw new ConnectError('NO_DNS', "no TrustChain DNS: pass { dns: '[::1]:5354' }, set STOQ_DNS, or run inside a folder with an `npm start` ecosystem");
-  const identityDir = opts.identity ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.admin;
+  const identityDir = opts.identity ?? (opts.admin ? eco?.admin : undefined) ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.cli;
   if (!identityDir) throw new ConnectError('NO_IDENTITY', 'no identity: pass { identity: DIR } or set STOQ_IDENTITY (a directory with an identity TrustChain issued)');
   const identity = await storedIdentity(resolve(identityDir));
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });
