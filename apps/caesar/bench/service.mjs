@@ -3,12 +3,13 @@
 // dev CA identities, the durable store with group commit). Runs the built packages
 // (npm run build -w @stoq/caesar, and the libs' dist).
 //
-//   node apps/caesar/bench/service.mjs [--transfers 200000] [--accounts 10000] [--json]
+//   node apps/caesar/bench/service.mjs [--transfers 200000] [--accounts 10000] [--json] [--postgres]
 //
 // Workloads: `rpc_8190x4` (4 clients, batches of 8,190), `rpc_512x16` (16 clients, batches of
 // 512), each client on its own connection, every batch awaited before the client sends the next.
-// The PostgreSQL comparison is not part of it yet.
-import { spawn } from 'node:child_process';
+// --postgres: then the same run's peer, PostgreSQL with the same client counts (bench/postgres.mjs:
+// one transfer per transaction, row locks on both accounts, synchronous_commit = on), and ratios.
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -112,6 +113,18 @@ if (opt('serve', null) !== null) {
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
+  if (args.includes('--postgres')) {
+    const pg = (clients) => JSON.parse(execFileSync(process.execPath, [new URL('./postgres.mjs', import.meta.url).pathname, '--clients', String(clients), '--accounts', String(ACCOUNTS), '--json'], { encoding: 'utf8' }))[0];
+    for (const [i, clients] of [[0, 4], [1, 16]]) {
+      const p = pg(clients);
+      results.push(p);
+      results[i].ratioToPostgres = Number((results[i].transfersPerSecond / p.transfersPerSecond).toFixed(1));
+    }
+  }
   if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
-  else for (const r of results) process.stdout.write(`${r.workload.padEnd(12)} ${String(r.transfersPerSecond).padStart(8)} transfers/s  batch p50 ${r.batchP50Ms} ms  p99 ${r.batchP99Ms} ms\n`);
+  else
+    for (const r of results) {
+      const detail = r.batchP50Ms !== undefined ? `batch p50 ${r.batchP50Ms} ms  p99 ${r.batchP99Ms} ms` : `latency avg ${r.latencyAverageMs} ms per transfer`;
+      process.stdout.write(`${r.workload.padEnd(12)} ${String(r.transfersPerSecond).padStart(8)} transfers/s  ${detail}${r.ratioToPostgres ? `  (${r.ratioToPostgres}x PostgreSQL)` : ''}\n`);
+    }
 }
