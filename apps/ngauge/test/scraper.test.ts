@@ -45,7 +45,10 @@ describe('Scraper', () => {
     const scraper = new Scraper({ clock, targets, window, families: new FamilyRegistry(), client: client(clock, { 'catalog-1': 1500 }, calls), logger: pino({ level: 'silent' }), intervalMs: 1000 });
     scraper.start();
     await run(clock, 10_000);
-    await scraper.stop();
+    // stop() waits for scrapes in flight: let the manual clock run them out.
+    const stopped = scraper.stop();
+    await run(clock, 2_000);
+    await stopped;
 
     const [up] = window.query('up', { instance: 'caesar-1' }, 0, clock.now());
     const times = up!.samples.map((s) => s.t);
