@@ -3,3 +3,4 @@
 export * as trustchain from './trustchain';
 export * as ngauge from './ngauge';
 export * as caesar from './caesar';
+export * as hypermesh from './hypermesh';
