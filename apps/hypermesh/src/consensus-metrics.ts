@@ -1,0 +1,31 @@
+// Service metrics NGauge scrapes from `hypermesh/metrics`.
+import type { ServiceMetricSample } from '@stoq/rpc';
+import type { LoadedGenesis } from './genesis';
+import type { ValidatorNetwork } from './network/validator-network';
+import type { Validator } from './validator';
+
+export function consensusMetrics(validator: Validator, network: ValidatorNetwork, genesis: LoadedGenesis): () => ServiceMetricSample[] {
+  return () => {
+    const s = validator.status();
+    const c = validator.counters;
+    const out: ServiceMetricSample[] = [
+      { name: 'hypermesh_consensus_height', help: 'Height of the last committed block.', type: 'gauge', value: s.committedHeight },
+      { name: 'hypermesh_consensus_view', help: 'The view this validator is in.', type: 'gauge', value: s.view },
+      { name: 'hypermesh_consensus_leader', help: 'The leader of the current view (1 on its label).', type: 'gauge', labels: { leader: genesis.validators[s.leader]?.instance ?? String(s.leader) }, value: 1 },
+      { name: 'hypermesh_validators_connected', help: 'Other validators this one has an open link to.', type: 'gauge', value: network.connectedCount },
+      { name: 'hypermesh_validators', help: 'Validators in the genesis set.', type: 'gauge', value: genesis.validators.length },
+      { name: 'hypermesh_mempool_operations', help: 'Operations waiting for a block this validator proposes.', type: 'gauge', value: s.mempoolSize },
+      { name: 'hypermesh_blocks_committed_total', help: 'Blocks committed since the process started.', type: 'counter', value: c.blocksCommitted },
+      { name: 'hypermesh_operations_committed_total', help: 'Operations committed (first commit of an id) since the process started.', type: 'counter', value: c.operationsCommitted },
+      { name: 'hypermesh_consensus_messages_total', help: 'Consensus messages received, by outcome.', type: 'counter', labels: { outcome: 'accepted' }, value: c.messagesAccepted },
+      { name: 'hypermesh_consensus_messages_total', help: 'Consensus messages received, by outcome.', type: 'counter', labels: { outcome: 'rejected' }, value: c.messagesRejected },
+      { name: 'hypermesh_equivocation_evidence_total', help: 'Equivocation evidence produced.', type: 'counter', value: c.evidence },
+      { name: 'hypermesh_commit_latency_observations_total', help: 'Submissions answered with their commit.', type: 'counter', value: validator.commitLatency.count },
+    ];
+    for (const q of [0.5, 0.99]) {
+      const v = validator.commitLatency.quantile(q);
+      if (v !== null) out.push({ name: 'hypermesh_commit_latency_seconds', help: 'Submission-to-commit latency over the last 1024 submissions.', type: 'gauge', labels: { quantile: String(q) }, value: v });
+    }
+    return out;
+  };
+}

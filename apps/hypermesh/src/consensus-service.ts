@@ -1,0 +1,160 @@
+// `hypermesh/consensus/*` over STOQ (libs/protos/proto/hypermesh.proto): decode → validator →
+// encode. `stream` is for validators only; submit, status, block and watch for any
+// authenticated peer (docs/hypermesh-api.md).
+import type { CommittedBlock, QuorumCertificate } from '@stoq/consensus';
+import { encodeCommittedBlock } from '@stoq/consensus';
+import { hypermesh as proto } from '@stoq/protos';
+import { RpcError, Status, type RpcServer } from '@stoq/rpc';
+import type { LoadedGenesis } from './genesis';
+import type { ValidatorNetwork } from './network/validator-network';
+import { decodeOperation, operationIdProblem } from './operations';
+import type { ValidatorStore } from './store/validator-store';
+import type { Validator } from './validator';
+
+const M = proto.ConsensusMethods;
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+export function qcMessage(qc: QuorumCertificate): proto.QuorumCertificate {
+  return { view: qc.view, height: qc.height, blockHash: qc.blockHash, signatures: qc.signatures.map((s) => ({ validator: s.validator, signature: s.signature })) };
+}
+
+export function blockMessage(c: CommittedBlock): proto.CommittedBlock {
+  const b = c.block;
+  return {
+    height: b.height,
+    hash: c.hash,
+    view: b.view,
+    proposer: b.proposer,
+    parentHash: b.parentHash,
+    justify: qcMessage(b.justify),
+    operations: b.payload.map((bytes) => decodeOperation(bytes) ?? { operationId: '', payload: bytes }),
+    qc: qcMessage(c.qc),
+    encoded: encodeCommittedBlock(c),
+  };
+}
+
+function height(v: number | proto.Long | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : Number(v.toString());
+}
+
+export interface ConsensusServiceDeps {
+  validator: Validator;
+  network: ValidatorNetwork;
+  store: ValidatorStore;
+  genesis: LoadedGenesis;
+  instance: string;
+}
+
+export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): void {
+  rpc.addMethod(
+    M.stream,
+    async function* (requests, ctx) {
+      const from = d.network.authenticate(ctx.peer, ctx.remoteAddress);
+      let accepted = 0;
+      let rejected = 0;
+      const it = requests[Symbol.asyncIterator]();
+      const closed = d.validator.closing.then(() => null);
+      for (;;) {
+        const next = await Promise.race([it.next(), closed]);
+        if (next === null || next.done) break;
+        const env = next.value;
+        let ok = true;
+        if (env.message && env.message.byteLength > 0) ok = d.validator.onPeerMessage(from, env.message) && ok;
+        if (env.forwardedOperation && env.forwardedOperation.byteLength > 0) ok = d.validator.onForwardedOperation(from, env.forwardedOperation) && ok;
+        if (ok) accepted++;
+        else rejected++;
+      }
+      yield { accepted, rejected };
+    },
+    { authorize: ['hypermesh'] },
+  );
+
+  rpc.addMethod(
+    M.submit,
+    async (req, ctx) => {
+      const operationId = req.operationId ?? '';
+      const problem = operationIdProblem(operationId);
+      if (problem) throw new RpcError(Status.INVALID_ARGUMENT, problem);
+      const payload = req.payload ?? new Uint8Array(0);
+      if (payload.byteLength > MAX_PAYLOAD_BYTES) throw new RpcError(Status.INVALID_ARGUMENT, `payload of ${payload.byteLength} bytes is larger than ${MAX_PAYLOAD_BYTES}`);
+      if (d.validator.stopped) throw new RpcError(Status.UNAVAILABLE, 'the validator is stopping');
+      const out = await d.validator.submit(operationId, payload, ctx.signal);
+      switch (out.kind) {
+        case 'committed':
+          return { height: out.height, blockHash: out.blockHash, qc: qcMessage(out.qc), duplicate: out.duplicate };
+        case 'full':
+          throw new RpcError(Status.RESOURCE_EXHAUSTED, 'the mempool is full: retry later (with the same operation_id)');
+        case 'too-large':
+          throw new RpcError(Status.INVALID_ARGUMENT, 'the operation is larger than a block may carry');
+        case 'conflict':
+          throw new RpcError(Status.ALREADY_EXISTS, out.detail);
+      }
+    },
+    { authorize: 'any-authenticated' },
+  );
+
+  rpc.addMethod(
+    M.status,
+    () => {
+      const s = d.validator.status();
+      const leader = d.genesis.validators[s.leader]!;
+      return {
+        chainId: d.genesis.chainId,
+        self: s.self,
+        instance: d.instance,
+        view: s.view,
+        leader: s.leader,
+        leaderInstance: leader.instance,
+        committedHeight: s.committedHeight,
+        committedHash: s.committedHash,
+        highQcView: s.highQcView,
+        lockedQcView: s.lockedQcView,
+        lastVotedView: s.lastVotedView,
+        mempoolSize: s.mempoolSize,
+        validators: d.genesis.validators.map((v) => ({ id: v.id, instance: v.instance, falconPublicKey: v.falconPublicKey, weight: v.weight, connected: d.network.isConnected(v.id) })),
+      };
+    },
+    { authorize: 'any-authenticated' },
+  );
+
+  rpc.addMethod(
+    M.block,
+    (req) => {
+      const h = height(req.height);
+      if (!Number.isSafeInteger(h) || h < 1) throw new RpcError(Status.INVALID_ARGUMENT, 'height must be 1 or more');
+      const c = d.store.block(h);
+      if (!c) throw new RpcError(Status.NOT_FOUND, `no committed block at height ${h} (committed height ${d.store.committedHeight})`);
+      return blockMessage(c);
+    },
+    { authorize: 'any-authenticated' },
+  );
+
+  rpc.addMethod(
+    M.watch,
+    (req, ctx) => watchBlocks(d, Math.max(height(req.fromHeight), d.store.oldestHeight, 1), ctx.signal),
+    { authorize: 'any-authenticated' },
+  );
+}
+
+/** Committed blocks from `from` on, read from the block log; waits for new commits at the tip. */
+async function* watchBlocks(d: ConsensusServiceDeps, from: number, signal: AbortSignal): AsyncGenerator<proto.CommittedBlock> {
+  let next = from;
+  const ended = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+    void d.validator.closing.then(() => resolve());
+  });
+  while (!signal.aborted && !d.validator.stopped) {
+    if (next <= d.store.committedHeight) {
+      const c = d.store.block(next);
+      if (!c) throw new RpcError(Status.NOT_FOUND, `block ${next} is not kept`);
+      next++;
+      yield blockMessage(c);
+      continue;
+    }
+    let off: (() => void) | null = null;
+    await Promise.race([new Promise<void>((r) => (off = d.validator.onCommit(() => r()))), ended]);
+    (off as (() => void) | null)?.();
+  }
+}

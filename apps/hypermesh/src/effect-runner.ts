@@ -1,0 +1,120 @@
+// Performs the replica's effects strictly in the order the core returned them, across steps:
+// one FIFO. A `persist` is durable (fsync'd) when its sink returns, and only then does the next
+// effect run, so a vote, timeout or proposal never leaves before the safety state that allows
+// it. If any effect fails the runner stops for good (nothing queued after it is performed) and
+// reports the failure as fatal: the process must exit, never continue without its state.
+//
+// Pacing: the core proposes as soon as it has a QC, with or without operations. An empty
+// proposal's broadcast waits `emptyBlockDelayMs` (the queue behind it waits too, keeping the
+// order), so an idle cluster does not spin at full speed. This is only a network delay as far
+// as the protocol is concerned; it must stay well below the pacemaker's base timeout.
+import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
+import type { Clock, TimerHandle } from '@stoq/core';
+
+export interface EffectSinks {
+  /** Durable when it returns; throws if it could not be made durable. */
+  persist(state: SafetyState, blocks: readonly Block[]): void;
+  send(to: ValidatorId, message: Message): void;
+  broadcast(message: Message): void;
+  commit(committed: CommittedBlock): void;
+  setTimer(at: number): void;
+  evidence(evidence: EquivocationEvidence): void;
+}
+
+export interface EffectRunnerOptions {
+  clock: Clock;
+  /** Delay before broadcasting a proposal without operations (ms); 0 = none. */
+  emptyBlockDelayMs: number;
+  /** Called once when an effect failed; the runner performs nothing afterwards. */
+  onFatal(err: unknown, effect: Effect): void;
+}
+
+export class EffectRunner {
+  private readonly queue: Effect[] = [];
+  private paused: TimerHandle | null = null;
+  /** The empty proposal whose delay has elapsed (it goes out on the next drain). */
+  private released: Effect | null = null;
+  private failed = false;
+  private closed = false;
+  private persisted = 0;
+
+  constructor(
+    private readonly sinks: EffectSinks,
+    private readonly opts: EffectRunnerOptions,
+  ) {}
+
+  /** Queues a step's effects after everything queued before, and performs what it can now. */
+  perform(effects: readonly Effect[]): void {
+    if (this.failed || this.closed) return;
+    for (const e of effects) this.queue.push(e);
+    this.drain();
+  }
+
+  get stopped(): boolean {
+    return this.failed || this.closed;
+  }
+
+  /** Effects waiting (behind a paced proposal). */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  get persistCount(): number {
+    return this.persisted;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.paused) this.opts.clock.clearTimeout(this.paused);
+    this.paused = null;
+    this.queue.length = 0;
+  }
+
+  private drain(): void {
+    while (this.paused === null && !this.failed && !this.closed && this.queue.length > 0) {
+      const e = this.queue[0]!;
+      if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0) {
+        this.paused = this.opts.clock.setTimeout(() => {
+          this.paused = null;
+          this.released = e;
+          this.drain();
+        }, this.opts.emptyBlockDelayMs);
+        return;
+      }
+      this.queue.shift();
+      if (e === this.released) this.released = null;
+      try {
+        this.apply(e);
+      } catch (err) {
+        this.failed = true;
+        this.queue.length = 0;
+        this.opts.onFatal(err, e);
+        return;
+      }
+    }
+  }
+
+  private apply(e: Effect): void {
+    switch (e.type) {
+      case 'persist':
+        this.sinks.persist(e.state, e.blocks);
+        this.persisted++;
+        return;
+      case 'send':
+        this.sinks.send(e.to, e.message);
+        return;
+      case 'broadcast':
+        this.sinks.broadcast(e.message);
+        return;
+      case 'commit':
+        this.sinks.commit(e.committed);
+        return;
+      case 'set-timer':
+        this.sinks.setTimer(e.at);
+        return;
+      case 'evidence':
+        this.sinks.evidence(e.evidence);
+        return;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+// `hypermesh <command>`: wiring only.
+//   hypermesh enroll  --config hypermesh.toml [--data-dir D] [--join-token T]
+//   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
+//   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
+//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 50]
+import { parseArgs } from 'node:util';
+import { enroll } from './enroll';
+import { isHyperMeshError } from './errors';
+import { buildGenesis } from './genesis-command';
+import { serve } from './serve';
+
+const USAGE = `usage:
+  hypermesh enroll  --config <hypermesh.toml> [--data-dir DIR] [--join-token T]
+  hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
+  hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
+                    [--base-timeout-ms 1000] [--empty-block-delay-ms 50]`;
+
+function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', multiple: true },
+        genesis: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'join-token': { type: 'string' },
+        'chain-id': { type: 'string' },
+        out: { type: 'string' },
+        validator: { type: 'string', multiple: true },
+        'base-timeout-ms': { type: 'string' },
+        'empty-block-delay-ms': { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    if (values.help || command === 'help' || command === '--help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const configs = values.config ?? [];
+    switch (command) {
+      case 'enroll': {
+        if (configs.length !== 1) throw new UsageError('enroll needs one --config');
+        const r = await enroll({ configPath: configs[0]!, dataDir: values['data-dir'], joinToken: values['join-token'] });
+        process.stdout.write(`${JSON.stringify({ msg: 'hypermesh enrolled', ...r })}\n`);
+        return 0;
+      }
+      case 'genesis': {
+        if (!values['chain-id'] || !values.out) throw new UsageError('genesis needs --chain-id and --out');
+        const sha256 = await buildGenesis({ chainId: values['chain-id'], out: values.out, configs, validators: values.validator ?? [] });
+        process.stdout.write(`${JSON.stringify({ msg: 'hypermesh genesis written', out: values.out, sha256 })}\n`);
+        return 0;
+      }
+      case 'serve': {
+        if (configs.length !== 1 || !values.genesis) throw new UsageError('serve needs one --config and --genesis');
+        const baseTimeoutMs = intOption('base-timeout-ms', values['base-timeout-ms'], 1000, 100, 600_000);
+        const emptyBlockDelayMs = intOption('empty-block-delay-ms', values['empty-block-delay-ms'], 50, 0, 60_000);
+        if (emptyBlockDelayMs * 4 > baseTimeoutMs) throw new UsageError('--empty-block-delay-ms must be at most a quarter of --base-timeout-ms (a paced proposal must not look like a failed leader)');
+        return await serve({ configPath: configs[0]!, genesisPath: values.genesis, dataDir: values['data-dir'], joinToken: values['join-token'], baseTimeoutMs, emptyBlockDelayMs });
+      }
+      default:
+        throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || isHyperMeshError(err, 'USAGE')) {
+      process.stderr.write(`hypermesh: ${(err as Error).message}\n${USAGE}\n`);
+      return 2;
+    }
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(`hypermesh: ${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}\n`);
+    return 1;
+  }
+}

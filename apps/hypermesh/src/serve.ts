@@ -1,0 +1,92 @@
+// `hypermesh serve`: one validator process. The STOQ runtime (enrollment, DNS registration,
+// renewal, revocation) from @stoq/service; then the store, the validator links and the replica.
+import { join } from 'node:path';
+import { systemClock } from '@stoq/core';
+import { UdpDnsQuerier } from '@stoq/rpc';
+import { dnsServerOf, runService, type RunningService } from '@stoq/service';
+import { addConsensusMethods } from './consensus-service';
+import { consensusMetrics } from './consensus-metrics';
+import { loadGenesis, selfInGenesis } from './genesis';
+import { ValidatorDirectory } from './network/validator-directory';
+import { ValidatorNetwork } from './network/validator-network';
+import { ValidatorStore } from './store/validator-store';
+import { Validator } from './validator';
+
+export interface ServeOptions {
+  configPath: string;
+  genesisPath: string;
+  dataDir?: string;
+  joinToken?: string;
+  baseTimeoutMs: number;
+  emptyBlockDelayMs: number;
+}
+
+export async function serve(o: ServeOptions): Promise<number> {
+  const genesis = await loadGenesis(o.genesisPath);
+  let validator: Validator | null = null;
+  let network: ValidatorNetwork | null = null;
+  let svc: RunningService | null = null;
+  let fatal: unknown = null;
+  let shuttingDown: Promise<void> | null = null;
+  const shutdown = (reason: string): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      validator?.close(); // ends the inbound streams and watches, stops performing effects
+      await network?.close();
+      await svc?.stop(reason);
+    })());
+
+  svc = await runService({
+    service: 'hypermesh',
+    configPath: o.configPath,
+    overrides: { ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.joinToken ? { joinToken: o.joinToken } : {}) },
+    handleSignals: false,
+    setup: (ctx) => {
+      const id = ctx.identity();
+      const self = selfInGenesis(genesis, id.instance, id.falconPublicKey);
+      const { store, restored } = ValidatorStore.open(join(ctx.dataDir, 'consensus'), genesis.validatorSet, { chainId: genesis.chainId, genesisSha256: genesis.sha256, validatorId: self.id });
+      const dnsServer = dnsServerOf(ctx.section);
+      const directory = new ValidatorDirectory(dnsServer ? new UdpDnsQuerier({ server: dnsServer }) : null);
+      network = new ValidatorNetwork({ genesis, self, transport: ctx.transport, directory, clock: systemClock, logger: ctx.logger });
+      const v = new Validator({
+        genesis,
+        self,
+        falconSecretKey: id.falconSecretKey,
+        store,
+        restored,
+        outbox: network,
+        clock: systemClock,
+        logger: ctx.logger,
+        timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
+        emptyBlockDelayMs: o.emptyBlockDelayMs,
+        onFatal: (err) => {
+          fatal = err;
+          void shutdown('fatal error');
+        },
+      });
+      validator = v;
+      addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance });
+      ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
+      ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, restored: restored !== undefined }, 'validator state opened');
+      return {
+        stop: () => {
+          v.close();
+          store.close();
+        },
+      };
+    },
+  });
+  const running = svc;
+  const onSignal = (sig: NodeJS.Signals): void => void shutdown(sig);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const v = validator as Validator | null;
+  const n = network as ValidatorNetwork | null;
+  if (!v || !n) throw new Error('setup did not run');
+  v.start();
+  n.start();
+  running.logger.info({ stoq: running.address, advertised: running.advertised, validator: v.status().self, chainId: genesis.chainId }, 'hypermesh validator ready');
+  await running.stopped;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return fatal === null ? 0 : 1;
+}

@@ -1,0 +1,291 @@
+// One validator: the consensus replica driven by the real world. Peer bytes, timer expiries and
+// client submissions go into the replica; its effects come out through the EffectRunner (in
+// order: persist is fsync'd before anything after it) into the store, the validator links and
+// the commit listeners. A SafetyViolation or a failed write stops the validator: onFatal.
+import {
+  encodeMessage,
+  Replica,
+  SafetyViolation,
+  type CommittedBlock,
+  type EquivocationEvidence,
+  type Message,
+  type PacemakerTiming,
+  type QuorumCertificate,
+  type ReplicaStatus,
+  type RestoredState,
+  type ValidatorId,
+} from '@stoq/consensus';
+import { nativeFalcon, type Clock, type FalconScheme, type TimerHandle } from '@stoq/core';
+import type { Logger } from 'pino';
+import { EffectRunner } from './effect-runner';
+import { falconSigner, falconVerifier } from './falcon-signatures';
+import type { GenesisValidator, LoadedGenesis } from './genesis';
+import { decodeOperation, encodeOperation } from './operations';
+import type { ValidatorStore } from './store/validator-store';
+import { LatencyWindow } from './latency-window';
+
+/** Where consensus messages leave the process (the validator links). */
+export interface ConsensusOutbox {
+  send(to: ValidatorId, bytes: Uint8Array): void;
+  broadcast(bytes: Uint8Array): void;
+  /** An operation submitted here, to every other validator's mempool (best effort). */
+  forward(operation: Uint8Array): void;
+}
+
+export interface ValidatorOptions {
+  genesis: LoadedGenesis;
+  self: GenesisValidator;
+  falconSecretKey: Uint8Array;
+  falcon?: FalconScheme;
+  store: ValidatorStore;
+  restored: RestoredState | undefined;
+  outbox: ConsensusOutbox;
+  clock: Clock;
+  logger: Logger;
+  timing?: Partial<PacemakerTiming>;
+  emptyBlockDelayMs?: number;
+  mempoolMaxOps?: number;
+  /** The validator cannot go on (failed write, safety assertion): stop the process. */
+  onFatal(err: unknown): void;
+  /** Equivocation evidence (to be reported to Caesar once that path exists). */
+  onEvidence?(evidence: EquivocationEvidence): void;
+}
+
+export type SubmitOutcome =
+  | { kind: 'committed'; height: number; blockHash: string; qc: QuorumCertificate; duplicate: boolean }
+  | { kind: 'full' }
+  | { kind: 'too-large' }
+  | { kind: 'conflict'; detail: string };
+
+interface Waiter {
+  payload: Buffer;
+  submittedAt: number;
+  resolve(outcome: SubmitOutcome): void;
+}
+
+export class Validator {
+  readonly replica: Replica;
+  private readonly runner: EffectRunner;
+  private timer: TimerHandle | null = null;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly commitListeners = new Set<(c: CommittedBlock) => void>();
+  private closed = false;
+  private markClosed!: () => void;
+  /** Resolves when the validator stops (closed or fatal). */
+  readonly closing = new Promise<void>((r) => (this.markClosed = r));
+  readonly commitLatency = new LatencyWindow(1024);
+  readonly counters = { blocksCommitted: 0, operationsCommitted: 0, messagesAccepted: 0, messagesRejected: 0, evidence: 0 };
+  private lastCommitAt = 0;
+  private lastView = 0;
+
+  constructor(private readonly opts: ValidatorOptions) {
+    const falcon = opts.falcon ?? nativeFalcon;
+    this.replica = new Replica({
+      genesis: opts.genesis.validatorSet,
+      self: opts.self.id,
+      signer: falconSigner(falcon, opts.self.id, opts.falconSecretKey),
+      verifier: falconVerifier(falcon),
+      timing: opts.timing,
+      mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
+      restored: opts.restored,
+    });
+    this.runner = new EffectRunner(
+      {
+        persist: (state, blocks) => opts.store.persist(state, blocks),
+        send: (to, m) => opts.outbox.send(to, encodeMessage(m)),
+        broadcast: (m: Message) => opts.outbox.broadcast(encodeMessage(m)),
+        commit: (c) => this.applyCommit(c),
+        setTimer: (at) => this.arm(at),
+        evidence: (e) => {
+          this.counters.evidence++;
+          opts.logger.warn({ evidence: { kind: e.kind, validator: e.validator, view: e.view } }, 'equivocation evidence');
+          opts.onEvidence?.(e);
+        },
+      },
+      { clock: opts.clock, emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 50, onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`) },
+    );
+  }
+
+  start(): void {
+    const s = this.replica.status();
+    this.opts.logger.info({ validator: this.opts.self.id, view: s.view, committedHeight: s.committedHeight }, 'validator started');
+    this.guard('start', () => this.runner.perform(this.replica.start(this.opts.clock.now())));
+  }
+
+  /** Bytes from validator `from` (authenticated by the transport and checked against genesis). */
+  onPeerMessage(from: ValidatorId, bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    let ok = false;
+    this.guard('a message', () => {
+      const step = this.replica.onMessageBytes(from, bytes, this.opts.clock.now());
+      if (step.rejection) {
+        this.counters.messagesRejected++;
+        this.opts.logger.debug({ from, code: step.rejection.code, detail: step.rejection.detail }, 'consensus message refused');
+      } else {
+        this.counters.messagesAccepted++;
+        ok = true;
+      }
+      this.runner.perform(step.effects);
+    });
+    return ok;
+  }
+
+  /**
+   * Queues the operation and resolves once a committed block carries it (or at once if it was
+   * committed before). Idempotent by operation id.
+   */
+  submit(operationId: string, payload: Uint8Array, signal?: AbortSignal): Promise<SubmitOutcome> {
+    const already = this.committedOutcome(operationId, payload);
+    if (already) return Promise.resolve(already);
+    const body = Buffer.from(payload);
+    const waiting = this.waiters.get(operationId);
+    if (waiting && !waiting[0]!.payload.equals(body)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
+    const encoded = encodeOperation({ operationId, payload });
+    const result = this.replica.submit(encoded);
+    if (result === 'full') return Promise.resolve({ kind: 'full' });
+    if (result === 'too-large') return Promise.resolve({ kind: 'too-large' });
+    // Every validator's mempool gets it: with round-robin leaders, a block proposed by this
+    // validator may never be certified (e.g. while the next leader is down), another's will.
+    this.opts.outbox.forward(encoded);
+    return new Promise<SubmitOutcome>((resolve, reject) => {
+      const w: Waiter = { payload: body, submittedAt: this.opts.clock.now(), resolve };
+      const list = this.waiters.get(operationId) ?? [];
+      list.push(w);
+      this.waiters.set(operationId, list);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const l = this.waiters.get(operationId);
+          if (l) {
+            const i = l.indexOf(w);
+            if (i >= 0) l.splice(i, 1);
+            if (l.length === 0) this.waiters.delete(operationId);
+          }
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /**
+   * An operation another validator forwarded: into our mempool (not forwarded again). Returns
+   * false for bytes that are not an operation; a full mempool just drops it (the submitter's
+   * validator keeps its copy).
+   */
+  onForwardedOperation(from: ValidatorId, bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    const op = decodeOperation(bytes);
+    if (!op) {
+      this.counters.messagesRejected++;
+      this.opts.logger.debug({ from }, 'forwarded operation refused: not an Operation');
+      return false;
+    }
+    if (this.opts.store.operationHeight(op.operationId) !== null) return true;
+    this.replica.submit(bytes);
+    return true;
+  }
+
+  status(): ReplicaStatus {
+    return this.replica.status();
+  }
+
+  get lastCommitTime(): number {
+    return this.lastCommitAt;
+  }
+
+  onCommit(listener: (c: CommittedBlock) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  get stopped(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.runner.close();
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    this.timer = null;
+    this.markClosed();
+  }
+
+  private committedOutcome(operationId: string, payload: Uint8Array): SubmitOutcome | null {
+    const height = this.opts.store.operationHeight(operationId);
+    if (height === null) return null;
+    const c = this.opts.store.block(height);
+    if (!c) return null; // pruned: treat as unknown (not reached: the log is not pruned yet)
+    const op = c.block.payload.map(decodeOperation).find((o) => o?.operationId === operationId);
+    if (op && !Buffer.from(op.payload).equals(Buffer.from(payload))) return { kind: 'conflict', detail: `operation ${operationId} was committed at height ${height} with another payload` };
+    return { kind: 'committed', height, blockHash: c.hash, qc: c.qc, duplicate: true };
+  }
+
+  private applyCommit(c: CommittedBlock): void {
+    const ops = c.block.payload.map(decodeOperation);
+    const ids = ops.flatMap((o) => (o ? [o.operationId] : []));
+    const fresh = new Set(this.opts.store.appendCommitted(c, ids));
+    const now = this.opts.clock.now();
+    this.lastCommitAt = now;
+    this.counters.blocksCommitted++;
+    this.counters.operationsCommitted += fresh.size;
+    for (const op of ops) {
+      if (!op) continue;
+      const list = this.waiters.get(op.operationId);
+      if (!list) continue;
+      this.waiters.delete(op.operationId);
+      for (const w of list) {
+        if (fresh.has(op.operationId) && w.payload.equals(Buffer.from(op.payload))) {
+          this.commitLatency.add((now - w.submittedAt) / 1000);
+          w.resolve({ kind: 'committed', height: c.block.height, blockHash: c.hash, qc: c.qc, duplicate: false });
+        } else {
+          w.resolve(this.committedOutcome(op.operationId, w.payload) ?? { kind: 'conflict', detail: `operation ${op.operationId} was committed with another payload` });
+        }
+      }
+    }
+    if (c.block.height % 100 === 0 || ids.length > 0) this.opts.logger.info({ height: c.block.height, hash: c.hash, operations: ids.length }, 'block committed');
+    for (const l of this.commitListeners) {
+      try {
+        l(c);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message }, 'commit listener failed');
+      }
+    }
+  }
+
+  private arm(at: number): void {
+    if (this.timer) this.opts.clock.clearTimeout(this.timer);
+    this.timer = this.opts.clock.setTimeout(
+      () => {
+        this.timer = null;
+        if (this.closed) return;
+        this.guard('a timeout', () => this.runner.perform(this.replica.onTimeout(this.opts.clock.now())));
+      },
+      Math.max(0, at - this.opts.clock.now()),
+    );
+  }
+
+  private guard(what: string, body: () => void): void {
+    if (this.closed) return;
+    try {
+      body();
+    } catch (err) {
+      this.fatal(err, `handling ${what}`);
+      return;
+    }
+    const view = this.replica.view;
+    if (view !== this.lastView) {
+      this.lastView = view;
+      this.opts.logger.debug({ view, leader: this.replica.validatorSet.leader(view), highQcView: this.replica.highQc.view, after: what }, 'view');
+    }
+  }
+
+  private fatal(err: unknown, doing: string): void {
+    if (this.closed) return;
+    const kind = err instanceof SafetyViolation ? 'safety assertion' : 'failure';
+    this.opts.logger.fatal({ err: (err as Error).message, code: (err as { code?: unknown }).code, doing }, `validator stopped: ${kind}`);
+    this.close();
+    this.opts.onFatal(err);
+  }
+}
