@@ -146,3 +146,6 @@ export function writeServiceConfig(home: string, file: string, instance: string,
 
 /** The `caesar` command (service and client). */
 export const CAESAR_BIN = join(__dirname, '..', '..', 'apps', 'caesar', 'bin', 'caesar.js');
+
+/** The `hypermesh` command (validator process). */
+export const HYPERMESH_BIN = join(__dirname, '..', '..', 'apps', 'hypermesh', 'bin', 'hypermesh.js');
