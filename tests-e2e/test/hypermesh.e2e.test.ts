@@ -206,7 +206,7 @@ test('kill -9 of one validator: the other three keep committing; restarted, it c
 
 test('a damaged store: the validator refuses to start with STATE_DAMAGED and leaves the file as it was', async () => {
   const victim = 2;
-  await validators[victim]!.stop();
+  expect(await validators[victim]!.stop()).toBe(0); // SIGTERM: an orderly stop
   validators[victim] = null;
   const file = join(homes[victim]!, 'data', 'consensus', 'hypermesh.sqlite');
   const bytes = readFileSync(file);

@@ -1,0 +1,117 @@
+// A synchronous in-memory cluster of 4 replicas for the shell's unit tests: real FALCON-1024
+// signatures (falcon-signatures.ts), each replica's effects performed by an EffectRunner into a
+// real ValidatorStore in a temp dir; messages delivered FIFO in-process.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeMessage, decodeMessage, Replica, ValidatorSet, type CommittedBlock, type Message, type RestoredState, type ValidatorId } from '@stoq/consensus';
+import { ManualClock, nativeFalcon, type FalconKeypair } from '@stoq/core';
+import { EffectRunner, type EffectSinks } from '../src/effect-runner';
+import { falconSigner, falconVerifier } from '../src/falcon-signatures';
+import { ValidatorStore, type StoreIdentity } from '../src/store/validator-store';
+
+export const N = 4;
+let keys: FalconKeypair[] | null = null;
+export function falconKeys(): FalconKeypair[] {
+  keys ??= Array.from({ length: N }, () => nativeFalcon.keypair());
+  return keys;
+}
+
+export function validatorSet(): ValidatorSet {
+  return ValidatorSet.fromGenesis({ chainId: 'unit-chain', validators: falconKeys().map((k, id) => ({ id, publicKey: k.publicKey, weight: 1 })) });
+}
+
+export const identityOf = (id: number): StoreIdentity => ({ chainId: 'unit-chain', genesisSha256: 'a'.repeat(64), validatorId: id });
+
+export interface Node {
+  id: ValidatorId;
+  dir: string;
+  store: ValidatorStore;
+  replica: Replica;
+  runner: EffectRunner;
+  commits: CommittedBlock[];
+  fatal: unknown[];
+}
+
+export class TestCluster {
+  readonly set = validatorSet();
+  readonly clock = new ManualClock();
+  readonly nodes: Array<Node | null>;
+  readonly queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
+  /** Called with every message a node puts on the wire (before it is queued). */
+  onSend: (from: ValidatorId, m: Message) => void = () => undefined;
+
+  constructor(readonly root = mkdtempSync(join(tmpdir(), 'hypermesh-unit-'))) {
+    this.nodes = Array.from({ length: N }, (_, id) => this.open(id));
+  }
+
+  open(id: ValidatorId): Node {
+    const dir = join(this.root, `v${id}`);
+    const { store, restored } = ValidatorStore.open(dir, this.set, identityOf(id));
+    return this.node(id, dir, store, restored);
+  }
+
+  private node(id: ValidatorId, dir: string, store: ValidatorStore, restored: RestoredState | undefined): Node {
+    const replica = new Replica({ genesis: this.set, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconVerifier(nativeFalcon), timing: { baseTimeout: 1000, maxTimeout: 8000 }, restored });
+    const node: Node = { id, dir, store, replica, runner: null as unknown as EffectRunner, commits: [], fatal: [] };
+    const sinks: EffectSinks = {
+      persist: (state, blocks) => store.persist(state, blocks),
+      send: (to, m) => this.wire(id, to, m),
+      broadcast: (m) => {
+        for (let to = 0; to < N; to++) if (to !== id) this.wire(id, to, m);
+      },
+      commit: (c) => {
+        store.appendCommitted(c, []);
+        node.commits.push(c);
+      },
+      setTimer: () => undefined,
+      evidence: () => undefined,
+    };
+    node.runner = new EffectRunner(sinks, { clock: this.clock, emptyBlockDelayMs: 0, onFatal: (err) => node.fatal.push(err) });
+    node.runner.perform(replica.start(this.clock.now()));
+    return node;
+  }
+
+  private wire(from: ValidatorId, to: ValidatorId, m: Message): void {
+    this.onSend(from, m);
+    this.queue.push({ from, to, bytes: encodeMessage(m) });
+  }
+
+  /** Delivers queued messages until `done()` or the queue is empty (then fires all timers). */
+  run(done: () => boolean, maxSteps = 20_000): void {
+    for (let i = 0; i < maxSteps && !done(); i++) {
+      const e = this.queue.shift();
+      if (!e) {
+        this.clock.advance(1000);
+        for (const n of this.nodes) if (n) n.runner.perform(n.replica.onTimeout(this.clock.now()));
+        continue;
+      }
+      const n = this.nodes[e.to];
+      if (!n) continue;
+      decodeMessage(e.bytes); // what goes on the wire decodes
+      const step = n.replica.onMessageBytes(e.from, e.bytes, this.clock.now());
+      n.runner.perform(step.effects);
+    }
+    if (!done()) throw new Error('cluster did not reach the condition');
+  }
+
+  crash(id: ValidatorId): void {
+    const n = this.nodes[id]!;
+    n.runner.close();
+    n.store.close();
+    this.nodes[id] = null;
+  }
+
+  restart(id: ValidatorId): Node {
+    const n = this.open(id);
+    this.nodes[id] = n;
+    return n;
+  }
+
+  close(): void {
+    for (const n of this.nodes) if (n) {
+      n.runner.close();
+      n.store.close();
+    }
+  }
+}

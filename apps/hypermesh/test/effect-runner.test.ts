@@ -1,0 +1,60 @@
+// The effect runner performs effects in order across steps, stops for good when one fails (no
+// send after a failed persist), and paces empty proposals without reordering anything.
+import type { Effect, Message, SafetyState } from '@stoq/consensus';
+import { ManualClock } from '@stoq/core';
+import { EffectRunner, type EffectSinks } from '../src/effect-runner';
+
+const state = { lastVotedView: 1, lastProposedView: 0 } as unknown as SafetyState;
+const vote = (view: number): Message => ({ type: 'vote', view, height: view, blockHash: '0'.repeat(64), voter: 0, signature: new Uint8Array(1) });
+const emptyProposal = { type: 'proposal', block: { height: 1, view: 1, proposer: 0, parentHash: '0'.repeat(64), justify: { view: 0, height: 0, blockHash: '0'.repeat(64), signatures: [] }, payload: [] }, tc: null, signature: new Uint8Array(1) } as Message;
+
+function recorder(failPersist = false) {
+  const log: string[] = [];
+  const sinks: EffectSinks = {
+    persist: () => {
+      if (failPersist) throw new Error('disk full');
+      log.push('persist');
+    },
+    send: (to, m) => log.push(`send ${m.type} ${m.type === 'vote' ? m.view : ''} to ${to}`),
+    broadcast: (m) => log.push(`broadcast ${m.type}`),
+    commit: (c) => log.push(`commit ${c.block.height}`),
+    setTimer: (at) => log.push(`timer ${at}`),
+    evidence: () => log.push('evidence'),
+  };
+  return { log, sinks };
+}
+
+test('effects run in order, across steps', () => {
+  const { log, sinks } = recorder();
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }, { type: 'set-timer', at: 5 }]);
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
+  expect(log).toEqual(['persist', 'send vote 1 to 1', 'timer 5', 'persist', 'send vote 2 to 2']);
+});
+
+test('a failed persist: nothing after it is performed, now or later, and it is reported once', () => {
+  const { log, sinks } = recorder(true);
+  const fatal: Array<[unknown, Effect]> = [];
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: (err, e) => fatal.push([err, e]) });
+  r.perform([{ type: 'set-timer', at: 1 }, { type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
+  r.perform([{ type: 'send', to: 2, message: vote(2) }]);
+  expect(log).toEqual(['timer 1']);
+  expect(fatal).toHaveLength(1);
+  expect((fatal[0]![0] as Error).message).toBe('disk full');
+  expect(fatal[0]![1].type).toBe('persist');
+  expect(r.stopped).toBe(true);
+});
+
+test('an empty proposal waits the pacing delay, and everything queued after it waits too, in order', () => {
+  const { log, sinks } = recorder();
+  const clock = new ManualClock();
+  const r = new EffectRunner(sinks, { clock, emptyBlockDelayMs: 50, onFatal: () => undefined });
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
+  expect(log).toEqual(['persist']);
+  expect(r.backlog).toBe(4);
+  clock.advance(49);
+  expect(log).toEqual(['persist']);
+  clock.advance(1);
+  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1', 'persist', 'send vote 2 to 2']);
+});
