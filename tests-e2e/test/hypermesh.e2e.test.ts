@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
 import { hypermesh as proto } from '@stoq/protos';
-import { RpcClient, StaticResolver } from '@stoq/rpc';
+import { RpcClient, StaticResolver, metricsMethod } from '@stoq/rpc';
 import { HYPERMESH_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type TrustChainEndpoints } from './support';
 
 jest.setTimeout(300_000);
@@ -186,10 +186,12 @@ test('submissions to every validator commit, with identical blocks on all four',
 test('kill -9 of one validator: the other three keep committing; restarted, it catches up with identical blocks', async () => {
   const victim = 3;
   const before = num((await status(0)).committedHeight);
+  // Mid-load: submissions are in flight to the three others when the victim dies.
+  const load = submitAll('mid-load', 9, [0, 1, 2]);
   validators[victim]!.child.kill('SIGKILL');
   expect(await validators[victim]!.exited).toBe('SIGKILL');
   validators[victim] = null;
-  const during = await submitAll('while-down', 6, [0, 1, 2]);
+  const during = [...(await load), ...(await submitAll('while-down', 6, [0, 1, 2]))];
   const top = Math.max(...during.map((a) => num(a.height)));
   expect(top).toBeGreaterThan(before);
   await expectIdenticalChains([0, 1, 2], top);
@@ -202,6 +204,48 @@ test('kill -9 of one validator: the other three keep committing; restarted, it c
   // And it takes part again: an operation submitted to it commits.
   const [after] = await submitAll('after-restart', 1, [victim]);
   expect(num(after!.height)).toBeGreaterThan(target);
+});
+
+test('watch streams committed blocks in order; metrics carry height, view, leader and links', async () => {
+  const from = num((await status(1)).committedHeight);
+  const seen = await withValidator(1, async (rpc) => {
+    const heights: number[] = [];
+    const hashes: string[] = [];
+    const ac = new AbortController();
+    const stream = rpc.serverStream(M.watch, { fromHeight: from }, { signal: ac.signal, timeoutMs: 60_000 });
+    const submitted = submitAll('watched', 2, [1]);
+    for await (const b of stream) {
+      heights.push(num(b.height));
+      hashes.push(b.hash!);
+      if ((b.operations ?? []).some((o) => o.operationId === 'watched-1')) break;
+    }
+    await submitted;
+    return { heights, hashes };
+  });
+  expect(seen.heights[0]).toBe(from);
+  seen.heights.forEach((h, k) => expect(h).toBe(from + k));
+  const m = await withValidator(1, (rpc) => rpc.call(metricsMethod('hypermesh'), {}, { timeoutMs: 10_000 }));
+  const byName = new Map((m.serviceMetrics ?? []).map((x) => [x.name!, x]));
+  expect(byName.get('hypermesh_consensus_height')!.value).toBeGreaterThanOrEqual(seen.heights[seen.heights.length - 1]!);
+  expect(byName.get('hypermesh_consensus_view')!.value).toBeGreaterThan(0);
+  expect(byName.get('hypermesh_consensus_leader')!.labels!['leader']).toMatch(/^hypermesh-[1-4]$/);
+  expect(byName.get('hypermesh_validators_connected')!.value).toBe(N - 1);
+  expect(byName.get('hypermesh_commit_latency_seconds')).toBeDefined();
+});
+
+test('a validator stopped (SIGSTOP) is partitioned: the others commit; continued (SIGCONT), it catches up', async () => {
+  const victim = 1;
+  validators[victim]!.child.kill('SIGSTOP');
+  try {
+    const during = await submitAll('partitioned', 4, [0, 2, 3]);
+    const top = Math.max(...during.map((a) => num(a.height)));
+    await expectIdenticalChains([0, 2, 3], top);
+  } finally {
+    validators[victim]!.child.kill('SIGCONT');
+  }
+  const target = num((await status(0)).committedHeight);
+  await until(`continued validator caught up to ${target}`, async () => (num((await status(victim)).committedHeight) >= target ? true : null), 120_000);
+  await expectIdenticalChains([0, 1, 2, 3], target);
 });
 
 test('a damaged store: the validator refuses to start with STATE_DAMAGED and leaves the file as it was', async () => {
