@@ -10,7 +10,7 @@
 // run as root: as root the cluster runs as the `postgres` user (setpriv, which execs in place so
 // signals reach postgres itself).
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,11 @@ const ACCOUNTS = Number(opt('accounts', '10000'));
 const CLIENTS = Number(opt('clients', '16'));
 const json = args.includes('--json');
 const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+// The peer comes from Debian's packages when it is missing (as root, with apt-get).
+if (!existsSync(join(BIN, 'pgbench')) && process.env.PG_BIN === undefined && process.getuid?.() === 0) {
+  process.stderr.write('[postgres] installing Debian\'s postgresql (apt-get)\n');
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
 
 export const SCHEMA = `
 CREATE TABLE accounts (

@@ -122,7 +122,14 @@ if (opt('serve', null) !== null) {
     }
   }
   if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
-  else
+  else if (args.includes('--postgres')) {
+    // The repository's benchmark line format: one JSON object per figure, ratio = stoq / peer.
+    const peers = results.filter((r) => r.batchP50Ms === undefined);
+    results.filter((r) => r.ratioToPostgres !== undefined).forEach((r, i) => {
+      const p = peers[i];
+      process.stdout.write(`${JSON.stringify({ bench: `caesar.transfers_durable_${r.workload.replace(/\W+/g, '_')}`, unit: 'transfers/s', stoq: r.transfersPerSecond, peer: p.transfersPerSecond, peerName: `PostgreSQL (${p.workload}, one locked transaction per transfer)`, ratio: r.ratioToPostgres, batchP50Ms: r.batchP50Ms, batchP99Ms: r.batchP99Ms })}\n`);
+    });
+  } else
     for (const r of results) {
       const detail = r.batchP50Ms !== undefined ? `batch p50 ${r.batchP50Ms} ms  p99 ${r.batchP99Ms} ms` : `latency avg ${r.latencyAverageMs} ms per transfer`;
       process.stdout.write(`${r.workload.padEnd(12)} ${String(r.transfersPerSecond).padStart(8)} transfers/s  ${detail}${r.ratioToPostgres ? `  (${r.ratioToPostgres}x PostgreSQL)` : ''}\n`);
