@@ -6,8 +6,10 @@
 //
 // Pacing: the core proposes as soon as it has a QC, with or without operations. An empty
 // proposal's broadcast waits `emptyBlockDelayMs` (the queue behind it waits too, keeping the
-// order), so an idle cluster does not spin at full speed. This is only a network delay as far
-// as the protocol is concerned; it must stay well below the pacemaker's base timeout.
+// order) when `shouldPace` says the cluster is idle (the validator says no when operations wait
+// or an uncommitted ancestor carries some: those need the next blocks at full speed to commit),
+// so an idle cluster does not spin. This is only a network delay as far as the protocol is
+// concerned; it must stay well below the pacemaker's base timeout.
 import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
 import type { Clock, TimerHandle } from '@stoq/core';
 
@@ -25,6 +27,8 @@ export interface EffectRunnerOptions {
   clock: Clock;
   /** Delay before broadcasting a proposal without operations (ms); 0 = none. */
   emptyBlockDelayMs: number;
+  /** Whether this empty proposal may wait (default: always). */
+  shouldPace?(block: Block): boolean;
   /** Called once when an effect failed; the runner performs nothing afterwards. */
   onFatal(err: unknown, effect: Effect): void;
 }
@@ -73,7 +77,7 @@ export class EffectRunner {
   private drain(): void {
     while (this.paused === null && !this.failed && !this.closed && this.queue.length > 0) {
       const e = this.queue[0]!;
-      if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0) {
+      if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0 && (this.opts.shouldPace?.(e.message.block) ?? true)) {
         this.paused = this.opts.clock.setTimeout(() => {
           this.paused = null;
           this.released = e;

@@ -2,7 +2,7 @@
 //   hypermesh enroll  --config hypermesh.toml [--data-dir D] [--join-token T]
 //   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
-//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 50]
+//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250]
 import { parseArgs } from 'node:util';
 import { enroll } from './enroll';
 import { isHyperMeshError } from './errors';
@@ -13,7 +13,7 @@ const USAGE = `usage:
   hypermesh enroll  --config <hypermesh.toml> [--data-dir DIR] [--join-token T]
   hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
-                    [--base-timeout-ms 1000] [--empty-block-delay-ms 50]`;
+                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250]`;
 
 function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -64,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve': {
         if (configs.length !== 1 || !values.genesis) throw new UsageError('serve needs one --config and --genesis');
         const baseTimeoutMs = intOption('base-timeout-ms', values['base-timeout-ms'], 1000, 100, 600_000);
-        const emptyBlockDelayMs = intOption('empty-block-delay-ms', values['empty-block-delay-ms'], 50, 0, 60_000);
+        const emptyBlockDelayMs = intOption('empty-block-delay-ms', values['empty-block-delay-ms'], 250, 0, 60_000);
         if (emptyBlockDelayMs * 4 > baseTimeoutMs) throw new UsageError('--empty-block-delay-ms must be at most a quarter of --base-timeout-ms (a paced proposal must not look like a failed leader)');
         return await serve({ configPath: configs[0]!, genesisPath: values.genesis, dataDir: values['data-dir'], joinToken: values['join-token'], baseTimeoutMs, emptyBlockDelayMs });
       }

@@ -6,6 +6,7 @@ import {
   encodeMessage,
   Replica,
   SafetyViolation,
+  type Block,
   type CommittedBlock,
   type EquivocationEvidence,
   type Message,
@@ -102,7 +103,7 @@ export class Validator {
           opts.onEvidence?.(e);
         },
       },
-      { clock: opts.clock, emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 50, onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`) },
+      { clock: opts.clock, emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 250, shouldPace: (b) => this.idle(b), onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`) },
     );
   }
 
@@ -252,6 +253,16 @@ export class Validator {
         this.opts.logger.warn({ err: (err as Error).message }, 'commit listener failed');
       }
     }
+  }
+
+  /** No operation waits here and none sits in an uncommitted ancestor of `block`. */
+  private idle(block: Block): boolean {
+    if (this.replica.status().mempoolSize > 0) return false;
+    const tip = this.replica.committedTip.height;
+    for (let b = this.replica.block(block.parentHash); b && b.height > tip; b = this.replica.block(b.parentHash)) {
+      if (b.payload.length > 0) return false;
+    }
+    return true;
   }
 
   private arm(at: number): void {

@@ -58,3 +58,10 @@ test('an empty proposal waits the pacing delay, and everything queued after it w
   clock.advance(1);
   expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1', 'persist', 'send vote 2 to 2']);
 });
+
+test('an empty proposal the validator does not want paced (operations in flight) goes at once', () => {
+  const { log, sinks } = recorder();
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 50, shouldPace: () => false, onFatal: () => undefined });
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
+  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
+});
