@@ -248,6 +248,13 @@ test('a validator stopped (SIGSTOP) is partitioned: the others commit; continued
   await expectIdenticalChains([0, 1, 2, 3], target);
 });
 
+test('no validator reported equivocation evidence, a safety assertion or a failed write', () => {
+  for (const p of allProcesses) {
+    const bad = p.lines.filter((l) => l.msg === 'equivocation evidence' || (typeof l['level'] === 'number' && (l['level'] as number) >= 60));
+    expect(bad).toEqual([]);
+  }
+});
+
 test('a damaged store: the validator refuses to start with STATE_DAMAGED and leaves the file as it was', async () => {
   const victim = 2;
   expect(await validators[victim]!.stop()).toBe(0); // SIGTERM: an orderly stop
