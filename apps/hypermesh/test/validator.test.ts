@@ -1,0 +1,98 @@
+// The Validator around a replica: submissions answer with their commit (height, hash, QC),
+// idempotently by operation id; a full mempool is refused; another payload under a known id is
+// a conflict; submissions are forwarded to the other validators. One validator under test plus
+// three plain replicas, messages delivered in-process.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeMessage, Replica, type ValidatorId } from '@stoq/consensus';
+import { ManualClock, nativeFalcon } from '@stoq/core';
+import pino from 'pino';
+import { falconSigner, falconVerifier } from '../src/falcon-signatures';
+import { parseGenesis, genesisToJson } from '../src/genesis';
+import { decodeOperation } from '../src/operations';
+import { ValidatorStore } from '../src/store/validator-store';
+import { Validator, type SubmitOutcome } from '../src/validator';
+import { falconKeys, N } from './cluster';
+
+jest.setTimeout(60_000);
+
+function setup(mempoolMaxOps?: number) {
+  const genesis = parseGenesis(JSON.parse(genesisToJson({ chainId: 'unit', validators: falconKeys().map((k, id) => ({ id, instance: `hypermesh-${id + 1}`, falconPublicKey: k.publicKey, weight: 1, address: null })) })));
+  const clock = new ManualClock();
+  const queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
+  const forwarded: Uint8Array[] = [];
+  const { store, restored } = ValidatorStore.open(mkdtempSync(join(tmpdir(), 'hypermesh-validator-')), genesis.validatorSet, { chainId: 'unit', genesisSha256: genesis.sha256, validatorId: 0 });
+  const fatal: unknown[] = [];
+  const v = new Validator({
+    genesis,
+    self: genesis.validators[0]!,
+    falconSecretKey: falconKeys()[0]!.secretKey,
+    store,
+    restored,
+    clock,
+    logger: pino({ enabled: false }),
+    emptyBlockDelayMs: 0,
+    mempoolMaxOps,
+    outbox: {
+      send: (to, bytes) => queue.push({ from: 0, to, bytes }),
+      broadcast: (bytes) => {
+        for (let to = 1; to < N; to++) queue.push({ from: 0, to, bytes });
+      },
+      forward: (op) => forwarded.push(op),
+    },
+    onFatal: (err) => fatal.push(err),
+  });
+  const others = [1, 2, 3].map((id) => new Replica({ genesis: genesis.validatorSet, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconVerifier(nativeFalcon) }));
+  const deliverAll = (effects: ReturnType<Replica['start']>, from: ValidatorId) => {
+    for (const e of effects) {
+      if (e.type === 'send') queue.push({ from, to: e.to, bytes: encodeMessage(e.message) });
+      if (e.type === 'broadcast') for (let to = 0; to < N; to++) if (to !== from) queue.push({ from, to, bytes: encodeMessage(e.message) });
+    }
+  };
+  for (const r of others) deliverAll(r.start(clock.now()), r.self);
+  v.start();
+  const pump = async (until: () => boolean) => {
+    for (let i = 0; i < 20_000 && !until(); i++) {
+      const m = queue.shift();
+      if (!m) {
+        clock.advance(1000);
+        for (const r of others) deliverAll(r.onTimeout(clock.now()), r.self);
+        await Promise.resolve();
+        continue;
+      }
+      if (m.to === 0) v.onPeerMessage(m.from, m.bytes);
+      else deliverAll(others[m.to - 1]!.onMessageBytes(m.from, m.bytes, clock.now()).effects, m.to);
+      if (i % 50 === 0) await Promise.resolve();
+    }
+    if (!until()) throw new Error('condition not reached');
+  };
+  return { v, store, pump, forwarded, fatal, close: () => (v.close(), store.close()) };
+}
+
+test('a submission answers with its commit; the same id again answers with the first commit; another payload is a conflict', async () => {
+  const t = setup();
+  let out: SubmitOutcome | null = null;
+  void t.v.submit('op-1', Buffer.from('hello')).then((o) => (out = o));
+  expect(t.forwarded.map((b) => decodeOperation(b)?.operationId)).toEqual(['op-1']);
+  await t.pump(() => out !== null);
+  const first = out! as Extract<SubmitOutcome, { kind: 'committed' }>;
+  expect(first.kind).toBe('committed');
+  expect(first.duplicate).toBe(false);
+  const block = t.store.block(first.height)!;
+  expect(block.hash).toBe(first.blockHash);
+  expect(first.qc.blockHash).toBe(first.blockHash);
+  expect(block.block.payload.map((p) => decodeOperation(p)?.operationId)).toContain('op-1');
+  expect(await t.v.submit('op-1', Buffer.from('hello'))).toEqual({ ...first, duplicate: true });
+  expect((await t.v.submit('op-1', Buffer.from('other'))).kind).toBe('conflict');
+  expect(t.fatal).toEqual([]);
+  t.close();
+});
+
+test('a full mempool is refused (RESOURCE_EXHAUSTED at the RPC)', async () => {
+  const t = setup(2);
+  void t.v.submit('a', Buffer.from('1'));
+  void t.v.submit('b', Buffer.from('2'));
+  expect(await t.v.submit('c', Buffer.from('3'))).toEqual({ kind: 'full' });
+  t.close();
+});
