@@ -116,4 +116,23 @@ describe('parseHybridCertificate', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('refuses a BMPString name of odd length with a StoqError (a crafted CN, not a RangeError)', () => {
+    const { der } = issueCertificate({
+      subject: { commonName: 'abc' },
+      subjectPublicKey: subjectKeys[0]!.publicKey,
+      subjectFalconPublicKey: subjectFalcon.publicKey,
+      issuer,
+      notBefore: new Date(Date.UTC(2026, 0, 1)),
+      notAfter: new Date(Date.UTC(2027, 0, 1)),
+      isCa: false,
+    });
+    // Retag the CN's UTF8String (0x0c, length 3, "abc") as a BMPString (0x1e): 3 bytes is odd.
+    const bad = Uint8Array.from(der);
+    const at = Buffer.from(bad).indexOf(Buffer.from([0x0c, 0x03, 0x61, 0x62, 0x63]));
+    expect(at).toBeGreaterThan(0);
+    bad[at] = 0x1e;
+    expect(() => parseHybridCertificate(bad)).toThrow(StoqError);
+    expect(() => parseHybridCertificate(bad)).toThrow(/odd length/);
+  });
 });

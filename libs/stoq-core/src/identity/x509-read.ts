@@ -36,7 +36,7 @@ export function extensionList(der: Uint8Array, extensions: Tlv): ExtensionField[
 
 export function basicConstraints(value: Uint8Array): { isCa: boolean; pathLen: number | undefined } {
   const seq = readSingle(value, 'basicConstraints');
-  if (seq.tag !== TAG_SEQUENCE) throw new Error('basicConstraints is not a SEQUENCE');
+  if (seq.tag !== TAG_SEQUENCE) throw rejected('basicConstraints is not a SEQUENCE');
   let isCa = false;
   let pathLen: number | undefined;
   for (const t of children(value, seq, 'basicConstraints')) {
@@ -44,7 +44,7 @@ export function basicConstraints(value: Uint8Array): { isCa: boolean; pathLen: n
     else if (t.tag === TAG_INTEGER && t.end - t.contentStart >= 1 && t.end - t.contentStart <= 4 && (value[t.contentStart]! & 0x80) === 0) {
       pathLen = 0;
       for (let i = t.contentStart; i < t.end; i++) pathLen = pathLen * 256 + value[i]!;
-    } else throw new Error('basicConstraints is not SEQUENCE { cA BOOLEAN, pathLenConstraint INTEGER }');
+    } else throw rejected('basicConstraints is not SEQUENCE { cA BOOLEAN, pathLenConstraint INTEGER }');
   }
   return { isCa, pathLen };
 }
@@ -58,8 +58,8 @@ export function algorithmOid(der: Uint8Array, tlv: Tlv, what: string): string {
 
 /** The bytes of a BIT STRING with no unused bits (keys and signatures). */
 export function bitStringBytes(der: Uint8Array, tlv: Tlv, what: string): Uint8Array {
-  if (tlv.tag !== TAG_BIT_STRING || tlv.end === tlv.contentStart) throw new Error(`${what} is not a BIT STRING`);
-  if (der[tlv.contentStart] !== 0) throw new Error(`${what} has unused bits`);
+  if (tlv.tag !== TAG_BIT_STRING || tlv.end === tlv.contentStart) throw rejected(`${what} is not a BIT STRING`);
+  if (der[tlv.contentStart] !== 0) throw rejected(`${what} has unused bits`);
   return der.slice(tlv.contentStart + 1, tlv.end);
 }
 
@@ -126,6 +126,7 @@ export function directoryString(der: Uint8Array, tlv: Tlv): string {
     case 0x1a: // VisibleString
       return bytes.toString('latin1');
     case 0x1e: // BMPString (UCS-2, big-endian)
+      if (bytes.length % 2 !== 0) throw rejected(`a BMPString name attribute has an odd length (${bytes.length} bytes)`);
       return Buffer.from(bytes).swap16().toString('utf16le');
     default:
       throw rejected(`a name attribute has an unsupported string type (tag 0x${tlv.tag.toString(16)})`);
