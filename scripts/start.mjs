@@ -12,12 +12,14 @@
 // (`npx stoq logs [service] [-f]` shows them merged and readable); the launcher prints progress
 // and a status table. A service that exits unexpectedly is restarted after 1, 2, 4... s (at most
 // 30 s); the fifth crash within a minute stops the launcher with the service's last log lines.
-// Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain.
+// Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain; each
+// gets 20 s before SIGKILL, and a second Ctrl-C kills them all at once.
 //
 //   npm start [-- --home DIR] [--port-offset N] [--dev-ca]
 // --port-offset shifts every port (a second ecosystem beside the first; the tests use it).
 // `--dev-ca` runs only a node on the development CA (./stoq.toml).
 import { spawn, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -73,6 +75,24 @@ let stopping = false;
 /** name → { child, spec } of what runs now. */
 const running = new Map();
 
+/**
+ * Whether the identity in `dir` can still be used or renewed with its own certificate: present
+ * and not expired. Otherwise (first start, or a stop longer than a certificate's life) the service
+ * must enroll afresh with a new join token.
+ */
+function enrolled(dir) {
+  const cert = join(dir, 'identity', 'cert.pem');
+  if (!existsSync(cert)) return false;
+  return new Date(new X509Certificate(readFileSync(cert)).validTo).getTime() > Date.now() + 60_000;
+}
+
+/** A new one-time join token for `service`. */
+function mintToken(service) {
+  const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`trustchain token create --service ${service} failed: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
 /** The last `n` lines of a service's log file. */
 function tail(name, n = 15) {
   try {
@@ -88,7 +108,9 @@ function tail(name, n = 15) {
  */
 function launch(spec) {
   const out = createWriteStream(join(logs, `${spec.name}.log`), { flags: 'a', mode: 0o600 });
-  const child = spawn(process.execPath, spec.argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(spec.env ?? {}) } });
+  // Its own process group: a terminal's Ctrl-C reaches only the launcher, which stops the
+  // services one by one in reverse order (each deregisters through TrustChain, which goes last).
+  const child = spawn(process.execPath, spec.argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(spec.env ?? {}) }, detached: true });
   child.stderr.pipe(out, { end: false });
   running.set(spec.name, { child, spec });
   return new Promise((resolveReady, reject) => {
@@ -139,23 +161,42 @@ async function crashed(spec, how) {
   }
 }
 
-function stopChild(child) {
+/** SIGTERM, and SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
+const STOP_TIMEOUT_MS = 20_000;
+function stopChild(child, name) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((r) => {
-    child.once('exit', () => r());
+    const kill = setTimeout(() => {
+      say(`${name} did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`);
+      child.kill('SIGKILL');
+    }, STOP_TIMEOUT_MS);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      r();
+    });
     child.kill('SIGTERM');
   });
 }
 
+function killAll() {
+  for (const { child } of running.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+// Whatever ends the launcher, no service outlives it.
+process.on('exit', killAll);
+
 async function stopAll(code) {
-  if (stopping) return;
+  if (stopping) {
+    say('stopping now (SIGKILL)');
+    killAll();
+    process.exit(code || 130);
+  }
   stopping = true;
   // Reverse start order (a restarted service keeps its place).
   for (const name of ['trustchain', ...SERVICES.map((s) => s.name)].reverse()) {
     const r = running.get(name);
     if (!r) continue;
     say(`stopping ${name}`);
-    await stopChild(r.child);
+    await stopChild(r.child, name);
   }
   process.exit(code);
 }
@@ -164,11 +205,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 /** Writes the service's config and, before its first enrollment, mints its join token. */
 function prepare(svc, { rootFingerprint, stoq, dns }) {
-  if (!existsSync(join(home, svc.name, 'identity', 'cert.pem'))) {
-    const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', svc.name, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`trustchain token create --service ${svc.name} failed: ${r.stderr.trim()}`);
-    writeFileSync(join(home, `${svc.name}.token`), r.stdout.trim() + '\n', { mode: 0o600 });
-  }
+  if (!enrolled(join(home, svc.name))) writeFileSync(join(home, `${svc.name}.token`), `${mintToken(svc.name)}\n`, { mode: 0o600 });
   const config = join(home, `${svc.name}.toml`);
   writeFileSync(
     config,
@@ -203,14 +240,9 @@ try {
   // The CLI's own identity (service `cli`), for `stoq` commands and `@stoq/client` programs run
   // here: enrolled with a join token on the first start, renewed by later starts when due.
   const cliDir = join(home, 'cli');
-  let cliToken = [];
-  if (!existsSync(join(cliDir, 'identity', 'cert.pem'))) {
-    const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', 'cli', '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`trustchain token create --service cli failed: ${r.stderr.trim()}`);
-    cliToken = ['--token', r.stdout.trim()];
-  }
-  const enrolled = spawnSync(process.execPath, [STOQ, 'enroll', '--trustchain', stoq, '--root-fingerprint', rootFingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', cliDir, ...cliToken], { cwd: root, encoding: 'utf8' });
-  if (enrolled.status !== 0) throw new Error(`stoq enroll (the CLI identity) failed: ${enrolled.stderr.trim()}`);
+  const cliToken = enrolled(cliDir) ? [] : ['--token', mintToken('cli')];
+  const enrollment = spawnSync(process.execPath, [STOQ, 'enroll', '--trustchain', stoq, '--root-fingerprint', rootFingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', cliDir, ...cliToken], { cwd: root, encoding: 'utf8' });
+  if (enrollment.status !== 0) throw new Error(`stoq enroll (the CLI identity) failed: ${enrollment.stderr.trim()}`);
   const up = [['trustchain', 'trustchain-1', stoq]];
   let dashboard = null;
   for (const svc of SERVICES) {

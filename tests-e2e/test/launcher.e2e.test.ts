@@ -19,7 +19,8 @@ let home: string;
 
 /** Starts the launcher; `lines` collects its stderr (progress, restarts). */
 function launcher(): { child: ChildProcess; lines: string[]; waitFor: (re: RegExp) => Promise<string> } {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  // A process group of its own, as a shell gives a foreground job: Ctrl-C is a SIGINT to the group.
+  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {
@@ -94,8 +95,9 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   await first.waitFor(/node exited unexpectedly .*restarting in 1 s/);
   await first.waitFor(/node restarted/);
 
-  // Ctrl-C: everything stops in reverse order, the launcher exits 0, nothing is left running.
-  first.child.kill('SIGINT');
+  // Ctrl-C (SIGINT to the terminal's process group): everything stops in reverse order, the
+  // launcher exits 0, nothing is left running.
+  process.kill(-first.child.pid!, 'SIGINT');
   const [code] = await once(first.child, 'exit');
   expect(code).toBe(0);
   expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
@@ -107,7 +109,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   await second.waitFor(/ecosystem up/);
   expect(readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8')).toBe(certBefore);
   expect(readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8')).toBe(cli);
-  second.child.kill('SIGINT');
+  process.kill(-second.child.pid!, 'SIGINT');
   const [code2] = await once(second.child, 'exit');
   expect(code2).toBe(0);
   expect(processesOfHome()).toEqual([]);
