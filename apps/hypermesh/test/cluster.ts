@@ -12,6 +12,10 @@ import { ValidatorStore, type StoreIdentity } from '../src/store/validator-store
 
 export const N = 4;
 let keys: FalconKeypair[] | null = null;
+/** Use these keys (e.g. those a child process generated) instead of fresh ones. */
+export function useFalconKeys(k: FalconKeypair[]): void {
+  keys = k;
+}
 export function falconKeys(): FalconKeypair[] {
   keys ??= Array.from({ length: N }, () => nativeFalcon.keypair());
   return keys;
