@@ -1,6 +1,6 @@
 // Crash consistency with a real process: a child runs a 4-replica cluster on real stores and
 // acknowledges every signed message it sent and every block it committed; we SIGKILL it after a
-// random number of acknowledgements (waiting on its output, not on time), reopen the four
+// chosen number of acknowledgements (40, 170, 333) (waiting on its output, not on time), reopen the four
 // stores and check: every store opens (no damage), each replica's safety state covers every
 // vote, timeout and proposal it sent (so a restarted replica cannot sign twice), every
 // acknowledged commit is in the block log with the same hash, and the restarted cluster keeps
