@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
 import { caesar as proto } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
-import { CAESAR_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type RunResult, type TrustChainEndpoints } from './support';
+import { CAESAR_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type RunResult, type TrustChainEndpoints, until } from './support';
 
 jest.setTimeout(180_000);
 
@@ -28,15 +28,6 @@ let node: StoqProcess;
 let adminId: string;
 let nodeId: string;
 
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => null);
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function token(service: string): Promise<string> {
   const r = await runTrustChain(['token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], dir);

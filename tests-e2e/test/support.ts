@@ -149,3 +149,17 @@ export const CAESAR_BIN = join(__dirname, '..', '..', 'apps', 'caesar', 'bin', '
 
 /** The `hypermesh` command (validator process). */
 export const HYPERMESH_BIN = join(__dirname, '..', '..', 'apps', 'hypermesh', 'bin', 'hypermesh.js');
+
+/**
+ * Polls `probe` every 100 ms until it returns a value (not null), or fails after `timeoutMs`. It
+ * waits for a condition to hold, never for a fixed time.
+ */
+export async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => null);
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

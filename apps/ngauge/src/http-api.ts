@@ -31,6 +31,8 @@ export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
 
 /** Most dashboards following the live stream at once; more are refused with 503. */
 export const MAX_EVENT_STREAMS = 64;
+/** Bytes of events a page may leave unread before its stream is ended. */
+const MAX_UNREAD_EVENT_BYTES = 1 << 20;
 
 export interface HttpApiDeps {
   readonly window: SeriesWindow;
@@ -111,7 +113,10 @@ function route(deps: HttpApiDeps, url: URL): { status: number; type: string; bod
         labels[k] = v;
       }
       const now = deps.now();
-      const r = deps.window.queryBounded(name, labels, timeParam(url, 'from', now - deps.window.retentionMs), timeParam(url, 'to', now), MAX_QUERY_SAMPLES);
+      const from = timeParam(url, 'from', now - deps.window.retentionMs);
+      const to = timeParam(url, 'to', now);
+      if (from > to) throw new BadRequest(`from (${from}) is after to (${to})`);
+      const r = deps.window.queryBounded(name, labels, from, to, MAX_QUERY_SAMPLES);
       return { status: 200, type: 'application/json', body: JSON.stringify(r) };
     }
     default:
@@ -133,11 +138,17 @@ export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<Htt
   const push = setInterval(() => {
     if (streams.size === 0) return;
     const frame = `event: overview\ndata: ${JSON.stringify(overviewOf(deps))}\n\n`;
-    for (const res of streams) res.write(frame);
+    for (const res of streams) {
+      // A page that stopped reading is not buffered for without end: its stream is ended.
+      if (res.writableLength > MAX_UNREAD_EVENT_BYTES) {
+        streams.delete(res);
+        res.end();
+      } else res.write(frame);
+    }
   }, deps.scraper.intervalMs);
   push.unref();
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/api/v1/events') {
+    if (req.method === 'GET' && new URL(req.url ?? '/', 'http://ngauge').pathname === '/api/v1/events') {
       if (streams.size >= MAX_EVENT_STREAMS) {
         res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '5' });
         res.end(`at most ${MAX_EVENT_STREAMS} live streams\n`);

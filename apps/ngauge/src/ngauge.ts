@@ -25,6 +25,8 @@ export interface NGaugeOptions {
   readonly discoveryIntervalMs?: number;
   /** How long a target that vanished from DNS is still scraped. Default 30 s. */
   readonly graceMs?: number;
+  /** The same while its scrapes fail (so its down alert stays). Default 5 min. */
+  readonly downGraceMs?: number;
   readonly retentionMs?: number;
   readonly dns?: DnsQuerier;
   /** Alert rules (parseAlertRules); none by default. */
@@ -45,7 +47,7 @@ export interface NGauge {
 export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
   const { clock, logger } = opts;
   const window = new SeriesWindow(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {});
-  const targets = new TargetTracker(opts.graceMs ?? 30_000);
+  const targets = new TargetTracker(opts.graceMs ?? 30_000, opts.downGraceMs ?? 300_000);
   const families = new FamilyRegistry();
   const client = new StoqScrapeClient(opts.transport, clock);
   const scraper = new Scraper({ clock, targets, window, families, client, logger, ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}) });
@@ -59,7 +61,7 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
   const discover = async (): Promise<void> => {
     try {
       const found = await discoverInstances(dns);
-      const { added, dropped } = targets.update(found, clock.now());
+      const { added, dropped } = targets.update(found, clock.now(), (key) => scraper.health(key)?.up === false);
       if (added.length > 0) logger.info({ added }, 'targets discovered');
       if (dropped.length > 0) logger.warn({ dropped }, 'targets dropped (gone from DNS past the grace period)');
       client.retain(new Set(targets.all().map((t) => t.key)));
@@ -77,7 +79,7 @@ export async function startNGauge(opts: NGaugeOptions): Promise<NGauge> {
     }, discoveryMs);
   };
 
-  // Alerts are evaluated once per scrape interval, half an interval after the scrapes' grid.
+  // Alerts are evaluated once per scrape interval.
   const evaluate = (): void => {
     alertTimer = clock.setTimeout(() => {
       for (const t of alerts.evaluate(window, clock.now())) {

@@ -1,5 +1,5 @@
-// The scrape loop: every target is scraped once per interval at its own fixed phase
-// (`scrapeOffset`), with a deadline shorter than the interval. A scrape still running when its
+// The scrape loop: every target is scraped once per interval at a fixed phase (`scrapeOffset`:
+// one of a few per interval), with a deadline shorter than the interval. A scrape still running when its
 // next turn comes is not doubled: that turn is skipped and counted. Samples are stamped with the
 // scheduled time, not the moment the answer came (Prometheus' timestamp alignment does the same),
 // so a steady target's timestamps are exactly `interval` apart. Time and timers come from the one

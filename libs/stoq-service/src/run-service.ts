@@ -154,7 +154,16 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
   const telemetry = processMetrics({ transport, certificateNotAfter: () => (renewal?.identity ?? identity).notAfter });
   rpc.addMetricSource(telemetry.read);
   const ctx: ServiceContext = { config, section, dataDir, logger, rpc, client, transport, identity: () => renewal?.identity ?? identity };
-  const hooks = (await def.setup(ctx)) ?? {};
+  let hooks: ServiceHooks;
+  try {
+    hooks = (await def.setup(ctx)) ?? {};
+  } catch (err) {
+    telemetry.close();
+    client.close();
+    rpc.close();
+    await transport.close(0, 'start-up failed');
+    throw err;
+  }
 
   // Accept loop; connections by peer certificate, so a revocation closes the revoked peer's.
   const byFingerprint = new Map<string, Set<StoqConnection>>();

@@ -1,6 +1,7 @@
 // The scrape targets NGauge knows, from each discovery round. A target that discovery no longer
 // returns is kept (and scraped: it may be down, which `up` must show) until `graceMs` after it
-// was last seen, then dropped, so a dead service's series stop instead of flapping with DNS.
+// was last seen, or `downGraceMs` while it is down (a crashed service's lease lapses; its alert
+// should not resolve a minute later because it left DNS), then dropped.
 // Pure: discovery results and the time come in.
 
 export interface Target {
@@ -21,10 +22,13 @@ export const targetKey = (t: Pick<Target, 'service' | 'instance'>): string => `$
 export class TargetTracker {
   private readonly targets = new Map<string, TargetState>();
 
-  constructor(private readonly graceMs: number) {}
+  constructor(
+    private readonly graceMs: number,
+    private readonly downGraceMs = graceMs,
+  ) {}
 
-  /** Takes one discovery round; returns the keys added and dropped. */
-  update(discovered: readonly Target[], now: number): { added: string[]; dropped: string[] } {
+  /** Takes one discovery round; returns the keys added and dropped. `isDown` tells which targets' last scrape failed. */
+  update(discovered: readonly Target[], now: number, isDown: (key: string) => boolean = () => false): { added: string[]; dropped: string[] } {
     const added: string[] = [];
     for (const t of discovered) {
       const key = targetKey(t);
@@ -34,7 +38,7 @@ export class TargetTracker {
     }
     const dropped: string[] = [];
     for (const [key, t] of this.targets) {
-      if (now - t.lastSeen > this.graceMs) {
+      if (now - t.lastSeen > (isDown(key) ? Math.max(this.graceMs, this.downGraceMs) : this.graceMs)) {
         this.targets.delete(key);
         dropped.push(key);
       }

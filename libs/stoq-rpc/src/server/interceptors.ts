@@ -6,7 +6,8 @@ import type { Clock } from '../clock';
 import { outcomeStatus, type Authorization, type Interceptor, type ServerCall } from './types';
 
 /** One structured pino line per finished call; unexpected handler errors logged with stack. */
-export function loggingInterceptor(clock: Clock): Interceptor {
+/** Logs every call; `probes` are the paths whose successful calls are logged at debug. */
+export function loggingInterceptor(clock: Clock, probes: ReadonlySet<string> = new Set()): Interceptor {
   return async (call, next) => {
     let error: unknown;
     try {
@@ -15,16 +16,16 @@ export function loggingInterceptor(clock: Clock): Interceptor {
       error = err;
       throw err;
     } finally {
-      logCall(clock, call, error);
+      logCall(clock, call, error, probes);
     }
   };
 }
 
-function logCall(clock: Clock, call: ServerCall, error: unknown): void {
+function logCall(clock: Clock, call: ServerCall, error: unknown, probes: ReadonlySet<string>): void {
   const unexpected = error !== undefined && !(error instanceof RpcError) && call.abortReason === undefined;
-  // Successful probes (`<service>/health` and `/metrics`, built-ins no app method can shadow)
-  // come every second from NGauge and health checkers: logged at debug, not as traffic.
-  const probe = error === undefined && /\/(health|metrics)$/.test(call.ctx.path);
+  // Successful probes (the built-in `<service>/health` and `/metrics`) come every second from
+  // NGauge and health checkers: logged at debug, not as traffic.
+  const probe = error === undefined && probes.has(call.ctx.path);
   const level = unexpected ? 'error' : probe ? 'debug' : 'info';
   // Most servers log calls at a level that is off: skip building the line (and the native
   // remote-address lookup) then.

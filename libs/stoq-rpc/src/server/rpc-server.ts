@@ -99,7 +99,7 @@ export class RpcServer {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.clock = opts.clock ?? systemClock;
     this.interceptors = [
-      loggingInterceptor(this.clock),
+      loggingInterceptor(this.clock, new Set([`${this.service}/health`, `${this.service}/metrics`])),
       metricsInterceptor(this.metrics, this.clock),
       authorizationInterceptor,
       ...(opts.interceptors ?? []),
