@@ -46,8 +46,6 @@ export interface CaesarServiceDeps {
   readonly logger: Logger;
   /** Services allowed to call reward_block (default ['hypermesh']). */
   readonly rewarders?: readonly string[];
-  /** Called once when the ledger has stopped after a failed commit (the service should stop serving). */
-  readonly onLedgerFailed?: () => void;
 }
 
 export const accountResult = (r: string): proto.CreateAccountResult => CREATE_ACCOUNT_RESULTS.indexOf(r as (typeof CREATE_ACCOUNT_RESULTS)[number]) as proto.CreateAccountResult;
@@ -92,7 +90,6 @@ export interface MethodContext {
 
 export function methodContext(deps: CaesarServiceDeps): MethodContext {
   const { ledger } = deps;
-  let failureReported = false;
   return {
     deps,
     reader: {
@@ -104,10 +101,6 @@ export function methodContext(deps: CaesarServiceDeps): MethodContext {
       try {
         return await run();
       } catch (err) {
-        if (!failureReported && ledger.status === 'failed') {
-          failureReported = true;
-          deps.onLedgerFailed?.();
-        }
         throw rpcErrorOf(err);
       }
     },

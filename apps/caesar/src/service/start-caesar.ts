@@ -41,7 +41,13 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     }
     feed.publish(changes);
   };
-  const ledger = DurableLedger.open(join(ctx.dataDir, LEDGER_FILE), { create: true, logger: ctx.logger, onCommit });
+  // Any failed commit (a caller's or the expiry timer's) stops the ledger: health says NOT_SERVING
+  // so NGauge alerts and clients go elsewhere; a restart reopens the committed state.
+  const onFailed = (): void => {
+    ctx.logger.error('caesar ledger stopped after a failed commit: not serving; restart the service');
+    ctx.rpc.setServing(false);
+  };
+  const ledger = DurableLedger.open(join(ctx.dataDir, LEDGER_FILE), { create: true, logger: ctx.logger, onCommit, onFailed });
   addCaesarMethods(ctx.rpc, {
     ledger,
     policy: new AccessPolicy(settings.access),
@@ -59,11 +65,6 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     },
     now: () => systemClock.now(),
     logger: ctx.logger,
-    onLedgerFailed: () => {
-      // Health says NOT_SERVING so NGauge alerts and clients go elsewhere; a restart reopens the committed state.
-      ctx.logger.error('caesar ledger stopped after a failed commit: not serving; restart the service');
-      ctx.rpc.setServing(false);
-    },
   });
   ctx.rpc.addMetricSource(() => {
     if (ledger.status !== 'open') return [];

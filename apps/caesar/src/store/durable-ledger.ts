@@ -58,6 +58,11 @@ export interface DurableLedgerOptions extends LedgerDatabaseOptions {
    * throws is logged and dropped: the commit stands).
    */
   onCommit?: (changes: readonly LedgerChanges[]) => void;
+  /**
+   * Called once when the ledger stops after a failed commit, whoever's commit it was (a caller's
+   * batch or the expiry timer's): the service turns its health NOT_SERVING. Must not throw.
+   */
+  onFailed?: (err: unknown) => void;
 }
 
 /** What an admission check may read: the ledger's state at the instant the batch is applied. */
@@ -102,6 +107,7 @@ export class DurableLedger {
   private readonly maxGroupEvents: number;
   private readonly expiryTimer: boolean;
   private readonly onCommit: ((changes: readonly LedgerChanges[]) => void) | undefined;
+  private readonly onFailed: ((err: unknown) => void) | undefined;
 
   private constructor(
     private readonly db: LedgerDatabase,
@@ -113,6 +119,7 @@ export class DurableLedger {
     this.maxGroupEvents = options.maxGroupEvents ?? 2 * MAX_BATCH_EVENTS;
     this.expiryTimer = options.expiryTimer ?? true;
     this.onCommit = options.onCommit;
+    this.onFailed = options.onFailed;
     if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
     this.armExpiry();
   }
@@ -323,6 +330,11 @@ export class DurableLedger {
       this.failure = err;
       this.state = 'failed';
       this.logger?.error({ err }, 'caesar ledger commit failed; the ledger stopped (reopen to continue from the committed state)');
+      try {
+        this.onFailed?.(err);
+      } catch (listenerErr) {
+        this.logger?.error({ err: listenerErr }, 'caesar onFailed listener failed');
+      }
     }
     const error = this.unavailable();
     for (const req of [...group, ...this.queue]) req.reject(error);

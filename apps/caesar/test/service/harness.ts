@@ -50,7 +50,7 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
   const transports: StoqTransport[] = [listener];
   const clients: RpcClient[] = [];
   const feed = new ChangeFeed();
-  const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, clock: opts.clock, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c) });
+  const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, clock: opts.clock, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c), ...(opts.onLedgerFailed ? { onFailed: opts.onLedgerFailed } : {}) });
   const rpc = new RpcServer({ service: 'caesar' });
   addCaesarMethods(rpc, {
     ledger,
@@ -65,7 +65,6 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
     }),
     now: () => Date.now(),
     logger: pino({ level: 'silent' }),
-    onLedgerFailed: opts.onLedgerFailed,
   });
   void (async () => {
     for (let conn = await listener.accept(); conn; conn = await listener.accept()) void rpc.serveConnection(conn);
