@@ -255,6 +255,15 @@ test('no validator reported equivocation evidence, a safety assertion or a faile
   }
 });
 
+test('an enrolled hypermesh instance that genesis does not list refuses to serve (NOT_A_VALIDATOR)', async () => {
+  const home = join(dir, 'hypermesh-5');
+  writeServiceConfig(home, 'hypermesh.toml', 'hypermesh-5', tcReady);
+  const t = await runTrustChain(['token', 'create', '--service', 'hypermesh', '--ttl', '10m', '--data-dir', tcDir], dir);
+  const r = await runStoq(['serve', '--config', 'hypermesh.toml', '--genesis', join(dir, 'genesis.json')], home, { bin: HYPERMESH_BIN, env: { STOQ_JOIN_TOKEN: t.stdout.trim() } });
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/NOT_A_VALIDATOR: instance "hypermesh-5" is not in the genesis validator set/);
+});
+
 test('a damaged store: the validator refuses to start with STATE_DAMAGED and leaves the file as it was', async () => {
   const victim = 2;
   expect(await validators[victim]!.stop()).toBe(0); // SIGTERM: an orderly stop

@@ -48,6 +48,8 @@ export interface ValidatorOptions {
   mempoolMaxOps?: number;
   /** The validator cannot go on (failed write, safety assertion): stop the process. */
   onFatal(err: unknown): void;
+  /** Most submissions waiting for their commit at once (default 10,000); beyond: 'full'. */
+  maxWaiting?: number;
   /** Equivocation evidence (to be reported to Caesar once that path exists). */
   onEvidence?(evidence: EquivocationEvidence): void;
 }
@@ -69,6 +71,7 @@ export class Validator {
   private readonly runner: EffectRunner;
   private timer: TimerHandle | null = null;
   private readonly waiters = new Map<string, Waiter[]>();
+  private waiting = 0;
   private readonly commitListeners = new Set<(c: CommittedBlock) => void>();
   private closed = false;
   private markClosed!: () => void;
@@ -141,6 +144,7 @@ export class Validator {
     const body = Buffer.from(payload);
     const waiting = this.waiters.get(operationId);
     if (waiting && !waiting[0]!.payload.equals(body)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
+    if (this.waiting >= (this.opts.maxWaiting ?? 10_000)) return Promise.resolve({ kind: 'full' });
     const encoded = encodeOperation({ operationId, payload });
     const result = this.replica.submit(encoded);
     if (result === 'full') return Promise.resolve({ kind: 'full' });
@@ -153,13 +157,15 @@ export class Validator {
       const list = this.waiters.get(operationId) ?? [];
       list.push(w);
       this.waiters.set(operationId, list);
+      this.waiting++;
       signal?.addEventListener(
         'abort',
         () => {
           const l = this.waiters.get(operationId);
-          if (l) {
-            const i = l.indexOf(w);
-            if (i >= 0) l.splice(i, 1);
+          const i = l ? l.indexOf(w) : -1;
+          if (l && i >= 0) {
+            l.splice(i, 1);
+            this.waiting--;
             if (l.length === 0) this.waiters.delete(operationId);
           }
           reject(signal.reason);
@@ -236,6 +242,7 @@ export class Validator {
       const list = this.waiters.get(op.operationId);
       if (!list) continue;
       this.waiters.delete(op.operationId);
+      this.waiting -= list.length;
       for (const w of list) {
         if (fresh.has(op.operationId) && w.payload.equals(Buffer.from(op.payload))) {
           this.commitLatency.add((now - w.submittedAt) / 1000);

@@ -17,7 +17,7 @@ import { falconKeys, N } from './cluster';
 
 jest.setTimeout(60_000);
 
-function setup(mempoolMaxOps?: number) {
+function setup(mempoolMaxOps?: number, maxWaiting?: number) {
   const genesis = parseGenesis(JSON.parse(genesisToJson({ chainId: 'unit', validators: falconKeys().map((k, id) => ({ id, instance: `hypermesh-${id + 1}`, falconPublicKey: k.publicKey, weight: 1, address: null })) })));
   const clock = new ManualClock();
   const queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
@@ -34,6 +34,7 @@ function setup(mempoolMaxOps?: number) {
     logger: pino({ enabled: false }),
     emptyBlockDelayMs: 0,
     mempoolMaxOps,
+    maxWaiting,
     outbox: {
       send: (to, bytes) => queue.push({ from: 0, to, bytes }),
       broadcast: (bytes) => {
@@ -91,6 +92,14 @@ test('a submission answers with its commit; the same id again answers with the f
 
 test('a full mempool is refused (RESOURCE_EXHAUSTED at the RPC)', async () => {
   const t = setup(2);
+  void t.v.submit('a', Buffer.from('1'));
+  void t.v.submit('b', Buffer.from('2'));
+  expect(await t.v.submit('c', Buffer.from('3'))).toEqual({ kind: 'full' });
+  t.close();
+});
+
+test('too many submissions waiting for their commit are refused like a full mempool', async () => {
+  const t = setup(undefined, 2);
   void t.v.submit('a', Buffer.from('1'));
   void t.v.submit('b', Buffer.from('2'));
   expect(await t.v.submit('c', Buffer.from('3'))).toEqual({ kind: 'full' });
