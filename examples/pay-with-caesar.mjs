@@ -9,17 +9,21 @@
 // Account and transfer ids are client-chosen u128s (decimal strings), fresh on each run.
 import { connect } from '@stoq/client';
 
+// Account flags (docs/caesar-api.md, apps/caesar/README.md "The model").
+const DEBITS_MUST_NOT_EXCEED_CREDITS = 1 << 1;
+const MINT = 1 << 14; // a supply source: may only be debited
+
 const caesar = await connect('caesar');
 const treasury = await connect('caesar', { admin: true });
 const ngauge = await connect('ngauge');
 try {
   const base = BigInt(Date.now()) * 1000n;
   const [mint, alice, bob] = [base + 1n, base + 2n, base + 3n].map(String);
-  const minted = await treasury.createAccounts({ accounts: [{ id: mint, ledger: 1, code: 1, flags: 1 << 14 }] }); // a supply source
+  const minted = await treasury.createAccounts({ accounts: [{ id: mint, ledger: 1, code: 1, flags: MINT }] });
   const opened = await caesar.createAccounts({
     accounts: [
-      { id: alice, ledger: 1, code: 10, flags: 2 }, // debits must not exceed credits
-      { id: bob, ledger: 1, code: 10, flags: 2 },
+      { id: alice, ledger: 1, code: 10, flags: DEBITS_MUST_NOT_EXCEED_CREDITS },
+      { id: bob, ledger: 1, code: 10, flags: DEBITS_MUST_NOT_EXCEED_CREDITS },
     ],
   });
   const allocated = await treasury.createTransfers({ transfers: [{ id: String(base + 11n), debitAccountId: mint, creditAccountId: alice, amount: '1000', ledger: 1, code: 1 }] });

@@ -8,7 +8,7 @@ import { HELP } from './help';
 import { JsonMappingError, messageFromJson, messageToJson } from './json-message';
 import { listMethods, remoteMethod } from './reflection';
 import { connectSession, discoverTarget, loadClientIdentity, type Session } from './session';
-import { findEcosystem } from './ecosystem';
+import { findEcosystem } from '@stoq/client';
 
 /** Connecting never waits longer than this, even under a long call deadline. */
 const MAX_CONNECT_MS = 5000;

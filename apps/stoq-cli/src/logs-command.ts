@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { basename, join } from 'node:path';
 import { parseCommand } from './args';
 import { usageError } from './cli-error';
-import { findEcosystem } from './ecosystem';
+import { findEcosystem } from '@stoq/client';
 import { HELP } from './help';
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };

@@ -7,7 +7,7 @@ import { parseHybridCertificate } from '@stoq/core';
 import { UdpDnsQuerier, discoverInstances, healthMethod, rpcProto, type DiscoveredInstance } from '@stoq/rpc';
 import { parseCommand } from './args';
 import { CliError, usageError } from './cli-error';
-import { findEcosystem } from './ecosystem';
+import { findEcosystem } from '@stoq/client';
 import { HELP } from './help';
 import { connectSession, createClientTransport, loadClientIdentity } from './session';
 

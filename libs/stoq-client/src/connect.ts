@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
-import { caesar, ngauge, trustchain } from '@stoq/protos';
+import { caesar, hypermesh, ngauge, trustchain } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, createStub, type Stub } from '@stoq/rpc';
 
 /** Every service's generated methods, by STOQ service name. */
@@ -14,6 +14,7 @@ export const SERVICE_METHODS = {
   trustchain: trustchain.TrustChainMethods,
   'trustchain/ct': trustchain.CtMethods,
   caesar: caesar.CaesarMethods,
+  hypermesh: hypermesh.ConsensusMethods,
   ngauge: ngauge.NGaugeMethods,
 } as const;
 
@@ -47,14 +48,22 @@ export class ConnectError extends Error {
   }
 }
 
-/** The nearest `npm start` ecosystem: TrustChain's DNS address, the CLI identity and the admin identity. */
-export function findEcosystem(from: string): { dns: string; cli: string; admin: string } | null {
+/** An `npm start` ecosystem folder: where it is, TrustChain's DNS, the CLI and the admin identities. */
+export interface Ecosystem {
+  readonly dir: string;
+  readonly dns: string;
+  readonly cli: string;
+  readonly admin: string;
+}
+
+/** The nearest `.stoq/ecosystem` from `from` upward that has TrustChain's serve.json. */
+export function findEcosystem(from: string): Ecosystem | null {
   for (let dir = resolve(from); ; dir = dirname(dir)) {
     const eco = join(dir, '.stoq', 'ecosystem');
     const serveJson = join(eco, 'trustchain', 'serve.json');
     if (existsSync(serveJson)) {
       const info = JSON.parse(readFileSync(serveJson, 'utf8')) as { dns?: unknown };
-      if (typeof info.dns === 'string') return { dns: info.dns, cli: join(eco, 'cli'), admin: join(eco, 'trustchain', 'admin') };
+      if (typeof info.dns === 'string') return { dir: eco, dns: info.dns, cli: join(eco, 'cli'), admin: join(eco, 'trustchain', 'admin') };
     }
     if (dirname(dir) === dir) return null;
   }
