@@ -141,7 +141,10 @@ export class Scraper {
         slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped, capped, refusedMetrics };
         if (!this.slots.has(target.key)) return; // dropped while it ran
         this.record(samples, scheduledAt);
-      });
+      })
+      // Nothing above is expected to throw; if it ever does, it is logged, never an unhandled
+      // rejection that would end the process.
+      .catch((err: unknown) => this.opts.logger.error({ err, target: target.key }, 'recording a scrape failed'));
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }

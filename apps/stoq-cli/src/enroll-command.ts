@@ -2,7 +2,9 @@
 // is no service (the CLI itself, scripts, `@stoq/client` programs): the same enrollment a service
 // does on its first start (PKCS#10 CSR + FALCON proof over a connection pinning the root), stored
 // in a data dir that `--identity DIR` (and `@stoq/client`'s `identity`) then uses. An existing
-// identity is never replaced: enrolling into a dir that holds one only reports it.
+// identity's keys are never replaced: run on a dir that holds one, the command renews its
+// certificate once it is past 2/3 of its life (with the current certificate, no token) and
+// otherwise only reports it.
 import { NodeIdentity } from '@stoq/core';
 import { TrustChainSource } from '@stoq/service';
 import { readFile } from 'node:fs/promises';
