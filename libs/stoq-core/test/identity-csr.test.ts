@@ -75,3 +75,26 @@ describe('STOQ CSR', () => {
     expect(Buffer.from(falconCsrMessage(der)).subarray(0, FALCON_CSR_CONTEXT.length).toString('latin1')).toBe(FALCON_CSR_CONTEXT);
   });
 });
+
+describe('parseCsr on corrupted input', () => {
+  it('refuses any mutation or truncation of a valid CSR with a CsrError, never another exception', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const der = createCsr({ service: 'caesar', instance: 'caesar-1', tlsKey: privateKey, falconPublicKey: nativeFalcon.keypair().publicKey, ipAddresses: ['::1'] });
+    // A small seeded generator: the same mutations on every run.
+    let seed = 0x9e3779b9;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6b) >>> 0;
+      return seed % n;
+    };
+    for (let round = 0; round < 3000; round++) {
+      const bad = Uint8Array.from(der);
+      for (let k = 0, edits = 1 + next(3); k < edits; k++) bad[next(bad.length)] = next(256);
+      const input = next(4) === 0 ? bad.subarray(0, next(bad.length)) : bad;
+      try {
+        parseCsr(input);
+      } catch (err) {
+        if (!(err instanceof CsrError)) throw new Error(`round ${round}: ${(err as Error).constructor.name}: ${(err as Error).message}`);
+      }
+    }
+  });
+});
