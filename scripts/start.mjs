@@ -2,8 +2,9 @@
 //   1. TrustChain (`trustchain serve`): CA, revocation, CT log, DNS for hypermesh. on [::1]:7440
 //      (STOQ), [::1]:5354 (DNS), [::1]:7441 (CT HTTP);
 //   2. the services that enroll with it (SERVICES below): a STOQ node (`stoq node`) on [::1]:4433,
-//      Caesar (the ledger) on [::1]:4435 and NGauge (monitoring, dashboard on http://[::1]:9464/)
-//      on [::1]:4434. On a service's first
+//      Caesar (the ledger) on [::1]:4435, four HyperMesh validators on [::1]:4441-4444 (their
+//      genesis, <home>/hypermesh-genesis.json, written once from their enrolled FALCON keys) and
+//      NGauge (monitoring, dashboard on http://[::1]:9464/) on [::1]:4434. On a service's first
 //      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
 //      its config (<home>/<name>.toml) with the root fingerprint to pin.
 // State lives in <home> (default .stoq/ecosystem) and is reused by the next start: same
@@ -44,6 +45,8 @@ const STOQ = join(root, 'apps/stoq-cli/bin/stoq.js');
 const TRUSTCHAIN = join(root, 'apps/trustchain/bin/trustchain.js');
 const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
 const CAESAR = join(root, 'apps/caesar/bin/caesar.js');
+const HYPERMESH = join(root, 'apps/hypermesh/bin/hypermesh.js');
+
 
 if (opts['dev-ca']) process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml']));
 
@@ -52,12 +55,24 @@ const tcDir = join(home, 'trustchain');
 const logs = join(home, 'logs');
 mkdirSync(logs, { recursive: true, mode: 0o700 });
 
+const GENESIS = join(home, 'hypermesh-genesis.json');
+/** HyperMesh's genesis validators (N = 3f + 1 = 4), each its own process. */
+const VALIDATORS = [1, 2, 3, 4].map((i) => ({
+  name: `hypermesh-${i}`,
+  service: 'hypermesh',
+  instance: `hypermesh-${i}`,
+  bind: port(4440 + i),
+  argv: (cfg) => [HYPERMESH, 'serve', '--config', cfg, '--genesis', GENESIS],
+  ready: (l) => l.msg === 'hypermesh validator ready',
+}));
+
 // The services that enroll with TrustChain, started in this order after it and stopped in the
 // reverse order. Each gets <home>/<name>.toml (written on every start), its data dir <home>/<name>
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
   { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg], ready: (l) => l.msg === 'caesar serving' },
+  ...VALIDATORS,
   {
     name: 'ngauge',
     instance: 'ngauge-1',
@@ -205,7 +220,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 /** Writes the service's config and, before its first enrollment, mints its join token. */
 function prepare(svc, { rootFingerprint, stoq, dns }) {
-  if (!enrolled(join(home, svc.name))) writeFileSync(join(home, `${svc.name}.token`), `${mintToken(svc.name)}\n`, { mode: 0o600 });
+  if (!enrolled(join(home, svc.name))) writeFileSync(join(home, `${svc.name}.token`), `${mintToken(svc.service ?? svc.name)}\n`, { mode: 0o600 });
   const config = join(home, `${svc.name}.toml`);
   writeFileSync(
     config,
@@ -245,10 +260,24 @@ try {
   if (enrollment.status !== 0) throw new Error(`stoq enroll (the CLI identity) failed: ${enrollment.stderr.trim()}`);
   const up = [['trustchain', 'trustchain-1', stoq]];
   let dashboard = null;
+  // HyperMesh's genesis needs every validator's FALCON key: each enrolls first (once), then one
+  // genesis file is written for all (once; it is never replaced).
+  for (const v of VALIDATORS) {
+    const cfg = prepare(v, t);
+    if (!enrolled(join(home, v.name))) {
+      say(`enrolling ${v.name}`);
+      const r = spawnSync(process.execPath, [HYPERMESH, 'enroll', '--config', cfg], { cwd: root, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`hypermesh enroll (${v.name}) failed: ${r.stderr.trim()}`);
+    }
+  }
+  if (!existsSync(GENESIS)) {
+    const r = spawnSync(process.execPath, [HYPERMESH, 'genesis', '--chain-id', 'hypermesh-1', '--out', GENESIS, ...VALIDATORS.flatMap((v) => ['--config', join(home, `${v.name}.toml`)])], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`hypermesh genesis failed: ${r.stderr.trim()}`);
+  }
   for (const svc of SERVICES) {
     say(`starting ${svc.name}`);
     const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t)) });
-    up.push([svc.name, svc.instance, ready.address ?? svc.bind]);
+    up.push([svc.service ?? svc.name, svc.instance, ready.address ?? ready.stoq ?? svc.bind]);
     if (svc.name === 'ngauge') dashboard = `http://${ready.http}/`;
   }
   process.stderr.write(

@@ -1,5 +1,5 @@
 // `npm start` (scripts/start.mjs) as a user runs it, in its own folder and ports: the ecosystem
-// comes up (TrustChain, stoq node, Caesar, NGauge), `stoq status` and `stoq logs` read it, a service
+// comes up (TrustChain, stoq node, Caesar, four HyperMesh validators, NGauge), `stoq status` and `stoq logs` read it, a service
 // killed with SIGKILL is restarted, Ctrl-C stops everything with exit 0 and no process left
 // behind, and the next start reuses the identities instead of enrolling again.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -66,7 +66,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const status = await runStoq(['status', '--json'], base, { env: plainEnv });
   expect(status.stderr).toBe('');
   const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
-  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
+  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
   const cli = readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8');
   // stoq call and stoq methods by name, with nothing configured: the ecosystem's DNS, as `cli`.
   const echo = await runStoq(['call', 'node/echo', '--data', '{"text":"by name"}'], base, { env: plainEnv });
@@ -100,7 +100,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   process.kill(-first.child.pid!, 'SIGINT');
   const [code] = await once(first.child, 'exit');
   expect(code).toBe(0);
-  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
+  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping hypermesh-4', 'stoq: stopping hypermesh-3', 'stoq: stopping hypermesh-2', 'stoq: stopping hypermesh-1', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
   expect(processesOfHome()).toEqual([]);
 
   // The second start reuses the state: no new join token, the same node identity (the launcher's
