@@ -9,6 +9,8 @@ const OPERATION_ID_RE = /^[\x21-\x7e]+$/;
 export interface Operation {
   operationId: string;
   payload: Uint8Array;
+  /** Re-submission counter (0 first); not part of the operation's meaning. */
+  attempt?: number;
 }
 
 /** Why an operation id is not acceptable, or null. */
@@ -20,7 +22,7 @@ export function operationIdProblem(id: string): string | null {
 }
 
 export function encodeOperation(op: Operation): Uint8Array {
-  return proto.OperationType.encode(proto.OperationType.create({ operationId: op.operationId, payload: op.payload })).finish();
+  return proto.OperationType.encode(proto.OperationType.create({ operationId: op.operationId, payload: op.payload, attempt: op.attempt ?? 0 })).finish();
 }
 
 /** A block's operation bytes, or null when they are not an Operation (a faulty proposer's garbage). */
@@ -29,7 +31,7 @@ export function decodeOperation(bytes: Uint8Array): Operation | null {
     const m = proto.OperationType.decode(bytes) as unknown as proto.Operation;
     const operationId = m.operationId ?? '';
     if (operationIdProblem(operationId) !== null) return null;
-    return { operationId, payload: m.payload ?? new Uint8Array(0) };
+    return { operationId, payload: m.payload ?? new Uint8Array(0), attempt: m.attempt ?? 0 };
   } catch {
     return null;
   }

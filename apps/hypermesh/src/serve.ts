@@ -12,6 +12,9 @@ import { ValidatorNetwork } from './network/validator-network';
 import { ValidatorStore } from './store/validator-store';
 import { Validator } from './validator';
 
+/** Longest a SIGTERM/SIGINT shutdown may take before the process exits regardless. */
+export const SHUTDOWN_LIMIT_MS = 20_000;
+
 export interface ServeOptions {
   configPath: string;
   genesisPath: string;
@@ -28,11 +31,22 @@ export async function serve(o: ServeOptions): Promise<number> {
   let svc: RunningService | null = null;
   let fatal: unknown = null;
   let shuttingDown: Promise<void> | null = null;
+  let closeStore: (() => void) | null = null;
+  let forced: (() => void) | null = null;
+  const forcedExit = new Promise<void>((r) => (forced = r));
   const shutdown = (reason: string): Promise<void> =>
     (shuttingDown ??= (async () => {
       validator?.close(); // ends the inbound streams and watches, stops performing effects
+      // Bounded shutdown: if the runtime's stop (drain, transport close) has not finished in
+      // time, close the store (nothing writes to it any more) and exit anyway.
+      const watchdog = systemClock.setTimeout(() => {
+        svc?.logger.warn({ afterMs: SHUTDOWN_LIMIT_MS }, 'the STOQ runtime did not finish stopping in time: the validator state is closed, exiting anyway');
+        closeStore?.();
+        forced?.();
+      }, SHUTDOWN_LIMIT_MS);
       await network?.close();
       await svc?.stop(reason);
+      systemClock.clearTimeout(watchdog);
     })());
 
   svc = await runService({
@@ -67,6 +81,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance });
       ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, restored: restored !== undefined }, 'validator state opened');
+      closeStore = () => store.close();
       return {
         stop: () => {
           v.close();
@@ -85,7 +100,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   v.start();
   n.start();
   running.logger.info({ stoq: running.address, advertised: running.advertised, validator: v.status().self, chainId: genesis.chainId }, 'hypermesh validator ready');
-  await running.stopped;
+  await Promise.race([running.stopped, forcedExit]);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   return fatal === null ? 0 : 1;

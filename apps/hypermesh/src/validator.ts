@@ -48,6 +48,15 @@ export interface ValidatorOptions {
   mempoolMaxOps?: number;
   /** The validator cannot go on (failed write, safety assertion): stop the process. */
   onFatal(err: unknown): void;
+  /**
+   * A submission not committed after this long is submitted again with the next attempt number
+   * (default 3 × the base timeout). Why: the core's mempools move an operation out of the queue
+   * when any proposal carries it and bring it back only when a block at that height commits; a
+   * leader whose successor is down proposes blocks that are never certified, and it proposes
+   * right after such commits, so it can take the operation again and again (seen with a
+   * SIGSTOPped validator). A re-encoded copy is a new entry; the application applies an id once.
+   */
+  resubmitAfterMs?: number;
   /** Most submissions waiting for their commit at once (default 10,000); beyond: 'full'. */
   maxWaiting?: number;
   /** Equivocation evidence (to be reported to Caesar once that path exists). */
@@ -66,11 +75,17 @@ interface Waiter {
   resolve(outcome: SubmitOutcome): void;
 }
 
+/** Re-submissions of one operation (each new bytes: a fresh mempool entry everywhere). */
+const MAX_ATTEMPTS = 20;
+
 export class Validator {
   readonly replica: Replica;
   private readonly runner: EffectRunner;
   private timer: TimerHandle | null = null;
   private readonly waiters = new Map<string, Waiter[]>();
+  /** Per waited-for operation id: the last attempt submitted here and when. */
+  private readonly attempts = new Map<string, { attempt: number; payload: Uint8Array; lastAt: number }>();
+  private resubmitTimer: TimerHandle | null = null;
   private waiting = 0;
   private readonly commitListeners = new Set<(c: CommittedBlock) => void>();
   private closed = false;
@@ -154,6 +169,8 @@ export class Validator {
     this.opts.outbox.forward(encoded);
     return new Promise<SubmitOutcome>((resolve, reject) => {
       const w: Waiter = { payload: body, submittedAt: this.opts.clock.now(), resolve };
+      if (!this.attempts.has(operationId)) this.attempts.set(operationId, { attempt: 0, payload, lastAt: this.opts.clock.now() });
+      this.armResubmit();
       const list = this.waiters.get(operationId) ?? [];
       list.push(w);
       this.waiters.set(operationId, list);
@@ -166,7 +183,10 @@ export class Validator {
           if (l && i >= 0) {
             l.splice(i, 1);
             this.waiting--;
-            if (l.length === 0) this.waiters.delete(operationId);
+            if (l.length === 0) {
+              this.waiters.delete(operationId);
+              this.attempts.delete(operationId);
+            }
           }
           reject(signal.reason);
         },
@@ -216,6 +236,8 @@ export class Validator {
     this.runner.close();
     if (this.timer) this.opts.clock.clearTimeout(this.timer);
     this.timer = null;
+    if (this.resubmitTimer) this.opts.clock.clearTimeout(this.resubmitTimer);
+    this.resubmitTimer = null;
     this.markClosed();
   }
 
@@ -242,6 +264,7 @@ export class Validator {
       const list = this.waiters.get(op.operationId);
       if (!list) continue;
       this.waiters.delete(op.operationId);
+      this.attempts.delete(op.operationId);
       this.waiting -= list.length;
       for (const w of list) {
         if (fresh.has(op.operationId) && w.payload.equals(Buffer.from(op.payload))) {
@@ -260,6 +283,25 @@ export class Validator {
         this.opts.logger.warn({ err: (err as Error).message }, 'commit listener failed');
       }
     }
+  }
+
+  private armResubmit(): void {
+    if (this.resubmitTimer !== null || this.closed) return;
+    const every = this.opts.resubmitAfterMs ?? 3 * (this.opts.timing?.baseTimeout ?? 1000);
+    this.resubmitTimer = this.opts.clock.setTimeout(() => {
+      this.resubmitTimer = null;
+      if (this.closed) return;
+      const now = this.opts.clock.now();
+      for (const [operationId, a] of this.attempts) {
+        if (now - a.lastAt < every || a.attempt + 1 >= MAX_ATTEMPTS) continue;
+        a.attempt++;
+        a.lastAt = now;
+        const encoded = encodeOperation({ operationId, payload: a.payload, attempt: a.attempt });
+        if (this.replica.submit(encoded) === 'accepted') this.opts.outbox.forward(encoded);
+        this.opts.logger.debug({ operationId, attempt: a.attempt }, 'operation submitted again');
+      }
+      if (this.attempts.size > 0) this.armResubmit();
+    }, every);
   }
 
   /** No operation waits here and none sits in an uncommitted ancestor of `block`. */

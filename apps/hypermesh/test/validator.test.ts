@@ -68,7 +68,7 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     }
     if (!until()) throw new Error('condition not reached');
   };
-  return { v, store, pump, forwarded, fatal, close: () => (v.close(), store.close()) };
+  return { v, store, pump, forwarded, fatal, clock, close: () => (v.close(), store.close()) };
 }
 
 test('a submission answers with its commit; the same id again answers with the first commit; another payload is a conflict', async () => {
@@ -103,5 +103,21 @@ test('too many submissions waiting for their commit are refused like a full memp
   void t.v.submit('a', Buffer.from('1'));
   void t.v.submit('b', Buffer.from('2'));
   expect(await t.v.submit('c', Buffer.from('3'))).toEqual({ kind: 'full' });
+  t.close();
+});
+
+test('a submission not committed in time is submitted again as new bytes (next attempt), same id', async () => {
+  const t = setup();
+  let out: SubmitOutcome | null = null;
+  void t.v.submit('slow', Buffer.from('x')).then((o) => (out = o));
+  expect(t.forwarded).toHaveLength(1);
+  t.clock.advance(3000); // 3 x the base timeout, nothing delivered meanwhile
+  expect(t.forwarded.map((b) => decodeOperation(b))).toEqual([
+    { operationId: 'slow', payload: expect.anything(), attempt: 0 },
+    { operationId: 'slow', payload: expect.anything(), attempt: 1 },
+  ]);
+  expect(Buffer.from(t.forwarded[1]!).equals(Buffer.from(t.forwarded[0]!))).toBe(false);
+  await t.pump(() => out !== null);
+  expect((out! as SubmitOutcome).kind).toBe('committed');
   t.close();
 });

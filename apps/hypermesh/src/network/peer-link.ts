@@ -33,6 +33,8 @@ export class PeerLink {
   private attempt: AbortController | null = null;
   private running: Promise<void> | null = null;
   private connectedTo: Ipv6Endpoint | null = null;
+  /** The address being dialled or connected to. */
+  private target: Ipv6Endpoint | null = null;
   private hint: Ipv6Endpoint | null = null;
   private dropped = 0;
   private sent = 0;
@@ -71,8 +73,10 @@ export class PeerLink {
    */
   seenAt(address: Ipv6Endpoint): void {
     this.hint = address;
-    if (this.connectedTo !== null && this.connectedTo !== address) {
-      this.opts.logger.info({ peer: this.opts.peer.instance, from: this.connectedTo, to: address }, 'validator moved: redialling');
+    // Connected or still dialling elsewhere (e.g. the dead address of its previous run, which
+    // only fails at the handshake timeout): give up on that and dial where it is now.
+    if (this.target !== null && this.target !== address) {
+      this.opts.logger.info({ peer: this.opts.peer.instance, from: this.target, to: address }, 'validator moved: redialling');
       this.attempt?.abort(new Error('peer moved'));
     }
   }
@@ -103,6 +107,7 @@ export class PeerLink {
       } finally {
         if (this.connectedTo !== null) this.opts.logger.info({ peer: this.opts.peer.instance, address: this.connectedTo }, 'validator link closed');
         this.connectedTo = null;
+        this.target = null;
       }
       if (this.closed) break;
       // A link that stayed up a while starts its backoff afresh.
@@ -130,7 +135,8 @@ export class PeerLink {
     const address = this.hint ?? (await this.opts.locate(signal));
     if (address === null) throw new Error(`no address known for ${peer.instance}`);
     this.hint = null;
-    const conn: DialedConnection = await transport.connect(address, { serverName: HYPERMESH_SERVER_NAME, expectedService: HYPERMESH_SERVICE });
+    this.target = address;
+    const conn: DialedConnection = await abortable(transport.connect(address, { serverName: HYPERMESH_SERVER_NAME, expectedService: HYPERMESH_SERVICE }), signal);
     try {
       if (conn.peer.instance !== peer.instance) throw new Error(`${address} is ${conn.peer.service}/${conn.peer.instance}, not validator ${peer.instance}`);
       if (!Buffer.from(conn.peer.falconPublicKey).equals(Buffer.from(peer.falconPublicKey))) throw new Error(`${address} (${peer.instance}) proved a FALCON key that is not the genesis key of validator ${peer.id}`);
@@ -172,4 +178,30 @@ export class PeerLink {
       this.wake = null;
     }
   }
+}
+
+/** `p`, or the signal's reason once it aborts; a connection that arrives after that is closed. */
+function abortable(p: Promise<DialedConnection>, signal: AbortSignal): Promise<DialedConnection> {
+  if (signal.aborted) {
+    void p.then((c) => c.close(0, 'abandoned'), () => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      void p.then((c) => c.close(0, 'abandoned'), () => undefined);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (c) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) c.close(0, 'abandoned');
+        else resolve(c);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
