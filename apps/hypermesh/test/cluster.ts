@@ -1,7 +1,7 @@
 // A synchronous in-memory cluster of 4 replicas for the shell's unit tests: real FALCON-1024
 // signatures (falcon-signatures.ts), each replica's effects performed by an EffectRunner into a
 // real ValidatorStore in a temp dir; messages delivered FIFO in-process.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, decodeMessage, Replica, ValidatorSet, type CommittedBlock, type Message, type RestoredState, type ValidatorId } from '@stoq/consensus';
@@ -41,11 +41,17 @@ export class TestCluster {
   readonly set = validatorSet();
   readonly clock = new ManualClock();
   readonly nodes: Array<Node | null>;
+  readonly root: string;
   readonly queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
   /** Called with every message a node puts on the wire (before it is queued). */
   onSend: (from: ValidatorId, m: Message) => void = () => undefined;
 
-  constructor(readonly root = mkdtempSync(join(tmpdir(), 'hypermesh-unit-'))) {
+  /** The temp dir is removed by close() when the cluster made it. */
+  private readonly ownsRoot: boolean;
+
+  constructor(root?: string) {
+    this.ownsRoot = root === undefined;
+    this.root = root ?? mkdtempSync(join(tmpdir(), 'hypermesh-unit-'));
     this.nodes = Array.from({ length: N }, (_, id) => this.open(id));
   }
 
@@ -117,5 +123,6 @@ export class TestCluster {
       n.runner.close();
       n.store.close();
     }
+    if (this.ownsRoot) rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,8 @@
 // The validator's durable state: what a replica persisted is on disk before anything it allows
 // is sent; a restarted replica continues from disk; damaged or foreign state is refused.
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetyState, type Message } from '@stoq/consensus';
 import { isHyperMeshError } from '../src/errors';
@@ -60,13 +61,16 @@ describe('damaged or foreign state is refused, never reset', () => {
   let c: TestCluster;
   let dir: string;
   let file: string;
+  let root: string;
   beforeEach(() => {
-    c = new TestCluster();
+    root = mkdtempSync(join(tmpdir(), 'hypermesh-damage-'));
+    c = new TestCluster(root);
     c.run(minHeight(c, 5));
     dir = c.nodes[1]!.dir;
     file = join(dir, STORE_FILE);
     c.close();
   });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   const reopen = () => ValidatorStore.open(dir, validatorSet(), identityOf(1));
   const expectRefused = (code: 'STATE_DAMAGED' | 'STATE_MISMATCH', pattern: RegExp) => {

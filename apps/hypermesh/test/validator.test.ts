@@ -2,7 +2,7 @@
 // idempotently by operation id; a full mempool is refused; another payload under a known id is
 // a conflict; submissions are forwarded to the other validators. One validator under test plus
 // three plain replicas, messages delivered in-process.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, Replica, type ValidatorId } from '@stoq/consensus';
@@ -22,7 +22,8 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
   const clock = new ManualClock();
   const queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
   const forwarded: Uint8Array[] = [];
-  const { store, restored } = ValidatorStore.open(mkdtempSync(join(tmpdir(), 'hypermesh-validator-')), genesis.validatorSet, { chainId: 'unit', genesisSha256: genesis.sha256, validatorId: 0 });
+  const dir = mkdtempSync(join(tmpdir(), 'hypermesh-validator-'));
+  const { store, restored } = ValidatorStore.open(dir, genesis.validatorSet, { chainId: 'unit', genesisSha256: genesis.sha256, validatorId: 0 });
   const fatal: unknown[] = [];
   const v = new Validator({
     genesis,
@@ -68,7 +69,7 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     }
     if (!until()) throw new Error('condition not reached');
   };
-  return { v, store, pump, forwarded, fatal, clock, close: () => (v.close(), store.close()) };
+  return { v, store, pump, forwarded, fatal, clock, close: () => (v.close(), store.close(), rmSync(dir, { recursive: true, force: true })) };
 }
 
 test('a submission answers with its commit; the same id again answers with the first commit; another payload is a conflict', async () => {
