@@ -140,6 +140,9 @@ export class RpcClient {
     return this.withScope(def, options, async (scope, header) => {
       const call = await this.attempts.open(def, scope, options.target);
       const sending = this.sendAll(call, def, header, requests);
+      // If the call fails while requests are still being sent, the failure is reported through
+      // `responses`/`result`; the send's own rejection must not go unhandled meanwhile.
+      sending.catch(() => undefined);
       const first = await call.responses.next();
       await call.result;
       await sending;
