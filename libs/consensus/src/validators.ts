@@ -46,8 +46,9 @@ export class ValidatorSet {
     w.raw(new TextEncoder().encode('stoq-consensus/genesis/v1')).bytes16(chainId).u16(vs.length);
     for (const v of vs) w.u16(v.id).bytes16(v.publicKey).u64(v.weight);
     this.chainTag = sha256(w.finish());
-    const placeholder: QuorumCertificate = { view: 0, height: 0, blockHash: ZERO_HASH, signatures: [] };
-    this.genesisBlock = { height: 0, view: 0, proposer: 0, parentHash: ZERO_HASH, justify: placeholder, payload: [] };
+    // The genesis block has no parent to certify: its justify is the empty certificate of height 0.
+    const genesisJustify: QuorumCertificate = { view: 0, height: 0, blockHash: ZERO_HASH, signatures: [] };
+    this.genesisBlock = { height: 0, view: 0, proposer: 0, parentHash: ZERO_HASH, justify: genesisJustify, payload: [] };
     this.genesisBlockHash = computeBlockHash(this.chainTag, this.genesisBlock);
     this.genesisQc = { view: 0, height: 0, blockHash: this.genesisBlockHash, signatures: [] };
   }
