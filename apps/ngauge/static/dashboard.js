@@ -66,7 +66,11 @@
     const palette = ['#3498db', '#2ecc71', '#e67e22', '#9b59b6', '#e74c3c', '#1abc9c', '#f1c40f', '#95a5a6'];
     chart.plot = new uPlot({
       width: width(chart.el), height: 180, legend: { show: true, live: false },
-      axes: [{ stroke: '#8a949e', grid: { stroke: '#2a333d' } }, { stroke: '#8a949e', grid: { stroke: '#2a333d' } }],
+      axes: [
+        // Whole-second clock labels, spaced so they never crowd (samples come several times a second).
+        { stroke: '#8a949e', grid: { stroke: '#2a333d' }, space: 90, values: (u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleTimeString()) },
+        { stroke: '#8a949e', grid: { stroke: '#2a333d' } },
+      ],
       series: [{}, ...chart.names.map((n, i) => ({ label: n, stroke: palette[i % palette.length], width: 1.5, spanGaps: true }))],
     }, chart.data, chart.el);
   }
