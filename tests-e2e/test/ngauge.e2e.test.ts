@@ -215,7 +215,7 @@ test('a rule file with a mistake is refused at start, naming the line', async ()
     // A phone's width: nothing but the table's own scroller overflows the page.
     await page.setViewportSize({ width: 390, height: 844 });
     // The charts are rebuilt for the new width by their ResizeObserver: wait for that, then check.
-    await page.waitForFunction(() => [...document.querySelectorAll('.uplot')].every((u) => u.getBoundingClientRect().right <= window.innerWidth), undefined, { timeout: 5_000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('.uplot canvas')].every((c) => c.getBoundingClientRect().right <= window.innerWidth), undefined, { timeout: 10_000 });
     const overflow = await page.evaluate(() =>
       [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap')).map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`).slice(0, 5),
     );
