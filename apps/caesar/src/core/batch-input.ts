@@ -5,37 +5,16 @@
 // change. Everything a well-formed event can get wrong is a per-event result code instead.
 import { LedgerError } from '../errors';
 import { isU128, isU16, isU32, isU64 } from './integers';
-import type { AccountInput, TransferInput } from './types';
+import type { Account, AccountInput, Transfer, TransferInput } from './types';
 
 /** Most events in one batch (TigerBeetle's batch size for 128-byte events in a 1 MiB message). */
 export const MAX_BATCH_EVENTS = 8190;
 
-/** An account event with every field present. */
-export interface AccountEvent {
-  readonly id: bigint;
-  readonly ledger: number;
-  readonly code: number;
-  readonly flags: number;
-  readonly userData128: bigint;
-  readonly userData64: bigint;
-  readonly userData32: number;
-}
+/** An account event with every field present: an account as stored, before it has balances and a timestamp. */
+export type AccountEvent = Omit<Account, 'debitsPending' | 'debitsPosted' | 'creditsPending' | 'creditsPosted' | 'timestamp'>;
 
-/** A transfer event with every field present. */
-export interface TransferEvent {
-  readonly id: bigint;
-  readonly debitAccountId: bigint;
-  readonly creditAccountId: bigint;
-  readonly amount: bigint;
-  readonly pendingId: bigint;
-  readonly userData128: bigint;
-  readonly userData64: bigint;
-  readonly userData32: number;
-  readonly timeout: number;
-  readonly ledger: number;
-  readonly code: number;
-  readonly flags: number;
-}
+/** A transfer event with every field present: a transfer as stored, before it has a timestamp. */
+export type TransferEvent = Omit<Transfer, 'timestamp'>;
 
 type Kind = 'u128' | 'u64' | 'u32' | 'u16';
 const CHECK: Record<Kind, (v: unknown) => boolean> = { u128: isU128, u64: isU64, u32: isU32, u16: isU16 };
