@@ -1,8 +1,9 @@
 // A CLI session: the CLI identity, a client transport, one authenticated connection to the
 // target, and an RPC client that uses exactly that connection.
-import { readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type DialedConnection, type TransportIdentity } from '@stoq/core';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, type DialedConnection, type TransportIdentity } from '@stoq/core';
+import { storedIdentity } from '@stoq/client';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
@@ -64,15 +65,12 @@ export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<C
 /** An identity issued elsewhere (TrustChain): names come from its certificate; nothing is issued. */
 async function loadStoredIdentity(dir: string, trustRoot: string | undefined): Promise<ClientIdentity> {
   const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
-  let pem: string;
   try {
-    pem = await readFile(certFile, 'utf8');
+    await access(certFile);
   } catch (cause) {
     throw new CliError('FILE_UNREADABLE', `--identity ${dir}: cannot read ${certFile}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)} (expected a data dir holding identity/cert.pem, e.g. a node's data dir or TrustChain's <data-dir>/admin)`, { cause });
   }
-  const leaf = parseHybridCertificate(pemToDerList(pem, 'CERTIFICATE', certFile)[0]!);
-  const service = leaf.dnsNames.find((n) => /^[^.]+\.hypermesh$/.test(n))?.split('.')[0] ?? leaf.commonName;
-  const identity = await NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca: null, ipAddresses: leaf.ipAddresses.length > 0 ? [...leaf.ipAddresses] : undefined });
+  const identity = await storedIdentity(dir);
   const trusted: TrustedRoot[] = rootFingerprints(identity.trustRootsPem).map((fingerprint) => ({ fingerprint, from: `--identity ${dir}` }));
   let extraRoot = '';
   if (trustRoot !== undefined) {

@@ -69,8 +69,8 @@ export function findEcosystem(from: string): Ecosystem | null {
   }
 }
 
-/** Loads a stored identity (names from its certificate; nothing is issued). */
-async function storedIdentity(dir: string): Promise<NodeIdentity> {
+/** Loads an identity TrustChain issued, stored in `dir` (names from its certificate; nothing is issued). */
+export async function storedIdentity(dir: string): Promise<NodeIdentity> {
   const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
   if (!existsSync(certFile)) throw new ConnectError('NO_IDENTITY', `${dir} holds no identity (${certFile} is missing): give an identity TrustChain issued`);
   const leaf = parseHybridCertificate(pemToDerList(readFileSync(certFile, 'utf8'), 'CERTIFICATE', certFile)[0]!);
