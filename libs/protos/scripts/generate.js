@@ -15,7 +15,7 @@ const PROTOS = {
   'trustchain.proto': ['--service', 'Ct=trustchain/ct'],
   'ngauge.proto': ['--service', 'NGauge=ngauge'],
   'caesar.proto': ['--service', 'Caesar=caesar'],
-  'hypermesh.proto': ['--service', 'Consensus=hypermesh/consensus'],
+  'hypermesh.proto': ['--service', 'Consensus=hypermesh/consensus', '--service', 'Assets=hypermesh/assets'],
 };
 
 const check = process.argv.includes('--check');

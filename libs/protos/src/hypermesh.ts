@@ -23,6 +23,42 @@ export interface Operation {
   operationId?: string | null;
   payload?: Uint8Array | null;
   attempt?: number | null;
+  certificateValidation?: CertificateValidation | null;
+  proofsValidation?: ProofsValidation | null;
+  assetRegistration?: AssetRegistration | null;
+  assetTransfer?: AssetTransfer | null;
+}
+
+/** stoq.hypermesh.v1.CertificateValidation */
+export interface CertificateValidation {
+  csrHash?: Uint8Array | null;
+  keyBinding?: Uint8Array | null;
+  proofHash?: Uint8Array | null;
+  proofSet?: Uint8Array | null;
+}
+
+/** stoq.hypermesh.v1.ProofsValidation */
+export interface ProofsValidation {
+  operation?: string | null;
+  assetId?: string | null;
+  nodeId?: Uint8Array | null;
+  proofHash?: Uint8Array | null;
+  proofSet?: Uint8Array | null;
+}
+
+/** stoq.hypermesh.v1.AssetRegistration */
+export interface AssetRegistration {
+  assetId?: string | null;
+  kind?: string | null;
+  owner?: string | null;
+  attributes?: Record<string, string> | null;
+}
+
+/** stoq.hypermesh.v1.AssetTransfer */
+export interface AssetTransfer {
+  assetId?: string | null;
+  caller?: string | null;
+  newOwner?: string | null;
 }
 
 /** stoq.hypermesh.v1.SubmitRequest */
@@ -106,13 +142,108 @@ export interface WatchRequest {
   fromHeight?: number | Long | null;
 }
 
+/** stoq.hypermesh.v1.ValidateCertificateRequest */
+export interface ValidateCertificateRequest {
+  requestId?: string | null;
+  csrHash?: Uint8Array | null;
+  keyBinding?: Uint8Array | null;
+  proofSet?: Uint8Array | null;
+}
+
+/** stoq.hypermesh.v1.ValidateProofsRequest */
+export interface ValidateProofsRequest {
+  requestId?: string | null;
+  operation?: string | null;
+  assetId?: string | null;
+  nodeId?: Uint8Array | null;
+  proofSet?: Uint8Array | null;
+}
+
+/** stoq.hypermesh.v1.ProofValidation */
+export interface ProofValidation {
+  valid?: boolean | null;
+  code?: string | null;
+  field?: string | null;
+  detail?: string | null;
+  proofHash?: Uint8Array | null;
+  height?: number | Long | null;
+  blockHash?: string | null;
+  qc?: QuorumCertificate | null;
+  encodedBlock?: Uint8Array | null;
+  duplicate?: boolean | null;
+}
+
+/** stoq.hypermesh.v1.Asset */
+export interface Asset {
+  assetId?: string | null;
+  kind?: string | null;
+  owner?: string | null;
+  attributes?: Record<string, string> | null;
+  createdHeight?: number | Long | null;
+  updatedHeight?: number | Long | null;
+}
+
+/** stoq.hypermesh.v1.RegisterAssetRequest */
+export interface RegisterAssetRequest {
+  requestId?: string | null;
+  assetId?: string | null;
+  kind?: string | null;
+  attributes?: Record<string, string> | null;
+}
+
+/** stoq.hypermesh.v1.TransferAssetRequest */
+export interface TransferAssetRequest {
+  requestId?: string | null;
+  assetId?: string | null;
+  newOwner?: string | null;
+}
+
+/** stoq.hypermesh.v1.AssetChange */
+export interface AssetChange {
+  asset?: Asset | null;
+  height?: number | Long | null;
+  blockHash?: string | null;
+  qc?: QuorumCertificate | null;
+  duplicate?: boolean | null;
+}
+
+/** stoq.hypermesh.v1.GetAssetRequest */
+export interface GetAssetRequest {
+  assetId?: string | null;
+}
+
+/** stoq.hypermesh.v1.GetAssetResponse */
+export interface GetAssetResponse {
+  asset?: Asset | null;
+  appliedHeight?: number | Long | null;
+}
+
+/** stoq.hypermesh.v1.ListAssetsRequest */
+export interface ListAssetsRequest {
+  kind?: string | null;
+  owner?: string | null;
+  pageSize?: number | null;
+  pageToken?: string | null;
+}
+
+/** stoq.hypermesh.v1.ListAssetsResponse */
+export interface ListAssetsResponse {
+  assets?: Asset[] | null;
+  nextPageToken?: string | null;
+  appliedHeight?: number | Long | null;
+}
+
 /** The protobufjs schema these types were generated from (descriptor JSON below). */
-const descriptor = {"nested":{"stoq":{"nested":{"hypermesh":{"nested":{"v1":{"nested":{"ConsensusEnvelope":{"fields":{"message":{"type":"bytes","id":1},"forwardedOperation":{"type":"bytes","id":2}}},"StreamSummary":{"fields":{"accepted":{"type":"uint64","id":1},"rejected":{"type":"uint64","id":2}}},"Operation":{"fields":{"operationId":{"type":"string","id":1},"payload":{"type":"bytes","id":2},"attempt":{"type":"uint32","id":3}}},"SubmitRequest":{"fields":{"operationId":{"type":"string","id":1},"payload":{"type":"bytes","id":2}}},"ValidatorSignature":{"fields":{"validator":{"type":"uint32","id":1},"signature":{"type":"bytes","id":2}}},"QuorumCertificate":{"fields":{"view":{"type":"uint64","id":1},"height":{"type":"uint64","id":2},"blockHash":{"type":"string","id":3},"signatures":{"rule":"repeated","type":"ValidatorSignature","id":4}}},"SubmitResponse":{"fields":{"height":{"type":"uint64","id":1},"blockHash":{"type":"string","id":2},"qc":{"type":"QuorumCertificate","id":3},"duplicate":{"type":"bool","id":4}}},"StatusRequest":{"fields":{}},"Validator":{"fields":{"id":{"type":"uint32","id":1},"instance":{"type":"string","id":2},"falconPublicKey":{"type":"bytes","id":3},"weight":{"type":"uint64","id":4},"connected":{"type":"bool","id":5}}},"StatusResponse":{"fields":{"chainId":{"type":"string","id":1},"self":{"type":"uint32","id":2},"instance":{"type":"string","id":3},"view":{"type":"uint64","id":4},"leader":{"type":"uint32","id":5},"leaderInstance":{"type":"string","id":6},"committedHeight":{"type":"uint64","id":7},"committedHash":{"type":"string","id":8},"highQcView":{"type":"uint64","id":9},"lockedQcView":{"type":"uint64","id":10},"lastVotedView":{"type":"uint64","id":11},"mempoolSize":{"type":"uint64","id":12},"validators":{"rule":"repeated","type":"Validator","id":13}}},"BlockRequest":{"fields":{"height":{"type":"uint64","id":1}}},"CommittedBlock":{"fields":{"height":{"type":"uint64","id":1},"hash":{"type":"string","id":2},"view":{"type":"uint64","id":3},"proposer":{"type":"uint32","id":4},"parentHash":{"type":"string","id":5},"justify":{"type":"QuorumCertificate","id":6},"operations":{"rule":"repeated","type":"Operation","id":7},"qc":{"type":"QuorumCertificate","id":8},"encoded":{"type":"bytes","id":9}}},"WatchRequest":{"fields":{"fromHeight":{"type":"uint64","id":1}}},"Consensus":{"methods":{"Stream":{"requestType":"ConsensusEnvelope","requestStream":true,"responseType":"StreamSummary","responseStream":true},"Submit":{"requestType":"SubmitRequest","responseType":"SubmitResponse","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]},"Status":{"requestType":"StatusRequest","responseType":"StatusResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Block":{"requestType":"BlockRequest","responseType":"CommittedBlock","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Watch":{"requestType":"WatchRequest","responseType":"CommittedBlock","responseStream":true,"options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]}}}}}}}}}}};
+const descriptor = {"nested":{"stoq":{"nested":{"hypermesh":{"nested":{"v1":{"nested":{"ConsensusEnvelope":{"fields":{"message":{"type":"bytes","id":1},"forwardedOperation":{"type":"bytes","id":2}}},"StreamSummary":{"fields":{"accepted":{"type":"uint64","id":1},"rejected":{"type":"uint64","id":2}}},"Operation":{"fields":{"operationId":{"type":"string","id":1},"payload":{"type":"bytes","id":2},"attempt":{"type":"uint32","id":3},"certificateValidation":{"type":"CertificateValidation","id":4},"proofsValidation":{"type":"ProofsValidation","id":5},"assetRegistration":{"type":"AssetRegistration","id":6},"assetTransfer":{"type":"AssetTransfer","id":7}}},"CertificateValidation":{"fields":{"csrHash":{"type":"bytes","id":1},"keyBinding":{"type":"bytes","id":2},"proofHash":{"type":"bytes","id":3},"proofSet":{"type":"bytes","id":4}}},"ProofsValidation":{"fields":{"operation":{"type":"string","id":1},"assetId":{"type":"string","id":2},"nodeId":{"type":"bytes","id":3},"proofHash":{"type":"bytes","id":4},"proofSet":{"type":"bytes","id":5}}},"AssetRegistration":{"fields":{"assetId":{"type":"string","id":1},"kind":{"type":"string","id":2},"owner":{"type":"string","id":3},"attributes":{"keyType":"string","type":"string","id":4}}},"AssetTransfer":{"fields":{"assetId":{"type":"string","id":1},"caller":{"type":"string","id":2},"newOwner":{"type":"string","id":3}}},"SubmitRequest":{"fields":{"operationId":{"type":"string","id":1},"payload":{"type":"bytes","id":2}}},"ValidatorSignature":{"fields":{"validator":{"type":"uint32","id":1},"signature":{"type":"bytes","id":2}}},"QuorumCertificate":{"fields":{"view":{"type":"uint64","id":1},"height":{"type":"uint64","id":2},"blockHash":{"type":"string","id":3},"signatures":{"rule":"repeated","type":"ValidatorSignature","id":4}}},"SubmitResponse":{"fields":{"height":{"type":"uint64","id":1},"blockHash":{"type":"string","id":2},"qc":{"type":"QuorumCertificate","id":3},"duplicate":{"type":"bool","id":4}}},"StatusRequest":{"fields":{}},"Validator":{"fields":{"id":{"type":"uint32","id":1},"instance":{"type":"string","id":2},"falconPublicKey":{"type":"bytes","id":3},"weight":{"type":"uint64","id":4},"connected":{"type":"bool","id":5}}},"StatusResponse":{"fields":{"chainId":{"type":"string","id":1},"self":{"type":"uint32","id":2},"instance":{"type":"string","id":3},"view":{"type":"uint64","id":4},"leader":{"type":"uint32","id":5},"leaderInstance":{"type":"string","id":6},"committedHeight":{"type":"uint64","id":7},"committedHash":{"type":"string","id":8},"highQcView":{"type":"uint64","id":9},"lockedQcView":{"type":"uint64","id":10},"lastVotedView":{"type":"uint64","id":11},"mempoolSize":{"type":"uint64","id":12},"validators":{"rule":"repeated","type":"Validator","id":13}}},"BlockRequest":{"fields":{"height":{"type":"uint64","id":1}}},"CommittedBlock":{"fields":{"height":{"type":"uint64","id":1},"hash":{"type":"string","id":2},"view":{"type":"uint64","id":3},"proposer":{"type":"uint32","id":4},"parentHash":{"type":"string","id":5},"justify":{"type":"QuorumCertificate","id":6},"operations":{"rule":"repeated","type":"Operation","id":7},"qc":{"type":"QuorumCertificate","id":8},"encoded":{"type":"bytes","id":9}}},"WatchRequest":{"fields":{"fromHeight":{"type":"uint64","id":1}}},"ValidateCertificateRequest":{"fields":{"requestId":{"type":"string","id":1},"csrHash":{"type":"bytes","id":2},"keyBinding":{"type":"bytes","id":3},"proofSet":{"type":"bytes","id":4}}},"ValidateProofsRequest":{"fields":{"requestId":{"type":"string","id":1},"operation":{"type":"string","id":2},"assetId":{"type":"string","id":3},"nodeId":{"type":"bytes","id":4},"proofSet":{"type":"bytes","id":5}}},"ProofValidation":{"fields":{"valid":{"type":"bool","id":1},"code":{"type":"string","id":2},"field":{"type":"string","id":3},"detail":{"type":"string","id":4},"proofHash":{"type":"bytes","id":5},"height":{"type":"uint64","id":6},"blockHash":{"type":"string","id":7},"qc":{"type":"QuorumCertificate","id":8},"encodedBlock":{"type":"bytes","id":9},"duplicate":{"type":"bool","id":10}}},"Asset":{"fields":{"assetId":{"type":"string","id":1},"kind":{"type":"string","id":2},"owner":{"type":"string","id":3},"attributes":{"keyType":"string","type":"string","id":4},"createdHeight":{"type":"uint64","id":5},"updatedHeight":{"type":"uint64","id":6}}},"RegisterAssetRequest":{"fields":{"requestId":{"type":"string","id":1},"assetId":{"type":"string","id":2},"kind":{"type":"string","id":3},"attributes":{"keyType":"string","type":"string","id":4}}},"TransferAssetRequest":{"fields":{"requestId":{"type":"string","id":1},"assetId":{"type":"string","id":2},"newOwner":{"type":"string","id":3}}},"AssetChange":{"fields":{"asset":{"type":"Asset","id":1},"height":{"type":"uint64","id":2},"blockHash":{"type":"string","id":3},"qc":{"type":"QuorumCertificate","id":4},"duplicate":{"type":"bool","id":5}}},"GetAssetRequest":{"fields":{"assetId":{"type":"string","id":1}}},"GetAssetResponse":{"fields":{"asset":{"type":"Asset","id":1},"appliedHeight":{"type":"uint64","id":2}}},"ListAssetsRequest":{"fields":{"kind":{"type":"string","id":1},"owner":{"type":"string","id":2},"pageSize":{"type":"uint32","id":3},"pageToken":{"type":"string","id":4}}},"ListAssetsResponse":{"fields":{"assets":{"rule":"repeated","type":"Asset","id":1},"nextPageToken":{"type":"string","id":2},"appliedHeight":{"type":"uint64","id":3}}},"Assets":{"methods":{"Register":{"requestType":"RegisterAssetRequest","responseType":"AssetChange","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]},"Get":{"requestType":"GetAssetRequest","responseType":"GetAssetResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Transfer":{"requestType":"TransferAssetRequest","responseType":"AssetChange","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]},"List":{"requestType":"ListAssetsRequest","responseType":"ListAssetsResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]}}},"Consensus":{"methods":{"Stream":{"requestType":"ConsensusEnvelope","requestStream":true,"responseType":"StreamSummary","responseStream":true},"Submit":{"requestType":"SubmitRequest","responseType":"SubmitResponse","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]},"Status":{"requestType":"StatusRequest","responseType":"StatusResponse","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Block":{"requestType":"BlockRequest","responseType":"CommittedBlock","options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"Watch":{"requestType":"WatchRequest","responseType":"CommittedBlock","responseStream":true,"options":{"idempotency_level":"NO_SIDE_EFFECTS"},"parsedOptions":[{"idempotency_level":"NO_SIDE_EFFECTS"}]},"ValidateProofs":{"requestType":"ValidateProofsRequest","responseType":"ProofValidation","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]},"ValidateCertificate":{"requestType":"ValidateCertificateRequest","responseType":"ProofValidation","options":{"idempotency_level":"IDEMPOTENT"},"parsedOptions":[{"idempotency_level":"IDEMPOTENT"}]}}}}}}}}}}};
 export const schema: protobuf.Root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
 
 export const ConsensusEnvelopeType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ConsensusEnvelope');
 export const StreamSummaryType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.StreamSummary');
 export const OperationType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.Operation');
+export const CertificateValidationType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.CertificateValidation');
+export const ProofsValidationType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ProofsValidation');
+export const AssetRegistrationType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.AssetRegistration');
+export const AssetTransferType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.AssetTransfer');
 export const SubmitRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.SubmitRequest');
 export const ValidatorSignatureType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ValidatorSignature');
 export const QuorumCertificateType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.QuorumCertificate');
@@ -123,6 +254,25 @@ export const StatusResponseType: protobuf.Type = schema.lookupType('stoq.hyperme
 export const BlockRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.BlockRequest');
 export const CommittedBlockType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.CommittedBlock');
 export const WatchRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.WatchRequest');
+export const ValidateCertificateRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ValidateCertificateRequest');
+export const ValidateProofsRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ValidateProofsRequest');
+export const ProofValidationType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ProofValidation');
+export const AssetType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.Asset');
+export const RegisterAssetRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.RegisterAssetRequest');
+export const TransferAssetRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.TransferAssetRequest');
+export const AssetChangeType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.AssetChange');
+export const GetAssetRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.GetAssetRequest');
+export const GetAssetResponseType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.GetAssetResponse');
+export const ListAssetsRequestType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ListAssetsRequest');
+export const ListAssetsResponseType: protobuf.Type = schema.lookupType('stoq.hypermesh.v1.ListAssetsResponse');
+
+/** Method definitions of service stoq.hypermesh.v1.Assets, shared by server and client. */
+export const AssetsMethods = {
+  register: defineMethod<RegisterAssetRequest, AssetChange, 'unary'>({ path: 'hypermesh/assets/register', kind: 'unary', requestType: RegisterAssetRequestType, responseType: AssetChangeType, idempotent: true }),
+  get: defineMethod<GetAssetRequest, GetAssetResponse, 'unary'>({ path: 'hypermesh/assets/get', kind: 'unary', requestType: GetAssetRequestType, responseType: GetAssetResponseType, idempotent: true }),
+  transfer: defineMethod<TransferAssetRequest, AssetChange, 'unary'>({ path: 'hypermesh/assets/transfer', kind: 'unary', requestType: TransferAssetRequestType, responseType: AssetChangeType, idempotent: true }),
+  list: defineMethod<ListAssetsRequest, ListAssetsResponse, 'unary'>({ path: 'hypermesh/assets/list', kind: 'unary', requestType: ListAssetsRequestType, responseType: ListAssetsResponseType, idempotent: true }),
+} as const;
 
 /** Method definitions of service stoq.hypermesh.v1.Consensus, shared by server and client. */
 export const ConsensusMethods = {
@@ -131,4 +281,6 @@ export const ConsensusMethods = {
   status: defineMethod<StatusRequest, StatusResponse, 'unary'>({ path: 'hypermesh/consensus/status', kind: 'unary', requestType: StatusRequestType, responseType: StatusResponseType, idempotent: true }),
   block: defineMethod<BlockRequest, CommittedBlock, 'unary'>({ path: 'hypermesh/consensus/block', kind: 'unary', requestType: BlockRequestType, responseType: CommittedBlockType, idempotent: true }),
   watch: defineMethod<WatchRequest, CommittedBlock, 'server_streaming'>({ path: 'hypermesh/consensus/watch', kind: 'server_streaming', requestType: WatchRequestType, responseType: CommittedBlockType, idempotent: true }),
+  validateProofs: defineMethod<ValidateProofsRequest, ProofValidation, 'unary'>({ path: 'hypermesh/consensus/validate_proofs', kind: 'unary', requestType: ValidateProofsRequestType, responseType: ProofValidationType, idempotent: true }),
+  validateCertificate: defineMethod<ValidateCertificateRequest, ProofValidation, 'unary'>({ path: 'hypermesh/consensus/validate_certificate', kind: 'unary', requestType: ValidateCertificateRequestType, responseType: ProofValidationType, idempotent: true }),
 } as const;
