@@ -30,9 +30,10 @@ export const PROTO_PACKAGE = 'stoq.fourproof.v1';
 const root = protobuf.parse(readFileSync(join(__dirname, 'proto', 'four_proof.proto'), 'utf8')).root;
 const FourProofSetType = root.lookupType(`${PROTO_PACKAGE}.FourProofSet`);
 const StakeAttestationType = root.lookupType(`${PROTO_PACKAGE}.StakeAttestation`);
+const PoStakeProofType = root.lookupType(`${PROTO_PACKAGE}.PoStakeProof`);
 
-const ALGORITHM_TO_WIRE: Record<SignatureAlgorithm, number> = { 'ecdsa-p256-sha256': 1, ed25519: 2 };
-const WIRE_TO_ALGORITHM: Record<number, SignatureAlgorithm> = { 1: 'ecdsa-p256-sha256', 2: 'ed25519' };
+const ALGORITHM_TO_WIRE: Record<SignatureAlgorithm, number> = { 'ecdsa-p256-sha256': 1, ed25519: 2, 'falcon-1024': 3 };
+const WIRE_TO_ALGORITHM: Record<number, SignatureAlgorithm> = { 1: 'ecdsa-p256-sha256', 2: 'ed25519', 3: 'falcon-1024' };
 const U64_MAX = (1n << 64n) - 1n;
 
 type Wire = Record<string, unknown>;
@@ -137,13 +138,21 @@ function workToWire(p: PoWorkProof, f: string, code: FourProofErrorCode): Wire {
 }
 
 function timeToWire(p: PoTimeProof, f: string, code: FourProofErrorCode): Wire {
-  return new WireWriter(f, code)
+  const w = new WireWriter(f, code)
     .bytes('operationHash', p.operationHash)
     .uint64('timestampMs', p.timestampMs)
     .uint64('sequence', p.sequence)
     .uint64('iterations', p.iterations)
     .bytes('output', p.output)
-    .bytes('proof', p.proof).out;
+    .bytes('proof', p.proof);
+  if (p.anchor !== undefined) {
+    // A present anchor is never the default value on the wire (height ≥ 1, 32-byte hash), so the
+    // absent/present distinction survives a round trip.
+    if (typeof p.anchor.height !== 'bigint' || p.anchor.height < 1n) fail(code, `${f}.anchor.height`, 'must be a bigint ≥ 1');
+    if (!(p.anchor.hash instanceof Uint8Array) || p.anchor.hash.length !== 32) fail(code, `${f}.anchor.hash`, 'must be 32 bytes');
+    w.uint64('anchorHeight', p.anchor.height).bytes('anchorHash', p.anchor.hash);
+  }
+  return w.out;
 }
 
 /** Absent parts (possible only while decoding) are skipped; callers check presence separately. */
@@ -213,18 +222,30 @@ function wireMessage(v: unknown): Wire | undefined {
   return v === undefined || v === null ? undefined : (v as Wire);
 }
 
+function stakeFromWire(st: Wire, f: string): PoStakeProof {
+  const att = wireMessage(st.attestation);
+  const algorithm = WIRE_TO_ALGORITHM[wireU32(st.algorithm)];
+  if (algorithm === undefined) fail('DECODE', `${f}.algorithm`, `unknown signature algorithm ${String(st.algorithm)}`);
+  return {
+    // An absent attestation is reported as PROOF_MISSING after the canonical check.
+    attestation: (att && {
+      account: wireString(att.account),
+      amount: wireU64(att.amount),
+      nodeId: wireBytes(att.nodeId),
+      issuedAtMs: wireSafe(att.issuedAtMs, `${f}.attestation.issuedAtMs`),
+      expiresAtMs: wireSafe(att.expiresAtMs, `${f}.attestation.expiresAtMs`),
+    }) as StakeAttestation,
+    algorithm,
+    signature: wireBytes(st.signature),
+  };
+}
+
 function setFromWire(m: Wire): PartialSet {
   const c = wireMessage(m.context);
   const sp = wireMessage(m.space);
   const st = wireMessage(m.stake);
   const wk = wireMessage(m.work);
   const tm = wireMessage(m.time);
-  const att = st && wireMessage(st.attestation);
-  let algorithm: SignatureAlgorithm | undefined;
-  if (st) {
-    algorithm = WIRE_TO_ALGORITHM[wireU32(st.algorithm)];
-    if (algorithm === undefined) fail('DECODE', 'stake.algorithm', `unknown signature algorithm ${String(st.algorithm)}`);
-  }
   return {
     version: wireU32(m.version),
     context: c && { operation: wireString(c.operation), assetId: wireString(c.assetId), nodeId: wireBytes(c.nodeId) },
@@ -240,18 +261,7 @@ function setFromWire(m: Wire): PartialSet {
         return { index: wireU32(ow.index), block: wireBytes(ow.block), path: wireArray(ow.path).map(wireBytes) };
       }),
     },
-    stake: st && {
-      // An absent attestation is reported as PROOF_MISSING after the canonical check.
-      attestation: (att && {
-        account: wireString(att.account),
-        amount: wireU64(att.amount),
-        nodeId: wireBytes(att.nodeId),
-        issuedAtMs: wireSafe(att.issuedAtMs, 'stake.attestation.issuedAtMs'),
-        expiresAtMs: wireSafe(att.expiresAtMs, 'stake.attestation.expiresAtMs'),
-      }) as StakeAttestation,
-      algorithm: algorithm!,
-      signature: wireBytes(st.signature),
-    },
+    stake: st && stakeFromWire(st, 'stake'),
     work: wk && { operationHash: wireBytes(wk.operationHash), difficulty: wireU32(wk.difficulty), nonce: wireU64(wk.nonce) },
     time: tm && {
       operationHash: wireBytes(tm.operationHash),
@@ -260,8 +270,17 @@ function setFromWire(m: Wire): PartialSet {
       iterations: wireSafe(tm.iterations, 'time.iterations'),
       output: wireBytes(tm.output),
       proof: wireBytes(tm.proof),
+      ...anchorFromWire(tm),
     },
   };
+}
+
+function anchorFromWire(tm: Wire): { anchor?: PoTimeProof['anchor'] } {
+  const height = wireU64(tm.anchorHeight);
+  const hash = wireBytes(tm.anchorHash);
+  if (height === 0n && hash.length === 0) return {};
+  if (height === 0n || hash.length !== 32) fail('DECODE', 'time.anchor', 'anchor_height (≥ 1) and a 32-byte anchor_hash come together');
+  return { anchor: { height, hash } };
 }
 
 // ---------------------------------------------------------------- public API
@@ -311,4 +330,31 @@ export function decodeFourProofSet(bytes: Uint8Array, options: DecodeOptions = {
 /** Canonical encoding of a stake attestation (the signed payload, after the domain tag). */
 export function encodeStakeAttestation(attestation: StakeAttestation): Uint8Array {
   return encodeWire(StakeAttestationType, attestationToWire(attestation, 'attestation', 'INVALID_ARGUMENT'));
+}
+
+/** Largest encoded PoStakeProof accepted (a FALCON signature plus the attestation). */
+export const MAX_STAKE_PROOF_BYTES = 4096;
+
+/** Canonical encoding of a PoStake proof (what `caesar/attest_stake` hands a node for its set). */
+export function encodePoStakeProof(proof: PoStakeProof): Uint8Array {
+  if (proof === null || typeof proof !== 'object') fail('INVALID_ARGUMENT', 'stake', 'must be an object');
+  return encodeWire(PoStakeProofType, stakeToWire(proof, 'stake', 'INVALID_ARGUMENT'));
+}
+
+/** Decodes a canonical PoStake proof; throws FourProofError DECODE / PROOF_MISSING only. */
+export function decodePoStakeProof(bytes: Uint8Array): PoStakeProof {
+  if (!(bytes instanceof Uint8Array)) fail('DECODE', 'stake', 'input must be a Uint8Array');
+  if (bytes.length > MAX_STAKE_PROOF_BYTES) fail('DECODE', 'stake', `${bytes.length} bytes exceeds the ${MAX_STAKE_PROOF_BYTES}-byte limit`);
+  let proof: PoStakeProof;
+  let canonical: Uint8Array;
+  try {
+    proof = stakeFromWire(PoStakeProofType.decode(bytes) as unknown as Wire, 'stake');
+    canonical = encodeWire(PoStakeProofType, stakeToWire(proof, 'stake', 'DECODE'));
+  } catch (e) {
+    if (e instanceof FourProofError) throw e;
+    fail('DECODE', 'stake', `malformed protobuf: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!bytesEqual(canonical, bytes)) fail('DECODE', 'stake', 'not the canonical encoding');
+  present(proof.attestation, 'stake.attestation', 'stake attestation');
+  return proof;
 }

@@ -21,6 +21,7 @@ export const DOMAIN = {
   stakeAttestation: tag('stoq/four-proof/v1/stake-attestation'),
   vdfInput: tag('stoq/four-proof/v1/potime-input'),
   vdfPrime: tag('stoq/four-proof/v1/potime-prime'),
+  certificateKeys: tag('stoq/four-proof/v1/certificate-keys'),
 } as const;
 
 function tag(name: string): Uint8Array {

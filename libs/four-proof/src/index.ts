@@ -14,6 +14,7 @@ export type {
   SignatureAlgorithm,
   SpaceOpening,
   StakeAttestation,
+  BlockAnchor,
 } from './types';
 export { DEFAULT_PARAMS, LIMITS, resolveParams, type FourProofParams } from './params';
 export { operationHash } from './context';
@@ -26,16 +27,20 @@ export { leafHash, nodeHash, MerkleTree } from './merkle';
 
 export {
   signStakeAttestation,
+  signStakeAttestationWith,
   verifyPoStake,
   stakeAttestationSigningBytes,
+  FALCON_PUBLIC_KEY_BYTES,
   type LedgerPublicKey,
+  type FalconLedgerKey,
   type VerifyPoStakeOptions,
 } from './postake';
 
 export { generatePoWork, verifyPoWork, powChallenge, type GeneratePoWorkOptions } from './powork';
 export { leadingZeroBits, powHash } from './pow-search';
 
-export { generatePoTime, verifyPoTime, vdfInput, type GeneratePoTimeInput, type VerifyPoTimeOptions } from './potime';
+export { generatePoTime, verifyPoTime, vdfInput, type GeneratePoTimeInput, type VerifyPoTimeOptions, type AnchorCheck } from './potime';
+export { CERTIFICATE_OPERATION, certificateKeyBinding, certificateRequestContext, checkCertificateRequestContext } from './certificate-request';
 export {
   wesolowskiProve,
   wesolowskiVerify,
@@ -57,7 +62,7 @@ export { vdfEvaluate, vdfProve, type VdfEvaluateFn, type VdfProveFn } from './vd
 export { plotGenerate, type PlotGenerateFn } from './plot-generate';
 export { pospaceVerifyOpenings, type PoSpaceOpeningsFn } from './pospace-openings';
 
-export { encodeFourProofSet, decodeFourProofSet, encodeStakeAttestation, PROTO_PACKAGE, type DecodeOptions } from './codec';
+export { encodeFourProofSet, decodeFourProofSet, encodeStakeAttestation, encodePoStakeProof, decodePoStakeProof, MAX_STAKE_PROOF_BYTES, PROTO_PACKAGE, type DecodeOptions } from './codec';
 export {
   generateFourProofSet,
   verifyFourProofSet,

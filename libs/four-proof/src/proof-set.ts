@@ -9,7 +9,8 @@ import { generatePoSpace, verifyPoSpace } from './pospace';
 import { verifyPoStake, type LedgerPublicKey } from './postake';
 import { generatePoTime, verifyPoTime } from './potime';
 import { generatePoWork, verifyPoWork } from './powork';
-import type { FourProofSet, OperationContext, PoStakeProof } from './types';
+import type { AnchorCheck } from './potime';
+import type { BlockAnchor, FourProofSet, OperationContext, PoStakeProof } from './types';
 
 export const FOUR_PROOF_SET_VERSION = 1;
 
@@ -25,6 +26,8 @@ export interface GenerateFourProofSetInput {
   readonly now: number;
   /** The node's next sequence number (strictly greater than any it used before). */
   readonly sequence: bigint;
+  /** A recent committed HyperMesh block PoTime binds (required by validators that check anchors). */
+  readonly anchor?: BlockAnchor;
   readonly params?: Partial<FourProofParams>;
   readonly hotPaths?: Partial<HotPaths>;
 }
@@ -42,6 +45,7 @@ export function generateFourProofSet(input: GenerateFourProofSetInput): FourProo
     timestampMs: input.now,
     sequence: input.sequence,
     iterations: params.vdfIterations,
+    ...(input.anchor === undefined ? {} : { anchor: input.anchor }),
     implementations: { vdfEvaluate: hot.vdfEvaluate, vdfProve: hot.vdfProve, hashToPrime: hot.hashToPrime },
   });
   return { version: FOUR_PROOF_SET_VERSION, context: input.context, space, stake: input.stake, work, time };
@@ -65,6 +69,8 @@ export interface VerifyFourProofSetOptions {
   readonly params?: Partial<FourProofParams>;
   /** Verification hot paths (hashToPrime, vdfVerify, pospaceVerifyOpenings); default defaultHotPaths (native when built). */
   readonly hotPaths?: Partial<HotPaths>;
+  /** Require PoTime's anchor to be acceptable to the chain (see AnchorCheck); absent = not required. */
+  readonly checkAnchor?: AnchorCheck;
 }
 
 export interface FourProofVerification {
@@ -103,11 +109,13 @@ export function verifyFourProofSet(set: FourProofSet | Uint8Array, options: Veri
   verifyPoWork(decoded.work, context, params);
   verifyPoStake(decoded.stake, context, { ledgerPublicKey: options.ledgerPublicKey, now: options.now, params });
   const implementations = { hashToPrime: options.hotPaths?.hashToPrime ?? defaultHotPaths.hashToPrime, vdfVerify: options.hotPaths?.vdfVerify ?? defaultHotPaths.vdfVerify };
-  verifyPoTime(
-    decoded.time,
-    context,
-    options.lastSequence === undefined ? { now: options.now, params, implementations } : { now: options.now, lastSequence: options.lastSequence, params, implementations },
-  );
+  verifyPoTime(decoded.time, context, {
+    now: options.now,
+    params,
+    implementations,
+    ...(options.lastSequence === undefined ? {} : { lastSequence: options.lastSequence }),
+    ...(options.checkAnchor === undefined ? {} : { checkAnchor: options.checkAnchor }),
+  });
   verifyPoSpace(decoded.space, context, params, 'space', options.hotPaths?.pospaceVerifyOpenings ?? defaultHotPaths.pospaceVerifyOpenings);
   return { ok: true, proofHash: fourProofSetHash(encoded), sequence: decoded.time.sequence };
 }

@@ -33,7 +33,7 @@ export interface PoSpaceProof {
   readonly openings: readonly SpaceOpening[];
 }
 
-export type SignatureAlgorithm = 'ecdsa-p256-sha256' | 'ed25519';
+export type SignatureAlgorithm = 'ecdsa-p256-sha256' | 'ed25519' | 'falcon-1024';
 
 /** What the ledger (Caesar) attests: `account` has `amount` locked for `nodeId` until `expiresAtMs`. */
 export interface StakeAttestation {
@@ -50,7 +50,7 @@ export interface StakeAttestation {
 export interface PoStakeProof {
   readonly attestation: StakeAttestation;
   readonly algorithm: SignatureAlgorithm;
-  /** ECDSA: 64-byte r‖s (IEEE P1363), low-S; Ed25519: 64 bytes. */
+  /** ECDSA: 64-byte r‖s (IEEE P1363), low-S; Ed25519: 64 bytes; FALCON-1024: 1..1462 bytes. */
   readonly signature: Uint8Array;
 }
 
@@ -72,6 +72,14 @@ export interface PoTimeProof {
   readonly output: Uint8Array;
   /** π = x^floor(2^T / ℓ) mod N, canonical representative, 256 bytes big-endian. */
   readonly proof: Uint8Array;
+  /** The committed block the proof is anchored to (randomness beacon), or absent. */
+  readonly anchor?: BlockAnchor;
+}
+
+/** A committed HyperMesh block: height ≥ 1 and its 32-byte hash. */
+export interface BlockAnchor {
+  readonly height: bigint;
+  readonly hash: Uint8Array;
 }
 
 export interface FourProofSet {
