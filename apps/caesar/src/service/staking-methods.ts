@@ -1,5 +1,6 @@
 // caesar/stake, unstake, withdraw, stake_of, attest_stake: staking as ledger transfers built by
 // core/staking.ts, only by the owner account's owner (checked when the batch is applied).
+import { encodePoStakeProof, signStakeAttestationWith } from '@stoq/four-proof';
 import { caesar as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import { LedgerError } from '../errors';
@@ -15,6 +16,8 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
   const { ledger, policy, economics: eco } = mc.deps;
   const { reader, mapped, nowNs } = mc;
   const any = ANY;
+  const MAX_NODE_ID_BYTES = 64;
+  const U64_MAX = (1n << 64n) - 1n;
 
   const stakeView = (owner: bigint): proto.StakeOf => {
     const s = stakeOf(reader, owner);
@@ -96,14 +99,36 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
     M.attestStake,
     (req, ctx) =>
       mapped(() => {
-        policy.caller(ctx.peer);
+        const caller = policy.caller(ctx.peer);
         const owner = ownerField(req.ownerAccountId);
         const seconds = parseU64(req.validitySeconds, 'validity_seconds');
         const validityNs = seconds === 0n ? eco.staking.unbondingPeriodNs : seconds * 1_000_000_000n;
         if (validityNs > eco.staking.unbondingPeriodNs) throw invalid('validity_seconds', `at most the unbonding period (${eco.staking.unbondingPeriodNs / 1_000_000_000n} s)`);
         if (stakeOf(reader, owner).bonded === 0n) throw new RpcError(Status.FAILED_PRECONDITION, `owner_account_id: account ${owner} has no bonded stake`);
+        const nodeId = req.nodeId ?? new Uint8Array(0);
+        if (nodeId.length > MAX_NODE_ID_BYTES) throw invalid('node_id', `1..${MAX_NODE_ID_BYTES} bytes (a libs/four-proof node id), got ${nodeId.length}`);
+        if (nodeId.length > 0 && caller.role !== 'admin' && reader.lookupAccount(owner)?.userData128 !== caller.tag) {
+          // Binding stake to a node is a claim "this node is backed by my stake": only the owner makes it.
+          throw new RpcError(Status.PERMISSION_DENIED, `owner_account_id: account ${owner} is not ${caller.service}'s; only its owner may bind its stake to a node`);
+        }
         const signer = mc.deps.signer();
         const a = issueStakeAttestation(reader, { account: owner, now: nowNs(), validityNs }, eco.staking, signer);
+        const fourProofStake =
+          nodeId.length === 0
+            ? new Uint8Array(0)
+            : encodePoStakeProof(
+                signStakeAttestationWith(
+                  {
+                    account: formatU128(a.account),
+                    // four-proof amounts are u64: a larger stake is attested as the u64 maximum (a lower bound).
+                    amount: a.stakedAmount > U64_MAX ? U64_MAX : a.stakedAmount,
+                    nodeId,
+                    issuedAtMs: Number(a.validFrom / 1_000_000n),
+                    expiresAtMs: Number(a.validUntil / 1_000_000n),
+                  },
+                  (m) => signer.sign(m),
+                ),
+              );
         return {
           ledger: a.ledger,
           account: formatU128(a.account),
@@ -114,6 +139,7 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
           signature: a.signature,
           encoded: encodeStakeAttestation(a),
           publicKey: signer.publicKey,
+          fourProofStake,
         };
       }),
     any,

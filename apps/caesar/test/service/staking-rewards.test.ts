@@ -3,6 +3,7 @@
 // set; without a validator set (the default) both are refused, never taken on trust.
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { nativeFalcon } from '@stoq/core';
+import { decodePoStakeProof, resolveParams, verifyPoStake } from '@stoq/four-proof';
 import { caesar as proto } from '@stoq/protos';
 import { Status, type RpcClient } from '@stoq/rpc';
 import { decodeStakeAttestation, verifyStakeAttestation } from '../../src/core/attestation';
@@ -83,6 +84,23 @@ test('attest_stake: signed with Caesar\'s FALCON key, verifiable offline; no sta
   expect(verifyStakeAttestation(forged, verifier, { now, ledger: LEDGER, maxValidityNs: config.unbondingPeriodNs, minStake: 1n })).toBe('bad_signature');
   await expect(owners[1]!.call(M.attestStake, { ownerAccountId: '999' })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
   await expect(owners[1]!.call(M.attestStake, { ownerAccountId: '31', validitySeconds: Number(UNBONDING_NS / 1_000_000_000n) + 1 })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('validity_seconds') });
+});
+
+test('attest_stake with a node id: a four-proof PoStake signed by Caesar\'s FALCON key, bound to the node; only the owner may bind', async () => {
+  const nodeId = new Uint8Array(32).fill(9);
+  const a = await owners[0]!.call(M.attestStake, { ownerAccountId: '31', validitySeconds: 600, nodeId });
+  const stake = decodePoStakeProof(a.fourProofStake!);
+  expect(stake).toMatchObject({ algorithm: 'falcon-1024', attestation: { account: '31', amount: 500n, nodeId } });
+  expect(stake.attestation.expiresAtMs - stake.attestation.issuedAtMs).toBe(600_000);
+  const key = { algorithm: 'falcon-1024' as const, publicKey: h.caesarFalconPublicKey };
+  const context = { operation: 'hypermesh/assets/register', assetId: 'node:9', nodeId };
+  const now = Date.now();
+  expect(() => verifyPoStake(stake, context, { ledgerPublicKey: key, now, params: resolveParams({ minStake: 500n }) })).not.toThrow();
+  expect(() => verifyPoStake(stake, { ...context, nodeId: new Uint8Array(32).fill(8) }, { ledgerPublicKey: key, now, params: resolveParams() })).toThrow(/OPERATION_MISMATCH/);
+  // Without a node id nothing four-proof is signed; another service may not bind 31's stake.
+  expect((await owners[0]!.call(M.attestStake, { ownerAccountId: '31' })).fourProofStake).toHaveLength(0);
+  await expect(owners[1]!.call(M.attestStake, { ownerAccountId: '31', nodeId })).rejects.toMatchObject({ code: Status.PERMISSION_DENIED, message: expect.stringContaining('bind') });
+  await expect(owners[0]!.call(M.attestStake, { ownerAccountId: '31', nodeId: new Uint8Array(65) })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('node_id') });
 });
 
 test('reward_block: only hypermesh, only with a QC that verifies, a block never rewarded twice', async () => {
