@@ -23,7 +23,12 @@ export type Effect =
   /** (Re)arm the replica's single timer at this time of its clock; call onTimeout then. */
   | { type: 'set-timer'; at: number }
   /** Self-certifying proof that a validator equivocated (report it; e.g. to Caesar for slashing). */
-  | { type: 'evidence'; evidence: EquivocationEvidence };
+  | { type: 'evidence'; evidence: EquivocationEvidence }
+  /**
+   * An operation the application's check refused left this replica's mempool (as leader it
+   * never proposes one); tell whoever waits for it. Nothing else depends on it.
+   */
+  | { type: 'operation-dropped'; operation: Uint8Array; detail: string };
 
 /** Result of handing the replica one input. */
 export interface Step {

@@ -41,6 +41,8 @@ export const RejectCode = {
   UNSOLICITED: 'UNSOLICITED',
   /** More block requests from one peer in this view than a replica serves (bounds the work a peer can ask for). */
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A proposal carrying an operation the application's validity check refuses (no vote for it). */
+  INVALID_OPERATION: 'INVALID_OPERATION',
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

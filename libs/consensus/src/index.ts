@@ -1,7 +1,7 @@
 // @stoq/consensus: the pure BFT replica state machine (no I/O; see README.md) and what a shell
 // and a certificate checker need around it. The simulator lives under ./sim (not exported here).
 export { Replica } from './replica';
-export { DEFAULT_TIMING, type ReplicaOptions, type ReplicaStatus, type RestoredState, type PacemakerTiming } from './replica-options';
+export { DEFAULT_TIMING, type OperationCheck, type OperationCheckContext, type OperationRefusal, type ReplicaOptions, type ReplicaStatus, type RestoredState, type PacemakerTiming } from './replica-options';
 export type { Effect, Step } from './effects';
 export type {
   Block,

@@ -40,16 +40,27 @@ export class Mempool {
     return 'accepted';
   }
 
-  /** Up to maxOps / maxBytes queued operations (oldest first) for a block this replica proposes. */
-  take(maxOps: number, maxBytes: number): Uint8Array[] {
+  /**
+   * Up to maxOps / maxBytes queued operations (oldest first) for a block this replica proposes.
+   * Operations `refuse` objects to leave the queue for good and come back in `dropped`.
+   */
+  take(maxOps: number, maxBytes: number, refuse: (op: Uint8Array) => string | null = () => null): { ops: Uint8Array[]; dropped: { op: Uint8Array; detail: string }[] } {
     const ops: Uint8Array[] = [];
+    const dropped: { op: Uint8Array; detail: string }[] = [];
     let bytes = 0;
-    for (const op of this.pending.values()) {
+    for (const [key, op] of this.pending) {
       if (ops.length >= maxOps || bytes + op.byteLength > maxBytes) break;
+      const detail = refuse(op);
+      if (detail !== null) {
+        this.pending.delete(key); // deleting the current entry while iterating a Map is safe
+        this.bytes -= op.byteLength;
+        dropped.push({ op, detail });
+        continue;
+      }
       ops.push(op);
       bytes += op.byteLength;
     }
-    return ops;
+    return { ops, dropped };
   }
 
   /**

@@ -25,6 +25,31 @@ export interface RestoredState {
   pendingBlocks?: readonly Block[];
 }
 
+/** What an operation check may look at besides the operation itself. */
+export interface OperationCheckContext {
+  /** Height of the block that would carry the operation. */
+  height: number;
+  /**
+   * Hash of this replica's committed block at `height` (within the retained window; genesis is
+   * height 0), or undefined. Lets a check require operations anchored to a recent committed block.
+   */
+  committedHash(height: number): BlockHash | undefined;
+}
+
+/** Why the application refuses an operation. */
+export interface OperationRefusal {
+  /** For logs and for the submitter; never parsed by the core. */
+  detail: string;
+}
+
+/**
+ * Application validity, injected by the shell: null if `operation` may be ordered, else why not.
+ * Synchronous and free of I/O like the core. It may read the validator's local clock (it decides
+ * only whether this replica votes); what the application does with a committed operation must
+ * not depend on it, since a block certified by others commits here whatever this check says.
+ */
+export type OperationCheck = (operation: Uint8Array, ctx: OperationCheckContext) => OperationRefusal | null;
+
 export interface ReplicaOptions {
   genesis: Genesis | ValidatorSet;
   self: ValidatorId;
@@ -38,6 +63,12 @@ export interface ReplicaOptions {
   /** How many views ahead of its own a replica buffers votes and timeouts (default 4). */
   maxViewAhead?: number;
   restored?: RestoredState;
+  /**
+   * Application validity of operations (default: every operation is valid). The replica never
+   * votes for a proposal carrying an operation it refuses, and as leader never proposes one (it
+   * leaves the mempool with an `operation-dropped` effect).
+   */
+  validateOperation?: OperationCheck;
   /** Breaks the protocol on purpose; for the simulator's mutation tests only. */
   unsafeMutationForTests?: UnsafeMutationForTests;
 }

@@ -16,12 +16,12 @@ import { DEFAULT_LIMITS, decodeMessage, type ConsensusLimits } from './codec';
 import type { Signer, SignatureVerifier } from './crypto';
 import type { Effect, Step } from './effects';
 import { EquivocationDetector } from './equivocation';
-import { CodecError, type Rejection } from './errors';
+import { assertSafety, CodecError, type Rejection } from './errors';
 import { BlockTree } from './block-tree';
 import { checkBlockShape, checkPayload } from './block-checks';
 import { BlockFetcher, checkResponseChain, RequestBudget, serveBlocks } from './catch-up';
 import { DEFAULT_MEMPOOL, Mempool, type SubmitResult } from './mempool';
-import { DEFAULT_TIMING, type PacemakerTiming, type ReplicaOptions, type ReplicaStatus } from './replica-options';
+import { DEFAULT_TIMING, type OperationCheck, type OperationCheckContext, type PacemakerTiming, type ReplicaOptions, type ReplicaStatus } from './replica-options';
 import { initialSafetyState, SafetyRules } from './safety';
 import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes } from './signing';
 import { TimeoutAggregator, VoteAggregator } from './aggregators';
@@ -58,6 +58,10 @@ export class Replica {
   private readonly pendingProposals = new Map<number, PendingProposal>();
   private readonly fetcher: BlockFetcher;
   private readonly requestBudget = new RequestBudget(REQUESTS_PER_PEER_PER_VIEW);
+  private readonly validateOperation: OperationCheck | null;
+  private readonly skipOperationCheck: boolean;
+  /** The block whose operations passed the check last; a vote may only be signed for it. */
+  private opsCheckedFor: BlockHash | null = null;
 
   private currentView = 1;
   private highestQc: QuorumCertificate;
@@ -84,6 +88,8 @@ export class Replica {
     this.maxViewAhead = opts.maxViewAhead ?? 4;
     this.quorum = opts.unsafeMutationForTests === 'quorum-f-plus-1' ? set.faultyWeight + 1 : set.quorumWeight;
     this.mempool = new Mempool({ ...DEFAULT_MEMPOOL, ...opts.mempool });
+    this.validateOperation = opts.validateOperation ?? null;
+    this.skipOperationCheck = opts.unsafeMutationForTests === 'skip-operation-check';
     this.fetcher = new BlockFetcher(this.self, set.size, this.limits.maxBlocksPerResponse, this.timing.baseTimeout);
     this.tree = new BlockTree(set.genesisBlock, set.genesisBlockHash, set.genesisQc, opts.retainCommittedBlocks ?? 10_000);
     const safety = opts.restored?.safety ?? initialSafetyState(set.genesisQc);
@@ -315,9 +321,16 @@ export class Replica {
       this.requestBlock(this.highestQc.blockHash, null);
       return; // retried when the block arrives
     }
-    const payload = this.mempool.take(this.limits.maxBlockOps, this.limits.maxBlockPayloadBytes);
+    // Application validity: a refused operation is dropped here, never proposed (honest
+    // replicas would not vote for the block, and the view would be lost).
+    const ctx = this.operationContext(parent.height + 1);
+    const check = this.validateOperation;
+    const taken = this.mempool.take(this.limits.maxBlockOps, this.limits.maxBlockPayloadBytes, check ? (op) => check(op, ctx)?.detail ?? null : undefined);
+    for (const d of taken.dropped) this.out.push({ type: 'operation-dropped', operation: d.op, detail: d.detail });
+    const payload = taken.ops;
     const block: Block = { height: parent.height + 1, view, proposer: this.self, parentHash: this.highestQc.blockHash, justify: this.highestQc, payload };
     const hash = computeBlockHash(this.validatorSet.chainTag, block);
+    this.opsCheckedFor = hash;
     const canVote = this.safety.checkVote(block, tc).ok;
     this.out.push({ type: 'persist', state: this.safety.recordProposal(block, tc, canVote), blocks: [block] });
     const signature = this.signer.sign(proposalSigningBytes(this.validatorSet.chainTag, view, block.height, hash));
@@ -379,6 +392,12 @@ export class Replica {
     if (b.view !== this.currentView) return { code: RejectCode.STALE_VIEW, detail: 'view moved on while the parent was fetched' };
     const verdict = this.safety.checkVote(b, p.tc);
     if (!verdict.ok) return verdict.rejection;
+    // Validity: no vote for a block carrying an operation the application refuses. Checked after
+    // the (cheap) safety rules and before anything is recorded: a refused block stays in the tree
+    // (others may certify it; then it commits here too) but gets no vote from this replica.
+    const invalid = this.checkOperations(b);
+    if (invalid) return invalid;
+    this.opsCheckedFor = hash;
     this.out.push({ type: 'persist', state: this.safety.recordVote(b, p.tc), blocks: [b] });
     this.sendVote(b, hash);
     return null;
@@ -386,6 +405,7 @@ export class Replica {
 
   /** Signs a vote (the persist effect for it is already queued) and sends it to the next leader. */
   private sendVote(b: Block, hash: BlockHash): void {
+    assertSafety(this.opsCheckedFor === hash, 'vote-for-checked-operations', () => `vote for block ${hash} at height ${b.height} whose operations were not checked`);
     const signature = this.signer.sign(voteSigningBytes(this.validatorSet.chainTag, b.view, b.height, hash));
     const vote: Vote = { type: 'vote', view: b.view, height: b.height, blockHash: hash, voter: this.self, signature };
     const next = this.validatorSet.leader(b.view + 1);
@@ -410,6 +430,22 @@ export class Replica {
       }
     }
     if (this.highestQc.blockHash === hash) this.tryPropose();
+  }
+
+  private operationContext(height: number): OperationCheckContext {
+    return { height, committedHash: (h) => this.tree.committedHashAt(h) };
+  }
+
+  /** The first operation of `b` the application refuses, as a rejection; null if all pass. */
+  private checkOperations(b: Block): Rejection | null {
+    const check = this.validateOperation;
+    if (check === null || this.skipOperationCheck) return null;
+    const ctx = this.operationContext(b.height);
+    for (let i = 0; i < b.payload.length; i++) {
+      const refusal = check(b.payload[i]!, ctx);
+      if (refusal) return { code: RejectCode.INVALID_OPERATION, detail: `operation ${i} of block ${b.height} (view ${b.view}): ${refusal.detail}` };
+    }
+    return null;
   }
 
   // ---- votes and timeouts -------------------------------------------------------------------

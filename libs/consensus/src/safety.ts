@@ -48,7 +48,9 @@ export type UnsafeMutationForTests =
   /** Vote for any proposal in a new view, ignoring the lock rule. */
   | 'ignore-lock-rule'
   /** Accept f+1 weight as a quorum instead of 2f+1. */
-  | 'quorum-f-plus-1';
+  | 'quorum-f-plus-1'
+  /** Vote for proposals without running the application's operation check. */
+  | 'skip-operation-check';
 
 export function initialSafetyState(genesisQc: QuorumCertificate): SafetyState {
   return { lastVotedView: 0, lastProposedView: 0, lockedQc: genesisQc, highTc: null };

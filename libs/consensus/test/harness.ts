@@ -20,6 +20,10 @@ export class Cluster {
   readonly commits = new Map<ValidatorId, CommittedBlock[]>();
   readonly timers = new Map<ValidatorId, number>();
   readonly evidence: Effect[] = [];
+  /** operation-dropped effects: operations a leader's check refused. */
+  readonly dropped: { replica: ValidatorId; operation: Uint8Array; detail: string }[] = [];
+  /** Rejection codes of delivered messages, per receiving replica. */
+  readonly rejections: { to: ValidatorId; code: string; detail: string }[] = [];
   readonly down = new Set<ValidatorId>();
   /** Return true to drop a message. */
   drop: (e: Envelope) => boolean = () => false;
@@ -87,6 +91,9 @@ export class Cluster {
         case 'evidence':
           this.evidence.push(e);
           break;
+        case 'operation-dropped':
+          this.dropped.push({ replica: id, operation: e.operation, detail: e.detail });
+          break;
       }
     }
   }
@@ -98,7 +105,9 @@ export class Cluster {
       const env = this.queue.shift()!;
       n++;
       if (this.down.has(env.to) || this.drop(env)) continue;
-      this.apply(env.to, this.replicas[env.to]!.onMessage(env.from, env.message, this.now).effects);
+      const step = this.replicas[env.to]!.onMessage(env.from, env.message, this.now);
+      if (step.rejection) this.rejections.push({ to: env.to, ...step.rejection });
+      this.apply(env.to, step.effects);
     }
     return n;
   }

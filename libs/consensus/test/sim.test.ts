@@ -86,6 +86,24 @@ describe('simulator: mutation checks (the checker can fail)', () => {
     expectClean(runSimulation({ seed: r!.seed, ticks: 12000, replicas: 7, byzantine: [], partitions: true }));
   });
 
+  test('skipping the operation check is caught: a block with an invalid operation commits', () => {
+    const o = { ticks: 6000, byzantine: ['invalid-ops'] as const };
+    const caught = seeds(1, 5).map((seed) => runSimulation({ ...o, seed, unsafeMutationForTests: 'skip-operation-check' }));
+    const first = caught.find((r) => r.violations.some((v) => v.kind === 'invalid-operation-committed'));
+    expect(first).toBeDefined();
+    // The same seed with the check in place: clean, and the honest replicas refused the proposals.
+    const clean = runSimulation({ ...o, seed: first!.seed });
+    expectClean(clean);
+    expect(clean.rejections.INVALID_OPERATION ?? 0).toBeGreaterThan(0);
+  });
+
+  test('honest leaders drop invalid operations from their mempools (every 50th of the workload)', () => {
+    const r = runSimulation({ seed: 5, ticks: 6000, byzantine: [] });
+    expectClean(r);
+    expect(r.droppedOps).toBeGreaterThan(0);
+    expect(r.rejections.INVALID_OPERATION ?? 0).toBe(0);
+  });
+
   test('a quorum of f+1 is also caught by the QC check on every commit', () => {
     const r = runSimulation({ seed: 1, ticks: 2000, unsafeMutationForTests: 'quorum-f-plus-1' });
     expect(r.ok).toBe(false);

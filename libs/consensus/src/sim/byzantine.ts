@@ -9,14 +9,17 @@ import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSignin
 import type { Signer } from '../crypto';
 import type { Block, Message, Proposal, QuorumCertificate, TimeoutCertificate, TimeoutMessage, TimeoutSignature, ValidatorId, Vote } from '../types';
 import type { ValidatorSet } from '../validators';
+import { simOperation } from './operations';
 import type { Prng } from './prng';
 
-export const BYZANTINE_BEHAVIOURS = ['silent', 'equivocate', 'replay', 'invalid-votes', 'fork'] as const;
+export const BYZANTINE_BEHAVIOURS = ['silent', 'equivocate', 'replay', 'invalid-votes', 'fork', 'invalid-ops'] as const;
 /**
  * silent: sends nothing. equivocate: two different proposals (to different halves, and both
  * again later to anyone) and two votes per view. replay: re-sends old messages it received. invalid-votes: votes for blocks
  * that do not exist, bad signatures, garbage and oversized bytes. fork: as leader, builds a fork
- * that only replicas ignoring the lock rule vote for (see ByzantineAdversary.fork).
+ * that only replicas ignoring the lock rule vote for (see ByzantineAdversary.fork). invalid-ops:
+ * as leader, proposes its block with an operation the application's check refuses added (and
+ * votes for that block), so only replicas skipping the check vote for it.
  */
 export type ByzantineBehaviour = (typeof BYZANTINE_BEHAVIOURS)[number];
 
@@ -28,6 +31,8 @@ export class ByzantineAdversary {
   private plan: ForkPlan | null = null;
   private readonly equivocations: [Uint8Array, Uint8Array][] = [];
   private pendingActions: AdversaryAction[] = [];
+  /** invalid-ops: view -> hash of the block with an invalid operation it proposed. */
+  private readonly invalidProposals = new Map<number, string>();
 
   constructor(
     readonly behaviour: ByzantineBehaviour,
@@ -64,7 +69,27 @@ export class ByzantineAdversary {
         return [...effects, ...this.invalidVotes(replica)];
       case 'fork':
         return this.fork(effects, replica);
+      case 'invalid-ops':
+        return this.invalidOps(effects);
     }
+  }
+
+  /** Its own proposals carry an invalid operation; its own vote goes to that block instead. */
+  private invalidOps(effects: Effect[]): AdversaryAction[] {
+    const out: AdversaryAction[] = [];
+    for (const e of effects) {
+      if (e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.proposer === this.self) {
+        const p = e.message;
+        const bad = this.signProposal({ ...p.block, payload: [...p.block.payload, simOperation(0xbad, this.prng.int(0, 0x7fffffff), true)] }, p.tc);
+        this.invalidProposals.set(p.block.view, computeBlockHash(this.set.chainTag, bad.block));
+        if (this.invalidProposals.size > 8) this.invalidProposals.delete(this.invalidProposals.keys().next().value!);
+        out.push({ type: 'broadcast', message: bad });
+      } else if (e.type === 'send' && e.message.type === 'vote' && e.message.voter === this.self && this.invalidProposals.has(e.message.view)) {
+        const v = e.message;
+        out.push(this.raw(e.to, this.signVote(v.view, v.height, this.invalidProposals.get(v.view)!)));
+      } else out.push(e);
+    }
+    return out;
   }
 
   private others(): ValidatorId[] {

@@ -5,12 +5,13 @@
 // within the bound.
 import { verifyQuorumCertificate } from '../certificates';
 import type { SignatureVerifier } from '../crypto';
+import type { OperationCheck } from '../replica-options';
 import { verifyEquivocationEvidence, type EquivocationEvidence } from '../equivocation';
 import { computeBlockHash } from '../signing';
 import type { BlockHash, CommittedBlock, ValidatorId } from '../types';
 import type { ValidatorSet } from '../validators';
 
-export type ViolationKind = 'replica-exception' | 'honest-equivocation' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
+export type ViolationKind = 'invalid-operation-committed' | 'replica-exception' | 'honest-equivocation' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
 
 export interface Violation {
   kind: ViolationKind;
@@ -22,6 +23,8 @@ export interface Violation {
 export interface CheckerOptions {
   /** Verify each commit's QC with verifyQuorumCertificate (on by default). */
   checkCommitQc: boolean;
+  /** The application's validity check: no committed block may carry an operation it refuses. */
+  operationCheck: OperationCheck | null;
 }
 
 export class Checker {
@@ -73,6 +76,18 @@ export class Checker {
         const v = verifyQuorumCertificate(c.qc, this.set, this.verifier);
         if (!v.ok || c.qc.blockHash !== c.hash || c.qc.height !== h) this.fail('invalid-commit-qc', replica, at, `height ${h}: ${v.ok ? 'QC names another block' : v.rejection.detail}`);
         else this.verifiedQcs.add(key);
+      }
+    }
+    if (!first && this.options.operationCheck) {
+      // Validity (once per height; later commits of it must carry the same hash anyway).
+      const check = this.options.operationCheck;
+      const ctx = { height: h, committedHash: (x: number) => (x === 0 ? this.set.genesisBlockHash : this.canonical.get(x)?.hash) };
+      for (const op of c.block.payload) {
+        const refusal = check(op, ctx);
+        if (refusal) {
+          this.fail('invalid-operation-committed', replica, at, `height ${h}: ${refusal.detail}`);
+          break;
+        }
       }
     }
     if (!first) {

@@ -15,6 +15,7 @@ import { SimDisk } from './disk';
 import { EventQueue } from './event-queue';
 import { KeyedHashKeys } from './keyed-signatures';
 import { SimNetwork } from './network';
+import { simOperation, simOperationCheck } from './operations';
 import { Prng } from './prng';
 import { scenarioFor, type Scenario, type SimulationOptions } from './profile';
 
@@ -60,6 +61,8 @@ export interface SimulationResult {
   committedHeight: number;
   slowestHonestHeight: number;
   committedOps: number;
+  /** Invalid operations leaders dropped from their mempools (operation-dropped effects). */
+  droppedOps: number;
   commitEvents: number;
   evidence: number;
   /** Ticks from the heal until the slowest honest replica committed a new block. */
@@ -90,6 +93,7 @@ class Simulation {
   private readonly decoded = new WeakMap<Uint8Array, Message>();
   private restarts = 0;
   private opCounter = 0;
+  private droppedOps = 0;
   private now = 0;
   private calm = false;
 
@@ -102,7 +106,7 @@ class Simulation {
     this.network = new SimNetwork(sc.network, new Prng(sc.seed, 3), (at, from, to, bytes) => this.queue.push(at, { kind: 'deliver', from, to, bytes }));
     const byz = new Map(sc.byzantine.map((b) => [b.id, b.behaviour]));
     this.honest = new Set(this.set.validators.map((v) => v.id).filter((id) => !byz.has(id)));
-    this.checker = new Checker(this.set, this.keys.verifier(), this.honest, { checkCommitQc: options.checkCommitQc ?? true });
+    this.checker = new Checker(this.set, this.keys.verifier(), this.honest, { checkCommitQc: options.checkCommitQc ?? true, operationCheck: simOperationCheck });
     this.nodes = this.set.validators.map((v) => {
       const behaviour = byz.get(v.id);
       return {
@@ -157,6 +161,7 @@ class Simulation {
       committedHeight: this.checker.maxHonestHeight(),
       slowestHonestHeight: this.checker.minHonestHeight(),
       committedOps: this.checker.committedOps,
+      droppedOps: this.droppedOps,
       commitEvents: this.checker.commits,
       evidence: this.checker.evidence,
       recoveryTicks: this.checker.recoveryTicks(),
@@ -240,11 +245,9 @@ class Simulation {
       case 'submit': {
         const up = this.nodes.filter((n) => n.replica !== null);
         if (up.length > 0) {
-          const op = new Uint8Array(16);
-          const v = new DataView(op.buffer);
-          v.setUint32(0, this.sc.seed >>> 0);
-          v.setUint32(4, this.opCounter++);
-          this.prng.pick(up).replica!.submit(op);
+          // Every 50th operation is invalid: honest leaders must drop it, never propose it.
+          const n = this.opCounter++;
+          this.prng.pick(up).replica!.submit(simOperation(this.sc.seed, n, n % 50 === 49));
         }
         this.queue.push(this.now + Math.max(1, Math.round(1000 / this.sc.opsPerSecond)), { kind: 'submit' });
         return;
@@ -268,6 +271,7 @@ class Simulation {
         verifier: this.keys.verifier(),
         timing: this.sc.timing,
         restored: { safety: safety ?? initialSafetyState(this.set.genesisQc), committed, pendingBlocks },
+        validateOperation: simOperationCheck,
         ...(this.options.unsafeMutationForTests ? { unsafeMutationForTests: this.options.unsafeMutationForTests } : {}),
       });
       return node.replica.start(this.localTime(node.id, t));
@@ -338,6 +342,9 @@ class Simulation {
         return;
       case 'evidence':
         this.checker.onEvidence(node.id, a.evidence, this.now);
+        return;
+      case 'operation-dropped':
+        this.droppedOps++;
         return;
     }
   }
