@@ -31,3 +31,4 @@ export { computeBlockHash, voteSigningBytes, proposalSigningBytes, timeoutSignin
 export { RejectCode, CodecError, SafetyViolation, type Rejection } from './errors';
 export type { Verdict } from './verdict';
 export type { SubmitResult, MempoolLimits } from './mempool';
+export { GENESIS_FORMAT, FALCON1024_PUBLIC_KEY_BYTES, GenesisError, genesisToJson, parseGenesis, type GenesisFile, type GenesisValidator, type LoadedGenesis } from './genesis-file';
