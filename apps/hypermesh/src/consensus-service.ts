@@ -7,7 +7,8 @@ import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import type { LoadedGenesis } from './genesis';
 import type { ValidatorNetwork } from './network/validator-network';
-import { decodeOperation, operationIdProblem } from './operations';
+import { decodeOperation, operationIdProblem, type Operation } from './operations';
+import { committedOrThrow } from './submit-outcome';
 import type { ValidatorStore } from './store/validator-store';
 import type { Validator } from './validator';
 
@@ -27,10 +28,17 @@ export function blockMessage(c: CommittedBlock): proto.CommittedBlock {
     proposer: b.proposer,
     parentHash: b.parentHash,
     justify: qcMessage(b.justify),
-    operations: b.payload.map((bytes) => decodeOperation(bytes) ?? { operationId: '', payload: bytes }),
+    operations: b.payload.map((bytes) => operationMessage(decodeOperation(bytes), bytes)),
     qc: qcMessage(c.qc),
     encoded: encodeCommittedBlock(c),
   };
+}
+
+/** An operation as CommittedBlock shows it (bytes that are not an Operation: empty id, raw payload). */
+function operationMessage(op: Operation | null, bytes: Uint8Array): proto.Operation {
+  if (!op) return { operationId: '', payload: bytes };
+  const m = proto.OperationType.decode(bytes) as unknown as proto.Operation;
+  return { ...m, operationId: op.operationId };
 }
 
 function height(v: number | proto.Long | null | undefined): number {
@@ -79,17 +87,8 @@ export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): vo
       const payload = req.payload ?? new Uint8Array(0);
       if (payload.byteLength > MAX_PAYLOAD_BYTES) throw new RpcError(Status.INVALID_ARGUMENT, `payload of ${payload.byteLength} bytes is larger than ${MAX_PAYLOAD_BYTES}`);
       if (d.validator.stopped) throw new RpcError(Status.UNAVAILABLE, 'the validator is stopping');
-      const out = await d.validator.submit(operationId, payload, ctx.signal);
-      switch (out.kind) {
-        case 'committed':
-          return { height: out.height, blockHash: out.blockHash, qc: qcMessage(out.qc), duplicate: out.duplicate };
-        case 'full':
-          throw new RpcError(Status.RESOURCE_EXHAUSTED, 'the mempool is full: retry later (with the same operation_id)');
-        case 'too-large':
-          throw new RpcError(Status.INVALID_ARGUMENT, 'the operation is larger than a block may carry');
-        case 'conflict':
-          throw new RpcError(Status.ALREADY_EXISTS, out.detail);
-      }
+      const out = committedOrThrow(await d.validator.submit(operationId, payload, ctx.signal));
+      return { height: out.height, blockHash: out.blockHash, qc: qcMessage(out.qc), duplicate: out.duplicate };
     },
     { authorize: 'any-authenticated' },
   );

@@ -21,6 +21,8 @@ export interface EffectSinks {
   commit(committed: CommittedBlock): void;
   setTimer(at: number): void;
   evidence(evidence: EquivocationEvidence): void;
+  /** The validity check refused an operation this replica was about to propose (optional). */
+  operationDropped?(operation: Uint8Array, detail: string): void;
 }
 
 export interface EffectRunnerOptions {
@@ -118,6 +120,9 @@ export class EffectRunner {
         return;
       case 'evidence':
         this.sinks.evidence(e.evidence);
+        return;
+      case 'operation-dropped':
+        this.sinks.operationDropped?.(e.operation, e.detail);
         return;
     }
   }

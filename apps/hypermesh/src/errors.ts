@@ -10,6 +10,8 @@ export type HyperMeshErrorCode =
   | 'STATE_MISMATCH'
   /** A write to the state failed: the process must stop (nothing it protected was sent). */
   | 'STATE_WRITE_FAILED'
+  /** The four-proof configuration file (`serve --four-proof`) is unreadable or invalid (names the field). */
+  | 'FOUR_PROOF_CONFIG_INVALID'
   /** Command-line usage. */
   | 'USAGE';
 

@@ -2,7 +2,7 @@
 //   hypermesh enroll  --config hypermesh.toml [--data-dir D] [--join-token T]
 //   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
-//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250]
+//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof four-proof.json]
 import { parseArgs } from 'node:util';
 import { enroll } from './enroll';
 import { isHyperMeshError } from './errors';
@@ -13,7 +13,7 @@ const USAGE = `usage:
   hypermesh enroll  --config <hypermesh.toml> [--data-dir DIR] [--join-token T]
   hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
-                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250]`;
+                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]`;
 
 function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
         validator: { type: 'string', multiple: true },
         'base-timeout-ms': { type: 'string' },
         'empty-block-delay-ms': { type: 'string' },
+        'four-proof': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -66,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         const baseTimeoutMs = intOption('base-timeout-ms', values['base-timeout-ms'], 1000, 100, 600_000);
         const emptyBlockDelayMs = intOption('empty-block-delay-ms', values['empty-block-delay-ms'], 250, 0, 60_000);
         if (emptyBlockDelayMs * 4 > baseTimeoutMs) throw new UsageError('--empty-block-delay-ms must be at most a quarter of --base-timeout-ms (a paced proposal must not look like a failed leader)');
-        return await serve({ configPath: configs[0]!, genesisPath: values.genesis, dataDir: values['data-dir'], joinToken: values['join-token'], baseTimeoutMs, emptyBlockDelayMs });
+        return await serve({ configPath: configs[0]!, genesisPath: values.genesis, dataDir: values['data-dir'], joinToken: values['join-token'], baseTimeoutMs, emptyBlockDelayMs, ...(values['four-proof'] ? { fourProofPath: values['four-proof'] } : {}) });
       }
       default:
         throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);

@@ -4,12 +4,17 @@ import { join } from 'node:path';
 import { systemClock } from '@stoq/core';
 import { UdpDnsQuerier } from '@stoq/rpc';
 import { dnsServerOf, runService, type RunningService } from '@stoq/service';
+import { operationValidity } from './app/validity';
+import { addAssetMethods } from './assets-service';
 import { addConsensusMethods } from './consensus-service';
 import { consensusMetrics } from './consensus-metrics';
 import { loadGenesis, selfInGenesis } from './genesis';
 import { ValidatorDirectory } from './network/validator-directory';
 import { ValidatorNetwork } from './network/validator-network';
+import { loadFourProofConfig } from './proofs/four-proof-config';
+import { ProofVerifier } from './proofs/proof-verifier';
 import { ValidatorStore } from './store/validator-store';
+import { addValidationMethods } from './validation-service';
 import { Validator } from './validator';
 
 /** Longest a SIGTERM/SIGINT shutdown may take before the process exits regardless. */
@@ -22,10 +27,14 @@ export interface ServeOptions {
   joinToken?: string;
   baseTimeoutMs: number;
   emptyBlockDelayMs: number;
+  /** The chain's four-proof rules (proofs/four-proof-config.ts); absent: validate_* answer FAILED_PRECONDITION. */
+  fourProofPath?: string;
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
   const genesis = await loadGenesis(o.genesisPath);
+  const verifier = o.fourProofPath ? new ProofVerifier(await loadFourProofConfig(o.fourProofPath)) : null;
+  const wallClock = (): number => Date.now();
   let validator: Validator | null = null;
   let network: ValidatorNetwork | null = null;
   let svc: RunningService | null = null;
@@ -72,6 +81,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
         emptyBlockDelayMs: o.emptyBlockDelayMs,
+        validateOperation: operationValidity({ verifier, wallClock }),
         onFatal: (err) => {
           fatal = err;
           void shutdown('fatal error');
@@ -79,6 +89,8 @@ export async function serve(o: ServeOptions): Promise<number> {
       });
       validator = v;
       addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance });
+      addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
+      addAssetMethods(ctx.rpc, { validator: v, store });
       ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, restored: restored !== undefined }, 'validator state opened');
       closeStore = () => store.close();

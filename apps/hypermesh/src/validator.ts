@@ -10,6 +10,7 @@ import {
   type CommittedBlock,
   type EquivocationEvidence,
   type Message,
+  type OperationCheck,
   type PacemakerTiming,
   type QuorumCertificate,
   type ReplicaStatus,
@@ -21,7 +22,9 @@ import type { Logger } from 'pino';
 import { EffectRunner } from './effect-runner';
 import { falconSigner, falconVerifier } from './falcon-signatures';
 import type { GenesisValidator, LoadedGenesis } from './genesis';
-import { decodeOperation, encodeOperation } from './operations';
+import type { OperationResult } from './app/apply';
+import { operationValidity } from './app/validity';
+import { decodeOperation, encodeOperation, operationContent, type Operation, type OperationBody } from './operations';
 import type { ValidatorStore } from './store/validator-store';
 import { LatencyWindow } from './latency-window';
 
@@ -61,16 +64,25 @@ export interface ValidatorOptions {
   maxWaiting?: number;
   /** Equivocation evidence (to be reported to Caesar once that path exists). */
   onEvidence?(evidence: EquivocationEvidence): void;
+  /**
+   * Application validity of operations (default: well-formed Operations only, four-proof
+   * validations refused: app/validity.ts without a verifier).
+   */
+  validateOperation?: OperationCheck;
 }
 
 export type SubmitOutcome =
-  | { kind: 'committed'; height: number; blockHash: string; qc: QuorumCertificate; duplicate: boolean }
+  /** `result`: the outcome of a typed operation's first commit (null for an opaque payload). */
+  | { kind: 'committed'; height: number; blockHash: string; qc: QuorumCertificate; duplicate: boolean; result: OperationResult | null }
+  /** The validity check refused it when this validator was about to propose it. */
+  | { kind: 'refused'; detail: string }
   | { kind: 'full' }
   | { kind: 'too-large' }
   | { kind: 'conflict'; detail: string };
 
 interface Waiter {
-  payload: Buffer;
+  /** operationContent: what a commit of this id must carry to answer this submission. */
+  content: Buffer;
   submittedAt: number;
   resolve(outcome: SubmitOutcome): void;
 }
@@ -84,7 +96,7 @@ export class Validator {
   private timer: TimerHandle | null = null;
   private readonly waiters = new Map<string, Waiter[]>();
   /** Per waited-for operation id: the last attempt submitted here and when. */
-  private readonly attempts = new Map<string, { attempt: number; payload: Uint8Array; lastAt: number }>();
+  private readonly attempts = new Map<string, { attempt: number; body: OperationBody; lastAt: number }>();
   private resubmitTimer: TimerHandle | null = null;
   private waiting = 0;
   private readonly commitListeners = new Set<(c: CommittedBlock) => void>();
@@ -107,6 +119,7 @@ export class Validator {
       timing: opts.timing,
       mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
       restored: opts.restored,
+      validateOperation: opts.validateOperation ?? operationValidity({ verifier: null, wallClock: () => Date.now() }),
     });
     this.runner = new EffectRunner(
       {
@@ -115,6 +128,7 @@ export class Validator {
         broadcast: (m: Message) => opts.outbox.broadcast(encodeMessage(m)),
         commit: (c) => this.applyCommit(c),
         setTimer: (at) => this.arm(at),
+        operationDropped: (bytes, detail) => this.dropped(bytes, detail),
         evidence: (e) => {
           this.counters.evidence++;
           opts.logger.warn({ evidence: { kind: e.kind, validator: e.validator, view: e.view } }, 'equivocation evidence');
@@ -154,13 +168,19 @@ export class Validator {
    * committed before). Idempotent by operation id.
    */
   submit(operationId: string, payload: Uint8Array, signal?: AbortSignal): Promise<SubmitOutcome> {
-    const already = this.committedOutcome(operationId, payload);
+    return this.submitOperation({ operationId, body: { kind: 'opaque', payload } }, signal);
+  }
+
+  /** As submit, for any typed operation (the caller checked its body: operations.ts bodyProblem). */
+  submitOperation(op: Operation, signal?: AbortSignal): Promise<SubmitOutcome> {
+    const { operationId, body } = op;
+    const already = this.committedOutcome(op);
     if (already) return Promise.resolve(already);
-    const body = Buffer.from(payload);
+    const content = operationContent(op);
     const waiting = this.waiters.get(operationId);
-    if (waiting && !waiting[0]!.payload.equals(body)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
+    if (waiting && !waiting[0]!.content.equals(content)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
     if (this.waiting >= (this.opts.maxWaiting ?? 10_000)) return Promise.resolve({ kind: 'full' });
-    const encoded = encodeOperation({ operationId, payload });
+    const encoded = encodeOperation({ operationId, body });
     const result = this.replica.submit(encoded);
     if (result === 'full') return Promise.resolve({ kind: 'full' });
     if (result === 'too-large') return Promise.resolve({ kind: 'too-large' });
@@ -168,8 +188,8 @@ export class Validator {
     // validator may never be certified (e.g. while the next leader is down), another's will.
     this.opts.outbox.forward(encoded);
     return new Promise<SubmitOutcome>((resolve, reject) => {
-      const w: Waiter = { payload: body, submittedAt: this.opts.clock.now(), resolve };
-      if (!this.attempts.has(operationId)) this.attempts.set(operationId, { attempt: 0, payload, lastAt: this.opts.clock.now() });
+      const w: Waiter = { content, submittedAt: this.opts.clock.now(), resolve };
+      if (!this.attempts.has(operationId)) this.attempts.set(operationId, { attempt: 0, body, lastAt: this.opts.clock.now() });
       this.armResubmit();
       const list = this.waiters.get(operationId) ?? [];
       list.push(w);
@@ -241,20 +261,55 @@ export class Validator {
     this.markClosed();
   }
 
-  private committedOutcome(operationId: string, payload: Uint8Array): SubmitOutcome | null {
+  /** The answer for `op` if its id was committed before (or a conflict), else null. */
+  committedOutcome(op: Operation): SubmitOutcome | null {
+    const { operationId } = op;
     const height = this.opts.store.operationHeight(operationId);
     if (height === null) return null;
     const c = this.opts.store.block(height);
     if (!c) return null; // pruned: treat as unknown (not reached: the log is not pruned yet)
-    const op = c.block.payload.map(decodeOperation).find((o) => o?.operationId === operationId);
-    if (op && !Buffer.from(op.payload).equals(Buffer.from(payload))) return { kind: 'conflict', detail: `operation ${operationId} was committed at height ${height} with another payload` };
-    return { kind: 'committed', height, blockHash: c.hash, qc: c.qc, duplicate: true };
+    const first = c.block.payload.map(decodeOperation).find((o) => o?.operationId === operationId);
+    if (first && !operationContent(first).equals(operationContent(op))) return { kind: 'conflict', detail: `operation ${operationId} was committed at height ${height} with another payload` };
+    return { kind: 'committed', height, blockHash: c.hash, qc: c.qc, duplicate: true, result: this.opts.store.operationResult(operationId) };
+  }
+
+  /**
+   * The committed operation of `operationId` if it is this same validation request (the proof
+   * hash, computed at verification, aside), else null.
+   */
+  committedValidation(operationId: string, body: Extract<OperationBody, { kind: 'certificate.validate' | 'proofs.validate' }>): Operation | null {
+    const height = this.opts.store.operationHeight(operationId);
+    const c = height === null ? null : this.opts.store.block(height);
+    const first = c?.block.payload.map(decodeOperation).find((o) => o?.operationId === operationId);
+    if (!first || first.body.kind !== body.kind) return null;
+    const same = operationContent({ operationId, body: { ...body, proofHash: first.body.proofHash } }).equals(operationContent(first));
+    return same ? first : null;
+  }
+
+  /** The replica's validity check refused an operation as it was about to propose it. */
+  private dropped(bytes: Uint8Array, detail: string): void {
+    const op = decodeOperation(bytes);
+    this.opts.logger.info({ operationId: op?.operationId ?? null, detail }, 'operation refused by the validity check');
+    if (!op) return;
+    const list = this.waiters.get(op.operationId);
+    if (!list) return;
+    const content = operationContent(op);
+    const refused = list.filter((w) => w.content.equals(content));
+    if (refused.length === 0) return;
+    const rest = list.filter((w) => !w.content.equals(content));
+    if (rest.length > 0) this.waiters.set(op.operationId, rest);
+    else {
+      this.waiters.delete(op.operationId);
+      this.attempts.delete(op.operationId);
+    }
+    this.waiting -= refused.length;
+    for (const w of refused) w.resolve({ kind: 'refused', detail });
   }
 
   private applyCommit(c: CommittedBlock): void {
     const ops = c.block.payload.map(decodeOperation);
-    const ids = ops.flatMap((o) => (o ? [o.operationId] : []));
-    const fresh = new Set(this.opts.store.appendCommitted(c, ids));
+    const valid = ops.flatMap((o) => (o ? [o] : []));
+    const fresh = new Set(this.opts.store.appendCommitted(c, valid));
     const now = this.opts.clock.now();
     this.lastCommitAt = now;
     this.counters.blocksCommitted++;
@@ -267,14 +322,18 @@ export class Validator {
       this.attempts.delete(op.operationId);
       this.waiting -= list.length;
       for (const w of list) {
-        if (fresh.has(op.operationId) && w.payload.equals(Buffer.from(op.payload))) {
+        if (fresh.has(op.operationId) && w.content.equals(operationContent(op))) {
           this.commitLatency.add((now - w.submittedAt) / 1000);
-          w.resolve({ kind: 'committed', height: c.block.height, blockHash: c.hash, qc: c.qc, duplicate: false });
+          w.resolve({ kind: 'committed', height: c.block.height, blockHash: c.hash, qc: c.qc, duplicate: false, result: this.opts.store.operationResult(op.operationId) });
+        } else if (!fresh.has(op.operationId)) {
+          // committed earlier (this block repeats it): the first commit answers, or a conflict
+          w.resolve(this.committedOutcome({ operationId: op.operationId, body: op.body }) ?? { kind: 'conflict', detail: `operation ${op.operationId} was committed with another payload` });
         } else {
-          w.resolve(this.committedOutcome(op.operationId, w.payload) ?? { kind: 'conflict', detail: `operation ${op.operationId} was committed with another payload` });
+          w.resolve({ kind: 'conflict', detail: `operation ${op.operationId} was committed at height ${c.block.height} with another payload` });
         }
       }
     }
+    const ids = valid.map((o) => o.operationId);
     if (c.block.height % 100 === 0 || ids.length > 0) this.opts.logger.info({ height: c.block.height, hash: c.hash, operations: ids.length }, 'block committed');
     for (const l of this.commitListeners) {
       try {
@@ -296,7 +355,7 @@ export class Validator {
         if (now - a.lastAt < every || a.attempt + 1 >= MAX_ATTEMPTS) continue;
         a.attempt++;
         a.lastAt = now;
-        const encoded = encodeOperation({ operationId, payload: a.payload, attempt: a.attempt });
+        const encoded = encodeOperation({ operationId, body: a.body, attempt: a.attempt });
         if (this.replica.submit(encoded) === 'accepted') this.opts.outbox.forward(encoded);
         this.opts.logger.debug({ operationId, attempt: a.attempt }, 'operation submitted again');
       }

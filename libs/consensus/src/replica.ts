@@ -169,6 +169,11 @@ export class Replica {
     return this.tree.get(hash);
   }
 
+  /** Hash of the committed block at `height` (within the retained window; 0 = genesis), if kept. */
+  committedHash(height: number): BlockHash | undefined {
+    return this.tree.committedHashAt(height);
+  }
+
   /** The QC certifying a held block, if seen. */
   certificateOf(hash: BlockHash): QuorumCertificate | undefined {
     return this.tree.qcOf(hash);

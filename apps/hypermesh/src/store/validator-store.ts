@@ -7,6 +7,8 @@
 //   pending_blocks  blocks of persist effects (voted for or proposed) not yet committed
 //   blocks          the block log: encodeCommittedBlock by height, contiguous from the oldest kept
 //   operations      operation id -> height of the block that first committed it (idempotency)
+//   assets, op_results  the application state (store/app-tables.ts), written in the same
+//                   transaction as the block that changes it
 //
 // Every write is a synchronous transaction: when persist() returns, the state is on disk, so the
 // shell may perform the effects after it. Opening re-checks everything it reads (SQLite's
@@ -29,7 +31,10 @@ import {
   type SafetyState,
   type ValidatorSet,
 } from '@stoq/consensus';
+import { applyOperation, type AssetRecord, type OperationResult } from '../app/apply';
 import { HyperMeshError } from '../errors';
+import type { Operation } from '../operations';
+import { AppTables, type AssetQuery } from './app-tables';
 
 export const STORE_FORMAT = 'hypermesh-store/1';
 export const STORE_FILE = 'hypermesh.sqlite';
@@ -62,7 +67,8 @@ export class ValidatorStore {
     getBlock: Database.Statement<[number], { height: number; hash: string; record: Buffer }>;
   };
   private readonly persistTx: (state: SafetyState, blocks: readonly Block[]) => void;
-  private readonly commitTx: (c: CommittedBlock, operationIds: readonly string[]) => string[];
+  private readonly commitTx: (c: CommittedBlock, operations: readonly Operation[]) => string[];
+  private readonly app: AppTables;
   private tip: { height: number; hash: string };
   private oldest: number;
 
@@ -75,6 +81,7 @@ export class ValidatorStore {
   ) {
     this.tip = tip;
     this.oldest = oldest;
+    this.app = new AppTables(db);
     this.stmt = {
       putSafety: db.prepare('INSERT INTO safety (id, state) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state'),
       putPending: db.prepare('INSERT OR IGNORE INTO pending_blocks (hash, height, record) VALUES (?, ?, ?)'),
@@ -91,11 +98,16 @@ export class ValidatorStore {
         this.stmt.putPending.run(computeBlockHash(this.validatorSet.chainTag, b), b.height, Buffer.from(encodeBlock(b)));
       }
     });
-    this.commitTx = db.transaction((c: CommittedBlock, operationIds: readonly string[]) => {
+    this.commitTx = db.transaction((c: CommittedBlock, operations: readonly Operation[]) => {
       this.stmt.putBlock.run(c.block.height, c.hash, Buffer.from(encodeCommittedBlock(c)));
       this.stmt.prunePending.run(c.block.height);
       const fresh: string[] = [];
-      for (const id of operationIds) if (this.stmt.putOperation.run(id, c.block.height).changes === 1) fresh.push(id);
+      // In block order; only an id's first commit is applied (idempotent submission).
+      for (const op of operations) {
+        if (this.stmt.putOperation.run(op.operationId, c.block.height).changes !== 1) continue;
+        fresh.push(op.operationId);
+        if (op.body.kind !== 'opaque') this.app.recordResult(op.operationId, applyOperation(this.app, op, c.block.height));
+      }
       return fresh;
     });
   }
@@ -125,6 +137,7 @@ export class ValidatorStore {
     try {
       if (fresh) ValidatorStore.create(db, identity);
       ValidatorStore.checkIdentity(db, path, identity);
+      AppTables.ensure(db);
       const { restored, tip, oldest } = ValidatorStore.readBack(db, path, validatorSet, retain);
       return { store: new ValidatorStore(path, db, validatorSet, tip, oldest), restored };
     } catch (err) {
@@ -230,16 +243,17 @@ export class ValidatorStore {
   }
 
   /**
-   * The commit effect: appends the block (the next height) and records its operation ids.
-   * Returns the ids committed for the first time (a repeated id is an already applied operation).
+   * The commit effect: appends the block (the next height), records its operation ids and
+   * applies the operations committed for the first time, in one transaction. Returns those ids
+   * (a repeated id is an already applied operation).
    */
-  appendCommitted(c: CommittedBlock, operationIds: readonly string[]): string[] {
+  appendCommitted(c: CommittedBlock, operations: readonly Operation[]): string[] {
     if (c.block.height !== this.tip.height + 1 || c.block.parentHash !== this.tip.hash) {
       throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: commit of block ${c.block.height} does not extend the block log at ${this.tip.height}`);
     }
     let fresh: string[];
     try {
-      fresh = this.commitTx(c, operationIds);
+      fresh = this.commitTx(c, operations);
     } catch (err) {
       throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: appending block ${c.block.height} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -265,6 +279,20 @@ export class ValidatorStore {
   /** Height of the block that committed `operationId`, or null. */
   operationHeight(operationId: string): number | null {
     return this.stmt.getOperation.get(operationId)?.height ?? null;
+  }
+
+  /** The outcome of a typed operation's first commit, or null (not committed, or opaque). */
+  operationResult(operationId: string): OperationResult | null {
+    return this.app.result(operationId);
+  }
+
+  /** An asset as the registry holds it at the committed height. */
+  asset(assetId: string): AssetRecord | undefined {
+    return this.app.getAsset(assetId);
+  }
+
+  assets(q: AssetQuery): AssetRecord[] {
+    return this.app.list(q);
   }
 
   close(): void {

@@ -1,0 +1,107 @@
+// The one place HyperMesh verifies four-proof sets (libs/four-proof). Everything a verdict
+// depends on comes in: the chain's four-proof configuration from genesis (ledger key, minimum
+// parameters, anchor window), the verifier's clock, and a view of the committed chain for PoTime's
+// anchor. Used twice per validation with the same rules: by the validator that takes the request
+// (to refuse an invalid set with its reason before ordering anything) and by every validator's
+// validity check before it votes for a block carrying the request (app/validity.ts).
+import {
+  checkCertificateRequestContext,
+  decodeFourProofSet,
+  FourProofError,
+  resolveParams,
+  verifyFourProofSet,
+  type BlockAnchor,
+  type FourProofParams,
+  type FourProofSet,
+  type LedgerPublicKey,
+} from '@stoq/four-proof';
+
+export interface ProofVerifierConfig {
+  /** Caesar's stake-attestation key: { algorithm: 'falcon-1024', publicKey }, or a P-256/Ed25519 SPKI. */
+  ledgerPublicKey: LedgerPublicKey;
+  /** Minimums the chain enforces (default: the library's DEFAULT_PARAMS). */
+  params?: Partial<FourProofParams>;
+  /**
+   * PoTime must be anchored to a block this many heights below the block that orders it, at most
+   * (and that block must be committed here with the anchored hash). 0: anchors are not required.
+   */
+  maxAnchorAgeBlocks: number;
+}
+
+/** The committed chain as the verifier sees it. */
+export interface ChainView {
+  /** Height of the block that would order the validation (committed tip + 1 at request time). */
+  height: number;
+  /** Hash (hex) of the committed block at `height`, if this validator has it. */
+  committedHash(height: number): string | undefined;
+}
+
+export type ProofVerdict =
+  | { valid: true; proofHash: Uint8Array; sequence: bigint }
+  /** code and field are FourProofError's (e.g. POSPACE_INVALID at space.openings[3].block). */
+  | { valid: false; code: string; field: string; detail: string };
+
+export interface CertificateRequestProofs {
+  /** SHA-256 binding of the CSR's TLS SPKI and FALCON key (certificateKeyBinding). */
+  keyBinding: Uint8Array;
+  proofSet: Uint8Array;
+}
+
+export interface OperationProofs {
+  operation: string;
+  assetId: string;
+  nodeId: Uint8Array;
+  proofSet: Uint8Array;
+}
+
+export class ProofVerifier {
+  private readonly maxBytes: number;
+
+  constructor(private readonly config: ProofVerifierConfig) {
+    this.maxBytes = resolveParams(config.params).maxEncodedBytes;
+  }
+
+  /** A set earned for a certificate request: bound to exactly these keys (checkCertificateRequestContext). */
+  verifyCertificateRequest(r: CertificateRequestProofs, now: number, chain: ChainView): ProofVerdict {
+    return this.verify(r.proofSet, now, chain, (set) => checkCertificateRequestContext(set.context, r.keyBinding));
+  }
+
+  /** A set for an operation on an asset: its context must be exactly (operation, asset id, node id). */
+  verifyProofs(r: OperationProofs, now: number, chain: ChainView): ProofVerdict {
+    return this.verify(r.proofSet, now, chain, (set) => {
+      const c = set.context;
+      if (c.operation !== r.operation) throw new FourProofError('OPERATION_MISMATCH', 'context.operation', `the proofs are for "${c.operation}", not "${r.operation}"`);
+      if (c.assetId !== r.assetId) throw new FourProofError('OPERATION_MISMATCH', 'context.assetId', `the proofs are for asset "${c.assetId}", not "${r.assetId}"`);
+      if (!Buffer.from(c.nodeId).equals(Buffer.from(r.nodeId))) throw new FourProofError('OPERATION_MISMATCH', 'context.nodeId', 'the proofs are for another node');
+    });
+  }
+
+  private verify(bytes: Uint8Array, now: number, chain: ChainView, checkContext: (set: FourProofSet) => void): ProofVerdict {
+    try {
+      const set = decodeFourProofSet(bytes, { maxBytes: this.maxBytes });
+      checkContext(set);
+      const ok = verifyFourProofSet(set, {
+        ledgerPublicKey: this.config.ledgerPublicKey,
+        now,
+        ...(this.config.params ? { params: this.config.params } : {}),
+        ...(this.config.maxAnchorAgeBlocks > 0 ? { checkAnchor: (a: BlockAnchor | undefined) => this.anchorProblem(a, chain) } : {}),
+      });
+      return { valid: true, proofHash: ok.proofHash, sequence: ok.sequence };
+    } catch (err) {
+      if (err instanceof FourProofError) return { valid: false, code: err.code, field: err.field, detail: err.message };
+      throw err;
+    }
+  }
+
+  /** null when the anchor is a recent block of this validator's committed chain, else why not. */
+  private anchorProblem(a: BlockAnchor | undefined, chain: ChainView): string | null {
+    if (a === undefined) return 'PoTime must be anchored to a recent committed HyperMesh block';
+    if (a.height >= BigInt(chain.height)) return `block ${a.height} is not committed yet (ordering at height ${chain.height})`;
+    const height = Number(a.height);
+    if (height + this.config.maxAnchorAgeBlocks < chain.height) return `block ${height} is ${chain.height - height} blocks old (at most ${this.config.maxAnchorAgeBlocks})`;
+    const hash = chain.committedHash(height);
+    if (hash === undefined) return `block ${height} is not in this validator's committed chain`;
+    if (hash !== Buffer.from(a.hash).toString('hex')) return `the anchor names another block than the committed block ${height}`;
+    return null;
+  }
+}

@@ -1,0 +1,85 @@
+// hypermesh/consensus/validate_certificate and validate_proofs: the receiving validator verifies
+// the four-proof set (proofs/proof-verifier.ts); an invalid set is refused with PERMISSION_DENIED
+// naming the failing proof, and nothing is ordered. A valid one is submitted as a typed operation,
+// every validator re-verifies it before voting (app/validity.ts), and the answer is its commit:
+// height, block hash, QC and the encoded block that carries it.
+import { encodeCommittedBlock } from '@stoq/consensus';
+import { hypermesh as proto } from '@stoq/protos';
+import { RpcError, Status, type RpcServer } from '@stoq/rpc';
+import { qcMessage } from './consensus-service';
+import { bodyProblem, operationIdProblem, type Operation, type OperationBody } from './operations';
+import type { ProofVerifier } from './proofs/proof-verifier';
+import { verifyValidation } from './app/validity';
+import type { ValidatorStore } from './store/validator-store';
+import { committedOrThrow } from './submit-outcome';
+import type { Validator } from './validator';
+
+const M = proto.ConsensusMethods;
+const bytes = (b: Uint8Array | null | undefined): Uint8Array => (b ? new Uint8Array(b) : new Uint8Array(0));
+
+export interface ValidationServiceDeps {
+  validator: Validator;
+  store: ValidatorStore;
+  /** null: the chain has no four-proof configuration (FAILED_PRECONDITION). */
+  verifier: ProofVerifier | null;
+  /** Wall-clock ms since the epoch. */
+  wallClock(): number;
+}
+
+export function addValidationMethods(rpc: RpcServer, d: ValidationServiceDeps): void {
+  rpc.addMethod(
+    M.validateCertificate,
+    (req, ctx) => {
+      const requestId = req.requestId ?? '';
+      // proof_hash is filled in once the set verified; bodyProblem checks the rest.
+      const body: OperationBody = { kind: 'certificate.validate', csrHash: bytes(req.csrHash), keyBinding: bytes(req.keyBinding), proofHash: new Uint8Array(32), proofSet: bytes(req.proofSet) };
+      return validate(d, requestId, body, ctx.signal);
+    },
+    { authorize: 'any-authenticated' },
+  );
+  rpc.addMethod(
+    M.validateProofs,
+    (req, ctx) => {
+      const requestId = req.requestId ?? '';
+      const body: OperationBody = { kind: 'proofs.validate', operation: req.operation ?? '', assetId: req.assetId ?? '', nodeId: bytes(req.nodeId), proofHash: new Uint8Array(32), proofSet: bytes(req.proofSet) };
+      return validate(d, requestId, body, ctx.signal);
+    },
+    { authorize: 'any-authenticated' },
+  );
+}
+
+async function validate(d: ValidationServiceDeps, requestId: string, body: Extract<OperationBody, { kind: 'certificate.validate' | 'proofs.validate' }>, signal: AbortSignal): Promise<proto.ProofValidation> {
+  const problem = operationIdProblem(requestId, 'request_id') ?? bodyProblem(body);
+  if (problem) throw new RpcError(Status.INVALID_ARGUMENT, problem);
+  if (d.validator.stopped) throw new RpcError(Status.UNAVAILABLE, 'the validator is stopping');
+  // A request committed before answers with its commit, whatever the clock says now (the proofs
+  // may have aged out of their time window since): idempotent by request id.
+  const earlier = d.validator.committedValidation(requestId, body);
+  let op: Operation;
+  if (earlier) op = earlier;
+  else {
+    const s = d.validator.status();
+    const verdict = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h) });
+    if (verdict === null) throw new Error('unreachable: a validation body has a verdict');
+    if (!verdict.valid) {
+      if (verdict.code === 'NOT_CONFIGURED') throw new RpcError(Status.FAILED_PRECONDITION, verdict.detail);
+      throw new RpcError(Status.PERMISSION_DENIED, `four-proof set refused: ${verdict.detail}`, { 'four-proof-code': verdict.code, 'four-proof-field': verdict.field });
+    }
+    op = { operationId: requestId, body: { ...body, proofHash: verdict.proofHash } };
+  }
+  const out = committedOrThrow(await d.validator.submitOperation(op, signal));
+  const block = d.store.block(out.height);
+  if (!block) throw new RpcError(Status.INTERNAL, `block ${out.height} is not in the block log`);
+  return {
+    valid: true,
+    code: '',
+    field: '',
+    detail: '',
+    proofHash: (op.body as { proofHash: Uint8Array }).proofHash,
+    height: out.height,
+    blockHash: out.blockHash,
+    qc: qcMessage(out.qc),
+    encodedBlock: encodeCommittedBlock(block),
+    duplicate: out.duplicate,
+  };
+}
