@@ -36,20 +36,24 @@ export function encodeTlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A dotted OID string as its DER content octets (no tag/length). A malformed OID is a caller bug: RangeError. */
+/**
+ * A dotted OID string as its DER content octets (no tag/length). Arcs of any size (UUID OIDs,
+ * "2.25.<128-bit integer>", are why: Number() would round them). A malformed OID is a caller
+ * bug: RangeError.
+ */
 export function oidContent(oid: string): Uint8Array {
   const arcs = oid.split('.').map((s) => {
     if (!/^\d+$/.test(s)) throw new RangeError(`invalid OID ${oid}`);
-    return Number(s);
+    return BigInt(s);
   });
-  if (arcs.length < 2 || arcs[0]! > 2) throw new RangeError(`invalid OID ${oid}`);
+  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! >= 40n)) throw new RangeError(`invalid OID ${oid}`);
   const out: number[] = [];
-  const push = (value: number): void => {
-    const groups: number[] = [value & 0x7f];
-    for (let v = Math.floor(value / 128); v > 0; v = Math.floor(v / 128)) groups.unshift((v & 0x7f) | 0x80);
+  const push = (value: bigint): void => {
+    const groups: number[] = [Number(value & 0x7fn)];
+    for (let v = value >> 7n; v > 0n; v >>= 7n) groups.unshift(Number(v & 0x7fn) | 0x80);
     out.push(...groups);
   };
-  push(arcs[0]! * 40 + arcs[1]!);
+  push(arcs[0]! * 40n + arcs[1]!);
   for (const arc of arcs.slice(2)) push(arc);
   return Uint8Array.from(out);
 }

@@ -14,6 +14,7 @@ import { issueCertificate, type IssueCertificateOptions } from '../src/identity/
 import { OID_ALT_SIGNATURE_VALUE } from '../src/identity/oids';
 import { parseHybridCertificate, peerNamesFromCertificate, verifyAltSignatureChain } from '../src/identity/parse';
 import { preTbsCertificate } from '../src/identity/pre-tbs';
+import { OID_CONSENSUS_APPROVAL, consensusApprovalExtension } from '../src/identity/consensus-approval';
 
 const nobleFalcon: FalconScheme = {
   keypair: () => falcon1024.keygen(),
@@ -169,6 +170,20 @@ describe('issued certificates', () => {
     expect(leafText).toContain('TLS Web Server Authentication, TLS Web Client Authentication');
   });
 
+  test('an earned leaf carries its consensus approval: parsed back, shown by openssl, accepted strictly', () => {
+    const approval = { blockHeight: 300, blockHash: 'ab'.repeat(32), commitHash: 'cd'.repeat(32) };
+    const earned = makeLeaf(root, { extraExtensions: [consensusApprovalExtension(approval)] });
+    expect(parseHybridCertificate(earned.der).consensusApproval).toEqual(approval);
+    expect(parseHybridCertificate(makeLeaf(root).der).consensusApproval).toBeUndefined();
+    const file = join(dir, 'earned.pem');
+    writeFileSync(file, earned.pem);
+    expect(execFileSync('openssl', ['x509', '-in', file, '-text', '-noout'], { encoding: 'utf8' })).toContain(OID_CONSENSUS_APPROVAL);
+    expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'root.pem'), file], { encoding: 'utf8' }).trim()).toBe(`${file}: OK`);
+    // Malformed contents are refused with the extension named, never a crash.
+    const bad = makeLeaf(root, { extraExtensions: [{ oid: OID_CONSENSUS_APPROVAL, critical: false, value: Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00) }] });
+    expect(() => parseHybridCertificate(bad.der)).toThrow(/consensusApproval/);
+  });
+
   test('openssl verify accepts the leaf under the root, strictly, as server and as client', () => {
     for (const purpose of ['sslserver', 'sslclient']) {
       const out = execFileSync(
@@ -202,6 +217,12 @@ describe('issued certificates', () => {
     expect(ok.stdout).toContain('ok serverAuth ::1');
     expect(ok.stdout).toContain('ok clientAuth caesar.hypermesh');
     // The same program rejects a leaf for a name it does not carry.
+    // An earned leaf (ConsensusApproval extension) too.
+    const earned = makeLeaf(root, { extraExtensions: [consensusApprovalExtension({ blockHeight: 7, blockHash: 'ab'.repeat(32), commitHash: 'cd'.repeat(32) })] });
+    writeFileSync(join(dir, 'earned-chain.pem'), earned.pem + root.pem);
+    const earnedRun = run('earned-chain.pem');
+    expect(earnedRun.stderr).not.toMatch(/FAIL/);
+    expect(earnedRun.stdout).toContain('ok serverAuth caesar.hypermesh');
     const wrong = makeLeaf(root, { dnsNames: ['other.hypermesh'], ipAddresses: ['fd00::1'] });
     writeFileSync(join(dir, 'wrong.pem'), wrong.pem);
     const bad = run('wrong.pem');

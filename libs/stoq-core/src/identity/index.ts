@@ -26,6 +26,7 @@ export {
   type HybridCertificate,
 } from './parse';
 export { preTbsCertificate } from './pre-tbs';
+export { OID_CONSENSUS_APPROVAL, consensusApprovalExtension, readConsensusApproval, type ConsensusApproval } from './consensus-approval';
 export {
   createCsr,
   parseCsr,

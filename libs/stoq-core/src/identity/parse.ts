@@ -22,6 +22,7 @@ import {
   OID_SUBJECT_ALT_PUBLIC_KEY_INFO,
   OID_SUBJECT_KEY_IDENTIFIER,
 } from './oids';
+import { OID_CONSENSUS_APPROVAL, readConsensusApproval, type ConsensusApproval } from './consensus-approval';
 import { preTbsCertificate } from './pre-tbs';
 import { algorithmOid, basicConstraints, bitStringBytes, extensionList, nameAttributes, oidOf, readTime } from './x509-read';
 
@@ -64,6 +65,8 @@ export interface HybridCertificate {
   altSignature: Uint8Array;
   /** SHA-256 of the DER, lowercase hex. */
   fingerprintSha256: string;
+  /** Earned certificates only: the HyperMesh commit that approved the issuance. */
+  consensusApproval?: ConsensusApproval;
 }
 
 function rejected(message: string, cause?: unknown): StoqError {
@@ -164,6 +167,9 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
         case OID_ALT_SIGNATURE_ALGORITHM:
           out.altSignatureAlgorithm = checkFalconAlgorithm(value, readSingle(value, 'altSignatureAlgorithm'), 'altSignatureAlgorithm');
           break;
+        case OID_CONSENSUS_APPROVAL:
+          out.consensusApproval = readConsensusApproval(value);
+          break;
         case OID_ALT_SIGNATURE_VALUE:
           out.altSignature = bitStringBytes(value, readSingle(value, 'altSignatureValue'), 'altSignatureValue');
           break;
@@ -209,6 +215,7 @@ export function parseHybridCertificate(der: Uint8Array): HybridCertificate {
     altSignatureAlgorithm: out.altSignatureAlgorithm,
     altSignature: out.altSignature,
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
+    ...(out.consensusApproval ? { consensusApproval: out.consensusApproval } : {}),
   };
 }
 

@@ -63,21 +63,28 @@ export function bitStringBytes(der: Uint8Array, tlv: Tlv, what: string): Uint8Ar
   return der.slice(tlv.contentStart + 1, tlv.end);
 }
 
+/** Largest OID arc read: 128 bits, room for UUID OIDs ("2.25.<uuid as an integer>", X.667). */
+const MAX_OID_ARC = (1n << 128n) - 1n;
+
 /** Dotted form of an OBJECT IDENTIFIER (minimal base-128 arcs, as DER requires). */
 export function oidOf(der: Uint8Array, tlv: Tlv, what: string): string {
   if (tlv.tag !== TAG_OID || tlv.end === tlv.contentStart) throw rejected(`${what} is not an OBJECT IDENTIFIER`);
-  const arcs: number[] = [];
-  let value = 0;
+  const arcs: Array<number | bigint> = [];
+  // Arcs are numbers while they fit (every common OID); a larger one continues as a bigint.
+  let value: number | bigint = 0;
   let fresh = true;
   for (let i = tlv.contentStart; i < tlv.end; i++) {
     const b = der[i]!;
     if (fresh && b === 0x80) throw rejected(`${what}: OBJECT IDENTIFIER arc is not minimally encoded`);
-    value = value * 128 + (b & 0x7f);
-    if (value > Number.MAX_SAFE_INTEGER) throw rejected(`${what}: OBJECT IDENTIFIER arc is too large`);
+    if (typeof value === 'number' && value * 128 + 127 > Number.MAX_SAFE_INTEGER) value = BigInt(value);
+    value = typeof value === 'number' ? value * 128 + (b & 0x7f) : value * 128n + BigInt(b & 0x7f);
+    if (typeof value === 'bigint' && value > MAX_OID_ARC) throw rejected(`${what}: OBJECT IDENTIFIER arc is too large`);
     fresh = (b & 0x80) === 0;
     if (fresh) {
-      if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-      else arcs.push(value);
+      if (arcs.length === 0) {
+        if (typeof value === 'bigint') arcs.push(2, value - 80n);
+        else arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      } else arcs.push(value);
       value = 0;
     }
   }
