@@ -34,13 +34,16 @@ import {
   type TimerHandle,
 } from '@stoq/core';
 import { CtLog } from '@stoq/ct-log';
-import { RpcServer } from '@stoq/rpc';
+import type { LoadedGenesis } from '@stoq/consensus';
+import { hypermesh } from '@stoq/protos';
+import { DnsSrvResolver, RpcClient, RpcServer } from '@stoq/rpc';
 import { processMetrics } from '@stoq/service';
 import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
 import { Issuer } from './ca/issuer';
 import { TrustChainError } from './core/errors';
 import { certificateNames } from './core/issuance-policy';
 import { DnsServer } from './dns/server';
+import { EarnedIssuance } from './earned/earned-issuance';
 import { Zone, type ZoneOptions } from './dns/zone';
 import { ADMIN_SERVICE, addCaMethods, revokedCallerInterceptor } from './service/ca-service';
 import { DiscoveryService, storedRegistrations } from './service/discovery-service';
@@ -81,6 +84,14 @@ export interface StartTrustChainOptions {
    * nothing else: not for enrollment, renewal or peer verification.
    */
   readonly ctExtraRoots?: readonly Uint8Array[];
+  /**
+   * The HyperMesh genesis whose validators approve earned certificates (issue_certificate);
+   * absent = the earned path answers NO_VALIDATOR_SET. The validators are found through
+   * TrustChain's own DNS (`hypermesh` SRV records).
+   */
+  readonly hypermeshGenesis?: LoadedGenesis;
+  /** How long HyperMesh has to commit a certificate validation (ms). */
+  readonly validationTimeoutMs?: number;
 }
 
 export interface RunningTrustChain {
@@ -117,6 +128,15 @@ export function localCertificateSource(issuer: Issuer, authority: Authority): Ce
 }
 
 const usableHost = (h: string): string => (h === '::' ? '::1' : h);
+
+/** A QC signature check: malformed signature bytes are a failed verification, not a crash. */
+function falconVerifies(falcon: FalconScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return falcon.verify(publicKey, message, signature);
+  } catch {
+    return false;
+  }
+}
 
 export async function startTrustChain(opts: StartTrustChainOptions): Promise<RunningTrustChain> {
   const { dataDir, logger } = opts;
@@ -162,7 +182,26 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
     cleanup.push(() => dns.close());
 
     const rpc = new RpcServer({ service: TRUSTCHAIN_SERVICE, logger, clock, interceptors: [revokedCallerInterceptor(store)] });
-    const revocations = addCaMethods(rpc, { store, authority, issuer, ct, dataDir, logger, clock, falcon });
+    // The client to HyperMesh exists once the transport does (below); issuance waits for nothing
+    // else, since calls are only served after that.
+    let meshClient: RpcClient | null = null;
+    const genesis = opts.hypermeshGenesis;
+    const earned = genesis
+      ? new EarnedIssuance({
+          issuer,
+          validatorSet: genesis.validatorSet,
+          verifier: { verify: (item) => falconVerifies(falcon, item.publicKey, item.message, item.signature) },
+          logger,
+          ...(opts.validationTimeoutMs !== undefined ? { timeoutMs: opts.validationTimeoutMs } : {}),
+          hypermesh: {
+            validateCertificate: (request, timeoutMs) => {
+              if (!meshClient) throw new TrustChainError('CONSENSUS_UNAVAILABLE', 'TrustChain is still starting');
+              return meshClient.call(hypermesh.ConsensusMethods.validateCertificate, request, { timeoutMs });
+            },
+          },
+        })
+      : undefined;
+    const revocations = addCaMethods(rpc, { store, authority, issuer, ct, dataDir, logger, clock, falcon, ...(earned ? { earned } : {}) });
     await revocations.start();
     const discovery = new DiscoveryService({ zone, store, clock, logger });
     discovery.addMethods(rpc);
@@ -189,6 +228,17 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
       },
     });
     transport.on('auth-error', (err, remote) => logger.warn({ remote, code: err.code }, err.message));
+    if (genesis) {
+      const srv = new DnsSrvResolver({ server: dns.endpoint });
+      const client = new RpcClient({
+        connector: (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
+        resolver: srv,
+        logger,
+      });
+      meshClient = client;
+      cleanup.push(() => client.close());
+      logger.info({ chainId: genesis.chainId, validators: genesis.validators.length, genesis: genesis.sha256 }, 'earned certificates approved by this HyperMesh validator set');
+    }
     const telemetry = processMetrics({ transport, certificateNotAfter: () => identity.notAfter });
     cleanup.push(() => telemetry.close());
     rpc.addMetricSource(telemetry.read).addMetricSource(trustChainMetrics({ store, ct, dns, clock }));

@@ -11,7 +11,18 @@
 // tail or appends them, so every recorded certificate ends up in CT exactly once.
 
 import type { Logger } from 'pino';
-import { CsrError, falconCsrMessage, nativeFalcon, parseCsr, parseHybridCertificate, type FalconScheme, type ParsedCsr } from '@stoq/core';
+import {
+  CsrError,
+  consensusApprovalExtension,
+  falconCsrMessage,
+  nativeFalcon,
+  parseCsr,
+  parseHybridCertificate,
+  type CertificateExtension,
+  type ConsensusApproval,
+  type FalconScheme,
+  type ParsedCsr,
+} from '@stoq/core';
 import { decodeMerkleTreeLeaf, encodeCertificateChain, encodeSct, LogEntryType, type CtLog, type SignedTreeHead } from '@stoq/ct-log';
 import { TrustChainError } from '../core/errors';
 import { certificateNames, type CertificateNames } from '../core/issuance-policy';
@@ -113,6 +124,14 @@ export class Issuer {
     return this.issue(csr, certificateNames(csr, row.service, row.instance), 'renew');
   }
 
+  /**
+   * The earned path: the CSR was checked by `checkCsr` and HyperMesh's commit approving it by
+   * earned/commit-check.ts; the leaf carries that commit in its ConsensusApproval extension.
+   */
+  async issueEarned(csr: ParsedCsr, names: CertificateNames, approval: ConsensusApproval): Promise<IssueResult> {
+    return this.issue(csr, names, 'earned', undefined, [consensusApprovalExtension(approval)]);
+  }
+
   /** A certificate TrustChain issues to itself (its own leaf), recorded and logged like any other. */
   async issueLocal(csr: ParsedCsr, names: CertificateNames): Promise<IssueResult> {
     return this.issue(csr, names, 'self');
@@ -136,9 +155,9 @@ export class Issuer {
     return csr;
   }
 
-  private issue(csr: ParsedCsr, names: CertificateNames, kind: CertificateKind, tokenHash?: string): Promise<IssueResult> {
+  private issue(csr: ParsedCsr, names: CertificateNames, kind: CertificateKind, tokenHash?: string, extensions?: readonly CertificateExtension[]): Promise<IssueResult> {
     const now = this.now();
-    const leaf = this.authority.issueLeaf(csr.publicKey, csr.falconPublicKey, names, now, this.lifetimeMs);
+    const leaf = this.authority.issueLeaf(csr.publicKey, csr.falconPublicKey, names, now, this.lifetimeMs, extensions);
     const record: NewCertificate = {
       serial: leaf.serial,
       fingerprint: leaf.fingerprint,

@@ -44,6 +44,9 @@ ${DATA_DIR}
                            Holders renew at 2/3 of it; short lifetimes make renewal easy to watch
   --ct-root FILE           a PEM root whose chains the CT log also accepts in add_chain (repeatable;
                            trusted for nothing else)
+  --hypermesh-genesis FILE the HyperMesh genesis (hypermesh genesis writes it) whose validators
+                           approve earned certificates (trustchain/issue_certificate); without it
+                           issue_certificate answers NO_VALIDATOR_SET
   -h, --help               this text
 
 Port 0 picks a free port (serve.json and the log say which).`,

@@ -3,6 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { GenesisError, parseGenesis, type LoadedGenesis } from '@stoq/consensus';
 import { pemToDerList } from '@stoq/core';
 import pino from 'pino';
 import { startTrustChain, DEFAULT_INSTANCE } from '../server';
@@ -47,6 +48,22 @@ function readRootPem(file: string): Uint8Array[] {
   return ders;
 }
 
+/** The HyperMesh genesis file (`hypermesh genesis` writes it) whose validators approve earned certificates. */
+function readGenesis(file: string): LoadedGenesis {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw usageError(`--hypermesh-genesis ${file}: cannot read it as JSON (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    return parseGenesis(doc, `--hypermesh-genesis ${file}`);
+  } catch (err) {
+    if (err instanceof GenesisError) throw usageError(err.message);
+    throw err;
+  }
+}
+
 export async function runServe(argv: string[], out: (t: string) => void): Promise<number> {
   const parsed = parseCommand('serve', argv, {
     'data-dir': { type: 'string' },
@@ -56,6 +73,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
     instance: { type: 'string' },
     'cert-lifetime': { type: 'string' },
     'ct-root': { type: 'string', multiple: true },
+    'hypermesh-genesis': { type: 'string' },
   });
   if (!parsed) {
     out(`${HELP.serve}\n`);
@@ -67,6 +85,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
   const instance = v.instance ?? DEFAULT_INSTANCE;
   const lifetimeS = v['cert-lifetime'] !== undefined ? certLifetimeSeconds(v['cert-lifetime']) : undefined;
   const ctExtraRoots = (v['ct-root'] ?? []).flatMap(readRootPem);
+  const hypermeshGenesis = v['hypermesh-genesis'] !== undefined ? readGenesis(v['hypermesh-genesis']) : undefined;
   const logger = pino({ level: process.env['STOQ_LOG_LEVEL'] ?? 'info', base: { service: 'trustchain', instance, host: hostname() } });
   const tc = await startTrustChain({
     dataDir,
@@ -77,6 +96,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
     logger,
     ...(lifetimeS !== undefined ? { lifetimeMs: lifetimeS * 1000 } : {}),
     ...(ctExtraRoots.length > 0 ? { ctExtraRoots } : {}),
+    ...(hypermeshGenesis ? { hypermeshGenesis } : {}),
   });
   await writeServeInfo(dataDir, {
     pid: process.pid,

@@ -15,6 +15,12 @@ export type TrustChainErrorCode =
   | 'NOT_AUTHORIZED'
   | 'INVALID_ARGUMENT'
   | 'NO_VALIDATOR_SET'
+  /** issue_certificate: a proof of the four-proof set failed (the message names which). */
+  | 'PROOFS_REFUSED'
+  /** issue_certificate: no HyperMesh validator answered within the deadline. */
+  | 'CONSENSUS_UNAVAILABLE'
+  /** issue_certificate: HyperMesh answered, but its commit does not verify (QC, block, request). */
+  | 'CONSENSUS_UNVERIFIED'
   | 'STATE_DAMAGED'
   | 'STATE_EXISTS';
 

@@ -38,7 +38,7 @@ import type { CtInclusion, IssueResult, Issuer } from '../ca/issuer';
 import { encodeCrl } from '../core/crl';
 import { TrustChainError } from '../core/errors';
 import { certificateNames } from '../core/issuance-policy';
-import { NO_VALIDATOR_SET_MESSAGE } from '../core/quorum-certificate';
+import { NO_VALIDATOR_SET_MESSAGE, checkProofSetSize, type EarnedIssuance } from '../earned/earned-issuance';
 import { checkTtl, hashToken, newToken } from '../core/tokens';
 import type { CaStore, CertificateRow, RevocationRow } from '../store/ca-store';
 import { rpcCall, toRpcError } from './errors';
@@ -54,8 +54,6 @@ export const ADMIN_SERVICE = 'admin';
 export const RESERVED_SERVICES: readonly string[] = [ADMIN_SERVICE, 'trustchain'];
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
-/** Largest proof_set issue_certificate takes (bytes). */
-export const MAX_PROOF_SET_BYTES = 1 << 20;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface CaServiceDeps {
@@ -67,6 +65,8 @@ export interface CaServiceDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly falcon?: FalconScheme;
+  /** The earned path (issue_certificate); absent = no HyperMesh validator set configured. */
+  readonly earned?: EarnedIssuance;
 }
 
 // ------------------------------------------------------------------------ revocation publisher
@@ -271,18 +271,20 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
     { authorize: 'any-authenticated' },
   );
 
-  // The earned path. Everything the caller sent is checked, then the answer is always
-  // NO_VALIDATOR_SET until HyperMesh consensus is wired: never a certificate.
+  // The earned path (earned/earned-issuance.ts): without a configured HyperMesh validator set the
+  // request is checked and refused with NO_VALIDATOR_SET, never a certificate.
   server.addMethod(
     M.issueCertificate,
     (req) =>
-      rpcCall(logger, M.issueCertificate.path, () => {
-        const csr = issuer.checkCsr(bytesField(req.csr), bytesField(req.falconSignature));
-        certificateNames(csr, csr.service);
-        const proofs = bytesField(req.proofSet);
-        if (proofs.length === 0) throw new TrustChainError('INVALID_ARGUMENT', 'proof_set is empty: the earned path needs a four-proof set committing to the CSR');
-        if (proofs.length > MAX_PROOF_SET_BYTES) throw new TrustChainError('INVALID_ARGUMENT', `proof_set is ${proofs.length} bytes; at most ${MAX_PROOF_SET_BYTES}`);
-        throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}; genesis-set services enroll with a join token (trustchain/enroll)`);
+      rpcCall(logger, M.issueCertificate.path, async () => {
+        if (!deps.earned) {
+          const csr = issuer.checkCsr(bytesField(req.csr), bytesField(req.falconSignature));
+          certificateNames(csr, csr.service);
+          checkProofSetSize(bytesField(req.proofSet));
+          throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}; genesis-set services enroll with a join token (trustchain/enroll)`);
+        }
+        const r = await deps.earned.issue(bytesField(req.csr), bytesField(req.falconSignature), bytesField(req.proofSet));
+        return { ...issuedMessage(r), approval: { blockHeight: r.approval.blockHeight, blockHash: r.approval.blockHash, committedBlock: r.approval.committedBlock } };
       }),
     { authorize: 'unauthenticated' },
   );

@@ -20,7 +20,12 @@ export function trustChainStatus(code: TrustChainErrorCode): Status {
     case 'TOKEN_EXPIRED':
     case 'TOKEN_WRONG_SERVICE':
     case 'NOT_AUTHORIZED':
+    case 'PROOFS_REFUSED':
       return Status.PERMISSION_DENIED;
+    case 'CONSENSUS_UNAVAILABLE':
+      return Status.UNAVAILABLE;
+    case 'CONSENSUS_UNVERIFIED':
+      return Status.INTERNAL;
     case 'CSR_REJECTED':
     case 'FALCON_PROOF_INVALID':
     case 'NAME_NOT_ALLOWED':
