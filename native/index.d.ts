@@ -132,6 +132,25 @@ export declare class QuicEndpoint {
   waitIdle(): Promise<void>
 }
 
+/** A sandboxed, metered WebAssembly engine (wasmtime) with its own worker threads. */
+export declare class WasmEngine {
+  constructor(options?: WasmEngineOptions | undefined | null)
+  /** Validates, checks imports, compiles and caches a module (on a worker thread). */
+  compile(bytes: Buffer): Promise<WasmModuleInfo>
+  /** Whether a module with this hash is compiled and cached. */
+  isLoaded(hash: Uint8Array): boolean
+  /** Checks a run request without running it (the same checks `run` makes first). */
+  check(request: WasmRunRequest): void
+  /**
+   * One metered run on a worker thread. Rejects (with a code) only when the run could not
+   * start; how a started run ended is `outcome`.
+   */
+  run(request: WasmRunRequest): Promise<WasmRunResult>
+  stats(): WasmEngineStats
+  /** Refuses new work, waits for running work to end (at most its timeout), stops the threads. */
+  close(): void
+}
+
 export interface CloseInfo {
   /** "local" | "peer" | "timeout" | "reset" | "transport-error" | "endpoint-closed" */
   kind: string
@@ -352,3 +371,108 @@ export declare function vdfProveAsync(x: Uint8Array, iterations: number, ell: Ui
  * chain of squarings (Straus, 2-bit joint window).
  */
 export declare function vdfVerify(x: Uint8Array, y: Uint8Array, pi: Uint8Array, iterations: number, ell: Uint8Array, modulus: Uint8Array): boolean
+
+export interface WasmEngineOptions {
+  /** Runs at once (default: the machine's cores). */
+  workers?: number
+  /** Requests that may wait for a worker (default 2 × workers); beyond: POOL_FULL. */
+  queueDepth?: number
+  /** Ceiling of any run's memory limit (default 64 MiB). */
+  maxMemoryBytes?: number
+  /** Table elements per instance (default 10,000). */
+  maxTableElements?: number
+  /** Largest module accepted (default 8 MiB). */
+  maxModuleBytes?: number
+  /** Ceiling of a run's stdout, and of its stderr (default 1 MiB each). */
+  maxOutputBytes?: number
+  /** WebAssembly stack per run (default 512 KiB). */
+  maxWasmStackBytes?: number
+  /** Epoch ticker period (default 10 ms): the resolution of run timeouts. */
+  epochTickMs?: number
+  /** Compiled modules kept (default 256). */
+  cacheEntries?: number
+  /** Fuel metering (default true; false only to measure its cost). */
+  fuel?: boolean
+  /** Pooling allocator (default true). */
+  pooling?: boolean
+}
+
+export interface WasmEngineStats {
+  workers: number
+  inFlight: number
+  cachedModules: number
+  compiled: number
+  cacheHits: number
+  runs: number
+  fuelUsed: number
+  /** Runs per outcome, in the order of `wasmOutcomes()`. */
+  outcomes: Array<number>
+}
+
+/** Error codes this engine rejects with. */
+export declare function wasmErrorCodes(): Array<string>
+
+export interface WasmExport {
+  name: string
+  /** "i32" | "i64" | "f32" | "f64" | "v128" | "ref" */
+  params: Array<string>
+  results: Array<string>
+}
+
+/** SHA-256 of module bytes: the content address. */
+export declare function wasmModuleHash(bytes: Uint8Array): Buffer
+
+export interface WasmModuleInfo {
+  /** SHA-256 of the module bytes. */
+  hash: Buffer
+  exports: Array<WasmExport>
+  /** "wasi_snapshot_preview1.fd_write" style. */
+  imports: Array<string>
+  compileNs: number
+}
+
+/** The outcomes a run can end with. */
+export declare function wasmOutcomes(): Array<string>
+
+export interface WasmRunRequest {
+  moduleHash: Buffer
+  /** Exported function to call; its params and results must be i32/i64. */
+  export: string
+  /** One value per parameter (i32 params accept -2^31 ..= 2^32-1). */
+  args: Array<bigint>
+  /** WASI argv (argv[0] included, if the program expects one). */
+  argv?: Array<string>
+  stdin?: Buffer
+  /** Fuel units (≥ 1 when metering), at most 2^53. */
+  fuel: number
+  memoryLimitBytes: number
+  /** Cap of stdout and of stderr, each (default and ceiling: the engine's maxOutputBytes). */
+  maxOutputBytes?: number
+  /** Wall-clock backstop (ms). */
+  timeoutMs: number
+  /** 32 bytes seeding WASI random_get (default zeros). */
+  seed?: Buffer
+  /** Start of the virtual clock, ns since the Unix epoch (default 0). */
+  clockStartNs?: bigint
+}
+
+export interface WasmRunResult {
+  /** "OK" | "TRAP" | "OUT_OF_FUEL" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "STACK_OVERFLOW" | "TIMEOUT" */
+  outcome: string
+  message: string
+  results: Array<bigint>
+  /** Set when the program called WASI proc_exit. */
+  exitCode?: number
+  stdout: Buffer
+  stderr: Buffer
+  stdoutTruncated: boolean
+  stderrTruncated: boolean
+  fuelUsed: number
+  peakMemoryBytes: number
+  /** Instantiation (store, instance slot, start function). */
+  setupNs: number
+  runNs: number
+}
+
+/** WebAssembly text to binary (the `wat` crate). INVALID_MODULE with line and column on error. */
+export declare function watToWasm(text: string): Buffer

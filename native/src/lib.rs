@@ -16,3 +16,4 @@ pub mod state;
 pub mod stream_mux;
 pub mod tls;
 pub mod util;
+pub mod wasm;

@@ -1,0 +1,165 @@
+//! Engine tests with the WAT programs in native/test/wasm (shared with the JS tests).
+
+use std::sync::Arc;
+
+use super::codes::*;
+use super::engine::{EngineCore, EngineOptions, RunOutput, RunRequest};
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = format!("{}/test/wasm/{name}.wat", env!("CARGO_MANIFEST_DIR"));
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn engine() -> EngineCore {
+    EngineCore::new(EngineOptions { workers: 2, queue_depth: 2, max_memory_bytes: 16 << 20, max_output_bytes: 1 << 16, ..EngineOptions::default() }).unwrap()
+}
+
+fn req(core: &EngineCore, name: &str, export: &str, args: Vec<i64>) -> RunRequest {
+    let m = core.compile(&wasm(name)).unwrap();
+    RunRequest {
+        module_hash: m.hash,
+        export: export.into(),
+        args,
+        argv: vec![],
+        stdin: vec![],
+        fuel: 1_000_000,
+        memory_limit_bytes: 8 << 20,
+        max_output_bytes: 1 << 16,
+        timeout_ms: 5_000,
+        seed: [0; 32],
+        clock_start_ns: 0,
+    }
+}
+
+fn run(core: &EngineCore, r: RunRequest) -> RunOutput {
+    core.run(r).unwrap()
+}
+
+#[test]
+fn adds_two_numbers_and_meters_fuel() {
+    let core = engine();
+    let out = run(&core, req(&core, "add", "add", vec![40, 2]));
+    assert_eq!((out.outcome, out.results.clone()), (Outcome::Ok, vec![42]));
+    assert!(out.fuel_used > 0 && out.fuel_used < 20, "fuel {}", out.fuel_used);
+    let out32 = run(&core, req(&core, "add", "add32", vec![i32::MAX as i64, 1]));
+    assert_eq!(out32.results, vec![i32::MIN as i64]);
+    // the same run costs the same fuel: metering is deterministic
+    let again = run(&core, req(&core, "add", "add", vec![40, 2]));
+    assert_eq!(again.fuel_used, out.fuel_used);
+}
+
+#[test]
+fn bad_modules_are_refused_with_their_own_codes() {
+    let core = engine();
+    assert_eq!(core.compile(b"definitely not wasm").err().unwrap().code, INVALID_MODULE);
+    let good = wasm("add");
+    assert_eq!(core.compile(&good[..good.len() - 3]).err().unwrap().code, INVALID_MODULE);
+    let e = core.compile(&wasm("socket")).err().unwrap();
+    assert_eq!(e.code, UNKNOWN_IMPORT);
+    assert!(e.message.contains("wasi_snapshot_preview1.sock_accept"), "{}", e.message);
+    let mem_import = wat::parse_str(r#"(module (import "env" "memory" (memory 1)))"#).unwrap();
+    assert_eq!(core.compile(&mem_import).err().unwrap().code, UNKNOWN_IMPORT);
+    let huge = wat::parse_str("(module (memory 512))").unwrap();
+    assert_eq!(core.compile(&huge).err().unwrap().code, UNSUPPORTED_MODULE);
+    let small = EngineCore::new(EngineOptions { max_module_bytes: 16, ..EngineOptions::default() }).unwrap();
+    assert_eq!(small.compile(&good).err().unwrap().code, MODULE_TOO_LARGE);
+}
+
+#[test]
+fn bad_requests_are_refused_before_running() {
+    let core = engine();
+    let base = req(&core, "add", "add", vec![1, 2]);
+    assert_eq!(core.run(RunRequest { export: "nope".into(), ..base.clone() }).err().unwrap().code, NO_SUCH_EXPORT);
+    assert_eq!(core.run(RunRequest { fuel: 0, ..base.clone() }).err().unwrap().code, INVALID_ARGUMENT);
+    assert_eq!(core.run(RunRequest { memory_limit_bytes: 32 << 20, ..base.clone() }).err().unwrap().code, INVALID_ARGUMENT);
+    assert_eq!(core.run(RunRequest { args: vec![1], ..base.clone() }).err().unwrap().code, ARGUMENT_MISMATCH);
+    assert_eq!(core.run(RunRequest { export: "add32".into(), args: vec![1 << 40, 1], ..base.clone() }).err().unwrap().code, ARGUMENT_MISMATCH);
+    assert_eq!(core.run(RunRequest { export: "uses_f64".into(), args: vec![1], ..base.clone() }).err().unwrap().code, UNSUPPORTED_SIGNATURE);
+    assert_eq!(core.run(RunRequest { module_hash: [9; 32], ..base }).err().unwrap().code, MODULE_NOT_LOADED);
+}
+
+#[test]
+fn each_failure_ends_its_run_with_its_own_outcome() {
+    let core = engine();
+    let spin = run(&core, req(&core, "spin", "spin", vec![]));
+    assert_eq!((spin.outcome, spin.fuel_used), (Outcome::OutOfFuel, 1_000_000));
+    let grow = run(&core, req(&core, "grow", "grow", vec![]));
+    assert_eq!(grow.outcome, Outcome::MemoryLimit, "{}", grow.message);
+    assert_eq!(grow.peak_memory_bytes, 8 << 20);
+    let deep = run(&core, RunRequest { fuel: 100_000_000, ..req(&core, "recurse", "recurse", vec![0]) });
+    assert_eq!(deep.outcome, Outcome::StackOverflow, "{}", deep.message);
+    let unreachable = run(&core, req(&core, "traps", "unreachable", vec![]));
+    assert_eq!(unreachable.outcome, Outcome::Trap);
+    let div = run(&core, req(&core, "traps", "divide", vec![1, 0]));
+    assert_eq!((div.outcome, div.message.as_str()), (Outcome::Trap, "wasm trap: integer divide by zero"));
+    let big = run(&core, RunRequest { memory_limit_bytes: 1 << 20, ..req(&core, "big_memory", "run", vec![]) });
+    assert_eq!(big.outcome, Outcome::MemoryLimit);
+    // and the engine still runs the next program
+    assert_eq!(run(&core, req(&core, "add", "add", vec![1, 2])).results, vec![3]);
+}
+
+#[test]
+fn the_wall_clock_backstop_ends_a_run_without_fuel() {
+    let core = EngineCore::new(EngineOptions { fuel: false, ..EngineOptions::default() }).unwrap();
+    let pool = super::pool::WorkerPool::new(1, 0, core.engine.clone(), std::time::Duration::from_millis(5)).unwrap();
+    let core = Arc::new(core);
+    let r = RunRequest { timeout_ms: 50, ..req(&core, "spin", "spin", vec![]) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = core.clone();
+    pool.try_submit(move || tx.send(c.run(r)).unwrap()).unwrap();
+    let started = std::time::Instant::now();
+    let out = rx.recv().unwrap().unwrap();
+    assert_eq!(out.outcome, Outcome::Timeout);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn output_is_capped_and_flagged() {
+    let core = engine();
+    let out = run(&core, RunRequest { fuel: 10_000_000, ..req(&core, "flood", "_start", vec![]) });
+    assert_eq!(out.outcome, Outcome::Ok, "{}", out.message);
+    assert_eq!(out.stdout.len(), 1 << 16);
+    assert!(out.stdout_truncated && !out.stderr_truncated);
+}
+
+#[test]
+fn stdin_to_stdout_and_exit_codes() {
+    let core = engine();
+    let out = run(&core, RunRequest { stdin: b"hello, catalog".repeat(1000), ..req(&core, "cat", "_start", vec![]) });
+    assert_eq!((out.outcome, out.exit_code), (Outcome::Ok, None));
+    assert_eq!(out.stdout, b"hello, catalog".repeat(1000));
+    let empty = run(&core, req(&core, "cat", "_start", vec![]));
+    assert_eq!((empty.outcome, empty.exit_code), (Outcome::Ok, Some(3)));
+}
+
+#[test]
+fn args_random_and_clock_are_deterministic() {
+    let core = engine();
+    let r = RunRequest { argv: vec!["prog".into(), "x".into()], seed: [5; 32], clock_start_ns: 1_000_000, ..req(&core, "entropy", "_start", vec![]) };
+    let a = run(&core, r.clone());
+    let b = run(&core, r.clone());
+    assert_eq!(a.outcome, Outcome::Ok, "{}", a.message);
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(&a.stdout[..7], b"prog\0x\0");
+    let clock = u64::from_le_bytes(a.stdout[39..47].try_into().unwrap());
+    assert!(clock > 1_000_000 && clock < 1_000_000 + a.fuel_used + 10, "{clock}");
+    let other = run(&core, RunRequest { seed: [6; 32], ..r });
+    assert_ne!(a.stdout[7..39], other.stdout[7..39]);
+}
+
+#[test]
+fn the_pool_refuses_when_full() {
+    let core = Arc::new(EngineCore::new(EngineOptions { fuel: false, ..EngineOptions::default() }).unwrap());
+    let pool = super::pool::WorkerPool::new(1, 1, core.engine.clone(), std::time::Duration::from_millis(5)).unwrap();
+    let r = RunRequest { timeout_ms: 300, ..req(&core, "spin", "spin", vec![]) };
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let (c, r, tx) = (core.clone(), r.clone(), tx.clone());
+        pool.try_submit(move || tx.send(c.run(r).unwrap().outcome).unwrap()).unwrap();
+    }
+    let (c, tx2) = (core.clone(), tx.clone());
+    let refused = pool.try_submit(move || tx2.send(c.run(r).unwrap().outcome).unwrap());
+    assert_eq!(refused.err().unwrap().code, POOL_FULL);
+    assert_eq!(rx.recv().unwrap(), Outcome::Timeout);
+    assert_eq!(rx.recv().unwrap(), Outcome::Timeout);
+}

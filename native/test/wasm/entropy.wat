@@ -1,0 +1,21 @@
+;; Writes its argv buffer, 32 random bytes and an 8-byte clock reading to stdout.
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    ;; argc at 16, argv buffer size at 20; argv pointers at 256, strings at 1024
+    (drop (call $args_sizes_get (i32.const 16) (i32.const 20)))
+    (drop (call $args_get (i32.const 256) (i32.const 1024)))
+    (call $write (i32.const 1024) (i32.load (i32.const 20)))
+    (drop (call $random_get (i32.const 4096) (i32.const 32)))
+    (call $write (i32.const 4096) (i32.const 32))
+    (drop (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 4200)))
+    (call $write (i32.const 4200) (i32.const 8))))
