@@ -35,7 +35,11 @@ import {
 } from '@stoq/core';
 import { CtLog } from '@stoq/ct-log';
 import type { LoadedGenesis } from '@stoq/consensus';
-import { hypermesh } from '@stoq/protos';
+
+/** Where the HyperMesh genesis comes from; null while it does not exist yet. */
+export interface GenesisSource {
+  current(): LoadedGenesis | null;
+}
 import { DnsSrvResolver, RpcClient, RpcServer } from '@stoq/rpc';
 import { processMetrics } from '@stoq/service';
 import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
@@ -44,6 +48,7 @@ import { TrustChainError } from './core/errors';
 import { certificateNames } from './core/issuance-policy';
 import { DnsServer } from './dns/server';
 import { EarnedIssuance } from './earned/earned-issuance';
+import { ValidatorRotation } from './earned/validation-client';
 import { Zone, type ZoneOptions } from './dns/zone';
 import { ADMIN_SERVICE, addCaMethods, revokedCallerInterceptor } from './service/ca-service';
 import { DiscoveryService, storedRegistrations } from './service/discovery-service';
@@ -85,11 +90,11 @@ export interface StartTrustChainOptions {
    */
   readonly ctExtraRoots?: readonly Uint8Array[];
   /**
-   * The HyperMesh genesis whose validators approve earned certificates (issue_certificate);
-   * absent = the earned path answers NO_VALIDATOR_SET. The validators are found through
-   * TrustChain's own DNS (`hypermesh` SRV records).
+   * The HyperMesh genesis whose validators approve earned certificates (issue_certificate):
+   * `current()` is null until it exists (see cli/genesis-source.ts); absent = the earned path
+   * answers NO_VALIDATOR_SET. The validators are found through TrustChain's own DNS.
    */
-  readonly hypermeshGenesis?: LoadedGenesis;
+  readonly hypermeshGenesis?: GenesisSource;
   /** How long HyperMesh has to commit a certificate validation (ms). */
   readonly validationTimeoutMs?: number;
 }
@@ -184,19 +189,19 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
     const rpc = new RpcServer({ service: TRUSTCHAIN_SERVICE, logger, clock, interceptors: [revokedCallerInterceptor(store)] });
     // The client to HyperMesh exists once the transport does (below); issuance waits for nothing
     // else, since calls are only served after that.
-    let meshClient: RpcClient | null = null;
+    let meshClient: ValidatorRotation | null = null;
     const genesis = opts.hypermeshGenesis;
     const earned = genesis
       ? new EarnedIssuance({
           issuer,
-          validatorSet: genesis.validatorSet,
+          validatorSet: () => genesis.current()?.validatorSet ?? null,
           verifier: { verify: (item) => falconVerifies(falcon, item.publicKey, item.message, item.signature) },
           logger,
           ...(opts.validationTimeoutMs !== undefined ? { timeoutMs: opts.validationTimeoutMs } : {}),
           hypermesh: {
             validateCertificate: (request, timeoutMs) => {
               if (!meshClient) throw new TrustChainError('CONSENSUS_UNAVAILABLE', 'TrustChain is still starting');
-              return meshClient.call(hypermesh.ConsensusMethods.validateCertificate, request, { timeoutMs });
+              return meshClient.validateCertificate(request, timeoutMs);
             },
           },
         })
@@ -235,9 +240,11 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
         resolver: srv,
         logger,
       });
-      meshClient = client;
+      meshClient = new ValidatorRotation(client, srv, clock);
       cleanup.push(() => client.close());
-      logger.info({ chainId: genesis.chainId, validators: genesis.validators.length, genesis: genesis.sha256 }, 'earned certificates approved by this HyperMesh validator set');
+      const g = genesis.current();
+      if (g) logger.info({ chainId: g.chainId, validators: g.validators.length, genesis: g.sha256 }, 'earned certificates approved by this HyperMesh validator set');
+      else logger.warn('the HyperMesh genesis does not exist yet: issue_certificate answers NO_VALIDATOR_SET until it does');
     }
     const telemetry = processMetrics({ transport, certificateNotAfter: () => identity.notAfter });
     cleanup.push(() => telemetry.close());

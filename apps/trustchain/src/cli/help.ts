@@ -45,8 +45,9 @@ ${DATA_DIR}
   --ct-root FILE           a PEM root whose chains the CT log also accepts in add_chain (repeatable;
                            trusted for nothing else)
   --hypermesh-genesis FILE the HyperMesh genesis (hypermesh genesis writes it) whose validators
-                           approve earned certificates (trustchain/issue_certificate); without it
-                           issue_certificate answers NO_VALIDATOR_SET
+                           approve earned certificates (trustchain/issue_certificate); read when
+                           it appears (validators enroll here first); until then, and without
+                           the flag, issue_certificate answers NO_VALIDATOR_SET
   -h, --help               this text
 
 Port 0 picks a free port (serve.json and the log say which).`,

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { GenesisError, parseGenesis, type LoadedGenesis } from '@stoq/consensus';
 import { pemToDerList } from '@stoq/core';
 import pino from 'pino';
-import { startTrustChain, DEFAULT_INSTANCE } from '../server';
+import { startTrustChain, DEFAULT_INSTANCE, type GenesisSource } from '../server';
 import { usageError } from './cli-error';
 import { dataDirOf, durationSeconds, noPositionals, parseCommand } from './args';
 
@@ -48,20 +48,42 @@ function readRootPem(file: string): Uint8Array[] {
   return ders;
 }
 
-/** The HyperMesh genesis file (`hypermesh genesis` writes it) whose validators approve earned certificates. */
-function readGenesis(file: string): LoadedGenesis {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw usageError(`--hypermesh-genesis ${file}: cannot read it as JSON (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  try {
-    return parseGenesis(doc, `--hypermesh-genesis ${file}`);
-  } catch (err) {
-    if (err instanceof GenesisError) throw usageError(err.message);
-    throw err;
-  }
+/**
+ * The HyperMesh genesis file (`hypermesh genesis` writes it) whose validators approve earned
+ * certificates. The validators enroll with this TrustChain before the file can exist, so a
+ * missing file is looked for again on use; once read it is kept (a genesis never changes). A
+ * file that exists but is not a valid genesis is a usage error at start, and refused on use.
+ */
+function genesisSource(file: string): GenesisSource {
+  let loaded: LoadedGenesis | null = null;
+  const read = (): LoadedGenesis | null => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw usageError(`--hypermesh-genesis ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw usageError(`--hypermesh-genesis ${file}: not JSON (${(err as Error).message})`);
+    }
+    try {
+      return parseGenesis(doc, `--hypermesh-genesis ${file}`);
+    } catch (err) {
+      if (err instanceof GenesisError) throw usageError(err.message);
+      throw err;
+    }
+  };
+  loaded = read();
+  return {
+    current: () => {
+      if (!loaded) loaded = read();
+      return loaded;
+    },
+  };
 }
 
 export async function runServe(argv: string[], out: (t: string) => void): Promise<number> {
@@ -85,7 +107,7 @@ export async function runServe(argv: string[], out: (t: string) => void): Promis
   const instance = v.instance ?? DEFAULT_INSTANCE;
   const lifetimeS = v['cert-lifetime'] !== undefined ? certLifetimeSeconds(v['cert-lifetime']) : undefined;
   const ctExtraRoots = (v['ct-root'] ?? []).flatMap(readRootPem);
-  const hypermeshGenesis = v['hypermesh-genesis'] !== undefined ? readGenesis(v['hypermesh-genesis']) : undefined;
+  const hypermeshGenesis = v['hypermesh-genesis'] !== undefined ? genesisSource(v['hypermesh-genesis']) : undefined;
   const logger = pino({ level: process.env['STOQ_LOG_LEVEL'] ?? 'info', base: { service: 'trustchain', instance, host: hostname() } });
   const tc = await startTrustChain({
     dataDir,

@@ -34,8 +34,11 @@ export interface CertificateValidationClient {
 export interface EarnedIssuanceOptions {
   readonly issuer: Issuer;
   readonly hypermesh: CertificateValidationClient;
-  /** The genesis validator set whose QCs TrustChain accepts. */
-  readonly validatorSet: ValidatorSet;
+  /**
+   * The genesis validator set whose QCs TrustChain accepts, or null while it is not known yet
+   * (the genesis file is written after the validators enroll; it is read when it appears).
+   */
+  readonly validatorSet: () => ValidatorSet | null;
   readonly verifier: SignatureVerifier;
   readonly logger: Logger;
   readonly timeoutMs?: number;
@@ -56,6 +59,13 @@ export class EarnedIssuance {
     const csr = issuer.checkCsr(csrDer, falconSignature);
     const names = certificateNames(csr, csr.service);
     checkProofSetSize(proofSet);
+    let validatorSet: ValidatorSet | null;
+    try {
+      validatorSet = this.opts.validatorSet();
+    } catch (err) {
+      throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!validatorSet) throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}: the genesis file does not exist yet`);
     const keyBinding = certificateKeyBinding(csr.spkiDer, csr.falconPublicKey);
     try {
       const set = decodeFourProofSet(proofSet, { maxBytes: MAX_PROOF_SET_BYTES });
@@ -77,7 +87,7 @@ export class EarnedIssuance {
     if (!validation.valid) {
       throw new TrustChainError('PROOFS_REFUSED', `HyperMesh refused the proof set: ${validation.code ?? ''} at ${validation.field ?? ''}: ${validation.detail ?? ''}`);
     }
-    const approval = checkCertificateApproval(validation.encodedBlock ?? new Uint8Array(0), this.opts.validatorSet, this.opts.verifier, { csrHash, keyBinding, proofHash });
+    const approval = checkCertificateApproval(validation.encodedBlock ?? new Uint8Array(0), validatorSet, this.opts.verifier, { csrHash, keyBinding, proofHash });
     const issued = await issuer.issueEarned(csr, names, approval);
     logger.info({ serial: issued.serial, service: names.service, instance: names.instance, height: approval.blockHeight, block: approval.blockHash }, 'earned certificate issued');
     return { ...issued, approval };
