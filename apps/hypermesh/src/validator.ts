@@ -53,11 +53,11 @@ export interface ValidatorOptions {
   onFatal(err: unknown): void;
   /**
    * A submission not committed after this long is submitted again with the next attempt number
-   * (default 3 × the base timeout). Why: the core's mempools move an operation out of the queue
-   * when any proposal carries it and bring it back only when a block at that height commits; a
-   * leader whose successor is down proposes blocks that are never certified, and it proposes
-   * right after such commits, so it can take the operation again and again (seen with a
-   * SIGSTOPped validator). A re-encoded copy is a new entry; the application applies an id once.
+   * (default 3 × the base timeout). Why: a mempool is lost with its validator (a crash, or every
+   * forwarded copy dropped by full peers). It was first the workaround for a livelock in the core
+   * (operations of a block that a TC abandoned came back only when its height committed), which
+   * the core now fixes itself (Replica.learnTc releases them). A re-encoded copy is a new entry;
+   * the application applies an id once.
    */
   resubmitAfterMs?: number;
   /** Most submissions waiting for their commit at once (default 10,000); beyond: 'full'. */

@@ -82,6 +82,26 @@ export class Mempool {
     if (ops) this.proposed.set(hash, { height, ops });
   }
 
+  /**
+   * Operations of ours in the proposed blocks `abandoned` names go back to the queue (oldest
+   * first is kept: re-queued ones go to the end). Used when a TC shows such a block will not be
+   * extended; if it commits after all, `committed` drops the copies again.
+   */
+  release(abandoned: (hash: BlockHash) => boolean): number {
+    let n = 0;
+    for (const [h, p] of this.proposed) {
+      if (!abandoned(h)) continue;
+      this.proposed.delete(h);
+      for (const [k, op] of p.ops) {
+        if (this.pending.has(k)) continue;
+        this.pending.set(k, op);
+        this.bytes += op.byteLength;
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** A block committed at `height`: drop its operations; re-queue ours from orphaned blocks at or below it. */
   committed(hash: BlockHash, height: number, payload: readonly Uint8Array[]): void {
     if (this.proposed.has(hash)) this.proposed.delete(hash);

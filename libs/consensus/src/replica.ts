@@ -60,6 +60,7 @@ export class Replica {
   private readonly requestBudget = new RequestBudget(REQUESTS_PER_PEER_PER_VIEW);
   private readonly validateOperation: OperationCheck | null;
   private readonly skipOperationCheck: boolean;
+  private readonly keepAbandonedOperations: boolean;
   /** The block whose operations passed the check last; a vote may only be signed for it. */
   private opsCheckedFor: BlockHash | null = null;
 
@@ -90,6 +91,7 @@ export class Replica {
     this.mempool = new Mempool({ ...DEFAULT_MEMPOOL, ...opts.mempool });
     this.validateOperation = opts.validateOperation ?? null;
     this.skipOperationCheck = opts.unsafeMutationForTests === 'skip-operation-check';
+    this.keepAbandonedOperations = opts.unsafeMutationForTests === 'keep-abandoned-operations';
     this.fetcher = new BlockFetcher(this.self, set.size, this.limits.maxBlocksPerResponse, this.timing.baseTimeout);
     this.tree = new BlockTree(set.genesisBlock, set.genesisBlockHash, set.genesisQc, opts.retainCommittedBlocks ?? 10_000);
     const safety = opts.restored?.safety ?? initialSafetyState(set.genesisQc);
@@ -286,6 +288,19 @@ export class Replica {
   private learnTc(tc: TimeoutCertificate, source: ValidatorId | null): void {
     if (this.lastTc === null || tc.view > this.lastTc.view) this.lastTc = tc;
     this.learnQc(tc.highQc, source, false);
+    // Liveness, not safety: a block of a view up to tc.view that no known QC certifies is not
+    // what honest leaders extend next (they extend the TC's high QC or later), so its operations
+    // go back to the queue now, before this replica may propose in tc.view + 1. Waiting for its
+    // height to commit instead let a leader whose successor is down take them again after every
+    // commit, forever (found in the e2e test; the simulator's submitToAll runs reproduce it). If
+    // the block is certified and commits after all, the copies leave the queue then
+    // (Mempool.committed) and the application applies an operation once.
+    if (!this.keepAbandonedOperations) {
+      this.mempool.release((hash) => {
+        const b = this.tree.get(hash);
+        return b !== undefined && b.view <= tc.view && this.tree.qcOf(hash) === undefined;
+      });
+    }
     this.enterView(tc.view + 1, true);
   }
 

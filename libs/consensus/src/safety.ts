@@ -50,7 +50,9 @@ export type UnsafeMutationForTests =
   /** Accept f+1 weight as a quorum instead of 2f+1. */
   | 'quorum-f-plus-1'
   /** Vote for proposals without running the application's operation check. */
-  | 'skip-operation-check';
+  | 'skip-operation-check'
+  /** Keep operations of abandoned (timed-out, uncertified) blocks out of the queue until their height commits (the old livelock). */
+  | 'keep-abandoned-operations';
 
 export function initialSafetyState(genesisQc: QuorumCertificate): SafetyState {
   return { lastVotedView: 0, lastProposedView: 0, lockedQc: genesisQc, highTc: null };

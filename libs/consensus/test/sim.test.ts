@@ -104,6 +104,20 @@ describe('simulator: mutation checks (the checker can fail)', () => {
     expect(r.rejections.INVALID_OPERATION ?? 0).toBe(0);
   });
 
+  test('operations reach every mempool and a leader\'s successor is silent: all commit (the livelock seeds); keeping abandoned blocks\' operations out is caught', () => {
+    const o = { ticks: 20000, byzantine: ['silent'] as const, submitToAll: true, partitions: false, crashes: false };
+    for (const seed of seeds(1, 4)) {
+      const fixed = runSimulation({ ...o, seed });
+      expectClean(fixed);
+      const old = runSimulation({ ...o, seed, unsafeMutationForTests: 'keep-abandoned-operations' });
+      expect(old.violations.map((v) => v.kind)).toEqual(['operation-not-committed']);
+    }
+  });
+
+  test('operation liveness over drawn profiles with every operation in every mempool', () => {
+    for (const seed of seeds(4000, 20)) expectClean(runSimulation({ seed, ticks: 8000, submitToAll: true }));
+  });
+
   test('a quorum of f+1 is also caught by the QC check on every commit', () => {
     const r = runSimulation({ seed: 1, ticks: 2000, unsafeMutationForTests: 'quorum-f-plus-1' });
     expect(r.ok).toBe(false);

@@ -11,7 +11,7 @@ import { computeBlockHash } from '../signing';
 import type { BlockHash, CommittedBlock, ValidatorId } from '../types';
 import type { ValidatorSet } from '../validators';
 
-export type ViolationKind = 'invalid-operation-committed' | 'replica-exception' | 'honest-equivocation' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
+export type ViolationKind = 'operation-not-committed' | 'invalid-operation-committed' | 'replica-exception' | 'honest-equivocation' | 'conflicting-commit' | 'invalid-commit-qc' | 'bad-block-hash' | 'non-contiguous-commit' | 'invalid-evidence' | 'evidence-against-honest' | 'replica-assertion' | 'no-progress-after-heal';
 
 export interface Violation {
   kind: ViolationKind;
@@ -36,6 +36,13 @@ export class Checker {
   private healAt = Infinity;
   private heightAtHeal = 0;
   private readonly progressedAt = new Map<ValidatorId, number>();
+  /**
+   * Valid operations submitted (hex) -> submission tick and the honest replicas holding it in
+   * their mempools without a crash since (a crash empties a mempool: when every holder crashed,
+   * the operation is legitimately lost; clients must resubmit, as apps/hypermesh does).
+   */
+  private readonly submittedOps = new Map<string, { at: number; holders: Set<ValidatorId> }>();
+  private readonly committedOpKeys = new Set<string>();
   evidence = 0;
   commits = 0;
   committedOps = 0;
@@ -93,6 +100,7 @@ export class Checker {
     if (!first) {
       this.canonical.set(h, { hash: c.hash, replica });
       this.committedOps += c.block.payload.length;
+      if (this.submittedOps.size > 0) for (const op of c.block.payload) this.committedOpKeys.add(Buffer.from(op.buffer, op.byteOffset, op.byteLength).toString('hex'));
     } else if (first.hash !== c.hash) {
       this.fail('conflicting-commit', replica, at, `height ${h}: replica ${replica} committed ${c.hash.slice(0, 16)}, replica ${first.replica} committed ${first.hash.slice(0, 16)}`);
     }
@@ -132,6 +140,25 @@ export class Checker {
   markHeal(at: number): void {
     this.healAt = at;
     this.heightAtHeal = this.maxHonestHeight();
+  }
+
+  /** A valid operation was handed to the replicas' mempools at `at`. */
+  onSubmitted(op: Uint8Array, at: number, to: readonly ValidatorId[]): void {
+    this.submittedOps.set(Buffer.from(op).toString('hex'), { at, holders: new Set(to.filter((r) => this.honest.has(r))) });
+  }
+
+  /** A replica crashed: its mempool is gone. */
+  crashed(replica: ValidatorId): void {
+    for (const s of this.submittedOps.values()) s.holders.delete(replica);
+  }
+
+  /** Every valid operation submitted before `before` has been committed (operation liveness). */
+  checkOperations(before: number, end: number): void {
+    for (const [op, { at, holders }] of this.submittedOps) {
+      if (at >= before || holders.size === 0 || this.committedOpKeys.has(op)) continue;
+      this.fail('operation-not-committed', -1, end, `operation ${op.slice(8, 16)} submitted at tick ${at} is not committed at tick ${end}`);
+      return;
+    }
   }
 
   /** Called at the end of the run if it lasted at least `bound` past the heal. */

@@ -2,7 +2,7 @@
 //   hypermesh-sim --seed 7 --ticks 20000          one run, JSON summary; exit 1 on a violation
 //   hypermesh-sim --seeds 1000 [--from 1]         many seeds; prints failing seeds and a summary
 // Options: --replicas N, --byzantine silent,fork,... (or none), --delay MIN,MAX (one-way network
-// delay in ticks), --mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check, --ops-per-second R. The simulated time / real time ratio is measured here, outside the run.
+// delay in ticks), --mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations, --ops-per-second R. The simulated time / real time ratio is measured here, outside the run.
 import { performance } from 'node:perf_hooks';
 import type { UnsafeMutationForTests } from '../safety';
 import { BYZANTINE_BEHAVIOURS, type ByzantineBehaviour } from './byzantine';
@@ -17,7 +17,7 @@ interface CliArgs {
   base: Omit<SimulationOptions, 'seed' | 'ticks'>;
 }
 
-const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check] [--ops-per-second R]';
+const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R]';
 
 function parse(argv: readonly string[]): CliArgs {
   const args: CliArgs = { seed: null, seeds: null, from: 1, ticks: 20_000, base: {} };
@@ -63,7 +63,7 @@ function parse(argv: readonly string[]): CliArgs {
         break;
       }
       case '--mutation':
-        if (value !== 'ignore-lock-rule' && value !== 'quorum-f-plus-1' && value !== 'skip-operation-check') throw new Error(`unknown mutation ${value}`);
+        if (value !== 'ignore-lock-rule' && value !== 'quorum-f-plus-1' && value !== 'skip-operation-check' && value !== 'keep-abandoned-operations') throw new Error(`unknown mutation ${value}`);
         args.base.unsafeMutationForTests = value as UnsafeMutationForTests;
         break;
       default:

@@ -21,6 +21,13 @@ export interface SimulationOptions {
   crashes?: boolean;
   /** Operations submitted per simulated second (default 200). */
   opsPerSecond?: number;
+  /**
+   * Submit each operation to every running replica (as apps/hypermesh forwards submissions to
+   * all mempools) and, in runs without crashes or partitions, check that every valid one
+   * commits: each operation submitted at least `livenessBound` ticks before the end must be
+   * committed by then (default false).
+   */
+  submitToAll?: boolean;
   /** Break the protocol on purpose (mutation tests only). */
   unsafeMutationForTests?: UnsafeMutationForTests;
   /** Verify every commit's QC with the exported verifier (default true). */

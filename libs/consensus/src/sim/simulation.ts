@@ -141,6 +141,11 @@ class Simulation {
     }
     const livenessChecked = this.checker.ok && this.now >= sc.ticks && sc.ticks - sc.healAt >= sc.livenessBound;
     if (livenessChecked) this.checker.checkLiveness(sc.livenessBound);
+    // Operation liveness is judged in runs without crashes or partitions (loss, delay, Byzantine
+    // replicas allowed): with them an operation can be lost with every holder's mempool, or only
+    // get its turn well after the block-liveness bound.
+    const opsChecked = this.options.submitToAll === true && sc.crashes.length === 0 && sc.partitions.length === 0;
+    if (this.checker.ok && opsChecked && this.now >= sc.ticks) this.checker.checkOperations(sc.ticks - sc.livenessBound, this.now);
     return {
       seed: sc.seed,
       ok: this.checker.ok,
@@ -247,7 +252,11 @@ class Simulation {
         if (up.length > 0) {
           // Every 50th operation is invalid: honest leaders must drop it, never propose it.
           const n = this.opCounter++;
-          this.prng.pick(up).replica!.submit(simOperation(this.sc.seed, n, n % 50 === 49));
+          const op = simOperation(this.sc.seed, n, n % 50 === 49);
+          if (this.options.submitToAll) {
+            for (const node of up) node.replica!.submit(op);
+            if (n % 50 !== 49) this.checker.onSubmitted(op, this.now, up.map((u) => u.id));
+          } else this.prng.pick(up).replica!.submit(op);
         }
         this.queue.push(this.now + Math.max(1, Math.round(1000 / this.sc.opsPerSecond)), { kind: 'submit' });
         return;
@@ -279,6 +288,7 @@ class Simulation {
   }
 
   private crash(node: Node): void {
+    this.checker.crashed(node.id);
     node.replica = null;
     node.crashPending = false;
     node.timerGeneration++;
