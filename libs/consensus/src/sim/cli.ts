@@ -17,7 +17,7 @@ interface CliArgs {
   base: Omit<SimulationOptions, 'seed' | 'ticks'>;
 }
 
-const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R]';
+const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R] [--submit-to-all yes] [--faults yes|no]';
 
 function parse(argv: readonly string[]): CliArgs {
   const args: CliArgs = { seed: null, seeds: null, from: 1, ticks: 20_000, base: {} };
@@ -62,6 +62,15 @@ function parse(argv: readonly string[]): CliArgs {
         args.base.byzantine = list as ByzantineBehaviour[];
         break;
       }
+      case '--submit-to-all':
+        args.base.submitToAll = value === 'yes';
+        break;
+      case '--faults':
+        // no: neither partitions nor crashes (loss, delay, Byzantine replicas stay as drawn)
+        if (value !== 'yes' && value !== 'no') throw new Error('--faults takes yes or no');
+        args.base.partitions = value === 'yes';
+        args.base.crashes = value === 'yes';
+        break;
       case '--mutation':
         if (value !== 'ignore-lock-rule' && value !== 'quorum-f-plus-1' && value !== 'skip-operation-check' && value !== 'keep-abandoned-operations') throw new Error(`unknown mutation ${value}`);
         args.base.unsafeMutationForTests = value as UnsafeMutationForTests;
@@ -105,7 +114,7 @@ export function main(argv: readonly string[]): number {
       realMicrosecondsPerBlock: Math.round((realMs * 1000) / Math.max(1, result.committedHeight)),
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    if (!result.ok) process.stderr.write(`FAILED seed ${result.seed}: ${result.violations[0]!.kind}: ${result.violations[0]!.detail}\nreproduce: hypermesh-sim --seed ${result.seed} --ticks ${args.ticks}${argv.includes('--replicas') ? ` --replicas ${args.base.replicas}` : ''}\n`);
+    if (!result.ok) process.stderr.write(`FAILED seed ${result.seed}: ${result.violations[0]!.kind}: ${result.violations[0]!.detail}\nreproduce: hypermesh-sim --seed ${result.seed} ${argv.filter((a, i) => a !== '--seed' && argv[i - 1] !== '--seed').join(' ')}\n`);
     process.exitCode = result.ok ? 0 : 1;
     return process.exitCode;
   }
