@@ -15,6 +15,7 @@ const PROTOS = {
   'trustchain.proto': ['--service', 'Ct=trustchain/ct'],
   'ngauge.proto': ['--service', 'NGauge=ngauge'],
   'caesar.proto': ['--service', 'Caesar=caesar'],
+  'catalog.proto': ['--service', 'Catalog=catalog'],
   'hypermesh.proto': ['--service', 'Consensus=hypermesh/consensus', '--service', 'Assets=hypermesh/assets'],
 };
 

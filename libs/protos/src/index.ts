@@ -4,3 +4,4 @@ export * as trustchain from './trustchain';
 export * as ngauge from './ngauge';
 export * as caesar from './caesar';
 export * as hypermesh from './hypermesh';
+export * as catalog from './catalog';

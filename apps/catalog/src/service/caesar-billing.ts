@@ -1,0 +1,112 @@
+// Billing through Caesar over STOQ (docs/catalog-api.md, "Billing"). Catalog is a Caesar
+// operator (caesar serve --operator catalog): it may debit any ordinary account and settle any
+// pending transfer, so it checks itself that a payer belongs to the caller (the owner tag).
+import { randomBytes } from 'node:crypto';
+import { caesar } from '@stoq/protos';
+import { RpcError, Status, type RpcClient } from '@stoq/rpc';
+import { CatalogError } from '../errors';
+import { reservationTransfer, settlementTransfer, transferIdFrom, voidTransfer, type BillingConfig } from '../core/billing';
+import { ownerTag } from '../core/owner-tag';
+
+const M = caesar.CaesarMethods;
+const R = caesar.CreateTransferResult;
+
+export interface Billing {
+  readonly config: BillingConfig;
+  /** Creates (or finds) Catalog's fee account; once per instance unless it fails. */
+  ensureFeeAccount(): Promise<void>;
+  /** The payer exists on the billing ledger and is owned by `callerService`. */
+  checkPayer(payer: bigint, callerService: string, deadline: number | undefined): Promise<void>;
+  /** Reserves fuel_limit × price; returns the pending transfer's id. */
+  reserve(payer: bigint, fuelLimit: bigint, deadline: number | undefined): Promise<bigint>;
+  /** Posts `fee` (voids when 0); returns the settling transfer's id. */
+  settle(pendingId: bigint, fee: bigint): Promise<bigint>;
+  /** Voids the whole reservation (the run never started). */
+  release(pendingId: bigint): Promise<void>;
+}
+
+function unavailable(err: unknown, what: string): never {
+  if (err instanceof RpcError && err.code === Status.PERMISSION_DENIED) {
+    throw new CatalogError('BILLING_FAILED', `Caesar refused ${what}: ${err.message} (is catalog a Caesar operator? caesar serve --operator catalog)`, { cause: err });
+  }
+  throw new CatalogError('BILLING_UNAVAILABLE', `Caesar could not ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+const resultName = (r: number | undefined): string => caesar.CreateTransferResult[r ?? 0] ?? String(r);
+
+export class CaesarBilling implements Billing {
+  private feeAccount: Promise<void> | null = null;
+
+  constructor(
+    private readonly client: RpcClient,
+    readonly config: BillingConfig,
+    private readonly accountCode = 1,
+  ) {}
+
+  ensureFeeAccount(): Promise<void> {
+    this.feeAccount ??= this.createFeeAccount().catch((err: unknown) => {
+      this.feeAccount = null;
+      throw err;
+    });
+    return this.feeAccount;
+  }
+
+  private async createFeeAccount(): Promise<void> {
+    let res: caesar.CreateAccountsResponse;
+    try {
+      res = await this.client.call(M.createAccounts, { accounts: [{ id: String(this.config.feeAccountId), ledger: this.config.ledger, code: this.accountCode }] }, { timeoutMs: 10_000 });
+    } catch (err) {
+      unavailable(err, 'create the fee account');
+    }
+    const r = res.results?.[0];
+    if (r !== caesar.CreateAccountResult.CREATE_ACCOUNT_OK && r !== caesar.CreateAccountResult.CREATE_ACCOUNT_EXISTS) {
+      throw new CatalogError('BILLING_FAILED', `fee account ${this.config.feeAccountId} cannot be Catalog's: ${caesar.CreateAccountResult[r ?? 0]} (choose another --fee-account)`);
+    }
+  }
+
+  async checkPayer(payer: bigint, callerService: string, deadline: number | undefined): Promise<void> {
+    let res: caesar.LookupAccountsResponse;
+    try {
+      res = await this.client.call(M.lookupAccounts, { ids: [String(payer)] }, deadline === undefined ? { timeoutMs: 10_000 } : { deadline });
+    } catch (err) {
+      unavailable(err, 'look up the payer');
+    }
+    const account = res.accounts?.[0];
+    if (!account) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
+    if (account.ledger !== this.config.ledger) throw new CatalogError('PAYER_WRONG_LEDGER', `payer account ${payer} is on ledger ${account.ledger}; Catalog bills ledger ${this.config.ledger}`);
+    if (BigInt(account.userData_128 || '0') !== ownerTag(callerService)) {
+      throw new CatalogError('NOT_PAYERS_OWNER', `payer account ${payer} is not ${callerService}'s; a caller pays only from its own accounts`);
+    }
+  }
+
+  async reserve(payer: bigint, fuelLimit: bigint, deadline: number | undefined): Promise<bigint> {
+    const id = transferIdFrom(randomBytes(16));
+    const t = reservationTransfer(id, payer, fuelLimit, this.config);
+    const r = await this.transfer(t, 'reserve the fee', deadline);
+    if (r === R.CREATE_TRANSFER_OK) return id;
+    if (r === R.CREATE_TRANSFER_EXCEEDS_CREDITS) throw new CatalogError('INSUFFICIENT_FUNDS', `payer account ${payer} cannot cover the reservation of ${t.amount} (fuel_limit ${fuelLimit} × price ${this.config.pricePerFuel})`);
+    if (r === R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
+    throw new CatalogError('BILLING_FAILED', `Caesar refused the reservation: ${resultName(r)}`);
+  }
+
+  async settle(pendingId: bigint, fee: bigint): Promise<bigint> {
+    const id = transferIdFrom(randomBytes(16));
+    const r = await this.transfer(settlementTransfer(id, pendingId, fee), 'settle the fee', undefined);
+    if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused the settlement of ${pendingId}: ${resultName(r)}`);
+    return id;
+  }
+
+  async release(pendingId: bigint): Promise<void> {
+    const r = await this.transfer(voidTransfer(transferIdFrom(randomBytes(16)), pendingId), 'void the reservation', undefined);
+    if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused to void ${pendingId}: ${resultName(r)}`);
+  }
+
+  private async transfer(t: caesar.NewTransfer, what: string, deadline: number | undefined): Promise<number | undefined> {
+    try {
+      const res = await this.client.call(M.createTransfers, { transfers: [t] }, deadline === undefined ? { timeoutMs: 10_000 } : { deadline });
+      return res.results?.[0];
+    } catch (err) {
+      unavailable(err, what);
+    }
+  }
+}

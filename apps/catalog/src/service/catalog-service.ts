@@ -1,0 +1,336 @@
+// The catalog/* methods (libs/protos/proto/catalog.proto): decode → check → bill → run → settle →
+// sign. docs/catalog-api.md is the reference for callers. Money moves only through Caesar: a run
+// starts only after its maximum fee is reserved, and every reservation ends posted (the fee) or
+// voided (no fee, or the run never started); a reservation Catalog could not settle (a crash, an
+// unreachable Caesar) times out in Caesar and is released there.
+import type { PeerIdentity } from '@stoq/core';
+import { catalog as proto } from '@stoq/protos';
+import type { CallContext, RpcServer } from '@stoq/rpc';
+import type { Logger } from 'pino';
+import { CatalogError, rpcErrorOf } from '../errors';
+import { maxFee } from '../core/billing';
+import { outcomeNumber, RUN_OUTCOMES } from '../core/outcome';
+import { parseProgramHash, programHash } from '../core/program-hash';
+import { RateLimiter, type RateLimit } from '../core/rate-limiter';
+import { signReceipt, type ReceiptSigner } from '../core/receipt';
+import { inputHash, outputHash } from '../core/run-digests';
+import { parseU128 } from '../core/u128';
+import { fromU64, toU64 } from '../core/u64';
+import type { ProgramRecord, ProgramStore } from '../store/program-store';
+import type { Billing } from './caesar-billing';
+import type { ProgramEngine } from './engine';
+import type { ProgramRegistry } from './program-registry';
+
+const M = proto.CatalogMethods;
+const ANY = { authorize: 'any-authenticated' } as const;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+export const MAX_STDIN_BYTES = 1 << 20;
+export const MAX_ARGV = 64;
+export const MAX_ARG_BYTES = 4096;
+export const MAX_ARGS = 64;
+
+export interface CatalogLimits {
+  /** Largest module accepted (bytes). */
+  readonly maxModuleBytes: number;
+  /** Ceiling of a run's memory limit, and the default when a request gives none. */
+  readonly maxMemoryBytes: number;
+  readonly defaultMemoryBytes: number;
+  /** Largest fuel_limit accepted. */
+  readonly maxFuel: bigint;
+  /** Wall-clock backstop of every run (ms). */
+  readonly timeoutMs: number;
+}
+
+export interface CatalogCounters {
+  runs: number;
+  fuelUsed: bigint;
+  fees: bigint;
+  refused: number;
+  readonly outcomes: number[];
+}
+
+export interface CatalogDeps {
+  readonly store: ProgramStore;
+  readonly engine: ProgramEngine;
+  readonly billing: Billing;
+  readonly registry: ProgramRegistry;
+  readonly limits: CatalogLimits;
+  readonly rate: RateLimit;
+  /** The instance's FALCON key, read per call (renewal may replace it). */
+  readonly signer: () => ReceiptSigner;
+  /** Wall clock, ms. */
+  readonly now: () => number;
+  readonly logger: Logger;
+}
+
+function callerOf(peer: PeerIdentity | null): { service: string; id: string } {
+  if (peer === null) throw new CatalogError('UNAUTHENTICATED', 'Catalog answers authenticated callers only');
+  return { service: peer.service, id: `${peer.service}/${peer.instance}` };
+}
+
+export function programMessage(r: ProgramRecord): proto.Program {
+  return { hash: r.hash, size: r.size, owner: r.owner, uploadedAt: toU64(BigInt(r.uploadedAtNs)), exports: r.exports.map((e) => ({ name: e.name, params: [...e.params], results: [...e.results] })), imports: [...r.imports], assetId: r.assetId, assetHeight: toU64(BigInt(r.assetHeight)) };
+}
+
+function parseI64(v: string, field: string): bigint {
+  if (!/^-?[0-9]{1,20}$/.test(v)) throw new CatalogError('INVALID_ARGUMENT', `${field}: expected a decimal i64, got ${JSON.stringify(v.slice(0, 40))}`);
+  const n = BigInt(v);
+  if (n < I64_MIN || n > I64_MAX) throw new CatalogError('INVALID_ARGUMENT', `${field}: ${v} is outside the i64 range`);
+  return n;
+}
+
+
+async function mapped<T>(run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw rpcErrorOf(err);
+  }
+}
+
+export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounters & { stop(): void } {
+  const counters: CatalogCounters = { runs: 0, fuelUsed: 0n, fees: 0n, refused: 0, outcomes: RUN_OUTCOMES.map(() => 0) };
+  const limiter = new RateLimiter(d.rate);
+  const pendingRegistrations = new Set<string>();
+
+  const register = async (r: ProgramRecord): Promise<ProgramRecord> => {
+    if (!d.registry.enabled || r.assetId !== '') return r;
+    try {
+      const a = await d.registry.register(r.hash, r.owner, r.size);
+      const updated = { ...r, assetId: a.assetId, assetHeight: a.height };
+      d.store.update(updated);
+      pendingRegistrations.delete(r.hash);
+      d.logger.info({ program: r.hash, asset: a.assetId, height: a.height }, 'catalog program registered in hypermesh');
+      return updated;
+    } catch (err) {
+      pendingRegistrations.add(r.hash);
+      d.logger.warn({ program: r.hash, err: (err as Error).message }, 'catalog program not registered in hypermesh yet (retried later)');
+      return r;
+    }
+  };
+
+  rpc.addMethod(
+    M.uploadProgram,
+    (req, ctx) =>
+      mapped(async () => {
+        const caller = callerOf(ctx.peer);
+        const module = req.module ?? new Uint8Array();
+        if (module.length === 0) throw new CatalogError('INVALID_ARGUMENT', 'module: is required (WebAssembly binary)');
+        if (module.length > d.limits.maxModuleBytes) throw new CatalogError('MODULE_TOO_LARGE', `module: ${module.length} bytes; the limit is ${d.limits.maxModuleBytes}`);
+        const hash = programHash(module);
+        const known = d.store.get(hash);
+        if (known) return { program: programMessage(await register(known)), duplicate: true };
+        const info = await d.engine.compile(module);
+        const record: ProgramRecord = {
+          hash,
+          size: module.length,
+          owner: caller.id,
+          uploadedAtNs: String(BigInt(Math.floor(d.now())) * 1_000_000n),
+          exports: info.exports,
+          imports: info.imports,
+          assetId: '',
+          assetHeight: '0',
+        };
+        const added = d.store.add(record, module);
+        d.logger.info({ program: hash, size: module.length, owner: caller.id, compileMs: info.compileNs / 1e6 }, 'catalog program uploaded');
+        return { program: programMessage(await register(d.store.get(hash) ?? record)), duplicate: !added };
+      }),
+    ANY,
+  );
+
+  rpc.addMethod(
+    M.getProgram,
+    (req, ctx) =>
+      mapped(async () => {
+        callerOf(ctx.peer);
+        const hash = parseProgramHash(req.hash, 'hash');
+        const r = d.store.get(hash);
+        if (!r) throw new CatalogError('NO_SUCH_PROGRAM', `no program ${hash}`);
+        return { program: programMessage(r), module: req.includeModule ? await d.store.module(hash) : new Uint8Array() };
+      }),
+    ANY,
+  );
+
+  rpc.addMethod(
+    M.listPrograms,
+    (req, ctx) =>
+      mapped(() => {
+        callerOf(ctx.peer);
+        const size = req.pageSize ?? 0;
+        if (size > 1000) throw new CatalogError('INVALID_ARGUMENT', 'page_size: at most 1000');
+        const limit = size === 0 ? 100 : size;
+        const after = req.pageToken ? parseProgramHash(req.pageToken, 'page_token') : '';
+        const owner = req.owner ?? '';
+        const match = (r: ProgramRecord): boolean => owner === '' || r.owner === owner || r.owner.startsWith(`${owner}/`);
+        const page = d.store.list(after, limit + 1, match);
+        const more = page.length > limit;
+        const programs = page.slice(0, limit);
+        return { programs: programs.map(programMessage), nextPageToken: more ? programs[programs.length - 1]!.hash : '' };
+      }),
+    ANY,
+  );
+
+  rpc.addMethod(
+    M.execute,
+    (req, ctx: CallContext) =>
+      mapped(async () => {
+        const caller = callerOf(ctx.peer);
+        if (!limiter.take(caller.id, d.now())) {
+          counters.refused += 1;
+          throw new CatalogError('RATE_LIMITED', `${caller.id} is over its rate limit (${d.rate.perSecond}/s, burst ${d.rate.burst}); try again later`);
+        }
+        // Everything that can be checked without money is checked first.
+        const hash = parseProgramHash(req.programHash, 'program_hash');
+        const record = d.store.get(hash);
+        if (!record) throw new CatalogError('NO_SUCH_PROGRAM', `no program ${hash}`);
+        const fuelLimit = fromU64(req.fuelLimit);
+        if (fuelLimit === 0n) throw new CatalogError('INVALID_ARGUMENT', 'fuel_limit: must be at least 1');
+        if (fuelLimit > d.limits.maxFuel) throw new CatalogError('INVALID_ARGUMENT', `fuel_limit: ${fuelLimit} is above the service's cap of ${d.limits.maxFuel}`);
+        const memoryLimit = fromU64(req.memoryLimitBytes) === 0n ? BigInt(d.limits.defaultMemoryBytes) : fromU64(req.memoryLimitBytes);
+        if (memoryLimit > BigInt(d.limits.maxMemoryBytes)) throw new CatalogError('INVALID_ARGUMENT', `memory_limit_bytes: ${memoryLimit} is above the service's cap of ${d.limits.maxMemoryBytes}`);
+        const payer = parseU128(req.payerAccountId, 'payer_account_id');
+        if (payer === 0n) throw new CatalogError('INVALID_ARGUMENT', 'payer_account_id: is required');
+        const args = (req.args ?? []).map((a, i) => parseI64(a, `args[${i}]`));
+        if (args.length > MAX_ARGS) throw new CatalogError('INVALID_ARGUMENT', `args: at most ${MAX_ARGS}`);
+        const argv = req.argv ?? [];
+        if (argv.length > MAX_ARGV || argv.some((a) => Buffer.byteLength(a) > MAX_ARG_BYTES)) throw new CatalogError('INVALID_ARGUMENT', `argv: at most ${MAX_ARGV} entries of ${MAX_ARG_BYTES} bytes`);
+        const stdin = req.stdin ?? new Uint8Array();
+        if (stdin.length > MAX_STDIN_BYTES) throw new CatalogError('INVALID_ARGUMENT', `stdin: ${stdin.length} bytes; at most ${MAX_STDIN_BYTES}`);
+        const seed = req.seed && req.seed.length > 0 ? Buffer.from(req.seed) : Buffer.alloc(32);
+        if (seed.length !== 32) throw new CatalogError('INVALID_ARGUMENT', `seed: 32 bytes or empty, got ${seed.length}`);
+        const clockStartNs = fromU64(req.clockStartNs) === 0n ? BigInt(Math.floor(d.now())) * 1_000_000n : fromU64(req.clockStartNs);
+        const exportName = req.export || '_start';
+        maxFee(fuelLimit, d.billing.config);
+        const moduleHash = Buffer.from(hash, 'hex');
+        const runRequest = {
+          moduleHash,
+          export: exportName,
+          args,
+          argv,
+          stdin: Buffer.from(stdin),
+          fuel: Number(fuelLimit),
+          memoryLimitBytes: Number(memoryLimit),
+          timeoutMs: d.limits.timeoutMs,
+          seed,
+          clockStartNs,
+        };
+        await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
+        d.engine.check(runRequest);
+        if (d.engine.full) {
+          counters.refused += 1;
+          throw new CatalogError('POOL_FULL', 'every worker is busy and the queue is full; try again later');
+        }
+
+        await d.billing.ensureFeeAccount();
+        await d.billing.checkPayer(payer, caller.service, ctx.deadline);
+        const pendingId = await d.billing.reserve(payer, fuelLimit, ctx.deadline);
+        let result;
+        try {
+          result = await d.engine.run(runRequest);
+        } catch (err) {
+          // The run never started: nothing is owed.
+          if (err instanceof CatalogError && err.code === 'POOL_FULL') counters.refused += 1;
+          await d.billing.release(pendingId).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
+          throw err;
+        }
+        const fuelUsed = BigInt(result.fuelUsed);
+        const fee = fuelUsed * d.billing.config.pricePerFuel;
+        await d.billing.settle(pendingId, fee);
+        const outcome = outcomeNumber(result.outcome);
+        counters.runs += 1;
+        counters.fuelUsed += fuelUsed;
+        counters.fees += fee;
+        counters.outcomes[outcome]! += 1;
+
+        const results = result.results.map((r) => BigInt(r));
+        const exitCode = result.exitCode ?? null;
+        const signer = d.signer();
+        const receipt = signReceipt(
+          {
+            programHash: moduleHash,
+            inputHash: inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit }),
+            outputHash: outputHash({ outcome, results, exitCode, stdout: result.stdout, stderr: result.stderr, stdoutTruncated: result.stdoutTruncated, stderrTruncated: result.stderrTruncated }),
+            fuelUsed,
+            fee,
+            transferId: pendingId,
+            outcome,
+            issuedAtNs: BigInt(Math.floor(d.now())) * 1_000_000n,
+          },
+          signer,
+        );
+        d.logger.debug({ program: hash, caller: caller.id, outcome: result.outcome, fuelUsed: result.fuelUsed, fee: String(fee) }, 'catalog run');
+        return {
+          outcome,
+          message: result.message,
+          results: results.map(String),
+          exited: exitCode !== null,
+          exitCode: exitCode ?? 0,
+          stdout: result.stdout,
+          stderr: result.stderr,
+          stdoutTruncated: result.stdoutTruncated,
+          stderrTruncated: result.stderrTruncated,
+          fuelUsed: Number(fuelUsed),
+          fee: String(fee),
+          receipt: {
+            programHash: hash,
+            inputHash: Buffer.from(receipt.fields.inputHash).toString('hex'),
+            outputHash: Buffer.from(receipt.fields.outputHash).toString('hex'),
+            fuelUsed: Number(fuelUsed),
+            fee: String(fee),
+            transferId: String(pendingId),
+            outcome,
+            issuedAt: toU64(receipt.fields.issuedAtNs),
+            keyId: receipt.fields.keyId,
+            publicKey: receipt.publicKey,
+            signature: receipt.signature,
+            encoded: receipt.encoded,
+          },
+        };
+      }),
+    // Not marked idempotent: a retried execute is a second run, billed again.
+    ANY,
+  );
+
+  rpc.addMethod(
+    M.stats,
+    (_req, ctx) =>
+      mapped(() => {
+        callerOf(ctx.peer);
+        const s = d.engine.engine.stats();
+        return {
+          programs: d.store.size,
+          runs: counters.runs,
+          fuelUsed: Number(counters.fuelUsed),
+          fees: String(counters.fees),
+          workers: s.workers,
+          inFlight: s.inFlight,
+          outcomes: counters.outcomes.map((runs, outcome) => ({ outcome, runs })),
+          refused: counters.refused,
+          feeAccountId: String(d.billing.config.feeAccountId),
+          pricePerFuel: String(d.billing.config.pricePerFuel),
+        };
+      }),
+    ANY,
+  );
+
+  // Programs whose HyperMesh registration failed are retried every 10 s.
+  const retry = setInterval(() => {
+    for (const h of [...pendingRegistrations]) {
+      const r = d.store.get(h);
+      if (r) void register(r);
+    }
+  }, 10_000);
+  retry.unref();
+  rpc.addMetricSource(() => [
+    { name: 'catalog_programs', help: 'Programs stored', type: 'gauge', value: d.store.size },
+    ...RUN_OUTCOMES.map((o, i) => ({ name: 'catalog_runs_total', help: 'Runs finished, by outcome', type: 'counter' as const, labels: { outcome: o }, value: counters.outcomes[i]! })),
+    { name: 'catalog_fuel_used_total', help: 'Fuel used by all runs', type: 'counter', value: Number(counters.fuelUsed) },
+    { name: 'catalog_fees_total', help: 'Fees posted to Caesar, in base units', type: 'counter', value: Number(counters.fees) },
+    { name: 'catalog_refused_total', help: 'Executions refused with RESOURCE_EXHAUSTED (pool full or rate limited)', type: 'counter', value: counters.refused },
+    { name: 'catalog_runs_in_flight', help: 'Runs running or queued in the engine', type: 'gauge', value: d.engine.engine.stats().inFlight },
+    { name: 'catalog_registrations_pending', help: 'Programs not yet registered in HyperMesh', type: 'gauge', value: pendingRegistrations.size },
+  ]);
+  const stop = (): void => clearInterval(retry);
+  return Object.assign(counters, { stop });
+}
