@@ -28,6 +28,7 @@ module.exports = {
     '^@stoq/service$': path.join(root, 'libs/stoq-service/src/index.ts'),
     '^@stoq/protos$': path.join(root, 'libs/protos/src/index.ts'),
     '^@stoq/consensus$': path.join(root, 'libs/consensus/src/index.ts'),
+    '^@stoq/consensus-approval$': path.join(root, 'libs/consensus-approval/src/index.ts'),
     '^@stoq/client$': path.join(root, 'libs/stoq-client/src/index.ts'),
   },
   testTimeout: 60000,

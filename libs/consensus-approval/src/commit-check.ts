@@ -1,21 +1,24 @@
 // Does a HyperMesh commit approve this certificate request? Pure: the validator set (from the
-// genesis file TrustChain is configured with) and a FALCON verifier are passed in.
+// genesis file) and a FALCON verifier are passed in.
 //
-// TrustChain trusts no validator's word: the answer must carry the committed block itself
-// (encodeCommittedBlock bytes) whose hash the QC's 2f+1 signatures certify, and that block must
-// contain a `certificate_validation` operation for exactly this CSR, these keys and this proof
-// set. Only then is a certificate issued, with the block height, block hash and the hash of the
-// verified bytes in its ConsensusApproval extension, so an auditor can repeat the check.
+// Nobody's word counts: the evidence is the committed block itself (encodeCommittedBlock bytes)
+// whose hash the QC's 2f+1 genesis-validator signatures certify, and that block must contain a
+// `certificate_validation` operation for these keys (and, when the checker knows them, this CSR
+// and this proof set). TrustChain runs it before issuing; an auditor runs it on a certificate's
+// ConsensusApproval with the block fetched back from any validator.
 import { createHash } from 'node:crypto';
 import { computeBlockHash, decodeCommittedBlock, verifyQuorumCertificate, type SignatureVerifier, type ValidatorSet } from '@stoq/consensus';
 import type { ConsensusApproval } from '@stoq/core';
 import { hypermesh } from '@stoq/protos';
-import { TrustChainError } from '../core/errors';
+import { ApprovalError } from './errors';
 
 export interface ApprovalExpectation {
-  readonly csrHash: Uint8Array;
+  /** certificateKeyBinding of the certificate's (or CSR's) TLS SPKI and FALCON key. */
   readonly keyBinding: Uint8Array;
-  readonly proofHash: Uint8Array;
+  /** SHA-256 of the CSR DER, when known (TrustChain knows it; a certificate does not carry it). */
+  readonly csrHash?: Uint8Array;
+  /** fourProofSetHash of the set, when known. */
+  readonly proofHash?: Uint8Array;
 }
 
 export interface CheckedApproval extends ConsensusApproval {
@@ -24,25 +27,21 @@ export interface CheckedApproval extends ConsensusApproval {
 
 const equal = (a: Uint8Array | null | undefined, b: Uint8Array): boolean => a instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
 
-function refused(detail: string): TrustChainError {
-  return new TrustChainError('CONSENSUS_UNVERIFIED', `HyperMesh's answer does not prove the approval: ${detail}; no certificate was issued`);
-}
-
-/** Throws TrustChainError CONSENSUS_UNVERIFIED naming what does not hold. */
+/** Throws ApprovalError naming what does not hold. */
 export function checkCertificateApproval(encodedBlock: Uint8Array, set: ValidatorSet, verifier: SignatureVerifier, expect: ApprovalExpectation): CheckedApproval {
   let committed;
   try {
     committed = decodeCommittedBlock(encodedBlock);
   } catch (err) {
-    throw refused(`encoded_block is not a committed block (${(err as Error).message})`);
+    throw new ApprovalError('NOT_A_COMMITTED_BLOCK', `the encoded block is not a committed block (${(err as Error).message})`);
   }
   const { block, qc } = committed;
   const hash = computeBlockHash(set.chainTag, block);
   if (hash !== committed.hash || qc.blockHash !== hash || qc.height !== block.height) {
-    throw refused(`the QC certifies block ${qc.height}/${qc.blockHash.slice(0, 16)}, not the block sent (${block.height}/${hash.slice(0, 16)}) of this chain`);
+    throw new ApprovalError('QC_MISMATCH', `the QC certifies block ${qc.height}/${qc.blockHash.slice(0, 16)}, not the block sent (${block.height}/${hash.slice(0, 16)}) of this chain`);
   }
   const verdict = verifyQuorumCertificate(qc, set, verifier);
-  if (!verdict.ok) throw refused(`the QC does not verify against the genesis validator set (${verdict.rejection.code}: ${verdict.rejection.detail})`);
+  if (!verdict.ok) throw new ApprovalError('QC_INVALID', `the QC does not verify against the genesis validator set (${verdict.rejection.code}: ${verdict.rejection.detail})`);
   const found = block.payload.some((bytes) => {
     let op: hypermesh.Operation;
     try {
@@ -51,9 +50,9 @@ export function checkCertificateApproval(encodedBlock: Uint8Array, set: Validato
       return false;
     }
     const v = op.certificateValidation;
-    return !!v && equal(v.csrHash, expect.csrHash) && equal(v.keyBinding, expect.keyBinding) && equal(v.proofHash, expect.proofHash);
+    return !!v && equal(v.keyBinding, expect.keyBinding) && (!expect.csrHash || equal(v.csrHash, expect.csrHash)) && (!expect.proofHash || equal(v.proofHash, expect.proofHash));
   });
-  if (!found) throw refused(`block ${block.height} holds no certificate validation for this CSR, key binding and proof set`);
+  if (!found) throw new ApprovalError('REQUEST_NOT_IN_BLOCK', `block ${block.height} holds no certificate validation for these keys${expect.csrHash ? ', this CSR' : ''}${expect.proofHash ? ' and this proof set' : ''}`);
   return {
     blockHeight: block.height,
     blockHash: hash,

@@ -4,8 +4,7 @@
 import { ValidatorSet, computeBlockHash, encodeCommittedBlock, voteSigningBytes, type Block, type QuorumCertificate } from '@stoq/consensus';
 import { nativeFalcon } from '@stoq/core';
 import { hypermesh } from '@stoq/protos';
-import { checkCertificateApproval } from '../../src/earned/commit-check';
-import { TrustChainError } from '../../src/core/errors';
+import { ApprovalError, checkCertificateApproval } from '../src';
 
 const keys = [0, 1, 2, 3].map(() => nativeFalcon.keypair());
 const set = ValidatorSet.fromGenesis({ chainId: 'test-chain', validators: keys.map((k, id) => ({ id, publicKey: k.publicKey, weight: 1 })) });
@@ -31,7 +30,7 @@ function failure(f: () => unknown): string {
   try {
     f();
   } catch (e) {
-    if (e instanceof TrustChainError) return `${e.code}: ${e.message}`;
+    if (e instanceof ApprovalError) return `${e.code}: ${e.message}`;
     throw e;
   }
   return 'approved';
@@ -46,12 +45,12 @@ test('a block with this request, certified by 3 of 4 genesis validators, approve
 });
 
 test('no quorum, another chain, another request, or garbage: refused with the reason', () => {
-  expect(failure(() => checkCertificateApproval(committed([operation(expectation)], [0, 1]), set, verifier, expectation))).toMatch(/^CONSENSUS_UNVERIFIED: .*does not verify against the genesis validator set/);
+  expect(failure(() => checkCertificateApproval(committed([operation(expectation)], [0, 1]), set, verifier, expectation))).toMatch(/^QC_INVALID: .*does not verify against the genesis validator set/);
   // Signed by the same keys for another chain: the block hash (chain tag) does not match this chain.
-  expect(failure(() => checkCertificateApproval(committed([operation(expectation)], [0, 1, 2], otherChain), set, verifier, expectation))).toMatch(/^CONSENSUS_UNVERIFIED: .*not the block sent/);
-  expect(failure(() => checkCertificateApproval(committed([operation({ ...expectation, keyBinding: bytes(8) })], [0, 1, 2]), set, verifier, expectation))).toMatch(/holds no certificate validation for this CSR/);
+  expect(failure(() => checkCertificateApproval(committed([operation(expectation)], [0, 1, 2], otherChain), set, verifier, expectation))).toMatch(/^QC_MISMATCH: .*not the block sent/);
+  expect(failure(() => checkCertificateApproval(committed([operation({ ...expectation, keyBinding: bytes(8) })], [0, 1, 2]), set, verifier, expectation))).toMatch(/^REQUEST_NOT_IN_BLOCK: .*these keys, this CSR/);
   expect(failure(() => checkCertificateApproval(committed([operation({ ...expectation, proofHash: bytes(8) })], [0, 1, 2]), set, verifier, expectation))).toMatch(/holds no certificate validation/);
-  expect(failure(() => checkCertificateApproval(new Uint8Array([1, 2, 3]), set, verifier, expectation))).toMatch(/encoded_block is not a committed block/);
+  expect(failure(() => checkCertificateApproval(new Uint8Array([1, 2, 3]), set, verifier, expectation))).toMatch(/^NOT_A_COMMITTED_BLOCK/);
 });
 
 test('a signature moved onto another block does not count', () => {
@@ -60,5 +59,5 @@ test('a signature moved onto another block does not count', () => {
   // Splice: the other block with the good block's QC bytes is a QC for a different hash.
   const tampered = Uint8Array.from(other);
   tampered.set(good.subarray(good.length - 200), other.length - 200);
-  expect(failure(() => checkCertificateApproval(tampered, set, verifier, { ...expectation, csrHash: bytes(7) }))).toMatch(/^CONSENSUS_UNVERIFIED/);
+  expect(failure(() => checkCertificateApproval(tampered, set, verifier, { ...expectation, csrHash: bytes(7) }))).toMatch(/^(QC_MISMATCH|QC_INVALID|NOT_A_COMMITTED_BLOCK)/);
 });

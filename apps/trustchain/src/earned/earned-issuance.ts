@@ -4,7 +4,7 @@
 //      set earned for one key pair cannot certify another;
 //   3. HyperMesh (`hypermesh/consensus/validate_certificate`): every validator verifies the set
 //      before voting, the validation is committed, the answer carries the committing block;
-//   4. that block and its QC are verified against the genesis validator set (commit-check.ts);
+//   4. that block and its QC are verified against the genesis validator set (@stoq/consensus-approval);
 //   5. the leaf is issued with the ConsensusApproval extension, recorded and CT-logged like any
 //      other issuance (Issuer).
 // Any failure before 5 issues nothing and logs nothing in CT.
@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { IssueResult, Issuer } from '../ca/issuer';
 import { TrustChainError } from '../core/errors';
 import { certificateNames } from '../core/issuance-policy';
-import { checkCertificateApproval, type CheckedApproval } from './commit-check';
+import { ApprovalError, checkCertificateApproval, type CheckedApproval } from '@stoq/consensus-approval';
 
 /** The refusal issue_certificate answers with while no validator set is configured. */
 export const NO_VALIDATOR_SET_MESSAGE = 'no HyperMesh validator set configured (trustchain serve --hypermesh-genesis <file>)';
@@ -87,7 +87,13 @@ export class EarnedIssuance {
     if (!validation.valid) {
       throw new TrustChainError('PROOFS_REFUSED', `HyperMesh refused the proof set: ${validation.code ?? ''} at ${validation.field ?? ''}: ${validation.detail ?? ''}`);
     }
-    const approval = checkCertificateApproval(validation.encodedBlock ?? new Uint8Array(0), validatorSet, this.opts.verifier, { csrHash, keyBinding, proofHash });
+    let approval: CheckedApproval;
+    try {
+      approval = checkCertificateApproval(validation.encodedBlock ?? new Uint8Array(0), validatorSet, this.opts.verifier, { csrHash, keyBinding, proofHash });
+    } catch (err) {
+      if (!(err instanceof ApprovalError)) throw err;
+      throw new TrustChainError('CONSENSUS_UNVERIFIED', `HyperMesh's answer does not prove the approval (${err.code}): ${err.message}; no certificate was issued`, { cause: err });
+    }
     const issued = await issuer.issueEarned(csr, names, approval);
     logger.info({ serial: issued.serial, service: names.service, instance: names.instance, height: approval.blockHeight, block: approval.blockHash }, 'earned certificate issued');
     return { ...issued, approval };

@@ -86,7 +86,7 @@ export interface IssueCertificateOptions {
   keyUsage?: KeyUsageName[];
   /** Default: serverAuth + clientAuth for leaves; none (unrestricted) for CAs. */
   extendedKeyUsage?: ExtendedKeyUsageName[];
-  /** Further non-standard extensions (e.g. TrustChain's quorum-certificate extension), placed before the FALCON ones. */
+  /** Further non-standard extensions (e.g. an earned certificate's ConsensusApproval), placed before the FALCON ones. */
   extraExtensions?: readonly CertificateExtension[];
   falcon?: FalconScheme;
 }
