@@ -4,6 +4,7 @@
 // verifies against the genesis file and a block (also served by another validator) that carries
 // the request; a forged stake is refused with PERMISSION_DENIED naming the proof. An asset
 // registered by an enrolled node is owned by it on every validator; only it may transfer it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computeBlockHash, decodeCommittedBlock, parseGenesis, verifyQuorumCertificate, type SignatureVerifier } from '@stoq/consensus';
@@ -12,7 +13,7 @@ import { certificateKeyBinding, certificateRequestContext, createPlot, encodeFou
 import { hypermesh as proto } from '@stoq/protos';
 import { isRpcError, Status } from '@stoq/rpc';
 import { startHyperMeshCluster, type HyperMeshCluster } from './hypermesh-cluster';
-import { until } from './support';
+import { HYPERMESH_BIN, until } from './support';
 
 jest.setTimeout(300_000);
 const M = proto.ConsensusMethods;
@@ -30,8 +31,11 @@ beforeAll(async () => {
   c = await startHyperMeshCluster({
     chainId: 'hypermesh-validate-e2e',
     serveArgs: (dir) => {
+      // Caesar's falcon.pub as its identity dir holds it, turned into the rules file by `hypermesh four-proof`.
+      const pub = join(dir, 'caesar-falcon.pub');
+      writeFileSync(pub, `-----BEGIN FALCON-1024 PUBLIC KEY-----\n${Buffer.from(caesar.publicKey).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END FALCON-1024 PUBLIC KEY-----\n`);
       const path = join(dir, 'four-proof.json');
-      writeFileSync(path, JSON.stringify({ format: 'hypermesh-four-proof/1', ledgerKey: { algorithm: 'falcon-1024', publicKey: Buffer.from(caesar.publicKey).toString('base64') }, maxAnchorAgeBlocks: 1000 }));
+      execFileSync(process.execPath, [HYPERMESH_BIN, 'four-proof', '--ledger-falcon-key', pub, '--out', path]);
       return ['--four-proof', path];
     },
   });

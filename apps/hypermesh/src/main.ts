@@ -3,9 +3,12 @@
 //   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
 //                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof four-proof.json]
+//   hypermesh four-proof --ledger-falcon-key caesar/falcon.pub --out four-proof.json [--max-anchor-age-blocks 1000]
+//                     [--pow-difficulty 12] [--min-stake 1]
 import { parseArgs } from 'node:util';
 import { enroll } from './enroll';
 import { isHyperMeshError } from './errors';
+import { buildFourProofConfig } from './four-proof-command';
 import { buildGenesis } from './genesis-command';
 import { serve } from './serve';
 
@@ -13,7 +16,9 @@ const USAGE = `usage:
   hypermesh enroll  --config <hypermesh.toml> [--data-dir DIR] [--join-token T]
   hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
-                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]`;
+                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]
+  hypermesh four-proof --ledger-falcon-key <caesar falcon.pub> --out <four-proof.json> [--max-anchor-age-blocks 1000]
+                    [--pow-difficulty 12] [--min-stake 1]`;
 
 function intOption(name: string, v: string | undefined, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -40,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
         'base-timeout-ms': { type: 'string' },
         'empty-block-delay-ms': { type: 'string' },
         'four-proof': { type: 'string' },
+        'ledger-falcon-key': { type: 'string' },
+        'max-anchor-age-blocks': { type: 'string' },
+        'pow-difficulty': { type: 'string' },
+        'min-stake': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -60,6 +69,18 @@ export async function main(argv: string[]): Promise<number> {
         if (!values['chain-id'] || !values.out) throw new UsageError('genesis needs --chain-id and --out');
         const sha256 = await buildGenesis({ chainId: values['chain-id'], out: values.out, configs, validators: values.validator ?? [] });
         process.stdout.write(`${JSON.stringify({ msg: 'hypermesh genesis written', out: values.out, sha256 })}\n`);
+        return 0;
+      }
+      case 'four-proof': {
+        if (!values['ledger-falcon-key'] || !values.out) throw new UsageError('four-proof needs --ledger-falcon-key and --out');
+        await buildFourProofConfig({
+          ledgerFalconKeyPath: values['ledger-falcon-key'],
+          out: values.out,
+          maxAnchorAgeBlocks: intOption('max-anchor-age-blocks', values['max-anchor-age-blocks'], 1000, 0, 1_000_000),
+          ...(values['pow-difficulty'] !== undefined ? { powDifficulty: intOption('pow-difficulty', values['pow-difficulty'], 12, 0, 64) } : {}),
+          ...(values['min-stake'] !== undefined ? { minStake: values['min-stake'] } : {}),
+        });
+        process.stdout.write(`${JSON.stringify({ msg: 'hypermesh four-proof rules written', out: values.out })}\n`);
         return 0;
       }
       case 'serve': {
