@@ -46,9 +46,10 @@ function isCatalogCode(code: unknown): code is CatalogErrorCode {
 
 /** An engine rejection (an Error with a native `code`) as a CatalogError; other errors unchanged. */
 export function fromEngineError(err: unknown): unknown {
-  if (err instanceof CatalogError || !(err instanceof Error)) return err;
-  const code = (err as Error & { code?: unknown }).code;
-  return isCatalogCode(code) ? new CatalogError(code, err.message, { cause: err }) : err;
+  // Duck-typed: the addon's errors may come from another realm (a vm context) than this Error.
+  if (err instanceof CatalogError || typeof err !== 'object' || err === null) return err;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return isCatalogCode(code) && typeof message === 'string' ? new CatalogError(code, message, { cause: err }) : err;
 }
 
 /** What a caller sees: the status of the code, the message prefixed with the code. */

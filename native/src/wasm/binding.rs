@@ -268,8 +268,8 @@ impl WasmEngine {
         let bytes = bytes.to_vec();
         let core = self.core.clone();
         let (tx, rx) = oneshot::channel();
-        if let Err(e) = self.pool.try_submit(move || {
-            let _ = tx.send(core.compile(&bytes));
+        if let Err(e) = self.pool.try_submit(move || core.compile(&bytes), move |r| {
+            let _ = tx.send(r);
         }) {
             return Ok(WasmCoded(Err(e)));
         }
@@ -306,8 +306,8 @@ impl WasmEngine {
         }
         let core = self.core.clone();
         let (tx, rx) = oneshot::channel();
-        if let Err(e) = self.pool.try_submit(move || {
-            let _ = tx.send(core.run(req));
+        if let Err(e) = self.pool.try_submit(move || core.run(req), move |r| {
+            let _ = tx.send(r);
         }) {
             return Ok(WasmCoded(Err(e)));
         }

@@ -71,8 +71,9 @@ impl WorkerPool {
         })
     }
 
-    /// Queues `job` or refuses at once.
-    pub fn try_submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), WasmError> {
+    /// Queues `work` or refuses at once. The slot is freed before `deliver` hands the result
+    /// over, so a caller that submits again as soon as it has its result finds the slot free.
+    pub fn try_submit<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static, deliver: impl FnOnce(T) + Send + 'static) -> Result<(), WasmError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(WasmError::new(ENGINE_CLOSED, "the engine is closed"));
         }
@@ -84,8 +85,9 @@ impl WorkerPool {
         }
         let counter = self.in_flight.clone();
         let wrapped: Job = Box::new(move || {
-            job();
+            let out = work();
             counter.fetch_sub(1, Ordering::AcqRel);
+            deliver(out);
         });
         let tx = self.tx.lock().expect("pool sender");
         match tx.as_ref().map(|t| t.try_send(wrapped)) {

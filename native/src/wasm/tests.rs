@@ -106,7 +106,7 @@ fn the_wall_clock_backstop_ends_a_run_without_fuel() {
     let r = RunRequest { timeout_ms: 50, ..req(&core, "spin", "spin", vec![]) };
     let (tx, rx) = std::sync::mpsc::channel();
     let c = core.clone();
-    pool.try_submit(move || tx.send(c.run(r)).unwrap()).unwrap();
+    pool.try_submit(move || c.run(r), move |out| tx.send(out).unwrap()).unwrap();
     let started = std::time::Instant::now();
     let out = rx.recv().unwrap().unwrap();
     assert_eq!(out.outcome, Outcome::Timeout);
@@ -155,10 +155,10 @@ fn the_pool_refuses_when_full() {
     let (tx, rx) = std::sync::mpsc::channel();
     for _ in 0..2 {
         let (c, r, tx) = (core.clone(), r.clone(), tx.clone());
-        pool.try_submit(move || tx.send(c.run(r).unwrap().outcome).unwrap()).unwrap();
+        pool.try_submit(move || c.run(r).unwrap().outcome, move |o| tx.send(o).unwrap()).unwrap();
     }
     let (c, tx2) = (core.clone(), tx.clone());
-    let refused = pool.try_submit(move || tx2.send(c.run(r).unwrap().outcome).unwrap());
+    let refused = pool.try_submit(move || c.run(r).unwrap().outcome, move |o| tx2.send(o).unwrap());
     assert_eq!(refused.err().unwrap().code, POOL_FULL);
     assert_eq!(rx.recv().unwrap(), Outcome::Timeout);
     assert_eq!(rx.recv().unwrap(), Outcome::Timeout);

@@ -1,0 +1,62 @@
+// The pure parts: Caesar owner tags, the billing plan, transfer ids, rate limits, u128/u64.
+import { maxFee, PENDING, POST_PENDING, reservationTransfer, settlementTransfer, transferIdFrom, VOID_PENDING, voidTransfer } from '../src/core/billing';
+import { ownerTag } from '../src/core/owner-tag';
+import { RateLimiter } from '../src/core/rate-limiter';
+import { parseU128, u128Bytes, u128FromBytes } from '../src/core/u128';
+import { fromU64, toU64 } from '../src/core/u64';
+import { CatalogError, rpcErrorOf } from '../src/errors';
+import { RpcError, Status } from '@stoq/rpc';
+
+const cfg = { ledger: 1, code: 700, feeAccountId: 700_000_001n, pricePerFuel: 3n, reservationTimeoutSeconds: 70 };
+
+test('owner tags follow docs/caesar-api.md: SHA-256("caesar owner v1\\0" || service), bit 127 clear', () => {
+  // Pinned: Caesar computes the same (apps/caesar/src/service/access-policy.ts).
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const h = createHash('sha256').update(Buffer.concat([Buffer.from('caesar owner v1\0', 'latin1'), Buffer.from('node')])).digest();
+  const expected = BigInt(`0x${h.subarray(0, 16).toString('hex')}`) & ((1n << 127n) - 1n);
+  expect(ownerTag('node')).toBe(expected);
+  expect(ownerTag('node')).not.toBe(ownerTag('admin'));
+  expect(ownerTag('catalog') < 1n << 127n).toBe(true);
+});
+
+test('the reservation holds fuel_limit × price; the settlement posts the fee or voids when it is 0', () => {
+  expect(reservationTransfer(5n, 100n, 1000n, cfg)).toEqual({ id: '5', debitAccountId: '100', creditAccountId: '700000001', amount: '3000', ledger: 1, code: 700, flags: PENDING, timeout: 70 });
+  expect(settlementTransfer(6n, 5n, 21n)).toEqual({ id: '6', pendingId: '5', amount: '21', flags: POST_PENDING });
+  expect(settlementTransfer(6n, 5n, 0n)).toEqual({ id: '6', pendingId: '5', flags: VOID_PENDING });
+  expect(voidTransfer(7n, 5n)).toEqual({ id: '7', pendingId: '5', flags: VOID_PENDING });
+  expect(() => maxFee(1n << 100n, { ...cfg, pricePerFuel: 1n << 60n })).toThrow(CatalogError);
+});
+
+test('transfer ids are never 0 and never have bit 127 (Caesar\'s) set', () => {
+  expect(transferIdFrom(Buffer.alloc(16))).toBe(1n);
+  const max = transferIdFrom(Buffer.alloc(16, 0xff));
+  expect(max).toBe((1n << 126n) - 1n);
+});
+
+test('the rate limiter allows a burst, then the rate, per caller', () => {
+  const rl = new RateLimiter({ perSecond: 10, burst: 3 });
+  expect([rl.take('a', 0), rl.take('a', 0), rl.take('a', 0), rl.take('a', 0)]).toEqual([true, true, true, false]);
+  expect(rl.take('b', 0)).toBe(true);
+  expect(rl.take('a', 50)).toBe(false);
+  expect(rl.take('a', 100)).toBe(true);
+  expect(rl.take('a', 100)).toBe(false);
+  rl.take('c', 200_000);
+  expect(rl.size).toBe(1); // idle buckets are swept
+});
+
+test('u128 and u64 helpers', () => {
+  expect(parseU128('340282366920938463463374607431768211455', 'x')).toBe((1n << 128n) - 1n);
+  expect(() => parseU128('340282366920938463463374607431768211456', 'x')).toThrow(/above 2\^128-1/);
+  expect(() => parseU128('-1', 'payer')).toThrow(/payer: expected a u128/);
+  expect(u128FromBytes(u128Bytes((1n << 127n) + 5n))).toBe((1n << 127n) + 5n);
+  expect(fromU64(toU64(1_765_000_000_123_456_789n))).toBe(1_765_000_000_123_456_789n);
+});
+
+test('errors map to stable statuses with the code in the message', () => {
+  const e = rpcErrorOf(new CatalogError('NOT_PAYERS_OWNER', 'x')) as RpcError;
+  expect([e.code, e.message]).toEqual([Status.PERMISSION_DENIED, 'NOT_PAYERS_OWNER: x']);
+  const engine = rpcErrorOf(Object.assign(new Error('full'), { code: 'POOL_FULL' })) as RpcError;
+  expect(engine.code).toBe(Status.RESOURCE_EXHAUSTED);
+  const other = new Error('plain');
+  expect(rpcErrorOf(other)).toBe(other);
+});
