@@ -43,7 +43,7 @@ async function change(d: AssetsServiceDeps, requestId: string, body: OperationBo
   const out = committedOrThrow(await d.validator.submitOperation({ operationId: requestId, body }, signal));
   const r = out.result;
   if (r === null) throw new RpcError(Status.INTERNAL, `operation ${requestId} committed without a recorded result`);
-  if (r.outcome === 'refused') throw new RpcError(Status[r.code], `${r.detail} (committed at height ${out.height})`);
+  if (r.outcome === 'refused') throw new RpcError(r.code === 'STALE' ? Status.INTERNAL : Status[r.code], `${r.detail} (committed at height ${out.height})`);
   if (r.asset === null) throw new RpcError(Status.INTERNAL, `operation ${requestId} is not an asset change`);
   return { asset: assetMessage(r.asset), height: out.height, blockHash: out.blockHash, qc: qcMessage(out.qc), duplicate: out.duplicate };
 }

@@ -56,10 +56,12 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
   // may have aged out of their time window since): idempotent by request id.
   const earlier = d.validator.committedValidation(requestId, body);
   let op: Operation;
+  const committedAt = earlier ? null : d.store.operationHeight(requestId);
+  if (committedAt !== null) throw new RpcError(Status.ALREADY_EXISTS, `request ${requestId} was committed at height ${committedAt} with another request`);
   if (earlier) op = earlier;
   else {
     const s = d.validator.status();
-    const verdict = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h) });
+    const verdict = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h), lastSequence: (n) => d.store.lastSequence(n) });
     if (verdict === null) throw new Error('unreachable: a validation body has a verdict');
     if (!verdict.valid) {
       if (verdict.code === 'NOT_CONFIGURED') throw new RpcError(Status.FAILED_PRECONDITION, verdict.detail);
@@ -70,11 +72,14 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
   const out = committedOrThrow(await d.validator.submitOperation(op, signal));
   const block = d.store.block(out.height);
   if (!block) throw new RpcError(Status.INTERNAL, `block ${out.height} is not in the block log`);
+  // Committed but refused by the state (a replay of the node's sequence, settled in commit order).
+  const r = out.result;
+  const refused = r !== null && r.outcome === 'refused' && r.code === 'STALE' ? r : null;
   return {
-    valid: true,
-    code: '',
-    field: '',
-    detail: '',
+    valid: refused === null,
+    code: refused?.code ?? '',
+    field: refused?.field ?? '',
+    detail: refused?.detail ?? '',
     proofHash: (op.body as { proofHash: Uint8Array }).proofHash,
     height: out.height,
     blockHash: out.blockHash,

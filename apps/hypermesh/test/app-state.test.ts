@@ -4,13 +4,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeBlockHash, type Block, type CommittedBlock } from '@stoq/consensus';
-import { applyOperation, type AssetRecord, type AssetState } from '../src/app/apply';
+import { nativeFalcon } from '@stoq/core';
+import { createPlot, encodeFourProofSet, generateFourProofSet, signStakeAttestationWith } from '@stoq/four-proof';
+import { applyOperation, type AppState, type AssetRecord } from '../src/app/apply';
 import { encodeOperation, type Operation } from '../src/operations';
 import { ValidatorStore } from '../src/store/validator-store';
 import { identityOf, validatorSet } from './cluster';
 
-class MemoryState implements AssetState {
+class MemoryState implements AppState {
   readonly assets = new Map<string, AssetRecord>();
+  readonly sequences = new Map<string, bigint>();
+  lastSequence(nodeId: Uint8Array): bigint | undefined {
+    return this.sequences.get(Buffer.from(nodeId).toString('hex'));
+  }
+  putSequence(nodeId: Uint8Array, s: bigint): void {
+    this.sequences.set(Buffer.from(nodeId).toString('hex'), s);
+  }
   getAsset(id: string): AssetRecord | undefined {
     return this.assets.get(id);
   }
@@ -33,6 +42,25 @@ test('applyOperation: register once, transfer by the owner only, the same sequen
     return s;
   };
   expect([...run().assets]).toEqual([...run().assets]);
+});
+
+test('a validation applies once per node sequence: a replayed or older sequence is refused (STALE), in commit order', () => {
+  const nodeId = new Uint8Array(32).fill(9);
+  const plot = createPlot(nodeId);
+  const ledger = nativeFalcon.keypair();
+  const set = (sequence: bigint): Uint8Array => {
+    const now = Date.now();
+    const stake = signStakeAttestationWith({ account: '1', amount: 10n, nodeId, issuedAtMs: now - 1000, expiresAtMs: now + 60_000 }, (m) => nativeFalcon.sign(ledger.secretKey, m));
+    return encodeFourProofSet(generateFourProofSet({ context: { operation: 'x/y', assetId: 'a', nodeId }, plot, ipv6Address: '2001:db8::1', stake, now, sequence }));
+  };
+  const v = (id: string, proofSet: Uint8Array): Operation => ({ operationId: id, body: { kind: 'proofs.validate', operation: 'x/y', assetId: 'a', nodeId, proofHash: new Uint8Array(32), proofSet } });
+  const s = new MemoryState();
+  const five = set(5n);
+  expect(applyOperation(s, v('1', five), 1)).toEqual({ outcome: 'applied', asset: null });
+  expect(applyOperation(s, v('2', five), 1)).toMatchObject({ outcome: 'refused', code: 'STALE', field: 'time.sequence' });
+  expect(applyOperation(s, v('3', set(4n)), 2)).toMatchObject({ outcome: 'refused', code: 'STALE' });
+  expect(applyOperation(s, v('4', set(6n)), 2)).toMatchObject({ outcome: 'applied' });
+  expect(s.lastSequence(nodeId)).toBe(6n);
 });
 
 /** A chain of blocks with QCs that name them (the store checks hashes and chaining, not signatures). */

@@ -86,6 +86,10 @@ test('a valid set is committed: the QC verifies against genesis and its block ca
   // Idempotent by request id: the same answer, marked duplicate.
   const again = await client.call(M.validateCertificate, { requestId, csrHash: CSR_HASH, keyBinding: KEYS, proofSet: set });
   expect({ duplicate: again.duplicate, height: Number(again.height), hash: again.blockHash }).toEqual({ duplicate: true, height: block.block.height, hash: qc.blockHash });
+  // The same set under another request id is a replay of the node's sequence.
+  const replay = await refusal(client.call(M.validateCertificate, { requestId: randomUUID(), csrHash: CSR_HASH, keyBinding: KEYS, proofSet: set }));
+  expect(replay.code).toBe(Status.PERMISSION_DENIED);
+  expect(replay.message).toMatch(/STALE at time\.sequence/);
   // Another request under the same id is a conflict.
   const other = await refusal(client.call(M.validateCertificate, { requestId, csrHash: new Uint8Array(32).fill(1), keyBinding: KEYS, proofSet: set }));
   expect(other.code).toBe(Status.ALREADY_EXISTS);

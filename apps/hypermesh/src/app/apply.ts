@@ -4,6 +4,7 @@
 // Validity was decided before the vote (app/validity.ts); here an operation can still be refused
 // by the state (an asset id taken, a transfer by someone who is not the owner), and that outcome
 // is itself part of the replicated state.
+import { decodeFourProofSet, FourProofError } from '@stoq/four-proof';
 import type { AssetKind, Operation } from '../operations';
 
 export interface AssetRecord {
@@ -17,23 +18,52 @@ export interface AssetRecord {
 
 export type OperationResult =
   | { outcome: 'applied'; asset: AssetRecord | null }
-  | { outcome: 'refused'; code: 'ALREADY_EXISTS' | 'NOT_FOUND' | 'PERMISSION_DENIED'; detail: string };
+  | { outcome: 'refused'; code: 'ALREADY_EXISTS' | 'NOT_FOUND' | 'PERMISSION_DENIED'; detail: string }
+  /** A validation whose PoTime sequence is not above the node's last validated one (a replay). */
+  | { outcome: 'refused'; code: 'STALE'; field: string; detail: string };
 
 /** The state an operation reads and writes (SQLite inside the commit transaction in production). */
-export interface AssetState {
+export interface AppState {
   getAsset(assetId: string): AssetRecord | undefined;
   putAsset(asset: AssetRecord): void;
+  /** The PoTime sequence of the node's last committed validation. */
+  lastSequence(nodeId: Uint8Array): bigint | undefined;
+  putSequence(nodeId: Uint8Array, sequence: bigint): void;
+}
+
+/**
+ * A committed validation: its set's PoTime sequence must be above the node's last one (four-proof's
+ * `lastSequence`), so one set is validated once. Validators already refuse a stale sequence
+ * before voting; two validations of one node ordered before either was applied are settled here.
+ */
+function applyValidation(state: AppState, proofSet: Uint8Array): OperationResult {
+  let nodeId: Uint8Array;
+  let sequence: bigint;
+  try {
+    const set = decodeFourProofSet(proofSet);
+    nodeId = set.context.nodeId;
+    sequence = set.time.sequence;
+  } catch (err) {
+    // Not reached for a set that passed the validity check; deterministic either way.
+    if (err instanceof FourProofError) return { outcome: 'refused', code: 'STALE', field: err.field, detail: err.message };
+    throw err;
+  }
+  const last = state.lastSequence(nodeId);
+  if (last !== undefined && sequence <= last) return { outcome: 'refused', code: 'STALE', field: 'time.sequence', detail: `STALE at time.sequence: sequence ${sequence} is not above ${last}, the node's last validated sequence` };
+  state.putSequence(nodeId, sequence);
+  return { outcome: 'applied', asset: null };
 }
 
 /** Applies one committed operation (the first commit of its id) at `height`. */
-export function applyOperation(state: AssetState, op: Operation, height: number): OperationResult {
+export function applyOperation(state: AppState, op: Operation, height: number): OperationResult {
   const b = op.body;
   switch (b.kind) {
     case 'opaque':
+      return { outcome: 'applied', asset: null };
     case 'certificate.validate':
     case 'proofs.validate':
-      // Ordered and committed is the whole effect: the verdict is the block and its QC.
-      return { outcome: 'applied', asset: null };
+      // The verdict is the block and its QC; the state only remembers the node's sequence.
+      return applyValidation(state, b.proofSet);
     case 'asset.register': {
       const existing = state.getAsset(b.assetId);
       if (existing) return { outcome: 'refused', code: 'ALREADY_EXISTS', detail: `asset ${b.assetId} was registered at height ${existing.createdHeight} (owner ${existing.owner})` };

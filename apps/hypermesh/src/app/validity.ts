@@ -12,6 +12,8 @@ export interface ValidityOptions {
   verifier: ProofVerifier | null;
   /** Wall-clock milliseconds since the epoch (PoStake expiry, PoTime window). */
   wallClock(): number;
+  /** The node's last validated PoTime sequence in this validator's applied state. */
+  lastSequence?(nodeId: Uint8Array): bigint | undefined;
 }
 
 /** The four-proof verdict for a validation operation (null for other kinds). */
@@ -28,7 +30,7 @@ export function operationValidity(o: ValidityOptions): OperationCheck {
   return (bytes, ctx) => {
     const op = parseOperation(bytes);
     if ('problem' in op) return { detail: op.problem };
-    const verdict = verifyValidation(op, o.verifier, o.wallClock(), { height: ctx.height, committedHash: (h) => ctx.committedHash(h) });
+    const verdict = verifyValidation(op, o.verifier, o.wallClock(), { height: ctx.height, committedHash: (h) => ctx.committedHash(h), ...(o.lastSequence ? { lastSequence: o.lastSequence } : {}) });
     if (verdict === null) return null;
     if (!verdict.valid) return { detail: `operation ${op.operationId}: ${verdict.detail}` };
     const b = op.body as { proofHash: Uint8Array };

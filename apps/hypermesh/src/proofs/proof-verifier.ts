@@ -34,6 +34,8 @@ export interface ChainView {
   height: number;
   /** Hash (hex) of the committed block at `height`, if this validator has it. */
   committedHash(height: number): string | undefined;
+  /** The node's last validated PoTime sequence (applied state); a set must carry a higher one. */
+  lastSequence?(nodeId: Uint8Array): bigint | undefined;
 }
 
 export type ProofVerdict =
@@ -80,9 +82,11 @@ export class ProofVerifier {
     try {
       const set = decodeFourProofSet(bytes, { maxBytes: this.maxBytes });
       checkContext(set);
+      const lastSequence = chain.lastSequence?.(set.context.nodeId);
       const ok = verifyFourProofSet(set, {
         ledgerPublicKey: this.config.ledgerPublicKey,
         now,
+        ...(lastSequence !== undefined ? { lastSequence } : {}),
         ...(this.config.params ? { params: this.config.params } : {}),
         ...(this.config.maxAnchorAgeBlocks > 0 ? { checkAnchor: (a: BlockAnchor | undefined) => this.anchorProblem(a, chain) } : {}),
       });

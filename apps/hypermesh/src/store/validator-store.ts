@@ -286,6 +286,11 @@ export class ValidatorStore {
     return this.app.result(operationId);
   }
 
+  /** PoTime sequence of the node's last committed four-proof validation (four-proof's lastSequence). */
+  lastSequence(nodeId: Uint8Array): bigint | undefined {
+    return this.app.lastSequence(nodeId);
+  }
+
   /** An asset as the registry holds it at the committed height. */
   asset(assetId: string): AssetRecord | undefined {
     return this.app.getAsset(assetId);
