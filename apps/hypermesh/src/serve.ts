@@ -81,7 +81,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
         emptyBlockDelayMs: o.emptyBlockDelayMs,
-        validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n) }),
+        validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }),
         onFatal: (err) => {
           fatal = err;
           void shutdown('fatal error');

@@ -80,7 +80,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
         logger: pino({ enabled: false }),
         timing: { baseTimeout: 1000, maxTimeout: 4000 },
         emptyBlockDelayMs: 20,
-        validateOperation: check === undefined ? operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n) }) : (check ?? (() => null)),
+        validateOperation: check === undefined ? operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }) : (check ?? (() => null)),
         outbox: {
           send: (to, bytes) => deliver(to, (v) => v.onPeerMessage(id, bytes)),
           broadcast: (bytes) => {

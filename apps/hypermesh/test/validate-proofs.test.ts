@@ -187,3 +187,19 @@ test('a leader that skips the check proposes it; the others refuse to vote, and 
     await c.close();
   }
 });
+
+test('a copy of a committed validation (another attempt) is ordered as a no-op, not refused as a replay', async () => {
+  const requestId = randomUUID();
+  const r = await client.call(M.validateCertificate, { requestId, csrHash: CSR_HASH, keyBinding: KEYS, proofSet: encodeFourProofSet(proofSet()) });
+  const first = decodeCommittedBlock(r.encodedBlock!).block.payload.map(decodeOperation).find((o) => o?.operationId === requestId)!;
+  const v1 = cluster.validators[1]!;
+  await cluster.committed(1, Number(r.height));
+  expect(v1.replica.submit(encodeOperation({ ...first, attempt: 1 }))).toBe('accepted');
+  const h = cluster.stores[1]!.committedHeight;
+  await cluster.committed(1, h + 6); // validator 1 led since, and proposed it
+  expect(v1.status().mempoolSize).toBe(0);
+  const carried = [];
+  for (let x = h + 1; x <= h + 6; x++) carried.push(...cluster.stores[1]!.block(x)!.block.payload.map(decodeOperation).filter((o) => o?.operationId === requestId));
+  expect(carried.map((o) => o!.attempt)).toEqual([1]);
+  expect(cluster.stores[1]!.operationHeight(requestId)).toBe(Number(r.height));
+});

@@ -14,6 +14,8 @@ export interface ValidityOptions {
   wallClock(): number;
   /** The node's last validated PoTime sequence in this validator's applied state. */
   lastSequence?(nodeId: Uint8Array): bigint | undefined;
+  /** Whether an operation id is already committed (its later copies change nothing when applied). */
+  isCommitted?(operationId: string): boolean;
 }
 
 /** The four-proof verdict for a validation operation (null for other kinds). */
@@ -30,6 +32,9 @@ export function operationValidity(o: ValidityOptions): OperationCheck {
   return (bytes, ctx) => {
     const op = parseOperation(bytes);
     if ('problem' in op) return { detail: op.problem };
+    // A copy of a committed operation (a re-submission, a re-proposed abandoned block) applies as
+    // nothing; re-verifying it would refuse it as a replay of its own sequence and cost a view.
+    if (o.isCommitted?.(op.operationId)) return null;
     const verdict = verifyValidation(op, o.verifier, o.wallClock(), { height: ctx.height, committedHash: (h) => ctx.committedHash(h), ...(o.lastSequence ? { lastSequence: o.lastSequence } : {}) });
     if (verdict === null) return null;
     if (!verdict.valid) return { detail: `operation ${op.operationId}: ${verdict.detail}` };
