@@ -115,7 +115,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     (req, ctx) =>
       mapped(async () => {
         const caller = callerOf(ctx.peer);
-        const module = req.module ?? new Uint8Array();
+        const module = Buffer.from(req.module ?? []);
         if (module.length === 0) throw new CatalogError('INVALID_ARGUMENT', 'module: is required (WebAssembly binary)');
         if (module.length > d.limits.maxModuleBytes) throw new CatalogError('MODULE_TOO_LARGE', `module: ${module.length} bytes; the limit is ${d.limits.maxModuleBytes}`);
         const hash = programHash(module);
@@ -195,7 +195,8 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
         if (args.length > MAX_ARGS) throw new CatalogError('INVALID_ARGUMENT', `args: at most ${MAX_ARGS}`);
         const argv = req.argv ?? [];
         if (argv.length > MAX_ARGV || argv.some((a) => Buffer.byteLength(a) > MAX_ARG_BYTES)) throw new CatalogError('INVALID_ARGUMENT', `argv: at most ${MAX_ARGV} entries of ${MAX_ARG_BYTES} bytes`);
-        const stdin = req.stdin ?? new Uint8Array();
+        // protobufjs may decode an absent bytes field as [] rather than a Uint8Array.
+        const stdin = Buffer.from(req.stdin ?? []);
         if (stdin.length > MAX_STDIN_BYTES) throw new CatalogError('INVALID_ARGUMENT', `stdin: ${stdin.length} bytes; at most ${MAX_STDIN_BYTES}`);
         const seed = req.seed && req.seed.length > 0 ? Buffer.from(req.seed) : Buffer.alloc(32);
         if (seed.length !== 32) throw new CatalogError('INVALID_ARGUMENT', `seed: 32 bytes or empty, got ${seed.length}`);
@@ -208,13 +209,14 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
           export: exportName,
           args,
           argv,
-          stdin: Buffer.from(stdin),
+          stdin,
           fuel: Number(fuelLimit),
           memoryLimitBytes: Number(memoryLimit),
           timeoutMs: d.limits.timeoutMs,
           seed,
           clockStartNs,
         };
+        const inHash = inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit });
         await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
         d.engine.check(runRequest);
         if (d.engine.full) {
@@ -249,7 +251,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
         const receipt = signReceipt(
           {
             programHash: moduleHash,
-            inputHash: inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit }),
+            inputHash: inHash,
             outputHash: outputHash({ outcome, results, exitCode, stdout: result.stdout, stderr: result.stderr, stdoutTruncated: result.stdoutTruncated, stderrTruncated: result.stderrTruncated }),
             fuelUsed,
             fee,
