@@ -236,11 +236,26 @@ test('happy path: staked, proven, approved by consensus, issued with the commit 
   expect(verdict.valid).toBe(true);
   // Every validator has that block, with that hash, holding this certificate request.
   for (let i = 0; i < N; i++) {
-    const block = await admin.call(H.block, { height: approval.blockHeight }, { timeoutMs: 10_000, target: addressOf(i) });
+    // The answering validator had committed it; the others may be a block behind for a moment.
+    const block = await until(`validator ${i} has block ${approval.blockHeight}`, () => admin.call(H.block, { height: approval.blockHeight }, { timeoutMs: 10_000, target: addressOf(i) }));
     expect(block.hash).toBe(approval.blockHash);
     const ops = (block.operations ?? []).filter((o) => o.certificateValidation && Buffer.from(o.certificateValidation.keyBinding!).equals(Buffer.from(node.keyBinding)));
     expect(ops).toHaveLength(1);
   }
+  // The audit command: chains, CT, revocation, and the approval re-checked from the block a validator serves.
+  const audit = await runStoq(['verify-cert', file, '--dns', tcReady.dns, '--identity', join(tcDir, 'admin'), '--genesis', join(dir, 'genesis.json'), '--json'], dir);
+  expect(audit.stderr).toBe('');
+  expect(audit.code).toBe(0);
+  const report = JSON.parse(audit.stdout) as { valid: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> };
+  expect(report.checks.map((c) => `${c.check} ${c.ok}`)).toEqual(['classical_chain true', 'falcon_chain true', 'validity true', 'revocation true', 'ct_inclusion true', 'consensus_approval true']);
+  expect(report.checks[5]!.detail).toContain(`block ${approval.blockHeight}`);
+  // Against another chain's genesis the same certificate does not audit.
+  const strangers = JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')) as { chainId: string };
+  strangers.chainId = 'another-chain';
+  writeFileSync(join(dir, 'other-genesis.json'), JSON.stringify(strangers));
+  const wrong = await runStoq(['verify-cert', file, '--dns', tcReady.dns, '--identity', join(tcDir, 'admin'), '--genesis', join(dir, 'other-genesis.json')], dir);
+  expect(wrong.code).toBe(1);
+  expect(wrong.stdout).toMatch(/FAIL\s+consensus_approval\s+QC_MISMATCH/);
 });
 
 test('each proof broken in turn is refused with its reason; nothing is issued, nothing reaches CT', async () => {

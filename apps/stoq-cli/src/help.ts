@@ -16,7 +16,7 @@ const CLIENT_OPTIONS = `${DATA_DIR}
   --verbose            say which data dir is used and why
   -h, --help           this text`;
 
-export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs' | 'enroll', string> = {
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs' | 'enroll' | 'verify-cert', string> = {
   main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
 
 commands:
@@ -27,6 +27,7 @@ commands:
   status   every registered instance, its health and certificate (TrustChain DNS)
   logs     the logs of the services npm start runs, merged and readable
   enroll   get an identity from TrustChain with a join token (for the CLI and scripts)
+  verify-cert  audit a certificate: chains, CT, revocation, and an earned one's HyperMesh approval
 
 common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
@@ -138,6 +139,24 @@ each service's SRV), connects to each (its certificate must name its service) an
 
 exit codes: 0 every instance SERVING, 1 some instance not serving or unreachable (or an error),
 2 usage error`,
+  'verify-cert': `usage: stoq verify-cert CERT.pem [--dns <[ipv6]:port>] [--identity DIR] [--genesis FILE] [--json]
+
+Audits a certificate trusting only the roots of your identity and the HyperMesh genesis:
+  classical_chain  ECDSA signatures up to a trusted root (checked here)
+  falcon_chain     FALCON-1024 signatures up to a trusted root (checked here)
+  validity, revocation, ct_inclusion   TrustChain's verdict (trustchain/validate_certificate: the
+                   leaf found in its CT log, SCT and inclusion proof against its signed tree head)
+  consensus_approval   earned certificates: the HyperMesh block their ConsensusApproval names,
+                   fetched from a validator, certified by 2f+1 genesis validators and holding this
+                   certificate's keys (certificates enrolled with a join token pass: nothing to audit)
+
+  --dns ADDR       TrustChain's DNS; default $STOQ_DNS, else the nearest .stoq/ecosystem's
+  --identity DIR   an identity TrustChain issued; default the ecosystem's cli identity
+  --genesis FILE   the HyperMesh genesis; default the ecosystem's hypermesh-genesis.json
+  --timeout MS     per call (default 10000)
+  --json           one JSON object {serial, fingerprint, valid, checks: [...]}
+
+exit codes: 0 every check passed, 1 a check failed (or an error), 2 usage error`,
   logs: `usage: stoq logs [service] [-f] [-n LINES] [--dir DIR] [--json]
 
 Shows the logs \`npm start\` keeps per service (.stoq/ecosystem/logs/<service>.log, pino JSON),

@@ -8,6 +8,7 @@ import { runEnroll } from './enroll-command';
 import { runLogs } from './logs-command';
 import { runPing } from './ping-command';
 import { runStatus } from './status-command';
+import { runVerifyCert } from './verify-cert-command';
 
 export const USAGE = HELP.main;
 
@@ -40,6 +41,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runLogs(rest);
       case 'enroll':
         return await runEnroll(rest);
+      case 'verify-cert':
+        return await runVerifyCert(rest);
       case 'help':
       case '--help':
       case '-h': {
@@ -51,7 +54,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.stderr(`${USAGE}\n`);
         return 2;
       default:
-        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs, enroll; see stoq --help)\n`);
+        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs, enroll, verify-cert; see stoq --help)\n`);
         return 2;
     }
   } catch (err) {
