@@ -7,7 +7,7 @@
 // and this proof set). TrustChain runs it before issuing; an auditor runs it on a certificate's
 // ConsensusApproval with the block fetched back from any validator.
 import { createHash } from 'node:crypto';
-import { computeBlockHash, decodeCommittedBlock, verifyQuorumCertificate, type SignatureVerifier, type ValidatorSet } from '@stoq/consensus';
+import { RejectCode, verifyCommittedBlock, type SignatureVerifier, type ValidatorSet } from '@stoq/consensus';
 import type { ConsensusApproval } from '@stoq/core';
 import { hypermesh } from '@stoq/protos';
 import { ApprovalError } from './errors';
@@ -29,19 +29,14 @@ const equal = (a: Uint8Array | null | undefined, b: Uint8Array): boolean => a in
 
 /** Throws ApprovalError naming what does not hold. */
 export function checkCertificateApproval(encodedBlock: Uint8Array, set: ValidatorSet, verifier: SignatureVerifier, expect: ApprovalExpectation): CheckedApproval {
-  let committed;
-  try {
-    committed = decodeCommittedBlock(encodedBlock);
-  } catch (err) {
-    throw new ApprovalError('NOT_A_COMMITTED_BLOCK', `the encoded block is not a committed block (${(err as Error).message})`);
+  const proof = verifyCommittedBlock(encodedBlock, set, verifier);
+  if (!proof.ok) {
+    const { code, detail } = proof.rejection;
+    if (code === RejectCode.MALFORMED || code === RejectCode.OVERSIZED) throw new ApprovalError('NOT_A_COMMITTED_BLOCK', `the encoded block is ${detail}`);
+    if (code === RejectCode.INVALID_BLOCK) throw new ApprovalError('QC_MISMATCH', detail);
+    throw new ApprovalError('QC_INVALID', `the QC does not verify against the genesis validator set (${code}: ${detail})`);
   }
-  const { block, qc } = committed;
-  const hash = computeBlockHash(set.chainTag, block);
-  if (hash !== committed.hash || qc.blockHash !== hash || qc.height !== block.height) {
-    throw new ApprovalError('QC_MISMATCH', `the QC certifies block ${qc.height}/${qc.blockHash.slice(0, 16)}, not the block sent (${block.height}/${hash.slice(0, 16)}) of this chain`);
-  }
-  const verdict = verifyQuorumCertificate(qc, set, verifier);
-  if (!verdict.ok) throw new ApprovalError('QC_INVALID', `the QC does not verify against the genesis validator set (${verdict.rejection.code}: ${verdict.rejection.detail})`);
+  const { block, hash } = proof.committed;
   const found = block.payload.some((bytes) => {
     let op: hypermesh.Operation;
     try {

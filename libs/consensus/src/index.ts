@@ -32,3 +32,4 @@ export { RejectCode, CodecError, SafetyViolation, type Rejection } from './error
 export type { Verdict } from './verdict';
 export type { SubmitResult, MempoolLimits } from './mempool';
 export { GENESIS_FORMAT, FALCON1024_PUBLIC_KEY_BYTES, GenesisError, genesisToJson, parseGenesis, type GenesisFile, type GenesisValidator, type LoadedGenesis } from './genesis-file';
+export { verifyCommittedBlock, type CommitProof } from './commit-proof';
