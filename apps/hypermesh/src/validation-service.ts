@@ -3,7 +3,6 @@
 // naming the failing proof, and nothing is ordered. A valid one is submitted as a typed operation,
 // every validator re-verifies it before voting (app/validity.ts), and the answer is its commit:
 // height, block hash, QC and the encoded block that carries it.
-import { encodeCommittedBlock } from '@stoq/consensus';
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import { qcMessage } from './consensus-service';
@@ -70,8 +69,8 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
     op = { operationId: requestId, body: { ...body, proofHash: verdict.proofHash } };
   }
   const out = committedOrThrow(await d.validator.submitOperation(op, signal));
-  const block = d.store.block(out.height);
-  if (!block) throw new RpcError(Status.INTERNAL, `block ${out.height} is not in the block log`);
+  const encodedBlock = d.store.blockRecord(out.height);
+  if (!encodedBlock) throw new RpcError(Status.INTERNAL, `block ${out.height} is not in the block log`);
   // Committed but refused by the state (a replay of the node's sequence, settled in commit order).
   const r = out.result;
   const refused = r !== null && r.outcome === 'refused' && r.code === 'STALE' ? r : null;
@@ -84,7 +83,7 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
     height: out.height,
     blockHash: out.blockHash,
     qc: qcMessage(out.qc),
-    encodedBlock: encodeCommittedBlock(block),
+    encodedBlock,
     duplicate: out.duplicate,
   };
 }

@@ -71,6 +71,8 @@ export class ValidatorStore {
   private readonly app: AppTables;
   private tip: { height: number; hash: string };
   private oldest: number;
+  /** The newest block's record: every submitter of that block is answered with it. */
+  private lastRecord: { height: number; record: Buffer } | null = null;
 
   private constructor(
     readonly path: string,
@@ -99,7 +101,9 @@ export class ValidatorStore {
       }
     });
     this.commitTx = db.transaction((c: CommittedBlock, operations: readonly Operation[]) => {
-      this.stmt.putBlock.run(c.block.height, c.hash, Buffer.from(encodeCommittedBlock(c)));
+      const record = Buffer.from(encodeCommittedBlock(c));
+      this.stmt.putBlock.run(c.block.height, c.hash, record);
+      this.lastRecord = { height: c.block.height, record };
       this.stmt.prunePending.run(c.block.height);
       const fresh: string[] = [];
       // In block order; only an id's first commit is applied (idempotent submission).
@@ -274,6 +278,17 @@ export class ValidatorStore {
     if (!Number.isSafeInteger(height) || height < 1) return null;
     const r = this.stmt.getBlock.get(height);
     return r ? decodeCommittedBlock(new Uint8Array(r.record)) : null;
+  }
+
+  /**
+   * A committed block's encodeCommittedBlock bytes as stored (no decode), or null. The newest one
+   * comes from memory: a block carrying n validations answers n calls with it.
+   */
+  blockRecord(height: number): Uint8Array | null {
+    if (this.lastRecord?.height === height) return this.lastRecord.record;
+    if (!Number.isSafeInteger(height) || height < 1) return null;
+    const r = this.stmt.getBlock.get(height);
+    return r ? new Uint8Array(r.record) : null;
   }
 
   /** Height of the block that committed `operationId`, or null. */
