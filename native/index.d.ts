@@ -236,6 +236,9 @@ export interface FalconKeypair {
 /** Detached FALCON-1024 signature (PQClean compressed format, at most 1462 bytes). */
 export declare function falconSign(secretKey: Uint8Array, message: Uint8Array): Buffer
 
+/** `falconSign` on a libuv worker thread; rejects with FALCON_REJECTED like the sync one throws. */
+export declare function falconSignAsync(secretKey: Uint8Array, message: Uint8Array): Promise<Buffer>
+
 /**
  * True when `signature` is a valid FALCON-1024 signature of `message` under `public_key`.
  * Throws only when the public key has the wrong length.

@@ -844,6 +844,7 @@ module.exports.errorProbe = nativeBinding.errorProbe
 module.exports.errorProbeAsync = nativeBinding.errorProbeAsync
 module.exports.falconKeypair = nativeBinding.falconKeypair
 module.exports.falconSign = nativeBinding.falconSign
+module.exports.falconSignAsync = nativeBinding.falconSignAsync
 module.exports.falconVerify = nativeBinding.falconVerify
 module.exports.hashToPrime = nativeBinding.hashToPrime
 module.exports.merkleLeafHashes = nativeBinding.merkleLeafHashes

@@ -12,7 +12,7 @@ export const SERVE_USAGE = `usage: catalog serve --config <catalog.toml> [--data
     [--transfer-code C] (default 700)  [--price P] (base units per fuel unit, default 1)
   limits: [--max-module-bytes B] (default 2 MiB)  [--max-memory-bytes B] (default 64 MiB)
     [--default-memory-bytes B] (16 MiB)  [--max-fuel F] (1e10)  [--max-output-bytes B] (512 KiB)
-    [--timeout-ms T] (10000)  [--workers N] (cores)  [--queue N] (2 x workers)
+    [--timeout-ms T] (10000)  [--workers N] (cores)  [--queue N] (32 x workers)
     [--rate R] [--burst B] (executions per caller per second, default 1000 / 2000)
   [--register-assets] (register uploaded programs as HyperMesh "program" assets)`;
 

@@ -54,7 +54,9 @@ export function settingsFromFlags(v: ServeValues): CatalogSettings {
       maxOutputBytes: n('max-output-bytes', 1024, MiB, 512 * 1024),
     },
     workers,
-    queueDepth: n('queue', 0, 4096, workers * 2),
+    // Runs are short and arrive in bursts (Caesar's group commit releases reservations together):
+    // a deep queue keeps them from being refused after their fee is reserved.
+    queueDepth: n('queue', 0, 4096, workers * 32),
     billing: {
       ledger: n('ledger', 1, 0xffff_ffff, 1),
       code: n('transfer-code', 1, 0xffff, 700),

@@ -34,15 +34,15 @@ test('encodes to 185 bytes and decodes to the same fields', () => {
   expect(decodeReceipt(Buffer.concat([Buffer.from('XATRCPT1'), enc.subarray(8)]))).toBeNull();
 });
 
-test('a signed receipt verifies with the native and with the noble FALCON-1024', () => {
-  const r = signReceipt(fields, signer);
+test('a signed receipt verifies with the native and with the noble FALCON-1024', async () => {
+  const r = await signReceipt(fields, signer);
   expect(verifyReceipt(r.encoded, r.signature, r.publicKey, verify)).toMatchObject({ valid: true });
   expect(verifyReceipt(r.encoded, r.signature, r.publicKey, (k, m, s) => falcon1024.verify(s, m, k))).toMatchObject({ valid: true });
   expect(verifyReceipt(r.encoded, r.signature, r.publicKey, verify, keyIdOf(keys.publicKey))).toMatchObject({ valid: true });
 });
 
-test('tampering with any byte, the key or the expected signer is caught', () => {
-  const r = signReceipt(fields, signer);
+test('tampering with any byte, the key or the expected signer is caught', async () => {
+  const r = await signReceipt(fields, signer);
   for (const at of [0, 8, 40, 72, 104, 112, 128, 144, 145, 160]) {
     const bad = Buffer.from(r.encoded);
     bad[at]! ^= 1;
@@ -56,8 +56,8 @@ test('tampering with any byte, the key or the expected signer is caught', () => 
   expect(verifyReceipt(r.encoded, sig, r.publicKey, verify).valid).toBe(false);
 });
 
-test('an execute answer whose output was swapped does not verify', () => {
-  const r = signReceipt(fields, signer);
+test('an execute answer whose output was swapped does not verify', async () => {
+  const r = await signReceipt(fields, signer);
   const res: proto.ExecuteResponse = {
     outcome: 0,
     results: ['42'],

@@ -342,3 +342,29 @@ impl WasmEngine {
 fn request_or(core: &EngineCore, r: WasmRunRequest) -> Result<RunRequest, WasmError> {
     request(core, r)
 }
+
+/// FALCON-1024 signing off the JS thread (libuv's pool): a receipt signature costs ~0.4 ms of CPU,
+/// which on the event loop would cap Catalog's execute rate. Same key format as `falconSign`.
+pub struct ReceiptSignTask {
+    secret_key: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl napi::Task for ReceiptSignTask {
+    type Output = Result<Vec<u8>, crate::error::StoqError>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(crate::falcon::sign(&self.secret_key, &self.message))
+    }
+
+    fn resolve(&mut self, env: napi::Env, output: Self::Output) -> napi::Result<Buffer> {
+        output.map(Buffer::from).map_err(|e| crate::error::coded_rejection(&env, e))
+    }
+}
+
+/// `falconSign` on a libuv worker thread; rejects with FALCON_REJECTED like the sync one throws.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn falcon_sign_async(secret_key: &[u8], message: &[u8]) -> napi::bindgen_prelude::AsyncTask<ReceiptSignTask> {
+    napi::bindgen_prelude::AsyncTask::new(ReceiptSignTask { secret_key: secret_key.to_vec(), message: message.to_vec() })
+}

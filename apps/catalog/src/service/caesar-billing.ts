@@ -7,6 +7,7 @@ import { RpcError, Status, type RpcClient } from '@stoq/rpc';
 import { CatalogError } from '../errors';
 import { reservationTransfer, settlementTransfer, transferIdFrom, voidTransfer, type BillingConfig } from '../core/billing';
 import { ownerTag } from '../core/owner-tag';
+import { TransferBatcher } from './transfer-batcher';
 
 const M = caesar.CaesarMethods;
 const R = caesar.CreateTransferResult;
@@ -18,7 +19,7 @@ export interface Billing {
   /** The payer exists on the billing ledger and is owned by `callerService`. */
   checkPayer(payer: bigint, callerService: string, deadline: number | undefined): Promise<void>;
   /** Reserves fuel_limit × price; returns the pending transfer's id. */
-  reserve(payer: bigint, fuelLimit: bigint, deadline: number | undefined): Promise<bigint>;
+  reserve(payer: bigint, fuelLimit: bigint): Promise<bigint>;
   /** Posts `fee` (voids when 0); returns the settling transfer's id. */
   settle(pendingId: bigint, fee: bigint): Promise<bigint>;
   /** Voids the whole reservation (the run never started). */
@@ -34,14 +35,21 @@ function unavailable(err: unknown, what: string): never {
 
 const resultName = (r: number | undefined): string => caesar.CreateTransferResult[r ?? 0] ?? String(r);
 
+/** Payers looked up before: an account's ledger and owner tag never change (Caesar accounts are immutable but for balances). */
+const PAYER_CACHE_ENTRIES = 100_000;
+
 export class CaesarBilling implements Billing {
   private feeAccount: Promise<void> | null = null;
+  private readonly payers = new Map<bigint, { ledger: number; tag: bigint }>();
+  readonly batcher: TransferBatcher;
 
   constructor(
     private readonly client: RpcClient,
     readonly config: BillingConfig,
     private readonly accountCode = 1,
-  ) {}
+  ) {
+    this.batcher = new TransferBatcher(client);
+  }
 
   ensureFeeAccount(): Promise<void> {
     this.feeAccount ??= this.createFeeAccount().catch((err: unknown) => {
@@ -65,24 +73,30 @@ export class CaesarBilling implements Billing {
   }
 
   async checkPayer(payer: bigint, callerService: string, deadline: number | undefined): Promise<void> {
-    let res: caesar.LookupAccountsResponse;
-    try {
-      res = await this.client.call(M.lookupAccounts, { ids: [String(payer)] }, deadline === undefined ? { timeoutMs: 10_000 } : { deadline });
-    } catch (err) {
-      unavailable(err, 'look up the payer');
+    let account = this.payers.get(payer);
+    if (account === undefined) {
+      let res: caesar.LookupAccountsResponse;
+      try {
+        res = await this.client.call(M.lookupAccounts, { ids: [String(payer)] }, deadline === undefined ? { timeoutMs: 10_000 } : { deadline });
+      } catch (err) {
+        unavailable(err, 'look up the payer');
+      }
+      const found = res.accounts?.[0];
+      if (!found) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
+      account = { ledger: found.ledger ?? 0, tag: BigInt(found.userData_128 || '0') };
+      if (this.payers.size >= PAYER_CACHE_ENTRIES) this.payers.delete(this.payers.keys().next().value!);
+      this.payers.set(payer, account);
     }
-    const account = res.accounts?.[0];
-    if (!account) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
     if (account.ledger !== this.config.ledger) throw new CatalogError('PAYER_WRONG_LEDGER', `payer account ${payer} is on ledger ${account.ledger}; Catalog bills ledger ${this.config.ledger}`);
-    if (BigInt(account.userData_128 || '0') !== ownerTag(callerService)) {
+    if (account.tag !== ownerTag(callerService)) {
       throw new CatalogError('NOT_PAYERS_OWNER', `payer account ${payer} is not ${callerService}'s; a caller pays only from its own accounts`);
     }
   }
 
-  async reserve(payer: bigint, fuelLimit: bigint, deadline: number | undefined): Promise<bigint> {
+  async reserve(payer: bigint, fuelLimit: bigint): Promise<bigint> {
     const id = transferIdFrom(randomBytes(16));
     const t = reservationTransfer(id, payer, fuelLimit, this.config);
-    const r = await this.transfer(t, 'reserve the fee', deadline);
+    const r = await this.transfer(t, 'reserve the fee');
     if (r === R.CREATE_TRANSFER_OK) return id;
     if (r === R.CREATE_TRANSFER_EXCEEDS_CREDITS) throw new CatalogError('INSUFFICIENT_FUNDS', `payer account ${payer} cannot cover the reservation of ${t.amount} (fuel_limit ${fuelLimit} × price ${this.config.pricePerFuel})`);
     if (r === R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
@@ -91,20 +105,19 @@ export class CaesarBilling implements Billing {
 
   async settle(pendingId: bigint, fee: bigint): Promise<bigint> {
     const id = transferIdFrom(randomBytes(16));
-    const r = await this.transfer(settlementTransfer(id, pendingId, fee), 'settle the fee', undefined);
+    const r = await this.transfer(settlementTransfer(id, pendingId, fee), 'settle the fee');
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused the settlement of ${pendingId}: ${resultName(r)}`);
     return id;
   }
 
   async release(pendingId: bigint): Promise<void> {
-    const r = await this.transfer(voidTransfer(transferIdFrom(randomBytes(16)), pendingId), 'void the reservation', undefined);
+    const r = await this.transfer(voidTransfer(transferIdFrom(randomBytes(16)), pendingId), 'void the reservation');
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused to void ${pendingId}: ${resultName(r)}`);
   }
 
-  private async transfer(t: caesar.NewTransfer, what: string, deadline: number | undefined): Promise<number | undefined> {
+  private async transfer(t: caesar.NewTransfer, what: string): Promise<number> {
     try {
-      const res = await this.client.call(M.createTransfers, { transfers: [t] }, deadline === undefined ? { timeoutMs: 10_000 } : { deadline });
-      return res.results?.[0];
+      return await this.batcher.submit(t);
     } catch (err) {
       unavailable(err, what);
     }

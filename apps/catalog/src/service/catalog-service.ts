@@ -226,7 +226,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
 
         await d.billing.ensureFeeAccount();
         await d.billing.checkPayer(payer, caller.service, ctx.deadline);
-        const pendingId = await d.billing.reserve(payer, fuelLimit, ctx.deadline);
+        const pendingId = await d.billing.reserve(payer, fuelLimit);
         let result;
         try {
           result = await d.engine.run(runRequest);
@@ -248,7 +248,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
         const results = result.results.map((r) => BigInt(r));
         const exitCode = result.exitCode ?? null;
         const signer = d.signer();
-        const receipt = signReceipt(
+        const receipt = await signReceipt(
           {
             programHash: moduleHash,
             inputHash: inHash,

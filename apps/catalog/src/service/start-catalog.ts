@@ -2,7 +2,8 @@
 // data dir, starts the engine, registers catalog/*, bills through Caesar and signs receipts with
 // the instance's FALCON key. Returns how to stop (engine, then nothing else to close).
 import { join } from 'node:path';
-import { nativeFalcon, systemClock } from '@stoq/core';
+import { systemClock } from '@stoq/core';
+import { falconSignAsync } from '@stoq/native';
 import type { ServiceContext, ServiceHooks } from '@stoq/service';
 import type { BillingConfig } from '../core/billing';
 import type { RateLimit } from '../core/rate-limiter';
@@ -37,7 +38,7 @@ export function startCatalog(ctx: ServiceContext, s: CatalogSettings): ServiceHo
     rate: s.rate,
     signer: () => {
       const id = ctx.identity();
-      return { publicKey: id.falconPublicKey, sign: (m: Uint8Array) => nativeFalcon.sign(id.falconSecretKey, m) };
+      return { publicKey: id.falconPublicKey, sign: (m: Uint8Array) => falconSignAsync(id.falconSecretKey, m) };
     },
     now: () => systemClock.now(),
     logger: ctx.logger,
