@@ -56,13 +56,15 @@ const logs = join(home, 'logs');
 mkdirSync(logs, { recursive: true, mode: 0o700 });
 
 const GENESIS = join(home, 'hypermesh-genesis.json');
+/** HyperMesh's four-proof rules: the stake-attestation key is Caesar's (written before the validators start). */
+const FOUR_PROOF = join(home, 'hypermesh-four-proof.json');
 /** HyperMesh's genesis validators (N = 3f + 1 = 4), each its own process. */
 const VALIDATORS = [1, 2, 3, 4].map((i) => ({
   name: `hypermesh-${i}`,
   service: 'hypermesh',
   instance: `hypermesh-${i}`,
   bind: port(4440 + i),
-  argv: (cfg) => [HYPERMESH, 'serve', '--config', cfg, '--genesis', GENESIS],
+  argv: (cfg) => [HYPERMESH, 'serve', '--config', cfg, '--genesis', GENESIS, '--four-proof', FOUR_PROOF],
   ready: (l) => l.msg === 'hypermesh validator ready',
 }));
 
@@ -243,11 +245,26 @@ function prepare(svc, { rootFingerprint, stoq, dns }) {
   return config;
 }
 
+/**
+ * The validators' four-proof rules, from Caesar's current FALCON key (Caesar runs by now): stake
+ * attestations in proof sets must be Caesar's. Rewritten when the key differs (say so).
+ */
+function writeFourProofRules() {
+  const pem = readFileSync(join(home, 'caesar', 'identity', 'falcon.pub'), 'utf8');
+  const key = Buffer.from(pem.split('\n').filter((l) => !l.startsWith('-----')).join(''), 'base64').toString('base64');
+  const rules = `${JSON.stringify({ format: 'hypermesh-four-proof/1', ledgerKey: { algorithm: 'falcon-1024', publicKey: key }, maxAnchorAgeBlocks: 1000 }, null, 2)}\n`;
+  const before = existsSync(FOUR_PROOF) ? readFileSync(FOUR_PROOF, 'utf8') : null;
+  if (before === rules) return;
+  if (before !== null) say(`Caesar's FALCON key changed: rewriting ${FOUR_PROOF}`);
+  writeFileSync(FOUR_PROOF, rules, { mode: 0o644 });
+}
+
 try {
   say(`starting TrustChain (state in ${tcDir})`);
   const tcSpec = {
     name: 'trustchain',
-    argv: [TRUSTCHAIN, 'serve', '--data-dir', tcDir, '--bind', port(7440), '--dns-bind', port(5354), '--ct-http-bind', port(7441)],
+    // Earned certificates are approved by HyperMesh's genesis validators (read once the file exists).
+    argv: [TRUSTCHAIN, 'serve', '--data-dir', tcDir, '--bind', port(7440), '--dns-bind', port(5354), '--ct-http-bind', port(7441), '--hypermesh-genesis', GENESIS],
     ready: (l) => l.msg === 'trustchain serve ready',
   };
   const t = await launch(tcSpec);
@@ -275,6 +292,7 @@ try {
     if (r.status !== 0) throw new Error(`hypermesh genesis failed: ${r.stderr.trim()}`);
   }
   for (const svc of SERVICES) {
+    if (svc.service === 'hypermesh') writeFourProofRules();
     say(`starting ${svc.name}`);
     const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t)) });
     up.push([svc.service ?? svc.name, svc.instance, ready.address ?? ready.stoq ?? svc.bind]);

@@ -83,6 +83,18 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const paid = JSON.parse(example.stdout) as { accounts: number[]; transfers: number[]; alice: string; bob: string; caesarInNGauge: string[] };
   expect(paid).toMatchObject({ accounts: [0, 0, 0], transfers: [0, 0], alice: '750', bob: '250' });
 
+  // The earned-certificate example (stake, four proofs, HyperMesh approval), then its audit by
+  // `stoq verify-cert` with nothing configured: the ecosystem's DNS, identity and genesis.
+  const earned = spawnSync(process.execPath, [join(ROOT, 'examples', 'earned-certificate.mjs')], { cwd: base, encoding: 'utf8', env: { ...process.env, ...plainEnv } });
+  expect(earned.stderr).toBe('');
+  expect(earned.status).toBe(0);
+  const cert = JSON.parse(earned.stdout) as { file: string; approvedAtHeight: number };
+  expect(cert.approvedAtHeight).toBeGreaterThan(0);
+  const audit = await runStoq(['verify-cert', cert.file], base, { env: plainEnv });
+  expect(audit.stderr).toBe('');
+  expect(audit.stdout).toMatch(/ok\s+consensus_approval\s+block \d+/);
+  expect(audit.code).toBe(0);
+
   const logs = await runStoq(['logs', '-n', '200'], base);
   expect(logs.code).toBe(0);
   expect(logs.stdout).toMatch(/INFO  trustchain\/trustchain-1: TrustChain serving/);

@@ -15,6 +15,7 @@ export const SERVICE_METHODS = {
   'trustchain/ct': trustchain.CtMethods,
   caesar: caesar.CaesarMethods,
   hypermesh: hypermesh.ConsensusMethods,
+  'hypermesh/assets': hypermesh.AssetsMethods,
   ngauge: ngauge.NGaugeMethods,
 } as const;
 
