@@ -10,7 +10,9 @@ export const SERVE_USAGE = `usage: caesar serve --config <caesar.toml> [--data-d
   [--admin SERVICE]... (default admin)  [--operator SERVICE]...  [--rewarder SERVICE]... (default hypermesh)
   [--ledger N] (staking ledger, default 1)  [--unbonding-seconds S] (default 1209600)
   [--reward-per-block AMOUNT] (default 1000000)  [--slash-share n/d] (default 1/20)
-  [--mint-account ID] [--burn-account ID] (the staking ledger's supply accounts, admin-created)`;
+  [--mint-account ID] [--burn-account ID] (the staking ledger's supply accounts, admin-created)
+  [--hypermesh-genesis FILE] (HyperMesh's genesis: reward_block and slash verify against its validators)
+  [--validator-account INSTANCE=ID]... (the Caesar account staking for each genesis validator)`;
 
 export async function serve(argv: string[]): Promise<number> {
   let values;

@@ -1,6 +1,8 @@
 // `caesar serve` flags -> CaesarSettings. The [service] section of the config belongs to
 // runService (which refuses unknown sections), so Caesar's own settings are flags.
 import { parseU128Flag } from './cli/flag-values';
+import { genesisFileSource, type GenesisSource } from '@stoq/service';
+import type { ValidatorBook } from './service/proof-verifiers';
 import type { CaesarSettings } from './service/start-caesar';
 
 /** Codes Caesar uses for its own accounts and transfers on the staking ledger. */
@@ -19,6 +21,8 @@ export const SERVE_OPTIONS = {
   'slash-share': { type: 'string' },
   'mint-account': { type: 'string' },
   'burn-account': { type: 'string' },
+  'hypermesh-genesis': { type: 'string' },
+  'validator-account': { type: 'string', multiple: true },
   help: { type: 'boolean' },
 } as const;
 
@@ -32,6 +36,8 @@ export interface ServeValues {
   'slash-share'?: string;
   'mint-account'?: string;
   'burn-account'?: string;
+  'hypermesh-genesis'?: string;
+  'validator-account'?: string[];
 }
 
 export class SettingsError extends Error {
@@ -51,7 +57,26 @@ export function settingsFromFlags(v: ServeValues): CaesarSettings {
   const share = /^([0-9]+)\/([1-9][0-9]*)$/.exec(v['slash-share'] ?? '1/20');
   if (!share || BigInt(share[1]!) > BigInt(share[2]!)) throw new SettingsError(`--slash-share must be a fraction n/d in [0, 1], e.g. 1/20, got ${JSON.stringify(v['slash-share'])}`);
   const optionalId = (flag: 'mint-account' | 'burn-account'): bigint | null => (v[flag] === undefined ? null : parseU128Flag(v[flag]!, `--${flag}`, SettingsError));
+  const accounts = new Map<string, bigint>();
+  for (const entry of v['validator-account'] ?? []) {
+    const m = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)=(.+)$/.exec(entry);
+    if (!m) throw new SettingsError(`--validator-account must be <validator instance>=<account id>, e.g. hypermesh-1=31, got ${JSON.stringify(entry)}`);
+    if (accounts.has(m[1]!)) throw new SettingsError(`--validator-account names ${m[1]} twice`);
+    accounts.set(m[1]!, parseU128Flag(m[2]!, `--validator-account ${m[1]}`, SettingsError));
+  }
+  if (accounts.size > 0 && v['hypermesh-genesis'] === undefined) throw new SettingsError('--validator-account needs --hypermesh-genesis (the validators are the genesis set)');
+  let hypermesh: ValidatorBook | undefined;
+  if (v['hypermesh-genesis'] !== undefined) {
+    let source: GenesisSource;
+    try {
+      source = genesisFileSource(v['hypermesh-genesis']);
+    } catch (err) {
+      throw new SettingsError(`--hypermesh-genesis: ${(err as Error).message}`);
+    }
+    hypermesh = { genesis: () => source.current(), accounts };
+  }
   return {
+    ...(hypermesh ? { hypermesh } : {}),
     access: { admins: v.admin ?? ['admin'], operators: v.operator ?? [] },
     rewarders: v.rewarder ?? ['hypermesh'],
     economics: {

@@ -34,14 +34,8 @@ import {
   type TimerHandle,
 } from '@stoq/core';
 import { CtLog } from '@stoq/ct-log';
-import type { LoadedGenesis } from '@stoq/consensus';
-
-/** Where the HyperMesh genesis comes from; null while it does not exist yet. */
-export interface GenesisSource {
-  current(): LoadedGenesis | null;
-}
 import { DnsSrvResolver, RpcClient, RpcServer } from '@stoq/rpc';
-import { processMetrics } from '@stoq/service';
+import { processMetrics, type GenesisSource } from '@stoq/service';
 import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
 import { Issuer } from './ca/issuer';
 import { TrustChainError } from './core/errors';
@@ -91,7 +85,7 @@ export interface StartTrustChainOptions {
   readonly ctExtraRoots?: readonly Uint8Array[];
   /**
    * The HyperMesh genesis whose validators approve earned certificates (issue_certificate):
-   * `current()` is null until it exists (see cli/genesis-source.ts); absent = the earned path
+   * `current()` is null until it exists (genesisFileSource of @stoq/service); absent = the earned path
    * answers NO_VALIDATOR_SET. The validators are found through TrustChain's own DNS.
    */
   readonly hypermeshGenesis?: GenesisSource;

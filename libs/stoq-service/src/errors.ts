@@ -13,7 +13,9 @@ export type ServiceErrorCode =
   | 'ROOT_MISMATCH'
   /** A revocation list whose signatures do not verify against the pinned root. */
   | 'REVOCATION_LIST_INVALID'
-  | 'CONFIG_INVALID';
+  | 'CONFIG_INVALID'
+  /** The HyperMesh genesis file exists but cannot be read or is not a valid genesis. */
+  | 'GENESIS_INVALID';
 
 export class ServiceError extends Error {
   constructor(

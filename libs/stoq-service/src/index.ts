@@ -9,3 +9,4 @@ export { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper';
 export { RenewalScheduler, retryDelayMs, type RenewalOptions } from './renewal';
 export { signRevocationList, verifyRevocationList, revocationListSigningInput, type RevocationListMessage } from './revocation-list';
 export { processMetrics, type ProcessMetricsSources } from './process-metrics';
+export { genesisFileSource, type GenesisSource } from './genesis-file';

@@ -1,98 +1,98 @@
 // Verifying what reward_block and slash carry, before any money moves. Caesar trusts no caller:
-// a QC or equivocation evidence counts only if its signatures verify against a VALIDATOR SET Caesar
-// was given (account id -> public key), with an injected signature scheme.
+// a committed block or equivocation evidence counts only if HyperMesh's genesis validators signed
+// it — the same genesis file the validators start from (`caesar serve --hypermesh-genesis`), the
+// same FALCON-1024 signatures and signing bytes as libs/consensus.
 //
-// What exists today (docs/caesar-api.md, "reward_block and slash: what is verified"):
-//   - the vote a validator signs is Caesar's encoding `voteSigningBytes` (below); HyperMesh
-//     (libs/consensus) does not yet expose its vote encoding, its validator set or FALCON
-//     signatures to other services, so no production validator set exists yet;
-//   - `caesar serve` starts with NO validator set: every reward_block / slash is refused with
-//     FAILED_PRECONDITION naming what is missing. Tests inject a set with real Ed25519 keys;
-//   - QC: every signature must verify, signers distinct and in the set, and more than 2/3 of the
-//     set's members must have signed (equal weights, as HotStuff's quorum);
-//   - evidence: both votes signed by the offender for the same height and view, different
-//     digests, both signatures verify.
+//   reward_block  the block's encodeCommittedBlock bytes: its hash (with the chain tag) is the one
+//                 its QC certifies, and the QC holds a quorum of valid genesis signatures
+//                 (verifyCommittedBlock). The QC's signers are rewarded.
+//   slash         EquivocationEvidence: two statements of one validator for one view naming
+//                 different blocks, both signatures valid (verifyEquivocationEvidence).
+//
+// Which Caesar account stakes for which validator is the operator's statement
+// (`--validator-account <instance>=<account>`): a signer without one is not paid, an offender
+// without one cannot be slashed, and Caesar says so. Without a genesis every call is refused
+// with FAILED_PRECONDITION naming what is missing.
 import { createHash } from 'node:crypto';
+import { verifyCommittedBlock, verifyEquivocationEvidence, type EquivocationEvidence, type LoadedGenesis, type SignatureVerifier } from '@stoq/consensus';
 
-export interface SignatureScheme {
-  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+export interface ValidatorBook {
+  /** The HyperMesh genesis, or null while its file does not exist yet. */
+  genesis(): LoadedGenesis | null;
+  /** Validator instance name → the Caesar account that stakes for it. */
+  readonly accounts: ReadonlyMap<string, bigint>;
 }
 
-export interface ValidatorSet {
-  /** Validator owner account id -> public key. */
-  readonly keys: ReadonlyMap<bigint, Uint8Array>;
-  readonly scheme: SignatureScheme;
+export interface Signer {
+  readonly validator: number;
+  readonly instance: string;
+  /** Its Caesar staking account, or null when none is configured. */
+  readonly account: bigint | null;
 }
 
-export interface Vote {
-  readonly height: bigint;
-  readonly view: bigint;
-  readonly blockDigest: Uint8Array;
+export interface RewardedBlock {
+  readonly height: number;
+  /** The block hash (32 bytes): what the reward's transfer ids derive from. */
+  readonly hash: Uint8Array;
+  readonly signers: readonly Signer[];
 }
 
-export interface SignedVote extends Vote {
-  readonly signature: Uint8Array;
-}
-
-export interface QuorumCertificate extends Vote {
-  readonly signatures: ReadonlyArray<{ readonly validator: bigint; readonly signature: Uint8Array }>;
+export interface Offence extends Signer {
+  /** Identifies the offence (kind, validator, view): one slash per offence, however reported. */
+  readonly digest: Uint8Array;
 }
 
 export type ProofVerdict<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string; readonly unconfigured?: boolean };
 
-const VOTE_CONTEXT = Buffer.from('caesar vote v1\0', 'latin1');
-
-/** The bytes a validator signs for a vote: context || height u64 BE || view u64 BE || digest (32). */
-export function voteSigningBytes(v: Vote): Uint8Array {
-  const b = Buffer.alloc(VOTE_CONTEXT.length + 16 + 32);
-  VOTE_CONTEXT.copy(b, 0);
-  b.writeBigUInt64BE(v.height, VOTE_CONTEXT.length);
-  b.writeBigUInt64BE(v.view, VOTE_CONTEXT.length + 8);
-  Buffer.from(v.blockDigest).copy(b, VOTE_CONTEXT.length + 16);
-  return b;
-}
-
 export interface ProofVerifier {
-  /** The signers of a valid QC (validator owner account ids, in QC order). */
-  verifyQuorumCertificate(qc: QuorumCertificate): ProofVerdict<bigint[]>;
-  /** The digest of a valid offence (order-independent: the same two votes give the same digest). */
-  verifyEquivocation(validator: bigint, a: SignedVote, b: SignedVote): ProofVerdict<Uint8Array>;
+  verifyCommittedBlock(encoded: Uint8Array): ProofVerdict<RewardedBlock>;
+  verifyEquivocation(evidence: EquivocationEvidence): ProofVerdict<Offence>;
 }
 
-const NO_SET = 'Caesar has no validator set: HyperMesh does not publish one to Caesar yet, so no QC or evidence can be verified (and none is taken on trust)';
+const NO_GENESIS = 'Caesar has no HyperMesh genesis (caesar serve --hypermesh-genesis FILE), so no QC or evidence can be verified (and none is taken on trust)';
 
-export class ValidatorSetVerifier implements ProofVerifier {
-  constructor(private readonly set: ValidatorSet | null) {}
+export class GenesisVerifier implements ProofVerifier {
+  constructor(
+    private readonly book: ValidatorBook | null,
+    private readonly verifier: SignatureVerifier,
+  ) {}
 
-  verifyQuorumCertificate(qc: QuorumCertificate): ProofVerdict<bigint[]> {
-    if (this.set === null || this.set.keys.size === 0) return { ok: false, reason: NO_SET, unconfigured: true };
-    const message = voteSigningBytes(qc);
-    const seen = new Set<bigint>();
-    for (const [i, s] of qc.signatures.entries()) {
-      const key = this.set.keys.get(s.validator);
-      if (key === undefined) return { ok: false, reason: `signatures[${i}]: ${s.validator} is not in the validator set` };
-      if (seen.has(s.validator)) return { ok: false, reason: `signatures[${i}]: ${s.validator} signed twice` };
-      if (!this.set.scheme.verify(key, message, s.signature)) return { ok: false, reason: `signatures[${i}]: the signature of ${s.validator} does not verify` };
-      seen.add(s.validator);
-    }
-    const n = this.set.keys.size;
-    if (3 * seen.size <= 2 * n) return { ok: false, reason: `${seen.size} of ${n} validators signed; a quorum is more than two thirds` };
-    return { ok: true, value: [...seen] };
+  verifyCommittedBlock(encoded: Uint8Array): ProofVerdict<RewardedBlock> {
+    const g = this.book?.genesis() ?? null;
+    if (!g) return { ok: false, reason: NO_GENESIS, unconfigured: true };
+    const proof = verifyCommittedBlock(encoded, g.validatorSet, this.verifier);
+    if (!proof.ok) return { ok: false, reason: `${proof.rejection.code}: ${proof.rejection.detail}` };
+    const { block, hash, qc } = proof.committed;
+    return { ok: true, value: { height: block.height, hash: Uint8Array.from(Buffer.from(hash, 'hex')), signers: qc.signatures.map((s) => this.signer(g, s.validator)) } };
   }
 
-  verifyEquivocation(validator: bigint, a: SignedVote, b: SignedVote): ProofVerdict<Uint8Array> {
-    if (this.set === null || this.set.keys.size === 0) return { ok: false, reason: NO_SET, unconfigured: true };
-    const key = this.set.keys.get(validator);
-    if (key === undefined) return { ok: false, reason: `validator_account_id: ${validator} is not in the validator set` };
-    if (a.height !== b.height || a.view !== b.view) return { ok: false, reason: 'the two votes are for different heights or views: not an equivocation' };
-    if (Buffer.from(a.blockDigest).equals(Buffer.from(b.blockDigest))) return { ok: false, reason: 'the two votes are for the same block: not an equivocation' };
-    if (!this.set.scheme.verify(key, voteSigningBytes(a), a.signature)) return { ok: false, reason: 'first.signature does not verify' };
-    if (!this.set.scheme.verify(key, voteSigningBytes(b), b.signature)) return { ok: false, reason: 'second.signature does not verify' };
-    const [x, y] = Buffer.compare(Buffer.from(a.blockDigest), Buffer.from(b.blockDigest)) < 0 ? [a, b] : [b, a];
-    const id = Buffer.alloc(16);
-    id.writeBigUInt64BE(validator >> 64n, 0);
-    id.writeBigUInt64BE(validator & 0xffff_ffff_ffff_ffffn, 8);
-    const digest = createHash('sha256').update('caesar equivocation v1\0').update(id).update(voteSigningBytes(x)).update(voteSigningBytes(y)).digest();
-    return { ok: true, value: new Uint8Array(digest) };
+  verifyEquivocation(evidence: EquivocationEvidence): ProofVerdict<Offence> {
+    const g = this.book?.genesis() ?? null;
+    if (!g) return { ok: false, reason: NO_GENESIS, unconfigured: true };
+    const verdict = verifyEquivocationEvidence(evidence, g.validatorSet, this.verifier);
+    if (!verdict.ok) return { ok: false, reason: `${verdict.rejection.code}: ${verdict.rejection.detail}` };
+    const id = Buffer.alloc(12);
+    id.writeUInt32BE(evidence.validator, 0);
+    id.writeBigUInt64BE(BigInt(evidence.view), 4);
+    const digest = createHash('sha256').update('caesar equivocation v2\0').update(g.sha256).update(evidence.kind).update(id).digest();
+    return { ok: true, value: { ...this.signer(g, evidence.validator), digest: new Uint8Array(digest) } };
   }
+
+  private signer(g: LoadedGenesis, validator: number): Signer {
+    const instance = g.validators[validator]?.instance ?? `validator-${validator}`;
+    return { validator, instance, account: this.book?.accounts.get(instance) ?? null };
+  }
+}
+
+/** FALCON-1024 verification for the consensus checks (a malformed signature is a failed check). */
+export function falconSignatureVerifier(verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean): SignatureVerifier {
+  return {
+    verify: (item) => {
+      try {
+        return verify(item.publicKey, item.message, item.signature);
+      } catch {
+        return false;
+      }
+    },
+  };
 }

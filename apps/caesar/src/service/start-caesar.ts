@@ -10,7 +10,7 @@ import { DurableLedger } from '../store/durable-ledger';
 import { AccessPolicy, type AccessConfig } from './access-policy';
 import { addCaesarMethods, type EconomicsConfig } from './caesar-service';
 import { ChangeFeed } from './change-feed';
-import { ValidatorSetVerifier, type ProofVerifier } from './proof-verifiers';
+import { GenesisVerifier, falconSignatureVerifier, type ProofVerifier, type ValidatorBook } from './proof-verifiers';
 
 /** The ledger's file in the instance's data dir. */
 export const LEDGER_FILE = 'caesar-ledger.sqlite';
@@ -19,7 +19,9 @@ export interface CaesarSettings {
   readonly access: AccessConfig;
   readonly rewarders: readonly string[];
   readonly economics: EconomicsConfig;
-  /** Default: no validator set (reward_block and slash refuse, see proof-verifiers.ts). */
+  /** HyperMesh's genesis and the validators' Caesar accounts; absent: reward_block and slash refuse (proof-verifiers.ts). */
+  readonly hypermesh?: ValidatorBook;
+  /** Replaces the genesis verifier (tests). */
   readonly verifier?: ProofVerifier;
 }
 
@@ -53,7 +55,7 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     policy: new AccessPolicy(settings.access),
     feed,
     economics: settings.economics,
-    verifier: settings.verifier ?? new ValidatorSetVerifier(null),
+    verifier: settings.verifier ?? new GenesisVerifier(settings.hypermesh ?? null, falconSignatureVerifier((k, m, sig) => nativeFalcon.verify(k, m, sig))),
     rewarders: settings.rewarders,
     signer: () => {
       const id = ctx.identity();

@@ -1,7 +1,8 @@
-// caesar/stake, unstake, stake_of, attest_stake, reward_block and slash over real STOQ. QCs and
-// equivocation evidence are signed with real Ed25519 keys (node:crypto) of an injected validator
-// set; without a validator set (the default) both are refused, never taken on trust.
-import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+// caesar/stake, unstake, stake_of, attest_stake, reward_block and slash over real STOQ. Blocks,
+// QCs and equivocation evidence are HyperMesh's own (libs/consensus encodings, FALCON-1024
+// signatures of a 4-validator genesis); without a genesis (the default) both are refused, never
+// taken on trust.
+import { computeBlockHash, encodeCommittedBlock, parseGenesis, voteSigningBytes, type Block, type QuorumCertificate } from '@stoq/consensus';
 import { nativeFalcon } from '@stoq/core';
 import { decodePoStakeProof, resolveParams, verifyPoStake } from '@stoq/four-proof';
 import { caesar as proto } from '@stoq/protos';
@@ -9,34 +10,46 @@ import { Status, type RpcClient } from '@stoq/rpc';
 import { decodeStakeAttestation, verifyStakeAttestation } from '../../src/core/attestation';
 import { CREATE_TRANSFER_RESULTS } from '../../src/core/results';
 import { AccountFlags } from '../../src/core/types';
-import { ValidatorSetVerifier, voteSigningBytes, type Vote } from '../../src/service/proof-verifiers';
+import { GenesisVerifier, falconSignatureVerifier } from '../../src/service/proof-verifiers';
 import { parseU64 } from '../../src/service/wire-integers';
 import { BURN, LEDGER, MINT, UNBONDING_NS, economics, startHarness, type Harness } from './harness';
 
 const M = proto.CaesarMethods;
 
-interface Validator {
-  readonly account: bigint;
-  readonly key: KeyObject;
+// Four genesis validators (FALCON-1024), staked by Caesar accounts 31..34; a fifth instance
+// signs nothing of the genesis. The operator maps instances to accounts (--validator-account).
+const keys = [0, 1, 2, 3].map(() => nativeFalcon.keypair());
+const genesis = parseGenesis({
+  format: 'hypermesh-genesis/1',
+  chainId: 'caesar-test',
+  validators: keys.map((k, id) => ({ id, instance: `hypermesh-${id + 1}`, falconPublicKey: Buffer.from(k.publicKey).toString('base64'), weight: 1 })),
+});
+const validators = [31n, 32n, 33n, 34n].map((account, id) => ({ account, id }));
+const accounts = new Map(validators.map((v) => [`hypermesh-${v.id + 1}`, v.account]));
+const zeroQc: QuorumCertificate = { view: 0, height: 0, blockHash: '00'.repeat(32), signatures: [] };
+
+/** A committed block at `height` whose QC the given validators signed (encodeCommittedBlock bytes). */
+function committedBlock(height: number, signers: number[], payload: Uint8Array[] = [Uint8Array.of(height)]): Uint8Array {
+  const set = genesis.validatorSet;
+  const block: Block = { height, view: height + 1, proposer: set.leader(height + 1), parentHash: zeroQc.blockHash, justify: zeroQc, payload };
+  const hash = computeBlockHash(set.chainTag, block);
+  const message = voteSigningBytes(set.chainTag, block.view, height, hash);
+  const qc: QuorumCertificate = { view: block.view, height, blockHash: hash, signatures: signers.map((id) => ({ validator: id, signature: nativeFalcon.sign(keys[id]!.secretKey, message) })) };
+  return encodeCommittedBlock({ block, hash, qc });
 }
-const validators: Validator[] = [31n, 32n, 33n, 34n].map((account) => ({ account, key: generateKeyPairSync('ed25519').privateKey }));
-const ed25519 = { verify: (pub: Uint8Array, m: Uint8Array, s: Uint8Array) => verify(null, m, createPublicKey({ key: Buffer.from(pub), format: 'der', type: 'spki' }), s) };
-const set = { keys: new Map(validators.map((v) => [v.account, new Uint8Array(createPublicKey(v.key).export({ format: 'der', type: 'spki' }))])), scheme: ed25519 };
-const signVote = (v: Validator, vote: Vote): Uint8Array => new Uint8Array(sign(null, voteSigningBytes(vote), v.key));
-const digest = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+
+/** A signed vote statement of validator `id` for (view, height, hash). */
+function voteOf(id: number, view: number, height: number, hash: string): proto.SignedStatement {
+  return { height, blockHash: hash, signature: nativeFalcon.sign(keys[id]!.secretKey, voteSigningBytes(genesis.validatorSet.chainTag, view, height, hash)) };
+}
 
 let h: Harness;
 let admin: RpcClient;
 let hypermesh: RpcClient;
 const owners: RpcClient[] = [];
 
-const qc = (vote: Vote, signers: Validator[]): proto.QuorumCertificate => ({
-  height: Number(vote.height), view: Number(vote.view), blockDigest: vote.blockDigest,
-  signatures: signers.map((v) => ({ validatorAccountId: String(v.account), signature: signVote(v, vote) })),
-});
-
 beforeAll(async () => {
-  h = await startHarness({ verifier: new ValidatorSetVerifier(set) });
+  h = await startHarness({ verifier: new GenesisVerifier({ genesis: () => genesis, accounts }, falconSignatureVerifier((k, m, sig) => nativeFalcon.verify(k, m, sig))) });
   admin = await h.client('admin');
   hypermesh = await h.client('hypermesh');
   await admin.call(M.createAccounts, { accounts: [{ id: String(MINT), ledger: LEDGER, code: 1, flags: AccountFlags.mint }, { id: String(BURN), ledger: LEDGER, code: 1, flags: AccountFlags.burn }] });
@@ -103,51 +116,52 @@ test('attest_stake with a node id: a four-proof PoStake signed by Caesar\'s FALC
   await expect(owners[0]!.call(M.attestStake, { ownerAccountId: '31', nodeId: new Uint8Array(65) })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('node_id') });
 });
 
-test('reward_block: only hypermesh, only with a QC that verifies, a block never rewarded twice', async () => {
-  const vote = { height: 7n, view: 9n, blockDigest: digest(7) };
-  const good = qc(vote, validators.slice(0, 3));
-  await expect(owners[0]!.call(M.rewardBlock, { qc: good })).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
-  // Two of four is no quorum; a signature over another block does not verify.
-  await expect(hypermesh.call(M.rewardBlock, { qc: qc(vote, validators.slice(0, 2)) })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('two thirds') });
-  const forged = { ...good, signatures: [...good.signatures!.slice(0, 2), { validatorAccountId: '33', signature: signVote(validators[2]!, { ...vote, blockDigest: digest(8) }) }] };
-  await expect(hypermesh.call(M.rewardBlock, { qc: forged })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('signatures[2]') });
+test('reward_block: only hypermesh, only a committed block whose QC the genesis validators signed, a block never rewarded twice', async () => {
+  const good = committedBlock(7, [0, 1, 2]);
+  await expect(owners[0]!.call(M.rewardBlock, { committedBlock: good })).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+  // Two of four is no quorum; a block whose bytes were changed is not the block the QC certifies.
+  await expect(hypermesh.call(M.rewardBlock, { committedBlock: committedBlock(8, [0, 1]) })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('committed_block') });
+  const tampered = Uint8Array.from(good);
+  tampered[20] ^= 1;
+  await expect(hypermesh.call(M.rewardBlock, { committedBlock: tampered })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(hypermesh.call(M.rewardBlock, { committedBlock: Uint8Array.of(1, 2, 3) })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('MALFORMED') });
+  await expect(hypermesh.call(M.rewardBlock, {})).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('committed_block') });
   const before = await admin.call(M.supply, { ledger: LEDGER });
-  const r = await hypermesh.call(M.rewardBlock, { qc: good });
+  const r = await hypermesh.call(M.rewardBlock, { committedBlock: good });
   expect(r.outcome).toBe(proto.RewardOutcome.REWARD_APPLIED);
-  // 900 split by bonded stake 500 : 500 : 500.
+  // 900 split by bonded stake 500 : 500 : 500 among the QC's signers.
   expect(r.payouts).toEqual([{ accountId: '31', amount: '300' }, { accountId: '32', amount: '300' }, { accountId: '33', amount: '300' }]);
-  expect((await hypermesh.call(M.rewardBlock, { qc: good })).outcome).toBe(proto.RewardOutcome.REWARD_ALREADY_APPLIED);
+  expect((await hypermesh.call(M.rewardBlock, { committedBlock: good })).outcome).toBe(proto.RewardOutcome.REWARD_ALREADY_APPLIED);
   const after = await admin.call(M.supply, { ledger: LEDGER });
   expect(BigInt(after.minted!) - BigInt(before.minted!)).toBe(900n);
 });
 
 test('slash: evidence verified from the signatures alone, burns once per offence', async () => {
   const v = validators[3]!;
-  const a = { height: 11n, view: 2n, blockDigest: digest(1) };
-  const b = { height: 11n, view: 2n, blockDigest: digest(2) };
-  const vote = (x: Vote, s: Uint8Array): proto.SignedVote => ({ height: Number(x.height), view: Number(x.view), blockDigest: x.blockDigest, signature: s });
-  const evidence = { validatorAccountId: String(v.account), first: vote(a, signVote(v, a)), second: vote(b, signVote(v, b)) };
-  // Signed by someone else: refused, nothing burnt.
-  const framed = { ...evidence, second: vote(b, signVote(validators[0]!, b)) };
-  await expect(owners[0]!.call(M.slash, { evidence: framed })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('second.signature') });
+  const hashA = '0a'.repeat(32);
+  const hashB = '0b'.repeat(32);
+  const evidence = { kind: 'vote', validator: v.id, view: 2, first: voteOf(v.id, 2, 11, hashA), second: voteOf(v.id, 2, 11, hashB) };
+  // The second statement signed by someone else (framing): refused, nothing burnt.
+  const framed = { ...evidence, second: voteOf(0, 2, 11, hashB) };
+  await expect(owners[0]!.call(M.slash, { evidence: framed })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('BAD_SIGNATURE') });
   await expect(owners[0]!.call(M.slash, { evidence: { ...evidence, second: evidence.first } })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT });
+  await expect(owners[0]!.call(M.slash, { evidence: { ...evidence, kind: 'gossip' } })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('evidence.kind') });
   const r = await owners[0]!.call(M.slash, { evidence });
   expect(r).toMatchObject({ outcome: proto.SlashOutcome.SLASH_APPLIED, burnt: '50' });
-  // The same offence with the votes swapped is the same offence.
+  // The same offence, statements swapped or re-signed, is the same offence.
   expect(await owners[1]!.call(M.slash, { evidence: { ...evidence, first: evidence.second, second: evidence.first } })).toMatchObject({ outcome: proto.SlashOutcome.SLASH_ALREADY_APPLIED, burnt: '0' });
+  expect(await owners[1]!.call(M.slash, { evidence: { ...evidence, second: voteOf(v.id, 2, 11, '0c'.repeat(32)) } })).toMatchObject({ outcome: proto.SlashOutcome.SLASH_ALREADY_APPLIED });
   expect(await admin.call(M.stakeOf, { ownerAccountId: String(v.account) })).toMatchObject({ total: '450' });
   expect(await admin.call(M.supply, { ledger: LEDGER })).toMatchObject({ burnt: '50' });
   expect((r.results ?? []).map((n) => CREATE_TRANSFER_RESULTS[n])).toEqual(['ok']);
 });
 
-test('without a validator set, reward_block and slash are refused (FAILED_PRECONDITION), nothing moves', async () => {
+test('without a genesis, reward_block and slash are refused (FAILED_PRECONDITION), nothing moves', async () => {
   const bare = await startHarness();
   try {
     const hm = await bare.client('hypermesh');
-    const vote = { height: 1n, view: 1n, blockDigest: digest(3) };
-    await expect(hm.call(M.rewardBlock, { qc: qc(vote, validators) })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION, message: expect.stringContaining('validator set') });
-    await expect(hm.call(M.slash, { evidence: { validatorAccountId: '31', first: { height: 1, view: 1, blockDigest: digest(1), signature: new Uint8Array([1]) }, second: { height: 1, view: 1, blockDigest: digest(2), signature: new Uint8Array([1]) } } })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
-    await expect(hm.call(M.rewardBlock, { qc: { ...qc(vote, validators), blockDigest: new Uint8Array(5) } })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, message: expect.stringContaining('qc.block_digest') });
+    await expect(hm.call(M.rewardBlock, { committedBlock: committedBlock(1, [0, 1, 2]) })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION, message: expect.stringContaining('genesis') });
+    await expect(hm.call(M.slash, { evidence: { kind: 'vote', validator: 0, view: 1, first: voteOf(0, 1, 1, '0a'.repeat(32)), second: voteOf(0, 1, 1, '0b'.repeat(32)) } })).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
   } finally {
     await bare.close();
   }

@@ -3,10 +3,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { GenesisError, parseGenesis, type LoadedGenesis } from '@stoq/consensus';
 import { pemToDerList } from '@stoq/core';
+import { genesisFileSource, isServiceError, type GenesisSource } from '@stoq/service';
 import pino from 'pino';
-import { startTrustChain, DEFAULT_INSTANCE, type GenesisSource } from '../server';
+import { startTrustChain, DEFAULT_INSTANCE } from '../server';
 import { usageError } from './cli-error';
 import { dataDirOf, durationSeconds, noPositionals, parseCommand } from './args';
 
@@ -48,42 +48,14 @@ function readRootPem(file: string): Uint8Array[] {
   return ders;
 }
 
-/**
- * The HyperMesh genesis file (`hypermesh genesis` writes it) whose validators approve earned
- * certificates. The validators enroll with this TrustChain before the file can exist, so a
- * missing file is looked for again on use; once read it is kept (a genesis never changes). A
- * file that exists but is not a valid genesis is a usage error at start, and refused on use.
- */
+/** The HyperMesh genesis (read when it appears); an invalid file is a usage error at start. */
 function genesisSource(file: string): GenesisSource {
-  let loaded: LoadedGenesis | null = null;
-  const read = (): LoadedGenesis | null => {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw usageError(`--hypermesh-genesis ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      throw usageError(`--hypermesh-genesis ${file}: not JSON (${(err as Error).message})`);
-    }
-    try {
-      return parseGenesis(doc, `--hypermesh-genesis ${file}`);
-    } catch (err) {
-      if (err instanceof GenesisError) throw usageError(err.message);
-      throw err;
-    }
-  };
-  loaded = read();
-  return {
-    current: () => {
-      if (!loaded) loaded = read();
-      return loaded;
-    },
-  };
+  try {
+    return genesisFileSource(file);
+  } catch (err) {
+    if (isServiceError(err, 'GENESIS_INVALID')) throw usageError(`--hypermesh-genesis: ${err.message}`);
+    throw err;
+  }
 }
 
 export async function runServe(argv: string[], out: (t: string) => void): Promise<number> {
