@@ -73,7 +73,7 @@ const VALIDATORS = [1, 2, 3, 4].map((i) => ({
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
-  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg], ready: (l) => l.msg === 'caesar serving' },
+  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS], ready: (l) => l.msg === 'caesar serving' },
   ...VALIDATORS,
   {
     name: 'ngauge',
