@@ -149,6 +149,14 @@ export declare class WasmEngine {
   stats(): WasmEngineStats
   /** Refuses new work, waits for running work to end (at most its timeout), stops the threads. */
   close(): void
+  /**
+   * `run`, with the output also delivered while the program runs: `onOutput(stdout, stderr)`
+   * receives the bytes written since its previous call (batched; either may be empty). The
+   * chunks are successive pieces of the final `stdout`/`stderr` (after the cap); the last ones
+   * may arrive after the promise settles, so a caller that must have everything takes the
+   * remainder from the result (its length minus what it received).
+   */
+  runStreaming(request: WasmRunRequest, onOutput: (stdout: Buffer, stderr: Buffer) => void): Promise<WasmRunResult>
 }
 
 export interface CloseInfo {

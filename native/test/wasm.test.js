@@ -74,3 +74,31 @@ test('a run never holds the event loop, and a full pool refuses at once', async 
     engine.close();
   }
 });
+
+test('runStreaming delivers output while the program still runs, as a prefix of the result', async () => {
+  const engine = new native.WasmEngine({ workers: 1, fuel: false, epochTickMs: 5 });
+  try {
+    const { hash } = await engine.compile(wat('hello_then_spin'));
+    let firstAt = null;
+    const received = [];
+    const run = engine.runStreaming({ ...base(hash, '_start'), timeoutMs: 400 }, (out, err) => {
+      if (out.length > 0 && firstAt === null) firstAt = Date.now();
+      received.push(out);
+      assert.equal(err.length, 0);
+    });
+    const r = await run;
+    const doneAt = Date.now();
+    assert.equal(r.outcome, 'TIMEOUT');
+    assert.equal(r.stdout.toString(), 'hello\n');
+    assert.ok(firstAt !== null && doneAt - firstAt >= 200, `the chunk came ${firstAt === null ? 'never' : `${doneAt - firstAt} ms`} before the end`);
+    assert.equal(Buffer.concat(received).toString(), 'hello\n');
+    const cat = (await engine.compile(wat('cat'))).hash;
+    const parts = [];
+    const big = Buffer.alloc(300_000, 'x');
+    const c = await engine.runStreaming({ ...base(cat, '_start'), fuel: 1e9, stdin: big }, (out) => parts.push(out));
+    const got = Buffer.concat(parts);
+    assert.ok(c.stdout.subarray(0, got.length).equals(got), 'what arrived is a prefix of the final stdout');
+  } finally {
+    engine.close();
+  }
+});

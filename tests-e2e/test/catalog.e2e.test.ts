@@ -224,6 +224,31 @@ test('a full worker pool answers RESOURCE_EXHAUSTED at once and voids what it re
   expect(metrics.serviceMetrics!.find((m) => m.name === 'catalog_refused_total')!.value).toBeGreaterThanOrEqual(refused.length);
 });
 
+test('execute_stream: output arrives while the program runs, then the billed, signed result', async () => {
+  const hash = await upload('hello_then_spin');
+  const events: Array<{ at: number; kind: string; data?: string }> = [];
+  let result: catalog.ExecuteResponse | null = null;
+  for await (const ev of user.serverStream(C.executeStream, { programHash: hash, fuelLimit: 3_000_000_000, payerAccountId: PAYER }, { timeoutMs: 60_000 })) {
+    if (ev.stdout && ev.stdout.length > 0) events.push({ at: Date.now(), kind: 'stdout', data: Buffer.from(ev.stdout).toString() });
+    if (ev.result) {
+      events.push({ at: Date.now(), kind: 'result' });
+      result = ev.result;
+    }
+  }
+  expect(events.map((e) => e.kind)).toEqual(['stdout', 'result']);
+  expect(events[0]!.data).toBe('hello\n');
+  // The spin after the write takes its 3e9 fuel: the output came well before the end.
+  expect(events[1]!.at - events[0]!.at).toBeGreaterThan(100);
+  expect(catalog.RunOutcome[result!.outcome!]).toBe('RUN_OUT_OF_FUEL');
+  expect(Buffer.from(result!.stdout!).toString()).toBe('hello\n');
+  expect(result!.fee).toBe(String(3_000_000_000n * PRICE));
+  expect((await account(PAYER)).debitsPending).toBe('0');
+  // The CLI streams the same way: the program's output on stdout, the summary on stderr.
+  const cli2 = await cli(['run', hash, '--fuel', '100000', '--payer', PAYER, '--stream']);
+  expect([cli2.code, cli2.stdout]).toEqual([0, 'hello\n']);
+  expect(cli2.stderr).toMatch(/^outcome +OUT_OF_FUEL/);
+});
+
 test('programs survive a restart: served and run from the durable store', async () => {
   const add = await upload('add');
   expect(catalogProc.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);

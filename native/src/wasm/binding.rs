@@ -368,3 +368,55 @@ impl napi::Task for ReceiptSignTask {
 pub fn falcon_sign_async(secret_key: &[u8], message: &[u8]) -> napi::bindgen_prelude::AsyncTask<ReceiptSignTask> {
     napi::bindgen_prelude::AsyncTask::new(ReceiptSignTask { secret_key: secret_key.to_vec(), message: message.to_vec() })
 }
+
+#[napi]
+impl WasmEngine {
+    /// `run`, with the output also delivered while the program runs: `onOutput(stdout, stderr)`
+    /// receives the bytes written since its previous call (batched; either may be empty). The
+    /// chunks are successive pieces of the final `stdout`/`stderr` (after the cap); the last ones
+    /// may arrive after the promise settles, so a caller that must have everything takes the
+    /// remainder from the result (its length minus what it received).
+    #[napi(ts_args_type = "request: WasmRunRequest, onOutput: (stdout: Buffer, stderr: Buffer) => void", ts_return_type = "Promise<WasmRunResult>")]
+    pub fn run_streaming<'env>(
+        &self,
+        env: &'env napi::Env,
+        request: WasmRunRequest,
+        on_output: napi::bindgen_prelude::Function<'env, napi::bindgen_prelude::FnArgs<(Buffer, Buffer)>, ()>,
+    ) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'env, WasmCoded<WasmRunResult>>> {
+        let checked = request_or(&self.core, request).and_then(|req| self.core.check(&req).map(|_| req));
+        // Weak: the sink owns the threadsafe function, whose callback reads the sink; a strong
+        // reference here would be a cycle that keeps the function (and the event loop) alive.
+        let slot: Arc<std::sync::OnceLock<std::sync::Weak<super::wasi::OutputSink>>> = Arc::new(std::sync::OnceLock::new());
+        let drain = slot.clone();
+        let deliver = on_output
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| {
+                let (out, err) = drain.get().and_then(std::sync::Weak::upgrade).map(|s| s.take()).unwrap_or_default();
+                Ok(napi::bindgen_prelude::FnArgs::from((Buffer::from(out), Buffer::from(err))))
+            })?;
+        let sink = Arc::new(super::wasi::OutputSink::new(move || {
+            // Fails only while Node tears the environment down; nothing is left to tell then.
+            let _ = deliver.call((), napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        let _ = slot.set(Arc::downgrade(&sink));
+        let core = self.core.clone();
+        let pool = self.pool.clone();
+        env.spawn_future(async move {
+            let req = match checked {
+                Ok(r) => r,
+                Err(e) => return Ok(WasmCoded(Err(e))),
+            };
+            let (tx, rx) = oneshot::channel();
+            if let Err(e) = pool.try_submit(move || core.run_with(req, Some(sink)), move |r| {
+                let _ = tx.send(r);
+            }) {
+                return Ok(WasmCoded(Err(e)));
+            }
+            Ok(WasmCoded(match rx.await {
+                Ok(r) => r.map(result),
+                Err(_) => Err(WasmError::new(ENGINE_CLOSED, "the engine closed during the run")),
+            }))
+        })
+    }
+}

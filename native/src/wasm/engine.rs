@@ -17,7 +17,7 @@ use wasmtime::{
 };
 
 use super::codes::*;
-use super::wasi::{self, HasRunIo, ProcExit, RunIo};
+use super::wasi::{self, HasRunIo, OutputSink, ProcExit, RunIo};
 
 pub type ModuleHash = [u8; 32];
 
@@ -368,10 +368,17 @@ impl EngineCore {
 
     /// One metered run. Errors mean the run did not start; a started run always returns Ok.
     pub fn run(&self, req: RunRequest) -> Result<RunOutput, WasmError> {
+        self.run_with(req, None)
+    }
+
+    /// A run whose output is also pushed to `sink` as it is written.
+    pub fn run_with(&self, req: RunRequest, sink: Option<Arc<OutputSink>>) -> Result<RunOutput, WasmError> {
         let (module, args) = self.check(&req)?;
         let started = Instant::now();
+        let mut io = RunIo::new(req.argv, req.stdin, req.max_output_bytes, req.clock_start_ns, req.fuel, req.seed);
+        io.sink = sink;
         let state = RunState {
-            io: RunIo::new(req.argv, req.stdin, req.max_output_bytes, req.clock_start_ns, req.fuel, req.seed),
+            io,
             limits: Limits { memory_bytes: req.memory_limit_bytes, table_elements: self.opts.max_table_elements, hit: None, peak_memory: 0 },
         };
         let mut store = Store::new(&self.engine, state);

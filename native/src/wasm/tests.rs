@@ -163,3 +163,21 @@ fn the_pool_refuses_when_full() {
     assert_eq!(rx.recv().unwrap(), Outcome::Timeout);
     assert_eq!(rx.recv().unwrap(), Outcome::Timeout);
 }
+
+#[test]
+fn a_streaming_run_delivers_its_output_as_a_prefix_while_it_runs() {
+    let core = engine();
+    let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let w = wakes.clone();
+    let sink = Arc::new(super::wasi::OutputSink::new(move || {
+        w.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    let out = core.run_with(RunRequest { stdin: b"streamed".repeat(2000), ..req(&core, "cat", "_start", vec![]) }, Some(sink.clone())).unwrap();
+    assert_eq!(out.outcome, Outcome::Ok);
+    // Nobody took in between: one wake for the whole run, and the sink holds all of stdout.
+    assert_eq!(wakes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (stdout, stderr) = sink.take();
+    assert_eq!((stdout, stderr.len()), (out.stdout.clone(), 0));
+    let flood = core.run_with(RunRequest { fuel: 10_000_000, ..req(&core, "flood", "_start", vec![]) }, Some(sink.clone())).unwrap();
+    assert_eq!(sink.take().0, flood.stdout, "only the kept (capped) bytes are streamed");
+}

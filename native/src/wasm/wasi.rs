@@ -64,8 +64,42 @@ impl std::fmt::Display for ProcExit {
 }
 impl std::error::Error for ProcExit {}
 
+/// Where a streaming run's output goes as it is written: the bytes kept (after the cap) are
+/// appended here and `notify` is called when the first bytes arrive since the last `take`, so the
+/// reader is woken once per batch rather than once per write. What is delivered is always a
+/// prefix of the run's final stdout/stderr.
+pub struct OutputSink {
+    pending: std::sync::Mutex<(Vec<u8>, Vec<u8>, bool)>,
+    notify: Box<dyn Fn() + Send + Sync>,
+}
+
+impl OutputSink {
+    pub fn new(notify: impl Fn() + Send + Sync + 'static) -> Self {
+        Self { pending: std::sync::Mutex::new((Vec::new(), Vec::new(), false)), notify: Box::new(notify) }
+    }
+
+    fn push(&self, fd: i32, data: &[u8]) {
+        let wake = {
+            let mut p = self.pending.lock().expect("sink lock");
+            if fd == 1 { p.0.extend_from_slice(data) } else { p.1.extend_from_slice(data) }
+            !std::mem::replace(&mut p.2, true)
+        };
+        if wake {
+            (self.notify)();
+        }
+    }
+
+    /// Everything written since the last take: (stdout, stderr).
+    pub fn take(&self) -> (Vec<u8>, Vec<u8>) {
+        let mut p = self.pending.lock().expect("sink lock");
+        p.2 = false;
+        (std::mem::take(&mut p.0), std::mem::take(&mut p.1))
+    }
+}
+
 /// The run's I/O: what the program reads, what it wrote, its clock and its random source.
 pub struct RunIo {
+    pub sink: Option<std::sync::Arc<OutputSink>>,
     pub argv: Vec<Vec<u8>>,
     pub stdin: Vec<u8>,
     pub stdin_pos: usize,
@@ -84,6 +118,7 @@ pub struct RunIo {
 impl RunIo {
     pub fn new(argv: Vec<String>, stdin: Vec<u8>, output_cap: usize, clock_start_ns: u64, fuel_limit: u64, seed: [u8; 32]) -> Self {
         Self {
+            sink: None,
             argv: argv
                 .into_iter()
                 .map(|a| {
@@ -234,6 +269,12 @@ pub fn add_to_linker<T: HasRunIo>(linker: &mut Linker<T>) -> wasmtime::Result<()
             }
         }
         let kept = buf.len() - before;
+        if kept > 0 {
+            if let Some(sink) = &io.sink {
+                let (out, err) = (&io.stdout, &io.stderr);
+                sink.push(fd, if fd == 1 { &out[before..] } else { &err[before..] });
+            }
+        }
         if !put_u32(data, written, total as u32) {
             return Ok(EFAULT);
         }

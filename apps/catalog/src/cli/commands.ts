@@ -22,6 +22,7 @@ export const HELP = `catalog: sandboxed, metered WebAssembly execution paid for 
   catalog run HASH|FILE --fuel N --payer ID     run it, paying from your Caesar account ID
       [--export NAME] (default _start)  [--arg I64]...  [--argv S]...
       [--input TEXT | --input @FILE]  [--memory BYTES]  [--seed HEX64]  [--json]
+      [--stream] (the program's stdout/stderr to yours as it writes them; the summary to stderr)
   catalog programs [--owner SERVICE]            list stored programs
   catalog stats                                 runs, fuel, fees, workers
   catalog verify-receipt FILE.json [--key-id HEX]   check a saved \`catalog run --json\` answer
@@ -91,7 +92,7 @@ export async function upload(argv: string[]): Promise<number> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const p = parse('run', argv, { fuel: { type: 'string' }, payer: { type: 'string' }, export: { type: 'string' }, arg: { type: 'string', multiple: true }, argv: { type: 'string', multiple: true }, input: { type: 'string' }, memory: { type: 'string' }, seed: { type: 'string' } });
+  const p = parse('run', argv, { fuel: { type: 'string' }, payer: { type: 'string' }, export: { type: 'string' }, arg: { type: 'string', multiple: true }, argv: { type: 'string', multiple: true }, input: { type: 'string' }, memory: { type: 'string' }, seed: { type: 'string' }, stream: { type: 'boolean', default: false } });
   const target = p.positionals[0];
   if (!target || p.positionals.length > 1) throw usage('catalog run takes one HASH or FILE');
   const fuel = str(p, 'fuel');
@@ -105,24 +106,32 @@ export async function run(argv: string[]): Promise<number> {
   return session(p, async (s) => {
     let hash = target.toLowerCase();
     if (!isProgramHash(hash)) hash = (await s.rpc.call(M.uploadProgram, { module: await readModule(target) })).program!.hash!;
-    const res = await s.rpc.call(
-      M.execute,
-      {
-        programHash: hash,
-        export: str(p, 'export') ?? '',
-        args: (p.values['arg'] as string[] | undefined) ?? [],
-        argv: (p.values['argv'] as string[] | undefined) ?? [],
-        stdin,
-        fuelLimit: Number(fuel),
-        memoryLimitBytes: Number(str(p, 'memory') ?? 0),
-        payerAccountId: payer,
-        seed: seedHex ? Buffer.from(seedHex, 'hex') : new Uint8Array(),
-      },
-      { timeoutMs: 120_000 },
-    );
+    const request: proto.ExecuteRequest = {
+      programHash: hash,
+      export: str(p, 'export') ?? '',
+      args: (p.values['arg'] as string[] | undefined) ?? [],
+      argv: (p.values['argv'] as string[] | undefined) ?? [],
+      stdin,
+      fuelLimit: Number(fuel),
+      memoryLimitBytes: Number(str(p, 'memory') ?? 0),
+      payerAccountId: payer,
+      seed: seedHex ? Buffer.from(seedHex, 'hex') : new Uint8Array(),
+    };
+    let res: proto.ExecuteResponse | null = null;
+    if (p.values['stream']) {
+      for await (const ev of s.rpc.serverStream(M.executeStream, request, { timeoutMs: 120_000 })) {
+        if (ev.stdout && ev.stdout.length > 0) process.stdout.write(ev.stdout);
+        if (ev.stderr && ev.stderr.length > 0) process.stderr.write(ev.stderr);
+        if (ev.result) res = ev.result;
+      }
+      if (res === null) throw new CliError('RPC_FAILED', 'the stream ended without a result');
+    } else {
+      res = await s.rpc.call(M.execute, request, { timeoutMs: 120_000 });
+    }
     const j = executeJson(res);
+    const summary = p.values['stream'] ? (t: string) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`) : out;
     if (p.values['json']) {
-      out(JSON.stringify(j));
+      summary(JSON.stringify(j));
     } else {
       const lines = [
         ['outcome', j.outcome + (j.message ? ` (${j.message})` : '')],
@@ -135,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
         ['transfer', j.receipt?.transferId ?? '-'],
         ['receipt', j.receipt ? `key ${j.receipt.keyId.slice(0, 16)}…, ${Buffer.from(j.receipt.signature, 'base64').length}-byte FALCON-1024 signature (save with --json, check with catalog verify-receipt)` : '-'],
       ];
-      out(lines.map(([k, v]) => `${k!.padEnd(10)} ${v}`).join('\n'));
+      summary(lines.map(([k, v]) => `${k!.padEnd(10)} ${v}`).join('\n'));
     }
     return 0;
   });

@@ -18,7 +18,7 @@ import { parseU128 } from '../core/u128';
 import { fromU64, toU64 } from '../core/u64';
 import type { ProgramRecord, ProgramStore } from '../store/program-store';
 import type { Billing } from './caesar-billing';
-import type { ProgramEngine } from './engine';
+import type { OutputListener, ProgramEngine } from './engine';
 import type { ProgramRegistry } from './program-registry';
 
 const M = proto.CatalogMethods;
@@ -171,126 +171,167 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     ANY,
   );
 
+  /** One billed run (catalog/execute and execute_stream); `onOutput` streams output as it is written. */
+  const execute = async (req: proto.ExecuteRequest, ctx: CallContext, onOutput?: OutputListener): Promise<proto.ExecuteResponse> => {
+    const caller = callerOf(ctx.peer);
+    if (!limiter.take(caller.id, d.now())) {
+      counters.refused += 1;
+      throw new CatalogError('RATE_LIMITED', `${caller.id} is over its rate limit (${d.rate.perSecond}/s, burst ${d.rate.burst}); try again later`);
+    }
+    // Everything that can be checked without money is checked first.
+    const hash = parseProgramHash(req.programHash, 'program_hash');
+    const record = d.store.get(hash);
+    if (!record) throw new CatalogError('NO_SUCH_PROGRAM', `no program ${hash}`);
+    const fuelLimit = fromU64(req.fuelLimit);
+    if (fuelLimit === 0n) throw new CatalogError('INVALID_ARGUMENT', 'fuel_limit: must be at least 1');
+    if (fuelLimit > d.limits.maxFuel) throw new CatalogError('INVALID_ARGUMENT', `fuel_limit: ${fuelLimit} is above the service's cap of ${d.limits.maxFuel}`);
+    const memoryLimit = fromU64(req.memoryLimitBytes) === 0n ? BigInt(d.limits.defaultMemoryBytes) : fromU64(req.memoryLimitBytes);
+    if (memoryLimit > BigInt(d.limits.maxMemoryBytes)) throw new CatalogError('INVALID_ARGUMENT', `memory_limit_bytes: ${memoryLimit} is above the service's cap of ${d.limits.maxMemoryBytes}`);
+    const payer = parseU128(req.payerAccountId, 'payer_account_id');
+    if (payer === 0n) throw new CatalogError('INVALID_ARGUMENT', 'payer_account_id: is required');
+    const args = (req.args ?? []).map((a, i) => parseI64(a, `args[${i}]`));
+    if (args.length > MAX_ARGS) throw new CatalogError('INVALID_ARGUMENT', `args: at most ${MAX_ARGS}`);
+    const argv = req.argv ?? [];
+    if (argv.length > MAX_ARGV || argv.some((a) => Buffer.byteLength(a) > MAX_ARG_BYTES)) throw new CatalogError('INVALID_ARGUMENT', `argv: at most ${MAX_ARGV} entries of ${MAX_ARG_BYTES} bytes`);
+    // protobufjs may decode an absent bytes field as [] rather than a Uint8Array.
+    const stdin = Buffer.from(req.stdin ?? []);
+    if (stdin.length > MAX_STDIN_BYTES) throw new CatalogError('INVALID_ARGUMENT', `stdin: ${stdin.length} bytes; at most ${MAX_STDIN_BYTES}`);
+    const seed = req.seed && req.seed.length > 0 ? Buffer.from(req.seed) : Buffer.alloc(32);
+    if (seed.length !== 32) throw new CatalogError('INVALID_ARGUMENT', `seed: 32 bytes or empty, got ${seed.length}`);
+    const clockStartNs = fromU64(req.clockStartNs) === 0n ? BigInt(Math.floor(d.now())) * 1_000_000n : fromU64(req.clockStartNs);
+    const exportName = req.export || '_start';
+    maxFee(fuelLimit, d.billing.config);
+    const moduleHash = Buffer.from(hash, 'hex');
+    const runRequest = {
+      moduleHash,
+      export: exportName,
+      args,
+      argv,
+      stdin,
+      fuel: Number(fuelLimit),
+      memoryLimitBytes: Number(memoryLimit),
+      timeoutMs: d.limits.timeoutMs,
+      seed,
+      clockStartNs,
+    };
+    const inHash = inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit });
+    await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
+    d.engine.check(runRequest);
+    if (d.engine.full) {
+      counters.refused += 1;
+      throw new CatalogError('POOL_FULL', 'every worker is busy and the queue is full; try again later');
+    }
+
+    await d.billing.ensureFeeAccount();
+    await d.billing.checkPayer(payer, caller.service, ctx.deadline);
+    const pendingId = await d.billing.reserve(payer, fuelLimit);
+    let result;
+    try {
+      result = onOutput ? await d.engine.runStreaming(runRequest, onOutput) : await d.engine.run(runRequest);
+    } catch (err) {
+      // The run never started: nothing is owed.
+      if (err instanceof CatalogError && err.code === 'POOL_FULL') counters.refused += 1;
+      await d.billing.release(pendingId).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
+      throw err;
+    }
+    const fuelUsed = BigInt(result.fuelUsed);
+    const fee = fuelUsed * d.billing.config.pricePerFuel;
+    await d.billing.settle(pendingId, fee);
+    const outcome = outcomeNumber(result.outcome);
+    counters.runs += 1;
+    counters.fuelUsed += fuelUsed;
+    counters.fees += fee;
+    counters.outcomes[outcome]! += 1;
+
+    const results = result.results.map((r) => BigInt(r));
+    const exitCode = result.exitCode ?? null;
+    const signer = d.signer();
+    const receipt = await signReceipt(
+      {
+        programHash: moduleHash,
+        inputHash: inHash,
+        outputHash: outputHash({ outcome, results, exitCode, stdout: result.stdout, stderr: result.stderr, stdoutTruncated: result.stdoutTruncated, stderrTruncated: result.stderrTruncated }),
+        fuelUsed,
+        fee,
+        transferId: pendingId,
+        outcome,
+        issuedAtNs: BigInt(Math.floor(d.now())) * 1_000_000n,
+      },
+      signer,
+    );
+    d.logger.debug({ program: hash, caller: caller.id, outcome: result.outcome, fuelUsed: result.fuelUsed, fee: String(fee) }, 'catalog run');
+    return {
+      outcome,
+      message: result.message,
+      results: results.map(String),
+      exited: exitCode !== null,
+      exitCode: exitCode ?? 0,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      stdoutTruncated: result.stdoutTruncated,
+      stderrTruncated: result.stderrTruncated,
+      fuelUsed: Number(fuelUsed),
+      fee: String(fee),
+      receipt: {
+        programHash: hash,
+        inputHash: Buffer.from(receipt.fields.inputHash).toString('hex'),
+        outputHash: Buffer.from(receipt.fields.outputHash).toString('hex'),
+        fuelUsed: Number(fuelUsed),
+        fee: String(fee),
+        transferId: String(pendingId),
+        outcome,
+        issuedAt: toU64(receipt.fields.issuedAtNs),
+        keyId: receipt.fields.keyId,
+        publicKey: receipt.publicKey,
+        signature: receipt.signature,
+        encoded: receipt.encoded,
+      },
+    };
+  };
+
+  rpc.addMethod(M.execute, (req, ctx: CallContext) => mapped(() => execute(req, ctx)), ANY); // not idempotent: a retry is a second, billed run
+
   rpc.addMethod(
-    M.execute,
-    (req, ctx: CallContext) =>
-      mapped(async () => {
-        const caller = callerOf(ctx.peer);
-        if (!limiter.take(caller.id, d.now())) {
-          counters.refused += 1;
-          throw new CatalogError('RATE_LIMITED', `${caller.id} is over its rate limit (${d.rate.perSecond}/s, burst ${d.rate.burst}); try again later`);
+    M.executeStream,
+    async function* (req, ctx: CallContext) {
+      const queue: proto.ExecuteStreamEvent[] = [];
+      const sent = { stdout: 0, stderr: 0 };
+      let wake: (() => void) | null = null;
+      let done = false;
+      let answer: proto.ExecuteResponse | null = null;
+      let failure: unknown = null;
+      const onOutput: OutputListener = (stdout, stderr) => {
+        if (done) return; // late pieces: the remainder is taken from the answer below
+        if (stdout.length > 0) {
+          queue.push({ stdout });
+          sent.stdout += stdout.length;
         }
-        // Everything that can be checked without money is checked first.
-        const hash = parseProgramHash(req.programHash, 'program_hash');
-        const record = d.store.get(hash);
-        if (!record) throw new CatalogError('NO_SUCH_PROGRAM', `no program ${hash}`);
-        const fuelLimit = fromU64(req.fuelLimit);
-        if (fuelLimit === 0n) throw new CatalogError('INVALID_ARGUMENT', 'fuel_limit: must be at least 1');
-        if (fuelLimit > d.limits.maxFuel) throw new CatalogError('INVALID_ARGUMENT', `fuel_limit: ${fuelLimit} is above the service's cap of ${d.limits.maxFuel}`);
-        const memoryLimit = fromU64(req.memoryLimitBytes) === 0n ? BigInt(d.limits.defaultMemoryBytes) : fromU64(req.memoryLimitBytes);
-        if (memoryLimit > BigInt(d.limits.maxMemoryBytes)) throw new CatalogError('INVALID_ARGUMENT', `memory_limit_bytes: ${memoryLimit} is above the service's cap of ${d.limits.maxMemoryBytes}`);
-        const payer = parseU128(req.payerAccountId, 'payer_account_id');
-        if (payer === 0n) throw new CatalogError('INVALID_ARGUMENT', 'payer_account_id: is required');
-        const args = (req.args ?? []).map((a, i) => parseI64(a, `args[${i}]`));
-        if (args.length > MAX_ARGS) throw new CatalogError('INVALID_ARGUMENT', `args: at most ${MAX_ARGS}`);
-        const argv = req.argv ?? [];
-        if (argv.length > MAX_ARGV || argv.some((a) => Buffer.byteLength(a) > MAX_ARG_BYTES)) throw new CatalogError('INVALID_ARGUMENT', `argv: at most ${MAX_ARGV} entries of ${MAX_ARG_BYTES} bytes`);
-        // protobufjs may decode an absent bytes field as [] rather than a Uint8Array.
-        const stdin = Buffer.from(req.stdin ?? []);
-        if (stdin.length > MAX_STDIN_BYTES) throw new CatalogError('INVALID_ARGUMENT', `stdin: ${stdin.length} bytes; at most ${MAX_STDIN_BYTES}`);
-        const seed = req.seed && req.seed.length > 0 ? Buffer.from(req.seed) : Buffer.alloc(32);
-        if (seed.length !== 32) throw new CatalogError('INVALID_ARGUMENT', `seed: 32 bytes or empty, got ${seed.length}`);
-        const clockStartNs = fromU64(req.clockStartNs) === 0n ? BigInt(Math.floor(d.now())) * 1_000_000n : fromU64(req.clockStartNs);
-        const exportName = req.export || '_start';
-        maxFee(fuelLimit, d.billing.config);
-        const moduleHash = Buffer.from(hash, 'hex');
-        const runRequest = {
-          moduleHash,
-          export: exportName,
-          args,
-          argv,
-          stdin,
-          fuel: Number(fuelLimit),
-          memoryLimitBytes: Number(memoryLimit),
-          timeoutMs: d.limits.timeoutMs,
-          seed,
-          clockStartNs,
-        };
-        const inHash = inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit });
-        await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
-        d.engine.check(runRequest);
-        if (d.engine.full) {
-          counters.refused += 1;
-          throw new CatalogError('POOL_FULL', 'every worker is busy and the queue is full; try again later');
+        if (stderr.length > 0) {
+          queue.push({ stderr });
+          sent.stderr += stderr.length;
         }
-
-        await d.billing.ensureFeeAccount();
-        await d.billing.checkPayer(payer, caller.service, ctx.deadline);
-        const pendingId = await d.billing.reserve(payer, fuelLimit);
-        let result;
-        try {
-          result = await d.engine.run(runRequest);
-        } catch (err) {
-          // The run never started: nothing is owed.
-          if (err instanceof CatalogError && err.code === 'POOL_FULL') counters.refused += 1;
-          await d.billing.release(pendingId).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
-          throw err;
-        }
-        const fuelUsed = BigInt(result.fuelUsed);
-        const fee = fuelUsed * d.billing.config.pricePerFuel;
-        await d.billing.settle(pendingId, fee);
-        const outcome = outcomeNumber(result.outcome);
-        counters.runs += 1;
-        counters.fuelUsed += fuelUsed;
-        counters.fees += fee;
-        counters.outcomes[outcome]! += 1;
-
-        const results = result.results.map((r) => BigInt(r));
-        const exitCode = result.exitCode ?? null;
-        const signer = d.signer();
-        const receipt = await signReceipt(
-          {
-            programHash: moduleHash,
-            inputHash: inHash,
-            outputHash: outputHash({ outcome, results, exitCode, stdout: result.stdout, stderr: result.stderr, stdoutTruncated: result.stdoutTruncated, stderrTruncated: result.stderrTruncated }),
-            fuelUsed,
-            fee,
-            transferId: pendingId,
-            outcome,
-            issuedAtNs: BigInt(Math.floor(d.now())) * 1_000_000n,
-          },
-          signer,
-        );
-        d.logger.debug({ program: hash, caller: caller.id, outcome: result.outcome, fuelUsed: result.fuelUsed, fee: String(fee) }, 'catalog run');
-        return {
-          outcome,
-          message: result.message,
-          results: results.map(String),
-          exited: exitCode !== null,
-          exitCode: exitCode ?? 0,
-          stdout: result.stdout,
-          stderr: result.stderr,
-          stdoutTruncated: result.stdoutTruncated,
-          stderrTruncated: result.stderrTruncated,
-          fuelUsed: Number(fuelUsed),
-          fee: String(fee),
-          receipt: {
-            programHash: hash,
-            inputHash: Buffer.from(receipt.fields.inputHash).toString('hex'),
-            outputHash: Buffer.from(receipt.fields.outputHash).toString('hex'),
-            fuelUsed: Number(fuelUsed),
-            fee: String(fee),
-            transferId: String(pendingId),
-            outcome,
-            issuedAt: toU64(receipt.fields.issuedAtNs),
-            keyId: receipt.fields.keyId,
-            publicKey: receipt.publicKey,
-            signature: receipt.signature,
-            encoded: receipt.encoded,
-          },
-        };
-      }),
-    // Not marked idempotent: a retried execute is a second run, billed again.
+        wake?.();
+      };
+      void execute(req, ctx, onOutput)
+        .then((a) => void (answer = a), (err: unknown) => void (failure = err))
+        .finally(() => {
+          done = true;
+          wake?.();
+        });
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (done) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      }
+      if (failure !== null || answer === null) throw rpcErrorOf(failure);
+      const a: proto.ExecuteResponse = answer;
+      const out = Buffer.from(a.stdout ?? []);
+      const err = Buffer.from(a.stderr ?? []);
+      if (out.length > sent.stdout) yield { stdout: out.subarray(sent.stdout) };
+      if (err.length > sent.stderr) yield { stderr: err.subarray(sent.stderr) };
+      yield { result: a };
+    },
     ANY,
   );
 

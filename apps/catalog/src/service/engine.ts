@@ -6,6 +6,9 @@ import { fromEngineError } from '../errors';
 
 export type { WasmModuleInfo, WasmRunRequest, WasmRunResult };
 
+/** Output as a run writes it: the bytes since the previous call (either may be empty). */
+export type OutputListener = (stdout: Buffer, stderr: Buffer) => void;
+
 export interface EngineLimits {
   readonly workers: number;
   readonly queueDepth: number;
@@ -58,6 +61,15 @@ export class ProgramEngine {
   async run(req: WasmRunRequest): Promise<WasmRunResult> {
     try {
       return await this.engine.run(req);
+    } catch (err) {
+      throw fromEngineError(err);
+    }
+  }
+
+  /** `run`, with output delivered while the program runs (pieces of the final, capped output). */
+  async runStreaming(req: WasmRunRequest, onOutput: OutputListener): Promise<WasmRunResult> {
+    try {
+      return await this.engine.runStreaming(req, onOutput);
     } catch (err) {
       throw fromEngineError(err);
     }
