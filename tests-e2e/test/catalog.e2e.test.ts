@@ -214,8 +214,9 @@ test('runs that go wrong end with their own outcome, are billed for the fuel the
 
 test('a full worker pool answers RESOURCE_EXHAUSTED at once and voids what it reserved', async () => {
   const spin = await upload('spin');
-  // One worker, no queue: while one long run holds the worker, the others are refused.
-  const results = await Promise.allSettled([0, 1, 2].map(() => exec(spin, { export: 'spin', fuelLimit: 2_000_000_000 })));
+  // One worker, no queue: while one long run (~1 s of spinning) holds the worker, the others are
+  // refused. Their reservations land together (batched), so they reach the pool together.
+  const results = await Promise.allSettled([0, 1, 2, 3].map(() => exec(spin, { export: 'spin', fuelLimit: 3_000_000_000 })));
   const refused = results.filter((r) => r.status === 'rejected' && isRpcError(r.reason) && /^POOL_FULL/.test(r.reason.message));
   expect(refused.length).toBeGreaterThanOrEqual(1);
   expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
