@@ -120,16 +120,23 @@ export class Issuer {
       throw new TrustChainError('CERTIFICATE_REVOKED', `certificate ${row.serial} was revoked at ${new Date(row.revokedAt).toISOString()}; a revoked certificate cannot be renewed, enroll again with a new token`);
     }
     if (this.now() >= row.notAfter) throw new TrustChainError('CERTIFICATE_EXPIRED', `certificate ${row.serial} expired at ${new Date(row.notAfter).toISOString()}; enroll again with a new token`);
+    if (row.stakeExpiresAt !== null && this.now() >= row.stakeExpiresAt) {
+      throw new TrustChainError(
+        'STAKE_EXPIRED',
+        `certificate ${row.serial} was earned with a stake attestation that expired at ${new Date(row.stakeExpiresAt).toISOString()}; earn it again (trustchain/issue_certificate with a fresh attestation and proofs)`,
+      );
+    }
     const csr = this.checkCsr(csrDer, falconSignature);
-    return this.issue(csr, certificateNames(csr, row.service, row.instance), 'renew');
+    // A renewal keeps its lineage's stake expiry: proofs once, renewals until the stake attestation ends.
+    return this.issue(csr, certificateNames(csr, row.service, row.instance), 'renew', undefined, undefined, row.stakeExpiresAt);
   }
 
   /**
    * The earned path: the CSR was checked by `checkCsr` and HyperMesh's commit approving it by
    * earned/commit-check.ts; the leaf carries that commit in its ConsensusApproval extension.
    */
-  async issueEarned(csr: ParsedCsr, names: CertificateNames, approval: ConsensusApproval): Promise<IssueResult> {
-    return this.issue(csr, names, 'earned', undefined, [consensusApprovalExtension(approval)]);
+  async issueEarned(csr: ParsedCsr, names: CertificateNames, approval: ConsensusApproval, stakeExpiresAt: number): Promise<IssueResult> {
+    return this.issue(csr, names, 'earned', undefined, [consensusApprovalExtension(approval)], stakeExpiresAt);
   }
 
   /** A certificate TrustChain issues to itself (its own leaf), recorded and logged like any other. */
@@ -155,7 +162,7 @@ export class Issuer {
     return csr;
   }
 
-  private issue(csr: ParsedCsr, names: CertificateNames, kind: CertificateKind, tokenHash?: string, extensions?: readonly CertificateExtension[]): Promise<IssueResult> {
+  private issue(csr: ParsedCsr, names: CertificateNames, kind: CertificateKind, tokenHash?: string, extensions?: readonly CertificateExtension[], stakeExpiresAt: number | null = null): Promise<IssueResult> {
     const now = this.now();
     const leaf = this.authority.issueLeaf(csr.publicKey, csr.falconPublicKey, names, now, this.lifetimeMs, extensions);
     const record: NewCertificate = {
@@ -169,6 +176,7 @@ export class Issuer {
       issuedAt: now,
       der: leaf.der,
       ...(tokenHash !== undefined ? { tokenHash } : {}),
+      stakeExpiresAt,
     };
     return new Promise<IssueResult>((resolve, reject) => {
       this.queue.push({ record, resolve, reject });

@@ -17,6 +17,8 @@ export type TrustChainErrorCode =
   | 'NO_VALIDATOR_SET'
   /** issue_certificate: a proof of the four-proof set failed (the message names which). */
   | 'PROOFS_REFUSED'
+  /** renew_certificate: the stake attestation behind an earned certificate expired. */
+  | 'STAKE_EXPIRED'
   /** issue_certificate: no HyperMesh validator answered within the deadline. */
   | 'CONSENSUS_UNAVAILABLE'
   /** issue_certificate: HyperMesh answered, but its commit does not verify (QC, block, request). */

@@ -67,9 +67,11 @@ export class EarnedIssuance {
     }
     if (!validatorSet) throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}: the genesis file does not exist yet`);
     const keyBinding = certificateKeyBinding(csr.spkiDer, csr.falconPublicKey);
+    let stakeExpiresAt: number;
     try {
       const set = decodeFourProofSet(proofSet, { maxBytes: MAX_PROOF_SET_BYTES });
       checkCertificateRequestContext(set.context, keyBinding);
+      stakeExpiresAt = set.stake.attestation.expiresAtMs;
     } catch (err) {
       if (!(err instanceof FourProofError)) throw err;
       if (err.code === 'DECODE' || err.code === 'PROOF_MISSING') throw new TrustChainError('INVALID_ARGUMENT', `proof_set: ${err.message}`, { cause: err });
@@ -94,7 +96,7 @@ export class EarnedIssuance {
       if (!(err instanceof ApprovalError)) throw err;
       throw new TrustChainError('CONSENSUS_UNVERIFIED', `HyperMesh's answer does not prove the approval (${err.code}): ${err.message}; no certificate was issued`, { cause: err });
     }
-    const issued = await issuer.issueEarned(csr, names, approval);
+    const issued = await issuer.issueEarned(csr, names, approval, stakeExpiresAt);
     logger.info({ serial: issued.serial, service: names.service, instance: names.instance, height: approval.blockHeight, block: approval.blockHash }, 'earned certificate issued');
     return { ...issued, approval };
   }

@@ -36,6 +36,7 @@ export function trustChainStatus(code: TrustChainErrorCode): Status {
     case 'CERTIFICATE_REVOKED':
     case 'CERTIFICATE_EXPIRED':
     case 'NO_VALIDATOR_SET':
+    case 'STAKE_EXPIRED':
       return Status.FAILED_PRECONDITION;
     case 'STATE_DAMAGED':
       return Status.INTERNAL;

@@ -13,7 +13,9 @@ import { dirname } from 'node:path';
 import { TrustChainError } from '../core/errors';
 import type { TokenRecord } from '../core/tokens';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/** Version 1 databases are migrated in place on open (ADD COLUMN stake_expires_at). */
+const MIGRATABLE_VERSIONS = ['1'];
 
 export type CertificateKind = 'self' | 'enroll' | 'renew' | 'earned';
 
@@ -32,6 +34,11 @@ export interface CertificateRow {
   readonly revokedAt: number | null;
   readonly revocationReason: number | null;
   readonly revocationVersion: number | null;
+  /**
+   * Earned certificates and their renewals: when the stake attestation behind the earned
+   * issuance expires (ms); renewal is refused from then on. Null for join-token lineages.
+   */
+  readonly stakeExpiresAt: number | null;
 }
 
 export interface NewCertificate {
@@ -46,6 +53,8 @@ export interface NewCertificate {
   readonly der: Uint8Array;
   /** Burn this token (hash) in the same transaction. */
   readonly tokenHash?: string;
+  /** See CertificateRow.stakeExpiresAt. */
+  readonly stakeExpiresAt?: number | null;
 }
 
 export interface RevocationRow {
@@ -83,6 +92,7 @@ interface DbCertificate {
   revoked_at: number | null;
   revocation_reason: number | null;
   revocation_version: number | null;
+  stake_expires_at: number | null;
 }
 
 const SCHEMA = `
@@ -100,7 +110,8 @@ CREATE TABLE certificates (
   ct_index INTEGER,
   revoked_at INTEGER,
   revocation_reason INTEGER,
-  revocation_version INTEGER UNIQUE
+  revocation_version INTEGER UNIQUE,
+  stake_expires_at INTEGER
 ) STRICT;
 CREATE INDEX certificates_by_name ON certificates (service, instance, issued_at);
 CREATE INDEX certificates_pending_ct ON certificates (ct_index) WHERE ct_index IS NULL;
@@ -164,7 +175,7 @@ export class CaStore {
         if (tables.n > 0) throw new TrustChainError('STATE_DAMAGED', `${path} is an SQLite database but not TrustChain's (no meta table); refusing to use it`);
       } else {
         const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
-        if (row?.value !== String(SCHEMA_VERSION)) {
+        if (row?.value !== String(SCHEMA_VERSION) && !MIGRATABLE_VERSIONS.includes(row?.value ?? '')) {
           throw new TrustChainError('STATE_DAMAGED', `${path} has schema version ${row?.value ?? 'none'}; this TrustChain reads version ${SCHEMA_VERSION}`);
         }
         const check = db.pragma('quick_check', { simple: true });
@@ -173,6 +184,12 @@ export class CaStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
+      if (hasMeta && (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value === '1') {
+        db.exec('BEGIN');
+        db.exec('ALTER TABLE certificates ADD COLUMN stake_expires_at INTEGER');
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+        db.exec('COMMIT');
+      }
       if (!hasMeta) {
         db.exec('BEGIN');
         db.exec(SCHEMA);
@@ -346,12 +363,13 @@ function toCertificate(r: DbCertificate): CertificateRow {
     revokedAt: r.revoked_at,
     revocationReason: r.revocation_reason,
     revocationVersion: r.revocation_version,
+    stakeExpiresAt: r.stake_expires_at,
   };
 }
 
 function prepare(db: Database.Database) {
   const insertCert = db.prepare(
-    'INSERT INTO certificates (serial, fingerprint, service, instance, kind, not_before, not_after, issued_at, der) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO certificates (serial, fingerprint, service, instance, kind, not_before, not_after, issued_at, der, stake_expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const burnToken = db.prepare('UPDATE tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL');
   const bySerial = db.prepare('SELECT * FROM certificates WHERE serial = ?');
@@ -369,7 +387,7 @@ function prepare(db: Database.Database) {
         if (c.tokenHash !== undefined && burnToken.run(c.issuedAt, c.serial, c.tokenHash).changes !== 1) {
           throw new TrustChainError('TOKEN_USED', 'the join token was used by a concurrent enrollment; tokens are single-use, mint a new one');
         }
-        insertCert.run(c.serial, c.fingerprint, c.service, c.instance, c.kind, c.notBefore, c.notAfter, c.issuedAt, Buffer.from(c.der));
+        insertCert.run(c.serial, c.fingerprint, c.service, c.instance, c.kind, c.notBefore, c.notAfter, c.issuedAt, Buffer.from(c.der), c.stakeExpiresAt ?? null);
       }
     }),
     setCtIndexesTx: db.transaction((entries: ReadonlyArray<readonly [string, number]>) => {

@@ -37,7 +37,7 @@ describe('CaStore: opening', () => {
     expect(existsSync(p)).toBe(false);
   });
 
-  it('creates a schema-v1 database in WAL mode', () => {
+  it('creates a database of the current schema in WAL mode', () => {
     const p = dbPath();
     CaStore.open(p, { create: true }).close();
     const raw = new Database(p, { readonly: true });
@@ -93,7 +93,28 @@ describe('CaStore: opening', () => {
     raw.prepare("UPDATE meta SET value = '99' WHERE key = 'schema_version'").run();
     raw.close();
     const e = await tcError(() => CaStore.open(p));
-    expect(e).toEqual({ code: 'STATE_DAMAGED', message: expect.stringContaining('has schema version 99; this TrustChain reads version 1') });
+    expect(e).toEqual({ code: 'STATE_DAMAGED', message: expect.stringContaining(`has schema version 99; this TrustChain reads version ${SCHEMA_VERSION}`) });
+  });
+
+  it('migrates a version-1 database in place: rows kept, stake_expires_at added (null)', () => {
+    const p = dbPath();
+    const s = CaStore.open(p, { create: true });
+    s.issueBatch([{ serial: '01', fingerprint: 'ab', service: 'caesar', instance: 'caesar-1', kind: 'enroll', notBefore: 1, notAfter: 2, issuedAt: 1, der: new Uint8Array([1]) }]);
+    s.close();
+    // Make it what version 1 wrote: no stake_expires_at column, version 1.
+    const raw = new Database(p);
+    raw.exec('ALTER TABLE certificates DROP COLUMN stake_expires_at');
+    raw.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
+    raw.close();
+    const migrated = CaStore.open(p);
+    try {
+      expect(migrated.certificate('01')).toMatchObject({ service: 'caesar', kind: 'enroll', stakeExpiresAt: null });
+      expect(migrated.meta('schema_version')).toBe(String(SCHEMA_VERSION));
+      migrated.issueBatch([{ serial: '02', fingerprint: 'cd', service: 'storage', instance: 'storage-1', kind: 'earned', notBefore: 1, notAfter: 2, issuedAt: 1, der: new Uint8Array([2]), stakeExpiresAt: 99 }]);
+      expect(migrated.certificate('02')?.stakeExpiresAt).toBe(99);
+    } finally {
+      migrated.close();
+    }
   });
 
   it('binds meta keys once: the same value again is fine, another is refused', async () => {

@@ -20,6 +20,7 @@ import {
 import { TAG_SEQUENCE, children, encodeTlv, readSingle } from '@stoq/der';
 import { parseIpv6 } from '@stoq/ipv6';
 import type { IssueResult } from '../../src/ca/issuer';
+import { certificateNames } from '../../src/core/issuance-policy';
 import { hashToken } from '../../src/core/tokens';
 import { START_MS, certPem, mintToken, nodeKeys, openCa, openssl, run, signedCsr, tcError, tempDir, type TestCa } from './support';
 
@@ -237,6 +238,26 @@ describe('renew', () => {
     expect((await tcError(() => ca.issuer.renew(result.chain[0]!, otherInstance.der, otherInstance.falconSignature))).code).toBe('NAME_NOT_ALLOWED');
     const otherService = signedCsr(keys, 'catalog', 'caesar-1');
     expect((await tcError(() => ca.issuer.renew(result.chain[0]!, otherService.der, otherService.falconSignature))).code).toBe('NAME_NOT_ALLOWED');
+  });
+
+  it('an earned lineage renews until its stake attestation expires, then must be earned again', async () => {
+    const csr = signedCsr(keys, 'storage', 'storage-1');
+    const approval = { blockHeight: 12, blockHash: 'ab'.repeat(32), commitHash: 'cd'.repeat(32) };
+    const stakeExpiresAt = START_MS + 20 * HOUR;
+    const parsed = parseCsr(csr.der);
+    const earned = await ca.issuer.issueEarned(parsed, certificateNames(parsed, 'storage'), approval, stakeExpiresAt);
+    expect(parseHybridCertificate(earned.chain[0]!).consensusApproval).toEqual(approval);
+    expect(ca.store.certificate(earned.serial)).toMatchObject({ kind: 'earned', stakeExpiresAt });
+    ca.clock.advance(16 * HOUR);
+    const renewal = signedCsr(keys, 'storage', 'storage-1');
+    const renewed = await ca.issuer.renew(earned.chain[0]!, renewal.der, renewal.falconSignature);
+    // The renewal carries the lineage's stake expiry; the attestation ends before its next renewal.
+    expect(ca.store.certificate(renewed.serial)).toMatchObject({ kind: 'renew', stakeExpiresAt });
+    ca.clock.advance(4 * HOUR);
+    const again = signedCsr(keys, 'storage', 'storage-1');
+    const e = await tcError(() => ca.issuer.renew(renewed.chain[0]!, again.der, again.falconSignature));
+    expect(e.code).toBe('STAKE_EXPIRED');
+    expect(e.message).toMatch(/earn it again \(trustchain\/issue_certificate with a fresh attestation/);
   });
 
   it('refuses a revoked current certificate', async () => {
