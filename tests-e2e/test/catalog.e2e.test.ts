@@ -267,3 +267,40 @@ test('programs survive a restart: served and run from the durable store', async 
   const r = await exec(add, { export: 'add', args: ['-5', '7'] });
   expect([catalog.RunOutcome[r.outcome!], r.results]).toEqual(['RUN_OK', ['2']]);
 });
+
+test('kill -9 during a paid run: Caesar releases the reservation at its timeout, nothing is charged; per-caller rate limit', async () => {
+  const spin = await upload('spin');
+  // Runs of at most 3 s, reservations that expire 1 s after that.
+  expect(await catalogProc.stop()).toBe(0);
+  catalogProc = StoqProcess.start([...catalogArgs, '--timeout-ms', '3000', '--reservation-grace-seconds', '1', '--max-fuel', '1000000000000'], catalogHome, { bin: CATALOG_BIN });
+  await catalogProc.waitFor((l) => l.msg === 'catalog serving');
+  await until('catalog back by name', async () => {
+    user = await clientAs(nodeId);
+    return user.call(C.stats, {}, { timeoutMs: 2_000 }).catch(() => null);
+  });
+  const before = await account(PAYER);
+  // The caller gives up after 8 s (a killed peer sends no CONNECTION_CLOSE; QUIC would notice only at its idle timeout).
+  const doomed = user.call(C.execute, { programHash: spin, export: 'spin', fuelLimit: 500_000_000_000, payerAccountId: PAYER }, { timeoutMs: 8_000 }).then(() => 'answered', (err: unknown) => (isRpcError(err) ? statusName(err.code) : String(err)));
+  await until('the reservation is in Caesar', async () => (BigInt((await account(PAYER)).debitsPending!) > 0n ? true : null));
+  catalogProc.child.kill('SIGKILL');
+  expect(await catalogProc.exited).toBe('SIGKILL');
+  expect(await doomed).not.toBe('answered');
+  // Caesar expires the pending transfer (3 s run timeout + 1 s grace after it was made).
+  const released = await until('Caesar released the reservation', async () => {
+    const a = await account(PAYER);
+    return a.debitsPending === '0' ? a : null;
+  });
+  expect(released.debitsPosted).toBe(before.debitsPosted);
+
+  // Back up with a small rate limit: a burst of 2, then refusals.
+  catalogProc = StoqProcess.start([...catalogArgs, '--rate', '1', '--burst', '2'], catalogHome, { bin: CATALOG_BIN });
+  await catalogProc.waitFor((l) => l.msg === 'catalog serving');
+  await until('catalog back by name', async () => {
+    user = await clientAs(nodeId);
+    return user.call(C.stats, {}, { timeoutMs: 2_000 }).catch(() => null);
+  });
+  const add = await upload('add');
+  const three = [await statusOf(exec(add, { export: 'add', args: ['1', '2'] })), await statusOf(exec(add, { export: 'add', args: ['1', '2'] })), await statusOf(exec(add, { export: 'add', args: ['1', '2'] }))];
+  expect(three.slice(0, 2)).toEqual(['OK', 'OK']);
+  expect(three[2]).toMatch(/^RESOURCE_EXHAUSTED: RATE_LIMITED: node\/node-1 is over its rate limit/);
+});

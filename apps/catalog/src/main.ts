@@ -10,6 +10,7 @@ export const SERVE_USAGE = `usage: catalog serve --config <catalog.toml> [--data
   billing (Caesar; catalog must be a Caesar operator: caesar serve --operator catalog):
     [--ledger N] (default 1)  [--fee-account ID] (default 700000001, created at first use)
     [--transfer-code C] (default 700)  [--price P] (base units per fuel unit, default 1)
+    [--reservation-grace-seconds S] (default 60: an unsettled reservation expires run timeout + S after it is made)
   limits: [--max-module-bytes B] (default 2 MiB)  [--max-memory-bytes B] (default 64 MiB)
     [--default-memory-bytes B] (16 MiB)  [--max-fuel F] (1e10)  [--max-output-bytes B] (512 KiB)
     [--timeout-ms T] (10000)  [--workers N] (cores)  [--queue N] (32 x workers)

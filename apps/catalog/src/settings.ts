@@ -21,6 +21,7 @@ export const SERVE_OPTIONS = {
   queue: { type: 'string' },
   rate: { type: 'string' },
   burst: { type: 'string' },
+  'reservation-grace-seconds': { type: 'string' },
   'register-assets': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -62,8 +63,8 @@ export function settingsFromFlags(v: ServeValues): CatalogSettings {
       code: n('transfer-code', 1, 0xffff, 700),
       feeAccountId: integer(v['fee-account'], 'fee-account', 1n, (1n << 127n) - 1n, 700_000_001n),
       pricePerFuel: integer(v.price, 'price', 1n, (1n << 64n) - 1n, 1n),
-      // A reservation outlives its run; Caesar releases one Catalog never settled (a crash).
-      reservationTimeoutSeconds: Math.ceil(timeoutMs / 1000) + 60,
+      // A reservation outlives its run by the grace; Caesar releases one Catalog never settled (a crash).
+      reservationTimeoutSeconds: Math.ceil(timeoutMs / 1000) + n('reservation-grace-seconds', 1, 86_400, 60),
     },
     rate: { perSecond: n('rate', 1, 1_000_000, 1000), burst: n('burst', 1, 1_000_000, 2000) },
     registerAssets: v['register-assets'] ?? false,
