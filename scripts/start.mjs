@@ -46,6 +46,7 @@ const TRUSTCHAIN = join(root, 'apps/trustchain/bin/trustchain.js');
 const NGAUGE = join(root, 'apps/ngauge/bin/ngauge.js');
 const CAESAR = join(root, 'apps/caesar/bin/caesar.js');
 const HYPERMESH = join(root, 'apps/hypermesh/bin/hypermesh.js');
+const CATALOG = join(root, 'apps/catalog/bin/catalog.js');
 
 
 if (opts['dev-ca']) process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml']));
@@ -73,8 +74,10 @@ const VALIDATORS = [1, 2, 3, 4].map((i) => ({
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
-  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS], ready: (l) => l.msg === 'caesar serving' },
+  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS, '--operator', 'catalog'], ready: (l) => l.msg === 'caesar serving' },
   ...VALIDATORS,
+  // Catalog bills through Caesar (an operator there) and registers programs as HyperMesh assets.
+  { name: 'catalog', instance: 'catalog-1', bind: port(4436), argv: (cfg) => [CATALOG, 'serve', '--config', cfg, '--register-assets'], ready: (l) => l.msg === 'catalog serving' },
   {
     name: 'ngauge',
     instance: 'ngauge-1',

@@ -66,7 +66,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const status = await runStoq(['status', '--json'], base, { env: plainEnv });
   expect(status.stderr).toBe('');
   const rows = (JSON.parse(status.stdout) as { instances: { service: string; health: string }[] }).instances;
-  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
+  expect(rows.map((r) => `${r.service} ${r.health}`).sort()).toEqual(['caesar SERVING', 'catalog SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'hypermesh SERVING', 'ngauge SERVING', 'node SERVING', 'trustchain SERVING']);
   const cli = readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8');
   // stoq call and stoq methods by name, with nothing configured: the ecosystem's DNS, as `cli`.
   const echo = await runStoq(['call', 'node/echo', '--data', '{"text":"by name"}'], base, { env: plainEnv });
@@ -82,6 +82,15 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   expect(example.status).toBe(0);
   const paid = JSON.parse(example.stdout) as { accounts: number[]; transfers: number[]; alice: string; bob: string; caesarInNGauge: string[] };
   expect(paid).toMatchObject({ accounts: [0, 0, 0], transfers: [0, 0], alice: '750', bob: '250' });
+
+  // Catalog: a paid run, its fee in Caesar, the receipt verified (examples/pay-for-a-catalog-run.mjs).
+  const ran = spawnSync(process.execPath, [join(ROOT, 'examples', 'pay-for-a-catalog-run.mjs')], { cwd: base, encoding: 'utf8', env: { ...process.env, ...plainEnv } });
+  expect(ran.stderr).toBe('');
+  expect(ran.status).toBe(0);
+  const run = JSON.parse(ran.stdout) as { outcome: string; results: string[]; fee: string; receiptValid: boolean; payerBalance: string };
+  expect(run).toMatchObject({ outcome: 'OK', results: ['42'], receiptValid: true });
+  expect(BigInt(run.fee)).toBeGreaterThan(0n);
+  expect(BigInt(run.payerBalance)).toBe(100000n - BigInt(run.fee));
 
   // The earned-certificate example (stake, four proofs, HyperMesh approval), then its audit by
   // `stoq verify-cert` with nothing configured: the ecosystem's DNS, identity and genesis.
@@ -112,7 +121,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   process.kill(-first.child.pid!, 'SIGINT');
   const [code] = await once(first.child, 'exit');
   expect(code).toBe(0);
-  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping hypermesh-4', 'stoq: stopping hypermesh-3', 'stoq: stopping hypermesh-2', 'stoq: stopping hypermesh-1', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
+  expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping catalog', 'stoq: stopping hypermesh-4', 'stoq: stopping hypermesh-3', 'stoq: stopping hypermesh-2', 'stoq: stopping hypermesh-1', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
   expect(processesOfHome()).toEqual([]);
 
   // The second start reuses the state: no new join token, the same node identity (the launcher's

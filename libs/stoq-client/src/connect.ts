@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
-import { caesar, hypermesh, ngauge, trustchain } from '@stoq/protos';
+import { caesar, catalog, hypermesh, ngauge, trustchain } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, createStub, type Stub } from '@stoq/rpc';
 
 /** Every service's generated methods, by STOQ service name. */
@@ -17,6 +17,7 @@ export const SERVICE_METHODS = {
   hypermesh: hypermesh.ConsensusMethods,
   'hypermesh/assets': hypermesh.AssetsMethods,
   ngauge: ngauge.NGaugeMethods,
+  catalog: catalog.CatalogMethods,
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_METHODS;
