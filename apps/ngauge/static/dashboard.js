@@ -34,6 +34,7 @@
     const cards = [['services up', `${up} / ${o.targets.length}`]];
     if (o.consensus) cards.push(['consensus height', String(o.consensus.height)], ['leader', o.consensus.leader || '–']);
     if (o.supply !== null) cards.push(['Caesar supply', o.supply.toLocaleString('en')]);
+    if (o.catalog) cards.push(['Catalog runs/s', o.catalog.runsPerSecond.toFixed(1)], ['Catalog fuel/s', Math.round(o.catalog.fuelPerSecond).toLocaleString('en')], ['Catalog runs in flight', String(o.catalog.inFlight)]);
     $('#ecosystem').replaceChildren(...cards.map(([k, v]) => { const c = text('div', '', 'card'); c.append(text('div', k, 'muted'), text('div', v, 'v')); return c; }));
     $('#summary').textContent = `${o.targets.length} targets · ${new Date(o.at).toLocaleTimeString()}`;
   }

@@ -53,6 +53,25 @@ describe('overview', () => {
     expect(o.supply).toBe(1e9);
   });
 
+  it('Catalog: runs/s and fuel/s from its counters (summed over instances and outcomes), runs in flight', () => {
+    const w = new SeriesWindow();
+    fill(w, 60);
+    expect(overview(w, [], T0 + 59_000, { intervalMs: 1000 }).catalog).toBeNull(); // no Catalog, no card
+    for (let s = 0; s < 60; s++) {
+      const t = T0 + s * 1000;
+      for (const instance of ['catalog-1', 'catalog-2']) {
+        w.append('catalog_runs_total', { service: 'catalog', instance, outcome: 'OK' }, t, s * 30);
+        w.append('catalog_runs_total', { service: 'catalog', instance, outcome: 'TRAP' }, t, s * 5);
+        w.append('catalog_fuel_used_total', { service: 'catalog', instance }, t, s * 1000);
+        w.append('catalog_runs_in_flight', { service: 'catalog', instance }, t, 3);
+      }
+    }
+    const o = overview(w, [], T0 + 59_000, { intervalMs: 1000 });
+    expect(o.catalog!.runsPerSecond).toBeCloseTo(70, 5); // 2 × (30 + 5)
+    expect(o.catalog!.fuelPerSecond).toBeCloseTo(2000, 5);
+    expect(o.catalog!.inFlight).toBe(6);
+  });
+
   it('a target whose scrapes fail shows down, without uptime', () => {
     const w = new SeriesWindow();
     fill(w, 30, 25);

@@ -1,6 +1,7 @@
 // The dashboard's model, computed from the window at `now`: one row per target (health, uptime,
 // certificate expiry, request and error rates, p99 latency) plus the ecosystem figures the page
-// shows when their services publish them (consensus height and leader, Caesar's supply). Pure:
+// shows when their services publish them (consensus height and leader, Caesar's supply,
+// Catalog's runs/s, fuel/s and runs in flight). Pure:
 // the page only renders what this returns, so what it shows is tested here.
 import type { Alert } from './alerts';
 import type { Labels } from './labels';
@@ -28,6 +29,8 @@ export interface Overview {
   readonly alerts: Alert[];
   readonly consensus: { readonly height: number; readonly leader: string | null } | null;
   readonly supply: number | null;
+  /** Catalog, summed over its instances: runs finished and fuel used per second, runs in flight (pool occupancy). */
+  readonly catalog: { readonly runsPerSecond: number; readonly fuelPerSecond: number; readonly inFlight: number } | null;
 }
 
 export interface OverviewOptions {
@@ -103,12 +106,17 @@ export function overview(window: SeriesWindow, alerts: readonly Alert[], now: nu
   const heights = window.query('hypermesh_consensus_height', {}, recent, now).map((s) => s.samples[s.samples.length - 1]!.v);
   const leader = window.query('hypermesh_consensus_leader', {}, recent, now).find((s) => s.samples[s.samples.length - 1]!.v === 1)?.labels['leader'] ?? null;
   const supply = window.query('caesar_total_supply', {}, recent, now)[0];
+  const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  const runs = increases(window, 'catalog_runs_total', rateFrom, now);
+  const inFlight = latestByTarget(window, 'catalog_runs_in_flight', recent, now);
+  const catalog = inFlight.size > 0 ? { runsPerSecond: sum(runs) / rateSeconds, fuelPerSecond: sum(increases(window, 'catalog_fuel_used_total', rateFrom, now)) / rateSeconds, inFlight: sum(inFlight) } : null;
   return {
     at: now,
     targets,
     alerts: [...alerts],
     consensus: heights.length > 0 ? { height: Math.max(...heights), leader } : null,
     supply: supply ? supply.samples[supply.samples.length - 1]!.v : null,
+    catalog,
   };
 }
 
