@@ -1,9 +1,8 @@
 // `caesar serve --config caesar.toml`: Caesar as a STOQ service. It enrolls with TrustChain like
 // every service (the config's [service] section, a join token on first start), keeps its ledger
 // in the data dir and answers caesar/* (docs/caesar-api.md). Caesar's own settings are flags.
-import { parseArgs } from 'node:util';
-import { runService } from '@stoq/service';
-import { SERVE_OPTIONS, SettingsError, settingsFromFlags } from './settings';
+import { runServeCommand } from '@stoq/service';
+import { SERVE_OPTIONS, SettingsError, settingsFromFlags, type ServeValues } from './settings';
 import { startCaesar } from './service/start-caesar';
 
 export const SERVE_USAGE = `usage: caesar serve --config <caesar.toml> [--data-dir DIR] [--join-token T]
@@ -14,37 +13,13 @@ export const SERVE_USAGE = `usage: caesar serve --config <caesar.toml> [--data-d
   [--hypermesh-genesis FILE] (HyperMesh's genesis: reward_block and slash verify against its validators)
   [--validator-account INSTANCE=ID]... (the Caesar account staking for each genesis validator)`;
 
-export async function serve(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    process.stderr.write(`caesar serve: ${(err as Error).message}\n${SERVE_USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(`${SERVE_USAGE}\n`);
-    return 0;
-  }
-  if (!values.config) {
-    process.stderr.write(`caesar serve: --config is required\n${SERVE_USAGE}\n`);
-    return 2;
-  }
-  let settings;
-  try {
-    settings = settingsFromFlags(values);
-  } catch (err) {
-    if (!(err instanceof SettingsError)) throw err;
-    process.stderr.write(`caesar serve: ${err.message}\n`);
-    return 2;
-  }
-  const svc = await runService({
+export function serve(argv: string[]): Promise<number> {
+  return runServeCommand(argv, {
     service: 'caesar',
-    configPath: values.config,
-    overrides: { ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}), ...(values['join-token'] ? { joinToken: values['join-token'] } : {}) },
-    setup: (ctx) => startCaesar(ctx, settings),
+    usage: SERVE_USAGE,
+    options: SERVE_OPTIONS,
+    settings: (values) => settingsFromFlags(values as ServeValues),
+    usageErrors: [SettingsError],
+    setup: (ctx, settings) => startCaesar(ctx, settings),
   });
-  svc.logger.info({ address: svc.address, advertised: svc.advertised }, 'caesar serving');
-  await svc.stopped;
-  return 0;
 }

@@ -1,7 +1,7 @@
 // `caesar serve` flags -> CaesarSettings. The [service] section of the config belongs to
 // runService (which refuses unknown sections), so Caesar's own settings are flags.
 import { parseU128Flag } from './cli/flag-values';
-import { genesisFileSource, type GenesisSource } from '@stoq/service';
+import { COMMON_SERVE_OPTIONS, genesisFileSource, type GenesisSource } from '@stoq/service';
 import type { ValidatorBook } from './service/proof-verifiers';
 import type { CaesarSettings } from './service/start-caesar';
 
@@ -9,9 +9,7 @@ import type { CaesarSettings } from './service/start-caesar';
 export const CAESAR_CODES = { stakeAccount: 900, stake: 901, unbonding: 902, reward: 903, slash: 904 } as const;
 
 export const SERVE_OPTIONS = {
-  config: { type: 'string' },
-  'data-dir': { type: 'string' },
-  'join-token': { type: 'string' },
+  ...COMMON_SERVE_OPTIONS,
   admin: { type: 'string', multiple: true },
   operator: { type: 'string', multiple: true },
   rewarder: { type: 'string', multiple: true },
@@ -23,7 +21,6 @@ export const SERVE_OPTIONS = {
   'burn-account': { type: 'string' },
   'hypermesh-genesis': { type: 'string' },
   'validator-account': { type: 'string', multiple: true },
-  help: { type: 'boolean' },
 } as const;
 
 export interface ServeValues {

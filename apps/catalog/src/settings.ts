@@ -1,12 +1,11 @@
 // `catalog serve` flags -> CatalogSettings. The [service] section of the config belongs to
 // runService (which refuses unknown sections), so Catalog's own settings are flags.
+import { COMMON_SERVE_OPTIONS } from '@stoq/service';
 import { availableParallelism } from 'node:os';
 import type { CatalogSettings } from './service/start-catalog';
 
 export const SERVE_OPTIONS = {
-  config: { type: 'string' },
-  'data-dir': { type: 'string' },
-  'join-token': { type: 'string' },
+  ...COMMON_SERVE_OPTIONS,
   ledger: { type: 'string' },
   'fee-account': { type: 'string' },
   'transfer-code': { type: 'string' },
@@ -23,7 +22,6 @@ export const SERVE_OPTIONS = {
   burst: { type: 'string' },
   'reservation-grace-seconds': { type: 'string' },
   'register-assets': { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const;
 
 export type ServeValues = { [K in Exclude<keyof typeof SERVE_OPTIONS, 'register-assets' | 'help'>]?: string } & { 'register-assets'?: boolean };

@@ -10,3 +10,4 @@ export { RenewalScheduler, retryDelayMs, type RenewalOptions } from './renewal';
 export { signRevocationList, verifyRevocationList, revocationListSigningInput, type RevocationListMessage } from './revocation-list';
 export { processMetrics, type ProcessMetricsSources } from './process-metrics';
 export { genesisFileSource, type GenesisSource } from './genesis-file';
+export { runServeCommand, COMMON_SERVE_OPTIONS, type ServeCommand } from './serve-command';
