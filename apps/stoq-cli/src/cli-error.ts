@@ -1,5 +1,6 @@
 // Errors the `stoq` command reports to its user: one line on stderr (`stoq: <message>`) and an
 // exit code, 2 for a wrong invocation (detectable from the command line alone), 1 otherwise.
+import { CommandError } from '@stoq/service';
 
 export type CliErrorCode =
   /** Wrong invocation: unknown option, missing or malformed argument, value out of range. */
@@ -15,18 +16,7 @@ export type CliErrorCode =
   /** The server answered the RPC with a non-OK status. */
   | 'RPC_FAILED';
 
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CliError';
-    this.exitCode = code === 'USAGE' ? 2 : 1;
-  }
-}
+export class CliError extends CommandError<CliErrorCode> {}
 
 export function usageError(message: string): CliError {
   return new CliError('USAGE', message);

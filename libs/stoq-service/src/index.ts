@@ -11,3 +11,4 @@ export { signRevocationList, verifyRevocationList, revocationListSigningInput, t
 export { processMetrics, type ProcessMetricsSources } from './process-metrics';
 export { genesisFileSource, type GenesisSource } from './genesis-file';
 export { runServeCommand, COMMON_SERVE_OPTIONS, type ServeCommand } from './serve-command';
+export { CommandError } from './cli-error';

@@ -1,19 +1,8 @@
-// Errors the CLI reports; `exitCode` 2 is a usage mistake, 1 anything else.
+// Errors the `catalog` command reports; `exitCode` 2 is a usage mistake, 1 anything else.
+import { CommandError } from '@stoq/service';
+
 export type CliErrorCode = 'USAGE' | 'IDENTITY' | 'UNREACHABLE' | 'RPC_FAILED' | 'INVALID_RECEIPT' | 'FILE';
 
-export class CliError extends Error {
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CliError';
-  }
-
-  get exitCode(): 1 | 2 {
-    return this.code === 'USAGE' ? 2 : 1;
-  }
-}
+export class CliError extends CommandError<CliErrorCode> {}
 
 export const usage = (message: string): CliError => new CliError('USAGE', message);

@@ -1,6 +1,7 @@
 // Errors the `trustchain` command reports: one line on stderr (`trustchain: <message>`) and an
 // exit code, 2 for a wrong invocation (detectable from the command line alone), 1 otherwise
 // (the same convention as `stoq`).
+import { CommandError } from '@stoq/service';
 
 export type CliErrorCode =
   /** Wrong invocation: unknown option, missing or malformed argument, value out of range. */
@@ -12,18 +13,7 @@ export type CliErrorCode =
   /** The server answered with a non-OK status. */
   | 'RPC_FAILED';
 
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(
-    readonly code: CliErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'CliError';
-    this.exitCode = code === 'USAGE' ? 2 : 1;
-  }
-}
+export class CliError extends CommandError<CliErrorCode> {}
 
 export function usageError(message: string): CliError {
   return new CliError('USAGE', message);
