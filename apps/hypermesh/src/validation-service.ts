@@ -3,6 +3,13 @@
 // naming the failing proof, and nothing is ordered. A valid one is submitted as a typed operation,
 // every validator re-verifies it before voting (app/validity.ts), and the answer is its commit:
 // height, block hash, QC and the encoded block that carries it.
+//
+// A set anchored to a block this validator has not committed yet (it lags the validator the node
+// took its anchor from) is not refused: the request waits up to `anchorWaitMs` for the local
+// chain to reach that height, then answers UNAVAILABLE — retryable, so a caller rotating over
+// validators (TrustChain) asks another one. The vote-time check (app/validity.ts) still refuses
+// such a set: a vote is decided on this validator's chain as it is.
+import { systemClock, type Clock } from '@stoq/core';
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import { qcMessage } from './consensus-service';
@@ -23,6 +30,31 @@ export interface ValidationServiceDeps {
   verifier: ProofVerifier | null;
   /** Wall-clock ms since the epoch. */
   wallClock(): number;
+  /** Timers for the anchor wait (default systemClock). */
+  clock?: Clock;
+  /** Longest wait for the local chain to commit a set's anchor (default 1,000 ms). */
+  anchorWaitMs?: number;
+}
+
+export const DEFAULT_ANCHOR_WAIT_MS = 1_000;
+
+/** Resolves true once the validator's committed height reaches `height`, false after `ms` or on abort. */
+export function committedHeightReached(validator: Validator, height: number, ms: number, clock: Clock, signal: AbortSignal): Promise<boolean> {
+  if (validator.status().committedHeight >= height) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const done = (reached: boolean): void => {
+      unsubscribe();
+      clock.clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(reached);
+    };
+    const onAbort = (): void => done(false);
+    const unsubscribe = validator.onCommit((c) => {
+      if (c.block.height >= height) done(true);
+    });
+    const timer = clock.setTimeout(() => done(false), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export function addValidationMethods(rpc: RpcServer, d: ValidationServiceDeps): void {
@@ -59,6 +91,11 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
   if (committedAt !== null) throw new RpcError(Status.ALREADY_EXISTS, `request ${requestId} was committed at height ${committedAt} with another request`);
   if (earlier) op = earlier;
   else {
+    const anchored = d.verifier?.anchorHeight(body.proofSet);
+    if (anchored !== undefined && anchored > d.validator.status().committedHeight) {
+      const reached = await committedHeightReached(d.validator, anchored, d.anchorWaitMs ?? DEFAULT_ANCHOR_WAIT_MS, d.clock ?? systemClock, signal);
+      if (!reached) throw new RpcError(Status.UNAVAILABLE, `the proofs are anchored to block ${anchored}, which this validator has not committed yet (its committed height is ${d.validator.status().committedHeight}): retry, or ask another validator`);
+    }
     const s = d.validator.status();
     const verdict = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h), lastSequence: (n) => d.store.lastSequence(n) });
     if (verdict === null) throw new Error('unreachable: a validation body has a verdict');

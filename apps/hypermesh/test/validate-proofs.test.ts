@@ -121,6 +121,20 @@ test.each(broken)('refused, nothing committed: %s', async (_name, make, reason) 
   expect(cluster.validators[0]!.status().mempoolSize).toBe(0);
 });
 
+test('an anchor this validator has not committed yet is waited for, then checked as usual; one it does not reach in time is UNAVAILABLE (retryable: another validator may have it)', async () => {
+  const tip = cluster.validators[0]!.status().committedHeight;
+  const far = await refusal(client.call(M.validateCertificate, { requestId: randomUUID(), csrHash: CSR_HASH, keyBinding: KEYS, proofSet: encodeFourProofSet(proofSet({ anchor: { height: BigInt(tip + 100_000), hash: new Uint8Array(32).fill(7) } })) }));
+  expect(far.code).toBe(Status.UNAVAILABLE);
+  expect(far.message).toMatch(new RegExp(`anchored to block ${tip + 100_000}, which this validator has not committed yet`));
+  // A few blocks ahead: the request waits until block tip+3 is committed here, and only then is
+  // the anchor compared with it (this one names another block: refused for good).
+  const ahead = cluster.validators[0]!.status().committedHeight + 3;
+  const near = await refusal(client.call(M.validateCertificate, { requestId: randomUUID(), csrHash: CSR_HASH, keyBinding: KEYS, proofSet: encodeFourProofSet(proofSet({ anchor: { height: BigInt(ahead), hash: new Uint8Array(32).fill(7) } })) }));
+  expect(near.code).toBe(Status.PERMISSION_DENIED);
+  expect(near.message).toMatch(new RegExp(`STALE at time\\.anchor: .*another block than the committed block ${ahead}`));
+  expect(cluster.validators[0]!.status().committedHeight).toBeGreaterThanOrEqual(ahead);
+});
+
 test('malformed requests are INVALID_ARGUMENT', async () => {
   const set = encodeFourProofSet(proofSet());
   expect((await refusal(client.call(M.validateCertificate, { requestId: '', csrHash: CSR_HASH, keyBinding: KEYS, proofSet: set }))).code).toBe(Status.INVALID_ARGUMENT);

@@ -63,6 +63,20 @@ export class ProofVerifier {
     this.maxBytes = resolveParams(config.params).maxEncodedBytes;
   }
 
+  /**
+   * The height the set's PoTime is anchored to, if it decodes and is anchored (else undefined).
+   * Lets the receiving validator tell "not committed here yet" (another validator may have it)
+   * from a bad anchor before it answers.
+   */
+  anchorHeight(proofSet: Uint8Array): number | undefined {
+    try {
+      const h = decodeFourProofSet(proofSet, { maxBytes: this.maxBytes }).time.anchor?.height;
+      return h === undefined || h > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(h);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A set earned for a certificate request: bound to exactly these keys (checkCertificateRequestContext). */
   verifyCertificateRequest(r: CertificateRequestProofs, now: number, chain: ChainView): ProofVerdict {
     return this.verify(r.proofSet, now, chain, (set) => checkCertificateRequestContext(set.context, r.keyBinding));
