@@ -8,3 +8,6 @@ export { encodeOperation, decodeOperation, parseOperation, operationContent, OPE
 export { ProofVerifier, type ProofVerifierConfig, type ProofVerdict, type ChainView } from './proofs/proof-verifier';
 export { parseFourProofConfig, loadFourProofConfig, FOUR_PROOF_CONFIG_FORMAT } from './proofs/four-proof-config';
 export { applyOperation, type AssetRecord, type OperationResult } from './app/apply';
+export { serve, type ServeOptions } from './serve';
+export type { ConsensusOutbox } from './validator';
+export { RewardSchedule, backoffDelay, type RewardScheduleOptions, type ReportAnswer } from './caesar/reward-schedule';

@@ -3,6 +3,7 @@
 //   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
 //                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof four-proof.json]
+//                     [--caesar-reports on|off] [--reward-grace-ms 10000]
 //   hypermesh four-proof --ledger-falcon-key caesar/falcon.pub --out four-proof.json [--max-anchor-age-blocks 1000]
 //                     [--pow-difficulty 12] [--min-stake 1]
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ const USAGE = `usage:
   hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]
+                    [--caesar-reports on|off] [--reward-grace-ms 10000]
   hypermesh four-proof --ledger-falcon-key <caesar falcon.pub> --out <four-proof.json> [--max-anchor-age-blocks 1000]
                     [--pow-difficulty 12] [--min-stake 1]`;
 
@@ -45,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
         'base-timeout-ms': { type: 'string' },
         'empty-block-delay-ms': { type: 'string' },
         'four-proof': { type: 'string' },
+        'caesar-reports': { type: 'string' },
+        'reward-grace-ms': { type: 'string' },
         'ledger-falcon-key': { type: 'string' },
         'max-anchor-age-blocks': { type: 'string' },
         'pow-difficulty': { type: 'string' },
@@ -88,7 +92,20 @@ export async function main(argv: string[]): Promise<number> {
         const baseTimeoutMs = intOption('base-timeout-ms', values['base-timeout-ms'], 1000, 100, 600_000);
         const emptyBlockDelayMs = intOption('empty-block-delay-ms', values['empty-block-delay-ms'], 250, 0, 60_000);
         if (emptyBlockDelayMs * 4 > baseTimeoutMs) throw new UsageError('--empty-block-delay-ms must be at most a quarter of --base-timeout-ms (a paced proposal must not look like a failed leader)');
-        return await serve({ configPath: configs[0]!, genesisPath: values.genesis, dataDir: values['data-dir'], joinToken: values['join-token'], baseTimeoutMs, emptyBlockDelayMs, ...(values['four-proof'] ? { fourProofPath: values['four-proof'] } : {}) });
+        const reports = values['caesar-reports'] ?? 'on';
+        if (reports !== 'on' && reports !== 'off') throw new UsageError(`--caesar-reports is on or off, got ${reports}`);
+        const rewardGraceMs = intOption('reward-grace-ms', values['reward-grace-ms'], 10_000, 0, 3_600_000);
+        return await serve({
+          configPath: configs[0]!,
+          genesisPath: values.genesis,
+          dataDir: values['data-dir'],
+          joinToken: values['join-token'],
+          baseTimeoutMs,
+          emptyBlockDelayMs,
+          ...(values['four-proof'] ? { fourProofPath: values['four-proof'] } : {}),
+          caesarReports: reports === 'on',
+          rewardGraceMs,
+        });
       }
       default:
         throw new UsageError(command === undefined ? 'a command is required' : `unknown command "${command}"`);

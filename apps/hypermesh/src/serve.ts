@@ -15,7 +15,12 @@ import { loadFourProofConfig } from './proofs/four-proof-config';
 import { ProofVerifier } from './proofs/proof-verifier';
 import { ValidatorStore } from './store/validator-store';
 import { addValidationMethods } from './validation-service';
-import { Validator } from './validator';
+import { Validator, type ConsensusOutbox } from './validator';
+import { caesarOverRpc } from './caesar/caesar-reports';
+import { EvidenceReporter } from './caesar/evidence-reporter';
+import { RewardReporter } from './caesar/reward-reporter';
+import type { GenesisValidator, LoadedGenesis } from './genesis';
+import type { Logger } from 'pino';
 
 /** Longest a SIGTERM/SIGINT shutdown may take before the process exits regardless. */
 export const SHUTDOWN_LIMIT_MS = 20_000;
@@ -29,6 +34,15 @@ export interface ServeOptions {
   emptyBlockDelayMs: number;
   /** The chain's four-proof rules (proofs/four-proof-config.ts); absent: validate_* answer FAILED_PRECONDITION. */
   fourProofPath?: string;
+  /** Report committed blocks (caesar/reward_block) and equivocation evidence (caesar/slash); default true. */
+  caesarReports?: boolean;
+  /** Delay between the f+1 reporters of a block (caesar/reward-schedule.ts); default 10 s. */
+  rewardGraceMs?: number;
+  /**
+   * Tests only, not reachable from the command line: wraps the validator's outbox. The Byzantine
+   * harness (tests-e2e/fixtures/byzantine-hypermesh.js) uses it to equivocate.
+   */
+  outboxWrapper?: (outbox: ConsensusOutbox, ctx: { genesis: LoadedGenesis; self: GenesisValidator; falconSecretKey: Uint8Array; logger: Logger }) => ConsensusOutbox;
 }
 
 export async function serve(o: ServeOptions): Promise<number> {
@@ -41,10 +55,12 @@ export async function serve(o: ServeOptions): Promise<number> {
   let fatal: unknown = null;
   let shuttingDown: Promise<void> | null = null;
   let closeStore: (() => void) | null = null;
+  let reporters: { start(): void; close(): void } | null = null;
   let forced: (() => void) | null = null;
   const forcedExit = new Promise<void>((r) => (forced = r));
   const shutdown = (reason: string): Promise<void> =>
     (shuttingDown ??= (async () => {
+      reporters?.close();
       validator?.close(); // ends the inbound streams and watches, stops performing effects
       // Bounded shutdown: if the runtime's stop (drain, transport close) has not finished in
       // time, close the store (nothing writes to it any more) and exit anyway.
@@ -70,13 +86,22 @@ export async function serve(o: ServeOptions): Promise<number> {
       const dnsServer = dnsServerOf(ctx.section);
       const directory = new ValidatorDirectory(dnsServer ? new UdpDnsQuerier({ server: dnsServer }) : null);
       network = new ValidatorNetwork({ genesis, self, transport: ctx.transport, directory, clock: systemClock, logger: ctx.logger });
+      const reportsOn = o.caesarReports ?? true;
+      const caesar = caesarOverRpc(ctx.client);
+      const evidence = reportsOn ? new EvidenceReporter({ reporting: store.reporting, caesar, clock: systemClock, logger: ctx.logger.child({ component: 'caesar-evidence' }) }) : null;
+      const n = genesis.validatorSet.validators.length;
+      const rewards = reportsOn
+        ? new RewardReporter({ self: self.id, validators: n, reporters: Math.floor((n - 1) / 3) + 1, ...(o.rewardGraceMs !== undefined ? { graceMs: o.rewardGraceMs } : {}), store, caesar, clock: systemClock, logger: ctx.logger.child({ component: 'caesar-rewards' }) })
+        : null;
+      reporters = { start: () => (evidence?.start(), rewards?.start()), close: () => (evidence?.close(), rewards?.close()) };
+      const outbox = o.outboxWrapper ? o.outboxWrapper(network, { genesis, self, falconSecretKey: id.falconSecretKey, logger: ctx.logger }) : network;
       const v = new Validator({
         genesis,
         self,
         falconSecretKey: id.falconSecretKey,
         store,
         restored,
-        outbox: network,
+        outbox,
         clock: systemClock,
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
@@ -86,7 +111,9 @@ export async function serve(o: ServeOptions): Promise<number> {
           fatal = err;
           void shutdown('fatal error');
         },
+        ...(evidence ? { onEvidence: (e) => evidence.record(e) } : {}),
       });
+      if (rewards) v.onCommit((c) => rewards.onCommitted(c.block.height));
       validator = v;
       addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance });
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
@@ -96,6 +123,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       closeStore = () => store.close();
       return {
         stop: () => {
+          reporters?.close();
           v.close();
           store.close();
         },
@@ -111,6 +139,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   if (!v || !n) throw new Error('setup did not run');
   v.start();
   n.start();
+  (reporters as { start(): void } | null)?.start();
   running.logger.info({ stoq: running.address, advertised: running.advertised, validator: v.status().self, chainId: genesis.chainId }, 'hypermesh validator ready');
   await Promise.race([running.stopped, forcedExit]);
   process.off('SIGTERM', onSignal);

@@ -9,6 +9,7 @@
 //   operations      operation id -> height of the block that first committed it (idempotency)
 //   assets, op_results  the application state (store/app-tables.ts), written in the same
 //                   transaction as the block that changes it
+//   reward_progress, evidence  what is reported to Caesar (store/reporting-tables.ts)
 //
 // Every write is a synchronous transaction: when persist() returns, the state is on disk, so the
 // shell may perform the effects after it. Opening re-checks everything it reads (SQLite's
@@ -35,6 +36,7 @@ import { applyOperation, type AssetRecord, type OperationResult } from '../app/a
 import { HyperMeshError } from '../errors';
 import type { Operation } from '../operations';
 import { AppTables, type AssetQuery } from './app-tables';
+import { ReportingTables } from './reporting-tables';
 
 export const STORE_FORMAT = 'hypermesh-store/1';
 export const STORE_FILE = 'hypermesh.sqlite';
@@ -69,6 +71,8 @@ export class ValidatorStore {
   private readonly persistTx: (state: SafetyState, blocks: readonly Block[]) => void;
   private readonly commitTx: (c: CommittedBlock, operations: readonly Operation[]) => string[];
   private readonly app: AppTables;
+  /** What this validator reports to Caesar (rewards cursor, equivocation evidence). */
+  readonly reporting: ReportingTables;
   private tip: { height: number; hash: string };
   private oldest: number;
   /** The newest block's record: every submitter of that block is answered with it. */
@@ -84,6 +88,7 @@ export class ValidatorStore {
     this.tip = tip;
     this.oldest = oldest;
     this.app = new AppTables(db);
+    this.reporting = new ReportingTables(db);
     this.stmt = {
       putSafety: db.prepare('INSERT INTO safety (id, state) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state'),
       putPending: db.prepare('INSERT OR IGNORE INTO pending_blocks (hash, height, record) VALUES (?, ?, ?)'),
@@ -142,6 +147,7 @@ export class ValidatorStore {
       if (fresh) ValidatorStore.create(db, identity);
       ValidatorStore.checkIdentity(db, path, identity);
       AppTables.ensure(db);
+      ReportingTables.ensure(db);
       const { restored, tip, oldest } = ValidatorStore.readBack(db, path, validatorSet, retain);
       return { store: new ValidatorStore(path, db, validatorSet, tip, oldest), restored };
     } catch (err) {
