@@ -142,6 +142,14 @@ async function treeSize(): Promise<number> {
   return num((await admin.call(trustchain.CtMethods.getSth, {}, { timeoutMs: 10_000 })).treeSize);
 }
 
+/** Calls by name through TrustChain DNS as TrustChain's admin (a new pool: after a restart the old one's connections are dead). */
+function adminClient(): RpcClient {
+  return new RpcClient({
+    connector: (ep, o) => adminTransport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
+    resolver: new DnsSrvResolver({ server: tcReady.dns }),
+  });
+}
+
 function startValidator(i: number): StoqProcess {
   const p = StoqProcess.start(['serve', '--config', 'hypermesh.toml', '--genesis', join(dir, 'genesis.json'), '--four-proof', join(dir, 'four-proof.json')], homes[i]!, { bin: HYPERMESH_BIN });
   validators[i] = p;
@@ -188,10 +196,7 @@ beforeAll(async () => {
   const leaf = parseHybridCertificate(pemToDerList(pem, 'CERTIFICATE', 'cert')[0]!);
   const identity = await NodeIdentity.loadOrCreate({ dataDir: adminDir, service: 'admin', instance: leaf.commonName, ca: null, ipAddresses: [...leaf.ipAddresses] });
   adminTransport = StoqTransport.create({ identity, bind: '[::1]:0' });
-  admin = new RpcClient({
-    connector: (ep, o) => adminTransport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
-    resolver: new DnsSrvResolver({ server: tcReady.dns }),
-  });
+  admin = adminClient();
   await until('hypermesh committing and registered in DNS', async () => (num((await admin.call(H.status, {}, { timeoutMs: 5000 })).committedHeight) >= 2 ? true : null), 60_000);
   await until('caesar registered in DNS', async () => ((await admin.call(C.whoAmI, {}, { timeoutMs: 5000 })).service === 'admin' ? true : null));
 
@@ -281,6 +286,31 @@ test('each proof broken in turn is refused with its reason; nothing is issued, n
   const other = newNode('storage-3');
   expect(await refusal(issue(node, await proofSet(node, { stake, keyBinding: other.keyBinding })))).toMatch(/^PERMISSION_DENIED .*OPERATION_MISMATCH at context.assetId/);
   expect(await treeSize()).toBe(before);
+});
+
+test('TrustChain killed mid-issuance and restarted: every recorded certificate is in CT once, serials unique, the retries succeed', async () => {
+  const nodes = [0, 1, 2, 3, 4, 5].map((i) => newNode(`storage-crash-${i}`));
+  const sets = [];
+  for (const n of nodes) sets.push(await proofSet(n, { stake: await stakeFor(n, '100') }));
+  const attempts = nodes.map((n, i) => issue(n, sets[i]!, 30_000).then(() => 'issued', () => 'lost'));
+  // Dead the moment the first of them is issued: the others are between HyperMesh and the reply.
+  await tc.waitFor((l) => l.msg === 'earned certificate issued' && String(l['instance']).startsWith('storage-crash-'));
+  tc.child.kill('SIGKILL');
+  expect(await tc.exited).toBe('SIGKILL');
+  const outcome = await Promise.all(attempts);
+  // Restarted on the same addresses from the same data dir (CT reconciled at start).
+  const ports = { stoq: tcReady.stoq, dns: tcReady.dns, ctHttp: String(tcReady['ctHttp']) };
+  tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', ports.stoq, '--dns-bind', ports.dns, '--ct-http-bind', ports.ctHttp, '--hypermesh-genesis', join(dir, 'genesis.json')], dir);
+  await tc.waitFor((l) => l.msg === 'trustchain serve ready');
+  admin.close();
+  admin = adminClient();
+  // A lost answer is retried with the same proofs: HyperMesh answers with its commit (same request id).
+  for (const [i, o] of outcome.entries()) if (o === 'lost') await until(`retry of ${nodes[i]!.instance}`, async () => (await issue(nodes[i]!, sets[i]!, 30_000)).chain ?? null, 60_000);
+  const certs = JSON.parse((await runTrustChain(['certs', 'list', '--limit', '1000', '--json', '--data-dir', tcDir], dir)).stdout) as Array<{ serial: string; instance: string }>;
+  expect(new Set(certs.map((c) => c.serial)).size).toBe(certs.length);
+  for (const n of nodes) expect(certs.some((c) => c.instance === n.instance)).toBe(true);
+  const sth = JSON.parse((await runTrustChain(['ct', 'sth', '--data-dir', tcDir], dir)).stdout) as { tree_size: number };
+  expect(sth.tree_size).toBe(certs.length);
 });
 
 test('one validator killed with kill -9 during issuance: it still succeeds with 3 of 4', async () => {
