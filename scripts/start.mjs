@@ -6,7 +6,9 @@
 //      genesis, <home>/hypermesh-genesis.json, written once from their enrolled FALCON keys) and
 //      NGauge (monitoring, dashboard on http://[::1]:9464/) on [::1]:4434. On a service's first
 //      start the launcher mints its join token, as DESIGN.md's bootstrap says; every start writes
-//      its config (<home>/<name>.toml) with the root fingerprint to pin.
+//      its config (<home>/<name>.toml) with the root fingerprint to pin. Once Caesar answers, the
+//      validators' staking accounts (and the mint/burn accounts) are created, funded and staked
+//      as TrustChain's admin, so HyperMesh's block rewards and slashing have somewhere to go.
 // State lives in <home> (default .stoq/ecosystem) and is reused by the next start: same
 // identities, no new enrollment. <home>/cli is the CLI's own identity (service `cli`, enrolled
 // with `stoq enroll`), the default of `stoq status` and `@stoq/client` programs run here. Each service's pino JSON log goes to <home>/logs/<name>.log
@@ -59,6 +61,16 @@ mkdirSync(logs, { recursive: true, mode: 0o700 });
 const GENESIS = join(home, 'hypermesh-genesis.json');
 /** HyperMesh's four-proof rules: the stake-attestation key is Caesar's (written before the validators start). */
 const FOUR_PROOF = join(home, 'hypermesh-four-proof.json');
+/**
+ * Caesar's side of HyperMesh rewards and slashing: the staking ledger's mint and burn accounts and
+ * one staking account per genesis validator (hypermesh-i → 900000010 + i), created, funded and
+ * staked by TrustChain's admin before the validators start (fixed ids: later starts get "exists").
+ */
+const MINT_ACCOUNT = '900000001';
+const BURN_ACCOUNT = '900000002';
+const validatorAccount = (i) => String(900000010 + i);
+const VALIDATOR_FUNDS = '1000000';
+const VALIDATOR_STAKE = '100000';
 /** HyperMesh's genesis validators (N = 3f + 1 = 4), each its own process. */
 const VALIDATORS = [1, 2, 3, 4].map((i) => ({
   name: `hypermesh-${i}`,
@@ -74,7 +86,7 @@ const VALIDATORS = [1, 2, 3, 4].map((i) => ({
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
-  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS, '--operator', 'catalog'], ready: (l) => l.msg === 'caesar serving' },
+  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS, '--operator', 'catalog', '--mint-account', MINT_ACCOUNT, '--burn-account', BURN_ACCOUNT, ...[1, 2, 3, 4].flatMap((i) => ['--validator-account', `hypermesh-${i}=${validatorAccount(i)}`])], ready: (l) => l.msg === 'caesar serving' },
   ...VALIDATORS,
   // Catalog bills through Caesar (an operator there) and registers programs as HyperMesh assets.
   { name: 'catalog', instance: 'catalog-1', bind: port(4436), argv: (cfg) => [CATALOG, 'serve', '--config', cfg, '--register-assets'], ready: (l) => l.msg === 'catalog serving' },
@@ -262,6 +274,47 @@ function writeFourProofRules() {
   writeFileSync(FOUR_PROOF, rules, { mode: 0o644 });
 }
 
+/**
+ * The validators' staking accounts in Caesar (see MINT_ACCOUNT): as TrustChain's admin, through
+ * the typed client, once Caesar answers by name. Idempotent; a refusal other than "exists" stops
+ * the launcher with its code.
+ */
+async function provisionValidatorStakes(dns) {
+  const { connect } = await import('@stoq/client');
+  const caesar = await connect('caesar', { identity: join(tcDir, 'admin'), dns });
+  const OK = 0;
+  const ACCOUNT_EXISTS = 15;
+  const TRANSFER_EXISTS = 43;
+  try {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await caesar.whoAmI({});
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`Caesar is not reachable by name to create the validators' staking accounts: ${err.message}`);
+        await new Promise((r) => setTimeout(r, 200)); // polling for DNS registration, with a deadline
+      }
+    }
+    const ids = [1, 2, 3, 4].map(validatorAccount);
+    const accounts = [{ id: MINT_ACCOUNT, ledger: 1, code: 1, flags: 1 << 14 }, { id: BURN_ACCOUNT, ledger: 1, code: 1, flags: 1 << 15 }, ...ids.map((id) => ({ id, ledger: 1, code: 1 }))];
+    const created = await caesar.createAccounts({ accounts });
+    (created.results ?? []).forEach((r, i) => {
+      if (r !== OK && r !== ACCOUNT_EXISTS) throw new Error(`caesar create_accounts refused account ${accounts[i].id} (result ${r})`);
+    });
+    const funded = await caesar.createTransfers({ transfers: ids.map((id, i) => ({ id: String(900000101 + i), debitAccountId: MINT_ACCOUNT, creditAccountId: id, amount: VALIDATOR_FUNDS, ledger: 1, code: 1 })) });
+    (funded.results ?? []).forEach((r, i) => {
+      if (r !== OK && r !== TRANSFER_EXISTS) throw new Error(`caesar create_transfers refused funding ${ids[i]} (result ${r})`);
+    });
+    for (const [i, id] of ids.entries()) {
+      const staked = await caesar.stake({ ownerAccountId: id, amount: VALIDATOR_STAKE, transferId: String(900000201 + i) });
+      if ((staked.result ?? 0) !== 0) throw new Error(`caesar stake for ${id} refused (result ${staked.result}, transfer result ${staked.transferResult})`);
+    }
+  } finally {
+    await caesar.close();
+  }
+}
+
 try {
   say(`starting TrustChain (state in ${tcDir})`);
   const tcSpec = {
@@ -300,6 +353,7 @@ try {
     const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t)) });
     up.push([svc.service ?? svc.name, svc.instance, ready.address ?? ready.stoq ?? svc.bind]);
     if (svc.name === 'ngauge') dashboard = `http://${ready.http}/`;
+    if (svc.name === 'caesar') await provisionValidatorStakes(dns);
   }
   process.stderr.write(
     [
