@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
 import { caesar, hypermesh } from '@stoq/protos';
-import { DnsSrvResolver, RpcClient } from '@stoq/rpc';
+import { DnsSrvResolver, RpcClient, metricsMethod } from '@stoq/rpc';
 import { CAESAR_BIN, HYPERMESH_BIN, StoqProcess, runStoq, runTrustChain, until, writeServiceConfig, type LogLine, type TrustChainEndpoints } from './support';
 
 jest.setTimeout(300_000);
@@ -183,6 +183,14 @@ test('every committed block is rewarded exactly once (also those whose first rep
     const supply = await admin.call(C.supply, { ledger: LEDGER }, { timeoutMs: 10_000 });
     return BigInt(supply.minted ?? '0') === FUNDS * BigInt(N) + REWARD * BigInt(new Set(appliedHeights()).size) ? true : null;
   });
+  // The reporters' metrics (NGauge): every honest validator reported, and its backlog is bounded by the grace period.
+  for (const i of honest) {
+    const m = await admin.call(metricsMethod('hypermesh'), {}, { timeoutMs: 10_000, target: addressOf(i) });
+    const sample = (name: string, label?: string): number => Number((m.serviceMetrics ?? []).find((x) => x.name === name && (label === undefined || Object.values(x.labels ?? {}).includes(label)))?.value ?? -1);
+    expect(sample('hypermesh_caesar_reward_reports_total', 'applied') + sample('hypermesh_caesar_reward_reports_total', 'already_applied')).toBeGreaterThan(0);
+    expect(sample('hypermesh_caesar_reward_cursor')).toBeGreaterThan(0);
+    expect(sample('hypermesh_caesar_evidence', 'pending')).toBe(0);
+  }
   const accounts = (await admin.call(C.lookupAccounts, { ids: ACCOUNTS }, { timeoutMs: 10_000 })).accounts ?? [];
   for (const i of honest) {
     const a = accounts.find((x) => x.id === ACCOUNTS[i]);

@@ -19,6 +19,7 @@ import { Validator, type ConsensusOutbox } from './validator';
 import { caesarOverRpc } from './caesar/caesar-reports';
 import { EvidenceReporter } from './caesar/evidence-reporter';
 import { RewardReporter } from './caesar/reward-reporter';
+import { caesarReportMetrics } from './caesar/report-metrics';
 import type { GenesisValidator, LoadedGenesis } from './genesis';
 import type { Logger } from 'pino';
 
@@ -119,6 +120,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
       addAssetMethods(ctx.rpc, { validator: v, store });
       ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
+      if (rewards) ctx.rpc.addMetricSource(caesarReportMetrics(rewards, store.reporting));
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, restored: restored !== undefined }, 'validator state opened');
       closeStore = () => store.close();
       return {
