@@ -37,6 +37,8 @@ function ipv6(addr: string): bigint {
 }
 
 if (unavailable && !REQUIRE_DOCKER) {
+  // Jest lists no titles for a file whose tests are all skipped: say why on the console too.
+  console.warn(`docker compose config skipped: ${unavailable} (STOQ_REQUIRE_DOCKER=1 makes this a failure)`);
   test.skip(`docker compose config (skipped: ${unavailable})`, () => undefined);
 } else {
   let model: Model;
