@@ -38,6 +38,8 @@ let tcDir: string;
 let tc: StoqProcess;
 let caesarProc: StoqProcess;
 const validators: StoqProcess[] = [];
+const homes: string[] = [];
+let genesis: string;
 let adminTransport: StoqTransport;
 let admin: RpcClient;
 const num = (v: number | { toString(): string } | null | undefined): number => (v === null || v === undefined ? 0 : Number(v.toString()));
@@ -56,7 +58,6 @@ beforeAll(async () => {
   tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], dir);
   const tcReady = (await tc.waitFor((l) => l.msg === 'trustchain serve ready')) as unknown as TrustChainEndpoints & Record<string, unknown>;
 
-  const homes: string[] = [];
   for (let i = 0; i < N; i++) {
     const home = join(dir, `hypermesh-${i + 1}`);
     homes.push(home);
@@ -64,7 +65,7 @@ beforeAll(async () => {
     const r = await runStoq(['enroll', '--config', 'hypermesh.toml'], home, { bin: HYPERMESH_BIN, env: { STOQ_JOIN_TOKEN: await token('hypermesh') } });
     expect(r.code).toBe(0);
   }
-  const genesis = join(dir, 'genesis.json');
+  genesis = join(dir, 'genesis.json');
   expect((await runStoq(['genesis', '--chain-id', 'slashing-e2e', '--out', genesis, ...homes.flatMap((h) => ['--config', join(h, 'hypermesh.toml')])], dir, { bin: HYPERMESH_BIN })).code).toBe(0);
 
   const caesarHome = join(dir, 'caesar');
@@ -98,7 +99,7 @@ beforeAll(async () => {
     validators.push(
       i === BYZANTINE
         ? StoqProcess.start([...args, '--vote-equivocations', '8', '--proposal-equivocations', '3'], homes[i]!, { bin: BYZANTINE_BIN })
-        : StoqProcess.start(['serve', ...args, '--reward-grace-ms', '2000'], homes[i]!, { bin: HYPERMESH_BIN }),
+        : startHonest(i),
     );
   }
   await Promise.all(validators.map((v) => v.waitFor((l) => l.msg === 'hypermesh validator ready')));
@@ -114,6 +115,20 @@ afterAll(async () => {
 });
 
 const logs = (p: StoqProcess, msg: string): LogLine[] => p.lines.filter((l) => l.msg === msg);
+function startHonest(i: number): StoqProcess {
+  return StoqProcess.start(['serve', '--config', 'hypermesh.toml', '--genesis', genesis, '--reward-grace-ms', '2000'], homes[i]!, { bin: HYPERMESH_BIN });
+}
+const appliedHeights = (): number[] => logs(caesarProc, 'caesar reward_block').filter((l) => l.outcome === 'applied').map((l) => Number(l.height));
+async function heightOf(i: number): Promise<number> {
+  return num((await admin.call(H.status, {}, { timeoutMs: 10_000, target: addressOf(i) })).committedHeight);
+}
+async function allRewardedUpTo(upTo: number): Promise<void> {
+  await until(`blocks 1..${upTo} rewarded`, async () => {
+    const done = new Set(appliedHeights());
+    for (let h = 1; h <= upTo; h++) if (!done.has(h)) return null;
+    return true;
+  }, 90_000);
+}
 
 test('the Byzantine validator equivocates; the honest ones stay on one chain, report the evidence, and Caesar burns its stake', async () => {
   // The harness did equivocate, in both kinds.
@@ -165,12 +180,7 @@ test('every committed block is rewarded exactly once (also those whose first rep
     return h > 20 ? h : null;
   }, 60_000);
   // Caesar logs each reward_block with the block's height and outcome.
-  const appliedHeights = (): number[] => logs(caesarProc, 'caesar reward_block').filter((l) => l.outcome === 'applied').map((l) => Number(l.height));
-  await until(`blocks 1..${upTo} rewarded`, async () => {
-    const done = new Set(appliedHeights());
-    for (let h = 1; h <= upTo; h++) if (!done.has(h)) return null;
-    return true;
-  }, 90_000);
+  await allRewardedUpTo(upTo);
   const heights = appliedHeights();
   expect(heights.length).toBe(new Set(heights).size); // never twice
   const byzantineFirst = heights.filter((h) => h % N === BYZANTINE && h <= upTo);
@@ -196,4 +206,28 @@ test('every committed block is rewarded exactly once (also those whose first rep
     const a = accounts.find((x) => x.id === ACCOUNTS[i]);
     expect(BigInt(a?.creditsPosted ?? '0')).toBeGreaterThan(FUNDS); // funding + block rewards
   }
+});
+
+test('an honest validator killed with -9: its heights are reported by its backup meanwhile; restarted, it resumes from its stored cursor; every block still rewarded once', async () => {
+  const victim = 1;
+  validators[victim]!.child.kill('SIGKILL');
+  await validators[victim]!.exited;
+  // Two honest validators and the (now well-behaved) Byzantine one keep committing.
+  const from = await heightOf(0);
+  const upTo = await until('commits go on without it', async () => {
+    const h = await heightOf(0);
+    return h >= from + 12 ? h : null;
+  }, 60_000);
+  await allRewardedUpTo(upTo); // its first-rank heights (h mod 4 = 1) by validator 2, a grace period later
+  validators[victim] = startHonest(victim);
+  const started = await validators[victim]!.waitFor((l) => l.msg === 'caesar reward reporter started');
+  expect(Number(started.cursor)).toBeGreaterThan(0); // from its store, not from 0
+  await validators[victim]!.waitFor((l) => l.msg === 'hypermesh validator ready');
+  await until('the restarted validator settles its backlog', async () => {
+    const m = await admin.call(metricsMethod('hypermesh'), {}, { timeoutMs: 10_000, target: addressOf(victim) });
+    const cursor = Number((m.serviceMetrics ?? []).find((x) => x.name === 'hypermesh_caesar_reward_cursor')?.value ?? 0);
+    return cursor >= upTo ? true : null;
+  }, 90_000);
+  const heights = appliedHeights();
+  expect(heights.length).toBe(new Set(heights).size); // never twice
 });
