@@ -86,7 +86,7 @@ const VALIDATORS = [1, 2, 3, 4].map((i) => ({
 // and, on its first start only, a join token in <home>/<name>.token.
 const SERVICES = [
   { name: 'node', instance: 'node-1', bind: port(4433), argv: (cfg) => [STOQ, 'node', '--config', cfg], ready: (l) => l.msg === 'stoq node listening' },
-  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS, '--operator', 'catalog', '--mint-account', MINT_ACCOUNT, '--burn-account', BURN_ACCOUNT, ...[1, 2, 3, 4].flatMap((i) => ['--validator-account', `hypermesh-${i}=${validatorAccount(i)}`])], ready: (l) => l.msg === 'caesar serving' },
+  { name: 'caesar', instance: 'caesar-1', bind: port(4435), argv: (cfg) => [CAESAR, 'serve', '--config', cfg, '--hypermesh-genesis', GENESIS, '--operator', 'catalog', '--mint-account', MINT_ACCOUNT, '--burn-account', BURN_ACCOUNT, '--reward-per-block', '100', ...[1, 2, 3, 4].flatMap((i) => ['--validator-account', `hypermesh-${i}=${validatorAccount(i)}`])], ready: (l) => l.msg === 'caesar serving' },
   ...VALIDATORS,
   // Catalog bills through Caesar (an operator there) and registers programs as HyperMesh assets.
   { name: 'catalog', instance: 'catalog-1', bind: port(4436), argv: (cfg) => [CATALOG, 'serve', '--config', cfg, '--register-assets'], ready: (l) => l.msg === 'catalog serving' },
