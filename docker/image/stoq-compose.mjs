@@ -10,9 +10,11 @@
 //     enrolled, a one-time join token (<dir>/join.token); the validators enroll here and one
 //     genesis file is written for all of them (once; never replaced); the CLI identity is
 //     enrolled (once) or renewed.
-//   node stoq-compose.mjs four-proof
-//     the validators' four-proof rules from Caesar's FALCON key (Caesar has enrolled by then);
-//     rewritten only when the key differs.
+//   node stoq-compose.mjs validator-setup --dns ADDR
+//     once Caesar runs: the validators' four-proof rules from Caesar's FALCON key (rewritten only
+//     when the key differs), and their staking accounts in Caesar (with the mint and burn
+//     accounts) created, funded and staked as TrustChain's admin — the ids and amounts of
+//     scripts/start.mjs, so block rewards and slashing have somewhere to go.
 // Every step is skipped when its result exists, so the next `docker compose up` reuses it all.
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -111,7 +113,7 @@ function bootstrap(argv) {
   say(`bootstrap done (root sha256:${fingerprint})`);
 }
 
-function fourProof() {
+function fourProofRules() {
   const key = join(STATE, 'caesar', 'identity', 'falcon.pub');
   run(bin.hypermesh, ['four-proof', '--ledger-falcon-key', key, '--out', `${FOUR_PROOF}.new`]);
   const next = readFileSync(`${FOUR_PROOF}.new`, 'utf8');
@@ -121,11 +123,64 @@ function fourProof() {
   say(before === next ? 'four-proof rules unchanged' : `wrote ${FOUR_PROOF}`);
 }
 
+// The staking ledger's accounts, as in scripts/start.mjs (keep the two in step): fixed ids, so a
+// later run gets "exists" for each and changes nothing.
+const MINT_ACCOUNT = '900000001';
+const BURN_ACCOUNT = '900000002';
+const validatorAccount = (i) => String(900000010 + i);
+const VALIDATOR_FUNDS = '1000000';
+const VALIDATOR_STAKE = '100000';
+const OK = 0;
+const ACCOUNT_EXISTS = 15;
+const TRANSFER_EXISTS = 43;
+
+async function provisionValidatorStakes(dns) {
+  const { connect } = await import('@stoq/client');
+  const caesar = await connect('caesar', { identity: join(TRUSTCHAIN_DIR, 'admin'), dns });
+  try {
+    // Caesar is healthy at its address; by name it appears once its DNS registration lands.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await caesar.whoAmI({});
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`Caesar is not reachable by name: ${err.message}`);
+        await new Promise((r) => setTimeout(r, 200)); // polling DNS registration, with a deadline
+      }
+    }
+    const ids = [1, 2, 3, 4].map(validatorAccount);
+    const accounts = [{ id: MINT_ACCOUNT, ledger: 1, code: 1, flags: 1 << 14 }, { id: BURN_ACCOUNT, ledger: 1, code: 1, flags: 1 << 15 }, ...ids.map((id) => ({ id, ledger: 1, code: 1 }))];
+    const created = await caesar.createAccounts({ accounts });
+    (created.results ?? []).forEach((r, i) => {
+      if (r !== OK && r !== ACCOUNT_EXISTS) throw new Error(`caesar create_accounts refused account ${accounts[i].id} (result ${r})`);
+    });
+    const funded = await caesar.createTransfers({ transfers: ids.map((id, i) => ({ id: String(900000101 + i), debitAccountId: MINT_ACCOUNT, creditAccountId: id, amount: VALIDATOR_FUNDS, ledger: 1, code: 1 })) });
+    (funded.results ?? []).forEach((r, i) => {
+      if (r !== OK && r !== TRANSFER_EXISTS) throw new Error(`caesar create_transfers refused funding ${ids[i]} (result ${r})`);
+    });
+    for (const [i, id] of ids.entries()) {
+      const staked = await caesar.stake({ ownerAccountId: id, amount: VALIDATOR_STAKE, transferId: String(900000201 + i) });
+      if ((staked.result ?? 0) !== 0) throw new Error(`caesar stake for ${id} refused (result ${staked.result}, transfer result ${staked.transferResult})`);
+    }
+    say(`validators' staking accounts ${ids.join(', ')} funded and staked`);
+  } finally {
+    await caesar.close();
+  }
+}
+
+async function validatorSetup(argv) {
+  const { values } = parseArgs({ args: argv, options: { dns: { type: 'string' } }, strict: true });
+  if (!values.dns) throw new Error('validator-setup needs --dns');
+  fourProofRules();
+  await provisionValidatorStakes(values.dns);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'bootstrap') bootstrap(rest);
-  else if (command === 'four-proof') fourProof();
-  else throw new Error(`unknown command ${command ?? '(none)'}; expected bootstrap or four-proof`);
+  else if (command === 'validator-setup') await validatorSetup(rest);
+  else throw new Error(`unknown command ${command ?? '(none)'}; expected bootstrap or validator-setup`);
 } catch (err) {
   say(err.message);
   process.exit(1);

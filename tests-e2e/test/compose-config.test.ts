@@ -9,7 +9,7 @@ import { REQUIRE_DOCKER, compose, composeUnavailable, ok } from './compose-suppo
 
 const unavailable = composeUnavailable();
 const LONG_RUNNING = ['trustchain', 'node', 'caesar', 'hypermesh-1', 'hypermesh-2', 'hypermesh-3', 'hypermesh-4', 'catalog', 'ngauge'];
-const ONE_SHOT = ['bootstrap', 'four-proof'];
+const ONE_SHOT = ['bootstrap', 'validator-setup'];
 
 interface Service {
   command?: string[];
@@ -82,14 +82,14 @@ if (unavailable && !REQUIRE_DOCKER) {
     }
   });
 
-  test('start order: TrustChain, bootstrap, Caesar, four-proof rules, validators, Catalog, NGauge', () => {
+  test('start order: TrustChain, bootstrap, Caesar, four-proof rules and stakes, validators, Catalog, NGauge', () => {
     const dep = (name: string) => Object.fromEntries(Object.entries(model.services[name]!.depends_on ?? {}).map(([k, v]) => [k, v.condition]));
     expect(dep('trustchain')).toEqual({});
     expect(dep('bootstrap')).toEqual({ trustchain: 'service_healthy' });
     expect(dep('node')).toEqual({ bootstrap: 'service_completed_successfully' });
     expect(dep('caesar')).toEqual({ bootstrap: 'service_completed_successfully' });
-    expect(dep('four-proof')).toEqual({ caesar: 'service_healthy' });
-    for (const v of [1, 2, 3, 4]) expect(dep(`hypermesh-${v}`)).toEqual({ 'four-proof': 'service_completed_successfully' });
+    expect(dep('validator-setup')).toEqual({ caesar: 'service_healthy' });
+    for (const v of [1, 2, 3, 4]) expect(dep(`hypermesh-${v}`)).toEqual({ 'validator-setup': 'service_completed_successfully' });
     expect(dep('catalog')).toEqual({ caesar: 'service_healthy', 'hypermesh-1': 'service_healthy', 'hypermesh-2': 'service_healthy', 'hypermesh-3': 'service_healthy', 'hypermesh-4': 'service_healthy' });
     expect(dep('ngauge')).toEqual({ node: 'service_healthy', catalog: 'service_healthy' });
     expect(model.services['caesar']!.command).toEqual(expect.arrayContaining(['--operator', 'catalog']));

@@ -3,7 +3,7 @@
 // testcontainers' DockerComposeEnvironment (`up -d --build --wait`, then each service's Docker
 // health check), and runs the ecosystem flow against the containers: every service healthy and
 // registered, calls by name through TrustChain's DNS, a Caesar transfer, a paid Catalog run,
-// NGauge's targets from the host's [::1]; then a stop and a second `up` that reuses every
+// block rewards in the validators' staking accounts, NGauge's targets from the host's [::1]; then a stop and a second `up` that reuses every
 // identity (no join token minted, same certificates), and `down -v` removes it all.
 // Without a reachable Docker engine (or the base image) the test is skipped, saying why, unless
 // STOQ_REQUIRE_DOCKER=1 (CI), which makes that a failure. It runs as project `stoq-e2e`, so it
@@ -17,7 +17,7 @@ import { REQUIRE_DOCKER, ROOT, compose, engineUnavailable, ok, run } from './com
 const PROJECT = 'stoq-e2e';
 const BASE_IMAGE = process.env['BASE_IMAGE'] || 'stoq-base:bookworm';
 const LONG_RUNNING = ['trustchain', 'node', 'caesar', 'hypermesh-1', 'hypermesh-2', 'hypermesh-3', 'hypermesh-4', 'catalog', 'ngauge'];
-const ONE_SHOT = ['bootstrap', 'four-proof'];
+const ONE_SHOT = ['bootstrap', 'validator-setup'];
 /** A generous bound for a cold build + start on 2 busy cores; readiness is polled, never slept for. */
 const STARTUP_MS = 15 * 60_000;
 
@@ -144,6 +144,17 @@ if (unavailable && !REQUIRE_DOCKER) {
     expect(ran).toMatchObject({ outcome: 'OK', results: ['42'], receiptValid: true });
     expect(BigInt(ran.fee)).toBeGreaterThan(0n);
     expect(BigInt(ran.payerBalance)).toBe(100000n - BigInt(ran.fee));
+  });
+
+  test("HyperMesh's block rewards reach the validators' staking accounts in Caesar (set up by validator-setup)", async () => {
+    const ids = ['900000011', '900000012', '900000013', '900000014'];
+    // Each was funded with 1000000 from the mint; anything credited beyond that is rewards.
+    const credits = await until('rewards credited to all four validators', 120_000, async () => {
+      const out = await cli(['call', 'caesar/lookup_accounts', '--identity', '/ecosystem/.stoq/ecosystem/trustchain/admin', '--data', JSON.stringify({ ids })]);
+      const accounts = (JSON.parse(out) as { accounts: { id: string; creditsPosted: string }[] }).accounts;
+      return accounts.length === 4 && accounts.every((a) => BigInt(a.creditsPosted) > 1_000_000n) ? accounts.map((a) => a.id) : undefined;
+    });
+    expect(credits).toEqual(ids);
   });
 
   test("NGauge from the host's [::1]: the dashboard, and every instance a target that is up", async () => {
