@@ -91,8 +91,8 @@ if (unavailable && !REQUIRE_DOCKER) {
     process.env['TESTCONTAINERS_HOST_OVERRIDE'] = '::1';
     env = { BASE_IMAGE, STOQ_IMAGE: 'stoq:e2e', STOQ_DASHBOARD_PORT: String(await freePort()) };
     dashboard = `http://[::1]:${env['STOQ_DASHBOARD_PORT']}`;
-    // The build context: this checkout's build output and Node for the image.
-    ok(await run(process.execPath, [join(ROOT, 'docker', 'prepare.mjs')]), 'docker/prepare.mjs');
+    // The build context: this checkout's build output (built by `npm test` before Jest) and Node.
+    ok(await run(process.execPath, [join(ROOT, 'docker', 'prepare.mjs'), '--no-build']), 'docker/prepare.mjs');
     started = await environment().withBuild().up();
   });
 
