@@ -102,10 +102,10 @@ if (unavailable && !REQUIRE_DOCKER) {
   });
 
   test('up --wait: every service healthy, the bootstrap steps done', async () => {
-    const rows = ok(await project(['ps', '--all', '--format', 'json']), 'docker compose ps')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { Service: string; State: string; Health: string; ExitCode: number });
+    type Row = { Service: string; State: string; Health: string; ExitCode: number };
+    const out = ok(await project(['ps', '--all', '--format', 'json']), 'docker compose ps').trim();
+    // Compose >= 2.21 prints one JSON object per line; older releases print one array.
+    const rows: Row[] = out.startsWith('[') ? (JSON.parse(out) as Row[]) : out.split('\n').map((l) => JSON.parse(l) as Row);
     const by = Object.fromEntries(rows.map((r) => [r.Service, r]));
     for (const name of LONG_RUNNING) expect(`${name} ${by[name]?.State} ${by[name]?.Health}`).toBe(`${name} running healthy`);
     for (const name of ONE_SHOT) expect(`${name} ${by[name]?.State} ${by[name]?.ExitCode}`).toBe(`${name} exited 0`);
