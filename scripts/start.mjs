@@ -23,7 +23,7 @@
 // `--dev-ca` runs only a node on the development CA (./stoq.toml).
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -265,13 +265,13 @@ function prepare(svc, { rootFingerprint, stoq, dns }) {
  * attestations in proof sets must be Caesar's. Rewritten when the key differs (say so).
  */
 function writeFourProofRules() {
-  const pem = readFileSync(join(home, 'caesar', 'identity', 'falcon.pub'), 'utf8');
-  const key = Buffer.from(pem.split('\n').filter((l) => !l.startsWith('-----')).join(''), 'base64').toString('base64');
-  const rules = `${JSON.stringify({ format: 'hypermesh-four-proof/1', ledgerKey: { algorithm: 'falcon-1024', publicKey: key }, maxAnchorAgeBlocks: 1000 }, null, 2)}\n`;
+  // `hypermesh four-proof` owns the rules format (the compose bootstrap runs the same command).
+  const r = spawnSync(process.execPath, [HYPERMESH, 'four-proof', '--ledger-falcon-key', join(home, 'caesar', 'identity', 'falcon.pub'), '--out', `${FOUR_PROOF}.new`], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`hypermesh four-proof failed: ${r.stderr.trim()}`);
+  const rules = readFileSync(`${FOUR_PROOF}.new`, 'utf8');
   const before = existsSync(FOUR_PROOF) ? readFileSync(FOUR_PROOF, 'utf8') : null;
-  if (before === rules) return;
-  if (before !== null) say(`Caesar's FALCON key changed: rewriting ${FOUR_PROOF}`);
-  writeFileSync(FOUR_PROOF, rules, { mode: 0o644 });
+  if (before !== null && before !== rules) say(`Caesar's FALCON key changed: rewriting ${FOUR_PROOF}`);
+  renameSync(`${FOUR_PROOF}.new`, FOUR_PROOF);
 }
 
 /**
