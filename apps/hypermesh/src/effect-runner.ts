@@ -8,8 +8,9 @@
 // proposal's broadcast waits `emptyBlockDelayMs` (the queue behind it waits too, keeping the
 // order) when `shouldPace` says the cluster is idle (the validator says no when operations wait
 // or an uncommitted ancestor carries some: those need the next blocks at full speed to commit),
-// so an idle cluster does not spin. This is only a network delay as far as the protocol is
-// concerned; it must stay well below the pacemaker's base timeout.
+// so an idle cluster does not spin; an operation arriving meanwhile releases it (releasePaced).
+// This is only a network delay as far as the protocol is concerned; it must stay well below the
+// pacemaker's base timeout.
 import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
 import type { Clock, TimerHandle } from '@stoq/core';
 
@@ -67,6 +68,19 @@ export class EffectRunner {
 
   get persistCount(): number {
     return this.persisted;
+  }
+
+  /**
+   * An operation arrived: a paced empty proposal goes out now. Its block must be certified before
+   * the next one can carry the operation, so waiting out the pacing delay would only add to the
+   * operation's commit latency (up to emptyBlockDelayMs).
+   */
+  releasePaced(): void {
+    if (this.paused === null || this.failed || this.closed) return;
+    this.opts.clock.clearTimeout(this.paused);
+    this.paused = null;
+    this.released = this.queue[0] ?? null;
+    this.drain();
   }
 
   close(): void {

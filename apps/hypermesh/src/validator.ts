@@ -184,6 +184,7 @@ export class Validator {
     const result = this.replica.submit(encoded);
     if (result === 'full') return Promise.resolve({ kind: 'full' });
     if (result === 'too-large') return Promise.resolve({ kind: 'too-large' });
+    this.runner.releasePaced();
     // Every validator's mempool gets it: with round-robin leaders, a block proposed by this
     // validator may never be certified (e.g. while the next leader is down), another's will.
     this.opts.outbox.forward(encoded);
@@ -229,7 +230,7 @@ export class Validator {
       return false;
     }
     if (this.opts.store.operationHeight(op.operationId) !== null) return true;
-    this.replica.submit(bytes);
+    if (this.replica.submit(bytes) === 'accepted') this.runner.releasePaced();
     return true;
   }
 

@@ -59,6 +59,22 @@ test('an empty proposal waits the pacing delay, and everything queued after it w
   expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1', 'persist', 'send vote 2 to 2']);
 });
 
+test('an operation arriving while an empty proposal is paced releases it at once, in order', () => {
+  const { log, sinks } = recorder();
+  const clock = new ManualClock();
+  const r = new EffectRunner(sinks, { clock, emptyBlockDelayMs: 50, onFatal: () => undefined });
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
+  clock.advance(10);
+  expect(log).toEqual(['persist']);
+  r.releasePaced();
+  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
+  // The cancelled timer does not fire later, and nothing is sent twice.
+  clock.advance(100);
+  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
+  r.releasePaced(); // nothing paced: no effect
+  expect(r.backlog).toBe(0);
+});
+
 test('an empty proposal the validator does not want paced (operations in flight) goes at once', () => {
   const { log, sinks } = recorder();
   const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 50, shouldPace: () => false, onFatal: () => undefined });
