@@ -20,7 +20,8 @@ import {
 import { nativeFalcon, type Clock, type FalconScheme, type TimerHandle } from '@stoq/core';
 import type { Logger } from 'pino';
 import { EffectRunner } from './effect-runner';
-import { falconSigner, falconVerifier } from './falcon-signatures';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { falconSigner } from './falcon-signatures';
 import type { GenesisValidator, LoadedGenesis } from './genesis';
 import type { OperationResult } from './app/apply';
 import { operationValidity } from './app/validity';
@@ -115,7 +116,7 @@ export class Validator {
       genesis: opts.genesis.validatorSet,
       self: opts.self.id,
       signer: falconSigner(falcon, opts.self.id, opts.falconSecretKey),
-      verifier: falconVerifier(falcon),
+      verifier: falconSignatureVerifier(falcon),
       timing: opts.timing,
       mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
       restored: opts.restored,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { encodeMessage, decodeMessage, Replica, ValidatorSet, type CommittedBlock, type Message, type RestoredState, type ValidatorId } from '@stoq/consensus';
 import { ManualClock, nativeFalcon, type FalconKeypair } from '@stoq/core';
 import { EffectRunner, type EffectSinks } from '../src/effect-runner';
-import { falconSigner, falconVerifier } from '../src/falcon-signatures';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { falconSigner } from '../src/falcon-signatures';
 import { ValidatorStore, type StoreIdentity } from '../src/store/validator-store';
 
 export const N = 4;
@@ -62,7 +63,7 @@ export class TestCluster {
   }
 
   private node(id: ValidatorId, dir: string, store: ValidatorStore, restored: RestoredState | undefined): Node {
-    const replica = new Replica({ genesis: this.set, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconVerifier(nativeFalcon), timing: { baseTimeout: 1000, maxTimeout: 8000 }, restored });
+    const replica = new Replica({ genesis: this.set, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconSignatureVerifier(nativeFalcon), timing: { baseTimeout: 1000, maxTimeout: 8000 }, restored });
     const node: Node = { id, dir, store, replica, runner: null as unknown as EffectRunner, commits: [], fatal: [] };
     const sinks: EffectSinks = {
       persist: (state, blocks) => store.persist(state, blocks),

@@ -10,7 +10,7 @@ import { hypermesh as proto } from '@stoq/protos';
 import { isRpcError, Status, type RpcClient } from '@stoq/rpc';
 import type { OperationCheck } from '@stoq/consensus';
 import { operationValidity } from '../src/app/validity';
-import { falconVerifier } from '../src/falcon-signatures';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { ProofVerifier } from '../src/proofs/proof-verifier';
 import { decodeOperation, encodeOperation } from '../src/operations';
 import { LEDGER_KEY, NODE_ID, nodePlot, stake, startServiceCluster, type ServiceCluster } from './service-harness';
@@ -70,7 +70,7 @@ test('a valid set is committed: the QC verifies against genesis and its block ca
   expect(r.valid).toBe(true);
   expect(r.duplicate).toBe(false);
   const qc = { view: Number(r.qc!.view), height: Number(r.qc!.height), blockHash: r.qc!.blockHash!, signatures: r.qc!.signatures!.map((s) => ({ validator: s.validator!, signature: s.signature! })) };
-  expect(verifyQuorumCertificate(qc, cluster.genesis.validatorSet, falconVerifier(nativeFalcon))).toEqual({ ok: true });
+  expect(verifyQuorumCertificate(qc, cluster.genesis.validatorSet, falconSignatureVerifier(nativeFalcon))).toEqual({ ok: true });
   const block = decodeCommittedBlock(r.encodedBlock!);
   expect(computeBlockHash(cluster.genesis.validatorSet.chainTag, block.block)).toBe(qc.blockHash);
   expect(block.block.height).toBe(Number(r.height));

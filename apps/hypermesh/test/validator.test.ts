@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { encodeMessage, Replica, type ValidatorId } from '@stoq/consensus';
 import { ManualClock, nativeFalcon } from '@stoq/core';
 import pino from 'pino';
-import { falconSigner, falconVerifier } from '../src/falcon-signatures';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { falconSigner } from '../src/falcon-signatures';
 import { parseGenesis, genesisToJson } from '../src/genesis';
 import { decodeOperation } from '../src/operations';
 import { ValidatorStore } from '../src/store/validator-store';
@@ -45,7 +46,7 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     },
     onFatal: (err) => fatal.push(err),
   });
-  const others = [1, 2, 3].map((id) => new Replica({ genesis: genesis.validatorSet, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconVerifier(nativeFalcon) }));
+  const others = [1, 2, 3].map((id) => new Replica({ genesis: genesis.validatorSet, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconSignatureVerifier(nativeFalcon) }));
   const deliverAll = (effects: ReturnType<Replica['start']>, from: ValidatorId) => {
     for (const e of effects) {
       if (e.type === 'send') queue.push({ from, to: e.to, bytes: encodeMessage(e.message) });

@@ -12,7 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseGenesis, type LoadedGenesis } from '@stoq/consensus';
-import { ApprovalError, approvalOf, auditCertificateApproval } from '@stoq/consensus-approval';
+import { ApprovalError, approvalOf, auditCertificateApproval, falconSignatureVerifier } from '@stoq/consensus-approval';
 import { nativeFalcon, parseHybridCertificate, pemToDerList, verifyAltSignatureChain } from '@stoq/core';
 import { findEcosystem } from '@stoq/client';
 import { hypermesh, trustchain } from '@stoq/protos';
@@ -142,9 +142,8 @@ async function consensusApproval(leaf: Uint8Array, genesisFile: string | undefin
     }
   }
   if (!encoded) return { check: 'consensus_approval', ok: false, detail: `no HyperMesh validator served block ${height}${failures.length ? ` (${failures.join('; ')})` : ' (none registered in DNS)'}` };
-  const verifier = { verify: (i: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }) => nativeFalcon.verify(i.publicKey, i.message, i.signature) };
   try {
-    const a = auditCertificateApproval(leaf, encoded, genesis.validatorSet, verifier);
+    const a = auditCertificateApproval(leaf, encoded, genesis.validatorSet, falconSignatureVerifier(nativeFalcon));
     return { check: 'consensus_approval', ok: true, detail: `block ${a.blockHeight} (${a.blockHash.slice(0, 16)}…) of ${genesis.chainId}, certified by the genesis validators, holds this certificate's keys` };
   } catch (err) {
     return { check: 'consensus_approval', ok: false, detail: err instanceof ApprovalError ? `${err.code}: ${err.message}` : (err as Error).message };

@@ -34,6 +34,7 @@ import {
   type TimerHandle,
 } from '@stoq/core';
 import { CtLog } from '@stoq/ct-log';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { DnsSrvResolver, RpcClient, RpcServer } from '@stoq/rpc';
 import { processMetrics, type GenesisSource } from '@stoq/service';
 import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
@@ -128,15 +129,6 @@ export function localCertificateSource(issuer: Issuer, authority: Authority): Ce
 
 const usableHost = (h: string): string => (h === '::' ? '::1' : h);
 
-/** A QC signature check: malformed signature bytes are a failed verification, not a crash. */
-function falconVerifies(falcon: FalconScheme, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    return falcon.verify(publicKey, message, signature);
-  } catch {
-    return false;
-  }
-}
-
 export async function startTrustChain(opts: StartTrustChainOptions): Promise<RunningTrustChain> {
   const { dataDir, logger } = opts;
   const clock = opts.clock ?? systemClock;
@@ -189,7 +181,7 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
       ? new EarnedIssuance({
           issuer,
           validatorSet: () => genesis.current()?.validatorSet ?? null,
-          verifier: { verify: (item) => falconVerifies(falcon, item.publicKey, item.message, item.signature) },
+          verifier: falconSignatureVerifier(falcon),
           logger,
           ...(opts.validationTimeoutMs !== undefined ? { timeoutMs: opts.validationTimeoutMs } : {}),
           hypermesh: {

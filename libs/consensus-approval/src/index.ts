@@ -3,3 +3,4 @@
 export { checkCertificateApproval, type ApprovalExpectation, type CheckedApproval } from './commit-check';
 export { auditCertificateApproval, approvalOf } from './audit';
 export { ApprovalError, type ApprovalErrorCode } from './errors';
+export { falconSignatureVerifier } from './falcon-verifier';

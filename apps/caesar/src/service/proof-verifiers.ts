@@ -83,16 +83,3 @@ export class GenesisVerifier implements ProofVerifier {
     return { validator, instance, account: this.book?.accounts.get(instance) ?? null };
   }
 }
-
-/** FALCON-1024 verification for the consensus checks (a malformed signature is a failed check). */
-export function falconSignatureVerifier(verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean): SignatureVerifier {
-  return {
-    verify: (item) => {
-      try {
-        return verify(item.publicKey, item.message, item.signature);
-      } catch {
-        return false;
-      }
-    },
-  };
-}

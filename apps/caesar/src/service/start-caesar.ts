@@ -10,7 +10,8 @@ import { DurableLedger } from '../store/durable-ledger';
 import { AccessPolicy, type AccessConfig } from './access-policy';
 import { addCaesarMethods, type EconomicsConfig } from './caesar-service';
 import { ChangeFeed } from './change-feed';
-import { GenesisVerifier, falconSignatureVerifier, type ProofVerifier, type ValidatorBook } from './proof-verifiers';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { GenesisVerifier, type ProofVerifier, type ValidatorBook } from './proof-verifiers';
 
 /** The ledger's file in the instance's data dir. */
 export const LEDGER_FILE = 'caesar-ledger.sqlite';
@@ -55,7 +56,7 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     policy: new AccessPolicy(settings.access),
     feed,
     economics: settings.economics,
-    verifier: settings.verifier ?? new GenesisVerifier(settings.hypermesh ?? null, falconSignatureVerifier((k, m, sig) => nativeFalcon.verify(k, m, sig))),
+    verifier: settings.verifier ?? new GenesisVerifier(settings.hypermesh ?? null, falconSignatureVerifier(nativeFalcon)),
     rewarders: settings.rewarders,
     signer: () => {
       const id = ctx.identity();

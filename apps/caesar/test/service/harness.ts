@@ -12,7 +12,8 @@ import { DurableLedger, type LedgerClock } from '../../src/store/durable-ledger'
 import { AccessPolicy } from '../../src/service/access-policy';
 import { addCaesarMethods, type EconomicsConfig } from '../../src/service/caesar-service';
 import { ChangeFeed } from '../../src/service/change-feed';
-import { GenesisVerifier, falconSignatureVerifier, type ProofVerifier } from '../../src/service/proof-verifiers';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { GenesisVerifier, type ProofVerifier } from '../../src/service/proof-verifiers';
 import { CAESAR_CODES } from '../../src/settings';
 
 export const LEDGER = 1;
@@ -57,7 +58,7 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
     policy: new AccessPolicy({ admins: ['admin'], operators: ['catalog'] }),
     feed,
     economics: opts.economics ?? economics(),
-    verifier: opts.verifier ?? new GenesisVerifier(null, falconSignatureVerifier((k, m, sig) => nativeFalcon.verify(k, m, sig))),
+    verifier: opts.verifier ?? new GenesisVerifier(null, falconSignatureVerifier(nativeFalcon)),
     signer: () => ({
       keyId: new Uint8Array(createHash('sha256').update(caesarId.falconPublicKey).digest()),
       publicKey: caesarId.falconPublicKey,

@@ -10,7 +10,8 @@ import { Status, type RpcClient } from '@stoq/rpc';
 import { decodeStakeAttestation, verifyStakeAttestation } from '../../src/core/attestation';
 import { CREATE_TRANSFER_RESULTS } from '../../src/core/results';
 import { AccountFlags } from '../../src/core/types';
-import { GenesisVerifier, falconSignatureVerifier } from '../../src/service/proof-verifiers';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
+import { GenesisVerifier } from '../../src/service/proof-verifiers';
 import { parseU64 } from '../../src/service/wire-integers';
 import { BURN, LEDGER, MINT, UNBONDING_NS, economics, startHarness, type Harness } from './harness';
 
@@ -49,7 +50,7 @@ let hypermesh: RpcClient;
 const owners: RpcClient[] = [];
 
 beforeAll(async () => {
-  h = await startHarness({ verifier: new GenesisVerifier({ genesis: () => genesis, accounts }, falconSignatureVerifier((k, m, sig) => nativeFalcon.verify(k, m, sig))) });
+  h = await startHarness({ verifier: new GenesisVerifier({ genesis: () => genesis, accounts }, falconSignatureVerifier(nativeFalcon)) });
   admin = await h.client('admin');
   hypermesh = await h.client('hypermesh');
   await admin.call(M.createAccounts, { accounts: [{ id: String(MINT), ledger: LEDGER, code: 1, flags: AccountFlags.mint }, { id: String(BURN), ledger: LEDGER, code: 1, flags: AccountFlags.burn }] });
