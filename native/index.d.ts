@@ -137,6 +137,11 @@ export declare class WasmEngine {
   constructor(options?: WasmEngineOptions | undefined | null)
   /** Validates, checks imports, compiles and caches a module (on a worker thread). */
   compile(bytes: Buffer): Promise<WasmModuleInfo>
+  /**
+   * Compiles and caches the JavaScript runtime (quickjs-wasi's `quickjs.wasm`; see
+   * native/README.md "JavaScript programs"), on a worker thread.
+   */
+  compileJsRuntime(bytes: Buffer): Promise<WasmModuleInfo>
   /** Whether a module with this hash is compiled and cached. */
   isLoaded(hash: Uint8Array): boolean
   /** Checks a run request without running it (the same checks `run` makes first). */
@@ -465,10 +470,15 @@ export interface WasmRunRequest {
   seed?: Buffer
   /** Start of the virtual clock, ns since the Unix epoch (default 0). */
   clockStartNs?: bigint
+  /**
+   * A JavaScript program's source (UTF-8): `moduleHash` is then the JavaScript runtime's
+   * (`compileJsRuntime`), `export` is ignored and `args` must be empty.
+   */
+  script?: Buffer
 }
 
 export interface WasmRunResult {
-  /** "OK" | "TRAP" | "OUT_OF_FUEL" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "STACK_OVERFLOW" | "TIMEOUT" */
+  /** "OK" | "TRAP" | "OUT_OF_FUEL" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "STACK_OVERFLOW" | "TIMEOUT" | "JS_EXCEPTION" */
   outcome: string
   message: string
   results: Array<bigint>

@@ -79,11 +79,14 @@ pub struct WasmRunRequest {
     pub seed: Option<Buffer>,
     /// Start of the virtual clock, ns since the Unix epoch (default 0).
     pub clock_start_ns: Option<BigInt>,
+    /// A JavaScript program's source (UTF-8): `moduleHash` is then the JavaScript runtime's
+    /// (`compileJsRuntime`), `export` is ignored and `args` must be empty.
+    pub script: Option<Buffer>,
 }
 
 #[napi(object)]
 pub struct WasmRunResult {
-    /// "OK" | "TRAP" | "OUT_OF_FUEL" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "STACK_OVERFLOW" | "TIMEOUT"
+    /// "OK" | "TRAP" | "OUT_OF_FUEL" | "MEMORY_LIMIT" | "TABLE_LIMIT" | "STACK_OVERFLOW" | "TIMEOUT" | "JS_EXCEPTION"
     pub outcome: String,
     pub message: String,
     pub results: Vec<BigInt>,
@@ -197,6 +200,7 @@ fn request(engine: &EngineCore, r: WasmRunRequest) -> Result<RunRequest, WasmErr
         timeout_ms: r.timeout_ms as u64,
         seed,
         clock_start_ns,
+        script: r.script.map(|b| b.to_vec()),
     })
 }
 
@@ -269,6 +273,24 @@ impl WasmEngine {
         let core = self.core.clone();
         let (tx, rx) = oneshot::channel();
         if let Err(e) = self.pool.try_submit(move || core.compile(&bytes), move |r| {
+            let _ = tx.send(r);
+        }) {
+            return Ok(WasmCoded(Err(e)));
+        }
+        Ok(WasmCoded(match rx.await {
+            Ok(r) => r.map(|m| info(&m)),
+            Err(_) => Err(WasmError::new(ENGINE_CLOSED, "the engine closed during the compile")),
+        }))
+    }
+
+    /// Compiles and caches the JavaScript runtime (quickjs-wasi's `quickjs.wasm`; see
+    /// native/README.md "JavaScript programs"), on a worker thread.
+    #[napi(ts_return_type = "Promise<WasmModuleInfo>")]
+    pub async fn compile_js_runtime(&self, bytes: Buffer) -> napi::Result<WasmCoded<WasmModuleInfo>> {
+        let bytes = bytes.to_vec();
+        let core = self.core.clone();
+        let (tx, rx) = oneshot::channel();
+        if let Err(e) = self.pool.try_submit(move || core.compile_js_runtime(&bytes), move |r| {
             let _ = tx.send(r);
         }) {
             return Ok(WasmCoded(Err(e)));

@@ -79,6 +79,8 @@ pub enum Outcome {
     StackOverflow,
     /// The wall-clock backstop (epoch interruption) ended the run.
     Timeout,
+    /// A JavaScript program threw an exception nobody caught (the message describes it).
+    JsException,
 }
 
 impl Outcome {
@@ -91,9 +93,10 @@ impl Outcome {
             Outcome::TableLimit => "TABLE_LIMIT",
             Outcome::StackOverflow => "STACK_OVERFLOW",
             Outcome::Timeout => "TIMEOUT",
+            Outcome::JsException => "JS_EXCEPTION",
         }
     }
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::Trap,
         Outcome::OutOfFuel,
@@ -101,6 +104,7 @@ impl Outcome {
         Outcome::TableLimit,
         Outcome::StackOverflow,
         Outcome::Timeout,
+        Outcome::JsException,
     ];
 }
 

@@ -17,6 +17,7 @@ use wasmtime::{
 };
 
 use super::codes::*;
+use super::js;
 use super::wasi::{self, HasRunIo, OutputSink, ProcExit, RunIo};
 
 pub type ModuleHash = [u8; 32];
@@ -125,6 +126,8 @@ pub struct LoadedModule {
     pub exports: Vec<ExportInfo>,
     pub imports: Vec<String>,
     pub compile_ns: u64,
+    /// The JavaScript runtime (QuickJS, `js.rs`): runs only with a script, never as a program.
+    pub js_runtime: bool,
     pre: InstancePre<RunState>,
 }
 
@@ -141,6 +144,9 @@ pub struct RunRequest {
     pub timeout_ms: u64,
     pub seed: [u8; 32],
     pub clock_start_ns: u64,
+    /// A JavaScript program's source: `module_hash` is then the JavaScript runtime's and
+    /// `export`/`args` are unused (see `js.rs`).
+    pub script: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,7 +171,7 @@ pub struct EngineCounters {
     pub cache_hits: AtomicU64,
     pub runs: AtomicU64,
     pub fuel_used: AtomicU64,
-    pub outcomes: [AtomicU64; 7],
+    pub outcomes: [AtomicU64; 8],
 }
 
 struct Cache {
@@ -176,6 +182,7 @@ struct Cache {
 pub struct EngineCore {
     pub engine: Engine,
     linker: Linker<RunState>,
+    js_linker: Linker<RunState>,
     cache: Mutex<Cache>,
     pub opts: EngineOptions,
     pub counters: EngineCounters,
@@ -230,9 +237,13 @@ impl EngineCore {
         let engine = Engine::new(&config).map_err(|e| WasmError::new(ENGINE_FAILURE, format!("engine configuration: {e}")))?;
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| WasmError::new(ENGINE_FAILURE, format!("WASI linker: {e}")))?;
+        let mut js_linker = Linker::new(&engine);
+        wasi::add_to_linker(&mut js_linker).map_err(|e| WasmError::new(ENGINE_FAILURE, format!("WASI linker: {e}")))?;
+        js::add_to_linker(&mut js_linker).map_err(|e| WasmError::new(ENGINE_FAILURE, format!("JavaScript host linker: {e}")))?;
         Ok(Self {
             engine,
             linker,
+            js_linker,
             cache: Mutex::new(Cache { map: HashMap::new(), order: VecDeque::new() }),
             opts,
             counters: EngineCounters::default(),
@@ -249,11 +260,25 @@ impl EngineCore {
 
     /// Validates, checks imports, compiles and caches. A module already cached is not recompiled.
     pub fn compile(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, WasmError> {
+        self.compile_as(bytes, false)
+    }
+
+    /// Compiles and caches the JavaScript runtime (quickjs-wasi's `quickjs.wasm`): the WASI
+    /// subset plus the `env.host_*` functions of `js.rs` are offered, and the driver's exports
+    /// must be there. Runs of it need a script.
+    pub fn compile_js_runtime(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, WasmError> {
+        self.compile_as(bytes, true)
+    }
+
+    fn compile_as(&self, bytes: &[u8], js_runtime: bool) -> Result<Arc<LoadedModule>, WasmError> {
         if bytes.len() > self.opts.max_module_bytes {
             return Err(WasmError::new(MODULE_TOO_LARGE, format!("{} bytes; the limit is {}", bytes.len(), self.opts.max_module_bytes)));
         }
         let hash = module_hash(bytes);
         if let Some(hit) = self.cached(&hash) {
+            if hit.js_runtime != js_runtime {
+                return Err(WasmError::new(UNKNOWN_IMPORT, if hit.js_runtime { "this module is the engine's JavaScript runtime; it imports env.host_* functions, which programs are not offered" } else { "this module is a program, not the JavaScript runtime" }));
+            }
             self.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
@@ -267,6 +292,7 @@ impl EngineCore {
             let name = format!("{}.{}", imp.module(), imp.name());
             match imp.ty() {
                 ExternType::Func(_) if imp.module() == wasi::WASI_MODULE && wasi::OFFERED.contains(&imp.name()) => {}
+                ExternType::Func(_) if js_runtime && imp.module() == js::HOST_MODULE && js::HOST_OFFERED.contains(&imp.name()) => {}
                 ExternType::Func(_) => {
                     return Err(WasmError::new(UNKNOWN_IMPORT, format!("the module imports function {name}, which the sandbox does not offer (offered: {}.{{{}}})", wasi::WASI_MODULE, wasi::OFFERED.join(","))));
                 }
@@ -282,7 +308,13 @@ impl EngineCore {
             }
             imports.push(name);
         }
-        let pre = self.linker.instantiate_pre(&module).map_err(|e| WasmError::new(UNKNOWN_IMPORT, format!("{e:#}")))?;
+        if js_runtime {
+            if let Some(missing) = js::REQUIRED_EXPORTS.iter().find(|n| module.get_export(n).is_none()) {
+                return Err(WasmError::new(NO_SUCH_EXPORT, format!("not the JavaScript runtime this engine drives: no export {missing}")));
+            }
+        }
+        let linker = if js_runtime { &self.js_linker } else { &self.linker };
+        let pre = linker.instantiate_pre(&module).map_err(|e| WasmError::new(UNKNOWN_IMPORT, format!("{e:#}")))?;
         let exports = module
             .exports()
             .filter_map(|e| match e.ty() {
@@ -294,7 +326,7 @@ impl EngineCore {
                 _ => None,
             })
             .collect();
-        let loaded = Arc::new(LoadedModule { hash, exports, imports, compile_ns: started.elapsed().as_nanos() as u64, pre });
+        let loaded = Arc::new(LoadedModule { hash, exports, imports, compile_ns: started.elapsed().as_nanos() as u64, js_runtime, pre });
         self.counters.compiled.fetch_add(1, Ordering::Relaxed);
         let mut cache = self.cache.lock().expect("cache lock");
         if !cache.map.contains_key(&hash) {
@@ -341,6 +373,17 @@ impl EngineCore {
         if req.timeout_ms == 0 {
             return Err(WasmError::new(INVALID_ARGUMENT, "timeout must be at least 1 ms"));
         }
+        match (&req.script, module.js_runtime) {
+            (Some(_), true) => {
+                if !req.args.is_empty() {
+                    return Err(WasmError::new(ARGUMENT_MISMATCH, "a JavaScript program takes no arguments (use argv and stdin)"));
+                }
+                return Ok((module, Vec::new()));
+            }
+            (Some(_), false) => return Err(WasmError::new(INVALID_ARGUMENT, "a script runs on the JavaScript runtime; this module is not it")),
+            (None, true) => return Err(WasmError::new(INVALID_ARGUMENT, "the JavaScript runtime runs scripts only")),
+            (None, false) => {}
+        }
         let export = module.exports.iter().find(|e| e.name == req.export).ok_or_else(|| {
             let names: Vec<&str> = module.exports.iter().map(|e| e.name.as_str()).collect();
             WasmError::new(NO_SUCH_EXPORT, format!("no exported function {:?} (exports: {})", req.export, names.join(", ")))
@@ -375,6 +418,8 @@ impl EngineCore {
     pub fn run_with(&self, req: RunRequest, sink: Option<Arc<OutputSink>>) -> Result<RunOutput, WasmError> {
         let (module, args) = self.check(&req)?;
         let started = Instant::now();
+        let script = req.script;
+        let (js_argv, js_stdin) = if script.is_some() { (req.argv.iter().map(|a| a.as_bytes().to_vec()).collect::<Vec<_>>(), req.stdin.clone()) } else { (Vec::new(), Vec::new()) };
         let mut io = RunIo::new(req.argv, req.stdin, req.max_output_bytes, req.clock_start_ns, req.fuel, req.seed);
         io.sink = sink;
         let state = RunState {
@@ -392,9 +437,14 @@ impl EngineCore {
 
         let mut results = Vec::new();
         let mut setup_ns = 0;
+        let mut js_exception: Option<String> = None;
         let ended: wasmtime::Result<()> = (|| {
             let instance = module.pre.instantiate(&mut store)?;
             setup_ns = started.elapsed().as_nanos() as u64;
+            if let Some(script) = &script {
+                js_exception = js::run_script(&mut store, &instance, script, &js_argv, &js_stdin)?;
+                return Ok(());
+            }
             let func = instance.get_func(&mut store, &req.export).ok_or_else(|| wasmtime::Error::msg("export vanished"))?;
             let mut out = vec![Val::I32(0); func.ty(&store).results().len()];
             func.call(&mut store, &args, &mut out)?;
@@ -406,9 +456,13 @@ impl EngineCore {
         }
         let run_ns = (started.elapsed().as_nanos() as u64).saturating_sub(setup_ns);
         let fuel_used = if self.opts.fuel { req.fuel - store.get_fuel().unwrap_or(0) } else { 0 };
-        let (outcome, message) = match &ended {
-            Ok(()) => (Outcome::Ok, String::new()),
-            Err(e) => classify(e, store.data()),
+        let (outcome, message) = match (&ended, js_exception) {
+            (Ok(()), None) => (Outcome::Ok, String::new()),
+            (Ok(()), Some(description)) => {
+                store.data_mut().io.write(2, format!("Uncaught {description}\n").as_bytes());
+                (Outcome::JsException, description)
+            }
+            (Err(e), _) => classify(e, store.data()),
         };
         let state = store.into_data();
         let c = &self.counters;

@@ -6,6 +6,7 @@
 pub mod binding;
 pub mod codes;
 pub mod engine;
+pub mod js;
 pub mod pool;
 pub mod prng;
 pub mod wasi;

@@ -28,6 +28,7 @@ fn req(core: &EngineCore, name: &str, export: &str, args: Vec<i64>) -> RunReques
         timeout_ms: 5_000,
         seed: [0; 32],
         clock_start_ns: 0,
+        script: None,
     }
 }
 
@@ -180,4 +181,77 @@ fn a_streaming_run_delivers_its_output_as_a_prefix_while_it_runs() {
     assert_eq!((stdout, stderr.len()), (out.stdout.clone(), 0));
     let flood = core.run_with(RunRequest { fuel: 10_000_000, ..req(&core, "flood", "_start", vec![]) }, Some(sink.clone())).unwrap();
     assert_eq!(sink.take().0, flood.stdout, "only the kept (capped) bytes are streamed");
+}
+
+// JavaScript programs on QuickJS (quickjs-wasi's quickjs.wasm from node_modules).
+
+fn js_engine() -> (EngineCore, super::engine::ModuleHash) {
+    let path = format!("{}/../node_modules/quickjs-wasi/quickjs.wasm", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (npm install)"));
+    let core = EngineCore::new(EngineOptions { workers: 2, queue_depth: 2, max_memory_bytes: 64 << 20, max_output_bytes: 1 << 16, ..EngineOptions::default() }).unwrap();
+    let m = core.compile_js_runtime(&bytes).unwrap();
+    assert!(core.compile(&bytes).is_err(), "the runtime must not be accepted as a program");
+    (core, m.hash)
+}
+
+fn js(core: &EngineCore, runtime: super::engine::ModuleHash, source: &str, fuel: u64, memory: usize) -> RunOutput {
+    core.run(RunRequest {
+        module_hash: runtime,
+        export: String::new(),
+        args: vec![],
+        argv: vec!["a".into(), "b c".into()],
+        stdin: b"input text".to_vec(),
+        fuel,
+        memory_limit_bytes: memory,
+        max_output_bytes: 1 << 16,
+        timeout_ms: 10_000,
+        seed: [7; 32],
+        clock_start_ns: 1_700_000_000_000_000_000,
+        script: Some(source.as_bytes().to_vec()),
+    })
+    .unwrap()
+}
+
+#[test]
+fn javascript_runs_on_quickjs_metered_and_deterministic() {
+    let (core, rt) = js_engine();
+    let src = "console.log('sum', 40 + 2, [1,2], {a:1}); console.error('to stderr'); print(input.toUpperCase(), argv.length, argv[1]); console.log(Date.now() > 1.6e12, typeof Math.random());";
+    let out = js(&core, rt, src, 50_000_000, 16 << 20);
+    assert_eq!(out.outcome, Outcome::Ok, "{}", out.message);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sum 42 [1,2] {\"a\":1}\nINPUT TEXT 2 b c\ntrue number\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "to stderr\n");
+    assert!(out.fuel_used > 0);
+    let again = js(&core, rt, src, 50_000_000, 16 << 20);
+    assert_eq!((again.fuel_used, again.stdout.clone()), (out.fuel_used, out.stdout.clone()));
+    // promises run to the end
+    let p = js(&core, rt, "Promise.resolve(5).then((v) => console.log('later', v)); console.log('now');", 50_000_000, 16 << 20);
+    assert_eq!(String::from_utf8_lossy(&p.stdout), "now\nlater 5\n");
+    let r = js(&core, rt, "console.log(Math.random())", 50_000_000, 16 << 20);
+    assert_eq!(r.stdout, js(&core, rt, "console.log(Math.random())", 50_000_000, 16 << 20).stdout, "seeded/clocked random");
+}
+
+#[test]
+fn javascript_failures_have_their_own_outcomes() {
+    let (core, rt) = js_engine();
+    let e = js(&core, rt, "function f() { throw new TypeError('bad thing'); }\nf();", 50_000_000, 16 << 20);
+    assert_eq!(e.outcome, Outcome::JsException);
+    assert!(e.message.starts_with("TypeError: bad thing"), "{}", e.message);
+    assert!(String::from_utf8_lossy(&e.stderr).starts_with("Uncaught TypeError: bad thing"), "{}", String::from_utf8_lossy(&e.stderr));
+    let syntax = js(&core, rt, "let = = 1;", 50_000_000, 16 << 20);
+    assert_eq!(syntax.outcome, Outcome::JsException);
+    assert!(syntax.message.starts_with("SyntaxError"), "{}", syntax.message);
+    let rejected = js(&core, rt, "(async () => { throw new Error('async boom'); })();", 50_000_000, 16 << 20);
+    assert_eq!(rejected.outcome, Outcome::Ok, "an unhandled rejection does not end the run: {}", rejected.message);
+    let lp = js(&core, rt, "for (;;) {}", 20_000_000, 16 << 20);
+    assert_eq!(lp.outcome, Outcome::OutOfFuel);
+    assert_eq!(lp.fuel_used, 20_000_000);
+    let mem = js(&core, rt, "const a = []; for (;;) a.push(new Array(100000).fill(1));", 5_000_000_000, 8 << 20);
+    assert_eq!(mem.outcome, Outcome::MemoryLimit, "{}", mem.message);
+    let deep = js(&core, rt, "function r(n) { return r(n + 1) + 1; } r(0);", 5_000_000_000, 16 << 20);
+    assert!(matches!(deep.outcome, Outcome::JsException | Outcome::StackOverflow), "{:?} {}", deep.outcome, deep.message);
+    let import = js(&core, rt, "import('fs').then(() => console.log('imported'), (e) => console.log('refused'));", 50_000_000, 16 << 20);
+    assert_eq!(String::from_utf8_lossy(&import.stdout), "refused\n");
+    // the engine keeps serving
+    let ok = js(&core, rt, "console.log(1 + 1)", 50_000_000, 16 << 20);
+    assert_eq!((ok.outcome, String::from_utf8_lossy(&ok.stdout).into_owned()), (Outcome::Ok, "2\n".into()));
 }

@@ -143,6 +143,26 @@ impl RunIo {
     }
 }
 
+impl RunIo {
+    /// Appends to stdout (fd 1) or stderr (fd 2) within the cap, flags a truncation, feeds the
+    /// sink; returns the bytes kept.
+    pub fn write(&mut self, fd: i32, data: &[u8]) -> usize {
+        let cap = self.output_cap;
+        let (buf, flag) = if fd == 1 { (&mut self.stdout, &mut self.stdout_truncated) } else { (&mut self.stderr, &mut self.stderr_truncated) };
+        let before = buf.len();
+        if capped_append(buf, cap, data) {
+            *flag = true;
+        }
+        let kept = buf.len() - before;
+        if kept > 0 {
+            if let Some(sink) = &self.sink {
+                sink.push(fd, if fd == 1 { &self.stdout[before..] } else { &self.stderr[before..] });
+            }
+        }
+        kept
+    }
+}
+
 /// What the store carries: the run's I/O plus its resource limits.
 pub trait HasRunIo: 'static {
     fn io(&mut self) -> &mut RunIo;
@@ -156,7 +176,7 @@ fn memory<T>(caller: &mut Caller<'_, T>) -> Option<wasmtime::Memory> {
 }
 
 /// Takes `units` of fuel (no-op when the engine does not meter): a host call costs like code.
-fn charge<T>(caller: &mut Caller<'_, T>, bytes: usize) -> wasmtime::Result<()> {
+pub fn charge<T>(caller: &mut Caller<'_, T>, bytes: usize) -> wasmtime::Result<()> {
     let units = HOST_CALL_FUEL + (bytes as u64) / 8;
     if let Ok(left) = caller.get_fuel() {
         if left < units {
