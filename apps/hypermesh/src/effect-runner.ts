@@ -11,6 +11,13 @@
 // so an idle cluster does not spin; an operation arriving meanwhile releases it (releasePaced).
 // This is only a network delay as far as the protocol is concerned; it must stay well below the
 // pacemaker's base timeout.
+//
+// Output before a disk wait: the transport sends what a step wrote at the end of the JavaScript
+// turn, and an fsync blocks that turn. So when a persist follows output in the same drain (the
+// answers of a commit, then the persist of this replica's vote), the runner lets the turn end
+// first (`yieldBeforeDisk`, e.g. setImmediate) and performs the persist in the next one. Only
+// a delay again: nothing after the persist runs before it.
+
 import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
 import type { Clock, TimerHandle } from '@stoq/core';
 
@@ -34,6 +41,11 @@ export interface EffectRunnerOptions {
   shouldPace?(block: Block): boolean;
   /** Called once when an effect failed; the runner performs nothing afterwards. */
   onFatal(err: unknown, effect: Effect): void;
+  /**
+   * Schedules `resume` after the current turn's output has gone out (setImmediate in the
+   * service); a persist that follows output waits for it. Absent: persists run at once.
+   */
+  yieldBeforeDisk?(resume: () => void): void;
 }
 
 export class EffectRunner {
@@ -44,6 +56,9 @@ export class EffectRunner {
   private failed = false;
   private closed = false;
   private persisted = 0;
+  /** Something was sent or committed in this turn and not yet flushed by the transport. */
+  private outputPending = false;
+  private yielding = false;
 
   constructor(
     private readonly sinks: EffectSinks,
@@ -91,8 +106,17 @@ export class EffectRunner {
   }
 
   private drain(): void {
-    while (this.paused === null && !this.failed && !this.closed && this.queue.length > 0) {
+    while (this.paused === null && !this.yielding && !this.failed && !this.closed && this.queue.length > 0) {
       const e = this.queue[0]!;
+      if (e.type === 'persist' && this.outputPending && this.opts.yieldBeforeDisk) {
+        this.yielding = true;
+        this.opts.yieldBeforeDisk(() => {
+          this.yielding = false;
+          this.outputPending = false;
+          this.drain();
+        });
+        return;
+      }
       if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0 && (this.opts.shouldPace?.(e.message.block) ?? true)) {
         this.paused = this.opts.clock.setTimeout(() => {
           this.paused = null;
@@ -114,6 +138,13 @@ export class EffectRunner {
     }
   }
 
+  /** Output of this turn; the transport flushes it (process.nextTick) before microtasks run. */
+  private markOutput(): void {
+    if (this.outputPending) return;
+    this.outputPending = true;
+    queueMicrotask(() => (this.outputPending = false));
+  }
+
   private apply(e: Effect): void {
     switch (e.type) {
       case 'persist':
@@ -122,12 +153,15 @@ export class EffectRunner {
         return;
       case 'send':
         this.sinks.send(e.to, e.message);
+        this.markOutput();
         return;
       case 'broadcast':
         this.sinks.broadcast(e.message);
+        this.markOutput();
         return;
       case 'commit':
         this.sinks.commit(e.committed);
+        this.markOutput();
         return;
       case 'set-timer':
         this.sinks.setTimer(e.at);

@@ -6,7 +6,6 @@ import {
   encodeMessage,
   Replica,
   SafetyViolation,
-  type Block,
   type CommittedBlock,
   type EquivocationEvidence,
   type Message,
@@ -19,6 +18,7 @@ import {
 } from '@stoq/consensus';
 import { nativeFalcon, type Clock, type FalconScheme, type TimerHandle } from '@stoq/core';
 import type { Logger } from 'pino';
+import { mayPace } from './pacing';
 import { EffectRunner } from './effect-runner';
 import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { falconSigner } from './falcon-signatures';
@@ -136,7 +136,14 @@ export class Validator {
           opts.onEvidence?.(e);
         },
       },
-      { clock: opts.clock, emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 250, shouldPace: (b) => this.idle(b), onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`) },
+      {
+        clock: opts.clock,
+        emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 250,
+        shouldPace: (b) => mayPace(b, { mempoolSize: this.replica.status().mempoolSize, committedHeight: this.replica.committedTip.height, block: (h) => this.replica.block(h) }),
+        onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`),
+        // Commit answers and sends leave before this replica's next fsync, not after it.
+        yieldBeforeDisk: (resume) => setImmediate(resume),
+      },
     );
   }
 
@@ -363,16 +370,6 @@ export class Validator {
       }
       if (this.attempts.size > 0) this.armResubmit();
     }, every);
-  }
-
-  /** No operation waits here and none sits in an uncommitted ancestor of `block`. */
-  private idle(block: Block): boolean {
-    if (this.replica.status().mempoolSize > 0) return false;
-    const tip = this.replica.committedTip.height;
-    for (let b = this.replica.block(block.parentHash); b && b.height > tip; b = this.replica.block(b.parentHash)) {
-      if (b.payload.length > 0) return false;
-    }
-    return true;
   }
 
   private arm(at: number): void {

@@ -81,3 +81,27 @@ test('an empty proposal the validator does not want paced (operations in flight)
   r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
   expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
 });
+
+test('a persist that follows output in the same turn waits for the next turn (yieldBeforeDisk), order kept', () => {
+  const { log, sinks } = recorder();
+  const resumes: Array<() => void> = [];
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined, yieldBeforeDisk: (resume) => resumes.push(resume) });
+  // A persist with no output before it in this turn runs at once.
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
+  expect(log).toEqual(['persist', 'send vote 1 to 1']);
+  // Output, then a persist: the persist and everything after it wait for the resume.
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
+  r.perform([{ type: 'send', to: 3, message: vote(3) }]);
+  expect(log).toEqual(['persist', 'send vote 1 to 1']);
+  expect(r.backlog).toBe(3);
+  expect(resumes).toHaveLength(1);
+  resumes[0]!();
+  expect(log).toEqual(['persist', 'send vote 1 to 1', 'persist', 'send vote 2 to 2', 'send vote 3 to 3']);
+});
+
+test('without yieldBeforeDisk a persist after output runs at once', () => {
+  const { log, sinks } = recorder();
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
+  r.perform([{ type: 'send', to: 1, message: vote(1) }, { type: 'persist', state, blocks: [] }]);
+  expect(log).toEqual(['send vote 1 to 1', 'persist']);
+});

@@ -57,7 +57,12 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
   v.start();
   const pump = async (until: () => boolean) => {
     for (let i = 0; i < 20_000 && !until(); i++) {
-      const m = queue.shift();
+      let m = queue.shift();
+      if (!m) {
+        // The validator performs a persist that follows output in the next event-loop turn.
+        await new Promise((r) => setImmediate(r));
+        m = queue.shift();
+      }
       if (!m) {
         clock.advance(1000);
         for (const r of others) deliverAll(r.onTimeout(clock.now()), r.self);
