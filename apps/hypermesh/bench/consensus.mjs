@@ -1,0 +1,405 @@
+#!/usr/bin/env node
+// consensus_commit_latency and consensus_throughput: HyperMesh (4 validator processes on [::1],
+// enrolled with TrustChain, peers through TrustChain DNS, FALCON-1024 votes, SQLite block log with
+// fsync) against CometBFT v0.38 with its built-in kvstore app (4 validator processes on 127.0.0.1,
+// goleveldb), in the same run, the same operation size and the same offered load, both measured at
+// the client from submission to the committed answer:
+//   HyperMesh  hypermesh/consensus/submit (answers when the operation is committed, with its QC)
+//   CometBFT   /broadcast_tx_commit over HTTP JSON-RPC (answers when the tx is in a committed block)
+// CometBFT runs twice: as `cometbft testnet` configures it (timeout_commit 1 s) and tuned for
+// latency (timeout_commit 10 ms, skip_timeout_commit, gossip sleep and p2p flush throttle 10 ms). Each client request goes to
+// one of the four validators in turn, for both systems.
+//
+//   node apps/hypermesh/bench/consensus.mjs [--rate R] [--seconds S] [--in-flight C] [--op-bytes B]
+//                                          [--systems hypermesh,cometbft,cometbft-tuned]
+//
+// Two loads per system: open loop at R operations/s for S seconds (latency at the same offered load;
+// an operation counts from its scheduled send time, so a system that falls behind is charged for it)
+// and closed loop with C operations in flight for S seconds (throughput). CometBFT is built with
+// `go install` into ~/.cache/stoq/bin if it is not there. One JSON line per figure on stdout
+// ({"bench","unit","stoq","peer","peerName","ratio"}; ratio = stoq / peer, lower is better for
+// latencies), progress on stderr. A refused or failed operation fails the run.
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { homedir, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..', '..');
+const BIN = {
+  trustchain: join(ROOT, 'apps', 'trustchain', 'bin', 'trustchain.js'),
+  hypermesh: join(ROOT, 'apps', 'hypermesh', 'bin', 'hypermesh.js'),
+};
+const COMETBFT_VERSION = 'v0.38.17';
+const COMETBFT = join(homedir(), '.cache', 'stoq', 'bin', 'cometbft');
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+const round = (x) => Math.round(x * 100) / 100;
+function emit(bench, unit, stoq, peer, peerName, extra) {
+  process.stdout.write(`${JSON.stringify({ bench, unit, stoq: round(stoq), peer: round(peer), peerName, ratio: round(stoq / peer), ...extra })}\n`);
+}
+function percentile(values, p) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+function usage() {
+  process.stderr.write('usage: consensus.mjs [--rate R] [--seconds S] [--in-flight C] [--op-bytes B] [--systems hypermesh,cometbft,cometbft-tuned]\n');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { rate: 200, seconds: 10, inFlight: 256, opBytes: 100, systems: ['hypermesh', 'cometbft', 'cometbft-tuned'] };
+  const names = { '--rate': 'rate', '--seconds': 'seconds', '--in-flight': 'inFlight', '--op-bytes': 'opBytes' };
+  for (let i = 0; i < argv.length; i += 2) {
+    if (argv[i] === '--systems') {
+      opts.systems = String(argv[i + 1]).split(',');
+      if (opts.systems.some((s) => !['hypermesh', 'cometbft', 'cometbft-tuned'].includes(s))) usage();
+      continue;
+    }
+    const v = Number(argv[i + 1]);
+    if (!names[argv[i]] || !Number.isInteger(v) || v <= 0) usage();
+    opts[names[argv[i]]] = v;
+  }
+  if (opts.opBytes < 24) throw new Error('--op-bytes must be at least 24 (the operation carries its unique key)');
+  return opts;
+}
+
+// ------------------------------------------------------------------------------ processes
+
+const children = new Set();
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+/** Spawns a process with its output in logPath; resolves when `ready` matches an output line. */
+function start(cmd, args, { cwd, logPath, ready, env = {} }) {
+  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const fd = openSync(logPath, 'a');
+  return new Promise((resolve, reject) => {
+    const onLine = (text) => {
+      writeFileSync(fd, `${text}\n`);
+      const m = ready(text);
+      if (m) resolve({ child, ready: m });
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      reject(new Error(`${cmd} ${args[0]} exited (${code ?? signal}) before it was ready; see ${logPath}`));
+    });
+  });
+}
+
+function runNode(bin, args, cwd, env = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const jsonLine = (text) => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+};
+
+function freeTcpPort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ------------------------------------------------------------------------------ load
+
+/** A unique operation of `bytes` bytes: `bench-<run>-<seq>=` then filler (CometBFT kvstore: key=value). */
+function operation(run, seq, bytes) {
+  const head = `b${run}-${seq}=`;
+  return Buffer.from(head + 'x'.repeat(bytes - head.length));
+}
+
+/**
+ * Open loop: operation k is due at t0 + k/rate and counts from then (not from when it was sent),
+ * so queueing inside a system that falls behind is in its latency. Closed loop: `inFlight`
+ * workers each send the next operation when the previous one is answered.
+ */
+async function openLoop(submit, { rate, seconds }) {
+  const total = rate * seconds;
+  const latencies = [];
+  const pending = [];
+  const t0 = performance.now();
+  for (let k = 0; k < total; k++) {
+    const due = t0 + (k * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(submit(k).then(() => latencies.push(performance.now() - due)));
+  }
+  await Promise.all(pending);
+  const elapsedS = (performance.now() - t0) / 1000;
+  return { ops: total, rate: total / elapsedS, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function closedLoop(submit, { inFlight, seconds }) {
+  const latencies = [];
+  let next = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        await submit(next++);
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - t0) / 1000;
+  return { ops: latencies.length, rate: latencies.length / elapsedS, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const describe = (name, r) => `${name}: ${r.ops} ops, ${r.rate.toFixed(1)} ops/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`;
+
+// ------------------------------------------------------------------------------ HyperMesh
+
+/** STOQ_BENCH_PROFILE=DIR: each validator writes a V8 CPU profile there when it stops. */
+const profileFlags = () => (process.env.STOQ_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.STOQ_BENCH_PROFILE] : []);
+
+function serviceConfig(home, instance, tc) {
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    join(home, 'service.toml'),
+    ['[node]', `name = "${instance}"`, 'data_dir = "data"', '[transport]', 'bind = "[::1]:0"', '[certificates]', `root_fingerprint = "${tc.rootFingerprint}"`, '[service]', `trustchain = "${tc.stoq}"`, `dns = "${tc.dns}"`, 'lease_seconds = 5', ''].join('\n'),
+  );
+}
+
+async function hypermeshCluster(dir) {
+  const core = require('@stoq/core');
+  const rpcLib = require('@stoq/rpc');
+  const protos = require('@stoq/protos');
+  const procs = [];
+  const tcDir = join(dir, 'trustchain');
+  const genesisFile = join(dir, 'genesis.json');
+  const tcp = await start(process.execPath, [BIN.trustchain, 'serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], {
+    cwd: dir,
+    logPath: join(dir, 'trustchain.log'),
+    ready: (t) => (jsonLine(t)?.msg === 'trustchain serve ready' ? jsonLine(t) : null),
+  });
+  procs.push(tcp.child);
+  const tc = tcp.ready;
+  const homes = [];
+  for (let i = 1; i <= 4; i++) {
+    const home = join(dir, `hypermesh-${i}`);
+    homes.push(home);
+    serviceConfig(home, `hypermesh-${i}`, tc);
+    const token = runNode(BIN.trustchain, ['token', 'create', '--service', 'hypermesh', '--ttl', '1h', '--data-dir', tcDir], dir).trim();
+    runNode(BIN.hypermesh, ['enroll', '--config', 'service.toml'], home, { STOQ_JOIN_TOKEN: token });
+  }
+  runNode(BIN.hypermesh, ['genesis', '--chain-id', 'consensus-bench', '--out', genesisFile, ...homes.flatMap((h) => ['--config', join(h, 'service.toml')])], dir);
+  const validators = await Promise.all(
+    homes.map((h, i) =>
+      start(process.execPath, [...profileFlags(), BIN.hypermesh, 'serve', '--config', 'service.toml', '--genesis', genesisFile], {
+        cwd: h,
+        logPath: join(dir, `hypermesh-${i + 1}.log`),
+        ready: (t) => (jsonLine(t)?.msg === 'hypermesh validator ready' ? jsonLine(t) : null),
+      }),
+    ),
+  );
+  procs.push(...validators.map((v) => v.child));
+
+  // The client: TrustChain's admin identity, one STOQ connection per validator.
+  const adminDir = join(tcDir, 'admin');
+  const leaf = core.parseHybridCertificate(core.pemToDerList(readFileSync(join(adminDir, 'identity', 'cert.pem'), 'utf8'), 'CERTIFICATE', 'cert')[0]);
+  const identity = await core.NodeIdentity.loadOrCreate({ dataDir: adminDir, service: 'admin', instance: leaf.commonName, ca: null, ipAddresses: [...leaf.ipAddresses] });
+  const transport = core.StoqTransport.create({ identity, bind: '[::1]:0' });
+  const rpc = new rpcLib.RpcClient({
+    connector: (ep, o) => transport.connect(ep, { ...o, serverName: 'hypermesh.hypermesh' }),
+    resolver: new rpcLib.StaticResolver({ hypermesh: validators.map((v) => v.ready.stoq) }),
+    retry: { maxAttempts: 1 },
+  });
+  const H = protos.hypermesh.ConsensusMethods;
+  const targets = validators.map((v) => v.ready.stoq);
+  for (const deadline = Date.now() + 60_000; ; ) {
+    const s = await rpc.call(H.status, {}, { timeoutMs: 5000, target: targets[0] }).catch(() => null);
+    if (s && Number(s.committedHeight) >= 2) break;
+    if (Date.now() > deadline) throw new Error('HyperMesh did not start committing within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let runs = 0;
+  return {
+    name: 'hypermesh',
+    newRun() {
+      const run = `h${runs++}`;
+      return (seq, bytes) => rpc.call(H.submit, { operationId: `${run}-${seq}`, payload: operation(run, seq, bytes) }, { timeoutMs: 60_000, target: targets[seq % 4] });
+    },
+    async close() {
+      rpc.close();
+      await transport.close();
+      for (const c of procs.reverse()) await stop(c);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------ CometBFT
+
+function ensureCometBft() {
+  const have = existsSync(COMETBFT) && spawnSync(COMETBFT, ['version'], { encoding: 'utf8' }).stdout.trim() === COMETBFT_VERSION.slice(1);
+  if (have) return;
+  log(`building CometBFT ${COMETBFT_VERSION} with go install (about a minute)`);
+  const r = spawnSync('go', ['install', `github.com/cometbft/cometbft/cmd/cometbft@${COMETBFT_VERSION}`], {
+    env: { ...process.env, GOBIN: dirname(COMETBFT), GOFLAGS: '-mod=mod' },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`go install cometbft failed (is Go installed? GOSUMDB=off helps if the checksum lookup fails): ${r.stderr}`);
+}
+
+/** Sets `key = value` in the TOML section that already holds it (CometBFT's config has unique keys per section). */
+function setToml(text, section, key, value) {
+  const start = text.indexOf(`[${section}]`);
+  if (start < 0) throw new Error(`config.toml has no [${section}]`);
+  const re = new RegExp(`^${key} = .*$`, 'm');
+  const rest = text.slice(start);
+  if (!re.test(rest)) throw new Error(`config.toml [${section}] has no ${key}`);
+  return text.slice(0, start) + rest.replace(re, `${key} = ${value}`);
+}
+
+async function cometCluster(dir, tuned) {
+  ensureCometBft();
+  const out = join(dir, tuned ? 'cometbft-tuned' : 'cometbft');
+  const gen = spawnSync(COMETBFT, ['testnet', '--v', '4', '--o', out, ...Array(4).fill(['--hostname', '127.0.0.1']).flat()], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`cometbft testnet: ${gen.stderr}`);
+  const p2p = [];
+  const rpcPorts = [];
+  for (let i = 0; i < 4; i++) p2p.push(await freeTcpPort()), rpcPorts.push(await freeTcpPort());
+  const ids = [0, 1, 2, 3].map((i) => spawnSync(COMETBFT, ['show-node-id', '--home', join(out, `node${i}`)], { encoding: 'utf8' }).stdout.trim());
+  const procs = [];
+  for (let i = 0; i < 4; i++) {
+    const file = join(out, `node${i}`, 'config', 'config.toml');
+    let t = readFileSync(file, 'utf8');
+    t = t.replace(/^proxy_app = .*$/m, 'proxy_app = "kvstore"');
+    t = setToml(t, 'rpc', 'laddr', `"tcp://127.0.0.1:${rpcPorts[i]}"`);
+    t = setToml(t, 'p2p', 'laddr', `"tcp://127.0.0.1:${p2p[i]}"`);
+    t = setToml(t, 'p2p', 'persistent_peers', `"${ids.map((id, j) => (j === i ? null : `${id}@127.0.0.1:${p2p[j]}`)).filter(Boolean).join(',')}"`);
+    // Enough broadcast_tx_commit waiters for the closed loop (each holds a subscription).
+    t = setToml(t, 'rpc', 'max_subscription_clients', '2000');
+    t = setToml(t, 'rpc', 'max_open_connections', '4000');
+    t = setToml(t, 'rpc', 'timeout_broadcast_tx_commit', '"60s"');
+    if (tuned) {
+      t = setToml(t, 'consensus', 'timeout_commit', '"10ms"');
+      t = setToml(t, 'consensus', 'skip_timeout_commit', 'true');
+      t = setToml(t, 'consensus', 'peer_gossip_sleep_duration', '"10ms"');
+      // Every consensus step is a p2p message round; the default flush throttle (100 ms) would
+      // hold each one back.
+      t = setToml(t, 'p2p', 'flush_throttle_timeout', '"10ms"');
+    }
+    writeFileSync(file, t);
+  }
+  for (let i = 0; i < 4; i++) {
+    const p = await start(COMETBFT, ['start', '--home', join(out, `node${i}`)], {
+      cwd: out,
+      logPath: join(dir, `${tuned ? 'cometbft-tuned' : 'cometbft'}-${i}.log`),
+      ready: (t) => /Started node|Starting RPC HTTP server/.test(t),
+    });
+    procs.push(p.child);
+  }
+  const urls = rpcPorts.map((p) => `http://127.0.0.1:${p}`);
+  for (const deadline = Date.now() + 60_000; ; ) {
+    const s = await fetch(`${urls[0]}/status`).then((r) => r.json()).catch(() => null);
+    if (s && Number(s.result.sync_info.latest_block_height) >= 2) break;
+    if (Date.now() > deadline) throw new Error('CometBFT did not start committing within 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  let runs = 0;
+  return {
+    name: tuned ? 'cometbft-tuned' : 'cometbft',
+    newRun() {
+      const run = `c${runs++}`;
+      return async (seq, bytes) => {
+        const tx = operation(run, seq, bytes).toString('hex');
+        const res = await fetch(`${urls[seq % 4]}/broadcast_tx_commit?tx=0x${tx}`);
+        const body = await res.json();
+        const r = body.result;
+        if (!r || r.check_tx.code !== 0 || r.tx_result.code !== 0) throw new Error(`CometBFT refused an operation: ${JSON.stringify(body).slice(0, 300)}`);
+      };
+    },
+    async close() {
+      for (const c of procs.reverse()) await stop(c);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------ main
+
+async function measure(system, opts) {
+  const open = system.newRun();
+  const o = await openLoop((k) => open(k, opts.opBytes), opts);
+  log(describe(`${system.name} open loop ${opts.rate}/s`, o));
+  const closed = system.newRun();
+  const c = await closedLoop((k) => closed(k, opts.opBytes), opts);
+  log(describe(`${system.name} closed loop ${opts.inFlight} in flight`, c));
+  return { open: o, closed: c };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'stoq-consensus-bench-'));
+  const results = {};
+  try {
+    const makers = { hypermesh: () => hypermeshCluster(dir), cometbft: () => cometCluster(dir, false), 'cometbft-tuned': () => cometCluster(dir, true) };
+    for (const name of opts.systems) {
+      const system = await makers[name]();
+      try {
+        results[system.name] = await measure(system, opts);
+      } finally {
+        await system.close();
+      }
+    }
+  } catch (err) {
+    log(`logs kept in ${dir}`);
+    throw err;
+  }
+  if (process.env.STOQ_BENCH_KEEP) log(`logs kept in ${dir} (STOQ_BENCH_KEEP)`);
+  else rmSync(dir, { recursive: true, force: true });
+  const h = results.hypermesh;
+  if (!h) return;
+  const extra = { validators: 4, opBytes: opts.opBytes, loadavg1: round(loadavg()[0]) };
+  for (const [peer, label] of [
+    ['cometbft', `CometBFT ${COMETBFT_VERSION} kvstore (cometbft testnet defaults)`],
+    ['cometbft-tuned', `CometBFT ${COMETBFT_VERSION} kvstore (timeout_commit 10ms)`],
+  ]) {
+    const c = results[peer];
+    if (!c) continue;
+    emit('consensus_commit_latency_p50', 'ms', h.open.p50, c.open.p50, label, { ...extra, offeredOpsPerSecond: opts.rate });
+    emit('consensus_commit_latency_p99', 'ms', h.open.p99, c.open.p99, label, { ...extra, offeredOpsPerSecond: opts.rate });
+    emit('consensus_throughput', 'ops/s', h.closed.rate, c.closed.rate, label, { ...extra, inFlight: opts.inFlight });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`consensus bench failed: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
