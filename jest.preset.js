@@ -25,6 +25,7 @@ module.exports = {
     '^@stoq/four-proof$': path.join(root, 'libs/four-proof/src/index.ts'),
     '^@stoq/ipv6$': path.join(root, 'libs/ipv6/src/index.ts'),
     '^@stoq/der$': path.join(root, 'libs/der/src/index.ts'),
+    '^@stoq/catalog-receipt$': path.join(root, 'libs/catalog-receipt/src/index.ts'),
     '^@stoq/service$': path.join(root, 'libs/stoq-service/src/index.ts'),
     '^@stoq/protos$': path.join(root, 'libs/protos/src/index.ts'),
     '^@stoq/consensus$': path.join(root, 'libs/consensus/src/index.ts'),

@@ -25,6 +25,10 @@ export const CATALOG_ERROR_CODES = {
   ENGINE_FAILURE: Status.INTERNAL,
   MODULE_NOT_LOADED: Status.INTERNAL,
   STORE_DAMAGED: Status.INTERNAL,
+  /** The request id was used before for another request. */
+  REQUEST_ID_REUSED: Status.ALREADY_EXISTS,
+  /** An earlier attempt of this request reserved its fee but left no stored answer. */
+  REQUEST_IN_DOUBT: Status.ABORTED,
 } as const;
 
 export type CatalogErrorCode = keyof typeof CATALOG_ERROR_CODES;

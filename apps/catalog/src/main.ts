@@ -14,7 +14,8 @@ export const SERVE_USAGE = `usage: catalog serve --config <catalog.toml> [--data
     [--default-memory-bytes B] (16 MiB)  [--max-fuel F] (1e10)  [--max-output-bytes B] (512 KiB)
     [--timeout-ms T] (10000)  [--workers N] (cores)  [--queue N] (32 x workers)
     [--rate R] [--burst B] (executions per caller per second, default 1000 / 2000)
-  [--register-assets] (register uploaded programs as HyperMesh "program" assets)`;
+  [--register-assets] (register uploaded programs as HyperMesh "program" assets)
+  [--answer-window-seconds S] (default 86400: how long execute answers are kept for retries with the same request id)`;
 
 export function serve(argv: string[]): Promise<number> {
   return runServeCommand(argv, {

@@ -22,6 +22,7 @@ export const SERVE_OPTIONS = {
   burst: { type: 'string' },
   'reservation-grace-seconds': { type: 'string' },
   'register-assets': { type: 'boolean' },
+  'answer-window-seconds': { type: 'string' },
 } as const;
 
 export type ServeValues = { [K in Exclude<keyof typeof SERVE_OPTIONS, 'register-assets' | 'help'>]?: string } & { 'register-assets'?: boolean };
@@ -66,5 +67,6 @@ export function settingsFromFlags(v: ServeValues): CatalogSettings {
     },
     rate: { perSecond: n('rate', 1, 1_000_000, 1000), burst: n('burst', 1, 1_000_000, 2000) },
     registerAssets: v['register-assets'] ?? false,
+    answerWindowSeconds: n('answer-window-seconds', 60, 30 * 86_400, 86_400),
   };
 }

@@ -1,9 +1,10 @@
 // The pure parts: Caesar owner tags, the billing plan, transfer ids, rate limits, u128/u64.
-import { maxFee, PENDING, POST_PENDING, reservationTransfer, settlementTransfer, transferIdFrom, VOID_PENDING, voidTransfer } from '../src/core/billing';
+import { maxFee, PENDING, POST_PENDING, reservationTransfer, runTransferIds, settlementTransfer, transferIdFrom, VOID_PENDING, voidTransfer } from '../src/core/billing';
+import { inputHash } from '@stoq/catalog-receipt';
 import { ownerTag } from '../src/core/owner-tag';
 import { RateLimiter } from '../src/core/rate-limiter';
 import { parseU128, u128Bytes, u128FromBytes } from '../src/core/u128';
-import { fromU64, toU64 } from '../src/core/u64';
+import { fromU64, toU64 } from '@stoq/catalog-receipt';
 import { CatalogError, rpcErrorOf } from '../src/errors';
 import { RpcError, Status } from '@stoq/rpc';
 
@@ -59,4 +60,21 @@ test('errors map to stable statuses with the code in the message', () => {
   expect(engine.code).toBe(Status.RESOURCE_EXHAUSTED);
   const other = new Error('plain');
   expect(rpcErrorOf(other)).toBe(other);
+});
+
+test('idempotent runs: transfer ids derive from the request key (stable, distinct per role and per key)', () => {
+  const key = Buffer.alloc(32, 7);
+  const a = runTransferIds(key);
+  expect(runTransferIds(Buffer.from(key))).toEqual(a);
+  expect(new Set([a.reserve, a.settle, a.release]).size).toBe(3);
+  expect(runTransferIds(Buffer.alloc(32, 8)).reserve).not.toBe(a.reserve);
+  for (const id of Object.values(a)) expect(id > 0n && id < 1n << 127n).toBe(true);
+});
+
+test('a JavaScript run\'s input hash pins the QuickJS runtime; a wasm run\'s is unchanged', () => {
+  const base = { exportName: '', args: [], argv: [], stdin: Buffer.alloc(0), seed: Buffer.alloc(32), clockStartNs: 1n, fuelLimit: 10n, memoryLimitBytes: 1n << 20n };
+  const plain = inputHash(base);
+  expect(inputHash({ ...base, runtimeHash: Buffer.alloc(32, 1) })).not.toEqual(plain);
+  expect(inputHash({ ...base, runtimeHash: Buffer.alloc(32, 1) })).not.toEqual(inputHash({ ...base, runtimeHash: Buffer.alloc(32, 2) }));
+  expect(inputHash({ ...base })).toEqual(plain);
 });

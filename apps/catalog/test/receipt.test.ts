@@ -3,10 +3,7 @@
 import { falcon1024 } from '@noble/post-quantum/falcon.js';
 import { nativeFalcon } from '@stoq/core';
 import { catalog as proto } from '@stoq/protos';
-import { checkExecuteResponse } from '../src/core/check-response';
-import { decodeReceipt, encodeReceipt, keyIdOf, RECEIPT_BYTES, signReceipt, verifyReceipt, type ReceiptFields } from '../src/core/receipt';
-import { inputHash, outputHash } from '../src/core/run-digests';
-import { toU64 } from '../src/core/u64';
+import { checkExecuteResponse, decodeReceipt, encodeReceipt, inputHash, keyIdOf, outputHash, RECEIPT_BYTES, signReceipt, toU64, verifyReceipt, type ReceiptFields } from '@stoq/catalog-receipt';
 
 const keys = nativeFalcon.keypair();
 const signer = { publicKey: keys.publicKey, sign: (m: Uint8Array) => nativeFalcon.sign(keys.secretKey, m) };

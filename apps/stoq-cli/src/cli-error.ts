@@ -14,7 +14,9 @@ export type CliErrorCode =
   /** Nothing answered at the target within the timeout. */
   | 'UNREACHABLE'
   /** The server answered the RPC with a non-OK status. */
-  | 'RPC_FAILED';
+  | 'RPC_FAILED'
+  /** A Catalog receipt (or the answer around it) does not verify. */
+  | 'INVALID_RECEIPT';
 
 export class CliError extends CommandError<CliErrorCode> {}
 

@@ -16,7 +16,7 @@ const CLIENT_OPTIONS = `${DATA_DIR}
   --verbose            say which data dir is used and why
   -h, --help           this text`;
 
-export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs' | 'enroll' | 'verify-cert', string> = {
+export const HELP: Record<'main' | 'node' | 'ping' | 'call' | 'methods' | 'status' | 'logs' | 'enroll' | 'verify-cert' | 'verify-receipt', string> = {
   main: `usage: stoq <command> [options]        (stoq <command> --help for each command)
 
 commands:
@@ -28,6 +28,7 @@ commands:
   logs     the logs of the services npm start runs, merged and readable
   enroll   get an identity from TrustChain with a join token (for the CLI and scripts)
   verify-cert  audit a certificate: chains, CT, revocation, and an earned one's HyperMesh approval
+  verify-receipt  check a Catalog run's signed receipt from a saved \`catalog run --json\` answer
 
 common options: --data-dir DIR, --timeout MS, --json, --help (see each command)
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)
@@ -139,6 +140,13 @@ each service's SRV), connects to each (its certificate must name its service) an
 
 exit codes: 0 every instance SERVING, 1 some instance not serving or unreachable (or an error),
 2 usage error`,
+  'verify-receipt': `usage: stoq verify-receipt ANSWER.json [--key-id HEX] [--json]
+
+Checks a Catalog run's receipt offline, from an answer saved with \`catalog run --json\` (the same
+check as \`catalog verify-receipt\`): the 185-byte receipt's layout, its FALCON-1024 signature by
+the public key it carries, the key's id (SHA-256 of the key; --key-id pins the Catalog instance
+you expect), and that the outcome, results, stdout and stderr shown are the output it signs.
+exit codes: 0 valid, 1 not valid (the reason on stderr) or unreadable, 2 usage error`,
   'verify-cert': `usage: stoq verify-cert CERT.pem [--dns <[ipv6]:port>] [--identity DIR] [--genesis FILE] [--json]
 
 Audits a certificate trusting only the roots of your identity and the HyperMesh genesis:

@@ -9,6 +9,7 @@ import { runLogs } from './logs-command';
 import { runPing } from './ping-command';
 import { runStatus } from './status-command';
 import { runVerifyCert } from './verify-cert-command';
+import { runVerifyReceipt } from './verify-receipt-command';
 
 export const USAGE = HELP.main;
 
@@ -43,6 +44,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         return await runEnroll(rest);
       case 'verify-cert':
         return await runVerifyCert(rest);
+      case 'verify-receipt':
+        return await runVerifyReceipt(rest, io.stdout);
       case 'help':
       case '--help':
       case '-h': {
@@ -54,7 +57,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         io.stderr(`${USAGE}\n`);
         return 2;
       default:
-        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs, enroll, verify-cert; see stoq --help)\n`);
+        io.stderr(`stoq: unknown command "${command}" (commands: node, ping, call, methods, status, logs, enroll, verify-cert, verify-receipt; see stoq --help)\n`);
         return 2;
     }
   } catch (err) {

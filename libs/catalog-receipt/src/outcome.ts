@@ -1,5 +1,5 @@
 // Run outcomes: the engine's names and their wire numbers (catalog.proto RunOutcome; appended only).
-export const RUN_OUTCOMES = ['OK', 'TRAP', 'OUT_OF_FUEL', 'MEMORY_LIMIT', 'TABLE_LIMIT', 'STACK_OVERFLOW', 'TIMEOUT'] as const;
+export const RUN_OUTCOMES = ['OK', 'TRAP', 'OUT_OF_FUEL', 'MEMORY_LIMIT', 'TABLE_LIMIT', 'STACK_OVERFLOW', 'TIMEOUT', 'JS_EXCEPTION'] as const;
 export type RunOutcomeName = (typeof RUN_OUTCOMES)[number];
 
 export function outcomeNumber(name: string): number {

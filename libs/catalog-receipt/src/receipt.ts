@@ -7,7 +7,7 @@
 //   fuel used u64 (8) | fee u128 (16) | Caesar transfer id u128 (16) | outcome u8 (1) |
 //   issued at ns u64 (8) | key id = SHA-256(public key) (32)
 import { createHash } from 'node:crypto';
-import { u128Bytes, u128FromBytes } from './u128';
+import { u128Bytes, u128FromBytes } from './u128-bytes';
 
 export const RECEIPT_MAGIC = Buffer.from('CATRCPT1', 'latin1');
 export const RECEIPT_BYTES = 185;

@@ -1,8 +1,8 @@
 // An execute answer as JSON (what `catalog run --json` prints and `catalog verify-receipt`
 // reads): bytes as base64, hashes and key ids as hex, 64-bit and 128-bit numbers as strings.
 import { catalog as proto } from '@stoq/protos';
-import { outcomeName, outcomeNumber } from '../core/outcome';
-import { fromU64, toU64 } from '../core/u64';
+import { outcomeName, outcomeNumber } from './outcome';
+import { fromU64, toU64 } from './u64';
 
 export interface ReceiptJson {
   programHash: string;

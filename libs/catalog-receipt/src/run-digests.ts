@@ -12,6 +12,8 @@ export interface RunInput {
   readonly clockStartNs: bigint;
   readonly fuelLimit: bigint;
   readonly memoryLimitBytes: bigint;
+  /** JavaScript programs: SHA-256 of the QuickJS runtime that ran the source (absent for wasm). */
+  readonly runtimeHash?: Uint8Array;
 }
 
 export interface RunOutput {
@@ -51,6 +53,7 @@ export function inputHash(i: RunInput): Buffer {
   u64(h, i.clockStartNs);
   u64(h, i.fuelLimit);
   u64(h, i.memoryLimitBytes);
+  if (i.runtimeHash !== undefined) bytes(h, i.runtimeHash);
   return h.digest();
 }
 

@@ -1,26 +1,28 @@
 // The client commands: upload, run, programs, stats, verify-receipt. Exit 0: done; 1: Catalog
 // refused (a status), could not be reached, or a receipt does not verify; 2: usage.
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { nativeFalcon } from '@stoq/core';
 import { watToWasm } from '@stoq/native';
 import { catalog as proto } from '@stoq/protos';
 import { isRpcError, statusName } from '@stoq/rpc';
-import { checkExecuteResponse } from '../core/check-response';
 import { isProgramHash } from '../core/program-hash';
-import { fromU64 } from '../core/u64';
+import { executeJson, fromU64, SavedAnswerError, verifySavedAnswer } from '@stoq/catalog-receipt';
 import { connectCatalog, type CatalogSession } from './catalog-client';
 import { CliError, usage } from './cli-error';
-import { executeFromJson, executeJson, type ExecuteJson } from './response-json';
 
 const M = proto.CatalogMethods;
 
 export const HELP = `catalog: sandboxed, metered WebAssembly execution paid for through Caesar
 
   catalog serve --config catalog.toml ...       run the service (catalog serve --help)
-  catalog upload FILE.wasm|FILE.wat             store a program; prints its hash
+  catalog upload FILE.wasm|FILE.wat|FILE.js     store a program (.js: JavaScript, run on QuickJS); prints its hash
+      [--language wasm|javascript] (default: from the file name)
   catalog run HASH|FILE --fuel N --payer ID     run it, paying from your Caesar account ID
       [--export NAME] (default _start)  [--arg I64]...  [--argv S]...
+      [--request-id ID] (default: a fresh UUID; a retry with the same ID and request is answered
+       from Catalog's store: same receipt, no second charge)
       [--input TEXT | --input @FILE]  [--memory BYTES]  [--seed HEX64]  [--json]
       [--stream] (the program's stdout/stderr to yours as it writes them; the summary to stderr)
   catalog programs [--owner SERVICE]            list stored programs
@@ -60,14 +62,28 @@ async function session<T>(p: Parsed, body: (s: CatalogSession) => Promise<T>): P
   }
 }
 
-async function readModule(file: string): Promise<Buffer> {
+type Language = 'wasm' | 'javascript';
+
+function languageOf(file: string, given: string | undefined): Language {
+  if (given !== undefined) {
+    if (given !== 'wasm' && given !== 'javascript') throw usage('--language is wasm or javascript');
+    return given;
+  }
+  return /\.(js|mjs|cjs)$/i.test(file) ? 'javascript' : 'wasm';
+}
+
+function uploadRequest(module: Buffer, language: Language): proto.UploadProgramRequest {
+  return { module, language: language === 'javascript' ? proto.ProgramLanguage.PROGRAM_JAVASCRIPT : proto.ProgramLanguage.PROGRAM_WASM };
+}
+
+async function readModule(file: string, language: Language = 'wasm'): Promise<Buffer> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (cause) {
     throw new CliError('FILE', `cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, { cause });
   }
-  if (!file.endsWith('.wat')) return bytes;
+  if (language === 'javascript' || !file.endsWith('.wat')) return bytes;
   try {
     return watToWasm(bytes.toString('utf8'));
   } catch (cause) {
@@ -78,21 +94,23 @@ async function readModule(file: string): Promise<Buffer> {
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 
 export async function upload(argv: string[]): Promise<number> {
-  const p = parse('upload', argv, {});
+  const p = parse('upload', argv, { language: { type: 'string' } });
   const file = p.positionals[0];
-  if (!file || p.positionals.length > 1) throw usage('catalog upload takes one FILE.wasm or FILE.wat');
-  const module = await readModule(file);
+  if (!file || p.positionals.length > 1) throw usage('catalog upload takes one FILE.wasm, FILE.wat or FILE.js');
+  const language = languageOf(file, str(p, 'language'));
+  const module = await readModule(file, language);
   return session(p, async (s) => {
-    const r = await s.rpc.call(M.uploadProgram, { module });
+    const r = await s.rpc.call(M.uploadProgram, uploadRequest(module, language));
     const prog = r.program!;
-    if (p.values['json']) out(JSON.stringify({ hash: prog.hash, size: prog.size, duplicate: r.duplicate ?? false, exports: prog.exports, assetId: prog.assetId }));
+    if (p.values['json']) out(JSON.stringify({ hash: prog.hash, size: prog.size, duplicate: r.duplicate ?? false, language, exports: prog.exports, assetId: prog.assetId }));
+    else if (language === 'javascript') out(`${prog.hash}${r.duplicate ? ' (already stored)' : ''}\n  JavaScript, runs on QuickJS runtime ${prog.runtimeHash}`);
     else out(`${prog.hash}${r.duplicate ? ' (already stored)' : ''}\n  exports: ${(prog.exports ?? []).map((e) => `${e.name}(${(e.params ?? []).join(', ')}) -> ${(e.results ?? []).join(', ') || '()'}`).join('; ')}`);
     return 0;
   });
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const p = parse('run', argv, { fuel: { type: 'string' }, payer: { type: 'string' }, export: { type: 'string' }, arg: { type: 'string', multiple: true }, argv: { type: 'string', multiple: true }, input: { type: 'string' }, memory: { type: 'string' }, seed: { type: 'string' }, stream: { type: 'boolean', default: false } });
+  const p = parse('run', argv, { fuel: { type: 'string' }, payer: { type: 'string' }, export: { type: 'string' }, arg: { type: 'string', multiple: true }, argv: { type: 'string', multiple: true }, input: { type: 'string' }, memory: { type: 'string' }, seed: { type: 'string' }, stream: { type: 'boolean', default: false }, language: { type: 'string' }, 'request-id': { type: 'string' } });
   const target = p.positionals[0];
   if (!target || p.positionals.length > 1) throw usage('catalog run takes one HASH or FILE');
   const fuel = str(p, 'fuel');
@@ -103,9 +121,14 @@ export async function run(argv: string[]): Promise<number> {
   const stdin = input === undefined ? Buffer.alloc(0) : input.startsWith('@') ? await readFile(input.slice(1)) : Buffer.from(input, 'utf8');
   const seedHex = str(p, 'seed');
   if (seedHex !== undefined && !/^[0-9a-fA-F]{64}$/.test(seedHex)) throw usage('catalog run: --seed is 64 hex characters');
+  const requestId = str(p, 'request-id') ?? randomUUID();
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(requestId)) throw usage('catalog run: --request-id is 1-64 characters of [A-Za-z0-9._-]');
   return session(p, async (s) => {
     let hash = target.toLowerCase();
-    if (!isProgramHash(hash)) hash = (await s.rpc.call(M.uploadProgram, { module: await readModule(target) })).program!.hash!;
+    if (!isProgramHash(hash)) {
+      const language = languageOf(target, str(p, 'language'));
+      hash = (await s.rpc.call(M.uploadProgram, uploadRequest(await readModule(target, language), language))).program!.hash!;
+    }
     const request: proto.ExecuteRequest = {
       programHash: hash,
       export: str(p, 'export') ?? '',
@@ -116,6 +139,7 @@ export async function run(argv: string[]): Promise<number> {
       memoryLimitBytes: Number(str(p, 'memory') ?? 0),
       payerAccountId: payer,
       seed: seedHex ? Buffer.from(seedHex, 'hex') : new Uint8Array(),
+      requestId,
     };
     let res: proto.ExecuteResponse | null = null;
     if (p.values['stream']) {
@@ -186,13 +210,13 @@ export async function verifyReceiptCommand(argv: string[]): Promise<number> {
   if (!file || p.positionals.length > 1) throw usage('catalog verify-receipt takes one FILE.json (saved from catalog run --json)');
   const keyId = str(p, 'key-id');
   if (keyId !== undefined && !/^[0-9a-fA-F]{64}$/.test(keyId)) throw usage('--key-id is 64 hex characters (SHA-256 of the Catalog instance\'s FALCON public key)');
-  let res: proto.ExecuteResponse;
+  let verdict;
   try {
-    res = executeFromJson(JSON.parse(await readFile(file, 'utf8')) as ExecuteJson);
+    verdict = verifySavedAnswer(await readFile(file, 'utf8'), (k, m, s) => nativeFalcon.verify(k, m, s), keyId ? Buffer.from(keyId, 'hex') : undefined);
   } catch (cause) {
-    throw new CliError('FILE', `${file}: not a saved catalog run --json answer: ${(cause as Error).message}`, { cause });
+    const why = cause instanceof SavedAnswerError ? cause.message : `cannot read it: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`;
+    throw new CliError('FILE', `${file}: ${why}`, { cause });
   }
-  const verdict = checkExecuteResponse(res, (k, m, s) => nativeFalcon.verify(k, m, s), keyId ? Buffer.from(keyId, 'hex') : undefined);
   if (!verdict.valid) throw new CliError('INVALID_RECEIPT', `receipt does not verify: ${verdict.reason}`);
   const f = verdict.fields;
   out(`receipt valid: program ${Buffer.from(f.programHash).toString('hex')}, fuel ${f.fuelUsed}, fee ${f.fee}, transfer ${f.transferId}, signed by key ${Buffer.from(f.keyId).toString('hex')}`);

@@ -19,11 +19,11 @@ export interface Billing {
   /** The payer exists on the billing ledger and is owned by `callerService`. */
   checkPayer(payer: bigint, callerService: string, deadline: number | undefined): Promise<void>;
   /** Reserves fuel_limit × price; returns the pending transfer's id. */
-  reserve(payer: bigint, fuelLimit: bigint): Promise<bigint>;
+  reserve(payer: bigint, fuelLimit: bigint, id?: bigint): Promise<bigint>;
   /** Posts `fee` (voids when 0); returns the settling transfer's id. */
-  settle(pendingId: bigint, fee: bigint): Promise<bigint>;
+  settle(pendingId: bigint, fee: bigint, id?: bigint): Promise<bigint>;
   /** Voids the whole reservation (the run never started). */
-  release(pendingId: bigint): Promise<void>;
+  release(pendingId: bigint, id?: bigint): Promise<void>;
 }
 
 function unavailable(err: unknown, what: string): never {
@@ -93,25 +93,29 @@ export class CaesarBilling implements Billing {
     }
   }
 
-  async reserve(payer: bigint, fuelLimit: bigint): Promise<bigint> {
-    const id = transferIdFrom(randomBytes(16));
+  async reserve(payer: bigint, fuelLimit: bigint, given?: bigint): Promise<bigint> {
+    const id = given ?? transferIdFrom(randomBytes(16));
     const t = reservationTransfer(id, payer, fuelLimit, this.config);
     const r = await this.transfer(t, 'reserve the fee');
     if (r === R.CREATE_TRANSFER_OK) return id;
+    // Only a request-derived id can exist already: an earlier attempt of this request reserved.
+    if (given !== undefined && (r === R.CREATE_TRANSFER_EXISTS || (r >= R.CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS && r < R.CREATE_TRANSFER_EXISTS))) {
+      throw new CatalogError('REQUEST_IN_DOUBT', `an earlier attempt of this request already reserved its fee (transfer ${id}) and its answer is not stored: it was interrupted, or it failed before its run. No second charge is made; retry with a new request id (an unsettled reservation is released by Caesar at its timeout)`);
+    }
     if (r === R.CREATE_TRANSFER_EXCEEDS_CREDITS) throw new CatalogError('INSUFFICIENT_FUNDS', `payer account ${payer} cannot cover the reservation of ${t.amount} (fuel_limit ${fuelLimit} × price ${this.config.pricePerFuel})`);
     if (r === R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
     throw new CatalogError('BILLING_FAILED', `Caesar refused the reservation: ${resultName(r)}`);
   }
 
-  async settle(pendingId: bigint, fee: bigint): Promise<bigint> {
-    const id = transferIdFrom(randomBytes(16));
+  async settle(pendingId: bigint, fee: bigint, given?: bigint): Promise<bigint> {
+    const id = given ?? transferIdFrom(randomBytes(16));
     const r = await this.transfer(settlementTransfer(id, pendingId, fee), 'settle the fee');
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused the settlement of ${pendingId}: ${resultName(r)}`);
     return id;
   }
 
-  async release(pendingId: bigint): Promise<void> {
-    const r = await this.transfer(voidTransfer(transferIdFrom(randomBytes(16)), pendingId), 'void the reservation');
+  async release(pendingId: bigint, given?: bigint): Promise<void> {
+    const r = await this.transfer(voidTransfer(given ?? transferIdFrom(randomBytes(16)), pendingId), 'void the reservation');
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused to void ${pendingId}: ${resultName(r)}`);
   }
 

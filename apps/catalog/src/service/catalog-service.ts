@@ -3,19 +3,18 @@
 // starts only after its maximum fee is reserved, and every reservation ends posted (the fee) or
 // voided (no fee, or the run never started); a reservation Catalog could not settle (a crash, an
 // unreachable Caesar) times out in Caesar and is released there.
+import { createHash } from 'node:crypto';
 import type { PeerIdentity } from '@stoq/core';
 import { catalog as proto } from '@stoq/protos';
 import type { CallContext, RpcServer } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import { CatalogError, rpcErrorOf } from '../errors';
-import { maxFee } from '../core/billing';
-import { outcomeNumber, RUN_OUTCOMES } from '../core/outcome';
+import { maxFee, runTransferIds, type RunTransferIds } from '../core/billing';
+import { inputHash, outcomeNumber, outputHash, RUN_OUTCOMES, signReceipt, fromU64, toU64, type ReceiptSigner } from '@stoq/catalog-receipt';
 import { parseProgramHash, programHash } from '../core/program-hash';
 import { RateLimiter, type RateLimit } from '../core/rate-limiter';
-import { signReceipt, type ReceiptSigner } from '../core/receipt';
-import { inputHash, outputHash } from '../core/run-digests';
 import { parseU128 } from '../core/u128';
-import { fromU64, toU64 } from '../core/u64';
+import type { AnswerStore } from '../store/answer-store';
 import type { ProgramRecord, ProgramStore } from '../store/program-store';
 import type { Billing } from './caesar-billing';
 import type { OutputListener, ProgramEngine } from './engine';
@@ -29,6 +28,7 @@ export const MAX_STDIN_BYTES = 1 << 20;
 export const MAX_ARGV = 64;
 export const MAX_ARG_BYTES = 4096;
 export const MAX_ARGS = 64;
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export interface CatalogLimits {
   /** Largest module accepted (bytes). */
@@ -55,6 +55,8 @@ export interface CatalogDeps {
   readonly engine: ProgramEngine;
   readonly billing: Billing;
   readonly registry: ProgramRegistry;
+  /** Stored answers for idempotent retries of catalog/execute (null: none kept). */
+  readonly answers: AnswerStore | null;
   readonly limits: CatalogLimits;
   readonly rate: RateLimit;
   /** The instance's FALCON key, read per call (renewal may replace it). */
@@ -70,7 +72,7 @@ function callerOf(peer: PeerIdentity | null): { service: string; id: string } {
 }
 
 export function programMessage(r: ProgramRecord): proto.Program {
-  return { hash: r.hash, size: r.size, owner: r.owner, uploadedAt: toU64(BigInt(r.uploadedAtNs)), exports: r.exports.map((e) => ({ name: e.name, params: [...e.params], results: [...e.results] })), imports: [...r.imports], assetId: r.assetId, assetHeight: toU64(BigInt(r.assetHeight)) };
+  return { hash: r.hash, size: r.size, owner: r.owner, uploadedAt: toU64(BigInt(r.uploadedAtNs)), exports: r.exports.map((e) => ({ name: e.name, params: [...e.params], results: [...e.results] })), imports: [...r.imports], assetId: r.assetId, assetHeight: toU64(BigInt(r.assetHeight)), language: r.language === 'javascript' ? proto.ProgramLanguage.PROGRAM_JAVASCRIPT : proto.ProgramLanguage.PROGRAM_WASM, runtimeHash: r.runtimeHash ?? '' };
 }
 
 function parseI64(v: string, field: string): bigint {
@@ -116,24 +118,30 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       mapped(async () => {
         const caller = callerOf(ctx.peer);
         const module = Buffer.from(req.module ?? []);
-        if (module.length === 0) throw new CatalogError('INVALID_ARGUMENT', 'module: is required (WebAssembly binary)');
+        const language = req.language ?? proto.ProgramLanguage.PROGRAM_WASM;
+        if (language !== proto.ProgramLanguage.PROGRAM_WASM && language !== proto.ProgramLanguage.PROGRAM_JAVASCRIPT) throw new CatalogError('INVALID_ARGUMENT', `language: unknown value ${String(language)}`);
+        const js = language === proto.ProgramLanguage.PROGRAM_JAVASCRIPT;
+        if (module.length === 0) throw new CatalogError('INVALID_ARGUMENT', `module: is required (${js ? 'JavaScript source' : 'WebAssembly binary'})`);
         if (module.length > d.limits.maxModuleBytes) throw new CatalogError('MODULE_TOO_LARGE', `module: ${module.length} bytes; the limit is ${d.limits.maxModuleBytes}`);
         const hash = programHash(module);
         const known = d.store.get(hash);
         if (known) return { program: programMessage(await register(known)), duplicate: true };
-        const info = await d.engine.compile(module);
-        const record: ProgramRecord = {
-          hash,
-          size: module.length,
-          owner: caller.id,
-          uploadedAtNs: String(BigInt(Math.floor(d.now())) * 1_000_000n),
-          exports: info.exports,
-          imports: info.imports,
-          assetId: '',
-          assetHeight: '0',
-        };
+        let record: ProgramRecord;
+        const uploadedAtNs = String(BigInt(Math.floor(d.now())) * 1_000_000n);
+        if (js) {
+          try {
+            new TextDecoder('utf-8', { fatal: true }).decode(module);
+          } catch {
+            throw new CatalogError('INVALID_MODULE', 'module: a JavaScript program is UTF-8 source text; these bytes are not UTF-8');
+          }
+          const runtime = await d.engine.ensureJsRuntime();
+          record = { hash, size: module.length, owner: caller.id, uploadedAtNs, exports: [], imports: [], assetId: '', assetHeight: '0', language: 'javascript', runtimeHash: runtime.toString('hex') };
+        } else {
+          const info = await d.engine.compile(module);
+          record = { hash, size: module.length, owner: caller.id, uploadedAtNs, exports: info.exports, imports: info.imports, assetId: '', assetHeight: '0' };
+        }
         const added = d.store.add(record, module);
-        d.logger.info({ program: hash, size: module.length, owner: caller.id, compileMs: info.compileNs / 1e6 }, 'catalog program uploaded');
+        d.logger.info({ program: hash, size: module.length, owner: caller.id, language: record.language ?? 'wasm' }, 'catalog program uploaded');
         return { program: programMessage(await register(d.store.get(hash) ?? record)), duplicate: !added };
       }),
     ANY,
@@ -172,8 +180,42 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
   );
 
   /** One billed run (catalog/execute and execute_stream); `onOutput` streams output as it is written. */
+  // Idempotency: answers by request key (caller + request id), stored durably; runs in flight by key.
+  const inFlight = new Map<string, { fingerprint: string; answer: Promise<proto.ExecuteResponse> }>();
   const execute = async (req: proto.ExecuteRequest, ctx: CallContext, onOutput?: OutputListener): Promise<proto.ExecuteResponse> => {
     const caller = callerOf(ctx.peer);
+    const requestId = req.requestId || ctx.idempotencyKey || '';
+    if (requestId === '' || d.answers === null) return run(req, ctx, caller, null, onOutput);
+    if (!REQUEST_ID.test(requestId)) throw new CatalogError('INVALID_ARGUMENT', 'request_id: 1-64 characters of [A-Za-z0-9._-]');
+    const key = createHash('sha256').update(`catalog execute v1\0${caller.id}\0${requestId}`).digest();
+    const keyHex = key.toString('hex');
+    const fingerprint = createHash('sha256').update(proto.ExecuteRequestType.encode(proto.ExecuteRequestType.fromObject({ ...req, requestId: '' })).finish()).digest('hex');
+    const reused = (): CatalogError => new CatalogError('REQUEST_ID_REUSED', `request id ${JSON.stringify(requestId)} was used for another request; a retry must repeat the request exactly`);
+    const stored = d.answers.get(keyHex);
+    if (stored) {
+      if (stored.fingerprint !== fingerprint) throw reused();
+      return proto.ExecuteResponseType.decode(stored.answer) as unknown as proto.ExecuteResponse;
+    }
+    const running = inFlight.get(keyHex);
+    if (running) {
+      if (running.fingerprint !== fingerprint) throw reused();
+      return running.answer;
+    }
+    const answers = d.answers;
+    const answer = (async () => {
+      const a = await run(req, ctx, caller, runTransferIds(key), onOutput);
+      await answers.put(keyHex, fingerprint, Buffer.from(proto.ExecuteResponseType.encode(proto.ExecuteResponseType.fromObject(a)).finish()));
+      return a;
+    })();
+    inFlight.set(keyHex, { fingerprint, answer });
+    try {
+      return await answer;
+    } finally {
+      inFlight.delete(keyHex);
+    }
+  };
+
+  const run = async (req: proto.ExecuteRequest, ctx: CallContext, caller: { service: string; id: string }, ids: RunTransferIds | null, onOutput?: OutputListener): Promise<proto.ExecuteResponse> => {
     if (!limiter.take(caller.id, d.now())) {
       counters.refused += 1;
       throw new CatalogError('RATE_LIMITED', `${caller.id} is over its rate limit (${d.rate.perSecond}/s, burst ${d.rate.burst}); try again later`);
@@ -199,11 +241,16 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     const seed = req.seed && req.seed.length > 0 ? Buffer.from(req.seed) : Buffer.alloc(32);
     if (seed.length !== 32) throw new CatalogError('INVALID_ARGUMENT', `seed: 32 bytes or empty, got ${seed.length}`);
     const clockStartNs = fromU64(req.clockStartNs) === 0n ? BigInt(Math.floor(d.now())) * 1_000_000n : fromU64(req.clockStartNs);
-    const exportName = req.export || '_start';
+    const js = record.language === 'javascript';
+    if (js && req.export) throw new CatalogError('INVALID_ARGUMENT', 'export: a JavaScript program has no exports (it runs as a script; give input through stdin and argv)');
+    if (js && args.length > 0) throw new CatalogError('ARGUMENT_MISMATCH', 'args: a JavaScript program takes no i64 arguments (use argv and stdin)');
+    const exportName = js ? '' : req.export || '_start';
     maxFee(fuelLimit, d.billing.config);
     const moduleHash = Buffer.from(hash, 'hex');
+    const runtimeHash = js ? await d.engine.ensureJsRuntime() : undefined;
     const runRequest = {
-      moduleHash,
+      moduleHash: runtimeHash ?? moduleHash,
+      script: js ? await d.store.module(hash) : undefined,
       export: exportName,
       args,
       argv,
@@ -214,8 +261,8 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       seed,
       clockStartNs,
     };
-    const inHash = inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit });
-    await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
+    const inHash = inputHash({ exportName, args, argv, stdin, seed, clockStartNs, fuelLimit, memoryLimitBytes: memoryLimit, ...(runtimeHash ? { runtimeHash } : {}) });
+    if (!js) await d.engine.ensureLoaded(moduleHash, () => d.store.module(hash));
     d.engine.check(runRequest);
     if (d.engine.full) {
       counters.refused += 1;
@@ -224,19 +271,19 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
 
     await d.billing.ensureFeeAccount();
     await d.billing.checkPayer(payer, caller.service, ctx.deadline);
-    const pendingId = await d.billing.reserve(payer, fuelLimit);
+    const pendingId = await d.billing.reserve(payer, fuelLimit, ids?.reserve);
     let result;
     try {
       result = onOutput ? await d.engine.runStreaming(runRequest, onOutput) : await d.engine.run(runRequest);
     } catch (err) {
       // The run never started: nothing is owed.
       if (err instanceof CatalogError && err.code === 'POOL_FULL') counters.refused += 1;
-      await d.billing.release(pendingId).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
+      await d.billing.release(pendingId, ids?.release).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
       throw err;
     }
     const fuelUsed = BigInt(result.fuelUsed);
     const fee = fuelUsed * d.billing.config.pricePerFuel;
-    await d.billing.settle(pendingId, fee);
+    await d.billing.settle(pendingId, fee, ids?.settle);
     const outcome = outcomeNumber(result.outcome);
     counters.runs += 1;
     counters.fuelUsed += fuelUsed;
@@ -289,7 +336,8 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     };
   };
 
-  rpc.addMethod(M.execute, (req, ctx: CallContext) => mapped(() => execute(req, ctx)), ANY); // not idempotent: a retry is a second, billed run
+  // Idempotent by request id (or the RPC idempotency key): a retry gets the stored answer.
+  rpc.addMethod(M.execute, (req, ctx: CallContext) => mapped(() => execute(req, ctx)), ANY);
 
   rpc.addMethod(
     M.executeStream,

@@ -1,8 +1,16 @@
 // The native engine as Catalog uses it: one WasmEngine per instance, programs compiled on first
 // use from the store (the engine's cache is bounded; a miss recompiles), engine rejections as
 // CatalogErrors.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { WasmEngine, type WasmEngineOptions, type WasmModuleInfo, type WasmRunRequest, type WasmRunResult } from '@stoq/native';
-import { fromEngineError } from '../errors';
+import { CatalogError, fromEngineError } from '../errors';
+
+/** The QuickJS runtime JavaScript programs run on: quickjs-wasi's quickjs.wasm (QuickJS-NG as a
+ *  WASI reactor; native/README.md "JavaScript programs"). */
+export function quickJsRuntime(): Buffer {
+  return readFileSync(require.resolve('quickjs-wasi/quickjs.wasm'));
+}
 
 export type { WasmModuleInfo, WasmRunRequest, WasmRunResult };
 
@@ -19,6 +27,7 @@ export interface EngineLimits {
 
 export class ProgramEngine {
   readonly engine: WasmEngine;
+  private jsRuntime: { readonly bytes: Buffer; readonly hash: Buffer } | null = null;
 
   constructor(readonly limits: EngineLimits, extra: Partial<WasmEngineOptions> = {}) {
     this.engine = new WasmEngine({
@@ -37,6 +46,29 @@ export class ProgramEngine {
     } catch (err) {
       throw fromEngineError(err);
     }
+  }
+
+  /** The runtime JavaScript programs run on (compiled on first use, recompiled after eviction). */
+  setJsRuntime(bytes: Buffer): void {
+    this.jsRuntime = { bytes, hash: createHash('sha256').update(bytes).digest() };
+  }
+
+  get jsRuntimeHash(): Buffer | null {
+    return this.jsRuntime?.hash ?? null;
+  }
+
+  /** The JavaScript runtime's hash, compiled and cached in the engine. */
+  async ensureJsRuntime(): Promise<Buffer> {
+    const rt = this.jsRuntime;
+    if (rt === null) throw new CatalogError('UNSUPPORTED_MODULE', 'this Catalog instance has no JavaScript runtime');
+    if (!this.engine.isLoaded(rt.hash)) {
+      try {
+        await this.engine.compileJsRuntime(rt.bytes);
+      } catch (err) {
+        throw fromEngineError(err);
+      }
+    }
+    return rt.hash;
   }
 
   /** Compiles from `load` unless the engine still has the module cached. */

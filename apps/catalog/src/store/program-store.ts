@@ -1,4 +1,5 @@
-// Durable, content-addressed program store: <dir>/<hash>.wasm (the module) and <hash>.json (its
+// Durable, content-addressed program store: <dir>/<hash>.wasm (the module; <hash>.js for a
+// JavaScript program's source) and <hash>.json (its
 // record, written second: the commit marker). Each file is written to a temporary name, fsynced,
 // renamed into place and the directory fsynced, so an acknowledged upload survives a crash and a
 // crash mid-upload leaves nothing that looks committed. Opening refuses damaged state (a record
@@ -27,6 +28,17 @@ export interface ProgramRecord {
   readonly imports: readonly string[];
   readonly assetId: string;
   readonly assetHeight: string;
+  /** Absent in records written before JavaScript programs: 'wasm'. */
+  readonly language?: ProgramLanguageName;
+  /** JavaScript programs: SHA-256 (hex) of the QuickJS runtime they were checked with. */
+  readonly runtimeHash?: string;
+}
+
+export type ProgramLanguageName = 'wasm' | 'javascript';
+
+/** The file holding a program's bytes. */
+export function programFile(hash: string, language: ProgramLanguageName | undefined): string {
+  return `${hash}.${language === 'javascript' ? 'js' : 'wasm'}`;
 }
 
 function writeDurably(dir: string, name: string, data: Uint8Array | string): void {
@@ -59,28 +71,29 @@ export class ProgramStore {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const store = new ProgramStore(dir);
     const names = readdirSync(dir);
-    const modules = new Set(names.filter((n) => n.endsWith('.wasm')).map((n) => n.slice(0, -5)));
+    const modules = new Set(names.filter((n) => !n.startsWith('.') && (n.endsWith('.wasm') || n.endsWith('.js'))));
     for (const n of names) {
       if (n.startsWith('.') && n.endsWith('.tmp')) unlinkSync(join(dir, n)); // never renamed: never acknowledged
     }
     for (const n of names.filter((x) => x.endsWith('.json'))) {
       const hash = n.slice(0, -5);
       if (!isProgramHash(hash)) throw new CatalogError('STORE_DAMAGED', `${join(dir, n)}: not a program record name`);
-      if (!modules.has(hash)) throw new CatalogError('STORE_DAMAGED', `${join(dir, n)}: its module ${hash}.wasm is missing`);
-      const bytes = readFileSync(join(dir, `${hash}.wasm`));
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== hash) throw new CatalogError('STORE_DAMAGED', `${join(dir, hash)}.wasm: its bytes hash to ${actual}, not to its name`);
       let record: ProgramRecord;
       try {
         record = JSON.parse(readFileSync(join(dir, n), 'utf8')) as ProgramRecord;
       } catch (cause) {
         throw new CatalogError('STORE_DAMAGED', `${join(dir, n)}: unreadable record: ${(cause as Error).message}`, { cause });
       }
+      const file = programFile(hash, record.language);
+      if (!modules.has(file)) throw new CatalogError('STORE_DAMAGED', `${join(dir, n)}: its module ${file} is missing`);
+      const bytes = readFileSync(join(dir, file));
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== hash) throw new CatalogError('STORE_DAMAGED', `${join(dir, file)}: its bytes hash to ${actual}, not to its name`);
       if (record.hash !== hash || record.size !== bytes.length) throw new CatalogError('STORE_DAMAGED', `${join(dir, n)}: the record does not describe its module`);
       store.records.set(hash, record);
-      modules.delete(hash);
+      modules.delete(file);
     }
-    for (const orphan of modules) unlinkSync(join(dir, `${orphan}.wasm`)); // module written, record not: never acknowledged
+    for (const orphan of modules) unlinkSync(join(dir, orphan)); // module written, record not: never acknowledged
     return store;
   }
 
@@ -95,7 +108,7 @@ export class ProgramStore {
   /** Stores a new program durably; returns false (and changes nothing) if it is already stored. */
   add(record: ProgramRecord, module: Uint8Array): boolean {
     if (this.records.has(record.hash)) return false;
-    writeDurably(this.dir, `${record.hash}.wasm`, module);
+    writeDurably(this.dir, programFile(record.hash, record.language), module);
     writeDurably(this.dir, `${record.hash}.json`, JSON.stringify(record));
     this.records.set(record.hash, record);
     this.sorted = null;
@@ -110,7 +123,7 @@ export class ProgramStore {
   }
 
   module(hash: string): Promise<Buffer> {
-    return readFile(join(this.dir, `${hash}.wasm`));
+    return readFile(join(this.dir, programFile(hash, this.records.get(hash)?.language)));
   }
 
   /** Records ordered by hash, after `after` (exclusive), filtered. */
