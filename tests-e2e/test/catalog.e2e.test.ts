@@ -3,7 +3,10 @@
 // Programs are uploaded and run by name through TrustChain DNS with the `catalog` CLI and an RPC
 // client; every run is paid through Caesar (reserve, post the fee, void the rest), answers a
 // FALCON-signed receipt that `catalog verify-receipt` checks, and every bad input of issue 13
-// gets its own error or outcome without leaving a reservation behind.
+// gets its own error or outcome without leaving a reservation behind. JavaScript programs run on
+// the engine's QuickJS runtime, paid the same way; execute is idempotent by request id; `stoq
+// verify-receipt` checks a saved answer like `catalog verify-receipt`.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,6 +167,71 @@ test('upload and run with the CLI: output, fuel, fee paid through Caesar, a rece
   expect((JSON.parse(list.stdout) as { programs: Array<{ hash: string; owner: string }> }).programs).toContainEqual(expect.objectContaining({ hash, owner: 'node/node-1' }));
 });
 
+test('a JavaScript program: uploaded as source, run on QuickJS inside the engine, paid through Caesar; stoq verify-receipt checks its receipt', async () => {
+  const source = "const name = input.trim() || 'world';\nconsole.log(`hello, ${name}`, argv.length, [1, 2].map((x) => x * 21).join('+'));\n";
+  writeFileSync(join(dir, 'greet.js'), source);
+  const up = await cli(['upload', join(dir, 'greet.js'), '--json']);
+  expect(up.stderr).toBe('');
+  const uploaded = JSON.parse(up.stdout) as { hash: string; language: string };
+  expect(uploaded).toMatchObject({ hash: createHash('sha256').update(source).digest('hex'), language: 'javascript' });
+  const program = (await user.call(C.getProgram, { hash: uploaded.hash })).program!;
+  expect(program.language).toBe(catalog.ProgramLanguage.PROGRAM_JAVASCRIPT);
+  expect(program.runtimeHash).toBe(createHash('sha256').update(readFileSync(require.resolve('quickjs-wasi/quickjs.wasm'))).digest('hex'));
+
+  const before = await account(PAYER);
+  const run = await cli(['run', uploaded.hash, '--input', 'catalog', '--argv', 'a', '--fuel', '200000000', '--payer', PAYER, '--json']);
+  expect(run.stderr).toBe('');
+  const answer = JSON.parse(run.stdout) as { outcome: string; stdout: string; fuelUsed: string; fee: string; receipt: { transferId: string; keyId: string } };
+  expect(answer.outcome).toBe('OK');
+  expect(Buffer.from(answer.stdout, 'base64').toString()).toBe('hello, catalog 1 21+42\n');
+  expect(BigInt(answer.fee)).toBe(BigInt(answer.fuelUsed) * PRICE);
+  const after = await account(PAYER);
+  expect(BigInt(after.debitsPosted!) - BigInt(before.debitsPosted!)).toBe(BigInt(answer.fee));
+  expect(after.debitsPending).toBe('0');
+
+  const saved = join(dir, 'js-answer.json');
+  writeFileSync(saved, run.stdout);
+  const ok = await runStoq(['verify-receipt', saved, '--key-id', answer.receipt.keyId], dir);
+  expect([ok.code, ok.stderr]).toEqual([0, '']);
+  expect(ok.stdout).toMatch(new RegExp(`^receipt valid: program ${uploaded.hash}, fuel ${answer.fuelUsed}, fee ${answer.fee}, transfer ${answer.receipt.transferId}`));
+  writeFileSync(saved, JSON.stringify({ ...JSON.parse(run.stdout), stdout: Buffer.from('hello, forger 1 21+42\n').toString('base64') }));
+  const forged = await runStoq(['verify-receipt', saved], dir);
+  expect([forged.code, forged.stderr]).toEqual([1, expect.stringMatching(/output hash differs/)]);
+
+  // An uncaught exception and an infinite loop end with their own outcomes, billed for their fuel.
+  const js = async (text: string): Promise<string> => (await user.call(C.uploadProgram, { module: Buffer.from(text), language: catalog.ProgramLanguage.PROGRAM_JAVASCRIPT })).program!.hash!;
+  const thrown = await exec(await js("console.log('start');\nthrow new RangeError('no such thing');"), { fuelLimit: 200_000_000 });
+  expect([catalog.RunOutcome[thrown.outcome!], Buffer.from(thrown.stdout!).toString()]).toEqual(['RUN_JS_EXCEPTION', 'start\n']);
+  expect(thrown.message).toMatch(/^RangeError: no such thing/);
+  expect(Buffer.from(thrown.stderr!).toString()).toMatch(/^Uncaught RangeError: no such thing/);
+  const loop = await exec(await js('for (;;) {}'), { fuelLimit: 50_000_000 });
+  expect([catalog.RunOutcome[loop.outcome!], String(loop.fuelUsed), loop.fee]).toEqual(['RUN_OUT_OF_FUEL', '50000000', String(50_000_000n * PRICE)]);
+  expect(await statusOf(exec(await js('1'), { export: 'main' }))).toMatch(/^INVALID_ARGUMENT: INVALID_ARGUMENT: export: a JavaScript program has no exports/);
+  expect(await statusOf(user.call(C.uploadProgram, { module: Buffer.from([0xff, 0xfe, 0x00]), language: catalog.ProgramLanguage.PROGRAM_JAVASCRIPT }))).toMatch(/^INVALID_ARGUMENT: INVALID_MODULE: .*not UTF-8/);
+  expect((await account(PAYER)).debitsPending).toBe('0');
+});
+
+test('idempotent execute: a retry with the same request id gets the same answer and is charged once; another request under the id is ALREADY_EXISTS', async () => {
+  const add = await upload('add');
+  const before = await account(PAYER);
+  const req = { export: 'add', args: ['20', '22'], requestId: 'retry-1' };
+  const first = await exec(add, req);
+  const again = await exec(add, req);
+  expect(again.results).toEqual(['42']);
+  expect(Buffer.from(again.receipt!.encoded!)).toEqual(Buffer.from(first.receipt!.encoded!));
+  expect(await statusOf(exec(add, { ...req, args: ['20', '23'] }))).toMatch(/^ALREADY_EXISTS: REQUEST_ID_REUSED: /);
+  // Two copies at once: one run, one answer.
+  const [x, y] = await Promise.all([exec(add, { ...req, requestId: 'retry-2' }), exec(add, { ...req, requestId: 'retry-2' })]);
+  expect(Buffer.from(y.receipt!.encoded!)).toEqual(Buffer.from(x.receipt!.encoded!));
+  const after = await account(PAYER);
+  expect(BigInt(after.debitsPosted!) - BigInt(before.debitsPosted!)).toBe(BigInt(first.fee!) + BigInt(x.fee!));
+  expect(after.debitsPending).toBe('0');
+  // The reservation's id derives from the request: the same request names the same Caesar transfer.
+  expect(first.receipt!.transferId).not.toBe(x.receipt!.transferId);
+  // Another caller's request id is its own: the admin's "retry-1" is a new run (and not its money to spend: refused).
+  expect(await statusOf(admin.call(C.execute, { programHash: add, export: 'add', args: ['1', '1'], fuelLimit: 1000, payerAccountId: PAYER, requestId: 'retry-1' }))).toMatch(/^PERMISSION_DENIED: NOT_PAYERS_OWNER/);
+});
+
 test('bad modules are refused at upload, each with its own code', async () => {
   expect(await statusOf(user.call(C.uploadProgram, { module: Buffer.from('not wasm at all') }))).toMatch(/^INVALID_ARGUMENT: INVALID_MODULE: /);
   const add = wasm('add');
@@ -250,8 +318,9 @@ test('execute_stream: output arrives while the program runs, then the billed, si
   expect(cli2.stderr).toMatch(/^outcome +OUT_OF_FUEL/);
 });
 
-test('programs survive a restart: served and run from the durable store', async () => {
+test('programs survive a restart: served and run from the durable store; stored answers too', async () => {
   const add = await upload('add');
+  const kept = await exec(add, { export: 'add', args: ['2', '3'], requestId: 'before-restart' });
   expect(catalogProc.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);
   expect(await catalogProc.stop()).toBe(0);
   catalogProc = StoqProcess.start(catalogArgs, catalogHome, { bin: CATALOG_BIN });
@@ -266,6 +335,11 @@ test('programs survive a restart: served and run from the durable store', async 
   expect(Buffer.from(got.module!)).toEqual(wasm('add'));
   const r = await exec(add, { export: 'add', args: ['-5', '7'] });
   expect([catalog.RunOutcome[r.outcome!], r.results]).toEqual(['RUN_OK', ['2']]);
+  // A retry after the restart is answered from the fsync'd answer log: same receipt, no new charge.
+  const payer = await account(PAYER);
+  const retried = await exec(add, { export: 'add', args: ['2', '3'], requestId: 'before-restart' });
+  expect(Buffer.from(retried.receipt!.encoded!)).toEqual(Buffer.from(kept.receipt!.encoded!));
+  expect((await account(PAYER)).debitsPosted).toBe(payer.debitsPosted);
 });
 
 test('kill -9 during a paid run: Caesar releases the reservation at its timeout, nothing is charged; per-caller rate limit', async () => {
