@@ -9,12 +9,17 @@
 //   the JS thread, unmetered.
 // - metering_overhead: hashloop.wat (50 M rounds of a 64-bit mix) with fuel on vs off in the same
 //   engine configuration; peer: V8 running the same function unmetered.
+// - execute_js_trivial: a trivial JavaScript program (console.log(40 + 2)) on the QuickJS runtime
+//   (quickjs-wasi's quickjs.wasm) in the same engine: a fresh metered instance, QuickJS runtime and
+//   context per run, 2 × workers in flight. Peer: Node running the same script with node:vm in a
+//   new context per run (V8's isolation for untrusted code in one process), unmetered.
 // Prints one JSON line per figure: {"bench","unit","stoq","peer","peerName","ratio",...}.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import vm from 'node:vm';
 
 const require = createRequire(import.meta.url);
 const native = require('@stoq/native');
@@ -112,4 +117,47 @@ const load = loadavg()[0];
   if (BigInt.asUintN(64, v8result) !== BigInt.asUintN(64, on.result) || on.result !== off.result) throw new Error(`results differ: ${on.result} ${off.result} ${v8result}`);
   emit({ bench: 'catalog.metering_overhead_fuel_on_vs_off', unit: 'ms', stoq: round(on.ms), peer: round(off.ms), peerName: 'the same engine with fuel metering off', ratio: round(on.ms / off.ms), overheadPercent: round((on.ms / off.ms - 1) * 100, 1), fuelUsed: on.fuelUsed, load1: round(load), detail: `${ROUNDS} rounds, fuel overhead ${round((on.ms / off.ms - 1) * 100, 1)} %` });
   emit({ bench: 'catalog.metering_overhead_vs_v8', unit: 'ms', stoq: round(on.ms), peer: round(v8), peerName: 'Node 20 V8 WebAssembly (TurboFan), unmetered', ratio: round(on.ms / v8), unmeteredRatio: round(off.ms / v8), load1: round(load), detail: `unmetered wasmtime / V8 ${round(off.ms / v8)}` });
+}
+
+// ---- execute_js_trivial
+{
+  const SCRIPT = 'console.log(40 + 2)';
+  const engine = new native.WasmEngine({ workers, queueDepth: workers * 2 });
+  const { hash } = await engine.compileJsRuntime(readFileSync(require.resolve('quickjs-wasi/quickjs.wasm')));
+  const req = { moduleHash: hash, export: '', args: [], script: Buffer.from(SCRIPT), fuel: 100_000_000, memoryLimitBytes: 16 << 20, timeoutMs: 10_000 };
+  for (let i = 0; i < 50; i++) await engine.run(req);
+  const total = [];
+  let runs = 0;
+  let fuelUsed = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers * 2 }, async () => {
+      while (performance.now() < end) {
+        const r = await engine.run(req);
+        if (r.outcome !== 'OK' || r.stdout.toString() !== '42\n') throw new Error(`bad run: ${r.outcome} ${r.message}`);
+        total.push((r.setupNs + r.runNs) / 1e6);
+        fuelUsed = r.fuelUsed;
+        runs++;
+      }
+    }),
+  );
+  const perSec = runs / ((performance.now() - started) / 1000);
+  engine.close();
+  const script = new vm.Script(SCRIPT);
+  const runVm = () => {
+    let printed = '';
+    script.runInNewContext({ console: { log: (...a) => (printed += `${a.join(' ')}\n`) } });
+    return printed;
+  };
+  for (let i = 0; i < 200; i++) runVm();
+  let vmRuns = 0;
+  const vmEnd = performance.now() + SECONDS * 1000;
+  const vmStart = performance.now();
+  while (performance.now() < vmEnd) {
+    if (runVm() !== '42\n') throw new Error('vm');
+    vmRuns++;
+  }
+  const vmPerSec = vmRuns / ((performance.now() - vmStart) / 1000);
+  emit({ bench: 'catalog.execute_js_trivial', unit: 'runs/s', stoq: Math.round(perSec), peer: Math.round(vmPerSec), peerName: 'Node 20 node:vm, new context per run, unmetered', ratio: round(perSec / vmPerSec), runP50Ms: round(pct(total, 50)), runP99Ms: round(pct(total, 99)), fuelPerRun: fuelUsed, workers, load1: round(loadavg()[0]), detail: `engine-only; per run p50 ${round(pct(total, 50))} ms p99 ${round(pct(total, 99))} ms, ${fuelUsed} fuel (QuickJS start-up included)` });
 }
