@@ -26,11 +26,16 @@ try {
   // A program that adds two numbers, uploaded by content address (a re-upload is a duplicate).
   const wasm = watToWasm('(module (func (export "add") (param i64 i64) (result i64) local.get 0 local.get 1 i64.add))');
   const { program } = await catalog.uploadProgram({ module: wasm });
-  const run = await catalog.execute({ programHash: program.hash, export: 'add', args: ['40', '2'], fuelLimit: 1000, payerAccountId: payer });
+  const request = { programHash: program.hash, export: 'add', args: ['40', '2'], fuelLimit: 1000, payerAccountId: payer, requestId: `example-${base}` };
+  const run = await catalog.execute(request);
   const receipt = checkExecuteResponse(run, (key, message, signature) => nativeFalcon.verify(key, message, signature));
+  // A retry with the same request id (say the answer was lost) gets the stored answer: the same
+  // receipt, and no second fee.
+  const retry = await catalog.execute(request);
+  const sameReceipt = Buffer.compare(Buffer.from(retry.receipt.encoded), Buffer.from(run.receipt.encoded)) === 0;
   const [account] = (await caesar.lookupAccounts({ ids: [payer] })).accounts;
   const balance = BigInt(account.creditsPosted) - BigInt(account.debitsPosted) - BigInt(account.debitsPending);
-  console.log(JSON.stringify({ program: program.hash, outcome: outcomeName(run.outcome ?? 0), results: run.results, fuelUsed: String(run.fuelUsed), fee: run.fee, receiptValid: receipt.valid, payerBalance: String(balance) }));
+  console.log(JSON.stringify({ program: program.hash, outcome: outcomeName(run.outcome ?? 0), results: run.results, fuelUsed: String(run.fuelUsed), fee: run.fee, receiptValid: receipt.valid, retrySameReceipt: sameReceipt, payerBalance: String(balance) }));
 } finally {
   await Promise.all([caesar.close(), treasury.close(), catalog.close()]);
 }
