@@ -475,6 +475,8 @@ export interface WasmRunRequest {
    * (`compileJsRuntime`), `export` is ignored and `args` must be empty.
    */
   script?: Buffer
+  /** With `script`: only parse and compile it (a syntax check, metered like a run). */
+  compileOnly?: boolean
 }
 
 export interface WasmRunResult {

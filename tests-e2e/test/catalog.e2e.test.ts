@@ -208,6 +208,7 @@ test('a JavaScript program: uploaded as source, run on QuickJS inside the engine
   expect([catalog.RunOutcome[loop.outcome!], String(loop.fuelUsed), loop.fee]).toEqual(['RUN_OUT_OF_FUEL', '50000000', String(50_000_000n * PRICE)]);
   expect(await statusOf(exec(await js('1'), { export: 'main' }))).toMatch(/^INVALID_ARGUMENT: INVALID_ARGUMENT: export: a JavaScript program has no exports/);
   expect(await statusOf(user.call(C.uploadProgram, { module: Buffer.from([0xff, 0xfe, 0x00]), language: catalog.ProgramLanguage.PROGRAM_JAVASCRIPT }))).toMatch(/^INVALID_ARGUMENT: INVALID_MODULE: .*not UTF-8/);
+  expect(await statusOf(user.call(C.uploadProgram, { module: Buffer.from('function broken( {'), language: catalog.ProgramLanguage.PROGRAM_JAVASCRIPT }))).toMatch(/^INVALID_ARGUMENT: INVALID_MODULE: module: the JavaScript does not compile: SyntaxError/);
   expect((await account(PAYER)).debitsPending).toBe('0');
 });
 

@@ -56,6 +56,14 @@ test('an uncaught exception is JS_EXCEPTION with its message, also on stderr; de
   expect([ok.outcome, ok.stdout.toString()]).toEqual(['OK', '42\n']);
 });
 
+test('a syntax check compiles without running: a SyntaxError is JS_EXCEPTION, a loop is not run', async () => {
+  const ok = await js('for (;;) {}', { compileOnly: true });
+  expect(ok.outcome).toBe('OK');
+  const bad = await js('let x = ;', { compileOnly: true });
+  expect(bad.outcome).toBe('JS_EXCEPTION');
+  expect(bad.message).toMatch(/^SyntaxError/);
+});
+
 test('the runtime is not a program, and a script needs the runtime', async () => {
   await expect(engine.compile(quickJsRuntime())).rejects.toBeInstanceOf(CatalogError);
   expect(() => engine.check({ moduleHash: runtime, export: '_start', args: [], fuel: 1000, memoryLimitBytes: 1 << 20, timeoutMs: 1000 })).toThrow(/runs scripts only/);

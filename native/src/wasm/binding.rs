@@ -82,6 +82,8 @@ pub struct WasmRunRequest {
     /// A JavaScript program's source (UTF-8): `moduleHash` is then the JavaScript runtime's
     /// (`compileJsRuntime`), `export` is ignored and `args` must be empty.
     pub script: Option<Buffer>,
+    /// With `script`: only parse and compile it (a syntax check, metered like a run).
+    pub compile_only: Option<bool>,
 }
 
 #[napi(object)]
@@ -201,6 +203,7 @@ fn request(engine: &EngineCore, r: WasmRunRequest) -> Result<RunRequest, WasmErr
         seed,
         clock_start_ns,
         script: r.script.map(|b| b.to_vec()),
+        compile_only: r.compile_only.unwrap_or(false),
     })
 }
 

@@ -147,6 +147,8 @@ pub struct RunRequest {
     /// A JavaScript program's source: `module_hash` is then the JavaScript runtime's and
     /// `export`/`args` are unused (see `js.rs`).
     pub script: Option<Vec<u8>>,
+    /// With `script`: only parse and compile it (a syntax check; `JS_EXCEPTION` names the error).
+    pub compile_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -442,7 +444,7 @@ impl EngineCore {
             let instance = module.pre.instantiate(&mut store)?;
             setup_ns = started.elapsed().as_nanos() as u64;
             if let Some(script) = &script {
-                js_exception = js::run_script(&mut store, &instance, script, &js_argv, &js_stdin)?;
+                js_exception = js::run_script(&mut store, &instance, script, &js_argv, &js_stdin, req.compile_only)?;
                 return Ok(());
             }
             let func = instance.get_func(&mut store, &req.export).ok_or_else(|| wasmtime::Error::msg("export vanished"))?;

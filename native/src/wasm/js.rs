@@ -161,9 +161,14 @@ pub fn add_to_linker<T: HasRunIo>(linker: &mut Linker<T>) -> wasmtime::Result<()
     Ok(())
 }
 
+/// QuickJS's JS_EVAL_FLAG_COMPILE_ONLY: parse and compile, do not run.
+const EVAL_COMPILE_ONLY: i32 = 1 << 5;
+
 /// Drives one script in a fresh instance of the runtime. `Ok(None)`: it finished; `Ok(Some(d))`:
-/// it threw (`d` describes the exception); `Err`: a trap (fuel, memory limit, ...).
-pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script: &[u8], argv: &[Vec<u8>], stdin: &[u8]) -> wasmtime::Result<Option<String>> {
+/// it threw (`d` describes the exception); `Err`: a trap (fuel, memory limit, ...). With
+/// `compile_only` the script is only parsed and compiled (a syntax check): `Some(d)` describes
+/// the SyntaxError.
+pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script: &[u8], argv: &[Vec<u8>], stdin: &[u8], compile_only: bool) -> wasmtime::Result<Option<String>> {
     let mut s = store.as_context_mut();
     macro_rules! f {
         ($name:expr, $p:ty, $r:ty) => {
@@ -221,10 +226,10 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         free.call(&mut s, p)?;
         set_global(&mut s, name, v)?;
     }
-    let run = |s: &mut wasmtime::StoreContextMut<'_, T>, code: &[u8], file: &str| -> wasmtime::Result<bool> {
+    let run = |s: &mut wasmtime::StoreContextMut<'_, T>, code: &[u8], file: &str, flags: i32| -> wasmtime::Result<bool> {
         let c = put(s, code)?;
         let fname = put(s, file.as_bytes())?;
-        let v = eval.call(&mut *s, (c, code.len() as i32, fname, 0))?;
+        let v = eval.call(&mut *s, (c, code.len() as i32, fname, flags))?;
         free.call(&mut *s, c)?;
         free.call(&mut *s, fname)?;
         let threw = is_exception.call(&mut *s, v)? != 0;
@@ -255,11 +260,14 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         free_value.call(&mut *s, v)?;
         Ok(String::from_utf8_lossy(&text).into_owned())
     };
-    if run(&mut s, PRELUDE.as_bytes(), "<stoq prelude>")? {
+    if compile_only {
+        return Ok(if run(&mut s, script, "program.js", EVAL_COMPILE_ONLY)? { Some(describe(&mut s)?) } else { None });
+    }
+    if run(&mut s, PRELUDE.as_bytes(), "<stoq prelude>", 0)? {
         let d = describe(&mut s)?;
         return Err(wasmtime::Error::msg(format!("the JavaScript prelude failed: {d}")));
     }
-    if run(&mut s, script, "program.js")? {
+    if run(&mut s, script, "program.js", 0)? {
         return Ok(Some(describe(&mut s)?));
     }
     let pending = f!("qjs_is_job_pending", (), i32);

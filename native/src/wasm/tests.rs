@@ -29,6 +29,7 @@ fn req(core: &EngineCore, name: &str, export: &str, args: Vec<i64>) -> RunReques
         seed: [0; 32],
         clock_start_ns: 0,
         script: None,
+        compile_only: false,
     }
 }
 
@@ -194,6 +195,24 @@ fn js_engine() -> (EngineCore, super::engine::ModuleHash) {
     (core, m.hash)
 }
 
+fn req_js(runtime: super::engine::ModuleHash) -> RunRequest {
+    RunRequest {
+        module_hash: runtime,
+        export: String::new(),
+        args: vec![],
+        argv: vec![],
+        stdin: vec![],
+        fuel: 1_000_000_000,
+        memory_limit_bytes: 16 << 20,
+        max_output_bytes: 1 << 16,
+        timeout_ms: 10_000,
+        seed: [0; 32],
+        clock_start_ns: 0,
+        script: None,
+        compile_only: false,
+    }
+}
+
 fn js(core: &EngineCore, runtime: super::engine::ModuleHash, source: &str, fuel: u64, memory: usize) -> RunOutput {
     core.run(RunRequest {
         module_hash: runtime,
@@ -208,6 +227,7 @@ fn js(core: &EngineCore, runtime: super::engine::ModuleHash, source: &str, fuel:
         seed: [7; 32],
         clock_start_ns: 1_700_000_000_000_000_000,
         script: Some(source.as_bytes().to_vec()),
+        compile_only: false,
     })
     .unwrap()
 }
@@ -251,6 +271,13 @@ fn javascript_failures_have_their_own_outcomes() {
     assert!(matches!(deep.outcome, Outcome::JsException | Outcome::StackOverflow), "{:?} {}", deep.outcome, deep.message);
     let import = js(&core, rt, "import('fs').then(() => console.log('imported'), (e) => console.log('refused'));", 50_000_000, 16 << 20);
     assert_eq!(String::from_utf8_lossy(&import.stdout), "refused\n");
+    // a syntax check compiles without running
+    let check = |src: &str| core.run(RunRequest { compile_only: true, script: Some(src.as_bytes().to_vec()), ..req_js(rt) }).unwrap();
+    let fine = check("for (;;) {} console.log('never')");
+    assert_eq!((fine.outcome, fine.stdout.len()), (Outcome::Ok, 0));
+    let bad = check("function (");
+    assert_eq!(bad.outcome, Outcome::JsException);
+    assert!(bad.message.starts_with("SyntaxError"), "{}", bad.message);
     // the engine keeps serving
     let ok = js(&core, rt, "console.log(1 + 1)", 50_000_000, 16 << 20);
     assert_eq!((ok.outcome, String::from_utf8_lossy(&ok.stdout).into_owned()), (Outcome::Ok, "2\n".into()));

@@ -184,7 +184,7 @@ export async function programs(argv: string[]): Promise<number> {
       all.push(...(page.programs ?? []));
       token = page.nextPageToken ?? '';
     } while (token !== '');
-    if (p.values['json']) out(JSON.stringify({ programs: all.map((x) => ({ hash: x.hash, size: Number(x.size), owner: x.owner, exports: (x.exports ?? []).map((e) => e.name), assetId: x.assetId })) }));
+    if (p.values['json']) out(JSON.stringify({ programs: all.map((x) => ({ hash: x.hash, size: Number(x.size), owner: x.owner, language: x.language === proto.ProgramLanguage.PROGRAM_JAVASCRIPT ? 'javascript' : 'wasm', exports: (x.exports ?? []).map((e) => e.name), assetId: x.assetId })) }));
     else out([`${'hash'.padEnd(64)}  ${'size'.padStart(8)}  owner  exports`, ...all.map((x) => `${x.hash}  ${String(x.size).padStart(8)}  ${x.owner}  ${(x.exports ?? []).map((e) => e.name).join(',')}`)].join('\n'));
     return 0;
   });

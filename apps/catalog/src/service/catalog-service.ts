@@ -135,6 +135,10 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
             throw new CatalogError('INVALID_MODULE', 'module: a JavaScript program is UTF-8 source text; these bytes are not UTF-8');
           }
           const runtime = await d.engine.ensureJsRuntime();
+          // Parsed and compiled (not run) by QuickJS in the engine, within the service's limits.
+          const checked = await d.engine.run({ moduleHash: runtime, export: '', args: [], script: module, compileOnly: true, fuel: Number(d.limits.maxFuel), memoryLimitBytes: d.limits.maxMemoryBytes, timeoutMs: d.limits.timeoutMs });
+          if (checked.outcome === 'JS_EXCEPTION') throw new CatalogError('INVALID_MODULE', `module: the JavaScript does not compile: ${checked.message.split('\n')[0]!}`);
+          if (checked.outcome !== 'OK') throw new CatalogError('UNSUPPORTED_MODULE', `module: the JavaScript could not be compiled within the service's limits (${checked.outcome}: ${checked.message})`);
           record = { hash, size: module.length, owner: caller.id, uploadedAtNs, exports: [], imports: [], assetId: '', assetHeight: '0', language: 'javascript', runtimeHash: runtime.toString('hex') };
         } else {
           const info = await d.engine.compile(module);
