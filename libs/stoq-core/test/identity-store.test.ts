@@ -185,12 +185,15 @@ describe('NodeIdentity', () => {
     await expectStoqError(load({ dataDir }), 'IDENTITY_INCOMPLETE', /falcon\.pub missing/);
   });
 
-  test('without a CA a valid stored certificate is used, and one that needs renewal is an error', async () => {
+  test('without a CA a valid stored certificate is used (also past 2/3 of its life), and one that needs a new one is an error', async () => {
     const dataDir = freshDataDir();
     const first = await load({ dataDir });
     const offline = await load({ dataDir, ca: null });
     expect(offline.fingerprint).toBe(first.fingerprint);
     expect(offline.trustRootsPem).toBe(ca.rootPem);
+    // Due for renewal but still valid: its holder renews it; a client without a CA uses it meanwhile.
+    const due = await load({ dataDir, ca: null, now: new Date(first.notAfter.getTime() - 1000) });
+    expect([due.fingerprint, due.reissued]).toEqual([first.fingerprint, false]);
     await expectStoqError(load({ dataDir, ca: null, now: new Date(first.notAfter.getTime() + 1) }), 'TLS_CONFIG', /needs a new certificate \(the certificate expired at .*\) but no certificate authority/);
     const empty = freshDataDir();
     await expectStoqError(load({ dataDir: empty, ca: null }), 'TLS_CONFIG', /cert\.pem does not exist and no certificate authority/);

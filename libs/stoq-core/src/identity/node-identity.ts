@@ -225,6 +225,10 @@ async function loadIdentity(dir: string, entries: Set<string>, options: NodeIden
     return makeIdentity(dir, options, keyPem, stored.chainPem, stored.rootsPem, falconKeys, stored.chain[0]!, false);
   }
   if (!options.ca) {
+    // No CA here (a client loading an identity that its holder renews: TrustChain's admin, a
+    // `stoq enroll` identity): a certificate only due for renewal is still valid until notAfter,
+    // so it is used, not refused a third of its life early.
+    if (reason === RENEWAL_DUE && stored) return makeIdentity(dir, options, keyPem, stored.chainPem, stored.rootsPem, falconKeys, stored.chain[0]!, false);
     throw new StoqError('TLS_CONFIG', `identity ${options.instance} (${options.service}) needs a new certificate (${reason}) but no certificate authority is available`);
   }
   const { chainPem, rootPem, leaf } = await issueLeaf(tlsKey, falconKeys, options, wanted, now, options.ca, reason ?? 'renewal', stored?.chainPem);
@@ -303,7 +307,6 @@ function reissueReason(
   const t = ctx.now.getTime();
   if (t >= leaf.notAfter.getTime()) return `the certificate expired at ${leaf.notAfter.toISOString()}`;
   if (t < leaf.notBefore.getTime()) return `the certificate is not valid before ${leaf.notBefore.toISOString()}`;
-  if (t >= renewalTime(leaf).getTime()) return `the certificate is past ${Math.round(RENEW_AT_FRACTION * 100)}% of its lifetime`;
   if (!bytesEqual(leaf.spkiDer, ctx.spki)) return 'the certificate is for a different TLS key';
   if (!bytesEqual(leaf.falconPublicKey, ctx.falconPublicKey)) return 'the certificate is for a different FALCON key';
   if (leaf.commonName !== ctx.wanted.commonName) return `the certificate names instance ${leaf.commonName}`;
@@ -321,6 +324,11 @@ function reissueReason(
   } catch (err) {
     return `the certificate chain fails the FALCON check: ${(err as Error).message}`;
   }
+  // Last, so that this reason means every other check passed (see RENEWAL_DUE's use).
+  if (t >= renewalTime(leaf).getTime()) return RENEWAL_DUE;
   return undefined;
 }
+
+/** The one re-issue reason that leaves the certificate usable: valid, only past 2/3 of its life. */
+const RENEWAL_DUE = `the certificate is past ${Math.round(RENEW_AT_FRACTION * 100)}% of its lifetime`;
 
