@@ -317,6 +317,27 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     };
   }
 
+  /**
+   * Closes every open connection, accepted or dialed, whose authenticated peer presented the
+   * certificate with SHA-256 `fingerprint` (lowercase hex), e.g. once it is revoked; returns how
+   * many. A connection still authenticating is left to `verifyPeer`.
+   */
+  closePeer(fingerprint: string, code = 0, reason = 'peer refused'): number {
+    let closed = 0;
+    for (const conn of [...this.live]) {
+      let peer: PeerIdentity | null;
+      try {
+        peer = conn.peer;
+      } catch {
+        continue; // not authenticated yet
+      }
+      if (peer?.fingerprint !== fingerprint) continue;
+      conn.close(code, reason);
+      closed++;
+    }
+    return closed;
+  }
+
   /** Close every connection and the endpoint; resolves once the peers were told. */
   async close(code = 0, reason = 'transport closed'): Promise<void> {
     if (this.closing) return;

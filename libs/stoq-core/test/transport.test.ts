@@ -211,6 +211,22 @@ describe('handshake and trust', () => {
     await echoOnce(fx.client(await fx.identity(ca, 'beta')), server);
     expect(seen).toEqual(['banned:2', 'beta:2']);
   });
+
+  test('closePeer closes the connections with one certificate, accepted and dialed alike, and no other', async () => {
+    const ca = await fx.ca();
+    const server = fx.server(await fx.identity(ca, 'caesar', 'caesar-1'));
+    const client = fx.client(await fx.identity(ca, 'catalog', 'catalog-1'));
+    const other = fx.client(await fx.identity(ca, 'ngauge', 'ngauge-1'));
+    const [dialed, accepted] = await Promise.all([client.connect(server.localAddress), server.accept()]);
+    const [kept] = await Promise.all([other.connect(server.localAddress), server.accept()]);
+    // The server refuses the client: its accepted connection closes, the other stays.
+    expect(server.closePeer(accepted!.peer!.fingerprint, 0, 'certificate revoked')).toBe(1);
+    await dialed.closed;
+    expect(server.closePeer('0'.repeat(64))).toBe(0);
+    // A client refuses the server: its dialed connection closes.
+    expect(other.closePeer(kept.peer.fingerprint)).toBe(1);
+    await kept.closed;
+  });
 });
 
 describe('limits', () => {

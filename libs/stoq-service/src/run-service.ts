@@ -165,23 +165,12 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
     throw err;
   }
 
-  // Accept loop; connections by peer certificate, so a revocation closes the revoked peer's.
-  const byFingerprint = new Map<string, Set<StoqConnection>>();
+  // Accept loop.
   const serving = (async () => {
     for (;;) {
       const conn = await transport.accept();
       if (!conn) return;
       def.onConnection?.(conn);
-      const fp = conn.peer?.fingerprint;
-      if (fp) {
-        const set = byFingerprint.get(fp) ?? new Set();
-        set.add(conn);
-        byFingerprint.set(fp, set);
-        void conn.closed.then(() => {
-          set.delete(conn);
-          if (set.size === 0) byFingerprint.delete(fp);
-        });
-      }
       void rpc.serveConnection(conn);
     }
   })();
@@ -198,8 +187,10 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
         set: revocations,
         logger,
         pollMs: section.revocationPollMs,
+        // Every open connection with a revoked peer, in both directions: the ones it opened to
+        // this service, and the ones this service (its client, NGauge's scrapes…) opened to it.
         onRevoked: (fps) => {
-          for (const fp of fps) for (const c of byFingerprint.get(fp) ?? []) c.close(0, 'certificate revoked');
+          for (const fp of fps) transport.closePeer(fp, 0, 'certificate revoked');
         },
       });
       await follower.start();
