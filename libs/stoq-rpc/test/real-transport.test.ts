@@ -1,10 +1,41 @@
 // RPC over the real STOQ transport (QUIC on [::1], TLS + FALCON), not the in-memory pair.
+import { createSocket, type RemoteInfo } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevCa, NodeIdentity, StoqTransport } from '@stoq/core';
 import { RpcClient, RpcError, RpcServer, StaticResolver, Status } from '../src';
 import { BankMethods } from './fixtures/bank';
+
+/**
+ * A UDP relay on [::1] between one client and a server; `cut()` makes it drop everything from
+ * then on, as a peer killed with SIGKILL (no CONNECTION_CLOSE, no ICMP) looks to the client.
+ */
+function udpRelay(server: string): Promise<{ address: string; cut(): void; close(): void }> {
+  const port = Number(server.slice(server.lastIndexOf(':') + 1));
+  const front = createSocket('udp6');
+  const back = createSocket('udp6');
+  let client: RemoteInfo | null = null;
+  let open = true;
+  front.on('message', (msg, from) => {
+    client = from;
+    if (open) back.send(msg, port, '::1');
+  });
+  back.on('message', (msg) => {
+    if (open && client) front.send(msg, client.port, client.address);
+  });
+  return new Promise((resolve) => {
+    back.bind(0, '::1', () =>
+      front.bind(0, '::1', () =>
+        resolve({
+          address: `[::1]:${front.address().port}`,
+          cut: () => (open = false),
+          close: () => (front.close(), back.close()),
+        }),
+      ),
+    );
+  });
+}
 
 describe('RPC over StoqTransport', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stoq-rpc-real-'));
@@ -88,5 +119,57 @@ describe('RPC over StoqTransport', () => {
     expect(results.reduce((a, b) => a + b, 0)).toBe(10_000);
     client.close();
     server.close();
+  });
+
+  it('a peer that goes silent (killed) is ejected and its pooled connection dropped after one timed-out attempt; a slow live peer is not', async () => {
+    const ca = await DevCa.openOrCreate(join(dir, 'ca'));
+    const clientId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'caesar3'), service: 'caesar', instance: 'caesar-3', ca });
+    const dialer = StoqTransport.create({ identity: clientId, bind: '[::1]:0' });
+    transports.push(dialer);
+    const servers = await Promise.all(
+      ['bank-3', 'bank-4'].map(async (instance) => {
+        const id = await NodeIdentity.loadOrCreate({ dataDir: join(dir, instance), service: 'bank', instance, ca });
+        const listener = StoqTransport.listen({ identity: id, bind: '[::1]:0' });
+        transports.push(listener);
+        const server = new RpcServer({ service: 'bank' });
+        let release: (() => void) | null = null;
+        server.addMethod(BankMethods.transfer, async (req) => {
+          if (req.from === 'slow') await new Promise<void>((r) => (release = r));
+          return { txId: instance };
+        }, { authorize: ['caesar'] });
+        void (async () => {
+          for (let conn = await listener.accept(); conn; conn = await listener.accept()) void server.serveConnection(conn);
+        })();
+        return { listener, server, release: () => release?.() };
+      }),
+    );
+    const relay = await udpRelay(servers[0]!.listener.localAddress);
+    const dials: string[] = [];
+    const client = new RpcClient({
+      connector: (ep, o) => (dials.push(ep), dialer.connect(ep, o)),
+      resolver: new StaticResolver({ bank: [relay.address, servers[1]!.listener.localAddress] }),
+      retry: { maxAttempts: 1 },
+    });
+    const viaRelay = { target: relay.address };
+    expect(await client.call(BankMethods.transfer, { from: 'a' }, viaRelay)).toEqual({ txId: 'bank-3' });
+
+    // Slow but alive: the deadline passes, the peer ACKed the request; nothing is ejected or redialled.
+    await expect(client.call(BankMethods.transfer, { from: 'slow' }, { ...viaRelay, timeoutMs: 400 })).rejects.toMatchObject({ code: Status.DEADLINE_EXCEEDED });
+    servers[0]!.release();
+    expect(client.isEjected('bank', relay.address)).toBe(false);
+    expect(await client.call(BankMethods.transfer, { from: 'b' }, viaRelay)).toEqual({ txId: 'bank-3' });
+    expect(dials.filter((d) => d === relay.address)).toHaveLength(1);
+
+    // Silent: the connection still looks open (no close reached us), the attempt times out.
+    relay.cut();
+    await expect(client.call(BankMethods.transfer, { from: 'c' }, { ...viaRelay, timeoutMs: 400 })).rejects.toMatchObject({ code: Status.DEADLINE_EXCEEDED });
+    expect(client.isEjected('bank', relay.address)).toBe(true);
+    // Balanced calls go to the live target, and a call pinned to the dead one dials afresh (and fails) rather than reusing the dead connection.
+    expect(await client.call(BankMethods.transfer, { from: 'd' })).toEqual({ txId: 'bank-4' });
+    await expect(client.call(BankMethods.transfer, { from: 'e' }, { ...viaRelay, timeoutMs: 400 })).rejects.toMatchObject({ code: expect.any(Number) });
+    expect(dials.filter((d) => d === relay.address)).toHaveLength(2);
+    client.close();
+    relay.close();
+    for (const s of servers) s.server.close();
   });
 });

@@ -18,6 +18,17 @@ import type { TargetSet } from './target-set';
 
 type AnyDef = MethodDefinition<unknown, unknown>;
 
+/** Shortest attempt after which a peer that sent nothing is judged gone (well above ACK delays). */
+const SILENCE_MIN_MS = 250;
+
+function packetsReceived(conn: StoqConnection): number | null {
+  try {
+    return conn.stats().packetsReceived;
+  } catch {
+    return null; // closed meanwhile: its own close handling applies
+  }
+}
+
 export class AttemptOpener {
   constructor(
     private readonly services: ServiceDirectory,
@@ -39,14 +50,37 @@ export class AttemptOpener {
       throw new RpcError(Status.UNAVAILABLE, pinned !== undefined ? `${pinned} is not a target of service "${service}"` : `no targets for service "${service}"`);
     }
     const call = await this.openOn(target, def, scope, state.targets);
+    const silence = this.silenceProbe(target.endpoint);
     void call.result.then(
       () => state.targets.reportSuccess(target.endpoint),
       (err: RpcError) => {
-        if (err.code === Status.UNAVAILABLE) state.targets.reportFailure(target.endpoint, this.clock.now());
+        if (err.code === Status.UNAVAILABLE || (err.code === Status.DEADLINE_EXCEEDED && silence?.())) state.targets.reportFailure(target.endpoint, this.clock.now());
         else state.targets.reportSuccess(target.endpoint);
       },
     );
     return call;
+  }
+
+  /**
+   * For an attempt on `endpoint`'s pooled connection: a check, made when the attempt ran out of
+   * time, of whether the peer sent no packet at all meanwhile (not even the ACK of the request,
+   * which a live QUIC peer sends within its max ACK delay). Then the peer is gone (a kill -9
+   * sends no CONNECTION_CLOSE, and the idle timeout would keep the dead connection pooled for
+   * its whole length): the connection leaves the pool and the attempt counts as a failure of the
+   * target. A slow but live peer keeps both. Attempts shorter than SILENCE_MIN_MS are not judged.
+   */
+  private silenceProbe(endpoint: string): (() => boolean) | null {
+    const conn = this.pool.established(endpoint);
+    if (!conn) return null;
+    const receivedBefore = packetsReceived(conn);
+    const startedAt = this.clock.now();
+    return () => {
+      if (this.clock.now() - startedAt < SILENCE_MIN_MS) return false;
+      const receivedAfter = packetsReceived(conn);
+      if (receivedBefore === null || receivedAfter !== receivedBefore) return false;
+      this.pool.drop(endpoint, conn, 'peer silent for a whole call attempt');
+      return true;
+    };
   }
 
   /**
@@ -68,7 +102,7 @@ export class AttemptOpener {
       stream = await scope.race(def.idempotent ? conn.openStream({ early: true }) : conn.openStream());
     } catch (err) {
       if (scope.aborted) throw scope.reason;
-      this.pool.drop(target.endpoint, conn);
+      this.pool.drop(target.endpoint, conn, 'stream open failed');
       if (report) targets.reportFailure(target.endpoint, this.clock.now());
       throw new RpcError(Status.UNAVAILABLE, `cannot open a stream to ${target.endpoint}: ${(err as Error).message}`);
     }

@@ -45,10 +45,10 @@ export class ConnectionPool {
     return this.dial(target, target.endpoint, idempotent);
   }
 
-  /** Forgets and closes a connection that could not open a stream. */
-  drop(endpoint: string, conn: StoqConnection): void {
+  /** Forgets and closes a connection that failed (could not open a stream, or a silent peer). */
+  drop(endpoint: string, conn: StoqConnection, reason: string): void {
     if (this.pool.get(endpoint)?.conn === conn) this.pool.delete(endpoint);
-    conn.close(0, 'stream open failed');
+    conn.close(0, reason);
   }
 
   /** Closes every pooled connection; a dial still under way closes its connection when it lands. */
