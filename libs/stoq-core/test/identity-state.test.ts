@@ -318,6 +318,19 @@ describe('a crash during first creation leaves nothing usable, and its leftover 
     await expectRefused(() => NodeIdentity.loadOrCreate({ dataDir, service: 'caesar', instance: 'caesar-1', ca }), area, 'IDENTITY_TEMP_LEFTOVER', temp, /the files it was to replace are intact/);
   });
 
+  test('a temp file of a writer that is still running (its holder renewing) is not a leftover: a reader loads the set', async () => {
+    const area = fresh('live-writer');
+    const caDir = join(area, 'dev-ca');
+    const dataDir = join(area, 'node');
+    expect(run(['--ca', caDir, '--identity', dataDir]).status).toBe(0);
+    const ca = await DevCa.openOrCreate(caDir);
+    const first = await NodeIdentity.loadOrCreate({ dataDir, service: 'caesar', instance: 'caesar-1', ca });
+    // As writeFileAtomic names it: .<file>.<pid>.<12 hex>.tmp, here of this (live) process.
+    writeFileSync(join(dataDir, 'identity', `.cert.pem.${process.pid}.0123456789ab.tmp`), 'half');
+    const again = await NodeIdentity.loadOrCreate({ dataDir, service: 'caesar', instance: 'caesar-1', ca: null });
+    expect(again.fingerprint).toBe(first.fingerprint);
+  });
+
   test('two processes creating the same CA and identity at once end with one of each', () => {
     const area = fresh('race');
     const args = ['--ca', join(area, 'dev-ca'), '--identity', join(area, 'node')];

@@ -23,7 +23,9 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** Largest key or certificate file we read. */
 export const MAX_IDENTITY_FILE_BYTES = 256 * 1024;
 
-const TEMP_FILE = /^\.(.+)\.(?:(\d+)\.)?[0-9a-f]{12}\.tmp$/;
+// Lazy name: a greedy one swallowed the pid (".cert.pem.<pid>"), so a live writer's temp file
+// (a holder renewing while another process reads the set) was taken for an interrupted write.
+const TEMP_FILE = /^\.(.+?)\.(?:(\d+)\.)?[0-9a-f]{12}\.tmp$/;
 const CREATION_DIR = /^\.(.+)\.creating\.(\d+)\.[0-9a-f]{12}$/;
 
 const q = (path: string): string => `'${path.replace(/'/g, `'\\''`)}'`;
