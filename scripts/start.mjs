@@ -18,8 +18,13 @@
 // Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain; each
 // gets 20 s before SIGKILL, and a second Ctrl-C kills them all at once.
 //
-//   npm start [-- --home DIR] [--port-offset N] [--dev-ca]
+//   npm start [-- --home DIR] [--port-offset N] [--cert-lifetime DURATION] [--dev-ca]
 // --port-offset shifts every port (a second ecosystem beside the first; the tests use it).
+// --cert-lifetime (or $STOQ_CERT_LIFETIME) is TrustChain's `serve --cert-lifetime`: the lifetime
+// of the leaves it issues from now on (90s, 30m, 24h; default 24h), so every service renews at
+// 2/3 of it; short ones make renewal easy to watch (tests-e2e/test/ecosystem.e2e.test.ts uses 2m).
+// The CLI identity (<home>/cli) is renewed only by a start: with a short lifetime, renew it with
+// `stoq enroll` (see that command's help) before it expires.
 // `--dev-ca` runs only a node on the development CA (./stoq.toml).
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -31,7 +36,7 @@ import { ensureBuilt, ensureInstalled, root, run } from './bootstrap.mjs';
 
 const { values: opts } = parseArgs({
   args: process.argv.slice(2),
-  options: { home: { type: 'string' }, 'port-offset': { type: 'string', default: '0' }, 'dev-ca': { type: 'boolean', default: false } },
+  options: { home: { type: 'string' }, 'port-offset': { type: 'string', default: '0' }, 'cert-lifetime': { type: 'string', ...(process.env.STOQ_CERT_LIFETIME ? { default: process.env.STOQ_CERT_LIFETIME } : {}) }, 'dev-ca': { type: 'boolean', default: false } },
   strict: true,
 });
 const offset = Number(opts['port-offset']);
@@ -320,7 +325,8 @@ try {
   const tcSpec = {
     name: 'trustchain',
     // Earned certificates are approved by HyperMesh's genesis validators (read once the file exists).
-    argv: [TRUSTCHAIN, 'serve', '--data-dir', tcDir, '--bind', port(7440), '--dns-bind', port(5354), '--ct-http-bind', port(7441), '--hypermesh-genesis', GENESIS],
+    // --cert-lifetime is checked by TrustChain (5s..30d), which names the flag in its error.
+    argv: [TRUSTCHAIN, 'serve', '--data-dir', tcDir, '--bind', port(7440), '--dns-bind', port(5354), '--ct-http-bind', port(7441), '--hypermesh-genesis', GENESIS, ...(opts['cert-lifetime'] ? ['--cert-lifetime', opts['cert-lifetime']] : [])],
     ready: (l) => l.msg === 'trustchain serve ready',
   };
   const t = await launch(tcSpec);

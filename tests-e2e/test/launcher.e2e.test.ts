@@ -2,50 +2,24 @@
 // comes up (TrustChain, stoq node, Caesar, four HyperMesh validators, NGauge), `stoq status` and `stoq logs` read it, a service
 // killed with SIGKILL is restarted, Ctrl-C stops everything with exit 0 and no process left
 // behind, and the next start reuses the identities instead of enrolling again.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { ROOT, pidOfService, processesOfHome as processesOf, startLauncher } from './ecosystem-support';
 import { runStoq } from './support';
 
 jest.setTimeout(180_000);
 
-const ROOT = join(__dirname, '..', '..');
 const OFFSET = 20_000;
 let base: string;
 let home: string;
 
 /** Starts the launcher; `lines` collects its stderr (progress, restarts). */
-function launcher(): { child: ChildProcess; lines: string[]; waitFor: (re: RegExp) => Promise<string> } {
-  // A process group of its own, as a shell gives a foreground job: Ctrl-C is a SIGINT to the group.
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  const lines: string[] = [];
-  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  createInterface({ input: child.stderr! }).on('line', (l) => {
-    lines.push(l);
-    for (const w of [...waiters]) if (w.re.test(l)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(l);
-  });
-  const waitFor = (re: RegExp): Promise<string> => {
-    const seen = lines.find((l) => re.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      waiters.push({ re, resolve });
-      void once(child, 'exit').then(([code]) => reject(new Error(`launcher exited (${code}) before ${re}; it said:\n${lines.join('\n')}`)));
-    });
-  };
-  return { child, lines, waitFor };
-}
+const launcher = () => startLauncher({ home, offset: OFFSET });
 
 /** PIDs of processes whose command line mentions the test's ecosystem folder. */
-function processesOfHome(): number[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.includes(home) && !l.includes('ps -eo'))
-    .map((l) => Number(l.trim().split(/\s+/)[0]));
-}
+const processesOfHome = (): number[] => processesOf(home);
 
 beforeAll(() => {
   // The layout of a checkout after `npm start`: <base>/.stoq/ecosystem, so that commands run in
@@ -112,7 +86,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   expect(logs.stdout).toMatch(/INFO  ngauge\/ngauge-1: NGauge serving/);
 
   // A crash is restarted with backoff.
-  const nodePid = processesOfHome().find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node.toml'))!;
+  const nodePid = pidOfService(home, 'node')!;
   const certBefore = readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8');
   process.kill(nodePid, 'SIGKILL');
   await first.waitFor(/node exited unexpectedly .*restarting in 1 s/);
@@ -120,8 +94,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
 
   // Ctrl-C (SIGINT to the terminal's process group): everything stops in reverse order, the
   // launcher exits 0, nothing is left running.
-  process.kill(-first.child.pid!, 'SIGINT');
-  const [code] = await once(first.child, 'exit');
+  const code = await first.interrupt();
   expect(code).toBe(0);
   expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping catalog', 'stoq: stopping hypermesh-4', 'stoq: stopping hypermesh-3', 'stoq: stopping hypermesh-2', 'stoq: stopping hypermesh-1', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
   expect(processesOfHome()).toEqual([]);
@@ -132,8 +105,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   await second.waitFor(/ecosystem up/);
   expect(readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8')).toBe(certBefore);
   expect(readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8')).toBe(cli);
-  process.kill(-second.child.pid!, 'SIGINT');
-  const [code2] = await once(second.child, 'exit');
+  const code2 = await second.interrupt();
   expect(code2).toBe(0);
   expect(processesOfHome()).toEqual([]);
 });
