@@ -1,29 +1,27 @@
 // Performs the replica's effects strictly in the order the core returned them, across steps:
-// one FIFO. A `persist` is durable (fsync'd) when its sink returns, and only then does the next
-// effect run, so a vote, timeout or proposal never leaves before the safety state that allows
-// it. If any effect fails the runner stops for good (nothing queued after it is performed) and
-// reports the failure as fatal: the process must exit, never continue without its state.
+// one FIFO. A `persist` is durable (fsync'd) when its sink returns or, if the sink returns a
+// promise, when that promise resolves; only then does the next effect run, so a vote, timeout
+// or proposal never leaves before the safety state that allows it. While a persist's fsync is
+// in flight the event loop stays free: answers and sends made before it go out, messages are
+// received and their effects queue behind it. If any effect fails the runner stops for good
+// (nothing queued after it is performed) and reports the failure as fatal: the process must
+// exit, never continue without its state.
 //
 // Pacing: the core proposes as soon as it has a QC, with or without operations. An empty
 // proposal's broadcast waits `emptyBlockDelayMs` (the queue behind it waits too, keeping the
-// order) when `shouldPace` says the cluster is idle (the validator says no when operations wait
-// or an uncommitted ancestor carries some: those need the next blocks at full speed to commit),
-// so an idle cluster does not spin; an operation arriving meanwhile releases it (releasePaced).
-// This is only a network delay as far as the protocol is concerned; it must stay well below the
-// pacemaker's base timeout.
-//
-// Output before a disk wait: the transport sends what a step wrote at the end of the JavaScript
-// turn, and an fsync blocks that turn. So when a persist follows output in the same drain (the
-// answers of a commit, then the persist of this replica's vote), the runner lets the turn end
-// first (`yieldBeforeDisk`, e.g. setImmediate) and performs the persist in the next one. Only
-// a delay again: nothing after the persist runs before it.
+// order) when `shouldPace` says the cluster is idle (see pacing.ts), so an idle cluster does not
+// spin; an operation arriving meanwhile releases it (releasePaced). This is only a network delay
+// as far as the protocol is concerned; it must stay well below the pacemaker's base timeout.
 
 import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
 import type { Clock, TimerHandle } from '@stoq/core';
 
 export interface EffectSinks {
-  /** Durable when it returns; throws if it could not be made durable. */
-  persist(state: SafetyState, blocks: readonly Block[]): void;
+  /**
+   * Durable when it returns, or when the promise it returns resolves; throws (or rejects) if it
+   * could not be made durable.
+   */
+  persist(state: SafetyState, blocks: readonly Block[]): void | Promise<void>;
   send(to: ValidatorId, message: Message): void;
   broadcast(message: Message): void;
   commit(committed: CommittedBlock): void;
@@ -41,11 +39,6 @@ export interface EffectRunnerOptions {
   shouldPace?(block: Block): boolean;
   /** Called once when an effect failed; the runner performs nothing afterwards. */
   onFatal(err: unknown, effect: Effect): void;
-  /**
-   * Schedules `resume` after the current turn's output has gone out (setImmediate in the
-   * service); a persist that follows output waits for it. Absent: persists run at once.
-   */
-  yieldBeforeDisk?(resume: () => void): void;
 }
 
 export class EffectRunner {
@@ -56,9 +49,8 @@ export class EffectRunner {
   private failed = false;
   private closed = false;
   private persisted = 0;
-  /** Something was sent or committed in this turn and not yet flushed by the transport. */
-  private outputPending = false;
-  private yielding = false;
+  /** A persist whose durability is awaited: nothing after it runs meanwhile. */
+  private awaitingDisk = false;
 
   constructor(
     private readonly sinks: EffectSinks,
@@ -106,17 +98,8 @@ export class EffectRunner {
   }
 
   private drain(): void {
-    while (this.paused === null && !this.yielding && !this.failed && !this.closed && this.queue.length > 0) {
+    while (this.paused === null && !this.awaitingDisk && !this.failed && !this.closed && this.queue.length > 0) {
       const e = this.queue[0]!;
-      if (e.type === 'persist' && this.outputPending && this.opts.yieldBeforeDisk) {
-        this.yielding = true;
-        this.opts.yieldBeforeDisk(() => {
-          this.yielding = false;
-          this.outputPending = false;
-          this.drain();
-        });
-        return;
-      }
       if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0 && (this.opts.shouldPace?.(e.message.block) ?? true)) {
         this.paused = this.opts.clock.setTimeout(() => {
           this.paused = null;
@@ -130,38 +113,51 @@ export class EffectRunner {
       try {
         this.apply(e);
       } catch (err) {
-        this.failed = true;
-        this.queue.length = 0;
-        this.opts.onFatal(err, e);
+        this.fail(err, e);
         return;
       }
     }
   }
 
-  /** Output of this turn; the transport flushes it (process.nextTick) before microtasks run. */
-  private markOutput(): void {
-    if (this.outputPending) return;
-    this.outputPending = true;
-    queueMicrotask(() => (this.outputPending = false));
+  private fail(err: unknown, e: Effect): void {
+    // After close() a sync still in flight may fail (its file closed under it): nothing to report.
+    if (this.failed || this.closed) return;
+    this.failed = true;
+    this.queue.length = 0;
+    this.opts.onFatal(err, e);
+  }
+
+  /** A persist: performed now; if its sink returns a promise, nothing else runs until it resolves. */
+  private persist(e: Extract<Effect, { type: 'persist' }>): void {
+    const durable = this.sinks.persist(e.state, e.blocks);
+    if (!durable) {
+      this.persisted++;
+      return;
+    }
+    this.awaitingDisk = true;
+    durable.then(
+      () => {
+        this.awaitingDisk = false;
+        this.persisted++;
+        this.drain();
+      },
+      (err: unknown) => this.fail(err, e),
+    );
   }
 
   private apply(e: Effect): void {
     switch (e.type) {
       case 'persist':
-        this.sinks.persist(e.state, e.blocks);
-        this.persisted++;
+        this.persist(e);
         return;
       case 'send':
         this.sinks.send(e.to, e.message);
-        this.markOutput();
         return;
       case 'broadcast':
         this.sinks.broadcast(e.message);
-        this.markOutput();
         return;
       case 'commit':
         this.sinks.commit(e.committed);
-        this.markOutput();
         return;
       case 'set-timer':
         this.sinks.setTimer(e.at);

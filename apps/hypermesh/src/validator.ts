@@ -141,8 +141,6 @@ export class Validator {
         emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 250,
         shouldPace: (b) => mayPace(b, { mempoolSize: this.replica.status().mempoolSize, committedHeight: this.replica.committedTip.height, block: (h) => this.replica.block(h) }),
         onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`),
-        // Commit answers and sends leave before this replica's next fsync, not after it.
-        yieldBeforeDisk: (resume) => setImmediate(resume),
       },
     );
   }

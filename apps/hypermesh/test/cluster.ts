@@ -1,6 +1,7 @@
-// A synchronous in-memory cluster of 4 replicas for the shell's unit tests: real FALCON-1024
-// signatures (falcon-signatures.ts), each replica's effects performed by an EffectRunner into a
-// real ValidatorStore in a temp dir; messages delivered FIFO in-process.
+// An in-memory cluster of 4 replicas for the shell's unit tests: real FALCON-1024 signatures
+// (falcon-signatures.ts), each replica's effects performed by an EffectRunner into a real
+// ValidatorStore in a temp dir (its persists resolve when the WAL is synced); messages delivered
+// FIFO in-process.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,8 @@ export class TestCluster {
   readonly nodes: Array<Node | null>;
   readonly root: string;
   readonly queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
+  /** Persists whose WAL sync is in flight (their runners wait for them). */
+  private readonly syncing = new Set<Promise<void>>();
   /** Called with every message a node puts on the wire (before it is queued). */
   onSend: (from: ValidatorId, m: Message) => void = () => undefined;
 
@@ -66,7 +69,15 @@ export class TestCluster {
     const replica = new Replica({ genesis: this.set, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconSignatureVerifier(nativeFalcon), timing: { baseTimeout: 1000, maxTimeout: 8000 }, restored });
     const node: Node = { id, dir, store, replica, runner: null as unknown as EffectRunner, commits: [], fatal: [] };
     const sinks: EffectSinks = {
-      persist: (state, blocks) => store.persist(state, blocks),
+      persist: (state, blocks) => {
+        const durable = store.persist(state, blocks);
+        this.syncing.add(durable);
+        void durable.then(
+          () => this.syncing.delete(durable),
+          () => this.syncing.delete(durable),
+        );
+        return durable;
+      },
       send: (to, m) => this.wire(id, to, m),
       broadcast: (m) => {
         for (let to = 0; to < N; to++) if (to !== id) this.wire(id, to, m);
@@ -88,9 +99,19 @@ export class TestCluster {
     this.queue.push({ from, to, bytes: encodeMessage(m) });
   }
 
-  /** Delivers queued messages until `done()` or the queue is empty (then fires all timers). */
-  run(done: () => boolean, maxSteps = 20_000): void {
+  /**
+   * Delivers queued messages until `done()`; when the queue is empty it first waits for the WAL
+   * syncs in flight (the runners waiting on them then send more), and only when nothing is in
+   * flight fires all timers.
+   */
+  async run(done: () => boolean, maxSteps = 20_000): Promise<void> {
     for (let i = 0; i < maxSteps && !done(); i++) {
+      if (this.queue.length === 0 && this.syncing.size > 0) {
+        await Promise.allSettled([...this.syncing]);
+        await Promise.resolve(); // the runners' continuations
+        i--;
+        continue;
+      }
       const e = this.queue.shift();
       if (!e) {
         this.clock.advance(1000);

@@ -43,4 +43,6 @@ for (const n of c.nodes) {
   };
 }
 fs.writeSync(1, 'ready\n');
-for (;;) c.run(() => false, 1_000_000_000);
+void (async () => {
+  for (;;) await c.run(() => false, 1_000_000_000);
+})();

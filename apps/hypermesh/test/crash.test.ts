@@ -70,7 +70,7 @@ test.each([40, 170, 333])('SIGKILL after %i acknowledgements loses nothing ackno
       for (const [height, hash] of acks.commits.get(id) ?? []) expect(n.store.block(height)?.hash).toBe(hash);
     }
     const top = Math.max(...c.nodes.map((n) => n!.store.committedHeight));
-    c.run(() => c.nodes.every((n) => n!.store.committedHeight >= top + 3));
+    await c.run(() => c.nodes.every((n) => n!.store.committedHeight >= top + 3));
     const common = Math.min(...c.nodes.map((n) => n!.store.committedHeight));
     for (let h = 1; h <= common; h++) {
       const hashes = new Set(c.nodes.map((n) => n!.store.block(h)!.hash));

@@ -82,26 +82,36 @@ test('an empty proposal the validator does not want paced (operations in flight)
   expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
 });
 
-test('a persist that follows output in the same turn waits for the next turn (yieldBeforeDisk), order kept', () => {
-  const { log, sinks } = recorder();
-  const resumes: Array<() => void> = [];
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined, yieldBeforeDisk: (resume) => resumes.push(resume) });
-  // A persist with no output before it in this turn runs at once.
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
-  expect(log).toEqual(['persist', 'send vote 1 to 1']);
-  // Output, then a persist: the persist and everything after it wait for the resume.
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
-  r.perform([{ type: 'send', to: 3, message: vote(3) }]);
-  expect(log).toEqual(['persist', 'send vote 1 to 1']);
-  expect(r.backlog).toBe(3);
-  expect(resumes).toHaveLength(1);
-  resumes[0]!();
-  expect(log).toEqual(['persist', 'send vote 1 to 1', 'persist', 'send vote 2 to 2', 'send vote 3 to 3']);
+test('a persist whose sink returns a promise: the effects after it wait for it, in order, across steps', async () => {
+  const log: string[] = [];
+  let durable!: () => void;
+  const sinks: EffectSinks = {
+    ...recorder().sinks,
+    persist: () => {
+      log.push('persist');
+      return new Promise<void>((r) => (durable = r));
+    },
+    send: (to, m) => log.push(`send ${m.type} ${m.type === 'vote' ? m.view : ''} to ${to}`),
+  };
+  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
+  r.perform([{ type: 'send', to: 3, message: vote(0) }, { type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
+  r.perform([{ type: 'send', to: 2, message: vote(2) }]);
+  expect(log).toEqual(['send vote 0 to 3', 'persist']);
+  expect(r.persistCount).toBe(0);
+  durable();
+  await Promise.resolve();
+  expect(log).toEqual(['send vote 0 to 3', 'persist', 'send vote 1 to 1', 'send vote 2 to 2']);
+  expect(r.persistCount).toBe(1);
 });
 
-test('without yieldBeforeDisk a persist after output runs at once', () => {
+test('a persist whose promise rejects is fatal: nothing after it is performed', async () => {
   const { log, sinks } = recorder();
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
-  r.perform([{ type: 'send', to: 1, message: vote(1) }, { type: 'persist', state, blocks: [] }]);
-  expect(log).toEqual(['send vote 1 to 1', 'persist']);
+  const fatal: Array<[unknown, Effect]> = [];
+  const r = new EffectRunner({ ...sinks, persist: () => Promise.reject(new Error('fdatasync: EIO')) }, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: (err, e) => fatal.push([err, e]) });
+  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
+  await new Promise((resolve) => setImmediate(resolve));
+  r.perform([{ type: 'send', to: 2, message: vote(2) }]);
+  expect(log).toEqual([]);
+  expect(fatal.map(([err, e]) => [(err as Error).message, e.type])).toEqual([['fdatasync: EIO', 'persist']]);
+  expect(r.stopped).toBe(true);
 });

@@ -13,9 +13,10 @@ jest.setTimeout(60_000);
 
 const minHeight = (c: TestCluster, h: number) => () => c.nodes.every((n) => n === null || n.store.committedHeight >= h);
 
-test('every vote, timeout and proposal leaves only after the safety state allowing it is on disk', () => {
+test('every vote, timeout and proposal leaves only after the safety state allowing it is on disk', async () => {
   const c = new TestCluster();
-  // A second connection to each store file sees only what is committed (durable: synchronous=FULL).
+  // A second connection to each store file sees only what is committed; the runner sends only after
+  // the persist's WAL sync resolved.
   const readers = c.nodes.map((n) => new Database(join(n!.dir, STORE_FILE), { readonly: true }));
   const onDisk = (id: number) => decodeSafetyState(new Uint8Array((readers[id]!.prepare('SELECT state FROM safety WHERE id = 1').get() as { state: Buffer }).state));
   let checked = 0;
@@ -31,25 +32,25 @@ test('every vote, timeout and proposal leaves only after the safety state allowi
       checked++;
     }
   };
-  c.run(minHeight(c, 10));
+  await c.run(minHeight(c, 10));
   expect(checked).toBeGreaterThan(30);
   for (const r of readers) r.close();
   c.close();
 });
 
-test('a restarted validator continues from its disk: same committed chain, never votes twice, keeps committing', () => {
+test('a restarted validator continues from its disk: same committed chain, never votes twice, keeps committing', async () => {
   const c = new TestCluster();
-  c.run(minHeight(c, 6));
+  await c.run(minHeight(c, 6));
   const before = c.nodes[2]!.replica.status();
   const chain = c.nodes[2]!.commits.map((x) => x.hash);
   c.crash(2);
-  c.run(() => c.nodes[0]!.store.committedHeight >= before.committedHeight + 4);
+  await c.run(() => c.nodes[0]!.store.committedHeight >= before.committedHeight + 4);
   const back = c.restart(2);
   const s = back.replica.status();
   expect(s.committedHeight).toBe(before.committedHeight);
   expect(s.committedHash).toBe(chain[chain.length - 1]);
   expect(s.lastVotedView).toBeGreaterThanOrEqual(before.lastVotedView);
-  c.run(() => back.store.committedHeight >= c.nodes[0]!.store.committedHeight && back.store.committedHeight > before.committedHeight + 4);
+  await c.run(() => back.store.committedHeight >= c.nodes[0]!.store.committedHeight && back.store.committedHeight > before.committedHeight + 4);
   const common = Math.min(back.store.committedHeight, c.nodes[0]!.store.committedHeight);
   expect(common).toBeGreaterThan(before.committedHeight + 4);
   for (let h = 1; h <= common; h++) expect(back.store.block(h)!.hash).toBe(c.nodes[0]!.store.block(h)!.hash);
@@ -62,10 +63,10 @@ describe('damaged or foreign state is refused, never reset', () => {
   let dir: string;
   let file: string;
   let root: string;
-  beforeEach(() => {
+  beforeEach(async () => {
     root = mkdtempSync(join(tmpdir(), 'hypermesh-damage-'));
     c = new TestCluster(root);
-    c.run(minHeight(c, 5));
+    await c.run(minHeight(c, 5));
     dir = c.nodes[1]!.dir;
     file = join(dir, STORE_FILE);
     c.close();

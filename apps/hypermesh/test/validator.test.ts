@@ -26,6 +26,16 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'hypermesh-validator-'));
   const { store, restored } = ValidatorStore.open(dir, genesis.validatorSet, { chainId: 'unit', genesisSha256: genesis.sha256, validatorId: 0 });
   const fatal: unknown[] = [];
+  // Persists whose WAL sync is in flight: the validator's runner waits for them.
+  const syncing = new Set<Promise<void>>();
+  const persist = store.persist.bind(store);
+  store.persist = (state, blocks) => {
+    const durable = persist(state, blocks);
+    syncing.add(durable);
+    const done = (): void => void syncing.delete(durable);
+    void durable.then(done, done);
+    return durable;
+  };
   const v = new Validator({
     genesis,
     self: genesis.validators[0]!,
@@ -57,12 +67,12 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
   v.start();
   const pump = async (until: () => boolean) => {
     for (let i = 0; i < 20_000 && !until(); i++) {
-      let m = queue.shift();
-      if (!m) {
-        // The validator performs a persist that follows output in the next event-loop turn.
-        await new Promise((r) => setImmediate(r));
-        m = queue.shift();
+      if (queue.length === 0 && syncing.size > 0) {
+        await Promise.allSettled([...syncing]);
+        await Promise.resolve();
+        continue;
       }
+      const m = queue.shift();
       if (!m) {
         clock.advance(1000);
         for (const r of others) deliverAll(r.onTimeout(clock.now()), r.self);

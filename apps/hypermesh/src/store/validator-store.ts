@@ -1,5 +1,4 @@
-// The validator's durable state in one SQLite file (better-sqlite3, WAL, synchronous=FULL: a
-// transaction is fsync'd when commit() returns):
+// The validator's durable state in one SQLite file (better-sqlite3, WAL):
 //
 //   meta            format, chain id, genesis SHA-256, validator id: a data dir belongs to one
 //                   validator of one chain; anything else is STATE_MISMATCH
@@ -11,21 +10,26 @@
 //                   transaction as the block that changes it
 //   reward_progress, evidence  what is reported to Caesar (store/reporting-tables.ts)
 //
-// Every write is a synchronous transaction: when persist() returns, the state is on disk, so the
-// shell may perform the effects after it. One exception, on purpose: appending a committed block
-// (appendCommitted) runs with synchronous=NORMAL, written to the WAL without its own fsync; the
-// next persist's fsync makes it durable with everything before it (WAL frames are synced in
-// order, and recovery keeps a prefix of transactions). A process crash (kill -9) loses nothing
-// either way, since the WAL write is in the OS before the call returns. A power loss may drop the
-// newest commit records, and nothing is lost with them: each committed block was persisted
-// (fsync'd, as a pending block) by this validator before it voted or proposed, and by 2f+1
-// validators before it could be certified; the restarted replica commits it again when it learns
-// the next QC. The fsync this saves was a third of the disk waits on a block's critical path. Opening re-checks everything it reads (SQLite's
-// quick_check, each record's codec, each block's hash against the chain tag, the hash chain and
-// heights) and refuses a damaged store with STATE_DAMAGED: it never resets or skips state.
+// Durability. The connection runs with synchronous=NORMAL: a transaction is in the WAL (so in
+// the OS: a kill -9 loses nothing) when it returns, and on disk once the WAL is synced. persist()
+// writes its transaction and then syncs the WAL with an asynchronous fdatasync (libuv's thread
+// pool): the promise it returns resolves when the safety state and everything written before it
+// is on disk, which is what synchronous=FULL would give, without blocking the event loop for
+// the disk wait (the shell performs nothing after a persist before it resolves, and meanwhile
+// answers and messages keep flowing). The other writes (appendCommitted, the reporting tables)
+// are not synced themselves; the next persist's fdatasync makes them durable, in order (WAL
+// frames are appended in order, and recovery keeps a prefix of transactions). A power loss may
+// drop the newest commit records, and nothing is lost with them: each committed block was
+// persisted (synced, as a pending block) by this validator before it voted or proposed, and by
+// 2f+1 validators before it could be certified; the restarted replica commits it again when it
+// learns the next QC. SQLite itself syncs the WAL before a checkpoint and the database after it.
+//
+// Opening re-checks everything it reads (SQLite's quick_check, each record's codec, each
+// block's hash against the chain tag, the hash chain and heights) and refuses a damaged store
+// with STATE_DAMAGED: it never resets or skips state.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   computeBlockHash,
   decodeBlock,
@@ -85,6 +89,8 @@ export class ValidatorStore {
   private oldest: number;
   /** The newest block's record: every submitter of that block is answered with it. */
   private lastRecord: { height: number; record: Buffer } | null = null;
+  /** The WAL file, opened at the first persist. */
+  private walFd: number | null = null;
 
   private constructor(
     readonly path: string,
@@ -141,7 +147,7 @@ export class ValidatorStore {
     try {
       db = new Database(path, { fileMustExist: !fresh });
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      db.pragma('synchronous = NORMAL'); // persist() syncs the WAL itself (see the header)
       db.pragma('foreign_keys = ON');
       if (!fresh) {
         const check = db.pragma('quick_check', { simple: true }) as string;
@@ -251,13 +257,45 @@ export class ValidatorStore {
     return { restored: { safety, committed, pendingBlocks }, tip, oldest: top.n > 0 ? lowest : 1 };
   }
 
-  /** The persist effect: safety state + blocks, one fsync'd transaction. Throws STATE_WRITE_FAILED. */
-  persist(state: SafetyState, blocks: readonly Block[]): void {
+  /**
+   * The persist effect: safety state + blocks in one transaction, durable when the returned
+   * promise resolves (the WAL synced). Throws, or rejects, with STATE_WRITE_FAILED.
+   */
+  persist(state: SafetyState, blocks: readonly Block[]): Promise<void> {
     try {
       this.persistTx(state, blocks);
     } catch (err) {
       throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: persist failed: ${(err as Error).message}`, { cause: err });
     }
+    return this.syncWal();
+  }
+
+  /** fdatasync of the WAL file: everything written to the store so far is on disk when it resolves. */
+  private syncWal(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const failed = (err: Error): void => reject(new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: syncing the WAL failed: ${err.message}`, { cause: err }));
+      let fd: number;
+      try {
+        fd = this.walFd ?? this.openWal();
+      } catch (err) {
+        failed(err as Error);
+        return;
+      }
+      fdatasync(fd, (err) => (err ? failed(err) : resolve()));
+    });
+  }
+
+  /** The WAL file (SQLite keeps it, reused, while the connection is open); its directory entry synced once. */
+  private openWal(): number {
+    const fd = openSync(`${this.path}-wal`, 'r+');
+    const dir = openSync(dirname(this.path), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    this.walFd = fd;
+    return fd;
   }
 
   /**
@@ -271,12 +309,7 @@ export class ValidatorStore {
     }
     let fresh: string[];
     try {
-      this.db.pragma('synchronous = NORMAL');
-      try {
-        fresh = this.commitTx(c, operations);
-      } finally {
-        this.db.pragma('synchronous = FULL');
-      }
+      fresh = this.commitTx(c, operations);
     } catch (err) {
       throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: appending block ${c.block.height} failed: ${(err as Error).message}`, { cause: err });
     }
@@ -336,5 +369,7 @@ export class ValidatorStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
   }
 }
