@@ -15,7 +15,8 @@
 //
 // Two loads per system: open loop at R operations/s for S seconds (latency at the same offered load;
 // an operation counts from its scheduled send time, so a system that falls behind is charged for it)
-// and closed loop with C operations in flight for S seconds (throughput). CometBFT is built with
+// and closed loop with C operations in flight for S seconds (throughput; worker w always calls
+// validator w mod 4). CometBFT is built with
 // `go install` into ~/.cache/stoq/bin if it is not there. One JSON line per figure on stdout
 // ({"bench","unit","stoq","peer","peerName","ratio"}; ratio = stoq / peer, lower is better for
 // latencies), progress on stderr. A refused or failed operation fails the run.
@@ -66,6 +67,7 @@ function parseArgs(argv) {
     if (!names[argv[i]] || !Number.isInteger(v) || v <= 0) usage();
     opts[names[argv[i]]] = v;
   }
+  if (opts.inFlight > 4 * 100) throw new Error('--in-flight is at most 400 (100 calls per connection, one connection per validator)');
   if (opts.opBytes < 24) throw new Error('--op-bytes must be at least 24 (the operation carries its unique key)');
   return opts;
 }
@@ -170,10 +172,10 @@ async function closedLoop(submit, { inFlight, seconds }) {
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
-    Array.from({ length: inFlight }, async () => {
+    Array.from({ length: inFlight }, async (_, w) => {
       while (performance.now() < end) {
         const s = performance.now();
-        await submit(next++);
+        await submit(next++, w);
         latencies.push(performance.now() - s);
       }
     }),
@@ -254,7 +256,7 @@ async function hypermeshCluster(dir) {
     name: 'hypermesh',
     newRun() {
       const run = `h${runs++}`;
-      return (seq, bytes) => rpc.call(H.submit, { operationId: `${run}-${seq}`, payload: operation(run, seq, bytes) }, { timeoutMs: 60_000, target: targets[seq % 4] });
+      return (seq, bytes, worker = seq) => rpc.call(H.submit, { operationId: `${run}-${seq}`, payload: operation(run, seq, bytes) }, { timeoutMs: 60_000, target: targets[worker % 4] });
     },
     async close() {
       rpc.close();
@@ -338,9 +340,9 @@ async function cometCluster(dir, tuned) {
     name: tuned ? 'cometbft-tuned' : 'cometbft',
     newRun() {
       const run = `c${runs++}`;
-      return async (seq, bytes) => {
+      return async (seq, bytes, worker = seq) => {
         const tx = operation(run, seq, bytes).toString('hex');
-        const res = await fetch(`${urls[seq % 4]}/broadcast_tx_commit?tx=0x${tx}`);
+        const res = await fetch(`${urls[worker % 4]}/broadcast_tx_commit?tx=0x${tx}`);
         const body = await res.json();
         const r = body.result;
         if (!r || r.check_tx.code !== 0 || r.tx_result.code !== 0) throw new Error(`CometBFT refused an operation: ${JSON.stringify(body).slice(0, 300)}`);
@@ -359,7 +361,7 @@ async function measure(system, opts) {
   const o = await openLoop((k) => open(k, opts.opBytes), opts);
   log(describe(`${system.name} open loop ${opts.rate}/s`, o));
   const closed = system.newRun();
-  const c = await closedLoop((k) => closed(k, opts.opBytes), opts);
+  const c = await closedLoop((k, w) => closed(k, opts.opBytes, w), opts);
   log(describe(`${system.name} closed loop ${opts.inFlight} in flight`, c));
   return { open: o, closed: c };
 }
