@@ -375,7 +375,9 @@ test('4. kill -9 of a validator: issuance and transfers go on, the launcher rest
   // height all four have committed, all four hold the same block.
   const others = await Promise.all([1, 3, 4].map(statusOf));
   const target = Math.max(...others.map((s) => Number(s.committedHeight)));
+  const catchUpFrom = Date.now();
   await until('hypermesh-2 to commit past the others\' height at its restart', async () => (Number((await statusOf(2)).committedHeight) >= target ? true : null), 180_000);
+  process.stdout.write(`step 4: hypermesh-2 reached height ${target} ${Date.now() - catchUpFrom} ms after its restart\n`);
   const heights = await Promise.all([1, 2, 3, 4].map(async (i) => Number((await statusOf(i)).committedHeight)));
   const common = Math.min(...heights);
   expect(common).toBeGreaterThanOrEqual(target);
