@@ -3,16 +3,22 @@
 // testcontainers' DockerComposeEnvironment (`up -d --build --wait`, then each service's Docker
 // health check), and runs the ecosystem flow against the containers: every service healthy and
 // registered, calls by name through TrustChain's DNS, a Caesar transfer, a paid Catalog run,
-// block rewards in the validators' staking accounts, NGauge's targets from the host's [::1]; then a stop and a second `up` that reuses every
+// block rewards in the validators' staking accounts, an earned certificate audited by `stoq
+// verify-cert`, NGauge's targets from the host's [::1], `kill -9` of Caesar's process seen down then
+// up by NGauge and restarted by a real Prometheus scraping NGauge (the cross-service steps 1, 2, 3
+// and 8 of ecosystem.e2e.test.ts, which runs them all on plain processes); then a stop and a second `up` that reuses every
 // identity (no join token minted, same certificates), and `down -v` removes it all.
 // Without a reachable Docker engine (or the base image) the test is skipped, saying why, unless
 // STOQ_REQUIRE_DOCKER=1 (CI), which makes that a failure. It runs as project `stoq-e2e`, so it
 // cannot run beside a `stoq` project already up on this engine (same fixed subnet).
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerComposeEnvironment, Wait, type StartedDockerComposeEnvironment } from 'testcontainers';
 import { REQUIRE_DOCKER, ROOT, compose, engineUnavailable, ok, run } from './compose-support';
+import { downThenUp, hasPrometheus, prometheusSawRestart, startPrometheus } from './ecosystem-support';
 
 const PROJECT = 'stoq-e2e';
 const BASE_IMAGE = process.env['BASE_IMAGE'] || 'stoq-base:bookworm';
@@ -146,6 +152,14 @@ if (unavailable && !REQUIRE_DOCKER) {
     expect(BigInt(ran.payerBalance)).toBe(100000n - BigInt(ran.fee));
   });
 
+  test('an earned certificate for a new node (examples/earned-certificate.mjs: stake, four proofs, HyperMesh approval), audited by stoq verify-cert', async () => {
+    // One container run: the example writes the chain to its working directory, verify-cert reads it there.
+    const script = 'node /app/examples/earned-certificate.mjs > /tmp/earned.json && cat /tmp/earned.json && node /app/apps/stoq-cli/bin/stoq.js verify-cert "$(node -p \'require("/tmp/earned.json").file\')"';
+    const [first, ...audit] = (await cli(['-c', script], ['--entrypoint', 'sh'])).trim().split('\n');
+    expect((JSON.parse(first!) as { approvedAtHeight: number }).approvedAtHeight).toBeGreaterThan(0);
+    expect(audit.join('\n')).toMatch(/ok\s+consensus_approval\s+block \d+/);
+  });
+
   test("HyperMesh's block rewards reach the validators' staking accounts in Caesar (set up by validator-setup)", async () => {
     const ids = ['900000011', '900000012', '900000013', '900000014'];
     // Each was funded with 1000000 from the mint; anything credited beyond that is rewards.
@@ -168,6 +182,27 @@ if (unavailable && !REQUIRE_DOCKER) {
       return JSON.stringify(up) === JSON.stringify(expected) ? up : undefined;
     });
     expect(targets).toEqual(expected);
+  });
+
+  test("kill -9 of Caesar's process: compose restarts it, NGauge shows it down then up, and a real Prometheus scraping NGauge's /metrics sees the restart", async () => {
+    const promDir = mkdtempSync(join(tmpdir(), 'stoq-compose-prometheus-'));
+    const prom = hasPrometheus ? await startPrometheus(dashboard.replace(/^http:\/\//, ''), promDir) : null;
+    try {
+      if (prom) await until('Prometheus to scrape caesar-1 up', 60_000, async () => ((await prom.query('up{instance="caesar-1"} == 1')).length === 1 ? true : undefined));
+      // The container's main process, killed from the host as `kill -9` would (the restart policy,
+      // unless-stopped, applies: Docker did not stop it).
+      const pid = Number(ok(await run('docker', ['inspect', '--format', '{{.State.Pid}}', `${PROJECT}-caesar-1`]), 'docker inspect').trim());
+      const since = Date.now();
+      process.kill(pid, 'SIGKILL');
+      await until('NGauge to show caesar-1 down, then up', 180_000, async () => {
+        const body = (await (await fetch(`${dashboard}/api/v1/query_range?name=up&instance=caesar-1`)).json()) as { series: { samples: { t: number; v: number }[] }[] };
+        return downThenUp(body.series.flatMap((x) => x.samples), since) ? true : undefined;
+      });
+      if (prom) await until('Prometheus to hold caesar-1 restarted and up', 60_000, async () => ((await prometheusSawRestart(prom, 'caesar-1', since)) ? true : undefined));
+    } finally {
+      await prom?.stop();
+      rmSync(promDir, { recursive: true, force: true });
+    }
   });
 
   test('stop, then up again: the same identities (no join token minted, same certificates), all healthy', async () => {

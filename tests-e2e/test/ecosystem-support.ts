@@ -4,7 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -101,4 +102,81 @@ export function serviceLog(home: string, name: string): Array<Record<string, unk
 /** SHA-256 of the leaf certificate in `<dataDir>/identity/cert.pem`, lower-case hex (how logs and `stoq status` name it). */
 export function certificateFingerprint(dataDir: string): string {
   return new X509Certificate(readFileSync(join(dataDir, 'identity', 'cert.pem'))).fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+export interface PromResult {
+  metric: Record<string, string>;
+  /** An instant vector's sample. */
+  value?: [number, string];
+  /** A range vector's raw samples. */
+  values?: [number, string][];
+}
+
+export interface Prometheus {
+  readonly url: string;
+  /** A PromQL query (instant): its result. */
+  query(promql: string): Promise<PromResult[]>;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on [::1]. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen({ host: '::1', port: 0 }, () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Whether a `prometheus` binary is on PATH (Debian's package). */
+export const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
+
+/**
+ * A real Prometheus (Debian's package, as ngauge.e2e.test.ts runs it) scraping NGauge's /metrics
+ * at `target` ("[::1]:port") every 500 ms, its state in `dir`. honor_labels keeps NGauge's own
+ * `instance` label (the scraped service's) on its series.
+ */
+export async function startPrometheus(target: string, dir: string): Promise<Prometheus> {
+  const port = await freePort();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'prometheus.yml'), ['global:', '  scrape_interval: 500ms', '  scrape_timeout: 400ms', 'scrape_configs:', '  - job_name: ngauge', '    honor_labels: true', '    static_configs:', `      - targets: ['${target}']`, ''].join('\n'));
+  const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=[::1]:${port}`], { stdio: 'ignore' });
+  const url = `http://[::1]:${port}`;
+  return {
+    url,
+    async query(promql: string): Promise<PromResult[]> {
+      const body = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as { data: { result: PromResult[] } };
+      return body.data.result;
+    },
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * Whether NGauge's `up` samples of one instance show it down after `sinceMs` and up after that,
+ * and up last (samples: ms since the epoch, value 0 or 1).
+ */
+export function downThenUp(samples: Array<{ t: number; v: number }>, sinceMs: number): boolean {
+  const sorted = [...samples].sort((x, y) => x.t - y.t);
+  const down = sorted.find((x) => x.t >= sinceMs - 1000 && x.v === 0);
+  return down !== undefined && sorted.some((x) => x.t > down.t && x.v === 1) && sorted.at(-1)?.v === 1;
+}
+
+/**
+ * What Prometheus must hold for an instance that was killed at `sinceMs` and restarted: a
+ * process_start_time_seconds from before and one from after, and `up` 1 now. (A crash that
+ * NGauge saw as one failed scrape is in its /metrics for less than an interval, so a scraper can
+ * miss the 0; the restart it cannot miss.)
+ */
+export async function prometheusSawRestart(prom: Prometheus, instance: string, sinceMs: number): Promise<boolean> {
+  const since = sinceMs / 1000;
+  const starts = (await prom.query(`process_start_time_seconds{instance="${instance}"}[1h]`)).flatMap((r) => r.values ?? []).map(([, v]) => Number(v));
+  const up = (await prom.query(`up{instance="${instance}"}`)).map((r) => r.value?.[1]);
+  return starts.some((v) => v < since) && starts.some((v) => v >= since - 1) && up.length === 1 && up[0] === '1';
 }

@@ -19,9 +19,8 @@
 //      /metrics holds the same 0-then-1 samples.
 // Nothing waits for a fixed time: every wait is for a log line or a polled condition, with
 // generous deadlines. Run time: see README.md ("Cross-service suite").
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, storedIdentity, type ServiceClient, type ServiceName } from '@stoq/client';
@@ -32,7 +31,7 @@ import { watToWasm } from '@stoq/native';
 import { hypermesh } from '@stoq/protos';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
 import { NodeMethods } from '../../apps/stoq-cli/src/node.proto';
-import { ROOT, certificateFingerprint, pidOfService, processesOfHome, serviceLog, startLauncher, type Launcher } from './ecosystem-support';
+import { ROOT, certificateFingerprint, downThenUp, hasPrometheus, pidOfService, processesOfHome, prometheusSawRestart, serviceLog, startLauncher, startPrometheus, type Launcher, type Prometheus } from './ecosystem-support';
 import { runStoq, runTrustChain, until, type RunResult } from './support';
 
 /** Generous: 2 cores shared with benchmarks. Every wait inside polls a condition. */
@@ -41,7 +40,6 @@ jest.setTimeout(10 * 60_000);
 const OFFSET = 23_000;
 const CERT_LIFETIME = '2m';
 const CATALOG_BIN = join(ROOT, 'apps', 'catalog', 'bin', 'catalog.js');
-const hasPrometheus = spawnSync('prometheus', ['--version']).status === 0;
 /** Every long-running instance the launcher starts, by the launcher's name for it. */
 const SERVICES = { node: 'node-1', caesar: 'caesar-1', 'hypermesh-1': 'hypermesh-1', 'hypermesh-2': 'hypermesh-2', 'hypermesh-3': 'hypermesh-3', 'hypermesh-4': 'hypermesh-4', catalog: 'catalog-1', ngauge: 'ngauge-1' } as const;
 const ALL_INSTANCES = ['trustchain-1', ...Object.values(SERVICES)].sort();
@@ -55,7 +53,7 @@ let tcDir: string;
 let eco: Launcher;
 let tc: { dns: string; stoq: string; rootFingerprint: string };
 let dashboard: string;
-let prometheus: { child: ChildProcess; url: string } | null = null;
+let prometheus: Prometheus | null = null;
 /** Step 3's paying account (the cli identity's) and program, for step 6. */
 let paying: { payer: string; program: string };
 const ADD_WAT = '(module (func (export "add") (param i64 i64) (result i64) local.get 0 local.get 1 i64.add))\n';
@@ -204,23 +202,6 @@ async function fundedAccounts(caesar: ServiceClient<'caesar'>, n: number, amount
   return { mint, accounts, next };
 }
 
-/** A PromQL query against the test's Prometheus: its result (vector: value; matrix: values). */
-async function promQuery(query: string): Promise<Array<{ metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }>> {
-  const body = (await (await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent(query)}`)).json()) as { data: { result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }> } };
-  return body.data.result;
-}
-
-/** A free TCP port on [::1]. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen({ host: '::1', port: 0 }, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-
 beforeAll(async () => {
   base = mkdtempSync(join(tmpdir(), 'stoq-ecosystem-e2e-'));
   home = join(base, '.stoq', 'ecosystem');
@@ -230,24 +211,12 @@ beforeAll(async () => {
   const serve = JSON.parse(readFileSync(join(tcDir, 'serve.json'), 'utf8')) as { dns: string; stoq: string; rootFingerprint: string };
   tc = { dns: serve.dns, stoq: serve.stoq, rootFingerprint: serve.rootFingerprint };
   dashboard = /dashboard\s+(http:\/\/\S+?)\/?$/.exec(await eco.waitFor(/^\s+dashboard\s+http/))![1]!;
-  if (hasPrometheus) {
-    // A real Prometheus scraping NGauge's /metrics from now on (as ngauge.e2e.test.ts runs it);
-    // honor_labels keeps NGauge's own instance label on its series.
-    const port = await freePort();
-    const dir = join(base, 'prometheus');
-    mkdirSync(dir);
-    const target = dashboard.replace(/^http:\/\//, '');
-    writeFileSync(join(dir, 'prometheus.yml'), ['global:', '  scrape_interval: 500ms', '  scrape_timeout: 400ms', 'scrape_configs:', '  - job_name: ngauge', '    honor_labels: true', '    static_configs:', `      - targets: ['${target}']`, ''].join('\n'));
-    const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=[::1]:${port}`], { stdio: 'ignore' });
-    prometheus = { child, url: `http://[::1]:${port}` };
-  }
+  // A real Prometheus scraping NGauge's /metrics from now on.
+  if (hasPrometheus) prometheus = await startPrometheus(dashboard.replace(/^http:\/\//, ''), join(base, 'prometheus'));
 }, 20 * 60_000);
 
 afterAll(async () => {
-  if (prometheus) {
-    prometheus.child.kill('SIGTERM');
-    if (prometheus.child.exitCode === null) await new Promise((r) => prometheus!.child.once('exit', r));
-  }
+  await prometheus?.stop();
   if (eco) {
     const code = await eco.interrupt();
     if (code !== 0) process.stderr.write(`launcher exited ${code}; it said:\n${eco.lines.slice(-40).join('\n')}\n`);
@@ -268,8 +237,7 @@ test('1. the ecosystem is up: every service SERVING in stoq status, and up in NG
   // A real Prometheus scrapes NGauge's /metrics and has every instance's `up`.
   if (prometheus) {
     const seen = await until('Prometheus to have up for every instance', async () => {
-      const body = (await (await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent('up{service!=""} == 1')}`)).json()) as { data: { result: { metric: { instance: string } }[] } };
-      const instances = body.data.result.map((r) => r.metric.instance).sort();
+      const instances = (await prometheus!.query('up{service!=""} == 1')).map((r) => r.metric['instance']!).sort();
       return JSON.stringify(instances) === JSON.stringify(ALL_INSTANCES) ? instances : null;
     }, 120_000);
     expect(seen).toEqual(ALL_INSTANCES);
@@ -498,7 +466,7 @@ test('6. Catalog\'s certificate revoked: its peers refuse it within a second; th
   await until('NGauge to show catalog-1 down', () => withClient('ngauge', async (n) => ((await n.targets({})).targets.some((t) => t.instance === 'catalog-1' && !t.up) ? true : null)), 60_000);
   // And Prometheus, scraping NGauge's /metrics, gets that 0 (Catalog stays refused until the
   // operator acts, so this is a condition to wait for, unlike a crash's short outage: step 8).
-  if (prometheus) await until('Prometheus to scrape up{instance="catalog-1"} 0', async () => ((await promQuery('up{instance="catalog-1"}')).some((r) => r.value?.[1] === '0') ? true : null), 60_000);
+  if (prometheus) await until('Prometheus to scrape up{instance="catalog-1"} 0', async () => ((await prometheus!.query('up{instance="catalog-1"}')).some((r) => r.value?.[1] === '0') ? true : null), 60_000);
   // Catalog learns it too (its lease refresh is refused "enroll again with a new token") but keeps
   // running with the revoked certificate: it does not re-enroll by itself, and the launcher
   // mints join tokens only at start. So the operator does it: a new token in <home>/catalog.token,
@@ -605,14 +573,10 @@ test('8. NGauge showed the killed and revoked services down, then up; Prometheus
   const killed = ['hypermesh-2', 'caesar-1', 'catalog-1'];
   expect(Object.keys(outages).sort()).toEqual([...killed].sort());
   for (const instance of killed) {
-    const since = outages[instance]!;
     // ngauge/query: the `up` series of the instance, down (0) after it went away, up (1) after that.
     const series = await withClient('ngauge', (n) => n.query({ name: 'up', match: [{ name: 'instance', value: instance }] }));
-    const samples = series.series.flatMap((s) => s.samples.map((x) => ({ t: Number(x.t), v: Number(x.v) }))).sort((x, y) => x.t - y.t);
-    const down = samples.find((x) => x.t >= since - 1000 && x.v === 0);
-    expect(`${instance} down ${down !== undefined}`).toBe(`${instance} down true`);
-    expect(`${instance} up again ${samples.some((x) => x.t > down!.t && x.v === 1)}`).toBe(`${instance} up again true`);
-    expect(samples.at(-1)!.v).toBe(1);
+    const samples = series.series.flatMap((x) => x.samples.map((y) => ({ t: Number(y.t), v: Number(y.v) })));
+    expect(`${instance} ${downThenUp(samples, outages[instance]!)}`).toBe(`${instance} true`);
   }
   if (!prometheus) {
     process.stdout.write('step 8: no prometheus on PATH; its part is skipped\n');
@@ -624,18 +588,11 @@ test('8. NGauge showed the killed and revoked services down, then up; Prometheus
   // may miss it; what Prometheus must hold for every killed instance is the restart
   // (process_start_time_seconds changed after the kill) and up 1 now. Catalog's revocation
   // outage lasted until the operator acted (step 6 waited for Prometheus to see it): 0, then 1.
-  for (const instance of killed) {
-    const since = outages[instance]! / 1000;
-    await until(`Prometheus to hold ${instance}'s restart and up 1`, async () => {
-      const starts = (await promQuery(`process_start_time_seconds{instance="${instance}"}[1h]`)).flatMap((r) => r.values ?? []).map(([, v]) => Number(v));
-      const up = (await promQuery(`up{instance="${instance}"}`)).map((r) => r.value?.[1]);
-      return starts.some((v) => v < since) && starts.some((v) => v >= since - 1) && up.length === 1 && up[0] === '1' ? true : null;
-    }, 60_000);
-  }
-  const catalogUp = (await promQuery('up{instance="catalog-1"}[1h]')).flatMap((r) => r.values ?? []).sort((x, y) => x[0] - y[0]);
+  for (const instance of killed) await until(`Prometheus to hold ${instance}'s restart and up 1`, async () => ((await prometheusSawRestart(prometheus!, instance, outages[instance]!)) ? true : null), 60_000);
+  const catalogUp = (await prometheus.query('up{instance="catalog-1"}[1h]')).flatMap((r) => r.values ?? []).sort((x, y) => x[0] - y[0]);
   const down = catalogUp.findIndex(([t, v]) => t >= outages['catalog-1']! / 1000 && v === '0');
   expect(down).toBeGreaterThanOrEqual(0);
   expect(catalogUp.slice(down).some(([, v]) => v === '1')).toBe(true);
-  const shortOutages = ['hypermesh-2', 'caesar-1'].map(async (i) => `${i}: ${(await promQuery(`up{instance="${i}"}[1h]`)).flatMap((r) => r.values ?? []).filter(([, v]) => v === '0').length} zero samples`);
+  const shortOutages = ['hypermesh-2', 'caesar-1'].map(async (i) => `${i}: ${(await prometheus!.query(`up{instance="${i}"}[1h]`)).flatMap((r) => r.values ?? []).filter(([, v]) => v === '0').length} zero samples`);
   process.stdout.write(`step 8: Prometheus holds ${(await Promise.all(shortOutages)).join(', ')}\n`);
 });
