@@ -38,6 +38,8 @@ export class PeerLink {
   private hint: Ipv6Endpoint | null = null;
   private dropped = 0;
   private sent = 0;
+  /** When the first message since the silence watchdog's last check went out (see watchSilence). */
+  private firstSendInWindow: number | null = null;
   private markClosed!: () => void;
   private readonly closing = new Promise<void>((r) => (this.markClosed = r));
 
@@ -146,6 +148,7 @@ export class PeerLink {
         retry: { maxAttempts: 1 },
         clock: this.opts.clock,
       });
+      const watchdog = this.watchSilence(conn, signal);
       try {
         this.connectedTo = address;
         this.opts.logger.info({ peer: peer.instance, validator: peer.id, address }, 'validator link up');
@@ -155,11 +158,46 @@ export class PeerLink {
           this.opts.logger.debug({ peer: peer.instance, accepted: String(summary.accepted ?? 0), rejected: String(summary.rejected ?? 0) }, 'validator stream summary');
         }
       } finally {
+        watchdog.stop();
         client.close();
       }
     } finally {
       conn.close(0, 'link closed');
     }
+  }
+
+  /**
+   * A peer killed with SIGKILL sends no close, and its connection would look open until the
+   * idle timeout (30 s) while everything sent into it is lost; after a restart on the same
+   * address the peer would not hear from us for that long. So: a message went out at least
+   * ACK_ALLOWANCE_MS before a check and not one packet came back since the previous check (a
+   * live peer ACKs within its ACK delay, 25 ms) → the link is dropped and redialled.
+   */
+  private watchSilence(conn: DialedConnection, signal: AbortSignal): { stop(): void } {
+    let timer: ReturnType<Clock['setTimeout']> | null = null;
+    let received = packetsReceived(conn);
+    this.firstSendInWindow = null;
+    const check = (): void => {
+      timer = null;
+      if (signal.aborted || this.closed) return;
+      const nowReceived = packetsReceived(conn);
+      const first = this.firstSendInWindow;
+      if (first !== null && this.opts.clock.now() - first >= ACK_ALLOWANCE_MS && nowReceived === received && nowReceived !== null) {
+        this.opts.logger.info({ peer: this.opts.peer.instance, address: this.connectedTo }, 'validator silent: redialling');
+        this.attempt?.abort(new Error('peer silent'));
+        return;
+      }
+      received = nowReceived;
+      this.firstSendInWindow = null;
+      timer = this.opts.clock.setTimeout(check, SILENCE_MS);
+    };
+    timer = this.opts.clock.setTimeout(check, SILENCE_MS);
+    return {
+      stop: () => {
+        if (timer !== null) this.opts.clock.clearTimeout(timer);
+        timer = null;
+      },
+    };
   }
 
   private async *outgoing(signal: AbortSignal): AsyncGenerator<proto.ConsensusEnvelope> {
@@ -171,12 +209,25 @@ export class PeerLink {
       const next = this.queue.shift();
       if (next !== undefined) {
         this.sent++;
+        this.firstSendInWindow ??= this.opts.clock.now();
         yield next;
         continue;
       }
       await Promise.race([new Promise<void>((r) => (this.wake = r)), stop]);
       this.wake = null;
     }
+  }
+}
+
+/** Period of the silence watchdog's checks, and the time an ACK may take (well above 25 ms + RTT). */
+const SILENCE_MS = 1_500;
+const ACK_ALLOWANCE_MS = 500;
+
+function packetsReceived(conn: DialedConnection): number | null {
+  try {
+    return conn.stats().packetsReceived;
+  } catch {
+    return null;
   }
 }
 
