@@ -14,8 +14,16 @@ import { PeerLink } from '../src/network/peer-link';
 
 jest.setTimeout(60_000);
 
-/** A UDP relay on [::1] to `server`; `cut()` drops everything (a killed peer), `restore()` forwards again. */
-function udpRelay(server: string): Promise<{ address: string; cut(): void; restore(): void; close(): void }> {
+// The same relay as libs/stoq-rpc/test/support/udp-relay.ts (test files cannot import across packages).
+interface UdpRelay {
+  /** `[::1]:port` to dial instead of the server. */
+  address: string;
+  cut(): void;
+  restore(): void;
+  close(): void;
+}
+
+function udpRelay(server: string): Promise<UdpRelay> {
   const port = Number(server.slice(server.lastIndexOf(':') + 1));
   const front = createSocket('udp6');
   const back = createSocket('udp6');
@@ -50,8 +58,8 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
   }
 }
 
-test('a silent peer is detected, the link redials, and messages flow again when the peer is back at the same address', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hypermesh-peer-link-'));
+/** A validator's stream endpoint (instance hypermesh-2) counting what it receives, and our link's transport. */
+async function peerAndDialer(dir: string) {
   const ca = await DevCa.openOrCreate(join(dir, 'ca'));
   const peerId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'v2'), service: 'hypermesh', instance: 'hypermesh-2', ca });
   const selfId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'v1'), service: 'hypermesh', instance: 'hypermesh-1', ca });
@@ -70,80 +78,64 @@ test('a silent peer is detected, the link redials, and messages flow again when 
   void (async () => {
     for (let conn = await listener.accept(); conn; conn = await listener.accept()) void server.serveConnection(conn);
   })();
-  const relay = await udpRelay(listener.localAddress);
   const logs: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line).msg as string) });
-  const link = new PeerLink({
-    peer: { id: 1, instance: 'hypermesh-2', falconPublicKey: peerId.falconPublicKey, weight: 1, address: relay.address },
-    transport: dialer,
-    clock: systemClock,
-    logger,
-    locate: async () => relay.address,
-  });
+  const linkTo = (address: string) =>
+    new PeerLink({ peer: { id: 1, instance: 'hypermesh-2', falconPublicKey: peerId.falconPublicKey, weight: 1, address }, transport: dialer, clock: systemClock, logger, locate: async () => address });
+  return {
+    listener,
+    received,
+    logs,
+    linkTo,
+    close: async () => {
+      server.close();
+      await Promise.allSettled([dialer.close(), listener.close()]);
+    },
+  };
+}
+
+test('a silent peer is detected, the link redials, and messages flow again when the peer is back at the same address', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hypermesh-peer-link-'));
+  const p = await peerAndDialer(dir);
+  const relay = await udpRelay(p.listener.localAddress);
+  const link = p.linkTo(relay.address);
   let n = 0;
   const sender = setInterval(() => link.enqueue({ message: Buffer.from(`m${n++}`) }), 50);
   try {
     link.start();
-    await until('messages through the link', () => received.length >= 5);
-    expect(logs.filter((m) => m === 'validator link up')).toHaveLength(1);
+    await until('messages through the link', () => p.received.length >= 5);
+    expect(p.logs.filter((m) => m === 'validator link up')).toHaveLength(1);
 
     relay.cut();
-    await until('the silence watchdog', () => logs.includes('validator silent: redialling'));
-    const before = received.length;
+    await until('the silence watchdog', () => p.logs.includes('validator silent: redialling'));
+    const before = p.received.length;
     relay.restore();
-    await until('a second link up', () => logs.filter((m) => m === 'validator link up').length === 2);
-    await until('messages after the redial', () => received.length >= before + 5);
+    await until('a second link up', () => p.logs.filter((m) => m === 'validator link up').length === 2);
+    await until('messages after the redial', () => p.received.length >= before + 5);
   } finally {
     clearInterval(sender);
     await link.close();
     relay.close();
-    server.close();
-    await Promise.allSettled([dialer.close(), listener.close()]);
+    await p.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('a live peer is never judged silent while messages flow', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hypermesh-peer-link-'));
-  const ca = await DevCa.openOrCreate(join(dir, 'ca'));
-  const peerId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'v2'), service: 'hypermesh', instance: 'hypermesh-2', ca });
-  const selfId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'v1'), service: 'hypermesh', instance: 'hypermesh-1', ca });
-  const listener = StoqTransport.listen({ identity: peerId, bind: '[::1]:0' });
-  const dialer = StoqTransport.create({ identity: selfId, bind: '[::1]:0' });
-  let count = 0;
-  const server = new RpcServer({ service: 'hypermesh' });
-  server.addMethod(
-    proto.ConsensusMethods.stream,
-    async function* (envelopes) {
-      for await (const _ of envelopes) count++;
-      yield { accepted: count, rejected: 0 };
-    },
-    { authorize: 'any-authenticated' },
-  );
-  void (async () => {
-    for (let conn = await listener.accept(); conn; conn = await listener.accept()) void server.serveConnection(conn);
-  })();
-  const logs: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line).msg as string) });
-  const link = new PeerLink({
-    peer: { id: 1, instance: 'hypermesh-2', falconPublicKey: peerId.falconPublicKey, weight: 1, address: listener.localAddress },
-    transport: dialer,
-    clock: systemClock,
-    logger,
-    locate: async () => listener.localAddress,
-  });
+  const p = await peerAndDialer(dir);
+  const link = p.linkTo(p.listener.localAddress);
   const sender = setInterval(() => link.enqueue({ message: Buffer.from('m') }), 20);
   try {
     link.start();
     // Four watchdog periods (1.5 s each) of steady traffic.
-    await until('6 s of messages', () => count >= 300);
-    expect(logs).not.toContain('validator silent: redialling');
-    expect(logs.filter((m) => m === 'validator link up')).toHaveLength(1);
+    await until('6 s of messages', () => p.received.length >= 300);
+    expect(p.logs).not.toContain('validator silent: redialling');
+    expect(p.logs.filter((m) => m === 'validator link up')).toHaveLength(1);
   } finally {
     clearInterval(sender);
     await link.close();
-    server.close();
-    await Promise.allSettled([dialer.close(), listener.close()]);
+    await p.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

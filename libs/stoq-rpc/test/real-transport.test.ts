@@ -1,41 +1,11 @@
 // RPC over the real STOQ transport (QUIC on [::1], TLS + FALCON), not the in-memory pair.
-import { createSocket, type RemoteInfo } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevCa, NodeIdentity, StoqTransport } from '@stoq/core';
 import { RpcClient, RpcError, RpcServer, StaticResolver, Status } from '../src';
 import { BankMethods } from './fixtures/bank';
-
-/**
- * A UDP relay on [::1] between one client and a server; `cut()` makes it drop everything from
- * then on, as a peer killed with SIGKILL (no CONNECTION_CLOSE, no ICMP) looks to the client.
- */
-function udpRelay(server: string): Promise<{ address: string; cut(): void; close(): void }> {
-  const port = Number(server.slice(server.lastIndexOf(':') + 1));
-  const front = createSocket('udp6');
-  const back = createSocket('udp6');
-  let client: RemoteInfo | null = null;
-  let open = true;
-  front.on('message', (msg, from) => {
-    client = from;
-    if (open) back.send(msg, port, '::1');
-  });
-  back.on('message', (msg) => {
-    if (open && client) front.send(msg, client.port, client.address);
-  });
-  return new Promise((resolve) => {
-    back.bind(0, '::1', () =>
-      front.bind(0, '::1', () =>
-        resolve({
-          address: `[::1]:${front.address().port}`,
-          cut: () => (open = false),
-          close: () => (front.close(), back.close()),
-        }),
-      ),
-    );
-  });
-}
+import { udpRelay } from './support/udp-relay';
 
 describe('RPC over StoqTransport', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stoq-rpc-real-'));
