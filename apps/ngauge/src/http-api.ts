@@ -33,6 +33,8 @@ export const NGAUGE_FAMILIES: readonly FamilyMeta[] = [
 export const MAX_EVENT_STREAMS = 64;
 /** Bytes of events a page may leave unread before its stream is ended. */
 const MAX_UNREAD_EVENT_BYTES = 1 << 20;
+/** Scrapes recorded within this many ms of each other go to the dashboards in one push. */
+const PUSH_COALESCE_MS = 20;
 
 export interface HttpApiDeps {
   readonly window: SeriesWindow;
@@ -133,9 +135,20 @@ export interface HttpApi {
 /** Serves the API on `bind` (`[::1]:port`; port 0 picks one). */
 export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<HttpApi> {
   const ep = parseIpv6Endpoint(bind);
-  // Live updates: every scrape interval, the overview to each dashboard following the stream.
+  // Live updates: the overview to each dashboard following the stream, right after a scrape is
+  // recorded (scrapes that land together, within PUSH_COALESCE_MS, make one push: targets are
+  // scraped at their own phases), and every scrape interval regardless (alerts, staleness).
   const streams = new Set<http.ServerResponse>();
-  const push = setInterval(() => {
+  let pushSoon: ReturnType<typeof setTimeout> | null = null;
+  const unsubscribe = deps.scraper.onRecorded(() => {
+    if (pushSoon !== null || streams.size === 0) return;
+    pushSoon = setTimeout(() => {
+      pushSoon = null;
+      pushOverview();
+    }, PUSH_COALESCE_MS);
+    pushSoon.unref();
+  });
+  const pushOverview = (): void => {
     if (streams.size === 0) return;
     const frame = `event: overview\ndata: ${JSON.stringify(overviewOf(deps))}\n\n`;
     for (const res of streams) {
@@ -145,7 +158,8 @@ export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<Htt
         res.end();
       } else res.write(frame);
     }
-  }, deps.scraper.intervalMs);
+  };
+  const push = setInterval(pushOverview, deps.scraper.intervalMs);
   push.unref();
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && new URL(req.url ?? '/', 'http://ngauge').pathname === '/api/v1/events') {
@@ -181,6 +195,8 @@ export async function startHttpApi(deps: HttpApiDeps, bind: string): Promise<Htt
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(push);
+        unsubscribe();
+        if (pushSoon !== null) clearTimeout(pushSoon);
         for (const res of streams) res.end();
         streams.clear();
         server.closeAllConnections();

@@ -56,6 +56,7 @@ export class Scraper {
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
   private appendRefused = 0;
+  private readonly recordedListeners = new Set<() => void>();
 
   constructor(private readonly opts: ScraperOptions) {
     this.intervalMs = opts.intervalMs ?? 1000;
@@ -76,6 +77,12 @@ export class Scraper {
 
   health(key: string): TargetHealth | undefined {
     return this.slots.get(key)?.health;
+  }
+
+  /** Called after each scrape's samples are in the window (e.g. to push the dashboard at once). */
+  onRecorded(listener: () => void): () => void {
+    this.recordedListeners.add(listener);
+    return () => this.recordedListeners.delete(listener);
   }
 
   /** Appends the window refused (out of order, series cap). */
@@ -141,6 +148,7 @@ export class Scraper {
         slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped, capped, refusedMetrics };
         if (!this.slots.has(target.key)) return; // dropped while it ran
         this.record(samples, scheduledAt);
+        for (const l of this.recordedListeners) l();
       })
       // Nothing above is expected to throw; if it ever does, it is logged, never an unhandled
       // rejection that would end the process.

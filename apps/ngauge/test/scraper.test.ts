@@ -36,6 +36,27 @@ async function run(clock: ManualClock, ms: number): Promise<void> {
 }
 
 describe('Scraper', () => {
+  it('tells onRecorded listeners after each scrape, when its samples are already in the window', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const targets = new TargetTracker(30_000);
+    targets.update([fast, broken], clock.now());
+    const window = new SeriesWindow();
+    const scraper = new Scraper({ clock, targets, window, families: new FamilyRegistry(), client: client(clock, {}, []), logger: pino({ level: 'silent' }), intervalMs: 1000 });
+    const seen: number[] = [];
+    const off = scraper.onRecorded(() => seen.push(window.query('up', {}, 0, clock.now()).reduce((n, s) => n + s.samples.length, 0)));
+    scraper.start();
+    await run(clock, 3_000);
+    off();
+    await run(clock, 2_000);
+    const stopped = scraper.stop();
+    await run(clock, 1_000);
+    await stopped;
+    // Two targets, three intervals: one call per recorded scrape (failed ones too), each seeing one more sample.
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+    expect(seen.length).toBeLessThanOrEqual(6);
+    expect(seen).toEqual(seen.map((_, i) => i + 1));
+  });
+
   it('scrapes each target once per interval at its phase, stamping the scheduled time', async () => {
     const clock = new ManualClock(1_700_000_000_000);
     const targets = new TargetTracker(30_000);
