@@ -141,7 +141,13 @@ async function main() {
     // scrape on their own phases, and flips that followed one system's observation would always
     // find the other at the same distance from its next scrape.
     let seed = 0x5eed;
-    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const random = () => {
+      // mulberry32 (32-bit integer arithmetic throughout)
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    };
     for (let i = 0; i < flips; i++) {
       await new Promise((r) => setTimeout(r, random() * 1000));
       child.stdin.write('flip\n');
