@@ -43,6 +43,22 @@ const emit = (o) => {
 const workers = availableParallelism();
 const load = loadavg()[0];
 
+/** Runs `req` for SECONDS with 2 callers per worker, each result checked by `check`; runs/s. */
+async function runsPerSecond(engine, req, check) {
+  let runs = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers * 2 }, async () => {
+      while (performance.now() < end) {
+        check(await engine.run(req));
+        runs++;
+      }
+    }),
+  );
+  return runs / ((performance.now() - started) / 1000);
+}
+
 // ---- engine_trivial
 {
   const engine = new native.WasmEngine({ workers, queueDepth: workers * 2 });
@@ -52,20 +68,10 @@ const load = loadavg()[0];
   // warm up
   for (let i = 0; i < 2000; i++) await engine.run(req);
   const setup = [];
-  let runs = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: workers * 2 }, async () => {
-      while (performance.now() < end) {
-        const r = await engine.run(req);
-        if (r.outcome !== 'OK' || r.results[0] !== 42n) throw new Error(`bad run: ${r.outcome}`);
-        setup.push(r.setupNs / 1000);
-        runs++;
-      }
-    }),
-  );
-  const perSec = runs / ((performance.now() - started) / 1000);
+  const perSec = await runsPerSecond(engine, req, (r) => {
+    if (r.outcome !== 'OK' || r.results[0] !== 42n) throw new Error(`bad run: ${r.outcome}`);
+    setup.push(r.setupNs / 1000);
+  });
   engine.close();
   // Peer: V8, instantiate + call per run (the module compiled once, like our cache).
   const mod = new WebAssembly.Module(add);
@@ -127,22 +133,12 @@ const load = loadavg()[0];
   const req = { moduleHash: hash, export: '', args: [], script: Buffer.from(SCRIPT), fuel: 100_000_000, memoryLimitBytes: 16 << 20, timeoutMs: 10_000 };
   for (let i = 0; i < 50; i++) await engine.run(req);
   const total = [];
-  let runs = 0;
   let fuelUsed = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: workers * 2 }, async () => {
-      while (performance.now() < end) {
-        const r = await engine.run(req);
-        if (r.outcome !== 'OK' || r.stdout.toString() !== '42\n') throw new Error(`bad run: ${r.outcome} ${r.message}`);
-        total.push((r.setupNs + r.runNs) / 1e6);
-        fuelUsed = r.fuelUsed;
-        runs++;
-      }
-    }),
-  );
-  const perSec = runs / ((performance.now() - started) / 1000);
+  const perSec = await runsPerSecond(engine, req, (r) => {
+    if (r.outcome !== 'OK' || r.stdout.toString() !== '42\n') throw new Error(`bad run: ${r.outcome} ${r.message}`);
+    total.push((r.setupNs + r.runNs) / 1e6);
+    fuelUsed = r.fuelUsed;
+  });
   engine.close();
   const script = new vm.Script(SCRIPT);
   const runVm = () => {
