@@ -50,7 +50,8 @@ export class AttemptOpener {
       throw new RpcError(Status.UNAVAILABLE, pinned !== undefined ? `${pinned} is not a target of service "${service}"` : `no targets for service "${service}"`);
     }
     const call = await this.openOn(target, def, scope, state.targets);
-    const silence = this.silenceProbe(target.endpoint);
+    // Only an attempt that can run out of time after SILENCE_MIN_MS is judged (no stats read otherwise).
+    const silence = scope.deadline !== undefined && scope.deadline - this.clock.now() >= SILENCE_MIN_MS ? this.silenceProbe(target.endpoint) : null;
     void call.result.then(
       () => state.targets.reportSuccess(target.endpoint),
       (err: RpcError) => {
@@ -67,15 +68,14 @@ export class AttemptOpener {
    * which a live QUIC peer sends within its max ACK delay). Then the peer is gone (a kill -9
    * sends no CONNECTION_CLOSE, and the idle timeout would keep the dead connection pooled for
    * its whole length): the connection leaves the pool and the attempt counts as a failure of the
-   * target. A slow but live peer keeps both. Attempts shorter than SILENCE_MIN_MS are not judged.
+   * target. A slow but live peer keeps both. The caller probes only attempts whose deadline is at
+   * least SILENCE_MIN_MS away.
    */
   private silenceProbe(endpoint: string): (() => boolean) | null {
     const conn = this.pool.established(endpoint);
     if (!conn) return null;
     const receivedBefore = packetsReceived(conn);
-    const startedAt = this.clock.now();
     return () => {
-      if (this.clock.now() - startedAt < SILENCE_MIN_MS) return false;
       const receivedAfter = packetsReceived(conn);
       if (receivedBefore === null || receivedAfter !== receivedBefore) return false;
       this.pool.drop(endpoint, conn, 'peer silent for a whole call attempt');
