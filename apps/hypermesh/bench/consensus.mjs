@@ -20,22 +20,15 @@
 // `go install` into ~/.cache/stoq/bin if it is not there. One JSON line per figure on stdout
 // ({"bench","unit","stoq","peer","peerName","ratio"}; ratio = stoq / peer, lower is better for
 // latencies), progress on stderr. A refused or failed operation fails the run.
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { start, startHyperMeshCluster, stop } from '../../../scripts/bench-cluster.mjs';
 
 const require = createRequire(import.meta.url);
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..', '..');
-const BIN = {
-  trustchain: join(ROOT, 'apps', 'trustchain', 'bin', 'trustchain.js'),
-  hypermesh: join(ROOT, 'apps', 'hypermesh', 'bin', 'hypermesh.js'),
-};
 const COMETBFT_VERSION = 'v0.38.17';
 const COMETBFT = join(homedir(), '.cache', 'stoq', 'bin', 'cometbft');
 
@@ -74,57 +67,7 @@ function parseArgs(argv) {
 
 // ------------------------------------------------------------------------------ processes
 
-const children = new Set();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
-
-/** Spawns a process with its output in logPath; resolves when `ready` matches an output line. */
-function start(cmd, args, { cwd, logPath, ready, env = {} }) {
-  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const fd = openSync(logPath, 'a');
-  return new Promise((resolve, reject) => {
-    const onLine = (text) => {
-      writeFileSync(fd, `${text}\n`);
-      const m = ready(text);
-      if (m) resolve({ child, ready: m });
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-      reject(new Error(`${cmd} ${args[0]} exited (${code ?? signal}) before it was ready; see ${logPath}`));
-    });
-  });
-}
-
-function runNode(bin, args, cwd, env = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const jsonLine = (text) => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
-};
 
 function freeTcpPort() {
   return new Promise((resolve, reject) => {
@@ -191,66 +134,18 @@ const describe = (name, r) => `${name}: ${r.ops} ops, ${r.rate.toFixed(1)} ops/s
 /** STOQ_BENCH_PROFILE=DIR: each validator writes a V8 CPU profile there when it stops. */
 const profileFlags = () => (process.env.STOQ_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.STOQ_BENCH_PROFILE] : []);
 
-function serviceConfig(home, instance, tc) {
-  mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, 'service.toml'),
-    ['[node]', `name = "${instance}"`, 'data_dir = "data"', '[transport]', 'bind = "[::1]:0"', '[certificates]', `root_fingerprint = "${tc.rootFingerprint}"`, '[service]', `trustchain = "${tc.stoq}"`, `dns = "${tc.dns}"`, 'lease_seconds = 5', ''].join('\n'),
-  );
-}
-
 async function hypermeshCluster(dir) {
-  const core = require('@stoq/core');
   const rpcLib = require('@stoq/rpc');
   const protos = require('@stoq/protos');
-  const procs = [];
-  const tcDir = join(dir, 'trustchain');
-  const genesisFile = join(dir, 'genesis.json');
-  const tcp = await start(process.execPath, [BIN.trustchain, 'serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], {
-    cwd: dir,
-    logPath: join(dir, 'trustchain.log'),
-    ready: (t) => (jsonLine(t)?.msg === 'trustchain serve ready' ? jsonLine(t) : null),
-  });
-  procs.push(tcp.child);
-  const tc = tcp.ready;
-  const homes = [];
-  for (let i = 1; i <= 4; i++) {
-    const home = join(dir, `hypermesh-${i}`);
-    homes.push(home);
-    serviceConfig(home, `hypermesh-${i}`, tc);
-    const token = runNode(BIN.trustchain, ['token', 'create', '--service', 'hypermesh', '--ttl', '1h', '--data-dir', tcDir], dir).trim();
-    runNode(BIN.hypermesh, ['enroll', '--config', 'service.toml'], home, { STOQ_JOIN_TOKEN: token });
-  }
-  runNode(BIN.hypermesh, ['genesis', '--chain-id', 'consensus-bench', '--out', genesisFile, ...homes.flatMap((h) => ['--config', join(h, 'service.toml')])], dir);
-  const validators = await Promise.all(
-    homes.map((h, i) =>
-      start(process.execPath, [...profileFlags(), BIN.hypermesh, 'serve', '--config', 'service.toml', '--genesis', genesisFile], {
-        cwd: h,
-        logPath: join(dir, `hypermesh-${i + 1}.log`),
-        ready: (t) => (jsonLine(t)?.msg === 'hypermesh validator ready' ? jsonLine(t) : null),
-      }),
-    ),
-  );
-  procs.push(...validators.map((v) => v.child));
-
-  // The client: TrustChain's admin identity, one STOQ connection per validator.
-  const adminDir = join(tcDir, 'admin');
-  const leaf = core.parseHybridCertificate(core.pemToDerList(readFileSync(join(adminDir, 'identity', 'cert.pem'), 'utf8'), 'CERTIFICATE', 'cert')[0]);
-  const identity = await core.NodeIdentity.loadOrCreate({ dataDir: adminDir, service: 'admin', instance: leaf.commonName, ca: null, ipAddresses: [...leaf.ipAddresses] });
-  const transport = core.StoqTransport.create({ identity, bind: '[::1]:0' });
+  const cluster = await startHyperMeshCluster(dir, { chainId: 'consensus-bench', nodeFlags: profileFlags() });
+  // One STOQ connection per validator, as TrustChain's admin.
+  const targets = cluster.validators.map((v) => v.ready.stoq);
   const rpc = new rpcLib.RpcClient({
-    connector: (ep, o) => transport.connect(ep, { ...o, serverName: 'hypermesh.hypermesh' }),
-    resolver: new rpcLib.StaticResolver({ hypermesh: validators.map((v) => v.ready.stoq) }),
+    connector: (ep, o) => cluster.admin.transport.connect(ep, { ...o, serverName: 'hypermesh.hypermesh' }),
+    resolver: new rpcLib.StaticResolver({ hypermesh: targets }),
     retry: { maxAttempts: 1 },
   });
   const H = protos.hypermesh.ConsensusMethods;
-  const targets = validators.map((v) => v.ready.stoq);
-  for (const deadline = Date.now() + 60_000; ; ) {
-    const s = await rpc.call(H.status, {}, { timeoutMs: 5000, target: targets[0] }).catch(() => null);
-    if (s && Number(s.committedHeight) >= 2) break;
-    if (Date.now() > deadline) throw new Error('HyperMesh did not start committing within 60 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
   let runs = 0;
   return {
     name: 'hypermesh',
@@ -260,8 +155,7 @@ async function hypermeshCluster(dir) {
     },
     async close() {
       rpc.close();
-      await transport.close();
-      for (const c of procs.reverse()) await stop(c);
+      await cluster.close();
     },
   };
 }

@@ -19,24 +19,15 @@
 // the root (full handshake), the request, TrustChain's work including (earned) the validation
 // committed by HyperMesh, reading the reply, initiating the close (the endpoint's draining
 // period runs on outside the request's slot and is awaited after the timed window).
-import { spawn } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { BIN, logMessage, serviceConfig, start, startHyperMeshCluster } from '../../../scripts/bench-cluster.mjs';
 import { emit, log, percentile } from './support.mjs';
 
 const require = createRequire(import.meta.url);
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..', '..');
-const BIN = {
-  trustchain: join(ROOT, 'apps', 'trustchain', 'bin', 'trustchain.js'),
-  caesar: join(ROOT, 'apps', 'caesar', 'bin', 'caesar.js'),
-  hypermesh: join(ROOT, 'apps', 'hypermesh', 'bin', 'hypermesh.js'),
-};
 const core = require('@stoq/core');
 const rpcLib = require('@stoq/rpc');
 const protos = require('@stoq/protos');
@@ -54,64 +45,6 @@ function parseArgs(argv) {
     }
   }
   return opts;
-}
-
-// ------------------------------------------------------------------------------ processes
-
-const children = new Set();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-/** Starts `node bin args` in cwd; resolves with the first pino line matching `ready`. */
-function start(bin, args, cwd, ready, env = {}) {
-  const logPath = join(cwd, `${args[0]}-${children.size}.log`);
-  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  const lines = [];
-  const fd = openSync(logPath, 'a');
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      writeFileSync(fd, `${text}\n`);
-      let l = {};
-      try {
-        l = JSON.parse(text);
-      } catch {
-        return;
-      }
-      lines.push(l);
-      if (ready(l)) resolve({ child, line: l, lines });
-    });
-    child.once('exit', (code) => {
-      closeSync(fd);
-      children.delete(child);
-      reject(new Error(`${args[0]} exited (${code}) before it was ready; see ${logPath}`));
-    });
-  });
-}
-
-function run(bin, args, cwd, env = {}) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.once('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-function serviceConfig(home, instance, tc) {
-  require('node:fs').mkdirSync(home, { recursive: true });
-  writeFileSync(
-    join(home, 'service.toml'),
-    ['[node]', `name = "${instance}"`, 'data_dir = "data"', '[transport]', 'bind = "[::1]:0"', '[certificates]', `root_fingerprint = "${tc.rootFingerprint}"`, '[service]', `trustchain = "${tc.stoq}"`, `dns = "${tc.dns}"`, 'lease_seconds = 5', ''].join('\n'),
-  );
 }
 
 // ------------------------------------------------------------------------------ measuring
@@ -177,49 +110,30 @@ function client(instance, service) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(join(tmpdir(), 'stoq-earned-bench-'));
-  const procs = [];
+  let cluster = null;
   try {
-    const tcDir = join(dir, 'trustchain');
     const genesisFile = join(dir, 'genesis.json');
-    const tcp = await start(BIN.trustchain, ['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0', '--hypermesh-genesis', genesisFile], dir, (l) => l.msg === 'trustchain serve ready');
-    procs.push(tcp.child);
-    const tc = tcp.line;
-    const token = async (service) => (await run(BIN.trustchain, ['token', 'create', '--service', service, '--ttl', '1h', '--data-dir', tcDir], dir)).out.trim();
-
-    const caesarHome = join(dir, 'caesar');
-    serviceConfig(caesarHome, 'caesar-1', tc);
-    procs.push((await start(BIN.caesar, ['serve', '--config', 'service.toml', '--mint-account', '900000001'], caesarHome, (l) => l.msg === 'caesar serving', { STOQ_JOIN_TOKEN: await token('caesar') })).child);
-    const caesarKey = core.pemToDerList(readFileSync(join(caesarHome, 'data', 'identity', 'falcon.pub'), 'utf8'), 'FALCON-1024 PUBLIC KEY', 'caesar key')[0];
-
-    const homes = [];
-    for (let i = 1; i <= 4; i++) {
-      const home = join(dir, `hypermesh-${i}`);
-      homes.push(home);
-      serviceConfig(home, `hypermesh-${i}`, tc);
-      const r = await run(BIN.hypermesh, ['enroll', '--config', 'service.toml'], home, { STOQ_JOIN_TOKEN: await token('hypermesh') });
-      if (r.code !== 0) throw new Error(`hypermesh enroll: ${r.err}`);
-    }
-    const g = await run(BIN.hypermesh, ['genesis', '--chain-id', 'earned-bench', '--out', genesisFile, ...homes.flatMap((h) => ['--config', join(h, 'service.toml')])], dir);
-    if (g.code !== 0) throw new Error(`hypermesh genesis: ${g.err}`);
-    writeFileSync(join(dir, 'four-proof.json'), JSON.stringify({ format: 'hypermesh-four-proof/1', ledgerKey: { algorithm: 'falcon-1024', publicKey: Buffer.from(caesarKey).toString('base64') }, maxAnchorAgeBlocks: 100000 }));
-    const validators = await Promise.all(homes.map((h) => start(BIN.hypermesh, ['serve', '--config', 'service.toml', '--genesis', genesisFile, '--four-proof', join(dir, 'four-proof.json')], h, (l) => l.msg === 'hypermesh validator ready')));
-    procs.push(...validators.map((v) => v.child));
+    cluster = await startHyperMeshCluster(dir, {
+      chainId: 'earned-bench',
+      trustchainArgs: ['--hypermesh-genesis', genesisFile],
+      // Caesar (stake attestations) before the validators, whose four-proof rules name its key.
+      beforeValidators: async ({ tc, token, procs }) => {
+        const caesarHome = join(dir, 'caesar');
+        serviceConfig(caesarHome, 'caesar-1', tc);
+        procs.push((await start(process.execPath, [BIN.caesar, 'serve', '--config', 'service.toml', '--mint-account', '900000001'], { cwd: caesarHome, logPath: join(dir, 'caesar.log'), ready: logMessage('caesar serving'), env: { STOQ_JOIN_TOKEN: token('caesar') } })).child);
+        const caesarKey = core.pemToDerList(readFileSync(join(caesarHome, 'data', 'identity', 'falcon.pub'), 'utf8'), 'FALCON-1024 PUBLIC KEY', 'caesar key')[0];
+        writeFileSync(join(dir, 'four-proof.json'), JSON.stringify({ format: 'hypermesh-four-proof/1', ledgerKey: { algorithm: 'falcon-1024', publicKey: Buffer.from(caesarKey).toString('base64') }, maxAnchorAgeBlocks: 100000 }));
+        return ['--four-proof', join(dir, 'four-proof.json')];
+      },
+    });
+    const { tc, token, validators } = cluster;
 
     // The admin client (TrustChain's admin identity: a Caesar admin, any peer for HyperMesh).
-    const adminDir = join(tcDir, 'admin');
-    const leaf = core.parseHybridCertificate(core.pemToDerList(readFileSync(join(adminDir, 'identity', 'cert.pem'), 'utf8'), 'CERTIFICATE', 'cert')[0]);
-    const identity = await core.NodeIdentity.loadOrCreate({ dataDir: adminDir, service: 'admin', instance: leaf.commonName, ca: null, ipAddresses: [...leaf.ipAddresses] });
-    const adminTransport = core.StoqTransport.create({ identity, bind: '[::1]:0' });
+    const adminTransport = cluster.admin.transport;
     const admin = new rpcLib.RpcClient({ connector: (ep, o) => adminTransport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }), resolver: new rpcLib.DnsSrvResolver({ server: tc.dns }) });
     const C = protos.caesar.CaesarMethods;
     const H = protos.hypermesh.ConsensusMethods;
-    const first = validators[0].line.stoq;
-    for (const deadline = Date.now() + 60_000; ; ) {
-      const s = await admin.call(H.status, {}, { timeoutMs: 5000, target: first }).catch(() => null);
-      if (s && Number(s.committedHeight) >= 2) break;
-      if (Date.now() > deadline) throw new Error('HyperMesh did not start committing within 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const first = validators[0].ready.stoq;
     for (const deadline = Date.now() + 30_000; ; ) {
       if (await admin.call(C.whoAmI, {}, { timeoutMs: 5000 }).catch(() => null)) break;
       if (Date.now() > deadline) throw new Error('Caesar not reachable by name within 30 s');
@@ -234,7 +148,7 @@ async function main() {
     const earned = Array.from({ length: opts.count }, (_, i) => client(`storage-${i}`, 'storage'));
     const enrolling = Array.from({ length: opts.count }, (_, i) => client(`bench-${i}`, 'bench'));
     const tokens = [];
-    for (let i = 0; i < opts.count; i++) tokens.push(await token('bench'));
+    for (let i = 0; i < opts.count; i++) tokens.push(token('bench'));
     const s = await admin.call(H.status, {}, { timeoutMs: 5000, target: first });
     const anchor = { height: BigInt(Number(s.committedHeight) - 1), hash: Uint8Array.from(Buffer.from((await admin.call(H.block, { height: Number(s.committedHeight) - 1 }, { timeoutMs: 5000, target: first })).hash, 'hex')) };
     const gen0 = performance.now();
@@ -266,9 +180,8 @@ async function main() {
     emit('earned_issuance_p50', 'ms', e.p50, j.p50, peerName, extra);
     emit('earned_issuance_p99', 'ms', e.p99, j.p99, peerName, extra);
     admin.close();
-    await adminTransport.close();
   } finally {
-    for (const c of procs.reverse()) await stop(c);
+    await cluster?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
