@@ -142,8 +142,10 @@ export async function startTrustChain(opts: StartTrustChainOptions): Promise<Run
   const dbPath = join(dataDir, DATA_DIR_LAYOUT.db);
   // A root without its database is partial state: every issued certificate and burned token
   // would be forgotten. Refuse instead of starting over.
-  if (!existsSync(dbPath) && existsSync(join(dataDir, DATA_DIR_LAYOUT.ca))) {
-    throw new TrustChainError('STATE_DAMAGED', `${dataDir} holds a root (${DATA_DIR_LAYOUT.ca}/) but no ${DATA_DIR_LAYOUT.db}; restore the database from a backup`);
+  for (const part of [DATA_DIR_LAYOUT.ca, DATA_DIR_LAYOUT.intermediate]) {
+    if (!existsSync(dbPath) && existsSync(join(dataDir, part))) {
+      throw new TrustChainError('STATE_DAMAGED', `${dataDir} holds a CA (${part}/) but no ${DATA_DIR_LAYOUT.db}; restore the database from a backup`);
+    }
   }
   const store = CaStore.open(dbPath, { create: true });
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];

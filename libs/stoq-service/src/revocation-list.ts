@@ -11,16 +11,21 @@ export function revocationListSigningInput(list: RevocationListMessage): Uint8Ar
   return trustchain.RevocationListType.encode(unsigned).finish();
 }
 
+/**
+ * Signs `list`. `signerChain`: the signing CA's certificate(s) below the root, signer first (an
+ * intermediate), so followers that pin only the root can check the signer; empty when the root signs.
+ */
 export function signRevocationList(
-  list: Omit<RevocationListMessage, 'signature' | 'falconSignature'>,
+  list: Omit<RevocationListMessage, 'signature' | 'falconSignature' | 'signerChain'>,
   signClassical: (data: Uint8Array) => Uint8Array,
   signFalcon: (data: Uint8Array) => Uint8Array,
+  signerChain: readonly Uint8Array[] = [],
 ): RevocationListMessage {
   const input = revocationListSigningInput(list);
-  return { ...list, signature: signClassical(input), falconSignature: signFalcon(input) };
+  return { ...list, signature: signClassical(input), falconSignature: signFalcon(input), ...(signerChain.length > 0 ? { signerChain: [...signerChain] } : {}) };
 }
 
-/** Whether both signatures of `list` verify (classical with the root key, FALCON with its FALCON key). */
+/** Whether both signatures of `list` verify (classical with the signer's key, FALCON with its FALCON key). */
 export function verifyRevocationList(
   list: RevocationListMessage,
   verifyClassical: (data: Uint8Array, signature: Uint8Array) => boolean,

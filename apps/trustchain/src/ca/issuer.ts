@@ -38,7 +38,7 @@ export interface CtInclusion {
 }
 
 export interface IssueResult {
-  /** Leaf, then the root. */
+  /** Leaf, then the intermediate (when one signs), then the root. */
   readonly chain: readonly Uint8Array[];
   readonly serial: string;
   readonly fingerprint: string;
@@ -217,7 +217,7 @@ export class Issuer {
 
   private async logAndReply(items: Pending[]): Promise<void> {
     if (items.length === 0) return;
-    const extra = encodeCertificateChain([this.authority.rootDer]);
+    const extra = encodeCertificateChain(this.authority.chainTail);
     let appended;
     try {
       appended = await Promise.all(items.map((p) => this.ct.appendEntry({ entryType: LogEntryType.x509_entry, certificate: p.record.der }, extra)));
@@ -230,12 +230,12 @@ export class Issuer {
     try {
       this.store.setCtIndexes(items.map((p, i) => [p.record.serial, appended[i]!.leafIndex] as const));
       const sth = await this.ct.getSth();
-      const root = this.authority.rootDer;
+      const tail = this.authority.chainTail;
       items.forEach((p, i) => {
         const a = appended[i]!;
         this.issuedCount++;
         p.resolve({
-          chain: [p.record.der, root],
+          chain: [p.record.der, ...tail],
           serial: p.record.serial,
           fingerprint: p.record.fingerprint,
           notBefore: p.record.notBefore,
@@ -275,7 +275,7 @@ export class Issuer {
         found++;
       });
     }
-    const extra = encodeCertificateChain([this.authority.rootDer]);
+    const extra = encodeCertificateChain(this.authority.chainTail);
     const rest = [...byDer.values()];
     const added = await Promise.all(rest.map((r) => this.ct.appendEntry({ entryType: LogEntryType.x509_entry, certificate: r.der }, extra)));
     this.store.setCtIndexes(rest.map((r, i) => [r.serial, added[i]!.leafIndex] as const));

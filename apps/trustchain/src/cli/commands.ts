@@ -1,10 +1,13 @@
-// The admin commands: token create, certs list/show, revoke, ct sth, ca fingerprint.
+// The admin commands: token create, certs list/show, revoke, ct sth, ca fingerprint / init /
+// sign-intermediate (the last three read and write the data dir only; no server).
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { DEV_CA_FILES, derToPem, pemToDer } from '@stoq/core';
 import { trustchain } from '@stoq/protos';
 import { DATA_DIR_LAYOUT } from '../ca/authority';
+import { INTERMEDIATE_FILES, initCa, signIntermediate } from '../ca/ca-setup';
 import { reasonName, parseReason, checkReason, normalizeSerial } from '../service/revocations';
 import { TrustChainError } from '../core/errors';
 import { dataDirOf, durationSeconds, noPositionals, parseCommand } from './args';
@@ -149,20 +152,48 @@ export async function runCt(argv: string[], out: Out): Promise<number> {
 }
 
 export async function runCa(argv: string[], out: Out): Promise<number> {
-  if (subcommand('ca', argv, ['fingerprint'], out) === null) return 0;
-  const parsed = parseCommand('ca', argv.slice(1), { 'data-dir': { type: 'string' } });
+  const sub = subcommand('ca', argv, ['fingerprint', 'init', 'sign-intermediate'], out);
+  if (sub === null) return 0;
+  const parsed = parseCommand('ca', argv.slice(1), { 'data-dir': { type: 'string' }, 'root-offline': { type: 'boolean' }, 'root-dir': { type: 'string' }, json: { type: 'boolean' } });
   if (!parsed) {
     out(`${HELP.ca}\n`);
     return 0;
   }
-  noPositionals('ca fingerprint', parsed.positionals);
-  const dataDir = dataDirOf(parsed.values['data-dir']);
-  const path = join(dataDir, DATA_DIR_LAYOUT.ca, DEV_CA_FILES.cert);
+  noPositionals(`ca ${sub}`, parsed.positionals);
+  const v = parsed.values;
+  const dataDir = dataDirOf(v['data-dir']);
+  if (sub !== 'init' && v['root-offline']) throw usageError(`--root-offline is an option of \`trustchain ca init\` (see trustchain ca --help)`);
+  if (sub === 'fingerprint' && (v['root-dir'] !== undefined || v.json)) throw usageError('trustchain ca fingerprint takes only --data-dir (see trustchain ca --help)');
+  if (sub === 'init') {
+    if (v['root-dir'] !== undefined && !v['root-offline']) throw usageError('--root-dir goes with --root-offline: without it the root stays in <data-dir>/ca/ (see trustchain ca --help)');
+    const r = await initCa({ dataDir, rootOffline: v['root-offline'] ?? false, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}) });
+    if (v.json) {
+      out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, root_dir: r.rootDir, root_offline: r.rootOffline, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
+      return 0;
+    }
+    out(`root fingerprint       ${r.rootFingerprint}   (pin this in every service: certificates.root_fingerprint)\n`);
+    out(`root                   ${r.rootDir}\n`);
+    out(`intermediate           ${r.intermediateDir}   (signs every certificate \`trustchain serve --data-dir ${dataDir}\` issues)\n`);
+    if (r.rootOffline) {
+      out(`\nThe root key is NOT in ${dataDir}: \`serve\` runs with the intermediate only.\n`);
+      out(`Move ${r.rootDir} to offline storage now (an encrypted USB stick, a safe). You need it again only for\n`);
+      out(`\`trustchain ca sign-intermediate --data-dir ${dataDir} --root-dir <where it is>\`.\n`);
+    }
+    return 0;
+  }
+  if (sub === 'sign-intermediate') {
+    const r = await signIntermediate({ dataDir, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}) });
+    if (v.json) out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
+    else out(`intermediate ${r.intermediateFingerprint} signed by root ${r.rootFingerprint} in ${r.intermediateDir}; restart \`trustchain serve\` to use it\n`);
+    return 0;
+  }
+  const candidates = [join(dataDir, DATA_DIR_LAYOUT.ca, DEV_CA_FILES.cert), join(dataDir, DATA_DIR_LAYOUT.intermediate, INTERMEDIATE_FILES.root)];
+  const path = candidates.find((p) => existsSync(p)) ?? candidates[0]!;
   let pem: string;
   try {
     pem = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CliError('DATA_DIR', `${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}): no TrustChain root in ${dataDir}; \`trustchain serve\` creates it on first start`, { cause: err });
+    throw new CliError('DATA_DIR', `${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}): no TrustChain root in ${dataDir}; \`trustchain serve\` creates it on first start (or \`trustchain ca init\`)`, { cause: err });
   }
   let der: Uint8Array;
   try {

@@ -22,6 +22,8 @@ commands:
   revoke SERIAL         revoke a certificate
   ct sth                the CT log's current signed tree head
   ca fingerprint        the root's SHA-256 fingerprint (what services pin); no server needed
+  ca init               new root + intermediate (--root-offline: root key outside the data dir)
+  ca sign-intermediate  a new intermediate signed by the (offline) root
 
 common options: --data-dir DIR (default $STOQ_TRUSTCHAIN_DIR, else ./.trustchain), --help
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)`,
@@ -106,11 +108,33 @@ ${DATA_DIR}
 ${CLIENT_NOTE}`,
 
   ca: `usage: trustchain ca fingerprint [options]
+       trustchain ca init [--root-offline [--root-dir DIR]] [options]
+       trustchain ca sign-intermediate [--root-dir DIR] [options]
 
-Prints the SHA-256 fingerprint of the root in <data-dir>/ca/root.pem (lowercase hex): what every
-service pins (certificates.root_fingerprint) to enroll. Reads the data dir; no server needed.
+fingerprint        prints the SHA-256 fingerprint of the root (lowercase hex): what every service
+                   pins (certificates.root_fingerprint) to enroll. Reads <data-dir>/ca/root.pem,
+                   else <data-dir>/intermediate/root.pem; no server needed.
+
+init               sets up a new data dir the way \`step ca init\` does: a root (ECDSA P-384 +
+                   FALCON-1024, pathLen 1, 10 years) and an intermediate it signs (ECDSA P-384 +
+                   FALCON-1024, pathLen 0, keyCertSign + cRLSign, 10 years at most) in
+                   <data-dir>/intermediate/. \`serve\` then signs every leaf, CRL, revocation list
+                   and CT tree head with the intermediate; chains are leaf, intermediate, root, and
+                   services keep pinning the root. Refuses a data dir that already holds a CA.
+  --root-offline   write the root key set to --root-dir instead of <data-dir>/ca/, so the data
+                   dir \`serve\` reads holds no root key. Move that directory to offline storage.
+  --root-dir DIR   where --root-offline puts the root (default <data-dir>.root-ca beside the data
+                   dir; must be outside it and not exist)
+
+sign-intermediate  signs a new intermediate in <data-dir>/intermediate/ with the root (bring the
+                   offline root back for this). Refuses when <data-dir>/intermediate/ exists: stop
+                   serve and move it away first (certificates it issued stay valid under the root).
+  --root-dir DIR   the root key set (default <data-dir>/ca/); must be the root the data dir
+                   belongs to, made by \`ca init\` (a root made by serve's first start has pathLen
+                   0 and can only sign leaves)
 
 options:
 ${DATA_DIR}
-  -h, --help           this text`,
+  --json           init, sign-intermediate: print the result as JSON
+  -h, --help       this text`,
 };

@@ -24,7 +24,12 @@ export type TrustChainErrorCode =
   /** issue_certificate: HyperMesh answered, but its commit does not verify (QC, block, request). */
   | 'CONSENSUS_UNVERIFIED'
   | 'STATE_DAMAGED'
-  | 'STATE_EXISTS';
+  | 'STATE_EXISTS'
+  /**
+   * Neither the root key nor an intermediate is in the data dir (the root is offline and no
+   * intermediate was signed), or the root given to sign an intermediate cannot be read.
+   */
+  | 'NO_SIGNING_KEY';
 
 export class TrustChainError extends Error {
   constructor(

@@ -94,7 +94,7 @@ export class RevocationPublisher {
     if (this.cached && Number(this.cached.version) === version) return this.cached;
     const now = this.deps.clock.now();
     const a = this.deps.authority;
-    this.cached = signRevocationList(unsignedRevocationList(this.deps.store.revocations(now), version, now), (d) => a.signClassical(d), (d) => a.signFalcon(d));
+    this.cached = signRevocationList(unsignedRevocationList(this.deps.store.revocations(now), version, now), (d) => a.signClassical(d), (d) => a.signFalcon(d), a.intermediates);
     return this.cached;
   }
 
@@ -102,8 +102,9 @@ export class RevocationPublisher {
   crl(): { der: Uint8Array; version: number } {
     const version = this.version;
     const now = this.deps.clock.now();
-    const root = this.deps.authority.rootCertificate;
-    const der = encodeCrl(crlInput(this.deps.store.revocations(now), version, now, root), (tbs) => this.deps.authority.signClassical(tbs));
+    // Issued by the CA that issued the leaves (RFC 5280 §5: the CRL issuer is the certificate issuer).
+    const issuer = this.deps.authority.issuerCertificate;
+    const der = encodeCrl(crlInput(this.deps.store.revocations(now), version, now, issuer), (tbs) => this.deps.authority.signClassical(tbs));
     return { der, version };
   }
 
@@ -249,12 +250,23 @@ function callerOf(ctx: CallContext): { service: string; instance: string; finger
 
 // ------------------------------------------------------------------------ methods
 
+/**
+ * `chain` with TrustChain's intermediates put after the leaf when the caller gave the leaf alone
+ * (or leaf + root). Any other chain is judged as given.
+ */
+export function completeChain(chain: readonly Uint8Array[], intermediates: readonly Uint8Array[], rootDer: Uint8Array): Uint8Array[] {
+  if (intermediates.length === 0) return [...chain];
+  const rest = chain.slice(1);
+  if (rest.length === 0 || (rest.length === 1 && Buffer.from(rest[0]!).equals(Buffer.from(rootDer)))) return [chain[0]!, ...intermediates, ...rest];
+  return [...chain];
+}
+
 export function addCaMethods(server: RpcServer, deps: CaServiceDeps): RevocationPublisher {
   const { store, authority, issuer, ct, logger, clock } = deps;
   const falcon = deps.falcon ?? nativeFalcon;
   const revocations = new RevocationPublisher(deps);
-  const rootFalcon = authority.rootCertificate.falconPublicKey;
-  const logFalcon = { verify: (m: Uint8Array, s: Uint8Array) => falcon.verify(rootFalcon, m, s) };
+  // Tree heads carry the signing CA's FALCON signature (the intermediate's, when one signs).
+  const logFalcon = authority.logFalcon;
 
   server.addMethod(
     M.enroll,
@@ -310,9 +322,11 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
         }
         const row = store.certificateByFingerprint(leaf.fingerprintSha256);
         const evidence = await ctEvidence(ct, leaf.der, req.ct, row);
+        // A chain given without TrustChain's intermediate (just the leaf) is completed with it.
+        const full = completeChain(chain, authority.intermediates, authority.rootDer);
         const verdict = verdictOf([
-          checkClassicalChain(chain, authority.rootDer),
-          checkFalconChain(chain, authority.rootDer, falcon),
+          checkClassicalChain(full, authority.rootDer),
+          checkFalconChain(full, authority.rootDer, falcon),
           checkValidity(leaf, clock.now()),
           checkRevocation(row, revocations.version),
           checkCtInclusion(leaf.der, evidence, authority.logKey.publicKey, logFalcon),
@@ -409,7 +423,7 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
     { authorize: [ADMIN_SERVICE] },
   );
 
-  server.addMethod(M.getCa, () => ({ roots: [authority.rootDer], rootFingerprint: authority.fingerprint, intermediates: [] }), { authorize: 'unauthenticated' });
+  server.addMethod(M.getCa, () => ({ roots: [authority.rootDer], rootFingerprint: authority.fingerprint, intermediates: [...authority.intermediates] }), { authorize: 'unauthenticated' });
 
   server.addMethod(
     M.listCertificates,

@@ -39,6 +39,7 @@ export function trustChainStatus(code: TrustChainErrorCode): Status {
     case 'STAKE_EXPIRED':
       return Status.FAILED_PRECONDITION;
     case 'STATE_DAMAGED':
+    case 'NO_SIGNING_KEY':
       return Status.INTERNAL;
     case 'STATE_EXISTS':
       return Status.ALREADY_EXISTS;

@@ -222,6 +222,11 @@ export class CaStore {
     if (existing === undefined) this.stmts.setMeta.run(key, value);
   }
 
+  /** Sets a meta value that may change (e.g. the FALCON keys that signed the CT log's tree heads). */
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
   // ------------------------------------------------------------------ tokens
 
   addToken(hash: string, service: string, createdAt: number, expiresAt: number): void {

@@ -50,6 +50,24 @@ export interface DevCaOptions {
   logger?: Logger;
   /** What the CA is called in logs and errors (default "development CA"; TrustChain says "TrustChain root CA"). */
   label?: string;
+  /**
+   * basicConstraints pathLenConstraint of a root this call creates (default 0: the root signs
+   * leaves only). 1 lets the root sign an intermediate CA (TrustChain's `ca init`).
+   */
+  pathLen?: number;
+}
+
+export interface IssueCaOptions {
+  /** Subject common name of the new CA certificate. */
+  commonName: string;
+  /** Its classical public key (ECDSA P-256/P-384). */
+  publicKey: KeyObject;
+  falconPublicKey: Uint8Array;
+  now: Date;
+  /** Lifetime from now; capped at this CA's own notAfter (a child never outlives its issuer). */
+  lifetimeMs: number;
+  /** Its pathLenConstraint (default 0: it signs leaves only). */
+  pathLen?: number;
 }
 
 export interface IssueLeafOptions {
@@ -79,6 +97,43 @@ export class DevCa implements CertificateSource {
     /** Whether this call created the CA (false: it opened an existing one). */
     readonly created: boolean = false,
   ) {}
+
+  /**
+   * Open the CA in `dir` without ever creating one: for a root kept offline, whose absence must
+   * be an error (IDENTITY_INCOMPLETE), not a reason to make a new root.
+   */
+  static async openExisting(dir: string, options: Omit<DevCaOptions, 'now' | 'commonName' | 'pathLen'> = {}): Promise<DevCa> {
+    const label = options.label ?? 'development CA';
+    const found = await inspectSetDirectory(dir, label);
+    const names = Object.values(DEV_CA_FILES);
+    const missing = names.filter((n) => !found.entries.has(n));
+    if (missing.length > 0) {
+      throw new IdentityError(
+        'IDENTITY_INCOMPLETE',
+        missing.map((n) => join(dir, n)),
+        `${label} ${dir} is ${missing.length === names.length ? 'absent' : 'incomplete'}: ${missing.map((n) => join(dir, n)).join(', ')} missing. ` +
+          `Give the directory that holds the CA's ${names.join(', ')}.`,
+        { details: { missing } },
+      );
+    }
+    return DevCa.load(dir, options.falcon ?? nativeFalcon, label);
+  }
+
+  /**
+   * A CA whose certificate is not self-signed (an intermediate), from keys and certificate the
+   * caller read and checked against its issuer. Checks that the keys are the certificate's.
+   */
+  static fromIssuingCa(dir: string, key: KeyObject, falconKeys: { publicKey: Uint8Array; secretKey: Uint8Array }, certificateDer: Uint8Array, falcon: FalconScheme = nativeFalcon): DevCa {
+    const cert = parseHybridCertificate(certificateDer);
+    if (!cert.isCa) throw new IdentityError('IDENTITY_DAMAGED', [dir], `${dir}: certificate "${cert.commonName}" is not a CA certificate`);
+    if (!bytesEqual(cert.spkiDer, new Uint8Array(createPublicKey(key).export({ type: 'spki', format: 'der' })))) {
+      throw new IdentityError('IDENTITY_DAMAGED', [dir], `${dir}: the CA key does not match certificate "${cert.commonName}"; restore the matching files from a backup`);
+    }
+    if (!bytesEqual(cert.falconPublicKey, falconKeys.publicKey)) {
+      throw new IdentityError('IDENTITY_DAMAGED', [dir], `${dir}: the FALCON key does not match certificate "${cert.commonName}"; restore the matching files from a backup`);
+    }
+    return new DevCa(dir, key, falconKeys, cert, falcon);
+  }
 
   /**
    * Open the CA in `dir`, creating its keys and self-signed root when the directory is absent
@@ -125,7 +180,7 @@ export class DevCa implements CertificateSource {
       notBefore: new Date(now.getTime() - BACKDATE_MS),
       notAfter: new Date(now.getTime() + ROOT_LIFETIME_MS),
       isCa: true,
-      pathLen: 0,
+      pathLen: options.pathLen ?? 0,
       falcon,
     });
     return {
@@ -236,6 +291,41 @@ export class DevCa implements CertificateSource {
       falcon: this.falcon,
       ...(options.serialNumber ? { serialNumber: options.serialNumber } : {}),
       ...(options.extraExtensions ? { extraExtensions: options.extraExtensions } : {}),
+    });
+  }
+
+  /** This CA's certificate, parsed. */
+  get certificate(): HybridCertificate {
+    return this.root;
+  }
+
+  /**
+   * Sign a subordinate CA certificate (an intermediate: keyCertSign + cRLSign, pathLen 0 by
+   * default). Refused when this CA's own pathLenConstraint forbids CAs below it (openssl and
+   * webpki would reject the chain).
+   */
+  issueCaCertificate(options: IssueCaOptions): IssuedCertificate {
+    const pathLen = options.pathLen ?? 0;
+    if (this.root.pathLen !== undefined && this.root.pathLen < pathLen + 1) {
+      throw new StoqError(
+        'TLS_CONFIG',
+        `CA "${this.root.commonName}" in ${this.dir} has pathLenConstraint ${this.root.pathLen}: it may sign leaves only, not a CA below it (a root made by \`trustchain ca init\` allows one intermediate)`,
+      );
+    }
+    if (options.now.getTime() > this.root.notAfter.getTime()) {
+      throw new StoqError('TLS_CONFIG', `CA "${this.root.commonName}" in ${this.dir} expired at ${this.root.notAfter.toISOString()}`);
+    }
+    const notAfter = new Date(Math.min(options.now.getTime() + options.lifetimeMs, this.root.notAfter.getTime()));
+    return issueCertificate({
+      subject: { commonName: options.commonName, organization: STOQ_ORGANIZATION },
+      subjectPublicKey: options.publicKey.type === 'private' ? createPublicKey(options.publicKey) : options.publicKey,
+      subjectFalconPublicKey: options.falconPublicKey,
+      issuer: { certificate: this.root.der, privateKey: this.key, falconSecretKey: this.falconKeys.secretKey, falconPublicKey: this.falconKeys.publicKey },
+      notBefore: new Date(options.now.getTime() - BACKDATE_MS),
+      notAfter,
+      isCa: true,
+      pathLen,
+      falcon: this.falcon,
     });
   }
 

@@ -1,6 +1,6 @@
 // Node identity and hybrid (classical + FALCON-1024) X.509 certificates.
 export { IdentityError, isIdentityError, type IdentityErrorCode, type IdentityErrorOptions } from './errors';
-export { DevCa, DEV_CA_FILES, DEFAULT_LEAF_LIFETIME_MS, type DevCaOptions, type IssueLeafOptions } from './dev-ca';
+export { DevCa, DEV_CA_FILES, DEFAULT_LEAF_LIFETIME_MS, type DevCaOptions, type IssueCaOptions, type IssueLeafOptions } from './dev-ca';
 export {
   issueCertificate,
   keyIdentifier,
@@ -39,7 +39,7 @@ export {
   type CsrErrorCode,
   type ParsedCsr,
 } from './csr';
-export { generateClassicalKey, parseClassicalKey, type ClassicalKeyKind } from './key-files';
+export { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys, type ClassicalKeyKind } from './key-files';
 export {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
