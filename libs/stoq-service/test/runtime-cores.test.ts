@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { DevCa, ManualClock, NodeIdentity, parseConfigWithSections } from '@stoq/core';
+import { DevCa, ManualClock, NodeIdentity, generateClassicalKey, nativeFalcon, parseConfigWithSections } from '@stoq/core';
 import { RenewalScheduler, RevocationSet, dnsServerOf, isServiceError, readServiceSection, retryDelayMs, rootListVerifier, signRevocationList } from '../src';
 
 const silent = pino({ level: 'silent' });
@@ -70,6 +70,35 @@ describe('RevocationSet', () => {
     expect(() => set.apply(altered)).toThrow(/not signed by the pinned TrustChain root/);
     expect(set.version).toBe(0);
     expect(set.size).toBe(0);
+  });
+
+  it('takes a list signed by an intermediate of the root (signer_chain), and refuses one whose signer does not chain to it', async () => {
+    // The root of `trustchain ca init` (pathLen 1) and an intermediate it signs.
+    const root = await DevCa.openOrCreate(join(dir, 'root1'), { pathLen: 1 });
+    const intermediateKey = generateClassicalKey('P-384');
+    const intermediateFalcon = nativeFalcon.keypair();
+    const cert = root.issueCaCertificate({ commonName: 'Test Intermediate', publicKey: intermediateKey.key, falconPublicKey: intermediateFalcon.publicKey, now: new Date(), lifetimeMs: 3600_000 });
+    const intermediate = DevCa.fromIssuingCa(join(dir, 'int'), intermediateKey.key, intermediateFalcon, cert.der);
+    const signedBy = (by: DevCa, version: number, chain: Uint8Array[]) =>
+      signRevocationList({ version, issuedAtMs: 1, entries: [entry('dd'.repeat(32))] }, (d) => by.signClassical(d), (d) => by.signFalcon(d), chain);
+    const set = new RevocationSet(rootListVerifier(root.rootDer));
+    expect(set.apply(signedBy(intermediate, 1, [cert.der]))).toEqual(['dd'.repeat(32)]);
+    // Signed by the intermediate but naming no signer: checked against the root's keys, refused.
+    expect(() => set.apply(signedBy(intermediate, 2, []))).toThrow(/not signed by the pinned TrustChain root/);
+    // An intermediate of another root.
+    const otherRoot = await DevCa.openOrCreate(join(dir, 'root2'), { pathLen: 1 });
+    const foreign = otherRoot.issueCaCertificate({ commonName: 'Test Intermediate', publicKey: intermediateKey.key, falconPublicKey: intermediateFalcon.publicKey, now: new Date(), lifetimeMs: 3600_000 });
+    expect(() => set.apply(signedBy(DevCa.fromIssuingCa(join(dir, 'int2'), intermediateKey.key, intermediateFalcon, foreign.der), 3, [foreign.der]))).toThrow(/not signed by the pinned TrustChain root/);
+    // A leaf of the root is not a CA: it cannot sign lists even though it chains to the root.
+    const leaf = root.issueLeafCertificate({ service: 'caesar', instance: 'caesar-1', publicKey: intermediateKey.key, falconPublicKey: intermediateFalcon.publicKey });
+    const leafList = signRevocationList({ version: 4, issuedAtMs: 1, entries: [] }, (d) => intermediate.signClassical(d), (d) => intermediate.signFalcon(d), [leaf.der]);
+    expect(() => set.apply(leafList)).toThrow(/not signed by the pinned TrustChain root/);
+    expect(set.version).toBe(1);
+  });
+
+  it('DevCa refuses to sign an intermediate under a root with pathLen 0', () => {
+    const k = generateClassicalKey('P-384');
+    expect(() => ca.issueCaCertificate({ commonName: 'X', publicKey: k.key, falconPublicKey: nativeFalcon.keypair().publicKey, now: new Date(), lifetimeMs: 3600_000 })).toThrow(/pathLenConstraint 0/);
   });
 });
 

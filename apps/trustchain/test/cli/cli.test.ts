@@ -1,6 +1,6 @@
 // The real `trustchain` command as child processes (bin/trustchain.js → dist/, built once here):
 // serve with its readiness line and serve.json, token create, certs list/show, revoke, ca
-// fingerprint, usage errors (exit 2), an unreachable server (exit 1) and SIGTERM (exit 0).
+// fingerprint / init --root-offline / sign-intermediate, usage errors (exit 2), an unreachable server (exit 1) and SIGTERM (exit 0).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -148,6 +148,44 @@ describe('serve and the admin commands', () => {
     expect(existsSync(join(dir, 'serve.json'))).toBe(false);
     const after = await run(['certs', 'list', '--data-dir', dir]);
     expect([after.code, after.stderr]).toEqual([1, expect.stringMatching(/start `trustchain serve/)]);
+  });
+
+  it('ca init --root-offline: prints the root and where it went; serve runs without it and issues through the intermediate; sign-intermediate needs the root back', async () => {
+    const base = tempDir();
+    const dir = join(base, 'tc');
+    const init = await run(['ca', 'init', '--root-offline', '--data-dir', dir]);
+    expect(init.code).toBe(0);
+    const fpLine = /root fingerprint\s+([0-9a-f]{64})/.exec(init.stdout);
+    expect(fpLine).not.toBeNull();
+    expect(init.stdout).toContain(`Move ${join(base, 'tc.root-ca')} to offline storage`);
+    expect(existsSync(join(dir, 'ca'))).toBe(false);
+    expect((await run(['ca', 'fingerprint', '--data-dir', dir])).stdout.trim()).toBe(fpLine![1]);
+    const twice = await run(['ca', 'init', '--data-dir', dir]);
+    expect([twice.code, twice.stderr]).toEqual([1, expect.stringMatching(/already initialized .*\[STATE_EXISTS\]/)]);
+    expect((await run(['ca', 'init', '--root-dir', join(base, 'r'), '--data-dir', join(base, 'x')])).code).toBe(2);
+    expect((await run(['ca', 'sign-intermediate', '--root-offline', '--data-dir', dir])).code).toBe(2);
+
+    const s = await serve(dir);
+    try {
+      expect(s.ready.rootFingerprint).toBe(fpLine![1]);
+      const token = (await run(['token', 'create', '--service', 'caesar', '--data-dir', dir])).stdout.trim();
+      const transport = StoqTransport.create({ identity: { enrolling: true, trustRootSha256: fpLine![1]! }, bind: '[::1]:0' });
+      const rpc = new RpcClient({ connector: (ep) => transport.connect(ep, { expectedService: 'trustchain' }), resolver: new StaticResolver({ trustchain: [s.ready.stoq as string] }), retry: { maxAttempts: 1 } });
+      const csr = signedCsr(nodeKeys(), 'caesar', 'caesar-1');
+      const issued = await rpc.call(trustchain.TrustChainMethods.enroll, { token, csr: csr.der, falconSignature: csr.falconSignature });
+      rpc.close();
+      await transport.close();
+      expect(issued.chain).toHaveLength(3);
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+
+    // Without the root: sign-intermediate says what is missing; with it, it refuses to replace the intermediate.
+    const noRoot = await run(['ca', 'sign-intermediate', '--data-dir', dir]);
+    expect([noRoot.code, noRoot.stderr]).toEqual([1, expect.stringMatching(/root\.key.*\[NO_SIGNING_KEY\]/s)]);
+    const exists = await run(['ca', 'sign-intermediate', '--root-dir', join(base, 'tc.root-ca'), '--data-dir', dir]);
+    expect([exists.code, exists.stderr]).toEqual([1, expect.stringMatching(/never replaced in place.*\[STATE_EXISTS\]/)]);
   });
 
   it('says the server is unreachable when serve.json is stale (a serve killed with -9)', async () => {
