@@ -111,10 +111,12 @@ export class Authority {
             `or, if the root key is kept offline, sign an intermediate: \`trustchain ca sign-intermediate --data-dir ${dataDir} --root-dir <the offline root dir>\``,
         );
       }
-      if (found.entries.has(DEV_CA_FILES.cert) && !found.entries.has(DEV_CA_FILES.key)) {
+      // Both private keys gone, the public parts left: the root was moved offline without an
+      // intermediate. (One file missing is damage: DevCa's IDENTITY_INCOMPLETE below.)
+      if (found.entries.has(DEV_CA_FILES.cert) && !found.entries.has(DEV_CA_FILES.key) && !found.entries.has(DEV_CA_FILES.falconKey)) {
         throw new TrustChainError(
           'NO_SIGNING_KEY',
-          `${caDir} holds the root certificate but not its key (${join(caDir, DEV_CA_FILES.key)}), and there is no intermediate (${intermediateDir}): nothing can sign. ` +
+          `${caDir} holds the root certificate but not its keys (${join(caDir, DEV_CA_FILES.key)}, ${join(caDir, DEV_CA_FILES.falconKey)}), and there is no intermediate (${intermediateDir}): nothing can sign. ` +
             `Restore the root key, or sign an intermediate with the offline root: \`trustchain ca sign-intermediate --data-dir ${dataDir} --root-dir <the offline root dir>\``,
         );
       }

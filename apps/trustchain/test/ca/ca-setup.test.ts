@@ -147,7 +147,7 @@ describe('serve without a signing key', () => {
     for (const f of [DEV_CA_FILES.key, DEV_CA_FILES.falconKey]) rmSync(join(dataDir, DATA_DIR_LAYOUT.ca, f));
     const err = await tcError(() => openCa({ dir: dataDir }));
     expect(err.code).toBe('NO_SIGNING_KEY');
-    expect(err.message).toMatch(/holds the root certificate but not its key .* no intermediate/);
+    expect(err.message).toMatch(/holds the root certificate but not its keys .* no intermediate/);
     expect(readFileSync(join(dataDir, DATA_DIR_LAYOUT.ca, DEV_CA_FILES.cert), 'utf8')).toContain('BEGIN CERTIFICATE');
     const store = CaStore.open(join(dataDir, DATA_DIR_LAYOUT.db));
     expect(store.meta('root_fingerprint')).toBe(fp);
