@@ -1,7 +1,7 @@
 // `trustchain ca init` / `ca sign-intermediate` (src/ca/ca-setup.ts) and the Authority on such a
 // data dir: root (pathLen 1) + intermediate (pathLen 0), the root key outside the data dir with
 // --root-offline, leaves issued by the intermediate with chain leaf + intermediate + root that
-// openssl verifies, refusals that write nothing, and a replaced intermediate.
+// openssl and Go's crypto/x509 verify, refusals that write nothing, and a replaced intermediate.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEV_CA_FILES, DevCa, nativeFalcon, parseCsr, parseHybridCertificate, verifyAltSignatureChain } from '@stoq/core';
@@ -10,7 +10,7 @@ import { DATA_DIR_LAYOUT } from '../../src/ca/authority';
 import { INTERMEDIATE_FILES, defaultOfflineRootDir, initCa, signIntermediate } from '../../src/ca/ca-setup';
 import { certificateNames } from '../../src/core/issuance-policy';
 import { CaStore } from '../../src/store/ca-store';
-import { START_MS, certPem, nodeKeys, openCa, openssl, signedCsr, tcError, tempDir, type TestCa } from './support';
+import { START_MS, certPem, nodeKeys, openCa, openssl, run, signedCsr, tcError, tempDir, type TestCa } from './support';
 
 const keys = nodeKeys();
 const at = String(Math.floor(START_MS / 1000) + 120);
@@ -92,6 +92,66 @@ describe('ca init --root-offline', () => {
       await ca.close();
     }
   });
+
+  it('issues chains Go’s crypto/x509 verifies: leaf through the intermediate to the root (go run in a temp dir)', async () => {
+    const dataDir = join(tempDir(), 'tc');
+    await initCa({ dataDir, rootOffline: true, now });
+    const ca = await openCa({ dir: dataDir });
+    let chain: readonly Uint8Array[];
+    try {
+      chain = await issueOne(ca);
+    } finally {
+      await ca.close();
+    }
+    const dir = tempDir('trustchain-go-');
+    writeFileSync(join(dir, 'go.mod'), 'module trustchain.test/verify\n\ngo 1.21\n');
+    writeFileSync(
+      join(dir, 'main.go'),
+      `package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"time"
+)
+
+func load(path string) *x509.Certificate {
+	data, err := os.ReadFile(path)
+	if err != nil { panic(err) }
+	block, _ := pem.Decode(data)
+	if block == nil { fmt.Println("FAIL: no PEM in", path); os.Exit(1) }
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil { fmt.Println("FAIL: parse", path, err); os.Exit(1) }
+	return cert
+}
+
+func main() {
+	root, intermediate, leaf := load(os.Args[1]), load(os.Args[2]), load(os.Args[3])
+	at, _ := time.Parse(time.RFC3339, os.Args[4])
+	roots := x509.NewCertPool()
+	roots.AddCert(root)
+	inter := x509.NewCertPool()
+	inter.AddCert(intermediate)
+	for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+		chains, err := leaf.Verify(x509.VerifyOptions{DNSName: "caesar.hypermesh", Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{usage}})
+		if err != nil { fmt.Println("FAIL: verify", err); os.Exit(1) }
+		if len(chains) != 1 || len(chains[0]) != 3 { fmt.Println("FAIL: chain length", len(chains[0])); os.Exit(1) }
+	}
+	// Without the intermediate the leaf must not verify.
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at}); err == nil { fmt.Println("FAIL: verified without the intermediate"); os.Exit(1) }
+	fmt.Println("ok")
+}
+`,
+    );
+    const f = writeChain(dir, chain);
+    const env = { ...process.env, GOFLAGS: '', GO111MODULE: 'on', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOWORK: 'off' };
+    const out = await run('go', ['run', '.', f.root, f.intermediate, f.leaf, new Date(START_MS + 3600_000).toISOString()], { cwd: dir, env }).catch((err: Error) => {
+      throw new Error(`Go's crypto/x509 refused the chain (or \`go\` is not installed):\n${err.message}`);
+    });
+    expect(out.trim()).toBe('ok');
+  }, 120_000);
 
   it('ca init without --root-offline keeps the root in <data-dir>/ca/ and still signs with the intermediate', async () => {
     const dataDir = join(tempDir(), 'tc');
