@@ -31,7 +31,8 @@ exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)`,
   serve: `usage: trustchain serve [options]
 
 Runs TrustChain on its data dir: the CA (root ECDSA P-384 + FALCON-1024, created on first start and
-never replaced), join tokens, revocation (signed list + CRL in <data-dir>/crl.der), the CT log, and
+never replaced; or the root and intermediate of \`trustchain ca init\`, when the intermediate signs
+and the root key may be offline), join tokens, revocation (signed list + CRL in <data-dir>/crl.der), the CT log, and
 the authoritative DNS for hypermesh. (UDP and TCP). Logs are pino JSON lines on stdout; the first
 ones name the root fingerprint and the addresses. The addresses are also written to
 <data-dir>/serve.json, where the other commands find the server. SIGTERM/SIGINT: ordered shutdown, exit 0.

@@ -270,7 +270,7 @@ export class DevCa implements CertificateSource {
       throw new StoqError('TLS_CONFIG', `leaf lifetime ${lifetimeMs} ms is too short (at least 1000 ms)`);
     }
     if (now.getTime() > this.root.notAfter.getTime()) {
-      throw new StoqError('TLS_CONFIG', `dev CA root in ${this.dir} expired at ${this.root.notAfter.toISOString()}`);
+      throw new StoqError('TLS_CONFIG', `CA "${this.root.commonName}" in ${this.dir} expired at ${this.root.notAfter.toISOString()}${!bytesEqual(this.root.subjectDer, this.root.issuerDer) ? '; sign a new intermediate with the root (trustchain ca sign-intermediate)' : ''}`);
     }
     // The lifetime counts from now; notBefore is backdated for peers whose clocks lag, by at most
     // a quarter of the lifetime so a short-lived leaf is not born mostly used up (and due for
