@@ -13,8 +13,21 @@
 // identities, no new enrollment. <home>/cli is the CLI's own identity (service `cli`, enrolled
 // with `stoq enroll`), the default of `stoq status` and `@stoq/client` programs run here. Each service's pino JSON log goes to <home>/logs/<name>.log
 // (`npx stoq logs [service] [-f]` shows them merged and readable); the launcher prints progress
-// and a status table. A service that exits unexpectedly is restarted after 1, 2, 4... s (at most
-// 30 s); the fifth crash within a minute stops the launcher with the service's last log lines.
+// and a status table.
+// Supervision (the semantics of docker's `restart: unless-stopped` for what it restarts, and of
+// systemd's Restart=on-failure / supervisord's autorestart=unexpected for what counts as a failure):
+//   - a crash (a non-zero exit code, or death by a signal other than SIGTERM / SIGINT / SIGHUP,
+//     e.g. `kill -9`) is reported as "exited unexpectedly" and restarted after 1, 2, 4... s (at
+//     most 30 s); the fifth crash of one service within a minute stops the launcher with that
+//     service's last log lines;
+//   - a clean stop (exit code 0, which every service gives on SIGTERM / SIGINT after draining, or
+//     death by one of those signals) is an operator's deliberate stop: reported as "stopped",
+//     restarted after 1 s, never counted as a crash (`kill -TERM <pid>` restarts one service, e.g.
+//     after moving its certificate away so that it enrolls again);
+//   - every restart first does what a start does: the service's config is rewritten and, when its
+//     identity is not usable (no certificate, or one that expires within a minute: `enrolled()`),
+//     a new join token is minted, so a service whose certificate expired while it was down, or
+//     that an operator un-enrolled, enrolls again.
 // Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain; each
 // gets 20 s before SIGKILL, and a second Ctrl-C kills them all at once.
 //
@@ -139,6 +152,17 @@ function tail(name, n = 15) {
   }
 }
 
+/** The last line of a service's log, shortened to its message (and error) when it is pino JSON. */
+function lastWords(name) {
+  const line = tail(name, 1)[0] ?? '(its log is empty)';
+  try {
+    const l = JSON.parse(line);
+    return [l.msg, l.err?.message ?? l.error].filter(Boolean).join(': ') || line;
+  } catch {
+    return line;
+  }
+}
+
 /**
  * Starts one process; its stdout (pino JSON) goes to <home>/logs/<name>.log. Resolves with the
  * first line that satisfies `ready`; rejects if the process exits before that.
@@ -166,16 +190,28 @@ function launch(spec) {
         resolveReady(parsed);
       }
     });
-    child.on('exit', (code, signal) => {
-      out.end();
+    // 'close', not 'exit': its stdout and stderr are drained by then, and once the log file has
+    // them (out.end's callback) tail() shows the lines that explain the exit.
+    child.on('close', (code, signal) => out.end(() => {
       if (running.get(spec.name)?.child === child) running.delete(spec.name);
-      if (!up) reject(new Error(`${spec.name} exited (${signal ?? code}) before it was ready; its log ends:\n  ${tail(spec.name).join('\n  ')}`));
-      else if (!stopping) void crashed(spec, signal ?? code);
-    });
+      if (!up) reject(new Error(`${spec.name} exited (${signal ?? code}) before it was ready: ${lastWords(spec.name)}; its log ends:\n  ${tail(spec.name).join('\n  ')}`));
+      else if (stopping) return;
+      else if (code === 0 || CLEAN_STOP_SIGNALS.has(signal)) void stopped(spec, signal ?? code);
+      else void crashed(spec, signal ?? code);
+    }));
   });
 }
 
+/** Deaths by these signals are stops someone asked for (systemd's Restart=on-failure agrees), not crashes. */
+const CLEAN_STOP_SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGHUP']);
+/** The delay before restarting a service that stopped cleanly (no backoff: it did not fail). */
+const RESTART_AFTER_STOP_MS = 1000;
 const crashes = new Map();
+
+/**
+ * A crash: counted (the fifth within CRASH_WINDOW_MS stops the launcher), then a restart after a
+ * backoff of 1, 2, 4... s.
+ */
 async function crashed(spec, how) {
   const now = Date.now();
   const recent = (crashes.get(spec.name) ?? []).filter((t) => now - t < CRASH_WINDOW_MS);
@@ -188,9 +224,25 @@ async function crashed(spec, how) {
   }
   const delay = Math.min(RESTART_MAX_MS, 1000 * 2 ** (recent.length - 1));
   say(`${spec.name} exited unexpectedly (${how}); restarting in ${delay / 1000} s`);
+  await restart(spec, delay);
+}
+
+/** A clean stop (exit 0, or SIGTERM/SIGINT/SIGHUP) that the launcher did not ask for: not a crash. */
+async function stopped(spec, how) {
+  say(`${spec.name} stopped (${how === 0 ? 'exit 0' : how}), not by the launcher; restarting in ${RESTART_AFTER_STOP_MS / 1000} s`);
+  await restart(spec, RESTART_AFTER_STOP_MS);
+}
+
+/**
+ * After `delay`, starts the service again as a first start does: `spec.prepare()` rewrites its
+ * config and mints a join token when its identity is no longer usable. A failure to prepare or
+ * to come up is a crash.
+ */
+async function restart(spec, delay) {
   await new Promise((r) => setTimeout(r, delay));
   if (stopping) return;
   try {
+    if (spec.prepare?.()) say(`${spec.name}: its certificate is missing or expires within a minute; minted a new join token`);
     await launch(spec);
     say(`${spec.name} restarted`);
   } catch (err) {
@@ -240,9 +292,13 @@ async function stopAll(code) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-/** Writes the service's config and, before its first enrollment, mints its join token. */
+/**
+ * Writes the service's config and, when its identity is not usable (first start, or a certificate
+ * gone or expiring: `enrolled()`), mints its join token. Returns { config, minted }.
+ */
 function prepare(svc, { rootFingerprint, stoq, dns }) {
-  if (!enrolled(join(home, svc.name))) writeFileSync(join(home, `${svc.name}.token`), `${mintToken(svc.service ?? svc.name)}\n`, { mode: 0o600 });
+  const minted = !enrolled(join(home, svc.name));
+  if (minted) writeFileSync(join(home, `${svc.name}.token`), `${mintToken(svc.service ?? svc.name)}\n`, { mode: 0o600 });
   const config = join(home, `${svc.name}.toml`);
   writeFileSync(
     config,
@@ -262,7 +318,7 @@ function prepare(svc, { rootFingerprint, stoq, dns }) {
       '',
     ].join('\n'),
   );
-  return config;
+  return { config, minted };
 }
 
 /**
@@ -342,7 +398,7 @@ try {
   // HyperMesh's genesis needs every validator's FALCON key: each enrolls first (once), then one
   // genesis file is written for all (once; it is never replaced).
   for (const v of VALIDATORS) {
-    const cfg = prepare(v, t);
+    const { config: cfg } = prepare(v, t);
     if (!enrolled(join(home, v.name))) {
       say(`enrolling ${v.name}`);
       const r = spawnSync(process.execPath, [HYPERMESH, 'enroll', '--config', cfg], { cwd: root, encoding: 'utf8' });
@@ -356,7 +412,8 @@ try {
   for (const svc of SERVICES) {
     if (svc.service === 'hypermesh') writeFourProofRules();
     say(`starting ${svc.name}`);
-    const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t)) });
+    // The restart path prepares again (a new token if the certificate expired while it was down).
+    const ready = await launch({ ...svc, argv: svc.argv(prepare(svc, t).config), prepare: () => prepare(svc, t).minted });
     up.push([svc.service ?? svc.name, svc.instance, ready.address ?? ready.stoq ?? svc.bind]);
     if (svc.name === 'ngauge') dashboard = `http://${ready.http}/`;
     if (svc.name === 'caesar') await provisionValidatorStakes(dns);
