@@ -12,8 +12,9 @@
 //   5. `kill -9` of Caesar under a transfer load: restarted, no acknowledged transfer lost, the
 //      balances equal the transfers and debits equal credits;
 //   6. Catalog's certificate revoked: every peer refuses it within a second (their logs against
-//      TrustChain's), a paid run fails; the operator mints a join token and restarts Catalog,
-//      which enrolls again (the product does not re-enroll by itself: see the test);
+//      TrustChain's), a paid run fails; the operator moves the certificate away and stops Catalog,
+//      the launcher restarts it with a new join token and it enrolls again (the service does not
+//      re-enroll by itself: see the test);
 //   7. every certificate renewed while a client calls every service: no failed call;
 //   8. NGauge showed the killed services down then up, and a real Prometheus scraping NGauge's
 //      /metrics holds the same 0-then-1 samples.
@@ -23,15 +24,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, storedIdentity, type ServiceClient, type ServiceName } from '@stoq/client';
-import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { StoqTransport, createCsr, derToPem, falconCsrMessage, nativeFalcon, parseHybridCertificate } from '@stoq/core';
-import { certificateKeyBinding, certificateRequestContext, createPlot, decodePoStakeProof, encodeFourProofSet, generateFourProofSet } from '@stoq/four-proof';
-import { watToWasm } from '@stoq/native';
-import { hypermesh } from '@stoq/protos';
-import { RpcClient, StaticResolver } from '@stoq/rpc';
-import { NodeMethods } from '../../apps/stoq-cli/src/node.proto';
-import { ROOT, certificateFingerprint, downThenUp, hasPrometheus, pidOfService, processesOfHome, prometheusSawRestart, serviceLog, startLauncher, startPrometheus, type Launcher, type Prometheus } from './ecosystem-support';
+import { connect } from '@stoq/client';
+import { ROOT, certificateFingerprint, downThenUp, ecosystemSteps, hasPrometheus, pidOfService, processesOfHome, prometheusSawRestart, serviceLog, startLauncher, startPrometheus, type Launcher, type Prometheus } from './ecosystem-support';
 import { runStoq, runTrustChain, until, type RunResult } from './support';
 
 /** Generous: 2 cores shared with benchmarks. Every wait inside polls a condition. */
@@ -66,38 +60,9 @@ const ok = (r: RunResult, what: string): string => {
   return r.stdout;
 };
 
-/** A typed client by name, as TrustChain's admin (its identity files are renewed by TrustChain). */
-function client<S extends ServiceName>(service: S): Promise<ServiceClient<S>> {
-  return connect(service, { dns: tc.dns, identity: admin() });
-}
-
-async function withClient<S extends ServiceName, T>(service: S, body: (c: ServiceClient<S>) => Promise<T>): Promise<T> {
-  const c = await client(service);
-  try {
-    return await body(c);
-  } finally {
-    await c.close();
-  }
-}
-
-/** One validator, by its address (not by name: each one's own view). */
-async function atValidator<T>(i: number, body: (rpc: RpcClient) => Promise<T>): Promise<T> {
-  const address = `[::1]:${4440 + i + OFFSET}`;
-  const transport = StoqTransport.create({ identity: await storedIdentity(admin()), bind: '[::]:0' });
-  const rpc = new RpcClient({
-    connector: (ep) => transport.connect(ep, { serverName: 'hypermesh.hypermesh', expectedService: 'hypermesh' }),
-    resolver: new StaticResolver({ hypermesh: [address] }),
-    retry: { maxAttempts: 1 },
-  });
-  try {
-    return await body(rpc);
-  } finally {
-    rpc.close();
-    await transport.close();
-  }
-}
-const statusOf = (i: number) => atValidator(i, (rpc) => rpc.call(hypermesh.ConsensusMethods.status, {}, { timeoutMs: 5000 }));
-const blockOf = (i: number, height: number) => atValidator(i, (rpc) => rpc.call(hypermesh.ConsensusMethods.block, { height }, { timeoutMs: 5000 }));
+/** The shared step helpers (ecosystem-support.ts), on this ecosystem: clients by name as admin. */
+let steps: ReturnType<typeof ecosystemSteps>;
+const withClient: ReturnType<typeof ecosystemSteps>['withClient'] = (service, body) => steps.withClient(service, body);
 
 /**
  * The CLI identity (<home>/cli) renewed, or enrolled again once expired, with a fresh join token
@@ -123,61 +88,6 @@ function example<T>(file: string): Promise<T> {
   });
 }
 
-/**
- * What examples/earned-certificate.mjs does, split in two: everything up to the request (the cli
- * identity stakes from an account the admin funds, binds the stake to a new node's id; the node's
- * keys, CSR and four proofs anchored to a committed block), then `issue()`:
- * trustchain/issue_certificate, which needs HyperMesh's approval. The chain is written to <base>.
- */
-async function prepareEarnedCertificate(): Promise<{ issue(): Promise<{ file: string; approvedAtHeight: number }> }> {
-  await freshCli();
-  const owner = await connect('caesar', { dns: tc.dns, identity: join(home, 'cli') });
-  const treasury = await client('caesar');
-  let set: ReturnType<typeof generateFourProofSet>;
-  let csr: Uint8Array;
-  let falconSignature: Uint8Array;
-  const instance = `storage-${Date.now() % 100000}`;
-  try {
-    const id = BigInt(Date.now()) * 1_000_000n;
-    const [mint, account] = [id + 1n, id + 2n].map(String) as [string, string];
-    expect((await treasury.createAccounts({ accounts: [{ id: mint, ledger: 1, code: 1, flags: MINT }] })).results).toEqual([0]);
-    expect((await owner.createAccounts({ accounts: [{ id: account, ledger: 1, code: 10 }] })).results).toEqual([0]);
-    expect((await treasury.createTransfers({ transfers: [{ id: String(id + 3n), debitAccountId: mint, creditAccountId: account, amount: '1000', ledger: 1, code: 1 }] })).results).toEqual([0]);
-    expect((await owner.stake({ ownerAccountId: account, amount: '500', transferId: String(id + 4n) })).result ?? 0).toBe(0);
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const falcon = nativeFalcon.keypair();
-    csr = createCsr({ service: 'storage', instance, tlsKey: privateKey, falconPublicKey: falcon.publicKey, ipAddresses: ['::1'] });
-    falconSignature = nativeFalcon.sign(falcon.secretKey, falconCsrMessage(csr));
-    const nodeId = new Uint8Array(createHash('sha256').update(falcon.publicKey).digest());
-    const keyBinding = certificateKeyBinding(new Uint8Array(createPublicKey(privateKey).export({ type: 'spki', format: 'der' })), falcon.publicKey);
-    const attestation = await owner.attestStake({ ownerAccountId: account, validitySeconds: 3600, nodeId });
-    const { height, hash } = await withClient('hypermesh', async (h) => {
-      const at = Number((await h.status({})).committedHeight) - 2;
-      return { height: at, hash: (await h.block({ height: at })).hash };
-    });
-    set = generateFourProofSet({
-      context: certificateRequestContext(keyBinding, nodeId),
-      plot: createPlot(nodeId),
-      ipv6Address: '::1',
-      stake: decodePoStakeProof(attestation.fourProofStake),
-      now: Date.now(),
-      sequence: 1n,
-      anchor: { height: BigInt(height), hash: Uint8Array.from(Buffer.from(hash, 'hex')) },
-    });
-  } finally {
-    await Promise.all([owner.close(), treasury.close()]);
-  }
-  return {
-    issue: () =>
-      withClient('trustchain', async (trustchain) => {
-        const issued = await trustchain.issueCertificate({ csr, falconSignature, proofSet: encodeFourProofSet(set) }, { timeoutMs: 120_000 });
-        const file = join(base, `${instance}.pem`);
-        writeFileSync(file, issued.chain.map((d) => derToPem(d, 'CERTIFICATE')).join(''));
-        return { file, approvedAtHeight: Number(parseHybridCertificate(issued.chain[0]!).consensusApproval!.blockHeight) };
-      }),
-  };
-}
-
 /** Every instance in `stoq status --json`, by instance name. */
 async function status(): Promise<Record<string, { service: string; health: string; fingerprint: string }>> {
   await freshCli();
@@ -189,19 +99,6 @@ async function status(): Promise<Record<string, { service: string; health: strin
 /** NGauge's targets that are up, sorted. */
 const ngaugeUp = () => withClient('ngauge', async (n) => (await n.targets({})).targets.filter((t) => t.up).map((t) => t.instance).sort());
 
-/** Creates a mint account and `n` ordinary accounts (as admin), funds each from the mint. */
-async function fundedAccounts(caesar: ServiceClient<'caesar'>, n: number, amount: string): Promise<{ mint: string; accounts: string[]; next: () => string }> {
-  let id = BigInt(Date.now()) * 1_000_000n;
-  const next = (): string => String(++id);
-  const mint = next();
-  const accounts = Array.from({ length: n }, next);
-  const created = await caesar.createAccounts({ accounts: [{ id: mint, ledger: 1, code: 1, flags: MINT }, ...accounts.map((a) => ({ id: a, ledger: 1, code: 10 }))] });
-  expect(created.results).toEqual(Array(n + 1).fill(0));
-  const funded = await caesar.createTransfers({ transfers: accounts.map((a) => ({ id: next(), debitAccountId: mint, creditAccountId: a, amount, ledger: 1, code: 1 })) });
-  expect(funded.results).toEqual(Array(n).fill(0));
-  return { mint, accounts, next };
-}
-
 beforeAll(async () => {
   base = mkdtempSync(join(tmpdir(), 'stoq-ecosystem-e2e-'));
   home = join(base, '.stoq', 'ecosystem');
@@ -210,6 +107,15 @@ beforeAll(async () => {
   await eco.waitFor(/ecosystem up/);
   const serve = JSON.parse(readFileSync(join(tcDir, 'serve.json'), 'utf8')) as { dns: string; stoq: string; rootFingerprint: string };
   tc = { dns: serve.dns, stoq: serve.stoq, rootFingerprint: serve.rootFingerprint };
+  steps = ecosystemSteps({
+    dns: tc.dns,
+    admin: admin(),
+    validator: (i) => `[::1]:${4440 + i + OFFSET}`,
+    freshCli: async () => {
+      await freshCli();
+      return join(home, 'cli');
+    },
+  });
   dashboard = /dashboard\s+(http:\/\/\S+?)\/?$/.exec(await eco.waitFor(/^\s+dashboard\s+http/))![1]!;
   // A real Prometheus scraping NGauge's /metrics from now on.
   if (hasPrometheus) prometheus = await startPrometheus(dashboard.replace(/^http:\/\//, ''), join(base, 'prometheus'));
@@ -307,138 +213,50 @@ test('3. Caesar transfers between accounts; a paid Catalog run: its fee in Caesa
 test('4. kill -9 of a validator: issuance and transfers go on, the launcher restarts it, it catches up with the others', async () => {
   // An earned-certificate request made ready first (stake, keys, CSR, four proofs: what
   // examples/earned-certificate.mjs does), so that it is submitted right after the kill.
-  const request = await prepareEarnedCertificate();
-  const pid = pidOfService(home, 'hypermesh-2')!;
-  expect(pid).toBeGreaterThan(0);
   const mark = eco.lines.length;
-  outages['hypermesh-2'] = Date.now();
-  process.kill(pid, 'SIGKILL');
-  // Right away, while it is down (the launcher waits 1 s, then it needs its start-up): the
-  // issuance (4 validators, f = 1: three make a quorum) and transfers.
-  const caesar = await client('caesar');
-  try {
-    const issuance = request.issue();
-    const accounts = await fundedAccounts(caesar, 2, '1000');
-    const moved = await caesar.createTransfers({ transfers: [{ id: accounts.next(), debitAccountId: accounts.accounts[0]!, creditAccountId: accounts.accounts[1]!, amount: '10', ledger: 1, code: 2 }] });
-    expect(moved.results).toEqual([0]);
-    const cert = await issuance;
-    const backAlready = eco.lines.slice(mark).some((l) => /hypermesh-2 restarted/.test(l));
-    expect(cert.approvedAtHeight).toBeGreaterThan(0);
-    const audit = await stoq(['verify-cert', cert.file]);
-    expect([audit.code, audit.stderr]).toEqual([0, '']);
-    expect(audit.stdout).toMatch(/ok\s+consensus_approval\s+block \d+/);
-    // Evidence, not a pass condition (the launcher, not the test, decides how long it stays down):
-    // which validators signed the QC of the approving block.
-    const block = await blockOf(1, cert.approvedAtHeight);
-    const names = new Map(((await statusOf(1)).validators ?? []).map((v) => [Number(v.id), v.instance]));
-    const signers = (block.qc?.signatures ?? []).map((x) => names.get(Number(x.validator)) ?? `#${x.validator}`).sort();
-    await eco.waitFor(/hypermesh-2 exited unexpectedly \(SIGKILL\)/, mark);
-    process.stdout.write(`step 4: certificate issued ${Date.now() - outages['hypermesh-2']!} ms after the kill (${backAlready ? 'after' : 'before'} hypermesh-2 was back), approved at height ${cert.approvedAtHeight} with a QC signed by validators ${signers.join(', ')}\n`);
-  } finally {
-    await caesar.close();
-  }
-  await eco.waitFor(/hypermesh-2 restarted/, mark);
-
-  // Caught up: it commits past the height the others had reached when it came back, and at a
-  // height all four have committed, all four hold the same block.
-  const others = await Promise.all([1, 3, 4].map(statusOf));
-  const target = Math.max(...others.map((s) => Number(s.committedHeight)));
-  const catchUpFrom = Date.now();
-  await until('hypermesh-2 to commit past the others\' height at its restart', async () => (Number((await statusOf(2)).committedHeight) >= target ? true : null), 180_000);
-  process.stdout.write(`step 4: hypermesh-2 reached height ${target} ${Date.now() - catchUpFrom} ms after its restart\n`);
-  const heights = await Promise.all([1, 2, 3, 4].map(async (i) => Number((await statusOf(i)).committedHeight)));
-  const common = Math.min(...heights);
-  expect(common).toBeGreaterThanOrEqual(target);
-  const hashes = await Promise.all([1, 2, 3, 4].map(async (i) => (await blockOf(i, common)).hash));
-  expect(new Set(hashes).size).toBe(1);
-  expect(hashes[0]).toMatch(/^[0-9a-f]{64}$/);
+  const evidence = await steps.validatorOutage(2, {
+    outDir: base,
+    kill: async () => {
+      const pid = pidOfService(home, 'hypermesh-2')!;
+      expect(pid).toBeGreaterThan(0);
+      outages['hypermesh-2'] = Date.now();
+      process.kill(pid, 'SIGKILL');
+    },
+    backAlready: () => eco.lines.slice(mark).some((l) => /hypermesh-2 restarted/.test(l)),
+    verifyCert: async (file) => {
+      const audit = await stoq(['verify-cert', file]);
+      expect([audit.code, audit.stderr]).toEqual([0, '']);
+      expect(audit.stdout).toMatch(/ok\s+consensus_approval\s+block \d+/);
+    },
+    restarted: async () => {
+      await eco.waitFor(/hypermesh-2 exited unexpectedly \(SIGKILL\)/, mark);
+      await eco.waitFor(/hypermesh-2 restarted/, mark);
+    },
+  });
+  for (const line of evidence) process.stdout.write(`step 4: ${line}\n`);
 });
 
 test('5. kill -9 of Caesar under load: restarted, no acknowledged transfer lost, balances equal transfers, debits equal credits', async () => {
-  const setup = await client('caesar');
-  const { mint, accounts, next } = await fundedAccounts(setup, 2, '1000000');
-  await setup.close();
-  const [a, b] = accounts as [string, string];
-  /** Every transfer sent: acknowledged (answered OK, or EXISTS on a retry of the same id) or not. */
-  const sent = new Map<string, { debit: string; credit: string; amount: string; acked: boolean }>();
-  let acked = 0;
-  let failures = 0;
-  let stop = false;
-  // Four clients, each sending one transfer at a time and retrying the same id after an error
-  // (with a new connection, as a client does when the server went away) until it is answered.
-  const worker = async (w: number): Promise<void> => {
-    let c = await client('caesar');
-    try {
-      while (!stop) {
-        const id = next();
-        const t = { debit: w % 2 ? a : b, credit: w % 2 ? b : a, amount: String(1 + (Number(BigInt(id) % 97n))) };
-        sent.set(id, { ...t, acked: false });
-        for (;;) {
-          try {
-            const r = await c.createTransfers({ transfers: [{ id, debitAccountId: t.debit, creditAccountId: t.credit, amount: t.amount, ledger: 1, code: 3 }] }, { timeoutMs: 5000 });
-            expect([0, 43]).toContain(r.results[0]); // OK, or EXISTS: an earlier attempt was durable
-            sent.get(id)!.acked = true;
-            acked++;
-            break;
-          } catch {
-            failures++;
-            await c.close();
-            c = await client('caesar');
-            if (stop) break;
-          }
-        }
-      }
-    } finally {
-      await c.close();
-    }
-  };
-  const workers = [0, 1, 2, 3].map(worker);
-  try {
-    await until('50 acknowledged transfers', async () => (acked >= 50 ? true : null), 120_000);
-    const mark = eco.lines.length;
-    const ackedAtKill = acked;
-    outages['caesar-1'] = Date.now();
-    process.kill(pidOfService(home, 'caesar')!, 'SIGKILL');
-    await eco.waitFor(/caesar exited unexpectedly \(SIGKILL\)/, mark);
-    await eco.waitFor(/caesar restarted/, mark);
-    await until('50 more acknowledged transfers after the restart', async () => (acked >= ackedAtKill + 50 ? true : null), 180_000);
-  } finally {
-    stop = true;
-    await Promise.all(workers);
-  }
-  process.stdout.write(`step 5: ${sent.size} transfers sent, ${acked} acknowledged, ${failures} calls failed while Caesar was down\n`);
-  expect(failures).toBeGreaterThan(0); // the load really was in flight across the crash
-
+  let mark = 0;
+  const load = await steps.caesarUnderLoad({
+    kill: async () => {
+      mark = eco.lines.length;
+      outages['caesar-1'] = Date.now();
+      process.kill(pidOfService(home, 'caesar')!, 'SIGKILL');
+    },
+    restarted: async () => {
+      await eco.waitFor(/caesar exited unexpectedly \(SIGKILL\)/, mark);
+      await eco.waitFor(/caesar restarted/, mark);
+    },
+  });
+  process.stdout.write(`step 5: ${load.sent} transfers sent, ${load.acked} acknowledged, ${load.failures} calls failed while Caesar was down\n`);
   // The restarted Caesar opened its ledger after checking it (SQLite quick_check, balances against
   // transfers, the invariants): a violation would have stopped it.
   const opened = serviceLog(home, 'caesar').filter((l) => l.msg === 'caesar ledger opened');
   expect(opened.length).toBeGreaterThanOrEqual(2);
-
-  await withClient('caesar', async (caesar) => {
-    const ids = [...sent.keys()];
-    const found = new Map<string, { debitAccountId: string; creditAccountId: string; amount: string }>();
-    for (let i = 0; i < ids.length; i += 1000) for (const t of (await caesar.lookupTransfers({ ids: ids.slice(i, i + 1000) })).transfers) found.set(t.id, t);
-    // No acknowledged transfer lost, each with its accounts and amount.
-    const lost = [...sent].filter(([id, t]) => t.acked && !found.has(id)).map(([id]) => id);
-    expect(lost).toEqual([]);
-    for (const [id, t] of found) expect(`${id} ${t.debitAccountId}>${t.creditAccountId} ${t.amount}`).toBe(`${id} ${sent.get(id)!.debit}>${sent.get(id)!.credit} ${sent.get(id)!.amount}`);
-    // Balances are exactly the transfers that exist (funding included), and in this closed set of
-    // accounts (mint, a, b) debits equal credits.
-    const [m, x, y] = (await caesar.lookupAccounts({ ids: [mint, a, b] })).accounts;
-    const net = (acct: string): bigint => [...found.values()].reduce((s, t) => s + (t.creditAccountId === acct ? BigInt(t.amount) : 0n) - (t.debitAccountId === acct ? BigInt(t.amount) : 0n), 0n) + 1_000_000n;
-    expect(BigInt(x!.creditsPosted) - BigInt(x!.debitsPosted)).toBe(net(a));
-    expect(BigInt(y!.creditsPosted) - BigInt(y!.debitsPosted)).toBe(net(b));
-    const debits = [m, x, y].reduce((s, acct) => s + BigInt(acct!.debitsPosted), 0n);
-    const credits = [m, x, y].reduce((s, acct) => s + BigInt(acct!.creditsPosted), 0n);
-    expect(debits).toBe(credits);
-    expect(BigInt(m!.debitsPosted)).toBe(2_000_000n);
-    // Ledger-wide: circulating supply is minted less burnt (caesar/supply).
-    const supply = await caesar.supply({ ledger: 1 });
-    expect(BigInt(supply.circulating)).toBe(BigInt(supply.minted) - BigInt(supply.burnt));
-  });
 });
 
-test('6. Catalog\'s certificate revoked: its peers refuse it within a second; the operator gives it a new join token and it enrolls again', async () => {
+test('6. Catalog\'s certificate revoked: its peers refuse it within a second; the operator restarts it without the certificate, the launcher gives it a new join token and it enrolls again', async () => {
   const oldFp = certificateFingerprint(join(home, 'catalog'));
   const shown = JSON.parse(ok(await runTrustChain(['certs', 'show', oldFp, '--json', '--data-dir', tcDir], base), 'trustchain certs show')) as { serial: string; service: string };
   expect(shown.service).toBe('catalog');
@@ -447,12 +265,8 @@ test('6. Catalog\'s certificate revoked: its peers refuse it within a second; th
 
   // Every peer (all the other services) logs that it refuses the holder; compared with the time
   // TrustChain recorded the revocation, on the services' own clocks (one machine).
-  const revokedAt = await until('TrustChain to log the revocation', async () => serviceLog(home, 'trustchain').find((l) => l.msg === 'certificate revoked' && l['serial'] === shown.serial) ?? null);
   const peers = Object.keys(SERVICES).filter((n) => n !== 'catalog');
-  const lags = await until('every peer to refuse Catalog\'s certificate', async () => {
-    const seen = peers.map((p) => serviceLog(home, p).find((l) => l.msg === 'certificates revoked: refusing their holders' && (l['revoked'] as string[]).includes(oldFp)));
-    return seen.every(Boolean) ? Object.fromEntries(peers.map((p, i) => [p, seen[i]!.time! - revokedAt.time!])) : null;
-  });
+  const lags = await steps.revocationLags({ serial: shown.serial, fingerprint: oldFp, peers, log: async (name) => serviceLog(home, name) });
   process.stdout.write(`step 6: revocation reached the peers after (ms) ${JSON.stringify(lags)}\n`);
   for (const [p, lag] of Object.entries(lags)) expect(`${p} ${lag < 1000}`).toBe(`${p} true`);
 
@@ -468,15 +282,15 @@ test('6. Catalog\'s certificate revoked: its peers refuse it within a second; th
   // operator acts, so this is a condition to wait for, unlike a crash's short outage: step 8).
   if (prometheus) await until('Prometheus to scrape up{instance="catalog-1"} 0', async () => ((await prometheus!.query('up{instance="catalog-1"}')).some((r) => r.value?.[1] === '0') ? true : null), 60_000);
   // Catalog learns it too (its lease refresh is refused "enroll again with a new token") but keeps
-  // running with the revoked certificate: it does not re-enroll by itself, and the launcher
-  // mints join tokens only at start. So the operator does it: a new token in <home>/catalog.token,
-  // the revoked certificate moved out of the data dir (the keys stay: the reason is
-  // `superseded`), and a restart, which the launcher performs (a stop it did not ask for).
-  const token = ok(await runTrustChain(['token', 'create', '--service', 'catalog', '--ttl', '10m', '--data-dir', tcDir], base), 'trustchain token create').trim();
-  writeFileSync(join(home, 'catalog.token'), `${token}\n`, { mode: 0o600 });
+  // running with the revoked certificate: it does not re-enroll by itself. So the operator moves
+  // the revoked certificate out of the data dir (the keys stay: the reason is `superseded`) and
+  // stops it (kill -TERM): the launcher restarts it as it starts it, with a new join token since
+  // it has no usable certificate, and it enrolls.
   renameSync(join(home, 'catalog', 'identity', 'cert.pem'), join(base, 'catalog-revoked.pem'));
   const mark = eco.lines.length;
   process.kill(pidOfService(home, 'catalog')!, 'SIGTERM');
+  await eco.waitFor(/catalog stopped \(exit 0\)/, mark);
+  await eco.waitFor(/catalog: its certificate is missing or expires within a minute; minted a new join token/, mark);
   await eco.waitFor(/catalog restarted/, mark);
   const newFp = certificateFingerprint(join(home, 'catalog'));
   expect(newFp).not.toBe(oldFp);
@@ -494,75 +308,13 @@ test('7. every certificate renewed while a client calls every service: no failed
   const before = Object.fromEntries(Object.entries(await status()).map(([i, r]) => [i, r.fingerprint]));
   expect(Object.keys(before).sort()).toEqual(ALL_INSTANCES);
   const startedAt = Date.now();
-  // A program and an admin-owned paying account for paid runs (Catalog → Caesar, HyperMesh).
-  const setup = await client('caesar');
-  const { accounts, next } = await fundedAccounts(setup, 2, '100000000');
-  await setup.close();
-  const program = await withClient('catalog', async (c) => (await c.uploadProgram({ module: watToWasm(ADD_WAT) })).program!.hash);
-
-  const failed: string[] = [];
-  let rounds = 0;
-  let stop = false;
-  /** One call to every service; `fresh`: new connections (new handshakes), else the long-lived ones. */
-  const round = async (c: { caesar: ServiceClient<'caesar'>; catalog: ServiceClient<'catalog'>; hypermesh: ServiceClient<'hypermesh'>; trustchain: ServiceClient<'trustchain'>; ngauge: ServiceClient<'ngauge'> }) => {
-    const calls: Array<[string, () => Promise<unknown>]> = [
-      ['node/echo', () => c.caesar.rpc.call(NodeMethods.echo, { text: 'renewal' })],
-      ['caesar/create_transfers', async () => expect((await c.caesar.createTransfers({ transfers: [{ id: next(), debitAccountId: accounts[0]!, creditAccountId: accounts[1]!, amount: '1', ledger: 1, code: 4 }] })).results).toEqual([0])],
-      ['catalog/execute', async () => expect((await c.catalog.execute({ programHash: program, export: 'add', args: ['1', '2'], fuelLimit: 1000, payerAccountId: accounts[0]!, requestId: `renewal-${next()}` })).results).toEqual(['3'])],
-      ['hypermesh/consensus/status', () => c.hypermesh.status({})],
-      ['trustchain/get_ca', () => c.trustchain.getCa({})],
-      ['ngauge/targets', () => c.ngauge.targets({})],
-    ];
-    for (const [name, call] of calls) {
-      try {
-        await call();
-      } catch (err) {
-        failed.push(`${new Date().toISOString()} ${name}: ${(err as Error).message}`);
-      }
-    }
-  };
-  const open = async () => ({ caesar: await client('caesar'), catalog: await client('catalog'), hypermesh: await client('hypermesh'), trustchain: await client('trustchain'), ngauge: await client('ngauge') });
-  const closeAll = async (c: Awaited<ReturnType<typeof open>>) => Promise.all(Object.values(c).map((x) => x.close()));
-  const traffic = (async () => {
-    const longLived = await open();
-    try {
-      while (!stop) {
-        await round(longLived);
-        let fresh: Awaited<ReturnType<typeof open>> | null = null;
-        try {
-          fresh = await open();
-          await round(fresh);
-        } catch (err) {
-          failed.push(`${new Date().toISOString()} connect: ${(err as Error).message}`);
-        } finally {
-          if (fresh) await closeAll(fresh);
-        }
-        rounds++;
-      }
-    } finally {
-      await closeAll(longLived);
-    }
-  })();
-
-  try {
-    // Each service logs its live renewal (TrustChain its own); wait for all, from the
-    // fingerprints of this step's start.
-    await until(
-      'every service to renew its certificate',
-      async () => {
-        const renewed = Object.entries(SERVICES).every(([name, instance]) => serviceLog(home, name).some((l) => l.msg === 'certificate renewed; new handshakes use it' && l['previous'] === before[instance]));
-        const tcRenewed = serviceLog(home, 'trustchain').some((l) => l.msg === 'TrustChain identity renewed' && l.time! > startedAt);
-        return renewed && tcRenewed ? true : null;
-      },
-      5 * 60_000,
-    );
-    // A few more rounds on the new certificates.
-    const r = rounds;
-    await until('two more rounds of calls', async () => (rounds >= r + 2 ? true : null), 120_000);
-  } finally {
-    stop = true;
-    await traffic;
-  }
+  // Each service logs its live renewal (TrustChain its own); wait for all, from the fingerprints
+  // of this step's start.
+  const { failed, rounds } = await steps.trafficAcrossRenewals(async () => {
+    const renewed = Object.entries(SERVICES).every(([name, instance]) => serviceLog(home, name).some((l) => l.msg === 'certificate renewed; new handshakes use it' && l['previous'] === before[instance]));
+    const tcRenewed = serviceLog(home, 'trustchain').some((l) => l.msg === 'TrustChain identity renewed' && l.time! > startedAt);
+    return renewed && tcRenewed;
+  }, 5 * 60_000);
   process.stdout.write(`step 7: ${rounds} rounds of 12 calls across the renewals\n`);
   expect(failed).toEqual([]);
   const after = await status();
