@@ -1,7 +1,7 @@
 // `hypermesh/consensus/*` over STOQ (libs/protos/proto/hypermesh.proto): decode → validator →
 // encode. `stream` is for validators only; submit, status, block and watch for any
 // authenticated peer (docs/hypermesh-api.md).
-import type { CommittedBlock, QuorumCertificate } from '@stoq/consensus';
+import type { CommittedBlock, QuorumCertificate, Signer } from '@stoq/consensus';
 import { encodeCommittedBlock } from '@stoq/consensus';
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
@@ -9,11 +9,14 @@ import type { LoadedGenesis } from './genesis';
 import type { ValidatorNetwork } from './network/validator-network';
 import { decodeOperation, operationIdProblem, type Operation } from './operations';
 import { committedOrThrow } from './submit-outcome';
-import type { ValidatorStore } from './store/validator-store';
+import type { SnapshotInfo, ValidatorStore } from './store/validator-store';
+import { manifestSigningBytes } from './sync/snapshot-choice';
 import type { Validator } from './validator';
 
 const M = proto.ConsensusMethods;
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
+/** Bytes per snapshot_chunk answer (well under the RPC message limit). */
+export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 export function qcMessage(qc: QuorumCertificate): proto.QuorumCertificate {
   return { view: qc.view, height: qc.height, blockHash: qc.blockHash, signatures: qc.signatures.map((s) => ({ validator: s.validator, signature: s.signature })) };
@@ -52,6 +55,8 @@ export interface ConsensusServiceDeps {
   store: ValidatorStore;
   genesis: LoadedGenesis;
   instance: string;
+  /** This validator's FALCON signer (snapshot manifests). */
+  signer: Signer;
 }
 
 export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): void {
@@ -105,8 +110,10 @@ export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): vo
         view: s.view,
         leader: s.leader,
         leaderInstance: leader.instance,
-        committedHeight: s.committedHeight,
-        committedHash: s.committedHash,
+        // The store's tip, not the replica's: a block the replica committed is readable through
+        // consensus/block only once its commit effect ran (it may wait behind a WAL sync).
+        committedHeight: d.store.committedHeight,
+        committedHash: d.store.committedHash,
         highQcView: s.highQcView,
         lockedQcView: s.lockedQcView,
         lastVotedView: s.lastVotedView,
@@ -130,10 +137,42 @@ export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): vo
   );
 
   rpc.addMethod(
+    M.snapshot,
+    (req, ctx) => {
+      d.network.authenticate(ctx.peer, ctx.remoteAddress);
+      const h = height(req.height);
+      const info = h === 0 ? d.store.latestSnapshot() : d.store.snapshotAt(h);
+      if (!info) return { height: 0, blockHash: '', digest: '', size: 0, chunkSize: 0, validator: d.signer.validator, signature: new Uint8Array(0) };
+      return manifestMessage(d, info);
+    },
+    { authorize: ['hypermesh'] },
+  );
+
+  rpc.addMethod(
+    M.snapshotChunk,
+    (req, ctx) => {
+      d.network.authenticate(ctx.peer, ctx.remoteAddress);
+      const h = height(req.height);
+      const index = req.index ?? 0;
+      const info = d.store.snapshotAt(h);
+      if (!info) throw new RpcError(Status.NOT_FOUND, `no snapshot at height ${h} (this validator keeps ${d.store.latestSnapshot()?.height ?? 'none'} and the one before it)`);
+      const offset = index * SNAPSHOT_CHUNK_BYTES;
+      if (offset >= info.size) throw new RpcError(Status.OUT_OF_RANGE, `chunk ${index} starts at byte ${offset}; the snapshot has ${info.size} bytes`);
+      return { data: d.store.snapshotBytes(h, offset, SNAPSHOT_CHUNK_BYTES) ?? new Uint8Array(0) };
+    },
+    { authorize: ['hypermesh'] },
+  );
+
+  rpc.addMethod(
     M.watch,
     (req, ctx) => watchBlocks(d, Math.max(height(req.fromHeight), d.store.oldestHeight, 1), ctx.signal),
     { authorize: 'any-authenticated' },
   );
+}
+
+function manifestMessage(d: ConsensusServiceDeps, info: SnapshotInfo): proto.SnapshotManifest {
+  const signature = d.signer.sign(manifestSigningBytes(d.genesis.validatorSet.chainTag, info));
+  return { height: info.height, blockHash: info.blockHash, digest: info.digest, size: info.size, chunkSize: SNAPSHOT_CHUNK_BYTES, validator: d.signer.validator, signature };
 }
 
 /** Committed blocks from `from` on, read from the block log; waits for new commits at the tip. */

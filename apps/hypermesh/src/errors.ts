@@ -8,6 +8,8 @@ export type HyperMeshErrorCode =
   | 'STATE_DAMAGED'
   /** The on-disk state belongs to another chain or validator. */
   | 'STATE_MISMATCH'
+  /** A snapshot offered by peers is not a valid snapshot of this chain at the height they vouched for. */
+  | 'SNAPSHOT_INVALID'
   /** A write to the state failed: the process must stop (nothing it protected was sent). */
   | 'STATE_WRITE_FAILED'
   /** The four-proof configuration file (`serve --four-proof`) is unreadable or invalid (names the field). */

@@ -4,6 +4,7 @@
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
 //                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof four-proof.json]
 //                     [--caesar-reports on|off] [--reward-grace-ms 10000]
+//                     [--snapshot-interval 1000] [--retain-blocks 10000]
 //   hypermesh four-proof --ledger-falcon-key caesar/falcon.pub --out four-proof.json [--max-anchor-age-blocks 1000]
 //                     [--pow-difficulty 12] [--min-stake 1]
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ const USAGE = `usage:
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]
                     [--caesar-reports on|off] [--reward-grace-ms 10000]
+                    [--snapshot-interval 1000] [--retain-blocks 10000]
   hypermesh four-proof --ledger-falcon-key <caesar falcon.pub> --out <four-proof.json> [--max-anchor-age-blocks 1000]
                     [--pow-difficulty 12] [--min-stake 1]`;
 
@@ -46,6 +48,8 @@ export async function main(argv: string[]): Promise<number> {
         validator: { type: 'string', multiple: true },
         'base-timeout-ms': { type: 'string' },
         'empty-block-delay-ms': { type: 'string' },
+        'snapshot-interval': { type: 'string' },
+        'retain-blocks': { type: 'string' },
         'four-proof': { type: 'string' },
         'caesar-reports': { type: 'string' },
         'reward-grace-ms': { type: 'string' },
@@ -95,6 +99,9 @@ export async function main(argv: string[]): Promise<number> {
         const reports = values['caesar-reports'] ?? 'on';
         if (reports !== 'on' && reports !== 'off') throw new UsageError(`--caesar-reports is on or off, got ${reports}`);
         const rewardGraceMs = intOption('reward-grace-ms', values['reward-grace-ms'], 10_000, 0, 3_600_000);
+        // 0 turns snapshots (and so pruning and state sync) off.
+        const snapshotInterval = intOption('snapshot-interval', values['snapshot-interval'], 1000, 0, 10_000_000);
+        const retainBlocks = intOption('retain-blocks', values['retain-blocks'], 10_000, 1, 100_000_000);
         return await serve({
           configPath: configs[0]!,
           genesisPath: values.genesis,
@@ -105,6 +112,8 @@ export async function main(argv: string[]): Promise<number> {
           ...(values['four-proof'] ? { fourProofPath: values['four-proof'] } : {}),
           caesarReports: reports === 'on',
           rewardGraceMs,
+          snapshotInterval,
+          retainBlocks,
         });
       }
       default:

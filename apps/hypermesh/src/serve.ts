@@ -1,7 +1,8 @@
 // `hypermesh serve`: one validator process. The STOQ runtime (enrollment, DNS registration,
 // renewal, revocation) from @stoq/service; then the store, the validator links and the replica.
 import { join } from 'node:path';
-import { systemClock } from '@stoq/core';
+import { nativeFalcon, systemClock } from '@stoq/core';
+import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { UdpDnsQuerier } from '@stoq/rpc';
 import { dnsServerOf, runService, type RunningService } from '@stoq/service';
 import { operationValidity } from './app/validity';
@@ -13,7 +14,10 @@ import { ValidatorDirectory } from './network/validator-directory';
 import { ValidatorNetwork } from './network/validator-network';
 import { loadFourProofConfig } from './proofs/four-proof-config';
 import { ProofVerifier } from './proofs/proof-verifier';
-import { ValidatorStore } from './store/validator-store';
+import { DEFAULT_RETENTION, ValidatorStore } from './store/validator-store';
+import { falconSigner } from './falcon-signatures';
+import { rpcSnapshotSources } from './sync/rpc-sources';
+import { stateSync } from './sync/state-sync';
 import { addValidationMethods } from './validation-service';
 import { Validator, type ConsensusOutbox } from './validator';
 import { caesarOverRpc } from './caesar/caesar-reports';
@@ -39,6 +43,10 @@ export interface ServeOptions {
   caesarReports?: boolean;
   /** Delay between the f+1 reporters of a block (caesar/reward-schedule.ts); default 10 s. */
   rewardGraceMs?: number;
+  /** A snapshot every this many blocks (0: none, nothing pruned); default 1,000. */
+  snapshotInterval?: number;
+  /** Newest blocks always kept in the block log; default 10,000. */
+  retainBlocks?: number;
   /**
    * Tests only, not reachable from the command line: wraps the validator's outbox. The Byzantine
    * harness (tests-e2e/fixtures/byzantine-hypermesh.js) uses it to equivocate.
@@ -80,14 +88,34 @@ export async function serve(o: ServeOptions): Promise<number> {
     configPath: o.configPath,
     overrides: { ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.joinToken ? { joinToken: o.joinToken } : {}) },
     handleSignals: false,
-    setup: (ctx) => {
+    setup: async (ctx) => {
       const id = ctx.identity();
       const self = selfInGenesis(genesis, id.instance, id.falconPublicKey);
-      const { store, restored } = ValidatorStore.open(join(ctx.dataDir, 'consensus'), genesis.validatorSet, { chainId: genesis.chainId, genesisSha256: genesis.sha256, validatorId: self.id });
+      const reportsOn = o.caesarReports ?? true;
+      const snapshotEvery = o.snapshotInterval ?? DEFAULT_RETENTION.snapshotEvery;
+      const opened = ValidatorStore.open(join(ctx.dataDir, 'consensus'), genesis.validatorSet, { chainId: genesis.chainId, genesisSha256: genesis.sha256, validatorId: self.id }, undefined, {
+        snapshotEvery,
+        retainBlocks: o.retainBlocks ?? DEFAULT_RETENTION.retainBlocks,
+        keepUnreported: reportsOn,
+      });
+      const store = opened.store;
+      let restored = opened.restored;
+      closeStore = () => store.close();
       const dnsServer = dnsServerOf(ctx.section);
       const directory = new ValidatorDirectory(dnsServer ? new UdpDnsQuerier({ server: dnsServer }) : null);
+      if (snapshotEvery > 0) {
+        const synced = await stateSync({
+          store,
+          set: genesis.validatorSet,
+          verifier: falconSignatureVerifier(nativeFalcon),
+          sources: rpcSnapshotSources(ctx.client, directory, genesis.validators.filter((v) => v.id !== self.id)),
+          minGap: snapshotEvery,
+          logger: ctx.logger.child({ component: 'state-sync' }),
+        });
+        if (synced.installed) restored = store.restoredState();
+        else ctx.logger.info({ committedHeight: store.committedHeight, reason: synced.reason }, 'state sync: not needed');
+      }
       network = new ValidatorNetwork({ genesis, self, transport: ctx.transport, directory, clock: systemClock, logger: ctx.logger });
-      const reportsOn = o.caesarReports ?? true;
       const caesar = caesarOverRpc(ctx.client);
       const evidence = reportsOn ? new EvidenceReporter({ reporting: store.reporting, caesar, clock: systemClock, logger: ctx.logger.child({ component: 'caesar-evidence' }) }) : null;
       const n = genesis.validatorSet.validators.length;
@@ -116,13 +144,12 @@ export async function serve(o: ServeOptions): Promise<number> {
       });
       if (rewards) v.onCommit((c) => rewards.onCommitted(c.block.height));
       validator = v;
-      addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance });
+      addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance, signer: falconSigner(nativeFalcon, self.id, id.falconSecretKey) });
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
       addAssetMethods(ctx.rpc, { validator: v, store });
       ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
       if (rewards) ctx.rpc.addMetricSource(caesarReportMetrics(rewards, store.reporting));
-      ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, restored: restored !== undefined }, 'validator state opened');
-      closeStore = () => store.close();
+      ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, oldestBlock: store.oldestHeight, snapshot: store.latestSnapshot()?.height ?? null, restored: restored !== undefined }, 'validator state opened');
       return {
         stop: () => {
           reporters?.close();

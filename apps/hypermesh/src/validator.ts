@@ -77,6 +77,8 @@ export type SubmitOutcome =
   | { kind: 'committed'; height: number; blockHash: string; qc: QuorumCertificate; duplicate: boolean; result: OperationResult | null }
   /** The validity check refused it when this validator was about to propose it. */
   | { kind: 'refused'; detail: string }
+  /** Committed at `height` long ago: the block left this validator's log (store pruning). */
+  | { kind: 'pruned'; height: number; oldestKept: number }
   | { kind: 'full' }
   | { kind: 'too-large' }
   | { kind: 'conflict'; detail: string };
@@ -274,7 +276,7 @@ export class Validator {
     const height = this.opts.store.operationHeight(operationId);
     if (height === null) return null;
     const c = this.opts.store.block(height);
-    if (!c) return null; // pruned: treat as unknown (not reached: the log is not pruned yet)
+    if (!c) return { kind: 'pruned', height, oldestKept: this.opts.store.oldestHeight };
     const first = c.block.payload.map(decodeOperation).find((o) => o?.operationId === operationId);
     if (first && !operationContent(first).equals(operationContent(op))) return { kind: 'conflict', detail: `operation ${operationId} was committed at height ${height} with another payload` };
     return { kind: 'committed', height, blockHash: c.hash, qc: c.qc, duplicate: true, result: this.opts.store.operationResult(operationId) };

@@ -10,7 +10,8 @@ import { ManualClock, nativeFalcon, type FalconKeypair } from '@stoq/core';
 import { EffectRunner, type EffectSinks } from '../src/effect-runner';
 import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { falconSigner } from '../src/falcon-signatures';
-import { ValidatorStore, type StoreIdentity } from '../src/store/validator-store';
+import { ValidatorStore, type RetentionPolicy, type StoreIdentity } from '../src/store/validator-store';
+import { decodeOperation, type Operation } from '../src/operations';
 
 export const N = 4;
 let keys: FalconKeypair[] | null = null;
@@ -53,7 +54,11 @@ export class TestCluster {
   /** The temp dir is removed by close() when the cluster made it. */
   private readonly ownsRoot: boolean;
 
-  constructor(root?: string) {
+  constructor(
+    root?: string,
+    /** The stores' snapshot and pruning policy (default: ValidatorStore's). */
+    private readonly policy: Partial<RetentionPolicy> = {},
+  ) {
     this.ownsRoot = root === undefined;
     this.root = root ?? mkdtempSync(join(tmpdir(), 'hypermesh-unit-'));
     this.nodes = Array.from({ length: N }, (_, id) => this.open(id));
@@ -61,8 +66,17 @@ export class TestCluster {
 
   open(id: ValidatorId): Node {
     const dir = join(this.root, `v${id}`);
-    const { store, restored } = ValidatorStore.open(dir, this.set, identityOf(id));
+    const { store, restored } = ValidatorStore.open(dir, this.set, identityOf(id), undefined, this.policy);
     return this.node(id, dir, store, restored);
+  }
+
+  /** Restarts `id` on its store after `prepare` (e.g. a state sync) returned what to restore from. */
+  async restartAfter(id: ValidatorId, prepare: (store: ValidatorStore, restored: RestoredState | undefined) => Promise<RestoredState | undefined>): Promise<Node> {
+    const dir = join(this.root, `v${id}`);
+    const opened = ValidatorStore.open(dir, this.set, identityOf(id), undefined, this.policy);
+    const n = this.node(id, dir, opened.store, await prepare(opened.store, opened.restored));
+    this.nodes[id] = n;
+    return n;
   }
 
   private node(id: ValidatorId, dir: string, store: ValidatorStore, restored: RestoredState | undefined): Node {
@@ -83,7 +97,8 @@ export class TestCluster {
         for (let to = 0; to < N; to++) if (to !== id) this.wire(id, to, m);
       },
       commit: (c) => {
-        store.appendCommitted(c, []);
+        // Typed operations in a payload are applied (the registry); other bytes are opaque.
+        store.appendCommitted(c, c.block.payload.map(decodeOperation).filter((o): o is Operation => o !== null));
         node.commits.push(c);
       },
       setTimer: () => undefined,

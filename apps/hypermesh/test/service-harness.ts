@@ -19,6 +19,7 @@ import { ProofVerifier, type ProofVerifierConfig } from '../src/proofs/proof-ver
 import { ValidatorStore } from '../src/store/validator-store';
 import { addValidationMethods } from '../src/validation-service';
 import { Validator } from '../src/validator';
+import { falconSigner } from '../src/falcon-signatures';
 import { falconKeys, N } from './cluster';
 
 export const caesarKeys = nativeFalcon.keypair();
@@ -103,7 +104,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
   const clients: RpcClient[] = [];
   const rpc = new RpcServer({ service: 'hypermesh' });
   const network = { authenticate: () => 0, isConnected: () => true } as unknown as ValidatorNetwork; // stream/status only
-  addConsensusMethods(rpc, { validator: validators[0]!, network, store: stores[0]!, genesis, instance: 'hypermesh-1' });
+  addConsensusMethods(rpc, { validator: validators[0]!, network, store: stores[0]!, genesis, instance: 'hypermesh-1', signer: falconSigner(nativeFalcon, 0, falconKeys()[0]!.secretKey) });
   addValidationMethods(rpc, { validator: validators[0]!, store: stores[0]!, verifier, wallClock });
   addAssetMethods(rpc, { validator: validators[0]!, store: stores[0]! });
   void (async () => {

@@ -25,7 +25,7 @@ export type { Signer, SignatureVerifier, SignedItem } from './crypto';
 export { ValidatorSet } from './validators';
 export { verifyQuorumCertificate, verifyTimeoutCertificate } from './certificates';
 export { verifyEquivocationEvidence, type EquivocationEvidence, type SignedStatement } from './equivocation';
-export { type SafetyState, type UnsafeMutationForTests, encodeSafetyState, decodeSafetyState } from './safety';
+export { type SafetyState, type UnsafeMutationForTests, encodeSafetyState, decodeSafetyState, initialSafetyState } from './safety';
 export { encodeMessage, decodeMessage, encodeBlock, decodeBlock, encodeCommittedBlock, decodeCommittedBlock, DEFAULT_LIMITS, type ConsensusLimits } from './codec';
 export { computeBlockHash, voteSigningBytes, proposalSigningBytes, timeoutSigningBytes } from './signing';
 export { RejectCode, CodecError, SafetyViolation, type Rejection } from './errors';

@@ -9,6 +9,15 @@
 //   assets, op_results  the application state (store/app-tables.ts), written in the same
 //                   transaction as the block that changes it
 //   reward_progress, evidence  what is reported to Caesar (store/reporting-tables.ts)
+//   snapshots       the application state at every snapshotEvery-th height (store/snapshot-format.ts),
+//                   the newest two kept: what a validator that fell too far behind installs
+//   audit_blocks    pruned blocks that carry a certificate or four-proof validation: TrustChain's
+//                   certificates name them, so `consensus/block` keeps answering for them
+//
+// Pruning. The block log keeps the newest retainBlocks blocks (and everything the reward
+// reporter has not settled yet, when it runs); older ones are deleted a few per commit, after
+// the first snapshot above them exists. A validator that needs a pruned block to catch up gets
+// a snapshot instead (sync/state-sync.ts).
 //
 // Durability. The connection runs with synchronous=NORMAL: a transaction is in the WAL (so in
 // the OS: a kill -9 loses nothing) when it returns, and on disk once the WAL is synced. persist()
@@ -38,6 +47,7 @@ import {
   encodeBlock,
   encodeCommittedBlock,
   encodeSafetyState,
+  initialSafetyState,
   type Block,
   type CommittedBlock,
   type RestoredState,
@@ -45,10 +55,11 @@ import {
   type ValidatorSet,
 } from '@stoq/consensus';
 import { applyOperation, type AssetRecord, type OperationResult } from '../app/apply';
+import { decodeOperation, type Operation } from '../operations';
 import { HyperMeshError } from '../errors';
-import type { Operation } from '../operations';
 import { AppTables, type AssetQuery } from './app-tables';
 import { ReportingTables } from './reporting-tables';
+import { decodeSnapshot, encodeSnapshot, snapshotDigest, SnapshotFormatError, type AssetRow, type OperationRow, type ResultRow, type SequenceRow } from './snapshot-format';
 
 export const STORE_FORMAT = 'hypermesh-store/1';
 export const STORE_FILE = 'hypermesh.sqlite';
@@ -65,6 +76,36 @@ export interface CommittedOperation {
 }
 
 type Db = Database.Database;
+
+/** What the block log keeps (`hypermesh serve --snapshot-interval/--retain-blocks`). */
+export interface RetentionPolicy {
+  /** A snapshot at every height divisible by this; 0: no snapshots, and nothing is pruned. */
+  snapshotEvery: number;
+  /** The newest committed blocks always kept in the log. */
+  retainBlocks: number;
+  /** Keep blocks the reward reporter has not settled yet (it reads them from the log). */
+  keepUnreported: boolean;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { snapshotEvery: 1000, retainBlocks: 10_000, keepUnreported: true };
+/** Blocks deleted per commit at most: a backlog (a store from before pruning) drains without a pause. */
+const PRUNE_PER_COMMIT = 32;
+const SNAPSHOTS_KEPT = 2;
+
+/** A stored snapshot (store/snapshot-format.ts): the state right after committing `height`. */
+export interface SnapshotInfo {
+  height: number;
+  blockHash: string;
+  /** SHA-256 (hex) of the snapshot's bytes. */
+  digest: string;
+  size: number;
+}
+
+const VALIDATION_KINDS = new Set(['certificate.validate', 'proofs.validate']);
+/** Whether a block carries a validation (kept for audit when pruned). */
+function carriesValidation(payload: readonly Uint8Array[]): boolean {
+  return payload.some((bytes) => VALIDATION_KINDS.has(decodeOperation(bytes)?.body.kind ?? 'opaque'));
+}
 
 function damaged(path: string, what: string, cause?: unknown): HyperMeshError {
   return new HyperMeshError('STATE_DAMAGED', `${path}: ${what}; the validator refuses to start on damaged state (restore the data dir from a backup, or remove it to rejoin as an empty validator only if you know it never voted)`, { cause });
@@ -91,6 +132,8 @@ export class ValidatorStore {
   private lastRecord: { height: number; record: Buffer } | null = null;
   /** The WAL file, opened at the first persist. */
   private walFd: number | null = null;
+  private latest: SnapshotInfo | null;
+  private readonly getAuditBlock: Database.Statement<[number], { height: number; hash: string; record: Buffer }>;
 
   private constructor(
     readonly path: string,
@@ -98,9 +141,13 @@ export class ValidatorStore {
     private readonly validatorSet: ValidatorSet,
     tip: { height: number; hash: string },
     oldest: number,
+    private readonly policy: RetentionPolicy,
   ) {
     this.tip = tip;
     this.oldest = oldest;
+    this.getAuditBlock = db.prepare('SELECT height, hash, record FROM audit_blocks WHERE height = ?');
+    const snap = db.prepare('SELECT height, block_hash, digest, length(data) AS size FROM snapshots ORDER BY height DESC LIMIT 1').get() as { height: number; block_hash: string; digest: string; size: number } | undefined;
+    this.latest = snap ? { height: snap.height, blockHash: snap.block_hash, digest: snap.digest, size: snap.size } : null;
     this.app = new AppTables(db);
     this.reporting = new ReportingTables(db);
     this.stmt = {
@@ -139,7 +186,7 @@ export class ValidatorStore {
    * Opens (creating on first start) the store in `dir` and reads back what a restarted replica
    * needs. `retain` bounds how many committed blocks are handed to the replica.
    */
-  static open(dir: string, validatorSet: ValidatorSet, identity: StoreIdentity, retain = 10_000): { store: ValidatorStore; restored: RestoredState | undefined } {
+  static open(dir: string, validatorSet: ValidatorSet, identity: StoreIdentity, retain = 10_000, policy: Partial<RetentionPolicy> = {}): { store: ValidatorStore; restored: RestoredState | undefined } {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, STORE_FILE);
     const fresh = !existsSync(path);
@@ -162,8 +209,12 @@ export class ValidatorStore {
       ValidatorStore.checkIdentity(db, path, identity);
       AppTables.ensure(db);
       ReportingTables.ensure(db);
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS snapshots (height INTEGER PRIMARY KEY, block_hash TEXT NOT NULL, digest TEXT NOT NULL, data BLOB NOT NULL) STRICT;
+        CREATE TABLE IF NOT EXISTS audit_blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, record BLOB NOT NULL) STRICT;
+      `);
       const { restored, tip, oldest } = ValidatorStore.readBack(db, path, validatorSet, retain);
-      return { store: new ValidatorStore(path, db, validatorSet, tip, oldest), restored };
+      return { store: new ValidatorStore(path, db, validatorSet, tip, oldest, { ...DEFAULT_RETENTION, ...policy }), restored };
     } catch (err) {
       db.close();
       if (err instanceof HyperMeshError) throw err;
@@ -314,21 +365,161 @@ export class ValidatorStore {
       throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: appending block ${c.block.height} failed: ${(err as Error).message}`, { cause: err });
     }
     this.tip = { height: c.block.height, hash: c.hash };
+    if (this.policy.snapshotEvery > 0) {
+      try {
+        if (c.block.height % this.policy.snapshotEvery === 0) this.takeSnapshot(c);
+        this.pruneSome();
+      } catch (err) {
+        throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: snapshot or pruning after block ${c.block.height} failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
     return fresh;
+  }
+
+  /**
+   * Writes the snapshot of the state as block `c` (just appended) left it; keeps the newest
+   * SNAPSHOTS_KEPT. Synchronous, so no later commit can slip into it.
+   */
+  private takeSnapshot(c: CommittedBlock): void {
+    const data = encodeSnapshot({ chainTag: this.validatorSet.chainTagHex, height: c.block.height, blockHash: c.hash }, this.snapshotRows());
+    const info: SnapshotInfo = { height: c.block.height, blockHash: c.hash, digest: snapshotDigest(data), size: data.byteLength };
+    this.db.transaction(() => {
+      this.db.prepare('INSERT OR REPLACE INTO snapshots (height, block_hash, digest, data) VALUES (?, ?, ?, ?)').run(info.height, info.blockHash, info.digest, data);
+      this.db.prepare('DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)').run(SNAPSHOTS_KEPT);
+    })();
+    this.latest = info;
+  }
+
+  private snapshotRows(): { operations: Iterable<OperationRow>; assets: Iterable<AssetRow>; results: Iterable<ResultRow>; sequences: Iterable<SequenceRow> } {
+    const rows = <T>(sql: string): Iterable<T> => this.db.prepare(sql).raw(true).iterate() as Iterable<T>;
+    return {
+      operations: rows<OperationRow>('SELECT operation_id, height FROM operations ORDER BY operation_id'),
+      assets: rows<AssetRow>('SELECT asset_id, kind, owner, attributes, created_height, updated_height FROM assets ORDER BY asset_id'),
+      results: rows<ResultRow>('SELECT operation_id, result FROM op_results ORDER BY operation_id'),
+      sequences: rows<SequenceRow>('SELECT lower(hex(node_id)), sequence FROM node_sequences ORDER BY node_id'),
+    };
+  }
+
+  /**
+   * Deletes up to PRUNE_PER_COMMIT of the oldest blocks below what must stay: the newest
+   * retainBlocks, everything from the newest snapshot on (a validator installing it fetches
+   * the blocks after it), and what the reward reporter has not settled.
+   */
+  private pruneSome(): void {
+    if (this.latest === null) return;
+    let keepFrom = Math.min(this.latest.height, this.tip.height - this.policy.retainBlocks + 1);
+    if (this.policy.keepUnreported) keepFrom = Math.min(keepFrom, this.reporting.rewardCursor() + 1);
+    if (this.oldest >= keepFrom) return;
+    const upTo = Math.min(keepFrom - 1, this.oldest + PRUNE_PER_COMMIT - 1);
+    this.db.transaction(() => this.dropBlocks(upTo))();
+    this.oldest = upTo + 1;
+  }
+
+  /** Deletes the log's blocks up to `upTo`, moving those that carry a validation to audit_blocks. */
+  private dropBlocks(upTo: number): void {
+    const rows = this.db.prepare('SELECT height, hash, record FROM blocks WHERE height <= ? ORDER BY height').all(upTo) as Array<{ height: number; hash: string; record: Buffer }>;
+    const keep = this.db.prepare('INSERT OR IGNORE INTO audit_blocks (height, hash, record) VALUES (?, ?, ?)');
+    for (const r of rows) if (carriesValidation(decodeCommittedBlock(new Uint8Array(r.record)).block.payload)) keep.run(r.height, r.hash, r.record);
+    this.db.prepare('DELETE FROM blocks WHERE height <= ?').run(upTo);
+  }
+
+  /** The newest snapshot, or null. */
+  latestSnapshot(): SnapshotInfo | null {
+    return this.latest;
+  }
+
+  /** The stored snapshot at `height`, or null if not kept. */
+  snapshotAt(height: number): SnapshotInfo | null {
+    if (this.latest?.height === height) return this.latest;
+    const r = this.db.prepare('SELECT height, block_hash, digest, length(data) AS size FROM snapshots WHERE height = ?').get(height) as { height: number; block_hash: string; digest: string; size: number } | undefined;
+    return r ? { height: r.height, blockHash: r.block_hash, digest: r.digest, size: r.size } : null;
+  }
+
+  /** Up to `length` bytes of the snapshot at `height` from `offset`, or null if not kept. */
+  snapshotBytes(height: number, offset: number, length: number): Buffer | null {
+    const r = this.db.prepare('SELECT substr(data, ?, ?) AS part FROM snapshots WHERE height = ?').get(offset + 1, length, height) as { part: Buffer } | undefined;
+    return r?.part ?? null;
+  }
+
+  /**
+   * Replaces the application state and the block log with a snapshot at a height above this
+   * store's committed height (the caller checked that f+1 validators vouch for its digest, and
+   * that `c` is its block with a valid QC). The safety state is kept as it is: it is what stops
+   * this validator from signing twice in a view. Throws SNAPSHOT_INVALID for bytes that are not
+   * that snapshot, STATE_WRITE_FAILED if the write fails.
+   */
+  installSnapshot(data: Uint8Array, c: CommittedBlock): SnapshotInfo {
+    const invalid = (what: string): HyperMeshError => new HyperMeshError('SNAPSHOT_INVALID', `snapshot at height ${c.block.height}: ${what}`);
+    let snap;
+    try {
+      snap = decodeSnapshot(data);
+    } catch (err) {
+      if (err instanceof SnapshotFormatError) throw invalid(err.message);
+      throw err;
+    }
+    const h = snap.header;
+    if (h.chainTag !== this.validatorSet.chainTagHex) throw invalid(`it is of chain ${h.chainTag.slice(0, 16)}, this validator's is ${this.validatorSet.chainTagHex.slice(0, 16)}`);
+    if (h.height !== c.block.height || h.blockHash !== c.hash || computeBlockHash(this.validatorSet.chainTag, c.block) !== c.hash) throw invalid(`its header (${h.height}/${h.blockHash.slice(0, 16)}) does not name the block given with it`);
+    if (c.qc.blockHash !== c.hash || c.qc.height !== c.block.height) throw invalid('the QC given with it certifies another block');
+    if (h.height <= this.tip.height) throw invalid(`this validator has already committed height ${this.tip.height}; a snapshot never replaces committed state`);
+    const info: SnapshotInfo = { height: h.height, blockHash: c.hash, digest: snapshotDigest(data), size: data.byteLength };
+    try {
+      this.db.transaction(() => {
+        this.dropBlocks(this.tip.height);
+        for (const t of ['operations', 'assets', 'op_results', 'node_sequences', 'snapshots']) this.db.prepare(`DELETE FROM ${t}`).run();
+        this.stmt.prunePending.run(h.height);
+        const op = this.db.prepare('INSERT INTO operations (operation_id, height) VALUES (?, ?)');
+        for (const r of snap.operations) op.run(r[0], r[1]);
+        const asset = this.db.prepare('INSERT INTO assets (asset_id, kind, owner, attributes, created_height, updated_height) VALUES (?, ?, ?, ?, ?, ?)');
+        for (const r of snap.assets) asset.run(...r);
+        const result = this.db.prepare('INSERT INTO op_results (operation_id, result) VALUES (?, ?)');
+        for (const r of snap.results) result.run(r[0], r[1]);
+        const seq = this.db.prepare('INSERT INTO node_sequences (node_id, sequence) VALUES (?, ?)');
+        for (const r of snap.sequences) seq.run(Buffer.from(r[0], 'hex'), r[1]);
+        this.stmt.putBlock.run(h.height, c.hash, Buffer.from(encodeCommittedBlock(c)));
+        this.db.prepare('INSERT INTO snapshots (height, block_hash, digest, data) VALUES (?, ?, ?, ?)').run(info.height, info.blockHash, info.digest, Buffer.from(data));
+        // A validator that never persisted anything starts from the initial safety state (the
+        // log must never hold blocks without one: readBack refuses that as damage).
+        if (this.db.prepare('SELECT 1 FROM safety WHERE id = 1').get() === undefined) this.stmt.putSafety.run(Buffer.from(encodeSafetyState(initialSafetyState(this.validatorSet.genesisQc))));
+        // Heights below the snapshot are not in this log: the other reporters settle them.
+        if (this.reporting.rewardCursor() < h.height) this.reporting.setRewardCursor(h.height);
+      })();
+    } catch (err) {
+      throw new HyperMeshError('STATE_WRITE_FAILED', `${this.path}: installing the snapshot at height ${h.height} failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.tip = { height: h.height, hash: c.hash };
+    this.oldest = h.height;
+    this.lastRecord = null;
+    this.latest = info;
+    return info;
+  }
+
+  /** What a replica restarted on this store now needs (as open returns it). */
+  restoredState(retain = 10_000): RestoredState | undefined {
+    return ValidatorStore.readBack(this.db, this.path, this.validatorSet, retain).restored;
+  }
+
+  /** fdatasync of everything written so far (installSnapshot is durable once this resolves). */
+  sync(): Promise<void> {
+    return this.syncWal();
   }
 
   get committedHeight(): number {
     return this.tip.height;
   }
 
+  get committedHash(): string {
+    return this.tip.hash;
+  }
+
   get oldestHeight(): number {
     return this.oldest;
   }
 
-  /** A committed block by height, or null if not kept. */
+  /** A committed block by height, or null if not kept (pruned blocks that carry a validation are). */
   block(height: number): CommittedBlock | null {
     if (!Number.isSafeInteger(height) || height < 1) return null;
-    const r = this.stmt.getBlock.get(height);
+    const r = this.stmt.getBlock.get(height) ?? this.getAuditBlock.get(height);
     return r ? decodeCommittedBlock(new Uint8Array(r.record)) : null;
   }
 
@@ -339,7 +530,7 @@ export class ValidatorStore {
   blockRecord(height: number): Uint8Array | null {
     if (this.lastRecord?.height === height) return this.lastRecord.record;
     if (!Number.isSafeInteger(height) || height < 1) return null;
-    const r = this.stmt.getBlock.get(height);
+    const r = this.stmt.getBlock.get(height) ?? this.getAuditBlock.get(height);
     return r ? new Uint8Array(r.record) : null;
   }
 
