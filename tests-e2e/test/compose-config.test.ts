@@ -48,6 +48,17 @@ if (unavailable && !REQUIRE_DOCKER) {
     model = JSON.parse(ok(await compose(['--profile', 'tools', 'config', '--format', 'json']), 'docker compose config')) as Model;
   });
 
+  test("TrustChain's certificate lifetime: 24h (its own default) unless STOQ_CERT_LIFETIME says otherwise", async () => {
+    const lifetime = (m: Model) => {
+      const cmd = m.services['trustchain']!.command!;
+      return cmd[cmd.indexOf('--cert-lifetime') + 1];
+    };
+    const plain = JSON.parse(ok(await compose(['config', '--format', 'json'], { STOQ_CERT_LIFETIME: '' }), 'docker compose config')) as Model;
+    expect(lifetime(plain)).toBe('24h');
+    const short = JSON.parse(ok(await compose(['config', '--format', 'json'], { STOQ_CERT_LIFETIME: '4m' }), 'docker compose config')) as Model;
+    expect(lifetime(short)).toBe('4m');
+  });
+
   test('docker compose config accepts it, with every service of the ecosystem', () => {
     expect(Object.keys(model.services).sort()).toEqual([...LONG_RUNNING, ...ONE_SHOT, 'cli'].sort());
   });

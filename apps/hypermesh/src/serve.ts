@@ -135,6 +135,8 @@ export async function serve(o: ServeOptions): Promise<number> {
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
         emptyBlockDelayMs: o.emptyBlockDelayMs,
+        // Down for at least a base timeout: not a link still coming up or redialling a live peer.
+        isUnreachable: (leader) => network?.unreachable(leader, o.baseTimeoutMs) ?? false,
         validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }),
         onFatal: (err) => {
           fatal = err;

@@ -148,6 +148,20 @@ export class Replica {
     });
   }
 
+  /**
+   * The shell knows the current view cannot produce a QC: its leader, or the next view's leader
+   * (who collects this view's votes), cannot be reached (e.g. its link has been down for a
+   * while). Give up on the view now instead of waiting for the timer. A timeout is always safe;
+   * it ends the view only with 2f+1 timeouts, so the shell must be sure: a replica that gives up
+   * a view that could succeed loses its vote in it.
+   */
+  abandonView(now: number): Effect[] {
+    return this.run(now, () => {
+      if (this.myTimeout !== null && this.myTimeout.view === this.currentView) return;
+      this.localTimeout();
+    });
+  }
+
   /** Queues an operation for a block this replica will propose when it leads. */
   submit(op: Uint8Array): SubmitResult {
     return this.mempool.submit(op, this.limits.maxOpBytes);

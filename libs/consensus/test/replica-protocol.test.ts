@@ -50,6 +50,37 @@ describe('Replica: normal operation', () => {
     expect(Math.min(...up.map((r) => r.committedTip.height))).toBeGreaterThan(0);
   });
 
+  test('replicas that know the view leader is unreachable abandon the view at once: a TC forms with no timer fired', () => {
+    const c = new Cluster(4);
+    c.down.add(1); // leads view 1
+    c.start();
+    c.run();
+    const live = [0, 2, 3];
+    for (const id of live) {
+      const effects = c.replicas[id]!.abandonView(c.now);
+      // A signed timeout, persisted before it is broadcast, like one from the timer.
+      expect(effects.map((e) => (e.type === 'broadcast' ? `broadcast:${e.message.type}` : e.type)).slice(0, 2)).toEqual(['persist', 'broadcast:timeout']);
+      c.apply(id, effects);
+    }
+    // Telling a replica again does nothing.
+    expect(c.replicas[2]!.abandonView(c.now)).toEqual([]);
+    c.run(50);
+    // The three timeouts made a TC: the next leaders propose and certify without any timer.
+    for (const id of live) expect(c.replicas[id]!.view).toBeGreaterThan(2);
+    expect(c.timers.size).toBeGreaterThan(0);
+  });
+
+  test('one replica alone abandoning a view that can succeed does not end it', () => {
+    const c = new Cluster(4);
+    c.start();
+    c.apply(3, c.replicas[3]!.abandonView(c.now));
+    c.run(200);
+    // View 1 was certified with the votes of 0, 1 and 2, and the cluster moved on.
+    expect(Math.min(...[0, 1, 2].map((id) => c.replicas[id]!.view))).toBeGreaterThan(1);
+    expect(c.replicas[0]!.highQc.view).toBeGreaterThanOrEqual(1); // certified, not ended by a TC
+    expect(Math.min(...c.heights())).toBeGreaterThan(0);
+  });
+
   test('a restarted replica restored from its persisted state never votes twice in a view', () => {
     const c = new Cluster(4);
     c.start();

@@ -38,6 +38,8 @@ export class PeerLink {
   private hint: Ipv6Endpoint | null = null;
   private dropped = 0;
   private sent = 0;
+  /** Since when the link has not been up (construction, or the last drop). */
+  private downSince: number;
   /** When the first message since the silence watchdog's last check went out (see watchSilence). */
   private firstSendInWindow: number | null = null;
   private markClosed!: () => void;
@@ -45,10 +47,16 @@ export class PeerLink {
 
   constructor(private readonly opts: PeerLinkOptions) {
     this.maxQueued = opts.maxQueued ?? 4096;
+    this.downSince = opts.clock.now();
   }
 
   get connected(): boolean {
     return this.connectedTo !== null;
+  }
+
+  /** How long the link has been down (0 while it is up). */
+  downFor(now: number): number {
+    return this.connectedTo !== null ? 0 : now - this.downSince;
   }
 
   get stats(): { sent: number; dropped: number; queued: number } {
@@ -107,7 +115,10 @@ export class PeerLink {
       } catch (err) {
         if (!this.closed) this.opts.logger.debug({ peer: this.opts.peer.instance, err: (err as Error).message }, 'validator link down');
       } finally {
-        if (this.connectedTo !== null) this.opts.logger.info({ peer: this.opts.peer.instance, address: this.connectedTo }, 'validator link closed');
+        if (this.connectedTo !== null) {
+          this.opts.logger.info({ peer: this.opts.peer.instance, address: this.connectedTo }, 'validator link closed');
+          this.downSince = this.opts.clock.now();
+        }
         this.connectedTo = null;
         this.target = null;
       }

@@ -52,6 +52,15 @@ export class ValidatorNetwork implements ConsensusOutbox {
     return this.links.get(id)?.connected ?? false;
   }
 
+  /**
+   * Whether validator `id` has been unreachable for at least `forMs`: our link to it is down and
+   * has been since then (its dials fail, or the silence watchdog dropped it).
+   */
+  unreachable(id: ValidatorId, forMs: number): boolean {
+    const l = this.links.get(id);
+    return l !== undefined && l.downFor(this.opts.clock.now()) >= forMs;
+  }
+
   get connectedCount(): number {
     let n = 0;
     for (const l of this.links.values()) if (l.connected) n++;

@@ -28,6 +28,11 @@ export class SimNetwork {
     private readonly deliver: (at: number, from: ValidatorId, to: ValidatorId, bytes: Uint8Array) => void,
   ) {}
 
+  /** Whether a and b are on the same side of the current partition (if any). */
+  reachable(a: number, b: number): boolean {
+    return this.groups === null || this.groups[a] === this.groups[b];
+  }
+
   partition(groups: number[]): void {
     this.groups = groups;
   }

@@ -38,6 +38,8 @@ interface Node {
   crashPending: boolean;
   /** Stopped for good after tripping an assertion or throwing. */
   failed: boolean;
+  /** The last view checked for abandonment (see abandonIfStuck). */
+  checkedView: number;
 }
 
 export interface SimulationResult {
@@ -116,6 +118,7 @@ class Simulation {
         adversary: behaviour ? new ByzantineAdversary(behaviour, v.id, this.set, this.keys.signer(v.id), new Prng(sc.seed, 100 + v.id)) : null,
         timerGeneration: 0,
         crashPending: false,
+        checkedView: 0,
         failed: false,
       };
     });
@@ -272,6 +275,7 @@ class Simulation {
     const pendingBlocks = rec.blocks;
     if (t > 0) this.restarts++;
     this.checker.restarted(node.id, committed.length > 0 ? committed[committed.length - 1]!.block.height : 0);
+    node.checkedView = 0;
     this.step(node, () => {
       node.replica = new Replica({
         genesis: this.set,
@@ -321,6 +325,23 @@ class Simulation {
       this.perform(node, a);
     }
     if (crashAt === actions.length) this.crash(node);
+    else this.abandonIfStuck(node);
+  }
+
+  /**
+   * As apps/hypermesh's shell does: an honest replica entering a view whose leader, or whose
+   * next leader (who collects its votes), it cannot reach (crashed, or across a partition)
+   * abandons the view at once (Replica.abandonView). The shell's knowledge is only as good as
+   * its links; here it is exact, which is what the real shell approximates after a timeout.
+   */
+  private abandonIfStuck(node: Node): void {
+    const replica = node.replica;
+    if (!replica || node.adversary || replica.view === node.checkedView) return;
+    const view = replica.view;
+    node.checkedView = view;
+    const set = replica.validatorSet;
+    const cut = (v: ValidatorId): boolean => v !== node.id && (this.nodes[v]!.replica === null || !this.network.reachable(node.id, v));
+    if (cut(set.leader(view)) || cut(set.leader(view + 1))) this.step(node, () => replica.abandonView(this.localTime(node.id, this.now)));
   }
 
   private perform(node: Node, a: AdversaryAction): void {
