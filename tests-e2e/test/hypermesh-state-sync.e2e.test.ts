@@ -5,7 +5,7 @@
 // same blocks and the same asset registry as the others, and commits what is submitted to it.
 // Waits poll conditions with deadlines (no fixed sleeps).
 import { hypermesh as proto } from '@stoq/protos';
-import { RpcError, Status } from '@stoq/rpc';
+import { RpcError, Status, metricsMethod } from '@stoq/rpc';
 import { HYPERMESH_BIN, StoqProcess } from './support';
 import { startHyperMeshCluster, type HyperMeshCluster } from './hypermesh-cluster';
 
@@ -70,12 +70,18 @@ test('a validator killed while the others pruned past it comes back through a sn
   const installed = await restarted.waitFor((l) => l.msg === 'state sync: snapshot installed');
   expect(num(installed.height as number)).toBeGreaterThan(downAt);
   expect(num(installed.height as number) % 10).toBe(0);
+  const metric = (i: number, name: string): Promise<number> =>
+    c.withValidator(i, async (rpc) => Number((await rpc.call(metricsMethod('hypermesh'), {}, { timeoutMs: 10_000 })).serviceMetrics?.find((m) => m.name === name)?.value ?? NaN));
   c.addresses[victim] = (await restarted.waitFor((l) => l.msg === 'hypermesh validator ready')).stoq as string; // a new port
   const target = await height(0);
   await until(`restarted validator caught up to ${target}`, async () => ((await height(victim)) >= target ? true : null), 120_000);
   // Same block at the target height, same registry (the assets registered while it was down
   // reached it only through the snapshot).
   expect(await blockHash(victim, target)).toBe(await blockHash(0, target));
+  // Its log starts at the snapshot; the others' logs are bounded (40 kept) and snapshotted too.
+  expect(await metric(victim, 'hypermesh_block_log_oldest_height')).toBe(num(installed.height as number));
+  expect(await metric(0, 'hypermesh_block_log_oldest_height')).toBeGreaterThan(downAt);
+  expect(await metric(0, 'hypermesh_snapshot_height')).toBeGreaterThanOrEqual(num(installed.height as number));
   const registry = await assets(0);
   expect(registry).toHaveLength(6);
   expect(await assets(victim)).toEqual(registry);

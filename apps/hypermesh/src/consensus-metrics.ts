@@ -2,9 +2,10 @@
 import type { ServiceMetricSample } from '@stoq/rpc';
 import type { LoadedGenesis } from './genesis';
 import type { ValidatorNetwork } from './network/validator-network';
+import type { ValidatorStore } from './store/validator-store';
 import type { Validator } from './validator';
 
-export function consensusMetrics(validator: Validator, network: ValidatorNetwork, genesis: LoadedGenesis): () => ServiceMetricSample[] {
+export function consensusMetrics(validator: Validator, network: ValidatorNetwork, genesis: LoadedGenesis, store: ValidatorStore): () => ServiceMetricSample[] {
   return () => {
     const s = validator.status();
     const c = validator.counters;
@@ -19,6 +20,8 @@ export function consensusMetrics(validator: Validator, network: ValidatorNetwork
       { name: 'hypermesh_operations_committed_total', help: 'Operations committed (first commit of an id) since the process started.', type: 'counter', value: c.operationsCommitted },
       { name: 'hypermesh_consensus_messages_total', help: 'Consensus messages received, by outcome.', type: 'counter', labels: { outcome: 'accepted' }, value: c.messagesAccepted },
       { name: 'hypermesh_consensus_messages_total', help: 'Consensus messages received, by outcome.', type: 'counter', labels: { outcome: 'rejected' }, value: c.messagesRejected },
+      { name: 'hypermesh_block_log_oldest_height', help: 'Oldest block kept in the block log (older ones pruned, except validation blocks kept for audit).', type: 'gauge', value: store.oldestHeight },
+      { name: 'hypermesh_snapshot_height', help: 'Height of the newest state snapshot (0: none yet).', type: 'gauge', value: store.latestSnapshot()?.height ?? 0 },
       { name: 'hypermesh_equivocation_evidence_total', help: 'Equivocation evidence produced.', type: 'counter', value: c.evidence },
       { name: 'hypermesh_commit_latency_observations_total', help: 'Submissions answered with their commit.', type: 'counter', value: validator.commitLatency.count },
     ];

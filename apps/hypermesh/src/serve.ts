@@ -149,7 +149,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance, signer: falconSigner(nativeFalcon, self.id, id.falconSecretKey) });
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
       addAssetMethods(ctx.rpc, { validator: v, store });
-      ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis));
+      ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis, store));
       if (rewards) ctx.rpc.addMetricSource(caesarReportMetrics(rewards, store.reporting));
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, oldestBlock: store.oldestHeight, snapshot: store.latestSnapshot()?.height ?? null, restored: restored !== undefined }, 'validator state opened');
       return {
