@@ -13,10 +13,12 @@
 //   node apps/hypermesh/bench/consensus.mjs [--rate R] [--seconds S] [--in-flight C] [--op-bytes B]
 //                                          [--systems hypermesh,cometbft,cometbft-tuned]
 //
-// Two loads per system: open loop at R operations/s for S seconds (latency at the same offered load;
-// an operation counts from its scheduled send time, so a system that falls behind is charged for it)
-// and closed loop with C operations in flight for S seconds (throughput; worker w always calls
-// validator w mod 4). CometBFT is built with
+// Three loads per system: open loop at R operations/s for S seconds (latency at the same offered
+// load; an operation counts from its scheduled send time, so a system that falls behind is charged
+// for it), closed loop with C operations in flight for S seconds (throughput; worker w always calls
+// validator w mod 4), and then, with the fourth validator killed (SIGKILL), the open loop again at
+// R/4 operations/s against the three others (commit latency while one validator is down: the
+// views or rounds it would lead must be got past). CometBFT is built with
 // `go install` into ~/.cache/stoq/bin if it is not there. One JSON line per figure on stdout
 // ({"bench","unit","stoq","peer","peerName","ratio"}; ratio = stoq / peer, lower is better for
 // latencies), progress on stderr. A refused or failed operation fails the run.
@@ -149,9 +151,15 @@ async function hypermeshCluster(dir) {
   let runs = 0;
   return {
     name: 'hypermesh',
-    newRun() {
+    newRun(live = 4) {
       const run = `h${runs++}`;
-      return (seq, bytes, worker = seq) => rpc.call(H.submit, { operationId: `${run}-${seq}`, payload: operation(run, seq, bytes) }, { timeoutMs: 60_000, target: targets[worker % 4] });
+      return (seq, bytes, worker = seq) => rpc.call(H.submit, { operationId: `${run}-${seq}`, payload: operation(run, seq, bytes) }, { timeoutMs: 60_000, target: targets[worker % live] });
+    },
+    async killLast() {
+      const child = cluster.validators[3].child;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
     async close() {
       rpc.close();
@@ -232,15 +240,21 @@ async function cometCluster(dir, tuned) {
   let runs = 0;
   return {
     name: tuned ? 'cometbft-tuned' : 'cometbft',
-    newRun() {
+    newRun(live = 4) {
       const run = `c${runs++}`;
       return async (seq, bytes, worker = seq) => {
         const tx = operation(run, seq, bytes).toString('hex');
-        const res = await fetch(`${urls[worker % 4]}/broadcast_tx_commit?tx=0x${tx}`);
+        const res = await fetch(`${urls[worker % live]}/broadcast_tx_commit?tx=0x${tx}`);
         const body = await res.json();
         const r = body.result;
         if (!r || r.check_tx.code !== 0 || r.tx_result.code !== 0) throw new Error(`CometBFT refused an operation: ${JSON.stringify(body).slice(0, 300)}`);
       };
+    },
+    async killLast() {
+      const child = procs[3];
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
     async close() {
       for (const c of procs.reverse()) await stop(c);
@@ -257,7 +271,12 @@ async function measure(system, opts) {
   const closed = system.newRun();
   const c = await closedLoop((k, w) => closed(k, opts.opBytes, w), opts);
   log(describe(`${system.name} closed loop ${opts.inFlight} in flight`, c));
-  return { open: o, closed: c };
+  await system.killLast();
+  const down = system.newRun(3);
+  const downOpts = { ...opts, rate: Math.max(1, Math.floor(opts.rate / 4)) };
+  const d = await openLoop((k) => down(k, opts.opBytes), downOpts);
+  log(describe(`${system.name} open loop ${downOpts.rate}/s, one validator of four killed`, d));
+  return { open: o, closed: c, oneDown: d };
 }
 
 async function main() {
@@ -292,6 +311,9 @@ async function main() {
     emit('consensus_commit_latency_p50', 'ms', h.open.p50, c.open.p50, label, { ...extra, offeredOpsPerSecond: opts.rate });
     emit('consensus_commit_latency_p99', 'ms', h.open.p99, c.open.p99, label, { ...extra, offeredOpsPerSecond: opts.rate });
     emit('consensus_throughput', 'ops/s', h.closed.rate, c.closed.rate, label, { ...extra, inFlight: opts.inFlight });
+    const down = { ...extra, offeredOpsPerSecond: Math.max(1, Math.floor(opts.rate / 4)), validatorsUp: 3 };
+    emit('consensus_commit_latency_one_down_p50', 'ms', h.oneDown.p50, c.oneDown.p50, label, down);
+    emit('consensus_commit_latency_one_down_p99', 'ms', h.oneDown.p99, c.oneDown.p99, label, down);
   }
 }
 
