@@ -3,6 +3,8 @@
 // pruned far past its height; restarted from its data dir, it installs a snapshot that the others
 // signed (log: "state sync: snapshot installed"), follows with ordinary blocks, and then holds the
 // same blocks and the same asset registry as the others, and commits what is submitted to it.
+// Then one is stopped (SIGSTOP) while the others move past what they keep; continued, it finds
+// itself stuck, fetches a snapshot and installs it in place, without a restart.
 // Waits poll conditions with deadlines (no fixed sleeps).
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, metricsMethod } from '@stoq/rpc';
@@ -89,4 +91,28 @@ test('a validator killed while the others pruned past it comes back through a sn
   const after = await c.withValidator(victim, (rpc) => rpc.call(A.register, { requestId: 'after-sync', assetId: 'compute:after-sync', kind: 'compute', attributes: {} }, { timeoutMs: 60_000 }));
   expect(num(after.height)).toBeGreaterThan(target);
   await until('every validator has the new asset', async () => ((await Promise.all([0, 1, 2, 3].map(assets))).every((a) => a.length === 7) ? true : null));
+});
+
+test('a running validator stopped (SIGSTOP) until the others pruned past it installs a snapshot once continued', async () => {
+  const victim = 2;
+  await c.withValidator(0, (rpc) => rpc.call(A.register, { requestId: 'before-stop', assetId: 'compute:before-stop', kind: 'compute', attributes: {} }, { timeoutMs: 60_000 }));
+  const stoppedAt = await height(victim);
+  c.validators[victim]!.child.kill('SIGSTOP');
+  try {
+    await c.withValidator(0, (rpc) => rpc.call(A.register, { requestId: 'while-stopped', assetId: 'compute:while-stopped', kind: 'compute', attributes: {} }, { timeoutMs: 60_000 }));
+    // Past what the others keep in memory and on disk (40 blocks): block catch-up cannot work.
+    await until('the others 60 blocks past the stopped validator', async () => ((await height(0)) >= stoppedAt + 60 ? true : null));
+  } finally {
+    c.validators[victim]!.child.kill('SIGCONT');
+  }
+  // Its monitor sees a QC far above its committed height that does not move, and syncs in place.
+  const installed = await c.validators[victim]!.waitFor((l) => l.msg === 'state sync: snapshot installed' && num(l.height as number) > stoppedAt);
+  expect(num(installed.height as number) % 10).toBe(0);
+  const target = await height(0);
+  await until(`continued validator caught up to ${target}`, async () => ((await height(victim)) >= target ? true : null), 120_000);
+  expect(await blockHash(victim, target)).toBe(await blockHash(0, target));
+  expect(await assets(victim)).toEqual(await assets(0));
+  expect((await assets(victim)).some((a) => a.startsWith('compute:while-stopped:'))).toBe(true);
+  // Never restarted: the same process.
+  expect(c.validators[victim]!.child.exitCode).toBeNull();
 });

@@ -68,6 +68,11 @@ export class EffectRunner {
     return this.failed || this.closed;
   }
 
+  /** Nothing queued and no persist awaiting the disk: every effect returned so far is performed. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.awaitingDisk && this.paused === null;
+  }
+
   /** Effects waiting (behind a paced proposal). */
   get backlog(): number {
     return this.queue.length;

@@ -17,7 +17,8 @@ import { ProofVerifier } from './proofs/proof-verifier';
 import { DEFAULT_RETENTION, ValidatorStore } from './store/validator-store';
 import { falconSigner } from './falcon-signatures';
 import { rpcSnapshotSources } from './sync/rpc-sources';
-import { stateSync } from './sync/state-sync';
+import { fetchSnapshot, stateSync } from './sync/state-sync';
+import { BehindMonitor } from './sync/behind-monitor';
 import { addValidationMethods } from './validation-service';
 import { Validator, type ConsensusOutbox } from './validator';
 import { caesarOverRpc } from './caesar/caesar-reports';
@@ -64,12 +65,13 @@ export async function serve(o: ServeOptions): Promise<number> {
   let fatal: unknown = null;
   let shuttingDown: Promise<void> | null = null;
   let closeStore: (() => void) | null = null;
-  let reporters: { start(): void; close(): void } | null = null;
+  /** What runs beside the validator once it started: the Caesar reporters, the behind monitor. */
+  let background: { start(): void; close(): void } | null = null;
   let forced: (() => void) | null = null;
   const forcedExit = new Promise<void>((r) => (forced = r));
   const shutdown = (reason: string): Promise<void> =>
     (shuttingDown ??= (async () => {
-      reporters?.close();
+      background?.close();
       validator?.close(); // ends the inbound streams and watches, stops performing effects
       // Bounded shutdown: if the runtime's stop (drain, transport close) has not finished in
       // time, close the store (nothing writes to it any more) and exit anyway.
@@ -103,15 +105,15 @@ export async function serve(o: ServeOptions): Promise<number> {
       closeStore = () => store.close();
       const dnsServer = dnsServerOf(ctx.section);
       const directory = new ValidatorDirectory(dnsServer ? new UdpDnsQuerier({ server: dnsServer }) : null);
+      const syncWith = {
+        set: genesis.validatorSet,
+        verifier: falconSignatureVerifier(nativeFalcon),
+        sources: rpcSnapshotSources(ctx.client, directory, genesis.validators.filter((v) => v.id !== self.id)),
+        minGap: snapshotEvery,
+        logger: ctx.logger.child({ component: 'state-sync' }),
+      };
       if (snapshotEvery > 0) {
-        const synced = await stateSync({
-          store,
-          set: genesis.validatorSet,
-          verifier: falconSignatureVerifier(nativeFalcon),
-          sources: rpcSnapshotSources(ctx.client, directory, genesis.validators.filter((v) => v.id !== self.id)),
-          minGap: snapshotEvery,
-          logger: ctx.logger.child({ component: 'state-sync' }),
-        });
+        const synced = await stateSync({ ...syncWith, store });
         if (synced.installed) restored = store.restoredState();
         else ctx.logger.info({ committedHeight: store.committedHeight, reason: synced.reason }, 'state sync: not needed');
       }
@@ -122,7 +124,6 @@ export async function serve(o: ServeOptions): Promise<number> {
       const rewards = reportsOn
         ? new RewardReporter({ self: self.id, validators: n, reporters: Math.floor((n - 1) / 3) + 1, ...(o.rewardGraceMs !== undefined ? { graceMs: o.rewardGraceMs } : {}), store, caesar, clock: systemClock, logger: ctx.logger.child({ component: 'caesar-rewards' }) })
         : null;
-      reporters = { start: () => (evidence?.start(), rewards?.start()), close: () => (evidence?.close(), rewards?.close()) };
       const outbox = o.outboxWrapper ? o.outboxWrapper(network, { genesis, self, falconSecretKey: id.falconSecretKey, logger: ctx.logger }) : network;
       const v = new Validator({
         genesis,
@@ -135,6 +136,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
         emptyBlockDelayMs: o.emptyBlockDelayMs,
+        retainBlocks: o.retainBlocks ?? DEFAULT_RETENTION.retainBlocks,
         // Down for at least a base timeout: not a link still coming up or redialling a live peer.
         isUnreachable: (leader) => network?.unreachable(leader, o.baseTimeoutMs) ?? false,
         validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }),
@@ -145,6 +147,14 @@ export async function serve(o: ServeOptions): Promise<number> {
         ...(evidence ? { onEvidence: (e) => evidence.record(e) } : {}),
       });
       if (rewards) v.onCommit((c) => rewards.onCommitted(c.block.height));
+      const behind =
+        snapshotEvery > 0
+          ? new BehindMonitor({ validator: v, committedHeight: () => store.committedHeight, fetch: (h) => fetchSnapshot({ ...syncWith, committedHeight: h }), minGap: snapshotEvery, clock: systemClock, logger: syncWith.logger })
+          : null;
+      background = {
+        start: () => (evidence?.start(), rewards?.start(), behind?.start()),
+        close: () => (evidence?.close(), rewards?.close(), behind?.close()),
+      };
       validator = v;
       addConsensusMethods(ctx.rpc, { validator: v, network, store, genesis, instance: id.instance, signer: falconSigner(nativeFalcon, self.id, id.falconSecretKey) });
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
@@ -154,7 +164,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, oldestBlock: store.oldestHeight, snapshot: store.latestSnapshot()?.height ?? null, restored: restored !== undefined }, 'validator state opened');
       return {
         stop: () => {
-          reporters?.close();
+          background?.close();
           v.close();
           store.close();
         },
@@ -170,7 +180,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   if (!v || !n) throw new Error('setup did not run');
   v.start();
   n.start();
-  (reporters as { start(): void } | null)?.start();
+  (background as { start(): void } | null)?.start();
   running.logger.info({ stoq: running.address, advertised: running.advertised, validator: v.status().self, chainId: genesis.chainId }, 'hypermesh validator ready');
   await Promise.race([running.stopped, forcedExit]);
   process.off('SIGTERM', onSignal);

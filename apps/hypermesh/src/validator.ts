@@ -50,6 +50,8 @@ export interface ValidatorOptions {
   timing?: Partial<PacemakerTiming>;
   emptyBlockDelayMs?: number;
   mempoolMaxOps?: number;
+  /** Committed blocks the replica keeps in memory to serve peers' catch-up (default 10,000). */
+  retainBlocks?: number;
   /** The validator cannot go on (failed write, safety assertion): stop the process. */
   onFatal(err: unknown): void;
   /**
@@ -129,6 +131,7 @@ export class Validator {
       timing: opts.timing,
       mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
       restored: opts.restored,
+      ...(opts.retainBlocks !== undefined ? { retainCommittedBlocks: opts.retainBlocks } : {}),
       validateOperation: opts.validateOperation ?? operationValidity({ verifier: null, wallClock: () => Date.now() }),
     });
     this.runner = new EffectRunner(
@@ -251,6 +254,32 @@ export class Validator {
 
   status(): ReplicaStatus {
     return this.replica.status();
+  }
+
+  /**
+   * Installs a fetched snapshot (sync/state-sync.ts fetchSnapshot) while running: the replica
+   * jumps to its block, then the store takes its state, in one synchronous step so that no commit
+   * can come between. 'busy' when effects are still in flight (try again later), 'stale' when the
+   * validator has meanwhile committed that height. A failure after the replica jumped stops the
+   * validator (its memory and its store would disagree).
+   */
+  installSnapshot(data: Uint8Array, committed: CommittedBlock): 'installed' | 'busy' | 'stale' {
+    if (this.closed || !this.runner.idle) return 'busy';
+    if (committed.block.height <= this.opts.store.committedHeight) return 'stale';
+    const step = this.replica.jumpTo(committed, this.opts.clock.now());
+    if (step.rejection) {
+      this.opts.logger.warn({ code: step.rejection.code, detail: step.rejection.detail }, 'state sync: the replica refused the snapshot block');
+      return 'stale';
+    }
+    try {
+      const info = this.opts.store.installSnapshot(data, committed);
+      this.opts.logger.info({ height: info.height, digest: info.digest, bytes: info.size }, 'state sync: snapshot installed');
+    } catch (err) {
+      this.fatal(err, 'installing a snapshot');
+      return 'busy';
+    }
+    this.guard('a snapshot', () => this.runner.perform(step.effects));
+    return 'installed';
   }
 
   get lastCommitTime(): number {

@@ -136,6 +136,23 @@ export class BlockTree {
   }
 
   /**
+   * Forgets every block and makes `c` the committed tip (and the oldest block held): the shell
+   * installed a snapshot at c's height. Asserts it is above the current tip.
+   */
+  resetTo(c: CommittedBlock): void {
+    assertSafety(c.block.height > this.tip.height, 'reset-moves-forward', () => `reset to height ${c.block.height} at committed height ${this.tip.height}`);
+    this.blocks.clear();
+    this.qcs.clear();
+    this.committedByHeight.clear();
+    this.uncommitted.clear();
+    this.tip = { hash: c.hash, height: c.block.height, view: c.block.view };
+    this.oldestRetained = c.block.height;
+    this.blocks.set(c.hash, c.block);
+    this.qcs.set(c.hash, c.qc);
+    this.committedByHeight.set(c.block.height, c.hash);
+  }
+
+  /**
    * Restores a committed chain (ascending) without effects. The first block may sit above
    * genesis (the shell kept only a suffix of its log, e.g. after a snapshot); after it the chain
    * must be contiguous.

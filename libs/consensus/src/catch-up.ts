@@ -28,6 +28,11 @@ export class BlockFetcher {
     this.outstanding.delete(hash);
   }
 
+  /** Forgets every outstanding request (the replica jumped to a snapshot). */
+  clear(): void {
+    this.outstanding.clear();
+  }
+
   /** The request to send now, or null if one is in flight (or too many are). */
   request(hash: BlockHash, peer: ValidatorId, now: number): { to: ValidatorId; request: BlockRequest } | null {
     const existing = this.outstanding.get(hash);

@@ -25,7 +25,7 @@ import { DEFAULT_TIMING, type OperationCheck, type OperationCheckContext, type P
 import { initialSafetyState, SafetyRules } from './safety';
 import { computeBlockHash, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes } from './signing';
 import { TimeoutAggregator, VoteAggregator } from './aggregators';
-import type { Block, BlockHash, BlockRequest, BlockResponse, Message, Proposal, QuorumCertificate, TimeoutCertificate, TimeoutMessage, ValidatorId, Vote } from './types';
+import type { Block, BlockHash, BlockRequest, BlockResponse, CommittedBlock, Message, Proposal, QuorumCertificate, TimeoutCertificate, TimeoutMessage, ValidatorId, Vote } from './types';
 import { ValidatorSet } from './validators';
 import { reject, RejectCode } from './verdict';
 
@@ -160,6 +160,41 @@ export class Replica {
       if (this.myTimeout !== null && this.myTimeout.view === this.currentView) return;
       this.localTimeout();
     });
+  }
+
+  /**
+   * The shell installed a snapshot of the application state at `c`'s height (more than the
+   * blocks peers still hold behind this replica's tip): continue from `c` as the committed tip.
+   * Its QC must verify; the safety state is untouched (a jump never lets a replica sign twice).
+   * Blocks and requests held so far are dropped; catch-up resumes from the highest QC known.
+   * The caller must have performed every effect returned before (no commit below `c` in flight).
+   */
+  jumpTo(c: CommittedBlock, now: number): Step {
+    let rejection: Rejection | null = null;
+    const effects = this.run(now, () => {
+      const set = this.validatorSet;
+      if (c.block.height <= this.tree.committedTip.height) {
+        rejection = { code: RejectCode.STALE_VIEW, detail: `snapshot height ${c.block.height} is not above the committed height ${this.tree.committedTip.height}` };
+        return;
+      }
+      if (computeBlockHash(set.chainTag, c.block) !== c.hash || c.qc.blockHash !== c.hash || c.qc.height !== c.block.height) {
+        rejection = { code: RejectCode.INVALID_BLOCK, detail: 'the snapshot block does not hash to the block its QC certifies' };
+        return;
+      }
+      const qc = this.verifiedQc(c.qc);
+      if ('code' in qc) {
+        rejection = qc;
+        return;
+      }
+      this.tree.resetTo({ ...c, qc });
+      this.fetcher.clear();
+      this.pendingProposals.clear();
+      this.opsCheckedFor = null;
+      if (qc.view > this.highestQc.view) this.highestQc = qc;
+      this.tree.recordQc(this.highestQc);
+      if (!this.tree.has(this.highestQc.blockHash) && this.highestQc.height > c.block.height) this.requestBlock(this.highestQc.blockHash, null);
+    });
+    return { effects, rejection };
   }
 
   /** Queues an operation for a block this replica will propose when it leads. */

@@ -126,6 +126,39 @@ describe('Replica: normal operation', () => {
     for (let i = 0; i < a.length; i++) expect(a[i]!.hash).toBe(b[i]!.hash);
   });
 
+  test('a replica further behind than its peers keep blocks is stuck; jumped to a committed block (a snapshot), it follows again', () => {
+    const c = new Cluster(4, { retainCommittedBlocks: 8 });
+    c.down.add(3);
+    c.start();
+    c.runUntil(() => Math.min(...[0, 1, 2].map((id) => c.replicas[id]!.committedTip.height)) > 60, 500);
+    c.down.delete(3);
+    const ahead = c.replicas[0]!.committedTip.height;
+    c.runUntil(() => c.replicas[0]!.committedTip.height > ahead + 20, 100);
+    expect(c.replicas[3]!.committedTip.height).toBe(0); // its peers no longer hold the blocks it needs
+    const stuck = c.replicas[3]!;
+    expect(stuck.highQc.height).toBeGreaterThan(50); // but it has heard of the chain's progress
+    const base = c.commits.get(0)!.at(-1)!;
+    // Refused: a block whose QC does not verify, and (after the jump) one at or below its tip.
+    const early = c.commits.get(0)![4]!; // from before it came back: a QC it has not verified before
+    const forged = { ...early, qc: { ...early.qc, signatures: early.qc.signatures.map((x) => ({ ...x, signature: new Uint8Array(x.signature.byteLength) })) } };
+    expect(stuck.jumpTo(forged, c.now).rejection).not.toBeNull();
+    expect(stuck.committedTip.height).toBe(0);
+    const step = stuck.jumpTo(base, c.now);
+    expect(step.rejection).toBeNull();
+    c.apply(3, step.effects);
+    expect(stuck.committedTip).toEqual({ hash: base.hash, height: base.block.height });
+    expect(stuck.jumpTo(base, c.now).rejection?.detail).toMatch(/not above the committed height/);
+    const lastVoted = c.persisted.get(3)?.lastVotedView ?? 0;
+    c.runUntil(() => stuck.committedTip.height > base.block.height + 10, 100);
+    // What it commits from there is the others' chain, and it votes again (never twice in a view).
+    const mine = c.commits.get(3)!;
+    const theirs = new Map(c.commits.get(0)!.map((x) => [x.block.height, x.hash]));
+    expect(mine.length).toBeGreaterThan(10);
+    for (const x of mine) expect(x.hash).toBe(theirs.get(x.block.height) ?? x.hash);
+    expect(mine[0]!.block.height).toBe(base.block.height + 1);
+    expect(c.persisted.get(3)!.lastVotedView).toBeGreaterThan(lastVoted);
+  });
+
   test('equivocating votes produce verifiable evidence and count once', () => {
     const c = new Cluster(4);
     c.start();

@@ -4,7 +4,7 @@
 // sync/snapshot-choice.ts; the bytes must hash to the vouched digest, and the snapshot's block
 // must come with a QC of this chain. The replica then catches up from the snapshot's height with
 // ordinary block requests.
-import { verifyCommittedBlock, type SignatureVerifier, type ValidatorSet } from '@stoq/consensus';
+import { verifyCommittedBlock, type CommittedBlock, type SignatureVerifier, type ValidatorSet } from '@stoq/consensus';
 import type { Logger } from 'pino';
 import type { SnapshotInfo, ValidatorStore } from '../store/validator-store';
 import { MAX_SNAPSHOT_BYTES, snapshotDigest } from '../store/snapshot-format';
@@ -37,8 +37,16 @@ export type StateSyncResult =
 
 const settledValues = async <T>(ps: Promise<T>[]): Promise<T[]> => (await Promise.allSettled(ps)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 
-export async function stateSync(o: StateSyncOptions): Promise<StateSyncResult> {
-  const own = o.store.committedHeight;
+/** A snapshot downloaded and checked (bytes against the vouched digest, block against its QC), not yet installed. */
+export interface FetchedSnapshot {
+  data: Buffer;
+  committed: CommittedBlock;
+  from: number;
+}
+
+/** Finds the snapshot to trust and downloads it; installs nothing. */
+export async function fetchSnapshot(o: Omit<StateSyncOptions, 'store'> & { committedHeight: number }): Promise<FetchedSnapshot | { reason: string }> {
+  const own = o.committedHeight;
   const newest = await settledValues(o.sources.map((s) => s.manifest(0)));
   let choice = chooseSnapshot(newest, o.set, o.verifier, own, o.minGap);
   if (choice === null) {
@@ -50,8 +58,8 @@ export async function stateSync(o: StateSyncOptions): Promise<StateSyncResult> {
       if (choice) break;
     }
   }
-  if (choice === null) return { installed: null, reason: `no snapshot at least ${o.minGap} blocks above height ${own} is vouched for by validators of more than the faulty weight (${newest.length} of ${o.sources.length} peers answered)` };
-  o.logger.info({ height: choice.height, blockHash: choice.blockHash, digest: choice.digest, size: choice.size, vouchers: choice.vouchers, committedHeight: own }, 'state sync: installing a snapshot');
+  if (choice === null) return { reason: `no snapshot at least ${o.minGap} blocks above height ${own} is vouched for by validators of more than the faulty weight (${newest.length} of ${o.sources.length} peers answered)` };
+  o.logger.info({ height: choice.height, blockHash: choice.blockHash, digest: choice.digest, size: choice.size, vouchers: choice.vouchers, committedHeight: own }, 'state sync: downloading a snapshot');
   const failures: string[] = [];
   for (const v of choice.vouchers) {
     const source = o.sources.find((s) => s.validator === v);
@@ -61,16 +69,23 @@ export async function stateSync(o: StateSyncOptions): Promise<StateSyncResult> {
       const proof = verifyCommittedBlock(await source.block(choice.height), o.set, o.verifier);
       if (!proof.ok) throw new Error(`its block ${choice.height}: ${proof.rejection.detail}`);
       if (proof.committed.hash !== choice.blockHash) throw new Error(`its block ${choice.height} is ${proof.committed.hash.slice(0, 16)}, the vouched one is ${choice.blockHash.slice(0, 16)}`);
-      const installed = o.store.installSnapshot(data, proof.committed);
-      await o.store.sync();
-      o.logger.info({ height: installed.height, digest: installed.digest, from: v, bytes: installed.size }, 'state sync: snapshot installed');
-      return { installed, from: v };
+      return { data, committed: proof.committed, from: v };
     } catch (err) {
       failures.push(`validator ${v}: ${(err as Error).message}`);
       o.logger.warn({ from: v, err: (err as Error).message }, 'state sync: download from this validator failed');
     }
   }
-  return { installed: null, reason: `every download of the snapshot at ${choice.height} failed: ${failures.join('; ')}` };
+  return { reason: `every download of the snapshot at ${choice.height} failed: ${failures.join('; ')}` };
+}
+
+/** Before the replica starts: fetch and install (what serve does at startup). */
+export async function stateSync(o: StateSyncOptions): Promise<StateSyncResult> {
+  const fetched = await fetchSnapshot({ ...o, committedHeight: o.store.committedHeight });
+  if ('reason' in fetched) return { installed: null, reason: fetched.reason };
+  const installed = o.store.installSnapshot(fetched.data, fetched.committed);
+  await o.store.sync();
+  o.logger.info({ height: installed.height, digest: installed.digest, from: fetched.from, bytes: installed.size }, 'state sync: snapshot installed');
+  return { installed, from: fetched.from };
 }
 
 async function download(source: SnapshotSource, c: SnapshotChoice, chunkSize: number): Promise<Buffer> {
