@@ -8,7 +8,7 @@
 // Waits poll conditions with deadlines (no fixed sleeps).
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, metricsMethod } from '@stoq/rpc';
-import { HYPERMESH_BIN, StoqProcess } from './support';
+import { HYPERMESH_BIN, StoqProcess, until as untilWithin } from './support';
 import { startHyperMeshCluster, type HyperMeshCluster } from './hypermesh-cluster';
 
 jest.setTimeout(300_000);
@@ -21,19 +21,7 @@ let c: HyperMeshCluster;
 
 const num = (v: number | proto.Long | null | undefined): number => (v === null || v === undefined ? 0 : Number(v.toString()));
 
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  for (;;) {
-    const v = await probe().catch((err: unknown) => {
-      last = err;
-      return null;
-    });
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | null>, timeoutMs = 90_000): Promise<T> => untilWithin(what, probe, timeoutMs);
 
 const height = (i: number): Promise<number> => c.withValidator(i, async (rpc) => num((await rpc.call(M.status, {}, { timeoutMs: 10_000 })).committedHeight));
 const blockHash = (i: number, h: number): Promise<string> => c.withValidator(i, async (rpc) => (await rpc.call(M.block, { height: h }, { timeoutMs: 10_000 })).hash ?? '');

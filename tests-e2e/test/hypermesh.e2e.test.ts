@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcClient, StaticResolver, metricsMethod } from '@stoq/rpc';
-import { HYPERMESH_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type TrustChainEndpoints } from './support';
+import { HYPERMESH_BIN, StoqProcess, runStoq, runTrustChain, until as untilWithin, writeServiceConfig, type TrustChainEndpoints } from './support';
 
 jest.setTimeout(300_000);
 
@@ -26,19 +26,7 @@ const addresses: string[] = [];
 let transport: StoqTransport;
 const M = proto.ConsensusMethods;
 
-async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  for (;;) {
-    const v = await probe().catch((err: unknown) => {
-      last = err;
-      return null;
-    });
-    if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> => untilWithin(what, probe, timeoutMs);
 
 /** A client for validator i (admin identity of the test TrustChain), over a fresh connection. */
 async function withValidator<T>(i: number, body: (rpc: RpcClient) => Promise<T>): Promise<T> {

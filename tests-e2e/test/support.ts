@@ -156,10 +156,14 @@ export const HYPERMESH_BIN = join(__dirname, '..', '..', 'apps', 'hypermesh', 'b
  */
 export async function until<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
   for (;;) {
-    const v = await probe().catch(() => null);
+    const v = await probe().catch((err: unknown) => {
+      last = err;
+      return null;
+    });
     if (v !== null) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

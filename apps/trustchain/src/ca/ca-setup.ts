@@ -23,11 +23,10 @@ import {
   generateFalconKeys,
   inspectSetDirectory,
   nativeFalcon,
-  parseClassicalKey,
-  parseFalconKeys,
   parseHybridCertificate,
   pemToDer,
   readSetFile,
+  readSigningKeys,
   verifyAltSignature,
   type FalconScheme,
   type HybridCertificate,
@@ -91,15 +90,7 @@ export async function loadIntermediate(dir: string, falcon: FalconScheme = nativ
   if (!intermediate.isCa || intermediate.pathLen !== 0) {
     throw new TrustChainError('STATE_DAMAGED', `${path('cert')} is not an intermediate CA certificate with pathLen 0; ${remedy}`);
   }
-  const key = parseClassicalKey(await readSetFile(path('key'), 'private', what, remedy), path('key'), remedy);
-  const falconKeys = parseFalconKeys(
-    await readSetFile(path('falconKey'), 'private', what, remedy),
-    await readSetFile(path('falconPub'), 'public', what, remedy),
-    path('falconKey'),
-    path('falconPub'),
-    falcon,
-    remedy,
-  );
+  const { key, falconKeys } = await readSigningKeys({ key: path('key'), falconKey: path('falconKey'), falconPub: path('falconPub') }, what, remedy, falcon);
   const ca = DevCa.fromIssuingCa(dir, key, falconKeys, intermediate.der, falcon);
   return { ca, certificate: intermediate, root };
 }

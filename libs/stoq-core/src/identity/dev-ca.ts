@@ -22,7 +22,7 @@ import { bytesEqual } from './der';
 import { IdentityError } from './errors';
 import type { CertificateRequest, CertificateSource, IssuedChain } from './certificate-source';
 import { issueCertificate, type CertificateExtension, type IssuedCertificate } from './hybrid-cert';
-import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
+import { generateClassicalKey, generateFalconKeys, readSigningKeys } from './key-files';
 import { STOQ_ORGANIZATION, standardDnsNames } from './naming';
 import { parseHybridCertificate, verifyAltSignature, type HybridCertificate } from './parse';
 import { pemToDer } from './pem';
@@ -198,15 +198,7 @@ export class DevCa implements CertificateSource {
     const path = (name: keyof typeof DEV_CA_FILES): string => join(dir, DEV_CA_FILES[name]);
     const what = `${label} ${dir}`;
     const remedy = `restore it from a backup, or move ${dir} away to start over with a new CA`;
-    const key = parseClassicalKey(await readSetFile(path('key'), 'private', what, remedy), path('key'), remedy);
-    const falconKeys = parseFalconKeys(
-      await readSetFile(path('falconKey'), 'private', what, remedy),
-      await readSetFile(path('falconPub'), 'public', what, remedy),
-      path('falconKey'),
-      path('falconPub'),
-      falcon,
-      remedy,
-    );
+    const { key, falconKeys } = await readSigningKeys({ key: path('key'), falconKey: path('falconKey'), falconPub: path('falconPub') }, what, remedy, falcon);
     const certPem = await readSetFile(path('cert'), 'public', what, remedy);
     let root: HybridCertificate;
     try {

@@ -39,7 +39,7 @@ export {
   type CsrErrorCode,
   type ParsedCsr,
 } from './csr';
-export { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys, type ClassicalKeyKind } from './key-files';
+export { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys, readSigningKeys, type ClassicalKeyKind } from './key-files';
 export {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,

@@ -9,6 +9,7 @@ import { StoqError } from '../errors';
 import { FALCON_PUBLIC_KEY_LENGTH, FALCON_SECRET_KEY_LENGTH, type FalconKeypair, type FalconScheme } from '../falcon';
 import { IdentityError } from './errors';
 import { derToPem, pemToDer } from './pem';
+import { readSetFile } from './secure-files';
 
 export const FALCON_SECRET_KEY_LABEL = 'FALCON-1024 SECRET KEY';
 export const FALCON_PUBLIC_KEY_LABEL = 'FALCON-1024 PUBLIC KEY';
@@ -66,4 +67,15 @@ export function parseFalconKeys(secretPem: string, publicPem: string, secretPath
   }
   if (!ok) throw new IdentityError('IDENTITY_DAMAGED', [secretPath, publicPath], `FALCON keys ${secretPath} and ${publicPath} do not belong together; ${remedy}`);
   return { secretKey, publicKey };
+}
+
+/**
+ * Reads and checks the signing keys of a key set (an identity, a CA): the classical private key
+ * and the FALCON key pair, each file through readSetFile (permissions, symlinks), each parse
+ * failure naming its file and `remedy`.
+ */
+export async function readSigningKeys(paths: { key: string; falconKey: string; falconPub: string }, what: string, remedy: string, falcon: FalconScheme): Promise<{ key: KeyObject; falconKeys: FalconKeypair }> {
+  const key = parseClassicalKey(await readSetFile(paths.key, 'private', what, remedy), paths.key, remedy);
+  const falconKeys = parseFalconKeys(await readSetFile(paths.falconKey, 'private', what, remedy), await readSetFile(paths.falconPub, 'public', what, remedy), paths.falconKey, paths.falconPub, falcon, remedy);
+  return { key, falconKeys };
 }

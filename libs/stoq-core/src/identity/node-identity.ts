@@ -19,7 +19,7 @@ import { nativeFalcon, type FalconKeypair, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
 import type { CertificateSource } from './certificate-source';
 import { IdentityError } from './errors';
-import { generateClassicalKey, generateFalconKeys, parseClassicalKey, parseFalconKeys } from './key-files';
+import { generateClassicalKey, generateFalconKeys, readSigningKeys } from './key-files';
 import { bytesToIpv6, ipv6ToBytes, standardDnsNames } from './naming';
 import { parseHybridCertificate, verifyAltSignatureChain, type HybridCertificate } from './parse';
 import { pemToDerList } from './pem';
@@ -204,15 +204,7 @@ async function loadIdentity(dir: string, entries: Set<string>, options: NodeIden
       { details: { missing: missingKeys } },
     );
   }
-  const tlsKey = parseClassicalKey(await readSetFile(path('tlsKey'), 'private', what, remedy), path('tlsKey'), remedy);
-  const falconKeys = parseFalconKeys(
-    await readSetFile(path('falconKey'), 'private', what, remedy),
-    await readSetFile(path('falconPub'), 'public', what, remedy),
-    path('falconKey'),
-    path('falconPub'),
-    falcon,
-    remedy,
-  );
+  const { key: tlsKey, falconKeys } = await readSigningKeys({ key: path('tlsKey'), falconKey: path('falconKey'), falconPub: path('falconPub') }, what, remedy, falcon);
   const keyPem = tlsKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const spki = new Uint8Array(createPublicKey(tlsKey).export({ type: 'spki', format: 'der' }));
 
