@@ -279,7 +279,21 @@ export class Validator {
       return 'busy';
     }
     this.guard('a snapshot', () => this.runner.perform(step.effects));
+    this.settleCommittedWaiters();
     return 'installed';
+  }
+
+  /** Submissions whose operation the installed snapshot shows committed: answered now (their blocks were skipped). */
+  private settleCommittedWaiters(): void {
+    for (const [operationId, list] of [...this.waiters]) {
+      const a = this.attempts.get(operationId);
+      const out = a ? this.committedOutcome({ operationId, body: a.body }) : null;
+      if (!out) continue;
+      this.waiters.delete(operationId);
+      this.attempts.delete(operationId);
+      this.waiting -= list.length;
+      for (const w of list) w.resolve(out);
+    }
   }
 
   get lastCommitTime(): number {
