@@ -136,6 +136,21 @@ function enrolled(dir) {
   return new Date(new X509Certificate(readFileSync(cert)).validTo).getTime() > Date.now() + 60_000;
 }
 
+/** `stoq status` of the running ecosystem as indented lines, or null (it failed: the caller lists what it started). */
+function statusTable(dns, cliDir) {
+  return new Promise((resolveTable) => {
+    const child = spawn(process.execPath, [STOQ, 'status', '--dns', dns, '--identity', cliDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', () => resolveTable(null));
+    child.on('close', (code) => {
+      const lines = out.trimEnd().split('\n').filter(Boolean);
+      if (code !== 0 && lines.length === 0) resolveTable(null);
+      else resolveTable(lines.map((l) => `  ${l}`));
+    });
+  });
+}
+
 /** A new one-time join token for `service`. */
 function mintToken(service) {
   const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
@@ -418,11 +433,15 @@ try {
     if (svc.name === 'ngauge') dashboard = `http://${ready.http}/`;
     if (svc.name === 'caesar') await provisionValidatorStakes(dns);
   }
+  // The status table: what `stoq status` shows (service, instance, address, health, certificate
+  // fingerprint and expiry), from TrustChain DNS and each instance's health; the plain list of
+  // what was started if it cannot be had.
+  const table = await statusTable(dns, cliDir);
   process.stderr.write(
     [
       '',
       `stoq: ecosystem up (root sha256:${rootFingerprint}, DNS ${dns}, state ${home})`,
-      ...up.map(([name, instance, address]) => `  ${name.padEnd(11)} ${instance.padEnd(14)} ${address}`),
+      ...(table ?? up.map(([name, instance, address]) => `  ${name.padEnd(11)} ${instance.padEnd(14)} ${address}`)),
       `  dashboard   ${dashboard}`,
       '',
       '  npx stoq status                 every instance, its health and certificate',

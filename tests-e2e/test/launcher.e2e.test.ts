@@ -38,6 +38,11 @@ afterAll(() => {
 test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start with the same identities', async () => {
   const first = launcher();
   await first.waitFor(/ecosystem up/);
+  // Its status table: every instance with its health, certificate fingerprint and expiry.
+  await first.waitFor(/9 of 9 instances serving/);
+  const table = first.lines.filter((l) => / SERVING +sha256:[0-9a-f]+… +\d{4}-\d\d-\d\dT/.test(l));
+  expect(table.map((l) => l.trim().split(/ +/)[0]).sort()).toEqual(['caesar', 'catalog', 'hypermesh', 'hypermesh', 'hypermesh', 'hypermesh', 'ngauge', 'node', 'trustchain']);
+  expect(first.lines.some((l) => /^ +SERVICE +INSTANCE +ADDRESS +HEALTH +CERTIFICATE +EXPIRES$/.test(l))).toBe(true);
   // No --dns, no --identity: the ecosystem folder and its cli identity are found from <base>.
   const plainEnv = { STOQ_DNS: '', STOQ_IDENTITY: '' };
   const status = await runStoq(['status', '--json'], base, { env: plainEnv });
