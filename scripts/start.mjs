@@ -31,7 +31,7 @@
 // Ctrl-C / SIGTERM stops the services in reverse order (each deregisters), then TrustChain; each
 // gets 20 s before SIGKILL, and a second Ctrl-C kills them all at once.
 //
-//   npm start [-- --home DIR] [--port-offset N] [--cert-lifetime DURATION] [--dev-ca]
+//   npm start [-- --home DIR] [--port-offset N] [--cert-lifetime DURATION] [--fresh [--yes]] [--dev-ca]
 // --port-offset shifts every port (a second ecosystem beside the first; the tests use it).
 // --cert-lifetime (or $STOQ_CERT_LIFETIME) is TrustChain's `serve --cert-lifetime`: the lifetime
 // of the leaves it issues from now on (90s, 30m, 24h; default 24h), so every service renews at
@@ -39,9 +39,13 @@
 // The CLI identity (<home>/cli) is renewed only by a start: with a short lifetime, renew it with
 // `stoq enroll` (see that command's help) before it expires.
 // `--dev-ca` runs only a node on the development CA (./stoq.toml).
+// `--fresh` starts over: it deletes <home> (identities, TrustChain's root and keys, the ledgers,
+// the logs) after the operator types "yes", or at once with `--yes`; never while a launcher runs
+// on it (<home>/launcher.pid names the running one; a second launcher on the same home is refused
+// too).
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -49,7 +53,7 @@ import { ensureBuilt, ensureInstalled, root, run } from './bootstrap.mjs';
 
 const { values: opts } = parseArgs({
   args: process.argv.slice(2),
-  options: { home: { type: 'string' }, 'port-offset': { type: 'string', default: '0' }, 'cert-lifetime': { type: 'string', ...(process.env.STOQ_CERT_LIFETIME ? { default: process.env.STOQ_CERT_LIFETIME } : {}) }, 'dev-ca': { type: 'boolean', default: false } },
+  options: { home: { type: 'string' }, fresh: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false }, 'port-offset': { type: 'string', default: '0' }, 'cert-lifetime': { type: 'string', ...(process.env.STOQ_CERT_LIFETIME ? { default: process.env.STOQ_CERT_LIFETIME } : {}) }, 'dev-ca': { type: 'boolean', default: false } },
   strict: true,
 });
 const offset = Number(opts['port-offset']);
@@ -59,6 +63,53 @@ if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
 }
 const port = (p) => `[::1]:${p + offset}`;
 
+const home = resolve(opts.home ?? join(root, '.stoq', 'ecosystem'));
+const tcDir = join(home, 'trustchain');
+const logs = join(home, 'logs');
+const PID_FILE = join(home, 'launcher.pid');
+
+/** The pid of a launcher running on `home`, or null (no pid file, or its process is gone or is something else). */
+function runningLauncher() {
+  let pid;
+  try {
+    pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start.mjs') ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+// Before the build: a rebuild must not replace dist/ under a running ecosystem's processes.
+if (!opts['dev-ca']) {
+  const already = runningLauncher();
+  if (already !== null) {
+    process.stderr.write(`stoq: an ecosystem is already running from ${home} (launcher pid ${already}); stop it first (Ctrl-C in its terminal, or kill -INT ${already})\n`);
+    process.exit(1);
+  }
+  if (opts.fresh && existsSync(home) && readdirSync(home).length > 0) {
+    const what = `${home} (every identity, TrustChain's root and keys, the ledgers and the logs)`;
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) {
+        process.stderr.write(`stoq: --fresh deletes ${what}; stdin is not a terminal to confirm on: add --yes to confirm. Nothing was deleted.\n`);
+        process.exit(2);
+      }
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await new Promise((r) => rl.question(`stoq: --fresh deletes ${what}. Type yes to start over: `, r));
+      rl.close();
+      if (String(answer).trim() !== 'yes') {
+        process.stderr.write('stoq: not confirmed; nothing was deleted.\n');
+        process.exit(1);
+      }
+    }
+    rmSync(home, { recursive: true, force: true });
+    process.stderr.write(`stoq: deleted ${home}; starting over\n`);
+  }
+}
 ensureInstalled();
 ensureBuilt();
 const STOQ = join(root, 'apps/stoq-cli/bin/stoq.js');
@@ -71,10 +122,15 @@ const CATALOG = join(root, 'apps/catalog/bin/catalog.js');
 
 if (opts['dev-ca']) process.exit(run(process.execPath, [STOQ, 'node', '--config', 'stoq.toml']));
 
-const home = resolve(opts.home ?? join(root, '.stoq', 'ecosystem'));
-const tcDir = join(home, 'trustchain');
-const logs = join(home, 'logs');
 mkdirSync(logs, { recursive: true, mode: 0o700 });
+writeFileSync(PID_FILE, `${process.pid}\n`, { mode: 0o600 });
+process.on('exit', () => {
+  try {
+    if (readFileSync(PID_FILE, 'utf8').trim() === String(process.pid)) unlinkSync(PID_FILE);
+  } catch {
+    // gone already
+  }
+});
 
 const GENESIS = join(home, 'hypermesh-genesis.json');
 /** HyperMesh's four-proof rules: the stake-attestation key is Caesar's (written before the validators start). */

@@ -6,7 +6,7 @@
 // process left behind, and the next start reuses the identities instead of enrolling again.
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, pidOfService, processesOfHome as processesOf, startLauncher } from './ecosystem-support';
@@ -43,6 +43,11 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const table = first.lines.filter((l) => / SERVING +sha256:[0-9a-f]+… +\d{4}-\d\d-\d\dT/.test(l));
   expect(table.map((l) => l.trim().split(/ +/)[0]).sort()).toEqual(['caesar', 'catalog', 'hypermesh', 'hypermesh', 'hypermesh', 'hypermesh', 'ngauge', 'node', 'trustchain']);
   expect(first.lines.some((l) => /^ +SERVICE +INSTANCE +ADDRESS +HEALTH +CERTIFICATE +EXPIRES$/.test(l))).toBe(true);
+  // A second launcher on the same folder is refused before it builds or touches anything.
+  const again = spawnSync(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET), '--fresh', '--yes'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(again.status).toBe(1);
+  expect(again.stderr).toMatch(/an ecosystem is already running from .* \(launcher pid \d+\); stop it first/);
+  expect(existsSync(join(home, 'trustchain'))).toBe(true);
   // No --dns, no --identity: the ecosystem folder and its cli identity are found from <base>.
   const plainEnv = { STOQ_DNS: '', STOQ_IDENTITY: '' };
   const status = await runStoq(['status', '--json'], base, { env: plainEnv });
@@ -149,4 +154,10 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const code2 = await second.interrupt();
   expect(code2).toBe(0);
   expect(processesOfHome()).toEqual([]);
+  expect(existsSync(join(home, 'launcher.pid'))).toBe(false);
+  // --fresh deletes everything only when confirmed: without a terminal to ask on, it needs --yes.
+  const unconfirmed = spawnSync(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--home', home, '--port-offset', String(OFFSET), '--fresh'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(unconfirmed.status).toBe(2);
+  expect(unconfirmed.stderr).toMatch(/--fresh deletes .*add --yes to confirm\. Nothing was deleted\./);
+  expect(readFileSync(join(home, 'node', 'identity', 'cert.pem'), 'utf8')).toBe(certBefore);
 });
