@@ -323,16 +323,17 @@ async function restart(spec, delay) {
 
 /** SIGTERM, and SIGKILL if it has not exited within STOP_TIMEOUT_MS. */
 const STOP_TIMEOUT_MS = 20_000;
+/** Resolves with how it ended: its exit code, or the signal that killed it. */
 function stopChild(child, name) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.signalCode ?? child.exitCode);
   return new Promise((r) => {
     const kill = setTimeout(() => {
       say(`${name} did not stop within ${STOP_TIMEOUT_MS / 1000} s; killing it`);
       child.kill('SIGKILL');
     }, STOP_TIMEOUT_MS);
-    child.once('exit', () => {
+    child.once('exit', (exitCode, signal) => {
       clearTimeout(kill);
-      r();
+      r(signal ?? exitCode);
     });
     child.kill('SIGTERM');
   });
@@ -352,11 +353,13 @@ async function stopAll(code) {
   }
   stopping = true;
   // Reverse start order (a restarted service keeps its place).
+  // Each service's own exit status is reported (an orderly stop is exit 0 for every service).
   for (const name of ['trustchain', ...SERVICES.map((s) => s.name)].reverse()) {
     const r = running.get(name);
     if (!r) continue;
     say(`stopping ${name}`);
-    await stopChild(r.child, name);
+    const how = await stopChild(r.child, name);
+    say(how === 0 ? `${name} stopped (exit 0)` : `${name} did not stop cleanly (${typeof how === 'number' ? `exit ${how}` : how})`);
   }
   process.exit(code);
 }

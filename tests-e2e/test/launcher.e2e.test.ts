@@ -143,6 +143,10 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const code = await first.interrupt();
   expect(code).toBe(0);
   expect(first.lines.filter((l) => l.startsWith('stoq: stopping'))).toEqual(['stoq: stopping ngauge', 'stoq: stopping catalog', 'stoq: stopping hypermesh-4', 'stoq: stopping hypermesh-3', 'stoq: stopping hypermesh-2', 'stoq: stopping hypermesh-1', 'stoq: stopping caesar', 'stoq: stopping node', 'stoq: stopping trustchain']);
+  // The launcher reports how each service ended. (Here Catalog, restarted seconds before with a
+  // new enrollment, has been seen to end by SIGKILL: an open defect, see the README; the second
+  // start below checks that every service exits 0.)
+  expect(first.lines.filter((l) => / stopped \(exit 0\)$| did not stop cleanly/.test(l))).toHaveLength(9);
   expect(processesOfHome()).toEqual([]);
 
   // The second start reuses the state: no new join token, the same node identity (the launcher's
@@ -153,6 +157,7 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   expect(readFileSync(join(home, 'cli', 'identity', 'cert.pem'), 'utf8')).toBe(cli);
   const code2 = await second.interrupt();
   expect(code2).toBe(0);
+  expect(second.lines.filter((l) => / stopped \(exit 0\)$| did not stop cleanly/.test(l))).toEqual(['ngauge', 'catalog', 'hypermesh-4', 'hypermesh-3', 'hypermesh-2', 'hypermesh-1', 'caesar', 'node', 'trustchain'].map((n) => `stoq: ${n} stopped (exit 0)`));
   expect(processesOfHome()).toEqual([]);
   expect(existsSync(join(home, 'launcher.pid'))).toBe(false);
   // --fresh deletes everything only when confirmed: without a terminal to ask on, it needs --yes.
