@@ -139,7 +139,7 @@ export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): vo
   rpc.addMethod(
     M.snapshot,
     (req, ctx) => {
-      d.network.authenticate(ctx.peer, ctx.remoteAddress);
+      d.network.validatorOf(ctx.peer); // the consensus stream, not these calls, tells where a validator is
       const h = height(req.height);
       const info = h === 0 ? d.store.latestSnapshot() : d.store.snapshotAt(h);
       if (!info) return { height: 0, blockHash: '', digest: '', size: 0, chunkSize: 0, validator: d.signer.validator, signature: new Uint8Array(0) };
@@ -151,7 +151,7 @@ export function addConsensusMethods(rpc: RpcServer, d: ConsensusServiceDeps): vo
   rpc.addMethod(
     M.snapshotChunk,
     (req, ctx) => {
-      d.network.authenticate(ctx.peer, ctx.remoteAddress);
+      d.network.validatorOf(ctx.peer); // the consensus stream, not these calls, tells where a validator is
       const h = height(req.height);
       const index = req.index ?? 0;
       const info = d.store.snapshotAt(h);

@@ -72,13 +72,19 @@ export class ValidatorNetwork implements ConsensusOutbox {
    * it is now (a restarted validator comes back on a new port).
    */
   authenticate(peer: PeerIdentity | null, remoteAddress: Ipv6Endpoint): ValidatorId {
-    if (!peer || peer.service !== HYPERMESH_SERVICE) throw new RpcError(Status.PERMISSION_DENIED, 'only validators (service hypermesh) may stream consensus messages');
+    const id = this.validatorOf(peer);
+    this.links.get(id)?.seenAt(remoteAddress);
+    return id;
+  }
+
+  /** The other validator an inbound caller is, or PERMISSION_DENIED (no side effect on the links). */
+  validatorOf(peer: PeerIdentity | null): ValidatorId {
+    if (!peer || peer.service !== HYPERMESH_SERVICE) throw new RpcError(Status.PERMISSION_DENIED, 'only validators (service hypermesh) may call this method');
     const v = this.opts.genesis.validators.find((x) => x.instance === peer.instance);
     if (!v || v.id === this.opts.self.id) throw new RpcError(Status.PERMISSION_DENIED, `instance ${peer.instance} is not another validator of genesis`);
     if (!Buffer.from(peer.falconPublicKey).equals(Buffer.from(v.falconPublicKey))) {
       throw new RpcError(Status.PERMISSION_DENIED, `instance ${peer.instance} proved a FALCON key that is not validator ${v.id}'s genesis key`);
     }
-    this.links.get(v.id)?.seenAt(remoteAddress);
     return v.id;
   }
 

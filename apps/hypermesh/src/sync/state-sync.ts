@@ -35,6 +35,9 @@ export type StateSyncResult =
   /** Nothing installed, and why (no vouched snapshot far enough ahead, or every download failed). */
   | { installed: null; reason: string };
 
+/** Most chunk calls one download may take (512 at the 1 MiB chunks validators serve, for the largest snapshot). */
+const MAX_CHUNKS = 8192;
+
 const settledValues = async <T>(ps: Promise<T>[]): Promise<T[]> => (await Promise.allSettled(ps)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 
 /** A snapshot downloaded and checked (bytes against the vouched digest, block against its QC), not yet installed. */
@@ -90,6 +93,8 @@ export async function stateSync(o: StateSyncOptions): Promise<StateSyncResult> {
 
 async function download(source: SnapshotSource, c: SnapshotChoice, chunkSize: number): Promise<Buffer> {
   if (c.size > MAX_SNAPSHOT_BYTES) throw new Error(`the snapshot is ${c.size} bytes, more than ${MAX_SNAPSHOT_BYTES}`);
+  // The chunk size is the source's own (not vouched for): a tiny one would make it a call per byte.
+  if (Math.ceil(c.size / chunkSize) > MAX_CHUNKS) throw new Error(`its chunk size of ${chunkSize} bytes would take more than ${MAX_CHUNKS} calls`);
   const parts: Buffer[] = [];
   let got = 0;
   for (let i = 0; got < c.size; i++) {
