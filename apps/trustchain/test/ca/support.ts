@@ -2,7 +2,7 @@
 // (ECDSA P-256 + native FALCON-1024) and a whole CA (store + root + CT log + issuer) on a ManualClock.
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -152,4 +152,45 @@ export function mintToken(store: CaStore, service: string, now: number, ttlSecon
 export function certPem(der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * Runs a Go program against certificates with Go's crypto/x509 (`go run` in a temp dir, offline):
+ * `main` is the program's `func main() {...}`; a `load(path) *x509.Certificate` helper and the
+ * imports crypto/x509, encoding/pem, fmt, os, time are provided. Resolves with its stdout; rejects
+ * with `refusal` and Go's output when it fails (or `go` is missing).
+ */
+export async function goX509(main: string, args: readonly string[], cwd: string, refusal: string): Promise<string> {
+  writeFileSync(join(cwd, 'go.mod'), 'module trustchain.test/verify\n\ngo 1.21\n');
+  writeFileSync(
+    join(cwd, 'main.go'),
+    `package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"time"
+)
+
+var _ = time.Now
+
+func load(path string) *x509.Certificate {
+	data, err := os.ReadFile(path)
+	if err != nil { panic(err) }
+	block, _ := pem.Decode(data)
+	if block == nil { fmt.Println("FAIL: no PEM in", path); os.Exit(1) }
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil { fmt.Println("FAIL: parse", path, err); os.Exit(1) }
+	return cert
+}
+
+${main}
+`,
+  );
+  const env = { ...process.env, GOFLAGS: '', GO111MODULE: 'on', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOWORK: 'off' };
+  return run('go', ['run', '.', ...args], { cwd, env }).catch((err: Error) => {
+    throw new Error(`${refusal} (or \`go\` is not installed):\n${err.message}`);
+  });
 }
