@@ -408,6 +408,7 @@ export class ValidatorStore {
   private pruneSome(): void {
     if (this.latest === null) return;
     let keepFrom = Math.min(this.latest.height, this.tip.height - this.policy.retainBlocks + 1);
+    if (this.oldest >= keepFrom) return; // the usual case: no read of the reward cursor per commit
     if (this.policy.keepUnreported) keepFrom = Math.min(keepFrom, this.reporting.rewardCursor() + 1);
     if (this.oldest >= keepFrom) return;
     const upTo = Math.min(keepFrom - 1, this.oldest + PRUNE_PER_COMMIT - 1);
