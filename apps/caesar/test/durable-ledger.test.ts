@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { AccountFlags, type AccountBalance, DurableLedger, Ledger, type LedgerClock, LedgerError, TransferFlags, type TransferInput, U128_MAX, U64_MAX } from '../src';
+import { AccountFlags, type AccountBalance, DurableLedger, Ledger, type LedgerClock, LedgerError, SCHEMA_VERSION, type Transfer, TransferFlags, type TransferInput, U128_MAX, U64_MAX } from '../src';
 import { SUPPLY_ACCOUNTS, workload } from './helpers/arbitraries';
 
 let dir = '';
@@ -130,14 +130,29 @@ test('random workloads read back identically after reopen (every field, status a
       expect(await durable.createAccounts(setup)).toEqual(core.createAccounts(setup, nowNs()).results);
       const history = new Map<bigint, AccountBalance[]>();
       const transferIds = new Set<bigint>();
+      const committed: Transfer[] = [];
       for (const s of steps) {
         clock.advance(Number(s.advance / 1_000_000n));
         const got = s.kind === 'accounts' ? await durable.createAccounts(s.events) : await durable.createTransfers(s.events);
         const outcome = s.kind === 'accounts' ? core.createAccounts(s.events, nowNs()) : core.createTransfers(s.events, nowNs());
         expect(got).toEqual(outcome.results);
-        for (const t of outcome.changes.transfers) transferIds.add(t.id);
+        for (const t of outcome.changes.transfers) {
+          transferIds.add(t.id);
+          committed.push(t);
+        }
         for (const b of outcome.changes.balances) history.set(b.accountId, [...(history.get(b.accountId) ?? []), b]);
       }
+      // Account transfers as a plain scan of every committed transfer gives them, live and after reopen.
+      const checkAccountTransfers = (l: DurableLedger): void => {
+        for (const a of core.allAccounts()) {
+          const mine = committed.filter((t) => t.debitAccountId === a.id || t.creditAccountId === a.id);
+          expect(l.getAccountTransfers({ accountId: a.id, limit: 8190 })).toEqual(mine);
+          expect(l.getAccountTransfers({ accountId: a.id, limit: 3, reversed: true, debits: false })).toEqual(mine.filter((t) => t.creditAccountId === a.id).reverse().slice(0, 3));
+          const code2 = mine.filter((t) => t.code === 2);
+          expect(l.getAccountTransfers({ accountId: a.id, limit: 2, code: 2, timestampMin: code2[1]?.timestamp ?? 0n })).toEqual(code2.slice(code2.length > 1 ? 1 : 0, 3));
+        }
+      };
+      checkAccountTransfers(durable);
       await durable.close();
       const reopened = DurableLedger.open(path, { clock, expiryTimer: false });
       try {
@@ -148,6 +163,7 @@ test('random workloads read back identically after reopen (every field, status a
         const statuses = reopened.pendingStatuses(ids);
         for (const id of ids) expect(statuses.get(id)).toBe(core.pendingStatus(id));
         for (const a of accountsNow) expect(reopened.getAccountBalances({ accountId: a.id, limit: 8190 })).toEqual(history.get(a.id) ?? []);
+        checkAccountTransfers(reopened);
         // The reopened ledger continues where the core is: resubmitting everything is idempotent.
         for (const s of steps.slice(-2)) {
           const again = s.kind === 'accounts' ? await reopened.createAccounts(s.events) : await reopened.createTransfers(s.events);
@@ -283,15 +299,98 @@ test('refuses a missing, foreign, other-version, other-ledger, tampered or locke
   };
   tamper("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   await expectLedgerError(() => DurableLedger.open(path), 'STORE_VERSION');
+  // A version-2 ledger labelled version 1: the migration finds no version-1 tables and the
+  // file is left as it was (its transaction rolls back).
   tamper("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  const labelledHash = sha(path);
+  await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
+  expect(sha(path)).toBe(labelledHash);
+  tamper(`UPDATE meta SET value = '${SCHEMA_VERSION}' WHERE key = 'schema_version'`);
   // Credit account 1 with money no transfer put there.
   tamper(`UPDATE accounts SET credits_posted = x'00000000000000000000000000000fff' WHERE id = x'00000000000000000000000000000001'`);
   const err = await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
   expect(err.message).toMatch(/balances_match_transfers/);
   // Put it back (and balance the books some other wrong way): the invariant check catches it.
   tamper(`UPDATE accounts SET credits_posted = x'00000000000000000000000000000028' WHERE id = x'00000000000000000000000000000001'`);
-  tamper(`UPDATE transfers SET amount = x'00000000000000000000000000000029'`);
+  // Transfer 1's amount (40) raised to 41 in its 128-byte record (amount at offset 48, little-endian).
+  tamper(`UPDATE transfer_log SET records = CAST(substr(records, 1, 48) || x'29000000000000000000000000000000' || substr(records, 65) AS BLOB)`);
   await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
+});
+
+test('refuses a transfer log with duplicate ids, records out of order, torn records or foreign resolutions', async () => {
+  const path = freshPath();
+  const ledger = DurableLedger.open(path, { create: true });
+  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1 }]);
+  await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 1n, amount: 40n, ledger: 1, code: 1 }]);
+  await ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 1n, amount: 2n, ledger: 1, code: 1, flags: TransferFlags.pending }]);
+  await ledger.close();
+  const pristine = readFileSync(path);
+  const damaged = async (sql: string, pattern: RegExp): Promise<void> => {
+    writeFileSync(path, pristine);
+    const db = new Database(path);
+    db.exec(sql);
+    db.close();
+    const err = await expectLedgerError(() => DurableLedger.open(path), 'STORE_DAMAGED');
+    expect(err.message).toMatch(pattern);
+  };
+  // The second row's record given transfer 1's id.
+  await damaged(`UPDATE transfer_log SET records = CAST((SELECT substr(records, 1, 16) FROM transfer_log ORDER BY first_timestamp LIMIT 1) || substr(records, 17) AS BLOB)
+    WHERE first_timestamp = (SELECT max(first_timestamp) FROM transfer_log)`, /duplicate transfer ids/);
+  // The rows' timestamp keys swapped: the log no longer runs in timestamp order.
+  await damaged(`UPDATE transfer_log SET first_timestamp = -first_timestamp; UPDATE transfer_log SET first_timestamp = (SELECT max(-first_timestamp) FROM transfer_log) + (SELECT min(-first_timestamp) FROM transfer_log) + first_timestamp`, /out of timestamp order/);
+  await damaged(`UPDATE transfer_log SET last_timestamp = last_timestamp + 1`, /last transfer is at/);
+  await damaged(`PRAGMA ignore_check_constraints = 1; UPDATE transfer_log SET records = substr(records, 1, 100)`, /128-byte transfer records|quick_check/);
+  await damaged(`INSERT INTO pending_resolutions VALUES (x'00000000000000000000000000000001', 2, NULL)`, /not pending transfers/);
+  await damaged(`INSERT INTO pending_resolutions VALUES (x'00000000000000000000000000000002', 3, NULL), (x'00000000000000000000000000000002', 2, NULL)`, /resolved twice/);
+  writeFileSync(path, pristine);
+  const reopened = DurableLedger.open(path);
+  expect(reopened.pendingStatuses([1n, 2n])).toEqual(new Map([[2n, 'pending']]));
+  await reopened.close();
+});
+
+test('opens a version-1 ledger by migrating it to version 2 in one transaction, with every answer unchanged', async () => {
+  // Written by the version-1 store (test/fixtures/make-ledger-v1.cjs).
+  const fixtures = join(__dirname, 'fixtures');
+  const expected = JSON.parse(readFileSync(join(fixtures, 'ledger-v1.expected.json'), 'utf8'), (_k, v: unknown) =>
+    typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v,
+  ) as Record<string, unknown> & { accountTransfers: Record<string, unknown>; accountBalances: Record<string, unknown> };
+  const path = freshPath();
+  writeFileSync(path, readFileSync(join(fixtures, 'ledger-v1.sqlite')));
+  const before = new Database(path, { readonly: true });
+  expect(before.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('1');
+  before.close();
+  const ids = [10n, 11n, 12n, 13n, 14n, 15n, 16n, 20n, 21n, 22n, 23n];
+  const accounts = [1n, 2n, 3n, 100n];
+  for (let round = 0; round < 2; round++) {
+    // Round 0 migrates; round 1 opens the migrated file as version 2.
+    const ledger = DurableLedger.open(path, { expiryTimer: false });
+    expect(ledger.ledgerId).toBe(expected.ledgerId);
+    expect(ledger.lastTimestamp).toBe(expected.lastTimestamp);
+    expect(ledger.lookupAccounts(accounts)).toEqual(expected.accounts);
+    expect(ledger.lookupTransfers(ids)).toEqual(expected.transfers);
+    expect([...ledger.pendingStatuses(ids)]).toEqual(expected.pendingStatuses);
+    for (const id of accounts) {
+      expect(ledger.getAccountTransfers({ accountId: id, limit: 100 })).toEqual(expected.accountTransfers[String(id)]);
+      expect(ledger.getAccountBalances({ accountId: id, limit: 100 })).toEqual(expected.accountBalances[String(id)]);
+    }
+    if (round === 0) {
+      expect(await ledger.createTransfers([{ id: 30n, debitAccountId: 100n, creditAccountId: 2n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['ok']);
+      expected.lastTimestamp = ledger.lastTimestamp;
+    }
+    await ledger.close();
+    if (round === 0) {
+      const after = new Database(path, { readonly: true });
+      expect(after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
+      expect(after.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'transfers'").pluck().get()).toBe(0);
+      after.close();
+      (expected.transfers as unknown[]).push(expect.objectContaining({ id: 30n }));
+      (expected.accountTransfers['2'] as unknown[]).push(expect.objectContaining({ id: 30n }));
+      (expected.accountTransfers['100'] as unknown[]).push(expect.objectContaining({ id: 30n }));
+      ids.push(30n);
+      (expected.accounts as Array<{ id: bigint; creditsPosted: bigint; debitsPosted: bigint }>).find((a) => a.id === 2n)!.creditsPosted += 1n;
+      (expected.accounts as Array<{ id: bigint; creditsPosted: bigint; debitsPosted: bigint }>).find((a) => a.id === 100n)!.debitsPosted += 1n;
+    }
+  }
 });
 
 test('getAccountTransfers and getAccountBalances page by timestamp and filter by code and direction', async () => {

@@ -247,6 +247,11 @@ export class Ledger {
     return this.transfers.get(id)?.transfer;
   }
 
+  /** Every transfer, in timestamp order (the order they were restored and applied). */
+  *transfersInOrder(): IterableIterator<Transfer> {
+    for (const r of this.transfers.values()) yield r.transfer;
+  }
+
   /** The status of a transfer with the `pending` flag; undefined for others and unknown ids. */
   pendingStatus(id: bigint): PendingStatus | undefined {
     return this.transfers.get(id)?.status ?? undefined;

@@ -15,18 +15,20 @@
 // (state 'failed'), every waiting and later caller gets LedgerError UNAVAILABLE, nothing of the
 // group is acknowledged, and reopening restores exactly the committed state.
 //
-// Queries only ever show committed state: lookupAccounts reads the core, whose state equals the
-// committed one whenever other code can run (a group is applied to the core and written to the
-// database in one synchronous step; after a failed write every query is refused); transfers,
-// pending statuses and histories are read from the database.
+// Queries only ever show committed state: accounts, transfers and pending statuses are read from
+// the core and account transfers from AccountTransfers (fed after each write), which equal the
+// committed state whenever other code can run (a group is applied to the core and written to the
+// database in one synchronous step; after a failed write every query is refused); balance
+// histories are read from the database.
 import type { Logger } from 'pino';
 import { LedgerError } from '../errors';
+import { type AccountFilter, AccountTransfers, checkAccountFilter } from '../core/account-transfers';
 import { MAX_BATCH_EVENTS } from '../core/batch-input';
 import { isU128 } from '../core/integers';
 import type { BatchOutcome, Ledger } from '../core/ledger';
 import type { CreateAccountResult, CreateTransferResult } from '../core/results';
 import type { Account, AccountBalance, AccountInput, LedgerChanges, PendingStatus, Transfer, TransferInput } from '../core/types';
-import { type AccountFilter, LedgerDatabase, type LedgerDatabaseOptions } from './ledger-database';
+import { LedgerDatabase, type LedgerDatabaseOptions } from './ledger-database';
 
 /** The clock the ledger reads `now` from (milliseconds; structurally @stoq/core's Clock). */
 export interface LedgerClock {
@@ -108,6 +110,8 @@ export class DurableLedger {
   private readonly expiryTimer: boolean;
   private readonly onCommit: ((changes: readonly LedgerChanges[]) => void) | undefined;
   private readonly onFailed: ((err: unknown) => void) | undefined;
+  /** Every committed transfer by account (getAccountTransfers), rebuilt on open. */
+  private readonly accountTransfers = new AccountTransfers();
 
   private constructor(
     private readonly db: LedgerDatabase,
@@ -121,6 +125,7 @@ export class DurableLedger {
     this.onCommit = options.onCommit;
     this.onFailed = options.onFailed;
     if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
+    for (const t of core.transfersInOrder()) this.accountTransfers.add(t);
     this.armExpiry();
   }
 
@@ -189,22 +194,49 @@ export class DurableLedger {
 
   lookupTransfers(ids: readonly bigint[]): Transfer[] {
     this.readable();
-    return this.db.lookupTransfers(ids);
+    checkIdList(ids);
+    const out: Transfer[] = [];
+    for (const id of ids) {
+      const t = this.core.lookupTransfer(id);
+      if (t) out.push(t);
+    }
+    return out;
   }
 
+  /** The status of pending transfers (ids that are not pending transfers are left out). */
   pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus> {
     this.readable();
-    return this.db.pendingStatuses(ids);
+    checkIdList(ids);
+    const out = new Map<bigint, PendingStatus>();
+    for (const id of ids) {
+      const s = this.core.pendingStatus(id);
+      if (s !== undefined) out.set(id, s);
+    }
+    return out;
   }
 
+  /** Transfers debiting and/or crediting an account, by timestamp; page with timestampMin/Max. */
   getAccountTransfers(filter: AccountFilter): Transfer[] {
     this.readable();
-    return this.db.getAccountTransfers(filter);
+    return this.accountTransfers.query(checkAccountFilter(filter));
   }
 
+  /**
+   * The balance history of an account with the `history` flag, filtered like getAccountTransfers
+   * (filters apply before the limit, so only the last page is short). A code or direction filter
+   * matches the transfer behind each row, so rows of expiries (which have no transfer) only
+   * appear without one.
+   */
   getAccountBalances(filter: AccountFilter): AccountBalance[] {
     this.readable();
-    return this.db.getAccountBalances(filter);
+    const f = checkAccountFilter(filter);
+    const out: AccountBalance[] = [];
+    for (const b of this.db.accountBalances(f.accountId, f.min, f.max, f.reversed)) {
+      if (!this.accountTransfers.historyRowMatches(f, b.timestamp)) continue;
+      out.push(b);
+      if (out.length === f.limit) break;
+    }
+    return out;
   }
 
   /** Commits what is queued, then closes the database. Later calls fail with UNAVAILABLE. */
@@ -303,7 +335,10 @@ export class DurableLedger {
         applied.push({ req, results: outcome.results });
         changes.push(outcome.changes);
       }
-      if (changes.length > 0) this.db.write(changes);
+      if (changes.length > 0) {
+        this.db.write(changes);
+        for (const c of changes) for (const t of c.transfers) this.accountTransfers.add(t);
+      }
     } catch (err) {
       this.fail(err, applied.map((a) => a.req).concat(group.filter((r) => !applied.some((a) => a.req === r))));
       return;

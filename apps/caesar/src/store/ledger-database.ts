@@ -13,19 +13,25 @@
 // kill -9 and power loss. A transaction that did not commit leaves no trace (SQLite's atomicity),
 // so a group of batches — and every linked chain in it — is on disk entirely or not at all.
 //
-// Schema version 1:
+// Schema version 2:
 //   meta(key, value)      format = 'caesar-ledger', schema_version, ledger_id (random, fixed at
 //                         creation), created_at, last_timestamp (the ledger clock, decimal ns),
 //                         balances_as_of (the instant of the balance checkpoint)
 //   accounts              id BLOB(16) primary key, balances BLOB(16) each (as of balances_as_of),
 //                         user_data_128 BLOB(16), user_data_64 BLOB(8), user_data_32/ledger/code/
 //                         flags INTEGER, timestamp
-//   transfers             timestamp INTEGER PRIMARY KEY (the rowid: inserts append), id BLOB(16)
-//                         UNIQUE, accounts/amount/pending_id/user_data as BLOBs, pending_status
-//                         (NULL, or 1 pending, 2 posted, 3 voided, 4 expired for `pending` transfers)
-//                         and resolved_at (timestamp of the post, void or expiry);
-//                         indexed by (debit_account_id, timestamp) and (credit_account_id, timestamp)
+//   transfer_log          one row per commit: first_timestamp INTEGER PRIMARY KEY (the rowid:
+//                         inserts append), last_timestamp, records = the commit's transfers as
+//                         consecutive 128-byte records (transfer-records.ts, TigerBeetle's layout)
+//   pending_resolutions   (pending_id, status 2 posted / 3 voided / 4 expired, resolved_at): one
+//                         row when a pending transfer is resolved; a transfer with the `pending`
+//                         flag and no row is pending
 //   account_balances      (account_id, timestamp) → the four balances after that change
+// No secondary index on transfers: lookups by id and by account are answered from memory (the
+// core's id map and AccountTransfers), which open rebuilds from the log like the balances. One row
+// per commit instead of one row and four B-tree inserts per transfer is what lets a commit keep up
+// with the core (README, "Durable store"). Version 1 (one row per transfer, indexed by id, debit
+// and credit account) is migrated to version 2 in one transaction when it is opened.
 // The file's SQLite application_id is 0x43534152 ("CSAR").
 //
 // Opening refuses, with a typed LedgerError and without changing the file: a file that is not
@@ -39,12 +45,15 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvariantViolationError, LedgerError } from '../errors';
 import { MAX_BATCH_EVENTS } from '../core/batch-input';
-import { isU128, isU64, U64_MAX } from '../core/integers';
+import { U64_MAX } from '../core/integers';
 import { Ledger, type LedgerOptions } from '../core/ledger';
 import { type Account, type AccountBalance, type LedgerChanges, type PendingStatus, type Transfer, TransferFlags } from '../core/types';
 import { bytesU128, bytesU64, intColumn, u128Bytes, u128Into, u64Bytes } from './codec';
+import { decodeTransfers, encodeTransfers } from './transfer-records';
 
-export const SCHEMA_VERSION = 1;
+export type { AccountFilter } from '../core/account-transfers';
+
+export const SCHEMA_VERSION = 2;
 export const LEDGER_FORMAT = 'caesar-ledger';
 export const APPLICATION_ID = 0x43534152; // "CSAR"
 
@@ -71,25 +80,16 @@ CREATE TABLE accounts (
   flags INTEGER NOT NULL,
   timestamp INTEGER NOT NULL UNIQUE
 ) STRICT, WITHOUT ROWID;
-CREATE TABLE transfers (
-  timestamp INTEGER PRIMARY KEY,
-  id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
-  debit_account_id BLOB NOT NULL,
-  credit_account_id BLOB NOT NULL,
-  amount BLOB NOT NULL,
-  pending_id BLOB NOT NULL,
-  user_data_128 BLOB NOT NULL,
-  user_data_64 BLOB NOT NULL,
-  user_data_32 INTEGER NOT NULL,
-  timeout INTEGER NOT NULL,
-  ledger INTEGER NOT NULL,
-  code INTEGER NOT NULL,
-  flags INTEGER NOT NULL,
-  pending_status INTEGER CHECK (pending_status BETWEEN 1 AND 4),
+CREATE TABLE transfer_log (
+  first_timestamp INTEGER PRIMARY KEY,
+  last_timestamp INTEGER NOT NULL,
+  records BLOB NOT NULL CHECK (length(records) > 0 AND length(records) % 128 = 0)
+) STRICT;
+CREATE TABLE pending_resolutions (
+  pending_id BLOB NOT NULL CHECK (length(pending_id) = 16),
+  status INTEGER NOT NULL CHECK (status BETWEEN 2 AND 4),
   resolved_at INTEGER
 ) STRICT;
-CREATE INDEX transfers_by_debit_account ON transfers (debit_account_id, timestamp);
-CREATE INDEX transfers_by_credit_account ON transfers (credit_account_id, timestamp);
 CREATE TABLE account_balances (
   account_id BLOB NOT NULL,
   timestamp INTEGER NOT NULL,
@@ -100,6 +100,9 @@ CREATE TABLE account_balances (
   PRIMARY KEY (account_id, timestamp)
 ) STRICT, WITHOUT ROWID;
 `;
+
+/** What version 1 had instead of transfer_log and pending_resolutions (see migrateFromV1). */
+const V2_TABLES = SCHEMA.slice(SCHEMA.indexOf('CREATE TABLE transfer_log'), SCHEMA.indexOf('CREATE TABLE account_balances'));
 
 export interface LedgerDatabaseOptions {
   /** Create the database if the file does not exist (or is an empty file). Default false. */
@@ -112,28 +115,6 @@ export interface LedgerDatabaseOptions {
   checkpointEvery?: number;
 }
 
-/** Which transfers of an account to list (TigerBeetle's AccountFilter). */
-export interface AccountFilter {
-  readonly accountId: bigint;
-  /** Inclusive bounds on the transfer timestamp (ns); 0 = unbounded. */
-  readonly timestampMin?: bigint;
-  readonly timestampMax?: bigint;
-  /** Only transfers with this code; 0 = any. */
-  readonly code?: number;
-  /** Only transfers with these user data values; 0 = any (getAccountTransfers only). */
-  readonly userData128?: bigint;
-  readonly userData64?: bigint;
-  readonly userData32?: number;
-  /** At most this many (1..8190). */
-  readonly limit: number;
-  /** Include transfers debiting the account (default true). */
-  readonly debits?: boolean;
-  /** Include transfers crediting the account (default true). */
-  readonly credits?: boolean;
-  /** Newest first (default oldest first). */
-  readonly reversed?: boolean;
-}
-
 type Row = Record<string, unknown>;
 
 export class LedgerDatabase {
@@ -141,7 +122,6 @@ export class LedgerDatabase {
   private readonly writeTx: (groups: readonly LedgerChanges[], checkpoint: boolean) => void;
   /** Parameter buffers reused by every write (better-sqlite3 copies a BLOB when binding it). */
   private readonly scratch = Array.from({ length: 6 }, () => Buffer.alloc(16));
-  private readonly scratch64 = Buffer.alloc(8);
   /** Latest state of every account changed since the last balance checkpoint. */
   private readonly dirty = new Map<bigint, Account>();
   private sinceCheckpoint = 0;
@@ -182,14 +162,15 @@ export class LedgerDatabase {
       db.pragma('busy_timeout = 0');
       // One process owns a ledger: its in-memory state is authoritative between commits.
       db.pragma('locking_mode = EXCLUSIVE');
-      const ledgerId = checkOrCreate(db, path, options);
+      const { ledgerId, version } = checkOrCreate(db, path, options);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
-      db.pragma('cache_size = -65536'); // 64 MiB of page cache: the account indexes are hit at random
+      db.pragma('cache_size = -65536'); // 64 MiB of page cache
       db.pragma('wal_autocheckpoint = 16384'); // copy the WAL back every ~64 MiB, not every 4 MiB
       // Take the write lock now (held until close under locking_mode=EXCLUSIVE), so a second
       // process fails at open rather than at its first commit.
       db.exec('BEGIN IMMEDIATE; COMMIT');
+      if (version === 1) migrateFromV1(db);
       const checkpointEvery = options.checkpointEvery ?? 65_536;
       if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new LedgerError('INVALID_ARGUMENT', 'checkpointEvery must be a positive integer');
       const database = new LedgerDatabase(path, db, ledgerId, checkpointEvery);
@@ -243,49 +224,14 @@ export class LedgerDatabase {
     return BigInt(this.meta('balances_as_of') ?? '0');
   }
 
-  lookupTransfers(ids: readonly bigint[]): Transfer[] {
-    checkIds(ids);
-    const out: Transfer[] = [];
-    for (const id of ids) {
-      const r = this.stmts.transfer.get(u128Bytes(id)) as Row | undefined;
-      if (r) out.push(toTransfer(r));
-    }
-    return out;
-  }
-
-  /** The status of pending transfers (ids that are not pending transfers are left out). */
-  pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus> {
-    checkIds(ids);
-    const out = new Map<bigint, PendingStatus>();
-    for (const id of ids) {
-      const r = this.stmts.pendingStatus.get(u128Bytes(id)) as Row | undefined;
-      if (r && r.pending_status !== null) out.set(id, STATUS_NAME[Number(r.pending_status)]!);
-    }
-    return out;
-  }
-
-  /** Transfers debiting and/or crediting an account, by timestamp; page with timestampMin/Max. */
-  getAccountTransfers(filter: AccountFilter): Transfer[] {
-    const f = checkFilter(filter);
-    const stmt = f.reversed ? this.stmts.accountTransfersDesc : this.stmts.accountTransfersAsc;
-    const id = u128Bytes(f.accountId);
-    const ud128 = f.userData128 === 0n ? null : u128Bytes(f.userData128);
-    const ud64 = f.userData64 === 0n ? null : u64Bytes(f.userData64);
-    const rows = stmt.all(f.debits ? id : null, f.credits ? id : null, f.min, f.max, f.code, f.code, ud128, ud128, ud64, ud64, f.userData32, f.userData32, f.limit) as Row[];
-    return rows.map(toTransfer);
-  }
-
   /**
-   * The balance history of an account with the `history` flag, filtered like getAccountTransfers.
-   * A code or direction filter matches the transfer behind each row, so rows of expiries (which
-   * have no transfer) only appear without one.
+   * The balance history rows of an account with the `history` flag in [min, max], by timestamp
+   * (newest first if reversed). Filtering by the transfer behind each row is the caller's.
    */
-  getAccountBalances(filter: AccountFilter): AccountBalance[] {
-    const f = checkFilter(filter);
-    const stmt = f.reversed ? this.stmts.balancesDesc : this.stmts.balancesAsc;
-    const anyDirection = f.debits && f.credits ? 1 : 0;
-    const rows = stmt.all(u128Bytes(f.accountId), f.min, f.max, f.code, f.code, anyDirection, f.debits ? 1 : 0, f.credits ? 1 : 0, f.limit) as Row[];
-    return rows.map(toBalance);
+  *accountBalances(accountId: bigint, min: bigint, max: bigint, reversed: boolean): Generator<AccountBalance> {
+    const stmt = reversed ? this.stmts.balancesDesc : this.stmts.balancesAsc;
+    const clamp = (v: bigint): bigint => (v > I64_MAX ? I64_MAX : v);
+    for (const r of stmt.iterate(u128Bytes(accountId), clamp(min), clamp(max)) as Iterable<Row>) yield toBalance(r);
   }
 
   meta(key: string): string | undefined {
@@ -311,22 +257,46 @@ export class LedgerDatabase {
     const balancesAsOf = this.balancesAsOf();
     const statuses = new Map<bigint, PendingStatus>();
     const resolvedAt = new Map<bigint, bigint>();
+    for (const r of this.stmts.allResolutions.iterate() as Iterable<Row>) {
+      const id = bytesU128(r.pending_id, 'pending_resolutions.pending_id');
+      if (statuses.has(id)) throw new LedgerError('STORE_DAMAGED', `pending transfer ${id} is resolved twice in pending_resolutions; the ledger database is damaged`);
+      statuses.set(id, STATUS_NAME[Number(intColumn(r.status, 'pending_resolutions.status', 4n))]!);
+      if (r.resolved_at !== null) resolvedAt.set(id, intColumn(r.resolved_at, 'pending_resolutions.resolved_at', U64_MAX));
+    }
+    const resolutions = statuses.size;
+    let resolved = 0;
+    let records = 0;
     const stmts = this.stmts;
     function* accounts(): Iterable<Account> {
       for (const r of stmts.allAccounts.iterate() as Iterable<Row>) yield toAccount(r);
     }
     function* transfers(): Iterable<Transfer> {
-      for (const r of stmts.allTransfers.iterate() as Iterable<Row>) {
-        const t = toTransfer(r);
-        if (r.pending_status !== null) statuses.set(t.id, STATUS_NAME[Number(r.pending_status)]!);
-        if (r.resolved_at !== null) resolvedAt.set(t.id, intColumn(r.resolved_at, 'transfers.resolved_at', U64_MAX));
-        yield t;
+      let previous = -1n;
+      for (const row of stmts.transferLog.iterate() as Iterable<Row>) {
+        const first = intColumn(row.first_timestamp, 'transfer_log.first_timestamp', U64_MAX);
+        const last = intColumn(row.last_timestamp, 'transfer_log.last_timestamp', U64_MAX);
+        const where = `transfer_log row ${first}`;
+        let ts = -1n;
+        for (const t of decodeTransfers(row.records, where)) {
+          // Timestamps are unique and increase through the log (the v1 rowid guaranteed it).
+          if (t.timestamp <= previous || (ts === -1n && t.timestamp !== first)) throw new LedgerError('STORE_DAMAGED', `${where}: transfer ${t.id} is out of timestamp order; the ledger database is damaged`);
+          if (t.flags & TransferFlags.pending) {
+            if (statuses.has(t.id)) resolved += 1;
+            else statuses.set(t.id, 'pending');
+          }
+          previous = ts = t.timestamp;
+          records += 1;
+          yield t;
+        }
+        if (ts !== last) throw new LedgerError('STORE_DAMAGED', `${where}: its last transfer is at ${ts}, not ${last}; the ledger database is damaged`);
       }
     }
-    // Ledger.restore reads every transfer (filling `statuses` as it goes) before it needs a
-    // status: the status of a pending transfer is read in the same row, before it is yielded.
-    const ts = transfers();
-    const ledger = Ledger.restore({ accounts: accounts(), transfers: ts, pendingStatuses: statuses, resolvedAt, lastTimestamp, balancesAsOf }, options);
+    // Ledger.restore reads a pending transfer's status right after it is yielded, which is when
+    // an unresolved one gets 'pending'.
+    const ledger = Ledger.restore({ accounts: accounts(), transfers: transfers(), pendingStatuses: statuses, resolvedAt, lastTimestamp, balancesAsOf }, options);
+    // No UNIQUE index guards ids on disk: the core's id map must hold every record.
+    if (ledger.transferCount !== records) throw new LedgerError('STORE_DAMAGED', `the transfer log holds ${records - ledger.transferCount} duplicate transfer ids; the ledger database is damaged`);
+    if (resolved !== resolutions) throw new LedgerError('STORE_DAMAGED', `pending_resolutions names ${resolutions - resolved} transfers that are not pending transfers; the ledger database is damaged`);
     // The stored balances are older than the last commit (no checkpoint since, e.g. after a
     // crash): the next checkpoint writes every account's balances as restored.
     if (balancesAsOf !== lastTimestamp) for (const a of ledger.allAccounts()) this.dirty.set(a.id, a);
@@ -337,27 +307,11 @@ export class LedgerDatabase {
     const s = this.stmts;
     const x = this.scratch;
     let last = 0n;
+    const transfers = groups.length === 1 ? groups[0]!.transfers : groups.flatMap((g) => g.transfers);
+    if (transfers.length > 0) s.appendTransfers.run(transfers[0]!.timestamp, transfers[transfers.length - 1]!.timestamp, encodeTransfers(transfers));
     for (const g of groups) {
-      for (const t of g.transfers) {
-        this.scratch64.writeBigUInt64BE(t.userData64, 0);
-        s.insertTransfer.run(
-          t.timestamp,
-          u128Into(x[0]!, t.id),
-          u128Into(x[1]!, t.debitAccountId),
-          u128Into(x[2]!, t.creditAccountId),
-          u128Into(x[3]!, t.amount),
-          u128Into(x[4]!, t.pendingId),
-          u128Into(x[5]!, t.userData128),
-          this.scratch64,
-          t.userData32,
-          t.timeout,
-          t.ledger,
-          t.code,
-          t.flags,
-          t.flags & TransferFlags.pending ? STATUS_CODE.pending : null,
-        );
-      }
-      for (const p of g.pendingStatuses) s.setStatus.run(STATUS_CODE[p.status], p.status === 'pending' ? null : p.resolvedAt, u128Into(x[0]!, p.id));
+      // A transfer created pending needs no row (the flag says it); only resolutions are written.
+      for (const p of g.pendingStatuses) if (p.status !== 'pending') s.insertResolution.run(u128Into(x[0]!, p.id), STATUS_CODE[p.status], p.resolvedAt);
       for (const b of g.balances) {
         s.insertBalance.run(u128Into(x[0]!, b.accountId), b.timestamp, u128Into(x[1]!, b.debitsPending), u128Into(x[2]!, b.debitsPosted), u128Into(x[3]!, b.creditsPending), u128Into(x[4]!, b.creditsPosted));
       }
@@ -384,7 +338,7 @@ export class LedgerDatabase {
 }
 
 /** Read-only checks first (a file that is not ours must be refused unchanged); then creation. */
-function checkOrCreate(db: Database.Database, path: string, options: LedgerDatabaseOptions): string {
+function checkOrCreate(db: Database.Database, path: string, options: LedgerDatabaseOptions): { ledgerId: string; version: number } {
   const tables = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: bigint }).n;
   const appId = Number(db.pragma('application_id', { simple: true }));
   if (tables === 0n && appId === 0) {
@@ -407,7 +361,7 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
     if (options.expectedLedgerId !== undefined && options.expectedLedgerId !== ledgerId) {
       throw new LedgerError('STORE_FOREIGN', `${path} was just created, so it is not ledger ${options.expectedLedgerId}`);
     }
-    return ledgerId;
+    return { ledgerId, version: SCHEMA_VERSION };
   }
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
   const format = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'format'").get() as { value: string } | undefined)?.value : undefined;
@@ -415,8 +369,8 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
     throw new LedgerError('STORE_FOREIGN', `${path} is an SQLite database but not a Caesar ledger (application_id ${appId}, format ${format ?? 'none'}); refusing to use it`);
   }
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value;
-  if (version !== String(SCHEMA_VERSION)) {
-    throw new LedgerError('STORE_VERSION', `${path} is a Caesar ledger of schema version ${version ?? 'none'}; this Caesar reads version ${SCHEMA_VERSION}`);
+  if (version !== String(SCHEMA_VERSION) && version !== '1') {
+    throw new LedgerError('STORE_VERSION', `${path} is a Caesar ledger of schema version ${version ?? 'none'}; this Caesar reads versions 1 (migrating it) and ${SCHEMA_VERSION}`);
   }
   const ledgerId = (db.prepare("SELECT value FROM meta WHERE key = 'ledger_id'").get() as { value: string } | undefined)?.value;
   if (!ledgerId) throw new LedgerError('STORE_DAMAGED', `${path} has no ledger_id`);
@@ -425,7 +379,33 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
   }
   const check = db.pragma('quick_check', { simple: true });
   if (check !== 'ok') throw new LedgerError('STORE_DAMAGED', `${path} failed SQLite's quick_check (${String(check)}); restore it from a backup`);
-  return ledgerId;
+  return { ledgerId, version: Number(version) };
+}
+
+/**
+ * Version 1 → 2 in ONE transaction (a crash leaves version 1 untouched): every transfer row is
+ * copied, in timestamp order, into transfer_log rows of up to 8,190 records; the statuses of
+ * resolved pending transfers into pending_resolutions; then the transfers table and its indexes
+ * are dropped. Nothing else changes: accounts, balance history and meta stay as they were, and the
+ * open that follows verifies the result like any other.
+ */
+function migrateFromV1(db: Database.Database): void {
+  const columns = 'id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp';
+  const page = db.prepare(`SELECT ${columns} FROM transfers WHERE timestamp > ? ORDER BY timestamp LIMIT ${MAX_BATCH_EVENTS}`);
+  db.transaction(() => {
+    db.exec(V2_TABLES);
+    const append = db.prepare('INSERT INTO transfer_log (first_timestamp, last_timestamp, records) VALUES (?, ?, ?)');
+    for (let after = -1n; ; ) {
+      const transfers = (page.all(after) as Row[]).map(toTransfer);
+      if (transfers.length === 0) break;
+      after = transfers[transfers.length - 1]!.timestamp;
+      append.run(transfers[0]!.timestamp, after, encodeTransfers(transfers));
+    }
+    db.exec(`INSERT INTO pending_resolutions (pending_id, status, resolved_at)
+      SELECT id, pending_status, resolved_at FROM transfers WHERE pending_status BETWEEN 2 AND 4 ORDER BY timestamp`);
+    db.exec('DROP TABLE transfers');
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+  }).immediate();
 }
 
 function syncDirectory(dir: string): void {
@@ -451,84 +431,18 @@ function translate(err: unknown, path: string): LedgerError {
   return new LedgerError('STORE_DAMAGED', `the ledger database ${path} is damaged: ${message}; restore it from a backup`, { cause: err });
 }
 
-function checkIds(ids: readonly bigint[]): void {
-  if (!Array.isArray(ids) || ids.length > MAX_BATCH_EVENTS) {
-    throw new LedgerError(Array.isArray(ids) ? 'BATCH_TOO_LARGE' : 'INVALID_ARGUMENT', `ids must be an array of at most ${MAX_BATCH_EVENTS} ids`);
-  }
-  ids.forEach((id, i) => {
-    if (!isU128(id)) throw new LedgerError('INVALID_ARGUMENT', `ids[${i}] must be a bigint in 0..2^128-1`);
-  });
-}
-
-interface CheckedFilter {
-  accountId: bigint;
-  min: bigint;
-  max: bigint;
-  code: number;
-  userData128: bigint;
-  userData64: bigint;
-  userData32: number;
-  limit: number;
-  debits: boolean;
-  credits: boolean;
-  reversed: boolean;
-}
-
-function checkFilter(f: AccountFilter): CheckedFilter {
-  if (typeof f !== 'object' || f === null) throw new LedgerError('INVALID_ARGUMENT', 'the filter must be an object');
-  if (!isU128(f.accountId)) throw new LedgerError('INVALID_ARGUMENT', 'filter.accountId must be a bigint in 0..2^128-1');
-  const min = f.timestampMin ?? 0n;
-  const max = f.timestampMax ?? 0n;
-  if (!isU64(min) || !isU64(max)) throw new LedgerError('INVALID_ARGUMENT', 'filter.timestampMin/Max must be bigints in 0..2^64-1');
-  if (max !== 0n && min > max) throw new LedgerError('INVALID_ARGUMENT', 'filter.timestampMin is after timestampMax');
-  const code = f.code ?? 0;
-  if (!Number.isInteger(code) || code < 0 || code > 0xffff) throw new LedgerError('INVALID_ARGUMENT', 'filter.code must be an integer in 0..65535');
-  if (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > MAX_BATCH_EVENTS) {
-    throw new LedgerError('INVALID_ARGUMENT', `filter.limit must be an integer in 1..${MAX_BATCH_EVENTS}`);
-  }
-  const debits = f.debits ?? true;
-  const credits = f.credits ?? true;
-  if (!debits && !credits) throw new LedgerError('INVALID_ARGUMENT', 'filter must include debits, credits or both');
-  const userData128 = f.userData128 ?? 0n;
-  const userData64 = f.userData64 ?? 0n;
-  const userData32 = f.userData32 ?? 0;
-  if (!isU128(userData128) || !isU64(userData64) || !Number.isInteger(userData32) || userData32 < 0 || userData32 > 0xffff_ffff) {
-    throw new LedgerError('INVALID_ARGUMENT', 'filter.userData128/64/32 must be u128 / u64 bigints and a u32 number');
-  }
-  const clampedMax = max === 0n || max > I64_MAX ? I64_MAX : max;
-  return { accountId: f.accountId, min, max: clampedMax, code, userData128, userData64, userData32, limit: f.limit, debits, credits, reversed: f.reversed ?? false };
-}
-
 function prepare(db: Database.Database) {
-  const transferColumns = 'id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp, pending_status, resolved_at';
-  const accountTransfers = (order: 'ASC' | 'DESC') =>
-    db.prepare(
-      `SELECT ${transferColumns} FROM transfers
-       WHERE (debit_account_id = ? OR credit_account_id = ?) AND timestamp BETWEEN ? AND ? AND (? = 0 OR code = ?)
-         AND (? IS NULL OR user_data_128 = ?) AND (? IS NULL OR user_data_64 = ?) AND (? = 0 OR user_data_32 = ?)
-       ORDER BY timestamp ${order} LIMIT ?`,
-    );
-  const balances = (order: 'ASC' | 'DESC') =>
-    db.prepare(
-      `SELECT b.* FROM account_balances b LEFT JOIN transfers t ON t.timestamp = b.timestamp
-       WHERE b.account_id = ? AND b.timestamp BETWEEN ? AND ? AND (? = 0 OR t.code = ?)
-         AND (? = 1 OR (? = 1 AND t.debit_account_id = b.account_id) OR (? = 1 AND t.credit_account_id = b.account_id))
-       ORDER BY b.timestamp ${order} LIMIT ?`,
-    );
+  const balances = (order: 'ASC' | 'DESC') => db.prepare(`SELECT * FROM account_balances WHERE account_id = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp ${order}`);
   return {
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     allAccounts: db.prepare('SELECT * FROM accounts ORDER BY timestamp'),
-    transfer: db.prepare(`SELECT ${transferColumns} FROM transfers WHERE id = ?`),
-    pendingStatus: db.prepare('SELECT pending_status FROM transfers WHERE id = ?'),
-    allTransfers: db.prepare(`SELECT ${transferColumns} FROM transfers ORDER BY timestamp`),
-    accountTransfersAsc: accountTransfers('ASC'),
-    accountTransfersDesc: accountTransfers('DESC'),
+    transferLog: db.prepare('SELECT first_timestamp, last_timestamp, records FROM transfer_log ORDER BY first_timestamp'),
+    allResolutions: db.prepare('SELECT pending_id, status, resolved_at FROM pending_resolutions'),
     balancesAsc: balances('ASC'),
     balancesDesc: balances('DESC'),
-    insertTransfer: db.prepare(`INSERT INTO transfers (timestamp, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, pending_status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    setStatus: db.prepare('UPDATE transfers SET pending_status = ?, resolved_at = ? WHERE id = ?'),
+    appendTransfers: db.prepare('INSERT INTO transfer_log (first_timestamp, last_timestamp, records) VALUES (?, ?, ?)'),
+    insertResolution: db.prepare('INSERT INTO pending_resolutions (pending_id, status, resolved_at) VALUES (?, ?, ?)'),
     setBalances: db.prepare('UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE id = ?'),
     insertBalance: db.prepare('INSERT INTO account_balances (account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted) VALUES (?, ?, ?, ?, ?, ?)'),
     insertAccount: db.prepare(`INSERT INTO accounts (id, debits_pending, debits_posted, credits_pending, credits_posted, user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp)
@@ -553,6 +467,7 @@ function toAccount(r: Row): Account {
   };
 }
 
+/** A version-1 transfers row (read only by migrateFromV1). */
 function toTransfer(r: Row): Transfer {
   return {
     id: bytesU128(r.id, 'transfers.id'),
