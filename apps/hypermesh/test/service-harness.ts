@@ -44,6 +44,8 @@ export interface ServiceCluster {
   genesis: LoadedGenesis;
   validators: Validator[];
   stores: ValidatorStore[];
+  /** Each validator's own four-proof verifier (validator i's validity check; 0 also serves the RPC). */
+  verifiers: ProofVerifier[];
   /** Failures that stopped a validator (a test expects none). */
   fatal: unknown[];
   /** Resolves once validator `id` has committed `height`. */
@@ -55,7 +57,8 @@ export interface ServiceCluster {
 export async function startServiceCluster(o: { config?: Partial<ProofVerifierConfig>; checks?: Array<OperationCheck | null | undefined> } = {}): Promise<ServiceCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'hypermesh-service-'));
   const genesis = parseGenesis(JSON.parse(genesisToJson({ chainId: 'svc', validators: falconKeys().map((k, id) => ({ id, instance: `hypermesh-${id + 1}`, falconPublicKey: k.publicKey, weight: 1, address: null })) })));
-  const verifier = new ProofVerifier({ ledgerPublicKey: LEDGER_KEY, maxAnchorAgeBlocks: 1000, ...o.config });
+  // One verifier per validator, as in production: each remembers only the sets it verified itself.
+  const verifiers = Array.from({ length: N }, () => new ProofVerifier({ ledgerPublicKey: LEDGER_KEY, maxAnchorAgeBlocks: 1000, ...o.config }));
   const wallClock = (): number => Date.now();
   const validators: Validator[] = [];
   const stores: ValidatorStore[] = [];
@@ -81,7 +84,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
         logger: pino({ enabled: false }),
         timing: { baseTimeout: 1000, maxTimeout: 4000 },
         emptyBlockDelayMs: 20,
-        validateOperation: check === undefined ? operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }) : (check ?? (() => null)),
+        validateOperation: check === undefined ? operationValidity({ verifier: verifiers[id]!, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }) : (check ?? (() => null)),
         outbox: {
           send: (to, bytes) => deliver(to, (v) => v.onPeerMessage(id, bytes)),
           broadcast: (bytes) => {
@@ -105,7 +108,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
   const rpc = new RpcServer({ service: 'hypermesh' });
   const network = { authenticate: () => 0, isConnected: () => true } as unknown as ValidatorNetwork; // stream/status only
   addConsensusMethods(rpc, { validator: validators[0]!, network, store: stores[0]!, genesis, instance: 'hypermesh-1', signer: falconSigner(nativeFalcon, 0, falconKeys()[0]!.secretKey) });
-  addValidationMethods(rpc, { validator: validators[0]!, store: stores[0]!, verifier, wallClock });
+  addValidationMethods(rpc, { validator: validators[0]!, store: stores[0]!, verifier: verifiers[0]!, wallClock });
   addAssetMethods(rpc, { validator: validators[0]!, store: stores[0]! });
   void (async () => {
     for (let conn = await listener.accept(); conn; conn = await listener.accept()) void rpc.serveConnection(conn);
@@ -114,6 +117,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
     genesis,
     validators,
     stores,
+    verifiers,
     fatal,
     committed: (id, height) =>
       new Promise<void>((resolve) => {

@@ -66,6 +66,7 @@ async function refusal(call: Promise<unknown>): Promise<{ code: Status; message:
 test('a valid set is committed: the QC verifies against genesis and its block carries this request', async () => {
   const requestId = randomUUID();
   const set = encodeFourProofSet(proofSet());
+  const verifiedBefore = cluster.verifiers.map((v) => v.counters.verified);
   const r = await client.call(M.validateCertificate, { requestId, csrHash: CSR_HASH, keyBinding: KEYS, proofSet: set });
   expect(r.valid).toBe(true);
   expect(r.duplicate).toBe(false);
@@ -82,6 +83,13 @@ test('a valid set is committed: the QC verifies against genesis and its block ca
   // Every validator committed the same block.
   await Promise.all([1, 2, 3].map((id) => cluster.committed(id, block.block.height)));
   for (const s of cluster.stores) expect(s.block(block.block.height)!.hash).toBe(qc.blockHash);
+  // Each validator verified the set itself at most once (on receipt, as leader or as voter: it
+  // remembers the verdict), the receiving one exactly once, and at least the three that
+  // certified the block did (a validator that learns the block from the QC alone need not).
+  const verified = cluster.verifiers.map((v, i) => v.counters.verified - verifiedBefore[i]!);
+  for (const n of verified) expect(n).toBeLessThanOrEqual(1);
+  expect(verified[0]).toBe(1);
+  expect(verified.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3);
 
   // Idempotent by request id: the same answer, marked duplicate.
   const again = await client.call(M.validateCertificate, { requestId, csrHash: CSR_HASH, keyBinding: KEYS, proofSet: set });

@@ -1,9 +1,11 @@
 // The one place HyperMesh verifies four-proof sets (libs/four-proof). Everything a verdict
 // depends on comes in: the chain's four-proof configuration from genesis (ledger key, minimum
 // parameters, anchor window), the verifier's clock, and a view of the committed chain for PoTime's
-// anchor. Used twice per validation with the same rules: by the validator that takes the request
-// (to refuse an invalid set with its reason before ordering anything) and by every validator's
-// validity check before it votes for a block carrying the request (app/validity.ts).
+// anchor. Used with the same rules by the validator that takes the request (to refuse an invalid
+// set with its reason before ordering anything) and by every validator's validity check before it
+// proposes or votes for a block carrying the request (app/validity.ts). A set this verifier has
+// verified before (the same bytes for the same binding: verified-sets.ts) is not verified again;
+// the rules that depend on the clock and the chain are checked again on every use.
 import {
   checkCertificateRequestContext,
   decodeFourProofSet,
@@ -15,6 +17,7 @@ import {
   type FourProofSet,
   type LedgerPublicKey,
 } from '@stoq/four-proof';
+import { verifiedSetKey, VerifiedSets, type SetBinding, type VerifiedSet } from './verified-sets';
 
 export interface ProofVerifierConfig {
   /** Caesar's stake-attestation key: { algorithm: 'falcon-1024', publicKey }, or a P-256/Ed25519 SPKI. */
@@ -57,10 +60,17 @@ export interface OperationProofs {
 }
 
 export class ProofVerifier {
-  private readonly maxBytes: number;
+  private readonly params: FourProofParams;
+  /** Sets verified under this verifier's rules (one verifier, one validator). */
+  readonly verified: VerifiedSets;
+  readonly counters = { verified: 0, remembered: 0 };
 
-  constructor(private readonly config: ProofVerifierConfig) {
-    this.maxBytes = resolveParams(config.params).maxEncodedBytes;
+  constructor(
+    private readonly config: ProofVerifierConfig,
+    o: { verifiedSets?: number } = {},
+  ) {
+    this.params = resolveParams(config.params);
+    this.verified = new VerifiedSets(o.verifiedSets);
   }
 
   /**
@@ -70,7 +80,7 @@ export class ProofVerifier {
    */
   anchorHeight(proofSet: Uint8Array): number | undefined {
     try {
-      const h = decodeFourProofSet(proofSet, { maxBytes: this.maxBytes }).time.anchor?.height;
+      const h = decodeFourProofSet(proofSet, { maxBytes: this.params.maxEncodedBytes }).time.anchor?.height;
       return h === undefined || h > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(h);
     } catch {
       return undefined;
@@ -79,12 +89,12 @@ export class ProofVerifier {
 
   /** A set earned for a certificate request: bound to exactly these keys (checkCertificateRequestContext). */
   verifyCertificateRequest(r: CertificateRequestProofs, now: number, chain: ChainView): ProofVerdict {
-    return this.verify(r.proofSet, now, chain, (set) => checkCertificateRequestContext(set.context, r.keyBinding));
+    return this.verify({ kind: 'certificate', keyBinding: r.keyBinding }, r.proofSet, now, chain, (set) => checkCertificateRequestContext(set.context, r.keyBinding));
   }
 
   /** A set for an operation on an asset: its context must be exactly (operation, asset id, node id). */
   verifyProofs(r: OperationProofs, now: number, chain: ChainView): ProofVerdict {
-    return this.verify(r.proofSet, now, chain, (set) => {
+    return this.verify({ kind: 'operation', operation: r.operation, assetId: r.assetId, nodeId: r.nodeId }, r.proofSet, now, chain, (set) => {
       const c = set.context;
       if (c.operation !== r.operation) throw new FourProofError('OPERATION_MISMATCH', 'context.operation', `the proofs are for "${c.operation}", not "${r.operation}"`);
       if (c.assetId !== r.assetId) throw new FourProofError('OPERATION_MISMATCH', 'context.assetId', `the proofs are for asset "${c.assetId}", not "${r.assetId}"`);
@@ -92,9 +102,16 @@ export class ProofVerifier {
     });
   }
 
-  private verify(bytes: Uint8Array, now: number, chain: ChainView, checkContext: (set: FourProofSet) => void): ProofVerdict {
+  private verify(binding: SetBinding, bytes: Uint8Array, now: number, chain: ChainView, checkContext: (set: FourProofSet) => void): ProofVerdict {
+    const key = verifiedSetKey(binding, bytes);
+    const known = this.verified.get(key);
+    if (known !== undefined) {
+      this.counters.remembered++;
+      return this.recheck(known, now, chain);
+    }
+    this.counters.verified++;
     try {
-      const set = decodeFourProofSet(bytes, { maxBytes: this.maxBytes });
+      const set = decodeFourProofSet(bytes, { maxBytes: this.params.maxEncodedBytes });
       checkContext(set);
       const lastSequence = chain.lastSequence?.(set.context.nodeId);
       const ok = verifyFourProofSet(set, {
@@ -104,11 +121,34 @@ export class ProofVerifier {
         ...(this.config.params ? { params: this.config.params } : {}),
         ...(this.config.maxAnchorAgeBlocks > 0 ? { checkAnchor: (a: BlockAnchor | undefined) => this.anchorProblem(a, chain) } : {}),
       });
+      const a = set.stake.attestation;
+      this.verified.add(key, { proofHash: ok.proofHash, nodeId: set.context.nodeId, sequence: ok.sequence, timestampMs: set.time.timestampMs, stakeIssuedAtMs: a.issuedAtMs, stakeExpiresAtMs: a.expiresAtMs, anchor: set.time.anchor });
       return { valid: true, proofHash: ok.proofHash, sequence: ok.sequence };
     } catch (err) {
-      if (err instanceof FourProofError) return { valid: false, code: err.code, field: err.field, detail: err.message };
+      if (err instanceof FourProofError) return refusal(err);
       throw err;
     }
+  }
+
+  /**
+   * The rules of verifyFourProofSet that depend on the moment, in its order, for a set whose
+   * bytes verified: PoStake's validity window, PoTime's timestamp tolerance, the node's sequence
+   * and the anchor (the same messages; proof-verifier.test.ts compares both paths).
+   */
+  private recheck(v: VerifiedSet, now: number, chain: ChainView): ProofVerdict {
+    const tolerance = this.params.timeToleranceMs;
+    if (!Number.isSafeInteger(now) || now < 0) return refusal(new FourProofError('INVALID_ARGUMENT', 'now', 'must be a non-negative safe integer (ms)'));
+    if (v.stakeExpiresAtMs <= now) return refusal(new FourProofError('POSTAKE_EXPIRED', 'stake.attestation.expiresAtMs', `expired ${now - v.stakeExpiresAtMs} ms ago`));
+    if (v.stakeIssuedAtMs > now + tolerance) return refusal(new FourProofError('POSTAKE_INVALID', 'stake.attestation.issuedAtMs', `issued ${v.stakeIssuedAtMs - now} ms in the future`));
+    const skew = v.timestampMs - now;
+    if (Math.abs(skew) > tolerance) return refusal(new FourProofError('STALE', 'time.timestampMs', `${Math.abs(skew)} ms ${skew < 0 ? 'in the past' : 'in the future'}, tolerance ${tolerance} ms`));
+    const last = chain.lastSequence?.(v.nodeId);
+    if (last !== undefined && v.sequence <= last) return refusal(new FourProofError('STALE', 'time.sequence', `sequence ${v.sequence} is not greater than the last seen ${last}`));
+    if (this.config.maxAnchorAgeBlocks > 0) {
+      const problem = this.anchorProblem(v.anchor, chain);
+      if (problem !== null) return refusal(new FourProofError('STALE', 'time.anchor', problem));
+    }
+    return { valid: true, proofHash: v.proofHash, sequence: v.sequence };
   }
 
   /** null when the anchor is a recent block of this validator's committed chain, else why not. */
@@ -122,4 +162,8 @@ export class ProofVerifier {
     if (hash !== Buffer.from(a.hash).toString('hex')) return `the anchor names another block than the committed block ${height}`;
     return null;
   }
+}
+
+function refusal(err: FourProofError): ProofVerdict {
+  return { valid: false, code: err.code, field: err.field, detail: err.message };
 }
