@@ -16,15 +16,28 @@ import type { Transfer } from '../core/types';
 export const TRANSFER_RECORD_BYTES = 128;
 
 const U64_MAX = (1n << 64n) - 1n;
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
 
-function writeU128(b: Buffer, v: bigint, at: number): void {
-  // Most ids and amounts fit 64 bits: skip the shift and mask (each allocates a bigint).
-  if (v <= U64_MAX) {
-    b.writeBigUInt64LE(v, at);
-    b.writeBigUInt64LE(0n, at + 8);
+/** Writes a u64 as two u32 words; values up to 2^53 (most ids, amounts, timestamps) without bigint arithmetic. */
+function writeU64(v: DataView, x: bigint, at: number): void {
+  if (x <= SAFE) {
+    const n = Number(x);
+    v.setUint32(at, n % TWO_32, true);
+    v.setUint32(at + 4, Math.floor(n / TWO_32), true);
   } else {
-    b.writeBigUInt64LE(v & U64_MAX, at);
-    b.writeBigUInt64LE(v >> 64n, at + 8);
+    v.setBigUint64(at, x, true);
+  }
+}
+
+function writeU128(v: DataView, x: bigint, at: number): void {
+  if (x <= U64_MAX) {
+    writeU64(v, x, at);
+    v.setUint32(at + 8, 0, true);
+    v.setUint32(at + 12, 0, true);
+  } else {
+    v.setBigUint64(at, x & U64_MAX, true);
+    v.setBigUint64(at + 8, x >> 64n, true);
   }
 }
 
@@ -37,21 +50,22 @@ function readU128(b: Buffer, at: number): bigint {
 /** Encodes transfers (in timestamp order) as consecutive records. */
 export function encodeTransfers(transfers: readonly Transfer[]): Buffer {
   const b = Buffer.allocUnsafe(transfers.length * TRANSFER_RECORD_BYTES);
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   let at = 0;
   for (const t of transfers) {
-    writeU128(b, t.id, at);
-    writeU128(b, t.debitAccountId, at + 16);
-    writeU128(b, t.creditAccountId, at + 32);
-    writeU128(b, t.amount, at + 48);
-    writeU128(b, t.pendingId, at + 64);
-    writeU128(b, t.userData128, at + 80);
-    b.writeBigUInt64LE(t.userData64, at + 96);
-    b.writeUInt32LE(t.userData32, at + 104);
-    b.writeUInt32LE(t.timeout, at + 108);
-    b.writeUInt32LE(t.ledger, at + 112);
-    b.writeUInt16LE(t.code, at + 116);
-    b.writeUInt16LE(t.flags, at + 118);
-    b.writeBigUInt64LE(t.timestamp, at + 120);
+    writeU128(v, t.id, at);
+    writeU128(v, t.debitAccountId, at + 16);
+    writeU128(v, t.creditAccountId, at + 32);
+    writeU128(v, t.amount, at + 48);
+    writeU128(v, t.pendingId, at + 64);
+    writeU128(v, t.userData128, at + 80);
+    writeU64(v, t.userData64, at + 96);
+    v.setUint32(at + 104, t.userData32, true);
+    v.setUint32(at + 108, t.timeout, true);
+    v.setUint32(at + 112, t.ledger, true);
+    v.setUint16(at + 116, t.code, true);
+    v.setUint16(at + 118, t.flags, true);
+    writeU64(v, t.timestamp, at + 120);
     at += TRANSFER_RECORD_BYTES;
   }
   return b;
