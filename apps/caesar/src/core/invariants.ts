@@ -38,42 +38,59 @@ interface LedgerSums {
 }
 
 export function checkAccount(a: Account): void {
-  const id = `account ${a.id}`;
-  for (const [name, v] of [
-    ['debits_pending', a.debitsPending],
-    ['debits_posted', a.debitsPosted],
-    ['credits_pending', a.creditsPending],
-    ['credits_posted', a.creditsPosted],
-  ] as const) {
-    if (v < 0n || v > U128_MAX) throw new InvariantViolationError('balance_limit', `${id}: ${name} ${v} is outside 0..2^128-1`);
-  }
+  // Checked field by field, not over an array of pairs: this runs for every touched account of every batch.
+  checkU128(a.id, 'debits_pending', a.debitsPending);
+  checkU128(a.id, 'debits_posted', a.debitsPosted);
+  checkU128(a.id, 'credits_pending', a.creditsPending);
+  checkU128(a.id, 'credits_posted', a.creditsPosted);
   if (a.flags & AccountFlags.debitsMustNotExceedCredits && a.debitsPending + a.debitsPosted > a.creditsPosted) {
-    throw new InvariantViolationError('balance_limit', `${id}: debits ${a.debitsPending}+${a.debitsPosted} exceed credits_posted ${a.creditsPosted}`);
+    throw new InvariantViolationError('balance_limit', `account ${a.id}: debits ${a.debitsPending}+${a.debitsPosted} exceed credits_posted ${a.creditsPosted}`);
   }
   if (a.flags & AccountFlags.creditsMustNotExceedDebits && a.creditsPending + a.creditsPosted > a.debitsPosted) {
-    throw new InvariantViolationError('balance_limit', `${id}: credits ${a.creditsPending}+${a.creditsPosted} exceed debits_posted ${a.debitsPosted}`);
+    throw new InvariantViolationError('balance_limit', `account ${a.id}: credits ${a.creditsPending}+${a.creditsPosted} exceed debits_posted ${a.debitsPosted}`);
   }
   if (a.flags & AccountFlags.mint && (a.creditsPending !== 0n || a.creditsPosted !== 0n)) {
-    throw new InvariantViolationError('supply_only_through_mint_and_burn', `${id} is a mint account but has credits`);
+    throw new InvariantViolationError('supply_only_through_mint_and_burn', `account ${a.id} is a mint account but has credits`);
   }
   if (a.flags & AccountFlags.burn && (a.debitsPending !== 0n || a.debitsPosted !== 0n)) {
-    throw new InvariantViolationError('supply_only_through_mint_and_burn', `${id} is a burn account but has debits`);
+    throw new InvariantViolationError('supply_only_through_mint_and_burn', `account ${a.id} is a burn account but has debits`);
   }
 }
 
-function add(sums: Map<number, LedgerSums>, a: Account, sign: bigint): void {
-  let s = sums.get(a.ledger);
+function checkU128(id: bigint, name: string, v: bigint): void {
+  if (v < 0n || v > U128_MAX) throw new InvariantViolationError('balance_limit', `account ${id}: ${name} ${v} is outside 0..2^128-1`);
+}
+
+function sumsOf(sums: Map<number, LedgerSums>, ledger: number): LedgerSums {
+  let s = sums.get(ledger);
   if (!s) {
     s = { debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n, circulating: 0n, minted: 0n, burnt: 0n };
-    sums.set(a.ledger, s);
+    sums.set(ledger, s);
   }
-  s.debitsPending += sign * a.debitsPending;
-  s.debitsPosted += sign * a.debitsPosted;
-  s.creditsPending += sign * a.creditsPending;
-  s.creditsPosted += sign * a.creditsPosted;
-  if (a.flags & AccountFlags.mint) s.minted += sign * a.debitsPosted;
-  else if (a.flags & AccountFlags.burn) s.burnt += sign * a.creditsPosted;
-  else s.circulating += sign * (a.creditsPosted - a.debitsPosted);
+  return s;
+}
+
+function add(sums: Map<number, LedgerSums>, a: Account): void {
+  const s = sumsOf(sums, a.ledger);
+  s.debitsPending += a.debitsPending;
+  s.debitsPosted += a.debitsPosted;
+  s.creditsPending += a.creditsPending;
+  s.creditsPosted += a.creditsPosted;
+  if (a.flags & AccountFlags.mint) s.minted += a.debitsPosted;
+  else if (a.flags & AccountFlags.burn) s.burnt += a.creditsPosted;
+  else s.circulating += a.creditsPosted - a.debitsPosted;
+}
+
+/** Adds the change of one account's balances (now − before) to its ledger's sums. */
+function addChange(sums: Map<number, LedgerSums>, a: Account, before: Balances): void {
+  const s = sumsOf(sums, a.ledger);
+  s.debitsPending += a.debitsPending - before.debitsPending;
+  s.debitsPosted += a.debitsPosted - before.debitsPosted;
+  s.creditsPending += a.creditsPending - before.creditsPending;
+  s.creditsPosted += a.creditsPosted - before.creditsPosted;
+  if (a.flags & AccountFlags.mint) s.minted += a.debitsPosted - before.debitsPosted;
+  else if (a.flags & AccountFlags.burn) s.burnt += a.creditsPosted - before.creditsPosted;
+  else s.circulating += a.creditsPosted - before.creditsPosted - (a.debitsPosted - before.debitsPosted);
 }
 
 function checkSums(sums: Map<number, LedgerSums>, what: string): void {
@@ -98,7 +115,7 @@ export function checkAll(accounts: Iterable<Account>): void {
   const sums = new Map<number, LedgerSums>();
   for (const a of accounts) {
     checkAccount(a);
-    add(sums, a, 1n);
+    add(sums, a);
   }
   checkSums(sums, 'total');
 }
@@ -111,8 +128,7 @@ export function checkBatch(touched: Iterable<readonly [Account, Balances]>): voi
   const sums = new Map<number, LedgerSums>();
   for (const [a, before] of touched) {
     checkAccount(a);
-    add(sums, a, 1n);
-    add(sums, { ...a, ...before }, -1n);
+    addChange(sums, a, before);
   }
   checkSums(sums, 'change of');
 }
@@ -120,7 +136,7 @@ export function checkBatch(touched: Iterable<readonly [Account, Balances]>): voi
 /** Per ledger: total minted, burnt and in circulation (the supply identity of checkAll). */
 export function supplyOf(accounts: Iterable<Account>, ledger: number): { minted: bigint; burnt: bigint; circulating: bigint } {
   const sums = new Map<number, LedgerSums>();
-  for (const a of accounts) if (a.ledger === ledger) add(sums, a, 1n);
+  for (const a of accounts) if (a.ledger === ledger) add(sums, a);
   const s = sums.get(ledger);
   return { minted: s?.minted ?? 0n, burnt: s?.burnt ?? 0n, circulating: s?.circulating ?? 0n };
 }
