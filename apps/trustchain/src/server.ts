@@ -41,6 +41,7 @@ import { Authority, DATA_DIR_LAYOUT } from './ca/authority';
 import { Issuer } from './ca/issuer';
 import { TrustChainError } from './core/errors';
 import { certificateNames } from './core/issuance-policy';
+import { OWN_ADMIN } from './core/tokens';
 import { DnsServer } from './dns/server';
 import { EarnedIssuance } from './earned/earned-issuance';
 import { ValidatorRotation } from './earned/validation-client';
@@ -55,7 +56,7 @@ export const TRUSTCHAIN_SERVICE = 'trustchain';
 export const DEFAULT_INSTANCE = 'trustchain-1';
 /** Where the admin identity lives: NodeIdentity files under <data-dir>/admin/identity/. */
 export const ADMIN_DIR = 'admin';
-export const ADMIN_INSTANCE = 'admin';
+export const ADMIN_INSTANCE = OWN_ADMIN.instance;
 /** How long close() lets calls in progress finish. */
 const DRAIN_TIMEOUT_MS = 2000;
 /** A failed renewal of TrustChain's own identities is retried after this long. */

@@ -101,7 +101,7 @@ export class Issuer {
       throw new TrustChainError('TOKEN_USED', 'the join token is being used by another enrollment right now; tokens are single-use, mint a new one');
     }
     const csr = this.checkCsr(csrDer, falconSignature);
-    checkTokenService(record, csr.service);
+    checkTokenService(record, csr.service, csr.commonName);
     const names = certificateNames(csr, record.service);
     this.tokensInFlight.add(hash);
     try {

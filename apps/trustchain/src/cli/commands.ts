@@ -32,16 +32,20 @@ function subcommand(command: 'token' | 'certs' | 'ct' | 'ca', argv: string[], kn
 
 export async function runToken(argv: string[], out: Out): Promise<number> {
   if (subcommand('token', argv, ['create'], out) === null) return 0;
-  const parsed = parseCommand('token', argv.slice(1), { service: { type: 'string' }, ttl: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' } });
+  const parsed = parseCommand('token', argv.slice(1), { service: { type: 'string' }, admin: { type: 'boolean' }, ttl: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' } });
   if (!parsed) {
     out(`${HELP.token}\n`);
     return 0;
   }
   noPositionals('token create', parsed.positionals);
   const v = parsed.values;
-  if (!v.service) throw usageError('trustchain token create needs --service NAME (see trustchain token --help)');
+  // --admin mints a token for service "admin" (an administrator identity); it must be asked for by
+  // that flag, never by passing "admin" as a service name.
+  if (v.admin && v.service !== undefined && v.service !== 'admin') throw usageError(`--admin mints a token for service "admin"; drop --service ${v.service}`);
+  const service = v.admin ? 'admin' : v.service;
+  if (!service) throw usageError('trustchain token create needs --service NAME, or --admin for an administrator (see trustchain token --help)');
   const ttlSeconds = v.ttl === undefined ? 0 : durationSeconds(v.ttl, '--ttl');
-  const r = await withAdmin(dataDirOf(v['data-dir']), (rpc) => rpc.call(M.createToken, { service: v.service!, ttlSeconds }));
+  const r = await withAdmin(dataDirOf(v['data-dir']), (rpc) => rpc.call(M.createToken, { service, ttlSeconds, admin: v.admin === true }));
   if (v.json) out(`${JSON.stringify({ token: r.token, service: r.service, expires_at: iso(r.expiresAtMs) })}\n`);
   else out(`${r.token}\n`);
   return 0;

@@ -56,12 +56,20 @@ ${DATA_DIR}
 Port 0 picks a free port (serve.json and the log say which).`,
 
   token: `usage: trustchain token create --service NAME [--ttl DURATION] [options]
+       trustchain token create --admin [--ttl DURATION] [options]
 
 Mints a one-time join token that enrolls one instance of service NAME, and prints it (only its
 SHA-256 is kept). Give it to the service with its root fingerprint (\`trustchain ca fingerprint\`).
 
+--admin mints a token for an administrator instead: an identity of service "admin", which may mint
+tokens, list and revoke any certificate, and is an admin of every service (Caesar's accounts,
+stoq node's set_serving). Enroll it under its own instance name, e.g.
+  stoq enroll --service admin --instance admin-alice --token T --trustchain ADDR --data-dir DIR
+A token for "admin" is never minted without --admin, and none for "trustchain".
+
 options:
-  --service NAME       the service the token enrolls (required), e.g. caesar
+  --service NAME       the service the token enrolls, e.g. caesar
+  --admin              a token for an administrator (service "admin"; instead of --service)
   --ttl DURATION       lifetime: seconds, or 90s, 30m, 1h, 7d (default 1h, at most 7d)
   --json               print {"token", "service", "expires_at"} as JSON
 ${DATA_DIR}

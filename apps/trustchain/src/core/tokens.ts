@@ -53,9 +53,32 @@ export function checkTokenUsable(record: TokenRecord | undefined, now: number): 
   return record;
 }
 
-/** Throws unless the usable token `record` enrolls `service`. */
-export function checkTokenService(record: TokenRecord, service: string): void {
+/**
+ * The names of TrustChain's own administrator identity (`<data-dir>/admin`, which `trustchain
+ * serve` issues itself). An admin token enrolls another administrator under another instance name,
+ * so that each can be told apart in logs and revoked alone.
+ */
+export const OWN_ADMIN = { service: 'admin', instance: 'admin' } as const;
+
+/** Throws unless the usable token `record` enrolls `service`, and `instance` is not TrustChain's own admin. */
+export function checkTokenService(record: TokenRecord, service: string, instance: string): void {
   if (record.service !== service) {
     throw new TrustChainError('TOKEN_WRONG_SERVICE', `the join token enrolls service "${record.service}", but the CSR asks for service "${service}"`);
   }
+  if (service === OWN_ADMIN.service && instance === OWN_ADMIN.instance) {
+    throw new TrustChainError('NAME_NOT_ALLOWED', `instance "${OWN_ADMIN.instance}" is TrustChain's own administrator identity; enroll the admin token under another instance name (e.g. admin-cli)`);
+  }
+}
+
+/**
+ * Throws unless a token may be minted for `service`: never for "trustchain" (TrustChain's own
+ * identity), and for "admin" only when asked for explicitly (`admin`), since an admin identity
+ * may mint tokens, list and revoke any certificate, and administer every service.
+ */
+export function checkTokenTarget(service: string, admin: boolean): void {
+  if (service === 'trustchain') throw new TrustChainError('INVALID_ARGUMENT', `"trustchain" is TrustChain's own identity; no token may enroll it`);
+  if (service === OWN_ADMIN.service && !admin) {
+    throw new TrustChainError('INVALID_ARGUMENT', 'a token for service "admin" enrolls an administrator (it may mint tokens, revoke any certificate and administer every service); ask for it explicitly: `trustchain token create --admin` (admin: true)');
+  }
+  if (admin && service !== OWN_ADMIN.service) throw new TrustChainError('INVALID_ARGUMENT', `admin: true mints a token for service "admin", not "${service}"`);
 }

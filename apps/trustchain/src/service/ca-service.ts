@@ -39,7 +39,7 @@ import { encodeCrl } from '../core/crl';
 import { TrustChainError } from '../core/errors';
 import { certificateNames } from '../core/issuance-policy';
 import { NO_VALIDATOR_SET_MESSAGE, checkProofSetSize, type EarnedIssuance } from '../earned/earned-issuance';
-import { checkTtl, hashToken, newToken } from '../core/tokens';
+import { OWN_ADMIN, checkTokenTarget, checkTtl, hashToken, newToken } from '../core/tokens';
 import type { CaStore, CertificateRow, RevocationRow } from '../store/ca-store';
 import { rpcCall, toRpcError } from './errors';
 import { CRL_VALIDITY_MS, checkReason, crlInput, normalizeSerial, unsignedRevocationList } from './revocations';
@@ -48,10 +48,11 @@ import { checkClassicalChain, checkCtInclusion, checkFalconChain, checkRevocatio
 type Long = trustchain.Long;
 const M = trustchain.TrustChainMethods;
 
-/** The service name of TrustChain's administrators (the identity `trustchain serve` keeps in <data-dir>/admin/). */
-export const ADMIN_SERVICE = 'admin';
-/** No token may enroll these: they are TrustChain's own identities. */
-export const RESERVED_SERVICES: readonly string[] = [ADMIN_SERVICE, 'trustchain'];
+/**
+ * The service name of TrustChain's administrators: the identity `trustchain serve` keeps in
+ * <data-dir>/admin/, and any enrolled with an admin token (`trustchain token create --admin`).
+ */
+export const ADMIN_SERVICE = OWN_ADMIN.service;
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -410,7 +411,7 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
       rpcCall(logger, M.createToken.path, () => {
         const service = req.service ?? '';
         if (!LABEL.test(service)) throw new TrustChainError('INVALID_ARGUMENT', `service ${JSON.stringify(service)} is not a lowercase DNS label (letters, digits, inner "-", 1..63)`);
-        if (RESERVED_SERVICES.includes(service)) throw new TrustChainError('INVALID_ARGUMENT', `"${service}" is TrustChain's own identity; no token may enroll it`);
+        checkTokenTarget(service, req.admin === true);
         const ttl = checkTtl(req.ttlSeconds ?? 0);
         const token = newToken();
         const now = clock.now();

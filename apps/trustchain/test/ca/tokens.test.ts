@@ -7,6 +7,7 @@ import {
   MAX_TOKEN_TTL_S,
   TOKEN_PREFIX,
   checkTokenService,
+  checkTokenTarget,
   checkTokenUsable,
   checkTtl,
   hashToken,
@@ -87,7 +88,7 @@ describe('token checks', () => {
   it('passes a known, unused, unexpired token', () => {
     const r = record();
     expect(checkTokenUsable(r, NOW)).toBe(r);
-    expect(() => checkTokenService(r, 'caesar')).not.toThrow();
+    expect(() => checkTokenService(r, 'caesar', 'caesar-1')).not.toThrow();
   });
 
   it('refuses an unknown token with TOKEN_UNKNOWN', async () => {
@@ -117,9 +118,32 @@ describe('token checks', () => {
   });
 
   it('refuses a token for another service with TOKEN_WRONG_SERVICE naming both', async () => {
-    const e = await tcError(() => checkTokenService(record({ service: 'caesar' }), 'catalog'));
+    const e = await tcError(() => checkTokenService(record({ service: 'caesar' }), 'catalog', 'catalog-1'));
     expect(e.code).toBe('TOKEN_WRONG_SERVICE');
     expect(e.message).toContain('"caesar"');
     expect(e.message).toContain('"catalog"');
+  });
+
+  it("lets an admin token enroll any instance but TrustChain's own admin", async () => {
+    const admin = record({ service: 'admin' });
+    expect(() => checkTokenService(admin, 'admin', 'admin-cli')).not.toThrow();
+    const e = await tcError(() => checkTokenService(admin, 'admin', 'admin'));
+    expect(e.code).toBe('NAME_NOT_ALLOWED');
+    expect(e.message).toMatch(/another instance name/);
+  });
+});
+
+describe('token targets', () => {
+  it('never mints a token for TrustChain itself', async () => {
+    for (const admin of [false, true]) expect((await tcError(() => checkTokenTarget('trustchain', admin))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('mints an admin token only when asked for explicitly, and admin: true only for service admin', async () => {
+    const e = await tcError(() => checkTokenTarget('admin', false));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toMatch(/trustchain token create --admin/);
+    expect(() => checkTokenTarget('admin', true)).not.toThrow();
+    expect((await tcError(() => checkTokenTarget('caesar', true))).message).toMatch(/not "caesar"/);
+    expect(() => checkTokenTarget('caesar', false)).not.toThrow();
   });
 });

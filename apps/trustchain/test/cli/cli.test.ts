@@ -112,9 +112,13 @@ describe('serve and the admin commands', () => {
       expect(token).toMatch(/^stoqjt_[A-Za-z0-9_-]{43}$/);
       const asJson = JSON.parse((await run(['token', 'create', '--service', 'ledger', '--json', '--data-dir', dir])).stdout) as { service: string; expires_at: string };
       expect(asJson.service).toBe('ledger');
+      // A token for an administrator only with --admin.
       const forAdmin = await run(['token', 'create', '--service', 'admin', '--data-dir', dir]);
       expect(forAdmin.code).toBe(1);
-      expect(forAdmin.stderr).toMatch(/INVALID_ARGUMENT/);
+      expect(forAdmin.stderr).toMatch(/`trustchain token create --admin`.*INVALID_ARGUMENT/);
+      const adminToken = JSON.parse((await run(['token', 'create', '--admin', '--json', '--data-dir', dir])).stdout) as { service: string };
+      expect(adminToken.service).toBe('admin');
+      expect((await run(['token', 'create', '--admin', '--service', 'caesar', '--data-dir', dir])).code).toBe(2);
 
       // The token enrolls a node over a certificate-less connection pinning the root.
       const transport = StoqTransport.create({ identity: { enrolling: true, trustRootSha256: info.rootFingerprint }, bind: '[::1]:0' });

@@ -77,7 +77,7 @@ export function identityOf(keys: NodeKeys, service: string, instance: string, is
 /** Mints a token (admin) and enrolls `service/instance` over an anonymous connection. */
 export async function enroll(tc: RunningTrustChain, keys: NodeKeys, service: string, instance: string): Promise<{ token: string; issued: trustchain.IssuedCertificate; identity: TransportIdentity }> {
   const admin = adminClient(tc);
-  const { token } = await admin.rpc.call(M.createToken, { service, ttlSeconds: 600 });
+  const { token } = await admin.rpc.call(M.createToken, { service, ttlSeconds: 600, admin: service === 'admin' });
   const anon = enrollingClient(tc);
   const csr = signedCsr(keys, service, instance, ['::1']);
   const issued = await anon.rpc.call(M.enroll, { token: token!, csr: csr.der, falconSignature: csr.falconSignature });

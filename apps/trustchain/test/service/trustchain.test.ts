@@ -51,6 +51,30 @@ describe('tokens', () => {
     const { identity } = await enroll(t.tc, nodeKeys(), 'catalog', 'catalog-1');
     expect((await rpcError(clientOf(t.tc, identity).rpc.call(M.createToken, { service: 'caesar' }))).code).toBe(Status.PERMISSION_DENIED);
   });
+
+  it('enroll another administrator only when asked for (admin: true), under its own instance name, revocable alone', async () => {
+    const admin = adminClient(t.tc);
+    const refused = await rpcError(admin.rpc.call(M.createToken, { service: 'admin' }));
+    expect(refused.message).toMatch(/trustchain token create --admin/);
+    expect((await rpcError(admin.rpc.call(M.createToken, { service: 'caesar', admin: true }))).code).toBe(Status.INVALID_ARGUMENT);
+    // TrustChain's own admin name is not for a token.
+    const { token } = await admin.rpc.call(M.createToken, { service: 'admin', admin: true });
+    const anon = enrollingClient(t.tc);
+    const own = signedCsr(nodeKeys(), 'admin', 'admin', ['::1']);
+    const e = await rpcError(anon.rpc.call(M.enroll, { token: token!, csr: own.der, falconSignature: own.falconSignature }));
+    expect(e.metadata[CODE]).toBe('NAME_NOT_ALLOWED');
+    await anon.close();
+    // Under another name it is an administrator: it mints tokens and lists certificates.
+    const { issued, identity } = await enroll(t.tc, nodeKeys(), 'admin', 'admin-cli');
+    const second = clientOf(t.tc, identity);
+    expect((await second.rpc.call(M.createToken, { service: 'caesar' })).token).toMatch(/^stoqjt_/);
+    expect((await second.rpc.call(M.listCertificates, { service: 'admin' })).certificates!.map((c) => c.instance).sort()).toEqual(['admin', 'admin-cli']);
+    await second.close();
+    // Revoking it leaves TrustChain's own admin working.
+    await admin.rpc.call(M.revokeCertificate, { serial: issued.serial });
+    expect((await admin.rpc.call(M.createToken, { service: 'caesar' })).token).toMatch(/^stoqjt_/);
+    await admin.close();
+  });
 });
 
 describe('enroll and renew', () => {
