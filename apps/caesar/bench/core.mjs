@@ -9,9 +9,11 @@
 //   core_two_phase        the same as pending transfers, each posted in the next batch
 //   durable_one_client    one client, batches of 8,190, each awaited (one commit per batch)
 //   durable_concurrent    16 clients × batches of 512 in flight at once (group commit)
-//   durable_random_ids    as durable_one_client with random 127-bit transfer ids (the others use
-//                         sequential ids, which SQLite's id index appends cheaply)
-// No peer comparison yet (PostgreSQL comes with the service benchmark).
+//   durable_random_ids    as durable_one_client with random 127-bit transfer ids (schema version 1
+//                         inserted them at random into its id index; version 2 has none on disk)
+// The durable runs do --transfers / 2; run with --transfers 2000000 to include WAL checkpoints,
+// balance checkpoints and a heap of a million transfers. The peer comparison (PostgreSQL) is the
+// service benchmark's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -133,6 +135,7 @@ async function benchDurable(name, clients, batchSize, randomIds = false) {
     const batches = chunks(transfers, batchSize);
     const latencies = [];
     let next = 0;
+    const cpu = process.cpuUsage();
     const t = performance.now();
     await Promise.all(
       Array.from({ length: clients }, async () => {
@@ -145,6 +148,7 @@ async function benchDurable(name, clients, batchSize, randomIds = false) {
       }),
     );
     const seconds = (performance.now() - t) / 1000;
+    const used = process.cpuUsage(cpu);
     const stats = ledger.groupCommitStats;
     await ledger.close();
     latencies.sort((a, b) => a - b);
@@ -155,6 +159,9 @@ async function benchDurable(name, clients, batchSize, randomIds = false) {
       perSecond: transfers.length / seconds,
       batchP50ms: percentile(latencies, 50),
       batchP99ms: percentile(latencies, 99),
+      // CPU the process used (user + system, all threads): on a shared box, wall time also
+      // holds time other processes took the cores.
+      cpuSeconds: (used.user + used.system) / 1e6,
       commits: stats.commits,
       largestGroup: stats.largestGroup,
     };
@@ -176,7 +183,7 @@ if (json) {
   console.log(`caesar bench ${new Date().toISOString()} node ${process.version}, ${ACCOUNTS} accounts`);
   for (const r of results) {
     const memory = r.bytesPerTransfer === undefined ? '' : `  core heap ≈ ${r.bytesPerTransfer} bytes per stored transfer`;
-    const extra = r.batchP50ms === undefined ? memory : `  batch p50 ${r.batchP50ms.toFixed(1)} ms p99 ${r.batchP99ms.toFixed(1)} ms  ${r.commits} commits, largest group ${r.largestGroup}`;
+    const extra = r.batchP50ms === undefined ? memory : `  batch p50 ${r.batchP50ms.toFixed(1)} ms p99 ${r.batchP99ms.toFixed(1)} ms  ${r.commits} commits, largest group ${r.largestGroup}, CPU ${r.cpuSeconds.toFixed(2)} s`;
     console.log(`${r.name.padEnd(20)} ${Math.round(r.perSecond).toLocaleString('en-US').padStart(10)} transfers/s  (${r.transfers} in ${r.seconds.toFixed(2)} s)${extra}`);
   }
 }

@@ -36,7 +36,7 @@ if (opt('serve', null) !== null) {
   const { AccessPolicy } = require('../dist/service/access-policy.js');
   const { addCaesarMethods } = require('../dist/service/caesar-service.js');
   const { ChangeFeed } = require('../dist/service/change-feed.js');
-  const { ValidatorSetVerifier } = require('../dist/service/proof-verifiers.js');
+  const { GenesisVerifier } = require('../dist/service/proof-verifiers.js');
   const { settingsFromFlags } = require('../dist/settings.js');
   const ca = await DevCa.openOrCreate(join(dir, 'ca'));
   const id = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'caesar'), service: 'caesar', instance: 'caesar-1', ca, ipAddresses: ['::1'] });
@@ -45,7 +45,7 @@ if (opt('serve', null) !== null) {
   const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, onCommit: (c) => feed.publish(c) });
   const rpc = new RpcServer({ service: 'caesar', limits: { maxMessageBytes: 16 * 1024 * 1024 } });
   const settings = settingsFromFlags({});
-  addCaesarMethods(rpc, { ledger, policy: new AccessPolicy(settings.access), feed, economics: settings.economics, verifier: new ValidatorSetVerifier(null), signer: () => { throw new Error('no attestations in the bench'); }, now: () => Date.now(), logger: pino({ level: 'silent' }) });
+  addCaesarMethods(rpc, { ledger, policy: new AccessPolicy(settings.access), feed, economics: settings.economics, verifier: new GenesisVerifier(null, { verify: () => false }) /* no genesis: reward_block and slash refuse, as without --hypermesh-genesis */, signer: () => { throw new Error('no attestations in the bench'); }, now: () => Date.now(), logger: pino({ level: 'silent' }) });
   void (async () => {
     for (let conn = await listener.accept(); conn; conn = await listener.accept()) void rpc.serveConnection(conn);
   })();
