@@ -359,6 +359,17 @@ test('opens a version-1 ledger by migrating it to version 2 in one transaction, 
   const before = new Database(path, { readonly: true });
   expect(before.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('1');
   before.close();
+  // A version-1 file that fails verification is refused and left version 1, byte for byte.
+  const tampered = freshPath();
+  writeFileSync(tampered, readFileSync(join(fixtures, 'ledger-v1.sqlite')));
+  const raw = new Database(tampered);
+  raw.exec(`UPDATE transfers SET amount = x'000000000000000000000000000003e9' WHERE id = x'0000000000000000000000000000000a'`);
+  raw.close();
+  const tamperedHash = sha(tampered);
+  const refused = await expectLedgerError(() => DurableLedger.open(tampered), 'STORE_DAMAGED');
+  expect(refused.message).toMatch(/balances_match_transfers|debits_equal_credits|balance_limit/);
+  expect(sha(tampered)).toBe(tamperedHash);
+
   const ids = [10n, 11n, 12n, 13n, 14n, 15n, 16n, 20n, 21n, 22n, 23n];
   const accounts = [1n, 2n, 3n, 100n];
   for (let round = 0; round < 2; round++) {

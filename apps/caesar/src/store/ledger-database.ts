@@ -36,7 +36,7 @@
 //
 // Opening refuses, with a typed LedgerError and without changing the file: a file that is not
 // SQLite or not a Caesar ledger (STORE_FOREIGN), another ledger than `expectedLedgerId`
-// (STORE_FOREIGN), another schema version (STORE_VERSION), a file failing SQLite's quick_check or
+// (STORE_FOREIGN), a schema version other than 1 (migrated) and 2 (STORE_VERSION), a file failing SQLite's quick_check or
 // whose rows contradict each other or the invariants (STORE_DAMAGED), a ledger another process has
 // open (STORE_LOCKED). Nothing is ever created over an existing file that is not an empty database.
 import Database from 'better-sqlite3';
@@ -175,11 +175,17 @@ export class LedgerDatabase {
       // Take the write lock now (held until close under locking_mode=EXCLUSIVE), so a second
       // process fails at open rather than at its first commit.
       db.exec('BEGIN IMMEDIATE; COMMIT');
-      if (version === 1) migrateFromV1(db);
+      // A version-1 ledger is migrated and verified in ONE transaction, committed only if the
+      // migrated ledger restores: a v1 file that fails verification is refused unchanged.
+      if (version === 1) {
+        db.exec('BEGIN IMMEDIATE');
+        migrateFromV1(db);
+      }
       const checkpointEvery = options.checkpointEvery ?? 262_144;
       if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new LedgerError('INVALID_ARGUMENT', 'checkpointEvery must be a positive integer');
       const database = new LedgerDatabase(path, db, ledgerId, checkpointEvery);
       const ledger = database.restore(options.ledger);
+      if (version === 1) db.exec('COMMIT');
       return { database, ledger };
     } catch (err) {
       db.close();
@@ -388,29 +394,27 @@ function checkOrCreate(db: Database.Database, path: string, options: LedgerDatab
 }
 
 /**
- * Version 1 → 2 in ONE transaction (a crash leaves version 1 untouched): every transfer row is
- * copied, in timestamp order, into transfer_log rows of up to 8,190 records; the statuses of
- * resolved pending transfers into pending_resolutions; then the transfers table and its indexes
- * are dropped. Nothing else changes: accounts, balance history and meta stay as they were, and the
- * open that follows verifies the result like any other.
+ * Version 1 → 2, inside the caller's transaction (committed once the result verifies; a crash
+ * leaves version 1 untouched): every transfer row is copied, in timestamp order, into
+ * transfer_log rows of up to 8,190 records; the statuses of resolved pending transfers into
+ * pending_resolutions; then the transfers table and its indexes are dropped. Nothing else
+ * changes: accounts, balance history and meta other than schema_version stay as they were.
  */
 function migrateFromV1(db: Database.Database): void {
   const columns = 'id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp';
   const page = db.prepare(`SELECT ${columns} FROM transfers WHERE timestamp > ? ORDER BY timestamp LIMIT ${MAX_BATCH_EVENTS}`);
-  db.transaction(() => {
-    db.exec(V2_TABLES);
-    const append = db.prepare('INSERT INTO transfer_log (first_timestamp, last_timestamp, records) VALUES (?, ?, ?)');
-    for (let after = -1n; ; ) {
-      const transfers = (page.all(after) as Row[]).map(toTransfer);
-      if (transfers.length === 0) break;
-      after = transfers[transfers.length - 1]!.timestamp;
-      append.run(transfers[0]!.timestamp, after, encodeTransfers(transfers));
-    }
-    db.exec(`INSERT INTO pending_resolutions (pending_id, status, resolved_at)
-      SELECT id, pending_status, resolved_at FROM transfers WHERE pending_status BETWEEN 2 AND 4 ORDER BY timestamp`);
-    db.exec('DROP TABLE transfers');
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
-  }).immediate();
+  db.exec(V2_TABLES);
+  const append = db.prepare('INSERT INTO transfer_log (first_timestamp, last_timestamp, records) VALUES (?, ?, ?)');
+  for (let after = -1n; ; ) {
+    const transfers = (page.all(after) as Row[]).map(toTransfer);
+    if (transfers.length === 0) break;
+    after = transfers[transfers.length - 1]!.timestamp;
+    append.run(transfers[0]!.timestamp, after, encodeTransfers(transfers));
+  }
+  db.exec(`INSERT INTO pending_resolutions (pending_id, status, resolved_at)
+    SELECT id, pending_status, resolved_at FROM transfers WHERE pending_status BETWEEN 2 AND 4 ORDER BY timestamp`);
+  db.exec('DROP TABLE transfers');
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
 }
 
 function syncDirectory(dir: string): void {
