@@ -25,11 +25,12 @@ const DESCRIBE: Record<Kind, string> = {
   u16: 'an integer number in 0..65535',
 };
 
-function field<T>(o: Record<string, unknown>, name: string, kind: Kind, fallback: T | undefined, where: string): T {
+/** `what[i]` names the event in the error (built only then: this runs for every field of every event). */
+function field<T>(o: Record<string, unknown>, name: string, kind: Kind, fallback: T | undefined, what: string, i: number): T {
   const v = o[name];
   if (v === undefined && fallback !== undefined) return fallback;
   if (!CHECK[kind](v)) {
-    throw new LedgerError('INVALID_ARGUMENT', `${where}.${name} must be ${DESCRIBE[kind]}, got ${describeValue(v)}`);
+    throw new LedgerError('INVALID_ARGUMENT', `${what}[${i}].${name} must be ${DESCRIBE[kind]}, got ${describeValue(v)}`);
   }
   return v as T;
 }
@@ -48,44 +49,42 @@ function batch(events: unknown, what: string, max: number): readonly unknown[] {
   return events;
 }
 
-function record(e: unknown, where: string): Record<string, unknown> {
-  if (typeof e !== 'object' || e === null) throw new LedgerError('INVALID_ARGUMENT', `${where} must be an object`);
+function record(e: unknown, what: string, i: number): Record<string, unknown> {
+  if (typeof e !== 'object' || e === null) throw new LedgerError('INVALID_ARGUMENT', `${what}[${i}] must be an object`);
   return e as Record<string, unknown>;
 }
 
 export function accountEvents(events: readonly AccountInput[], max = MAX_BATCH_EVENTS): AccountEvent[] {
   return batch(events, 'accounts', max).map((e, i) => {
-    const where = `accounts[${i}]`;
-    const o = record(e, where);
+    const o = record(e, 'accounts', i);
     return {
-      id: field<bigint>(o, 'id', 'u128', undefined, where),
-      ledger: field<number>(o, 'ledger', 'u32', undefined, where),
-      code: field<number>(o, 'code', 'u16', undefined, where),
-      flags: field<number>(o, 'flags', 'u16', 0, where),
-      userData128: field<bigint>(o, 'userData128', 'u128', 0n, where),
-      userData64: field<bigint>(o, 'userData64', 'u64', 0n, where),
-      userData32: field<number>(o, 'userData32', 'u32', 0, where),
+      id: field<bigint>(o, 'id', 'u128', undefined, 'accounts', i),
+      ledger: field<number>(o, 'ledger', 'u32', undefined, 'accounts', i),
+      code: field<number>(o, 'code', 'u16', undefined, 'accounts', i),
+      flags: field<number>(o, 'flags', 'u16', 0, 'accounts', i),
+      userData128: field<bigint>(o, 'userData128', 'u128', 0n, 'accounts', i),
+      userData64: field<bigint>(o, 'userData64', 'u64', 0n, 'accounts', i),
+      userData32: field<number>(o, 'userData32', 'u32', 0, 'accounts', i),
     };
   });
 }
 
 export function transferEvents(events: readonly TransferInput[], max = MAX_BATCH_EVENTS): TransferEvent[] {
   return batch(events, 'transfers', max).map((e, i) => {
-    const where = `transfers[${i}]`;
-    const o = record(e, where);
+    const o = record(e, 'transfers', i);
     return {
-      id: field<bigint>(o, 'id', 'u128', undefined, where),
-      debitAccountId: field<bigint>(o, 'debitAccountId', 'u128', 0n, where),
-      creditAccountId: field<bigint>(o, 'creditAccountId', 'u128', 0n, where),
-      amount: field<bigint>(o, 'amount', 'u128', 0n, where),
-      pendingId: field<bigint>(o, 'pendingId', 'u128', 0n, where),
-      userData128: field<bigint>(o, 'userData128', 'u128', 0n, where),
-      userData64: field<bigint>(o, 'userData64', 'u64', 0n, where),
-      userData32: field<number>(o, 'userData32', 'u32', 0, where),
-      timeout: field<number>(o, 'timeout', 'u32', 0, where),
-      ledger: field<number>(o, 'ledger', 'u32', 0, where),
-      code: field<number>(o, 'code', 'u16', 0, where),
-      flags: field<number>(o, 'flags', 'u16', 0, where),
+      id: field<bigint>(o, 'id', 'u128', undefined, 'transfers', i),
+      debitAccountId: field<bigint>(o, 'debitAccountId', 'u128', 0n, 'transfers', i),
+      creditAccountId: field<bigint>(o, 'creditAccountId', 'u128', 0n, 'transfers', i),
+      amount: field<bigint>(o, 'amount', 'u128', 0n, 'transfers', i),
+      pendingId: field<bigint>(o, 'pendingId', 'u128', 0n, 'transfers', i),
+      userData128: field<bigint>(o, 'userData128', 'u128', 0n, 'transfers', i),
+      userData64: field<bigint>(o, 'userData64', 'u64', 0n, 'transfers', i),
+      userData32: field<number>(o, 'userData32', 'u32', 0, 'transfers', i),
+      timeout: field<number>(o, 'timeout', 'u32', 0, 'transfers', i),
+      ledger: field<number>(o, 'ledger', 'u32', 0, 'transfers', i),
+      code: field<number>(o, 'code', 'u16', 0, 'transfers', i),
+      flags: field<number>(o, 'flags', 'u16', 0, 'transfers', i),
     };
   });
 }
