@@ -517,28 +517,28 @@ export class Ledger {
       amount = room <= 0n ? 0n : room < amount ? room : amount;
       if (amount === 0n) return 'exceeds_debits';
     }
-    if (pending) {
-      if (dr.debitsPending + amount > U128_MAX) return 'overflows_debits_pending';
-      if (cr.creditsPending + amount > U128_MAX) return 'overflows_credits_pending';
-    } else {
-      if (dr.debitsPosted + amount > U128_MAX) return 'overflows_debits_posted';
-      if (cr.creditsPosted + amount > U128_MAX) return 'overflows_credits_posted';
-    }
-    if (dr.debitsPending + dr.debitsPosted + amount > U128_MAX) return 'overflows_debits';
-    if (cr.creditsPending + cr.creditsPosted + amount > U128_MAX) return 'overflows_credits';
+    // Each sum is computed once and reused by the checks and the update (every bigint sum allocates).
+    const drBalance = pending ? dr.debitsPending + amount : dr.debitsPosted + amount;
+    const crBalance = pending ? cr.creditsPending + amount : cr.creditsPosted + amount;
+    if (drBalance > U128_MAX) return pending ? 'overflows_debits_pending' : 'overflows_debits_posted';
+    if (crBalance > U128_MAX) return pending ? 'overflows_credits_pending' : 'overflows_credits_posted';
+    const drDebits = drBalance + (pending ? dr.debitsPosted : dr.debitsPending);
+    const crCredits = crBalance + (pending ? cr.creditsPosted : cr.creditsPending);
+    if (drDebits > U128_MAX) return 'overflows_debits';
+    if (crCredits > U128_MAX) return 'overflows_credits';
     const expiresAt = pending && t.timeout !== 0 ? ts + BigInt(t.timeout) * NS_PER_SECOND : 0n;
     if (expiresAt > U64_MAX) return 'overflows_timeout';
-    if (dr.flags & A_DMNEC && dr.debitsPending + dr.debitsPosted + amount > dr.creditsPosted) return 'exceeds_credits';
-    if (cr.flags & A_CMNED && cr.creditsPending + cr.creditsPosted + amount > cr.debitsPosted) return 'exceeds_debits';
+    if (dr.flags & A_DMNEC && drDebits > dr.creditsPosted) return 'exceeds_credits';
+    if (cr.flags & A_CMNED && crCredits > cr.debitsPosted) return 'exceeds_debits';
 
     this.touch(dr);
     this.touch(cr);
     if (pending) {
-      dr.debitsPending += amount;
-      cr.creditsPending += amount;
+      dr.debitsPending = drBalance;
+      cr.creditsPending = crBalance;
     } else {
-      dr.debitsPosted += amount;
-      cr.creditsPosted += amount;
+      dr.debitsPosted = drBalance;
+      cr.creditsPosted = crBalance;
     }
     const transfer: Transfer = {
       id: t.id,
