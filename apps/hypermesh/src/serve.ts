@@ -101,6 +101,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         keepUnreported: reportsOn,
       });
       const store = opened.store;
+      if (verifier) store.useKnownSets((b) => verifier.knownSet(b));
       let restored = opened.restored;
       closeStore = () => store.close();
       const dnsServer = dnsServerOf(ctx.section);

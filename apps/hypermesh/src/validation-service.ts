@@ -4,17 +4,17 @@
 // every validator re-verifies it before voting (app/validity.ts), and the answer is its commit:
 // height, block hash, QC and the encoded block that carries it.
 //
-// A set anchored to a block this validator has not committed yet (it lags the validator the node
-// took its anchor from) is not refused: the request waits up to `anchorWaitMs` for the local
-// chain to reach that height, then answers UNAVAILABLE — retryable, so a caller rotating over
-// validators (TrustChain) asks another one. The vote-time check (app/validity.ts) still refuses
+// A set refused only because it is anchored to a block this validator has not committed yet (it
+// lags the validator the node took its anchor from) is not refused for good: the request waits up
+// to `anchorWaitMs` for the local chain to reach that height and is verified again, or answers
+// UNAVAILABLE — retryable, so a caller rotating over validators (TrustChain) asks another one. The vote-time check (app/validity.ts) still refuses
 // such a set: a vote is decided on this validator's chain as it is.
 import { systemClock, type Clock } from '@stoq/core';
 import { hypermesh as proto } from '@stoq/protos';
 import { RpcError, Status, type RpcServer } from '@stoq/rpc';
 import { qcMessage } from './consensus-service';
 import { bodyProblem, operationIdProblem, type Operation, type OperationBody } from './operations';
-import type { ProofVerifier } from './proofs/proof-verifier';
+import type { ProofVerdict, ProofVerifier } from './proofs/proof-verifier';
 import { verifyValidation } from './app/validity';
 import type { ValidatorStore } from './store/validator-store';
 import { committedOrThrow } from './submit-outcome';
@@ -91,14 +91,19 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
   if (committedAt !== null) throw new RpcError(Status.ALREADY_EXISTS, `request ${requestId} was committed at height ${committedAt} with another request`);
   if (earlier) op = earlier;
   else {
-    const anchored = d.verifier?.anchorHeight(body.proofSet);
-    if (anchored !== undefined && anchored > d.validator.status().committedHeight) {
+    const verifyNow = (): ProofVerdict => {
+      const s = d.validator.status();
+      const v = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h), lastSequence: (n) => d.store.lastSequence(n) });
+      if (v === null) throw new Error('unreachable: a validation body has a verdict');
+      return v;
+    };
+    let verdict = verifyNow();
+    if (!verdict.valid && verdict.anchorAhead !== undefined) {
+      const anchored = verdict.anchorAhead;
       const reached = await committedHeightReached(d.validator, anchored, d.anchorWaitMs ?? DEFAULT_ANCHOR_WAIT_MS, d.clock ?? systemClock, signal);
       if (!reached) throw new RpcError(Status.UNAVAILABLE, `the proofs are anchored to block ${anchored}, which this validator has not committed yet (its committed height is ${d.validator.status().committedHeight}): retry, or ask another validator`);
+      verdict = verifyNow();
     }
-    const s = d.validator.status();
-    const verdict = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h), lastSequence: (n) => d.store.lastSequence(n) });
-    if (verdict === null) throw new Error('unreachable: a validation body has a verdict');
     if (!verdict.valid) {
       if (verdict.code === 'NOT_CONFIGURED') throw new RpcError(Status.FAILED_PRECONDITION, verdict.detail);
       throw new RpcError(Status.PERMISSION_DENIED, `four-proof set refused: ${verdict.detail}`, { 'four-proof-code': verdict.code, 'four-proof-field': verdict.field });

@@ -1,9 +1,12 @@
 // ProofVerifier remembers the sets it verified (proofs/verified-sets.ts): a remembered set gets
 // the verdict a full verification would give at that moment and on that chain (compared, field by
 // field, over the clock and chain conditions that can change), bytes or bindings it did not verify
-// are verified in full, refusals are not remembered, and the memory is bounded.
+// are verified in full, refusals are not remembered, and the memory is bounded. Applying a
+// committed validation with what it remembers gives the results and state decoding gives.
 import { nativeFalcon } from '@stoq/core';
-import { certificateKeyBinding, certificateRequestContext, DEFAULT_PARAMS, encodeFourProofSet, generateFourProofSet, signStakeAttestationWith, type BlockAnchor, type FourProofSet, type OperationContext, type PoStakeProof } from '@stoq/four-proof';
+import { certificateKeyBinding, certificateRequestContext, decodeFourProofSet, DEFAULT_PARAMS, encodeFourProofSet, generateFourProofSet, signStakeAttestationWith, type BlockAnchor, type FourProofSet, type OperationContext, type PoStakeProof } from '@stoq/four-proof';
+import { applyOperation, type AppState, type KnownSet, type OperationResult, type ValidationBody } from '../src/app/apply';
+import type { Operation } from '../src/operations';
 import { ProofVerifier, type ChainView } from '../src/proofs/proof-verifier';
 import { verifiedSetKey, VerifiedSets, type VerifiedSet } from '../src/proofs/verified-sets';
 import { caesarKeys, LEDGER_KEY, NODE_ID, nodePlot, stake } from './service-harness';
@@ -120,7 +123,7 @@ test('refusals are not remembered: a set refused for the moment verifies later, 
   const v = newVerifier();
   const set = encodeFourProofSet(makeSet());
   // The anchor is not committed here yet (ordering at height 10), then it is.
-  expect(v.verifyCertificateRequest({ keyBinding: KEYS, proofSet: set }, T0, chain({ height: 10 }))).toMatchObject({ valid: false, code: 'STALE', field: 'time.anchor' });
+  expect(v.verifyCertificateRequest({ keyBinding: KEYS, proofSet: set }, T0, chain({ height: 10 }))).toMatchObject({ valid: false, code: 'STALE', field: 'time.anchor', anchorAhead: 10 });
   expect(v.verifyCertificateRequest({ keyBinding: KEYS, proofSet: set }, T0, chain())).toMatchObject({ valid: true });
   expect(v.counters).toEqual({ verified: 2, remembered: 0 });
   const forged = encodeFourProofSet(generateFourProofSet({ context: certificateRequestContext(KEYS, NODE_ID), plot: nodePlot(), ipv6Address: '2001:db8::42', stake: stake({ secretKey: nativeFalcon.keypair().secretKey }), now: T0, sequence: 5n, anchor: ANCHOR }));
@@ -153,4 +156,45 @@ test('VerifiedSets holds at most its capacity, whatever is added', () => {
   expect(s.get('k9999')).toBe(facts);
   expect(s.get('k9899')).toBeUndefined();
   expect(() => new VerifiedSets(0)).toThrow(RangeError);
+});
+
+describe('applying a committed validation with the sets this validator decoded (knownSet)', () => {
+  class Sequences implements AppState {
+    readonly sequences = new Map<string, bigint>();
+    lastSequence = (n: Uint8Array): bigint | undefined => this.sequences.get(Buffer.from(n).toString('hex'));
+    putSequence = (n: Uint8Array, s: bigint): void => void this.sequences.set(Buffer.from(n).toString('hex'), s);
+    getAsset = (): undefined => undefined;
+    putAsset = (): void => undefined;
+  }
+  const validation = (requestId: string, proofSet: Uint8Array, keyBinding = KEYS): Operation => ({ operationId: requestId, body: { kind: 'certificate.validate', csrHash: new Uint8Array(32), keyBinding, proofHash: new Uint8Array(32), proofSet } });
+
+  test('gives what decoding gives, and the same results and state as a validator that decodes', () => {
+    const v = newVerifier();
+    const sets = [11n, 12n, 11n].map((sequence) => encodeFourProofSet(makeSet({ sequence })));
+    for (const s of sets.slice(0, 2)) expect(v.verifyCertificateRequest({ keyBinding: KEYS, proofSet: s }, T0, chain())).toMatchObject({ valid: true });
+    const d = decodeFourProofSet(sets[0]!);
+    expect(v.knownSet(validation('a', sets[0]!).body as ValidationBody)).toEqual({ nodeId: d.context.nodeId, sequence: d.time.sequence });
+    // Not verified here (another binding, other bytes): nothing known.
+    expect(v.knownSet(validation('a', sets[0]!, OTHER_KEYS).body as ValidationBody)).toBeUndefined();
+    expect(v.knownSet(validation('a', new Uint8Array([1, 2, 3])).body as ValidationBody)).toBeUndefined();
+    // The same committed operations: applied, applied, a replay of sequence 11 (STALE), and bytes that are no set.
+    const ops = [validation('a', sets[0]!), validation('b', sets[1]!), validation('c', sets[2]!), validation('d', new Uint8Array([1, 2, 3]))];
+    const run = (known?: KnownSet): { results: OperationResult[]; sequences: Map<string, bigint> } => {
+      const state = new Sequences();
+      return { results: ops.map((op, i) => applyOperation(state, op, 20 + i, known)), sequences: state.sequences };
+    };
+    const withKnown = run((b) => v.knownSet(b));
+    const decoding = run();
+    expect(withKnown).toEqual(decoding);
+    expect(decoding.results.map((r) => r.outcome)).toEqual(['applied', 'applied', 'refused', 'refused']);
+  });
+
+  test('nothing is known for a set beyond the default size limit, which applying must refuse as every validator does', () => {
+    const v = newVerifier();
+    const big = new Uint8Array(DEFAULT_PARAMS.maxEncodedBytes + 1);
+    const body = validation('big', big).body as ValidationBody;
+    v.verified.add(verifiedSetKey({ kind: 'certificate', keyBinding: KEYS }, big), { proofHash: new Uint8Array(32), nodeId: NODE_ID, sequence: 1n, timestampMs: T0, stakeIssuedAtMs: T0, stakeExpiresAtMs: T0 + 1, anchor: undefined });
+    expect(v.knownSet(body)).toBeUndefined();
+    expect(applyOperation(new Sequences(), validation('big', big), 1, (b) => v.knownSet(b))).toMatchObject({ outcome: 'refused', code: 'STALE', field: 'FourProofSet' });
+  });
 });

@@ -72,6 +72,7 @@ export async function startServiceCluster(o: { config?: Partial<ProofVerifierCon
   for (let id = 0; id < N; id++) {
     const { store, restored } = ValidatorStore.open(join(dir, `v${id}`), genesis.validatorSet, { chainId: 'svc', genesisSha256: genesis.sha256, validatorId: id });
     stores.push(store);
+    store.useKnownSets((b) => verifiers[id]!.knownSet(b));
     const check = o.checks?.[id];
     validators.push(
       new Validator({

@@ -5,7 +5,16 @@
 // by the state (an asset id taken, a transfer by someone who is not the owner), and that outcome
 // is itself part of the replicated state.
 import { decodeFourProofSet, FourProofError } from '@stoq/four-proof';
-import type { AssetKind, Operation } from '../operations';
+import type { AssetKind, Operation, OperationBody } from '../operations';
+
+export type ValidationBody = Extract<OperationBody, { kind: 'certificate.validate' | 'proofs.validate' }>;
+
+/**
+ * The node id and PoTime sequence of a validation's set if this validator already decoded it
+ * (ProofVerifier.knownSet), else undefined. Only ever what decodeFourProofSet gives for the same
+ * bytes, so applying stays a function of the block: it saves a decode, it decides nothing.
+ */
+export type KnownSet = (body: ValidationBody) => { nodeId: Uint8Array; sequence: bigint } | undefined;
 
 export interface AssetRecord {
   assetId: string;
@@ -36,17 +45,18 @@ export interface AppState {
  * `lastSequence`), so one set is validated once. Validators already refuse a stale sequence
  * before voting; two validations of one node ordered before either was applied are settled here.
  */
-function applyValidation(state: AppState, proofSet: Uint8Array): OperationResult {
-  let nodeId: Uint8Array;
-  let sequence: bigint;
-  try {
-    const set = decodeFourProofSet(proofSet);
-    nodeId = set.context.nodeId;
-    sequence = set.time.sequence;
-  } catch (err) {
-    // Not reached for a set that passed the validity check; deterministic either way.
-    if (err instanceof FourProofError) return { outcome: 'refused', code: 'STALE', field: err.field, detail: err.message };
-    throw err;
+function applyValidation(state: AppState, body: ValidationBody, known: KnownSet | undefined): OperationResult {
+  let { nodeId, sequence } = known?.(body) ?? { nodeId: undefined, sequence: undefined };
+  if (nodeId === undefined || sequence === undefined) {
+    try {
+      const set = decodeFourProofSet(body.proofSet);
+      nodeId = set.context.nodeId;
+      sequence = set.time.sequence;
+    } catch (err) {
+      // Not reached for a set that passed the validity check; deterministic either way.
+      if (err instanceof FourProofError) return { outcome: 'refused', code: 'STALE', field: err.field, detail: err.message };
+      throw err;
+    }
   }
   const last = state.lastSequence(nodeId);
   if (last !== undefined && sequence <= last) return { outcome: 'refused', code: 'STALE', field: 'time.sequence', detail: `STALE at time.sequence: sequence ${sequence} is not above ${last}, the node's last validated sequence` };
@@ -55,7 +65,7 @@ function applyValidation(state: AppState, proofSet: Uint8Array): OperationResult
 }
 
 /** Applies one committed operation (the first commit of its id) at `height`. */
-export function applyOperation(state: AppState, op: Operation, height: number): OperationResult {
+export function applyOperation(state: AppState, op: Operation, height: number, known?: KnownSet): OperationResult {
   const b = op.body;
   switch (b.kind) {
     case 'opaque':
@@ -63,7 +73,7 @@ export function applyOperation(state: AppState, op: Operation, height: number): 
     case 'certificate.validate':
     case 'proofs.validate':
       // The verdict is the block and its QC; the state only remembers the node's sequence.
-      return applyValidation(state, b.proofSet);
+      return applyValidation(state, b, known);
     case 'asset.register': {
       const existing = state.getAsset(b.assetId);
       if (existing) return { outcome: 'refused', code: 'ALREADY_EXISTS', detail: `asset ${b.assetId} was registered at height ${existing.createdHeight} (owner ${existing.owner})` };

@@ -9,6 +9,7 @@
 import {
   checkCertificateRequestContext,
   decodeFourProofSet,
+  DEFAULT_PARAMS,
   FourProofError,
   resolveParams,
   verifyFourProofSet,
@@ -17,6 +18,7 @@ import {
   type FourProofSet,
   type LedgerPublicKey,
 } from '@stoq/four-proof';
+import type { ValidationBody } from '../app/apply';
 import { verifiedSetKey, VerifiedSets, type SetBinding, type VerifiedSet } from './verified-sets';
 
 export interface ProofVerifierConfig {
@@ -43,8 +45,12 @@ export interface ChainView {
 
 export type ProofVerdict =
   | { valid: true; proofHash: Uint8Array; sequence: bigint }
-  /** code and field are FourProofError's (e.g. POSPACE_INVALID at space.openings[3].block). */
-  | { valid: false; code: string; field: string; detail: string };
+  /**
+   * code and field are FourProofError's (e.g. POSPACE_INVALID at space.openings[3].block).
+   * anchorAhead: refused because PoTime is anchored to this height, not committed here yet
+   * (another validator may have it; this one may reach it soon).
+   */
+  | { valid: false; code: string; field: string; detail: string; anchorAhead?: number };
 
 export interface CertificateRequestProofs {
   /** SHA-256 binding of the CSR's TLS SPKI and FALCON key (certificateKeyBinding). */
@@ -74,17 +80,15 @@ export class ProofVerifier {
   }
 
   /**
-   * The height the set's PoTime is anchored to, if it decodes and is anchored (else undefined).
-   * Lets the receiving validator tell "not committed here yet" (another validator may have it)
-   * from a bad anchor before it answers.
+   * The node id and sequence of a validation's set this verifier verified (app/apply.ts KnownSet).
+   * Only for sets within the library's default size limit, the one applying decodes with: a
+   * longer set must be refused there exactly as on a validator that never saw it.
    */
-  anchorHeight(proofSet: Uint8Array): number | undefined {
-    try {
-      const h = decodeFourProofSet(proofSet, { maxBytes: this.params.maxEncodedBytes }).time.anchor?.height;
-      return h === undefined || h > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(h);
-    } catch {
-      return undefined;
-    }
+  knownSet(body: ValidationBody): { nodeId: Uint8Array; sequence: bigint } | undefined {
+    if (body.proofSet.length > DEFAULT_PARAMS.maxEncodedBytes) return undefined;
+    const binding: SetBinding = body.kind === 'certificate.validate' ? { kind: 'certificate', keyBinding: body.keyBinding } : { kind: 'operation', operation: body.operation, assetId: body.assetId, nodeId: body.nodeId };
+    const v = this.verified.get(verifiedSetKey(binding, body.proofSet));
+    return v && { nodeId: v.nodeId, sequence: v.sequence };
   }
 
   /** A set earned for a certificate request: bound to exactly these keys (checkCertificateRequestContext). */
@@ -110,6 +114,7 @@ export class ProofVerifier {
       return this.recheck(known, now, chain);
     }
     this.counters.verified++;
+    let anchorAhead: number | undefined;
     try {
       const set = decodeFourProofSet(bytes, { maxBytes: this.params.maxEncodedBytes });
       checkContext(set);
@@ -119,13 +124,20 @@ export class ProofVerifier {
         now,
         ...(lastSequence !== undefined ? { lastSequence } : {}),
         ...(this.config.params ? { params: this.config.params } : {}),
-        ...(this.config.maxAnchorAgeBlocks > 0 ? { checkAnchor: (a: BlockAnchor | undefined) => this.anchorProblem(a, chain) } : {}),
+        ...(this.config.maxAnchorAgeBlocks > 0
+          ? {
+              checkAnchor: (a: BlockAnchor | undefined) => {
+                anchorAhead = aheadOf(a, chain);
+                return this.anchorProblem(a, chain);
+              },
+            }
+          : {}),
       });
       const a = set.stake.attestation;
       this.verified.add(key, { proofHash: ok.proofHash, nodeId: set.context.nodeId, sequence: ok.sequence, timestampMs: set.time.timestampMs, stakeIssuedAtMs: a.issuedAtMs, stakeExpiresAtMs: a.expiresAtMs, anchor: set.time.anchor });
       return { valid: true, proofHash: ok.proofHash, sequence: ok.sequence };
     } catch (err) {
-      if (err instanceof FourProofError) return refusal(err);
+      if (err instanceof FourProofError) return refusal(err, anchorAhead);
       throw err;
     }
   }
@@ -146,7 +158,7 @@ export class ProofVerifier {
     if (last !== undefined && v.sequence <= last) return refusal(new FourProofError('STALE', 'time.sequence', `sequence ${v.sequence} is not greater than the last seen ${last}`));
     if (this.config.maxAnchorAgeBlocks > 0) {
       const problem = this.anchorProblem(v.anchor, chain);
-      if (problem !== null) return refusal(new FourProofError('STALE', 'time.anchor', problem));
+      if (problem !== null) return refusal(new FourProofError('STALE', 'time.anchor', problem), aheadOf(v.anchor, chain));
     }
     return { valid: true, proofHash: v.proofHash, sequence: v.sequence };
   }
@@ -164,6 +176,11 @@ export class ProofVerifier {
   }
 }
 
-function refusal(err: FourProofError): ProofVerdict {
-  return { valid: false, code: err.code, field: err.field, detail: err.message };
+function refusal(err: FourProofError, anchorAhead?: number): ProofVerdict {
+  return { valid: false, code: err.code, field: err.field, detail: err.message, ...(anchorAhead !== undefined ? { anchorAhead } : {}) };
+}
+
+/** The anchor's height if it is above this validator's committed chain (and a safe integer), else undefined. */
+function aheadOf(a: BlockAnchor | undefined, chain: ChainView): number | undefined {
+  return a !== undefined && a.height >= BigInt(chain.height) && a.height <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(a.height) : undefined;
 }

@@ -54,7 +54,7 @@ import {
   type SafetyState,
   type ValidatorSet,
 } from '@stoq/consensus';
-import { applyOperation, type AssetRecord, type OperationResult } from '../app/apply';
+import { applyOperation, type AssetRecord, type KnownSet, type OperationResult } from '../app/apply';
 import { decodeOperation, type Operation } from '../operations';
 import { HyperMeshError } from '../errors';
 import { AppTables, type AssetQuery } from './app-tables';
@@ -130,6 +130,8 @@ export class ValidatorStore {
   private oldest: number;
   /** The newest block's record: every submitter of that block is answered with it. */
   private lastRecord: { height: number; record: Buffer } | null = null;
+  /** Sets the validity check already decoded (useKnownSets): applying their validations skips a decode. */
+  private knownSet: KnownSet | undefined;
   /** The WAL file, opened at the first persist. */
   private walFd: number | null = null;
   private latest: SnapshotInfo | null;
@@ -176,7 +178,7 @@ export class ValidatorStore {
       for (const op of operations) {
         if (this.stmt.putOperation.run(op.operationId, c.block.height).changes !== 1) continue;
         fresh.push(op.operationId);
-        if (op.body.kind !== 'opaque') this.app.recordResult(op.operationId, applyOperation(this.app, op, c.block.height));
+        if (op.body.kind !== 'opaque') this.app.recordResult(op.operationId, applyOperation(this.app, op, c.block.height, this.knownSet));
       }
       return fresh;
     });
@@ -533,6 +535,11 @@ export class ValidatorStore {
     if (!Number.isSafeInteger(height) || height < 1) return null;
     const r = this.stmt.getBlock.get(height) ?? this.getAuditBlock.get(height);
     return r ? new Uint8Array(r.record) : null;
+  }
+
+  /** Lets commits read a validation's node id and sequence from sets already decoded (app/apply.ts KnownSet). */
+  useKnownSets(known: KnownSet): void {
+    this.knownSet = known;
   }
 
   /** Height of the block that committed `operationId`, or null. */
