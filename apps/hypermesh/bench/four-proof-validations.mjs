@@ -222,12 +222,22 @@ async function main() {
     }
     log(`checked: ${answers.length} answers, ${blocks.size} blocks (${(answers.length / blocks.size).toFixed(1)} validations per block), every QC verifies and every block carries its requests`);
 
+    // Full verifications per validation across the cluster (hypermesh_four_proof_checks_total):
+    // each validator verifies each set itself, once.
+    const checks = { verified: 0, remembered: 0 };
+    for (const t of targets) {
+      const m = await rpc.call(rpcLib.metricsMethod('hypermesh'), {}, { timeoutMs: 10_000, target: t });
+      for (const x of m.serviceMetrics ?? []) if (x.name === 'hypermesh_four_proof_checks_total') checks[x.labels.path] += Number(x.value);
+    }
+    log(`four-proof checks in the 4 validators: ${(checks.verified / sets.length).toFixed(2)} full verifications and ${(checks.remembered / sets.length).toFixed(2)} remembered per validation`);
+
     const extra = { validators: 4, count: sets.length, inFlight: opts.inFlight, loadavg1: round(loadavg()[0]) };
     emit('four_proof_validations_committed', 'validations/s', result.rate, extra);
     emit('four_proof_validation_latency_p50', 'ms', result.p50, extra);
     emit('four_proof_validation_latency_p99', 'ms', result.p99, extra);
     emit('four_proof_validation_cpu_validators', 'ms/validation', perValidation.validators, extra);
     emit('four_proof_validation_cpu_client', 'ms/validation', perValidation.client, extra);
+    emit('four_proof_verifications_per_validation', 'verifications', checks.verified / sets.length, extra);
     emit('four_proof_set_generation', 'sets/s', sets.length / genS, { workers: opts.workers, timed: false });
   } catch (err) {
     log(`logs kept in ${dir}`);

@@ -2,6 +2,7 @@
 import type { ServiceMetricSample } from '@stoq/rpc';
 import type { LoadedGenesis } from './genesis';
 import type { ValidatorNetwork } from './network/validator-network';
+import type { ProofVerifier } from './proofs/proof-verifier';
 import type { ValidatorStore } from './store/validator-store';
 import type { Validator } from './validator';
 
@@ -31,4 +32,14 @@ export function consensusMetrics(validator: Validator, network: ValidatorNetwork
     }
     return out;
   };
+}
+
+/** Four-proof sets verified in full or answered from the sets this validator verified before. */
+export function proofVerifierMetrics(verifier: ProofVerifier): () => ServiceMetricSample[] {
+  const help = 'Four-proof set checks since the process started: verified in full (including refusals), or remembered (verified before here; clock and chain rules checked again).';
+  return () => [
+    { name: 'hypermesh_four_proof_checks_total', help, type: 'counter', labels: { path: 'verified' }, value: verifier.counters.verified },
+    { name: 'hypermesh_four_proof_checks_total', help, type: 'counter', labels: { path: 'remembered' }, value: verifier.counters.remembered },
+    { name: 'hypermesh_four_proof_sets_remembered', help: 'Sets this validator remembers as verified (bounded).', type: 'gauge', value: verifier.verified.size },
+  ];
 }

@@ -8,7 +8,7 @@ import { dnsServerOf, runService, type RunningService } from '@stoq/service';
 import { operationValidity } from './app/validity';
 import { addAssetMethods } from './assets-service';
 import { addConsensusMethods } from './consensus-service';
-import { consensusMetrics } from './consensus-metrics';
+import { consensusMetrics, proofVerifierMetrics } from './consensus-metrics';
 import { loadGenesis, selfInGenesis } from './genesis';
 import { ValidatorDirectory } from './network/validator-directory';
 import { ValidatorNetwork } from './network/validator-network';
@@ -161,6 +161,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       addValidationMethods(ctx.rpc, { validator: v, store, verifier, wallClock });
       addAssetMethods(ctx.rpc, { validator: v, store });
       ctx.rpc.addMetricSource(consensusMetrics(v, network, genesis, store));
+      if (verifier) ctx.rpc.addMetricSource(proofVerifierMetrics(verifier));
       if (rewards) ctx.rpc.addMetricSource(caesarReportMetrics(rewards, store.reporting));
       ctx.logger.info({ validator: self.id, chainId: genesis.chainId, committedHeight: store.committedHeight, oldestBlock: store.oldestHeight, snapshot: store.latestSnapshot()?.height ?? null, restored: restored !== undefined }, 'validator state opened');
       return {
