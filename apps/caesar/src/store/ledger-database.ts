@@ -36,9 +36,9 @@
 //
 // Opening refuses, with a typed LedgerError and without changing the file: a file that is not
 // SQLite or not a Caesar ledger (STORE_FOREIGN), another ledger than `expectedLedgerId`
-// (STORE_FOREIGN), a schema version other than 1 (migrated) and 2 (STORE_VERSION), a file failing SQLite's quick_check or
-// whose rows contradict each other or the invariants (STORE_DAMAGED), a ledger another process has
-// open (STORE_LOCKED). Nothing is ever created over an existing file that is not an empty database.
+// (STORE_FOREIGN), a schema version other than 1 (migrated) and 2 (STORE_VERSION), a file
+// failing SQLite's quick_check or whose rows contradict each other or the invariants
+// (STORE_DAMAGED), a ledger another process has open (STORE_LOCKED). Nothing is ever created over an existing file that is not an empty database.
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
@@ -101,7 +101,7 @@ CREATE TABLE account_balances (
 ) STRICT, WITHOUT ROWID;
 `;
 
-/** What version 1 had instead of transfer_log and pending_resolutions (see migrateFromV1). */
+/** The tables version 2 has in place of version 1's `transfers` (migrateFromV1 creates them). */
 const V2_TABLES = SCHEMA.slice(SCHEMA.indexOf('CREATE TABLE transfer_log'), SCHEMA.indexOf('CREATE TABLE account_balances'));
 
 export interface LedgerDatabaseOptions {
@@ -127,7 +127,6 @@ export class LedgerDatabase {
   private readonly writeTx: (groups: readonly LedgerChanges[], checkpoint: boolean) => void;
   /** Parameter buffers reused by every write (better-sqlite3 copies a BLOB when binding it). */
   private readonly scratch = Array.from({ length: 6 }, () => Buffer.alloc(16));
-  /** Latest state of every account changed since the last balance checkpoint. */
   /**
    * Ids of the accounts changed since the last balance checkpoint. Their balances are read from
    * the core when the checkpoint is written (the core then holds exactly the state being
@@ -282,7 +281,9 @@ export class LedgerDatabase {
     for (const r of this.stmts.allResolutions.iterate() as Iterable<Row>) {
       const id = bytesU128(r.pending_id, 'pending_resolutions.pending_id');
       if (statuses.has(id)) throw new LedgerError('STORE_DAMAGED', `pending transfer ${id} is resolved twice in pending_resolutions; the ledger database is damaged`);
-      statuses.set(id, STATUS_NAME[Number(intColumn(r.status, 'pending_resolutions.status', 4n))]!);
+      const status = Number(intColumn(r.status, 'pending_resolutions.status', 4n));
+      if (status < 2) throw new LedgerError('STORE_DAMAGED', `pending_resolutions gives transfer ${id} status ${status}, not posted, voided or expired; the ledger database is damaged`);
+      statuses.set(id, STATUS_NAME[status]!);
       if (r.resolved_at !== null) resolvedAt.set(id, intColumn(r.resolved_at, 'pending_resolutions.resolved_at', U64_MAX));
     }
     const resolutions = statuses.size;
