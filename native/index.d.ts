@@ -128,8 +128,17 @@ export declare class QuicEndpoint {
   stats(): EndpointStats
   /** Closes every connection with `code`/`reason` and stops accepting (accept() yields null). */
   close(code: number, reason: string): void
-  /** Resolves once every connection has been closed cleanly (or timed out). */
-  waitIdle(): Promise<void>
+  /**
+   * Resolves with true once every connection has finished its closing or draining period, or
+   * with false once `timeoutMs` has passed first (absent: however long it takes).
+   *
+   * The bound exists because the draining period is not always short: a connection whose
+   * client closed it during the handshake, before this endpoint accepted it, has been seen to
+   * stay in quinn's connection set until its idle timeout (30 s by default) even after
+   * `close()`. Waiting is optional (RFC 9000 §10.2: an endpoint that closes its socket may end
+   * the closing and draining periods early); the CONNECTION_CLOSE frames went out on `close()`.
+   */
+  waitIdle(timeoutMs?: number | undefined | null): Promise<Coded<boolean>>
 }
 
 /** A sandboxed, metered WebAssembly engine (wasmtime) with its own worker threads. */

@@ -427,11 +427,28 @@ impl QuicEndpoint {
         Ok(())
     }
 
-    /// Resolves once every connection has been closed cleanly (or timed out).
+    /// Resolves with true once every connection has finished its closing or draining period, or
+    /// with false once `timeoutMs` has passed first (absent: however long it takes).
+    ///
+    /// The bound exists because the draining period is not always short: a connection whose
+    /// client closed it during the handshake, before this endpoint accepted it, has been seen to
+    /// stay in quinn's connection set until its idle timeout (30 s by default) even after
+    /// `close()`. Waiting is optional (RFC 9000 §10.2: an endpoint that closes its socket may end
+    /// the closing and draining periods early); the CONNECTION_CLOSE frames went out on `close()`.
     #[napi]
-    pub async fn wait_idle(&self) -> napi::Result<()> {
-        self.inner.endpoint.wait_idle().await;
-        Ok(())
+    pub async fn wait_idle(&self, timeout_ms: Option<f64>) -> napi::Result<Coded<bool>> {
+        let bound = match timeout_ms.map(|_| opt_integer("timeoutMs", timeout_ms, 0, 0, 24 * 3600 * 1000)).transpose() {
+            Ok(ms) => ms.map(Duration::from_millis),
+            Err(e) => return Ok(Coded(Err(e))),
+        };
+        let idle = self.inner.endpoint.wait_idle();
+        Ok(Coded(Ok(match bound {
+            None => {
+                idle.await;
+                true
+            }
+            Some(d) => tokio::time::timeout(d, idle).await.is_ok(),
+        })))
     }
 }
 

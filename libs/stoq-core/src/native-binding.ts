@@ -97,7 +97,8 @@ export interface NativeEndpoint {
   rebind(addr: string): void;
   stats(): NativeEndpointStats;
   close(code: number, reason: string): void;
-  waitIdle(): Promise<void>;
+  /** true once idle; false if `timeoutMs` passed first. */
+  waitIdle(timeoutMs?: number): Promise<boolean>;
 }
 
 export interface NativeEcdsaSigner {

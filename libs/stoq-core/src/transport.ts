@@ -68,6 +68,12 @@ export interface StoqTransportOptions {
   bind?: Ipv6Endpoint;
   /** Accept incoming connections (server role). A transport can always dial out. */
   listen?: boolean;
+  /**
+   * How long `close()` waits for its connections' closing and draining periods (3 PTOs each:
+   * at most about 3 s for a handshake with no RTT sample yet) before it stops waiting.
+   * Default 3000.
+   */
+  closeDrainMs?: number;
   /** Refuse any TLS key exchange other than X25519MLKEM768. */
   requirePqKex?: boolean;
   /** Accept (server) or allow (client) 0-RTT early data on resumed connections. */
@@ -141,6 +147,8 @@ export interface StoqTransportEvents {
 const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 const VERIFIED_CHAIN_CACHE = 1024;
 const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** See `StoqTransportOptions.closeDrainMs`. */
+const DEFAULT_CLOSE_DRAIN_MS = 3000;
 /** Refusals of one kind are logged at most once per this interval, with the count since. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 const DEFAULT_SEND_WINDOW = 8 * 1024 * 1024;
@@ -338,13 +346,24 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
     return closed;
   }
 
-  /** Close every connection and the endpoint; resolves once the peers were told. */
+  /**
+   * Close every connection and the endpoint; resolves once their closing periods are over, or
+   * after `closeDrainMs`. The peers were told at once (CONNECTION_CLOSE); the wait only lets a
+   * lost close frame be sent again. It is bounded because one connection can keep the endpoint
+   * busy until its idle timeout: a client that gave up during the handshake, before this endpoint
+   * accepted it (a monitor's scrape of a just-restarted service, stopped in the same second),
+   * made a clean stop end by SIGKILL. RFC 9000 §10.2 lets an endpoint that closes its socket
+   * end those periods early.
+   */
   async close(code = 0, reason = 'transport closed'): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     this.incoming.end();
     this.endpoint.close(code, reason);
-    await this.endpoint.waitIdle();
+    const drainMs = this.opts.closeDrainMs ?? DEFAULT_CLOSE_DRAIN_MS;
+    if (!(await this.endpoint.waitIdle(drainMs))) {
+      this.log.warn({ drainMs }, 'closed without waiting longer for connections still closing or draining');
+    }
   }
 
   private get maxMessageBytes(): number {

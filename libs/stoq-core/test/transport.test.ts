@@ -385,3 +385,29 @@ describe('0-RTT and migration', () => {
     expect(Buffer.from((await s2.receiveMessage())!).toString()).toBe('new stream after migration');
   });
 });
+
+describe('close', () => {
+  test('tells the peers at once and waits for the closing period to end', async () => {
+    const ca = await fx.ca();
+    const logs = captureLogs();
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'), { logger: logs.logger });
+    const client = fx.client(await fx.identity(ca, 'beta'));
+    const conn = await client.connect(server.localAddress);
+    await server.close(0, 'maintenance');
+    expect(await conn.closed).toMatchObject({ reason: 'peer', code: 0, message: 'maintenance' });
+    expect(logs.lines().filter((l) => /without waiting longer/.test(String(l.msg)))).toEqual([]);
+  });
+
+  test('stops waiting after closeDrainMs, and says so (a connection can stay until its idle timeout)', async () => {
+    const ca = await fx.ca();
+    const logs = captureLogs();
+    // 0: the wait ends at once, while the just-closed connection is in its closing period (3 PTOs).
+    const server = fx.echoServer(await fx.identity(ca, 'alpha'), { logger: logs.logger, closeDrainMs: 0 });
+    const client = fx.client(await fx.identity(ca, 'beta'));
+    const conn = await client.connect(server.localAddress);
+    await server.close();
+    expect(logs.lines().find((l) => /without waiting longer/.test(String(l.msg)))).toMatchObject({ level: 40, drainMs: 0 });
+    // The peer was told all the same.
+    expect(await conn.closed).toMatchObject({ reason: 'peer', code: 0 });
+  });
+});
