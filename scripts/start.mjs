@@ -209,8 +209,9 @@ function statusTable(dns, cliDir) {
 
 /** A new one-time join token for `service`. */
 function mintToken(service) {
-  const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`trustchain token create --service ${service} failed: ${r.stderr.trim()}`);
+  const target = service === 'admin' ? ['--admin'] : ['--service', service];
+  const r = spawnSync(process.execPath, [TRUSTCHAIN, 'token', 'create', ...target, '--ttl', '10m', '--data-dir', tcDir], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`trustchain token create ${target.join(' ')} failed: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
 
@@ -461,12 +462,18 @@ try {
   };
   const t = await launch(tcSpec);
   const { rootFingerprint, stoq, dns } = t;
-  // The CLI's own identity (service `cli`), for `stoq` commands and `@stoq/client` programs run
-  // here: enrolled with a join token on the first start, renewed by later starts when due.
+  // The client identities for `stoq` commands and `@stoq/client` programs run here, each enrolled
+  // with its own join token on the first start and renewed by later starts when due: `cli` (what
+  // they use by default) and an administrator, `admin/admin-cli` (only with --admin or
+  // { admin: true }; its token is an admin token, `trustchain token create --admin`).
+  const enrollClient = (dir, service, instance) => {
+    const token = enrolled(dir) ? [] : ['--token', mintToken(service)];
+    const r = spawnSync(process.execPath, [STOQ, 'enroll', '--trustchain', stoq, '--root-fingerprint', rootFingerprint, '--service', service, '--instance', instance, '--data-dir', dir, ...token], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`stoq enroll (${service}/${instance}) failed: ${r.stderr.trim()}`);
+  };
   const cliDir = join(home, 'cli');
-  const cliToken = enrolled(cliDir) ? [] : ['--token', mintToken('cli')];
-  const enrollment = spawnSync(process.execPath, [STOQ, 'enroll', '--trustchain', stoq, '--root-fingerprint', rootFingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', cliDir, ...cliToken], { cwd: root, encoding: 'utf8' });
-  if (enrollment.status !== 0) throw new Error(`stoq enroll (the CLI identity) failed: ${enrollment.stderr.trim()}`);
+  enrollClient(cliDir, 'cli', 'cli-1');
+  enrollClient(join(home, 'admin'), 'admin', 'admin-cli');
   const up = [['trustchain', 'trustchain-1', stoq]];
   let dashboard = null;
   // HyperMesh's genesis needs every validator's FALCON key: each enrolls first (once), then one

@@ -20,6 +20,7 @@ const CLIENT = {
   'server-name': { type: 'string' },
   'trust-root': { type: 'string' },
   identity: { type: 'string' },
+  admin: { type: 'boolean', default: false },
   dns: { type: 'string' },
   timeout: { type: 'string', default: '10000' },
   json: { type: 'boolean', default: false },
@@ -33,6 +34,7 @@ interface ClientValues {
   'server-name'?: string;
   'trust-root'?: string;
   identity?: string;
+  admin: boolean;
   dns?: string;
   verbose: boolean;
 }
@@ -97,7 +99,10 @@ export async function runMethods(argv: string[]): Promise<number> {
     if (values.service !== undefined && values.service !== positionals[0]) throw usageError(`the service is "${positionals[0]}" or --service ${values.service}, not both`);
     values.service = positionals[0];
     requireTargetOrDns(values);
-  } else requireTarget(values);
+  } else {
+    requireTarget(values);
+    requireAdminIdentity(values, false);
+  }
   return withSession(values, values.service, timeoutMs, async (session) => {
     // Without --service, ask the service the node's certificate names.
     const listing = await listMethods(session.rpc, values.service ?? session.conn.peer.service, timeoutMs);
@@ -131,14 +136,23 @@ function requireTarget(values: ClientValues): asserts values is ClientValues & {
  */
 function requireTargetOrDns(values: ClientValues): void {
   values.dns ??= process.env.STOQ_DNS || undefined;
-  if (!values.target && !values.dns) {
-    const eco = findEcosystem(process.cwd());
-    if (eco) {
-      values.dns = eco.dns;
-      if (values.identity === undefined && values['data-dir'] === undefined) values.identity = eco.cli;
-    }
+  const eco = !values.target && !values.dns ? findEcosystem(process.cwd()) : null;
+  if (eco) {
+    values.dns = eco.dns;
+    if (values.identity === undefined && values['data-dir'] === undefined) values.identity = values.admin ? eco.admin : eco.cli;
   }
   if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name, or run inside an npm start ecosystem (see --help)');
+  requireAdminIdentity(values, eco !== null);
+}
+
+/**
+ * --admin: the ecosystem's administrator identity (`.stoq/ecosystem/admin`), and nothing else
+ * that names an identity; outside an ecosystem, --identity names an administrator's directory.
+ */
+function requireAdminIdentity(values: ClientValues, inEcosystem: boolean): void {
+  if (!values.admin) return;
+  if (values['data-dir'] !== undefined || values.as !== 'cli') throw usageError('--admin uses the ecosystem\'s administrator identity; it does not go with --data-dir or --as');
+  if (!inEcosystem) throw usageError('--admin uses the administrator identity of an npm start ecosystem (.stoq/ecosystem/admin), and none was found from here (or --target/--dns were given); pass --identity DIR with an administrator\'s identity instead');
 }
 
 async function withSession(

@@ -101,6 +101,9 @@ options:
                        (_stoq._udp.<service>.hypermesh SRV); also $STOQ_DNS
   --identity DIR       call with the identity stored in DIR (a node's data dir, or TrustChain's
                        <data-dir>/admin) instead of one from the development CA
+  --admin              inside an npm start ecosystem: call as its administrator
+                       (.stoq/ecosystem/admin, enrolled with its own admin token) instead of
+                       its cli identity; only when asked, as services let it do more
   --data JSON          the request (default {}); @FILE reads a file, - reads stdin
   --timeout MS         the call's deadline, also bounds connecting (1..2147483647, default 10000)
   --json               accepted for symmetry: output is always JSON
@@ -111,7 +114,8 @@ examples:
   stoq call node/echo_stream --target '[::1]:4433' --data '{"text":"tick","count":3}'
   stoq call node/echo --target '[::1]:4433' --data @request.json
   stoq call node/set_serving --as admin --target '[::1]:4433' --data '{"serving":false}'
-  stoq call trustchain/list_certificates --dns '[::1]:5354' --identity .trustchain/admin`,
+  stoq call trustchain/list_certificates --dns '[::1]:5354' --identity .trustchain/admin
+  stoq call trustchain/list_certificates --admin      (inside an npm start ecosystem)`,
 
   methods: `usage: stoq methods --target <[ipv6]:port> [options]
 
@@ -120,6 +124,7 @@ Lists a service's methods with kinds, types and who may call them.
 options:
   --target ADDR        the node, "[ipv6]:port" (required)
   --service NAME       the service to list (default: the one the node's certificate names)
+  --admin              inside an npm start ecosystem: as its administrator (see stoq call --help)
   --timeout MS         deadline (1..2147483647, default 10000)
   --json               the raw listing as JSON
 ${CLIENT_OPTIONS}

@@ -34,7 +34,7 @@ export interface ConnectOptions {
   dns?: string;
   /** A directory holding an identity TrustChain issued (`identity/cert.pem` …); default `$STOQ_IDENTITY`, else the ecosystem's CLI identity (`.stoq/ecosystem/cli`, enrolled by the launcher). */
   identity?: string;
-  /** Use the ecosystem's TrustChain administrator identity instead (only when asked: it may do what clients may not). */
+  /** Use the ecosystem's administrator identity instead (`.stoq/ecosystem/admin`, enrolled by the launcher with its own admin token; only when asked: it may do what clients may not). */
   admin?: boolean;
   /** Where to look for `.stoq/ecosystem` (and up from there); default the current directory. */
   from?: string;
@@ -65,7 +65,7 @@ export function findEcosystem(from: string): Ecosystem | null {
     const serveJson = join(eco, 'trustchain', 'serve.json');
     if (existsSync(serveJson)) {
       const info = JSON.parse(readFileSync(serveJson, 'utf8')) as { dns?: unknown };
-      if (typeof info.dns === 'string') return { dir: eco, dns: info.dns, cli: join(eco, 'cli'), admin: join(eco, 'trustchain', 'admin') };
+      if (typeof info.dns === 'string') return { dir: eco, dns: info.dns, cli: join(eco, 'cli'), admin: join(eco, 'admin') };
     }
     if (dirname(dir) === dir) return null;
   }
