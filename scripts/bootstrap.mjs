@@ -59,18 +59,66 @@ async function nxBuild() {
   });
   let replaying = false;
   const cached = [];
+  const progress = buildProgress();
   createInterface({ input: child.stdout }).on('line', (line) => {
     const plain = line.replace(ANSI, '');
+    const total = /Running target build for (\d+) projects?/.exec(plain);
+    if (total) progress.total = Number(total[1]);
     const task = /^> nx run (\S+)/.exec(plain);
     if (task) {
+      progress.done++; // static output: a task's header comes when it has finished
       replaying = CACHED.test(plain);
       if (replaying) cached.push(task[1]);
     } else if (/^\s*NX\s/.test(plain)) replaying = false; // Nx's summary
-    if (!replaying) process.stdout.write(`${line}\n`);
+    if (!replaying) progress.print(`${line}\n`);
   });
   const [code, signal] = await new Promise((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  progress.stop();
   if (cached.length > 0) process.stderr.write(`stoq: up to date, not rebuilt: ${cached.join(', ')}\n`);
   return code ?? (signal ? 1 : 0);
+}
+
+/**
+ * Progress while Nx builds: its static output shows a task only once it has finished, so the
+ * first build (minutes of Rust) would otherwise be silent. On a terminal, a spinner line on
+ * stderr (tasks done, elapsed); elsewhere a plain line every 30 s.
+ */
+function buildProgress() {
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let frame = 0;
+  let shown = false;
+  const state = { total: 0, done: 0 };
+  const elapsed = () => {
+    const s = Math.round((Date.now() - started) / 1000);
+    return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  };
+  const status = () => `stoq: building ${state.total ? `${state.done} of ${state.total} packages done` : '…'}, ${elapsed()}`;
+  const clear = () => {
+    if (shown) process.stderr.write('\r\x1b[K');
+    shown = false;
+  };
+  const timer = setInterval(
+    () => {
+      if (tty) {
+        clear();
+        process.stderr.write(`${frames[frame++ % frames.length]} ${status()}`);
+        shown = true;
+      } else process.stderr.write(`${status()} (the first build compiles the Rust engine)\n`);
+    },
+    tty ? 120 : 30_000,
+  );
+  return Object.assign(state, {
+    print(text) {
+      clear();
+      process.stdout.write(text);
+    },
+    stop() {
+      clearInterval(timer);
+      clear();
+    },
+  });
 }
 
 /**
