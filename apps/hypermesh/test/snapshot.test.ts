@@ -15,7 +15,7 @@ import { encodeOperation, type Operation } from '../src/operations';
 import { decodeSnapshot, encodeSnapshot, SnapshotFormatError } from '../src/store/snapshot-format';
 import { ValidatorStore } from '../src/store/validator-store';
 import { chooseSnapshot, manifestSigningBytes, type SignedManifest } from '../src/sync/snapshot-choice';
-import { stateSync, type SnapshotSource } from '../src/sync/state-sync';
+import { fetchSnapshot, stateSync, type SnapshotSource } from '../src/sync/state-sync';
 import { falconKeys, identityOf, N, TestCluster, validatorSet } from './cluster';
 
 jest.setTimeout(120_000);
@@ -153,6 +153,36 @@ describe('store: snapshots and pruning', () => {
     expect(fresh.asset('asset-21')).toBeUndefined();
     expect(fresh.restoredState()?.committed.map((c) => c.block.height)).toEqual([20]);
     for (const s of [src, dst, fresh]) s.close();
+  });
+  test('a download refuses a source whose own chunk size would take more than 8,192 calls, before any call, and moves to the next voucher', async () => {
+    const blocks = chain(100, (h) => [register(h)]);
+    const src = ValidatorStore.open(join(dir, 'src'), set, identityOf(1), undefined, { snapshotEvery: 100, retainBlocks: 1000, keepUnreported: false }).store;
+    for (const c of blocks) src.appendCommitted(c, [register(c.block.height)]);
+    const info = src.snapshotAt(100)!;
+    expect(info.size).toBeGreaterThan(8192); // so a 1-byte chunk size means more than 8,192 calls
+    const keys = falconKeys();
+    const calls: string[] = [];
+    const source = (id: number, chunkSize: number): SnapshotSource => ({
+      validator: id,
+      async manifest() {
+        const m = { height: info.height, blockHash: info.blockHash, digest: info.digest, size: info.size, chunkSize };
+        return { ...m, validator: id, signature: nativeFalcon.sign(keys[id]!.secretKey, manifestSigningBytes(set.chainTag, m)) };
+      },
+      async chunk(height, index) {
+        calls.push(`chunk ${id}`);
+        return src.snapshotBytes(height, index * chunkSize, chunkSize)!;
+      },
+      async block(height) {
+        calls.push(`block ${id}`);
+        return src.blockRecord(height)!;
+      },
+    });
+    const r = await fetchSnapshot({ set, verifier, sources: [source(1, 1), source(2, 4096)], minGap: 10, logger, committedHeight: 0 });
+    // Validator 2's download completes; its block then fails the QC check (this chain's QCs are unsigned).
+    expect(r).toEqual({ reason: expect.stringMatching(/validator 1: its chunk size of 1 bytes would take more than 8192 calls; validator 2: its block 100/) });
+    expect(calls.filter((c) => c.endsWith(' 1'))).toEqual([]);
+    expect(calls.filter((c) => c === 'chunk 2')).toHaveLength(Math.ceil(info.size / 4096));
+    src.close();
   });
 });
 
