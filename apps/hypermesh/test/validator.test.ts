@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeMessage, Replica, type ValidatorId } from '@stoq/consensus';
+import { encodeMessage, Replica, type CommittedBlock, type ValidatorId } from '@stoq/consensus';
 import { ManualClock, nativeFalcon } from '@stoq/core';
 import pino from 'pino';
 import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { falconSigner } from '../src/falcon-signatures';
 import { parseGenesis, genesisToJson } from '../src/genesis';
-import { decodeOperation } from '../src/operations';
+import { decodeOperation, type Operation } from '../src/operations';
 import { ValidatorStore } from '../src/store/validator-store';
 import { Validator, type SubmitOutcome } from '../src/validator';
 import { falconKeys, N } from './cluster';
@@ -57,8 +57,12 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     onFatal: (err) => fatal.push(err),
   });
   const others = [1, 2, 3].map((id) => new Replica({ genesis: genesis.validatorSet, self: id, signer: falconSigner(nativeFalcon, id, falconKeys()[id]!.secretKey), verifier: falconSignatureVerifier(nativeFalcon) }));
+  // A partitioned validator's messages, both ways, are lost; onCommit sees the others' commits.
+  const partitioned = new Set<ValidatorId>();
+  const commitHooks: Array<(from: ValidatorId, c: CommittedBlock) => void> = [];
   const deliverAll = (effects: ReturnType<Replica['start']>, from: ValidatorId) => {
     for (const e of effects) {
+      if (e.type === 'commit') for (const h of commitHooks) h(from, e.committed);
       if (e.type === 'send') queue.push({ from, to: e.to, bytes: encodeMessage(e.message) });
       if (e.type === 'broadcast') for (let to = 0; to < N; to++) if (to !== from) queue.push({ from, to, bytes: encodeMessage(e.message) });
     }
@@ -73,6 +77,7 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
         continue;
       }
       const m = queue.shift();
+      if (m && (partitioned.has(m.from) || partitioned.has(m.to))) continue;
       if (!m) {
         clock.advance(1000);
         for (const r of others) deliverAll(r.onTimeout(clock.now()), r.self);
@@ -85,7 +90,23 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     }
     if (!until()) throw new Error('condition not reached');
   };
-  return { v, store, pump, forwarded, fatal, clock, close: () => (v.close(), store.close(), rmSync(dir, { recursive: true, force: true })) };
+  const settle = async (): Promise<void> => {
+    while (syncing.size > 0) await Promise.allSettled([...syncing]);
+  };
+  return {
+    v,
+    store,
+    genesis,
+    others,
+    pump,
+    settle,
+    forwarded,
+    fatal,
+    clock,
+    partitioned,
+    onCommit: (h: (from: ValidatorId, c: CommittedBlock) => void) => commitHooks.push(h),
+    close: () => (v.close(), store.close(), rmSync(dir, { recursive: true, force: true })),
+  };
 }
 
 test('a submission answers with its commit; the same id again answers with the first commit; another payload is a conflict', async () => {
@@ -136,5 +157,39 @@ test('a submission not committed in time is submitted again as new bytes (next a
   expect(Buffer.from(t.forwarded[1]!).equals(Buffer.from(t.forwarded[0]!))).toBe(false);
   await t.pump(() => out !== null);
   expect((out! as SubmitOutcome).kind).toBe('committed');
+  t.close();
+});
+
+test('a validator that installs a snapshot in place answers the submissions the snapshot shows committed', async () => {
+  const t = setup();
+  // The others' state as a snapshot source: a store fed with validator 1's commits.
+  const donorDir = mkdtempSync(join(tmpdir(), 'hypermesh-donor-'));
+  const donor = ValidatorStore.open(donorDir, t.genesis.validatorSet, { chainId: 'unit', genesisSha256: t.genesis.sha256, validatorId: 1 }, undefined, { snapshotEvery: 5, retainBlocks: 100, keepUnreported: false }).store;
+  t.onCommit((from, c) => {
+    if (from === 1) donor.appendCommitted(c, c.block.payload.map(decodeOperation).filter((o): o is Operation => o !== null));
+  });
+  // Validator 0 is cut off; its submission reaches the others (as forwarding would) and commits there.
+  t.partitioned.add(0);
+  let out: SubmitOutcome | null = null;
+  void t.v.submit('while-away', Buffer.from('w')).then((o) => (out = o));
+  for (const r of t.others) r.submit(t.forwarded[0]!);
+  await t.pump(() => donor.committedHeight >= 10);
+  await t.settle();
+  expect(out).toBeNull();
+  expect(t.store.committedHeight).toBe(0);
+  const committedAt = donor.operationHeight('while-away')!;
+  expect(committedAt).toBeGreaterThan(0);
+  const snap = donor.latestSnapshot()!;
+  expect(snap.height).toBeGreaterThanOrEqual(committedAt);
+  expect(t.v.installSnapshot(donor.snapshotBytes(snap.height, 0, snap.size)!, donor.block(snap.height)!)).toBe('installed');
+  expect(t.store.committedHeight).toBe(snap.height);
+  // Answered at once, with where it committed (its block is below the snapshot, so not here).
+  await Promise.resolve();
+  expect(out).toEqual(committedAt === snap.height ? expect.objectContaining({ kind: 'committed', height: committedAt, duplicate: true }) : { kind: 'pruned', height: committedAt, oldestKept: snap.height });
+  // A second submission of the id gets the same answer.
+  expect(await t.v.submit('while-away', Buffer.from('w'))).toEqual(out);
+  expect(t.fatal).toEqual([]);
+  donor.close();
+  rmSync(donorDir, { recursive: true, force: true });
   t.close();
 });
