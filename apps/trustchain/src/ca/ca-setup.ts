@@ -8,7 +8,9 @@
 //                              intermediate-falcon.pub, intermediate.pem, root.pem (0644)
 //   <root dir>                 the root set (DevCa files: root.key, root-falcon.key,
 //                              root-falcon.pub, root.pem): <data-dir>/ca/ when the root stays
-//                              online, else outside the data dir (--root-offline)
+//                              online, else outside the data dir (--root-offline), where its
+//                              two key files are password-encrypted (root-keys.ts) unless
+//                              the caller asked for plain files by name (insecureNoPassword)
 //
 // Nothing here replaces a key or certificate: every step refuses when its target exists.
 import { X509Certificate } from 'node:crypto';
@@ -31,8 +33,9 @@ import {
   type FalconScheme,
   type HybridCertificate,
 } from '@stoq/core';
-import { TrustChainError } from '../core/errors';
+import { TrustChainError, isTrustChainError } from '../core/errors';
 import { CaStore } from '../store/ca-store';
+import { PASSWORD_HINT, createRootSet, openRootSet, type PasswordSource, type RootKeyProtection } from './root-keys';
 
 export const INTERMEDIATE_DIR = 'intermediate';
 export const INTERMEDIATE_FILES = {
@@ -155,6 +158,12 @@ export interface InitCaOptions {
   /** Put the root key set outside the data dir (in `rootDir`, default `<data-dir>.root-ca`). */
   readonly rootOffline: boolean;
   readonly rootDir?: string;
+  /**
+   * Required with rootOffline, refused without: the password the root's key files are encrypted
+   * with, or `{ insecureNoPassword: true }` for plain 0600 files. (An online root in
+   * `<data-dir>/ca/` is read by every `serve` start, which has no one to ask for a password.)
+   */
+  readonly rootKeys?: RootKeyProtection;
   readonly now?: Date;
   readonly falcon?: FalconScheme;
 }
@@ -165,6 +174,8 @@ export interface InitCaResult {
   readonly intermediateDir: string;
   readonly intermediateFingerprint: string;
   readonly rootOffline: boolean;
+  /** Whether the root's key files are password-encrypted. */
+  readonly rootEncrypted: boolean;
 }
 
 /** The root dir `ca init --root-offline` uses without --root-dir: beside the data dir, never in it. */
@@ -202,10 +213,20 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   if (!opts.rootOffline && opts.rootDir !== undefined) {
     throw new TrustChainError('INVALID_ARGUMENT', '--root-dir is for --root-offline; without it the root stays in <data-dir>/ca/');
   }
+  if (opts.rootOffline && opts.rootKeys === undefined) {
+    throw new TrustChainError(
+      'INVALID_ARGUMENT',
+      `an offline root's keys are written password-encrypted: give the password with ${PASSWORD_HINT}, or pass --insecure-no-password for plain 0600 key files`,
+    );
+  }
+  if (!opts.rootOffline && opts.rootKeys !== undefined && 'password' in opts.rootKeys) {
+    throw new TrustChainError('INVALID_ARGUMENT', 'a root password goes with --root-offline: a root in <data-dir>/ca/ is read by every `serve` start, which cannot ask for one');
+  }
   if ((await inspectSetDirectory(rootDir, 'TrustChain root CA')).exists) {
     throw new TrustChainError('STATE_EXISTS', `${rootDir} already exists; \`ca init\` never replaces or adopts a root. Choose another --root-dir, or move it away`);
   }
-  const root = await DevCa.openOrCreate(rootDir, { commonName: ROOT_COMMON_NAME, label: 'TrustChain root CA', falcon, now, pathLen: ROOT_PATH_LEN });
+  const root = await createRootSet(rootDir, opts.rootKeys ?? { insecureNoPassword: true }, { commonName: ROOT_COMMON_NAME, label: 'TrustChain root CA', falcon, now, pathLen: ROOT_PATH_LEN });
+  const rootEncrypted = opts.rootKeys !== undefined && 'password' in opts.rootKeys;
   const intermediateDir = join(dataDir, INTERMEDIATE_DIR);
   const intermediate = await createIntermediate(intermediateDir, root, now, falcon);
   const store = CaStore.open(join(dataDir, DB_FILE), { create: true });
@@ -214,13 +235,15 @@ export async function initCa(opts: InitCaOptions): Promise<InitCaResult> {
   } finally {
     store.close();
   }
-  return { rootFingerprint: root.fingerprint, rootDir, intermediateDir, intermediateFingerprint: intermediate.certificate.fingerprintSha256, rootOffline: opts.rootOffline };
+  return { rootFingerprint: root.fingerprint, rootDir, intermediateDir, intermediateFingerprint: intermediate.certificate.fingerprintSha256, rootOffline: opts.rootOffline, rootEncrypted };
 }
 
 export interface SignIntermediateOptions {
   readonly dataDir: string;
   /** The root key set (DevCa files); default `<data-dir>/ca/`. */
   readonly rootDir?: string;
+  /** Asked only when the root's key files are encrypted; without it such a root is ROOT_KEY_LOCKED. */
+  readonly password?: PasswordSource;
   readonly now?: Date;
   readonly falcon?: FalconScheme;
 }
@@ -230,7 +253,7 @@ export interface SignIntermediateOptions {
  * the root in `rootDir` (brought back from offline storage for this). The root must be the one
  * the data dir's database names, and `<data-dir>/intermediate/` must not exist.
  */
-export async function signIntermediate(opts: SignIntermediateOptions): Promise<{ intermediateDir: string; intermediateFingerprint: string; rootFingerprint: string }> {
+export async function signIntermediate(opts: SignIntermediateOptions): Promise<{ intermediateDir: string; intermediateFingerprint: string; rootFingerprint: string; rootEncrypted: boolean }> {
   const falcon = opts.falcon ?? nativeFalcon;
   const dataDir = resolve(opts.dataDir);
   const rootDir = resolve(opts.rootDir ?? join(dataDir, ROOT_DIR));
@@ -239,9 +262,11 @@ export async function signIntermediate(opts: SignIntermediateOptions): Promise<{
     throw new TrustChainError('STATE_DAMAGED', `${dbPath} does not exist: ${dataDir} is not a TrustChain data dir (create one with \`trustchain ca init\`)`);
   }
   let root: DevCa;
+  let rootEncrypted: boolean;
   try {
-    root = await DevCa.openExisting(rootDir, { label: 'TrustChain root CA', falcon });
+    ({ ca: root, encrypted: rootEncrypted } = await openRootSet(rootDir, { label: 'TrustChain root CA', falcon, ...(opts.password ? { password: opts.password } : {}) }));
   } catch (err) {
+    if (isTrustChainError(err)) throw err; // ROOT_KEY_LOCKED, WRONG_PASSWORD, STATE_DAMAGED: already say what to do
     throw new TrustChainError('NO_SIGNING_KEY', `cannot use the root in ${rootDir}: ${(err as Error).message}`, { cause: err });
   }
   const store = CaStore.open(dbPath, { create: false });
@@ -254,5 +279,5 @@ export async function signIntermediate(opts: SignIntermediateOptions): Promise<{
     store.close();
   }
   const intermediate = await createIntermediate(join(dataDir, INTERMEDIATE_DIR), root, opts.now ?? new Date(), falcon);
-  return { intermediateDir: join(dataDir, INTERMEDIATE_DIR), intermediateFingerprint: intermediate.certificate.fingerprintSha256, rootFingerprint: root.fingerprint };
+  return { intermediateDir: join(dataDir, INTERMEDIATE_DIR), intermediateFingerprint: intermediate.certificate.fingerprintSha256, rootFingerprint: root.fingerprint, rootEncrypted };
 }

@@ -1,13 +1,15 @@
 // The admin commands: token create, certs list/show, revoke, ct sth, ca fingerprint / init /
-// sign-intermediate (the last three read and write the data dir only; no server).
+// sign-intermediate / encrypt-root (the ca commands read and write files only; no server).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { DEV_CA_FILES, derToPem, pemToDer } from '@stoq/core';
+import { DEV_CA_FILES, derToPem, nativeFalcon, pemToDer } from '@stoq/core';
 import { trustchain } from '@stoq/protos';
 import { DATA_DIR_LAYOUT } from '../ca/authority';
 import { INTERMEDIATE_FILES, initCa, signIntermediate } from '../ca/ca-setup';
+import { encryptRootSet } from '../ca/root-keys';
+import { PASSWORD_FILE_ENV, passwordSource } from './root-password';
 import { reasonName, parseReason, checkReason, normalizeSerial } from '../service/revocations';
 import { TrustChainError } from '../core/errors';
 import { dataDirOf, durationSeconds, noPositionals, parseCommand } from './args';
@@ -156,9 +158,17 @@ export async function runCt(argv: string[], out: Out): Promise<number> {
 }
 
 export async function runCa(argv: string[], out: Out): Promise<number> {
-  const sub = subcommand('ca', argv, ['fingerprint', 'init', 'sign-intermediate'], out);
+  const sub = subcommand('ca', argv, ['fingerprint', 'init', 'sign-intermediate', 'encrypt-root'], out);
   if (sub === null) return 0;
-  const parsed = parseCommand('ca', argv.slice(1), { 'data-dir': { type: 'string' }, 'root-offline': { type: 'boolean' }, 'root-dir': { type: 'string' }, json: { type: 'boolean' } });
+  const parsed = parseCommand('ca', argv.slice(1), {
+    'data-dir': { type: 'string' },
+    'root-offline': { type: 'boolean' },
+    'root-dir': { type: 'string' },
+    'password-file': { type: 'string' },
+    'insecure-no-password': { type: 'boolean' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (!parsed) {
     out(`${HELP.ca}\n`);
     return 0;
@@ -167,28 +177,65 @@ export async function runCa(argv: string[], out: Out): Promise<number> {
   const v = parsed.values;
   const dataDir = dataDirOf(v['data-dir']);
   if (sub !== 'init' && v['root-offline']) throw usageError(`--root-offline is an option of \`trustchain ca init\` (see trustchain ca --help)`);
-  if (sub === 'fingerprint' && (v['root-dir'] !== undefined || v.json)) throw usageError('trustchain ca fingerprint takes only --data-dir (see trustchain ca --help)');
+  if (sub !== 'init' && v['insecure-no-password']) throw usageError(`--insecure-no-password is an option of \`trustchain ca init --root-offline\` (see trustchain ca --help)`);
+  if (sub !== 'encrypt-root' && v.out !== undefined) throw usageError('--out is an option of `trustchain ca encrypt-root` (see trustchain ca --help)');
+  if (sub === 'fingerprint' && (v['root-dir'] !== undefined || v.json || v['password-file'] !== undefined)) throw usageError('trustchain ca fingerprint takes only --data-dir (see trustchain ca --help)');
+  const choice = { ...(v['password-file'] !== undefined ? { file: v['password-file'] } : {}) };
   if (sub === 'init') {
     if (v['root-dir'] !== undefined && !v['root-offline']) throw usageError('--root-dir goes with --root-offline: without it the root stays in <data-dir>/ca/ (see trustchain ca --help)');
-    const r = await initCa({ dataDir, rootOffline: v['root-offline'] ?? false, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}) });
+    if (!v['root-offline'] && v['password-file'] !== undefined) throw usageError('--password-file goes with --root-offline: a root in <data-dir>/ca/ is read by every `serve` start, which cannot ask for a password');
+    if (!v['root-offline'] && v['insecure-no-password']) throw usageError('--insecure-no-password goes with --root-offline (see trustchain ca --help)');
+    let rootKeys: { password: Uint8Array } | { insecureNoPassword: true } | undefined;
+    if (v['root-offline']) {
+      const source = passwordSource(choice, 'new');
+      if (v['insecure-no-password'] && (v['password-file'] !== undefined || process.env[PASSWORD_FILE_ENV])) {
+        throw usageError(`--insecure-no-password contradicts ${v['password-file'] !== undefined ? '--password-file' : `$${PASSWORD_FILE_ENV}`}: choose one`);
+      }
+      if (v['insecure-no-password']) rootKeys = { insecureNoPassword: true };
+      else if (source) rootKeys = { password: await source() };
+      else {
+        throw usageError(
+          `--root-offline writes the root keys password-encrypted: pass --password-file FILE (or set $${PASSWORD_FILE_ENV}; on a terminal you are asked), or --insecure-no-password for plain 0600 key files (see trustchain ca --help)`,
+        );
+      }
+    }
+    const r = await initCa({ dataDir, rootOffline: v['root-offline'] ?? false, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}), ...(rootKeys ? { rootKeys } : {}) });
     if (v.json) {
-      out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, root_dir: r.rootDir, root_offline: r.rootOffline, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
+      out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, root_dir: r.rootDir, root_offline: r.rootOffline, root_encrypted: r.rootEncrypted, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
       return 0;
     }
     out(`root fingerprint       ${r.rootFingerprint}   (pin this in every service: certificates.root_fingerprint)\n`);
-    out(`root                   ${r.rootDir}\n`);
+    out(`root                   ${r.rootDir}${r.rootOffline ? (r.rootEncrypted ? '   (keys password-encrypted)' : '   (keys NOT encrypted: --insecure-no-password)') : ''}\n`);
     out(`intermediate           ${r.intermediateDir}   (signs every certificate \`trustchain serve --data-dir ${dataDir}\` issues)\n`);
     if (r.rootOffline) {
       out(`\nThe root key is NOT in ${dataDir}: \`serve\` runs with the intermediate only.\n`);
-      out(`Move ${r.rootDir} to offline storage now (an encrypted USB stick, a safe). You need it again only for\n`);
-      out(`\`trustchain ca sign-intermediate --data-dir ${dataDir} --root-dir <where it is>\`.\n`);
+      out(`Move ${r.rootDir} to offline storage now (an encrypted USB stick, a safe)${r.rootEncrypted ? ', and keep the password apart from it' : ''}. You need it again only for\n`);
+      out(`\`trustchain ca sign-intermediate --data-dir ${dataDir} --root-dir <where it is>${r.rootEncrypted ? ' --password-file FILE' : ''}\`.\n`);
     }
     return 0;
   }
   if (sub === 'sign-intermediate') {
-    const r = await signIntermediate({ dataDir, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}) });
-    if (v.json) out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
-    else out(`intermediate ${r.intermediateFingerprint} signed by root ${r.rootFingerprint} in ${r.intermediateDir}; restart \`trustchain serve\` to use it\n`);
+    const source = passwordSource(choice, 'open');
+    const r = await signIntermediate({ dataDir, ...(v['root-dir'] !== undefined ? { rootDir: resolve(v['root-dir']) } : {}), ...(source ? { password: source } : {}) });
+    if (v.json) out(`${JSON.stringify({ root_fingerprint: r.rootFingerprint, root_encrypted: r.rootEncrypted, intermediate_dir: r.intermediateDir, intermediate_fingerprint: r.intermediateFingerprint })}\n`);
+    else {
+      out(`intermediate ${r.intermediateFingerprint} signed by root ${r.rootFingerprint} in ${r.intermediateDir}; restart \`trustchain serve\` to use it\n`);
+      if (!r.rootEncrypted && v['password-file'] !== undefined) out(`note: the root's key files are not password-encrypted (the password was not needed); \`trustchain ca encrypt-root\` makes an encrypted copy\n`);
+    }
+    return 0;
+  }
+  if (sub === 'encrypt-root') {
+    if (v['root-dir'] === undefined || v.out === undefined) throw usageError('trustchain ca encrypt-root needs --root-dir DIR (the plain root set) and --out NEWDIR (where the encrypted copy goes; must not exist) (see trustchain ca --help)');
+    const source = passwordSource(choice, 'new');
+    if (!source) throw usageError(`trustchain ca encrypt-root needs the new password: --password-file FILE (or $${PASSWORD_FILE_ENV}; on a terminal you are asked)`);
+    const from = resolve(v['root-dir']);
+    const to = resolve(v.out);
+    const r = await encryptRootSet(from, to, await source(), { label: 'TrustChain root CA', falcon: nativeFalcon });
+    if (v.json) out(`${JSON.stringify({ root_fingerprint: r.fingerprint, root_dir: to, root_encrypted: true, plain_root_dir: from })}\n`);
+    else {
+      out(`root ${r.fingerprint}: encrypted copy in ${to} (opened again with the password and checked)\n`);
+      out(`${from} is unchanged and still holds the plain keys: once ${to} is backed up, delete it (shred -u ${from}/root.key ${from}/root-falcon.key)\n`);
+    }
     return 0;
   }
   const candidates = [join(dataDir, DATA_DIR_LAYOUT.ca, DEV_CA_FILES.cert), join(dataDir, DATA_DIR_LAYOUT.intermediate, INTERMEDIATE_FILES.root)];

@@ -24,6 +24,7 @@ commands:
   ca fingerprint        the root's SHA-256 fingerprint (what services pin); no server needed
   ca init               new root + intermediate (--root-offline: root key outside the data dir)
   ca sign-intermediate  a new intermediate signed by the (offline) root
+  ca encrypt-root       an encrypted copy of a plain root key set
 
 common options: --data-dir DIR (default $STOQ_TRUSTCHAIN_DIR, else ./.trustchain), --help
 exit codes: 0 ok, 1 error, 2 usage error (bad option or argument)`,
@@ -117,8 +118,9 @@ ${DATA_DIR}
 ${CLIENT_NOTE}`,
 
   ca: `usage: trustchain ca fingerprint [options]
-       trustchain ca init [--root-offline [--root-dir DIR]] [options]
-       trustchain ca sign-intermediate [--root-dir DIR] [options]
+       trustchain ca init [--root-offline [--root-dir DIR] (--password-file FILE | --insecure-no-password)] [options]
+       trustchain ca sign-intermediate [--root-dir DIR] [--password-file FILE] [options]
+       trustchain ca encrypt-root --root-dir DIR --out NEWDIR [--password-file FILE] [options]
 
 fingerprint        prints the SHA-256 fingerprint of the root (lowercase hex): what every service
                    pins (certificates.root_fingerprint) to enroll. Reads <data-dir>/ca/root.pem,
@@ -134,6 +136,14 @@ init               sets up a new data dir the way \`step ca init\` does: a root 
                    dir \`serve\` reads holds no root key. Move that directory to offline storage.
   --root-dir DIR   where --root-offline puts the root (default <data-dir>.root-ca beside the data
                    dir; must be outside it and not exist)
+  --password-file FILE
+                   the offline root's keys are written encrypted with the password in FILE (one
+                   line; $STOQ_ROOT_PASSWORD_FILE when not given; on a terminal you are asked
+                   twice): root.key as encrypted PKCS#8 (\`openssl pkey -in root.key -passin
+                   file:FILE\` opens it), root-falcon.key in an scrypt + AES-256-GCM envelope
+  --insecure-no-password
+                   write the offline root's keys as plain 0600 files instead (as before); one of
+                   the two is required with --root-offline
 
 sign-intermediate  signs a new intermediate in <data-dir>/intermediate/ with the root (bring the
                    offline root back for this). Refuses when <data-dir>/intermediate/ exists: stop
@@ -141,9 +151,16 @@ sign-intermediate  signs a new intermediate in <data-dir>/intermediate/ with the
   --root-dir DIR   the root key set (default <data-dir>/ca/); must be the root the data dir
                    belongs to, made by \`ca init\` (a root made by serve's first start has pathLen
                    0 and can only sign leaves)
+  --password-file FILE
+                   the password of an encrypted root ($STOQ_ROOT_PASSWORD_FILE when not given; on
+                   a terminal you are asked); a plain root needs none
+
+encrypt-root       writes an encrypted copy of a plain root set (--root-dir) to --out NEWDIR (must
+                   not exist), opens it again with the password and checks it is the same root.
+                   The plain set is left as it is: delete it yourself once the copy is backed up.
 
 options:
 ${DATA_DIR}
-  --json           init, sign-intermediate: print the result as JSON
+  --json           init, sign-intermediate, encrypt-root: print the result as JSON
   -h, --help       this text`,
 };

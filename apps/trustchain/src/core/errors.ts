@@ -29,7 +29,11 @@ export type TrustChainErrorCode =
    * Neither the root key nor an intermediate is in the data dir (the root is offline and no
    * intermediate was signed), or the root given to sign an intermediate cannot be read.
    */
-  | 'NO_SIGNING_KEY';
+  | 'NO_SIGNING_KEY'
+  /** The root's key files are password-encrypted and no password was given (--password-file). */
+  | 'ROOT_KEY_LOCKED'
+  /** The password given does not open the root's key files. */
+  | 'WRONG_PASSWORD';
 
 export class TrustChainError extends Error {
   constructor(

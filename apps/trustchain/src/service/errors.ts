@@ -41,6 +41,9 @@ export function trustChainStatus(code: TrustChainErrorCode): Status {
     case 'STATE_DAMAGED':
     case 'NO_SIGNING_KEY':
       return Status.INTERNAL;
+    case 'ROOT_KEY_LOCKED': // the root's keys are opened by the ca commands only, never over RPC
+    case 'WRONG_PASSWORD':
+      return Status.FAILED_PRECONDITION;
     case 'STATE_EXISTS':
       return Status.ALREADY_EXISTS;
     default: {

@@ -15,6 +15,8 @@ import { START_MS, certPem, goX509, nodeKeys, openCa, openssl, signedCsr, tcErro
 const keys = nodeKeys();
 const at = String(Math.floor(START_MS / 1000) + 120);
 const now = new Date(START_MS);
+/** Plain key files: these tests are about the CA layout (root-keys.test.ts covers encryption). */
+const PLAIN = { insecureNoPassword: true } as const;
 
 async function issueOne(ca: TestCa, instance = 'caesar-1'): Promise<readonly Uint8Array[]> {
   const csr = signedCsr(keys, 'caesar', instance);
@@ -34,7 +36,7 @@ describe('ca init --root-offline', () => {
   it('writes the root outside the data dir, the intermediate inside, and binds the database to the root', async () => {
     const base = tempDir();
     const dataDir = join(base, 'tc');
-    const r = await initCa({ dataDir, rootOffline: true, now });
+    const r = await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     expect(r.rootDir).toBe(defaultOfflineRootDir(dataDir));
     expect(r.rootDir).toBe(join(base, 'tc.root-ca'));
     // No root key anywhere under the data dir.
@@ -63,7 +65,7 @@ describe('ca init --root-offline', () => {
 
   it('serves from the intermediate alone: leaves chain leaf + intermediate + root, and openssl and the FALCON check accept them', async () => {
     const dataDir = join(tempDir(), 'tc');
-    const r = await initCa({ dataDir, rootOffline: true, now });
+    const r = await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     const ca = await openCa({ dir: dataDir });
     try {
       expect(ca.authority.fingerprint).toBe(r.rootFingerprint);
@@ -95,7 +97,7 @@ describe('ca init --root-offline', () => {
 
   it('issues chains Go’s crypto/x509 verifies: leaf through the intermediate to the root (go run in a temp dir)', async () => {
     const dataDir = join(tempDir(), 'tc');
-    await initCa({ dataDir, rootOffline: true, now });
+    await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     const ca = await openCa({ dir: dataDir });
     let chain: readonly Uint8Array[];
     try {
@@ -146,16 +148,16 @@ describe('ca init --root-offline', () => {
   it('refuses to initialize twice, a root dir inside the data dir, and an existing root dir; writes nothing', async () => {
     const base = tempDir();
     const dataDir = join(base, 'tc');
-    await initCa({ dataDir, rootOffline: true, now });
-    const again = await tcError(() => initCa({ dataDir, rootOffline: true, now }));
+    await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
+    const again = await tcError(() => initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now }));
     expect(again.code).toBe('STATE_EXISTS');
     expect(again.message).toMatch(/already initialized .* never replaces a CA/);
 
     const other = join(base, 'other');
-    const inside = await tcError(() => initCa({ dataDir: other, rootOffline: true, rootDir: join(other, 'root'), now }));
+    const inside = await tcError(() => initCa({ dataDir: other, rootOffline: true, rootKeys: PLAIN, rootDir: join(other, 'root'), now }));
     expect(inside).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(inside.message).toMatch(/inside the data dir/);
-    const taken = await tcError(() => initCa({ dataDir: other, rootOffline: true, rootDir: join(base, 'tc.root-ca'), now }));
+    const taken = await tcError(() => initCa({ dataDir: other, rootOffline: true, rootKeys: PLAIN, rootDir: join(base, 'tc.root-ca'), now }));
     expect(taken.code).toBe('STATE_EXISTS');
     expect(existsSync(join(other, 'trustchain.db'))).toBe(false);
     expect(existsSync(join(other, 'intermediate'))).toBe(false);
@@ -165,7 +167,7 @@ describe('ca init --root-offline', () => {
 describe('serve without a signing key', () => {
   it('refuses a data dir whose intermediate is gone and whose root is offline, naming sign-intermediate', async () => {
     const dataDir = join(tempDir(), 'tc');
-    await initCa({ dataDir, rootOffline: true, now });
+    await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     rmSync(join(dataDir, 'intermediate'), { recursive: true });
     const err = await tcError(() => openCa({ dir: dataDir }));
     expect(err.code).toBe('STATE_DAMAGED');
@@ -197,7 +199,7 @@ describe('serve without a signing key', () => {
     await initCa({ dataDir: b, rootOffline: false, now });
     // b's intermediate certificate (and keys) under a's root.pem.
     const mixed = join(tempDir(), 'mixed');
-    await initCa({ dataDir: mixed, rootOffline: true, now });
+    await initCa({ dataDir: mixed, rootOffline: true, rootKeys: PLAIN, now });
     writeFileSync(join(mixed, 'intermediate', INTERMEDIATE_FILES.root), readFileSync(join(a, 'intermediate', INTERMEDIATE_FILES.root)));
     const bad = await tcError(() => openCa({ dir: mixed }));
     expect(bad.code).toBe('STATE_DAMAGED');
@@ -214,7 +216,7 @@ describe('serve without a signing key', () => {
 describe('ca sign-intermediate', () => {
   it('signs a replacement with the offline root; old leaves still verify, the CT log reopens, new leaves use the new intermediate', async () => {
     const dataDir = join(tempDir(), 'tc');
-    const r = await initCa({ dataDir, rootOffline: true, now });
+    const r = await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     let ca = await openCa({ dir: dataDir });
     const oldChain = await issueOne(ca, 'caesar-1');
     await ca.close();
@@ -244,14 +246,14 @@ describe('ca sign-intermediate', () => {
 
   it('refuses a missing root dir, another root, and a root made by serve (pathLen 0)', async () => {
     const dataDir = join(tempDir(), 'tc');
-    await initCa({ dataDir, rootOffline: true, now });
+    await initCa({ dataDir, rootOffline: true, rootKeys: PLAIN, now });
     rmSync(join(dataDir, 'intermediate'), { recursive: true });
     const missing = await tcError(() => signIntermediate({ dataDir, rootDir: join(tempDir(), 'nowhere'), now }));
     expect(missing.code).toBe('NO_SIGNING_KEY');
     expect(missing.message).toMatch(/root\.key/);
 
     const other = join(tempDir(), 'other');
-    const o = await initCa({ dataDir: other, rootOffline: true, now });
+    const o = await initCa({ dataDir: other, rootOffline: true, rootKeys: PLAIN, now });
     const wrong = await tcError(() => signIntermediate({ dataDir, rootDir: o.rootDir, now }));
     expect(wrong.code).toBe('STATE_DAMAGED');
     expect(wrong.message).toMatch(/belongs to root/);

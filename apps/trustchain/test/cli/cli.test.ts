@@ -1,15 +1,15 @@
 // The real `trustchain` command as child processes (bin/trustchain.js → dist/, built once here):
 // serve with its readiness line and serve.json, token create, certs list/show, revoke, ca
-// fingerprint / init --root-offline / sign-intermediate, usage errors (exit 2), an unreachable server (exit 1) and SIGTERM (exit 0).
+// fingerprint / init --root-offline (password file, --insecure-no-password) / sign-intermediate / encrypt-root, usage errors (exit 2), an unreachable server (exit 1) and SIGTERM (exit 0).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StoqTransport } from '@stoq/core';
 import { trustchain } from '@stoq/protos';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
-import { nodeKeys, signedCsr, tempDir } from '../ca/support';
+import { nodeKeys, openssl, signedCsr, tempDir } from '../ca/support';
 import { makePki } from '../ct/support';
 import { derToPem } from '@stoq/core';
 
@@ -25,6 +25,7 @@ interface RunResult {
 function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env['STOQ_TRUSTCHAIN_DIR'];
+  delete env['STOQ_ROOT_PASSWORD_FILE'];
   return env;
 }
 
@@ -157,8 +158,16 @@ describe('serve and the admin commands', () => {
   it('ca init --root-offline: prints the root and where it went; serve runs without it and issues through the intermediate; sign-intermediate needs the root back', async () => {
     const base = tempDir();
     const dir = join(base, 'tc');
-    const init = await run(['ca', 'init', '--root-offline', '--data-dir', dir]);
-    expect(init.code).toBe(0);
+    const pw = join(base, 'root-password');
+    writeFileSync(pw, 'correct horse battery staple\n', { mode: 0o600 });
+    const noPassword = await run(['ca', 'init', '--root-offline', '--data-dir', dir]);
+    expect([noPassword.code, noPassword.stderr]).toEqual([2, expect.stringMatching(/--password-file FILE.*--insecure-no-password/)]);
+    expect(existsSync(dir) || existsSync(join(base, 'tc.root-ca'))).toBe(false);
+    const init = await run(['ca', 'init', '--root-offline', '--data-dir', dir, '--password-file', pw]);
+    expect([init.code, init.stderr]).toEqual([0, '']);
+    expect(init.stdout).toContain('(keys password-encrypted)');
+    expect(readFileSync(join(base, 'tc.root-ca', 'root.key'), 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+    expect(await openssl(['pkey', '-in', join(base, 'tc.root-ca', 'root.key'), '-passin', `file:${pw}`, '-noout', '-text'])).toContain('ASN1 OID: secp384r1');
     const fpLine = /root fingerprint\s+([0-9a-f]{64})/.exec(init.stdout);
     expect(fpLine).not.toBeNull();
     expect(init.stdout).toContain(`Move ${join(base, 'tc.root-ca')} to offline storage`);
@@ -186,10 +195,54 @@ describe('serve and the admin commands', () => {
     expect(await s.exited).toBe(0);
 
     // Without the root: sign-intermediate says what is missing; with it, it refuses to replace the intermediate.
+    const rootDir = join(base, 'tc.root-ca');
     const noRoot = await run(['ca', 'sign-intermediate', '--data-dir', dir]);
     expect([noRoot.code, noRoot.stderr]).toEqual([1, expect.stringMatching(/root\.key.*\[NO_SIGNING_KEY\]/s)]);
-    const exists = await run(['ca', 'sign-intermediate', '--root-dir', join(base, 'tc.root-ca'), '--data-dir', dir]);
+    const exists = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir, '--password-file', pw]);
     expect([exists.code, exists.stderr]).toEqual([1, expect.stringMatching(/never replaced in place.*\[STATE_EXISTS\]/)]);
+
+    // A replacement: the password is asked for, a wrong or missing one writes nothing.
+    renameSync(join(dir, 'intermediate'), join(base, 'intermediate.old'));
+    const locked = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir]);
+    expect([locked.code, locked.stderr]).toEqual([1, expect.stringMatching(/password-encrypted; give the password with --password-file FILE.*\[ROOT_KEY_LOCKED\]/)]);
+    const bad = join(base, 'bad-password');
+    writeFileSync(bad, 'correct horse battery stapler\n');
+    const wrong = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir, '--password-file', bad]);
+    expect([wrong.code, wrong.stderr]).toEqual([1, expect.stringMatching(/does not open .*root-falcon\.key.*\[WRONG_PASSWORD\]/)]);
+    expect(existsSync(join(dir, 'intermediate'))).toBe(false);
+    const signed = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir, '--json'], { ...cleanEnv(), STOQ_ROOT_PASSWORD_FILE: pw });
+    expect([signed.code, signed.stderr]).toEqual([0, '']);
+    expect(JSON.parse(signed.stdout)).toMatchObject({ root_fingerprint: fpLine![1], root_encrypted: true });
+    const chain = [join(dir, 'intermediate', 'intermediate.pem'), join(dir, 'intermediate', 'root.pem')];
+    expect(await openssl(['verify', '-CAfile', chain[1]!, chain[0]!])).toContain(': OK');
+  });
+
+  it('ca init --root-offline --insecure-no-password writes plain keys; encrypt-root makes an encrypted copy that sign-intermediate opens', async () => {
+    const base = tempDir();
+    const dir = join(base, 'tc');
+    const pw = join(base, 'pw');
+    writeFileSync(pw, 'hunter2hunter2\n');
+    expect((await run(['ca', 'init', '--root-offline', '--insecure-no-password', '--password-file', pw, '--data-dir', dir])).code).toBe(2);
+    expect((await run(['ca', 'init', '--insecure-no-password', '--data-dir', dir])).code).toBe(2);
+    const init = await run(['ca', 'init', '--root-offline', '--insecure-no-password', '--data-dir', dir, '--json']);
+    expect([init.code, init.stderr]).toEqual([0, '']);
+    const r = JSON.parse(init.stdout) as { root_dir: string; root_encrypted: boolean; root_fingerprint: string };
+    expect(r.root_encrypted).toBe(false);
+    expect(readFileSync(join(r.root_dir, 'root.key'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+
+    const out = join(base, 'root-encrypted');
+    expect((await run(['ca', 'encrypt-root', '--root-dir', r.root_dir, '--data-dir', dir])).code).toBe(2);
+    const enc = await run(['ca', 'encrypt-root', '--root-dir', r.root_dir, '--out', out, '--password-file', pw, '--json']);
+    expect([enc.code, enc.stderr]).toEqual([0, '']);
+    expect(JSON.parse(enc.stdout)).toMatchObject({ root_fingerprint: r.root_fingerprint, root_dir: out, root_encrypted: true });
+    expect(readFileSync(join(r.root_dir, 'root.key'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/); // left alone
+    const again = await run(['ca', 'encrypt-root', '--root-dir', r.root_dir, '--out', out, '--password-file', pw]);
+    expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/already exists.*\[STATE_EXISTS\]/)]);
+
+    rmSync(join(dir, 'intermediate'), { recursive: true });
+    const signed = await run(['ca', 'sign-intermediate', '--root-dir', out, '--data-dir', dir, '--password-file', pw]);
+    expect([signed.code, signed.stderr]).toEqual([0, '']);
+    expect(signed.stdout).toContain(`signed by root ${r.root_fingerprint}`);
   });
 
   it('says the server is unreachable when serve.json is stale (a serve killed with -9)', async () => {

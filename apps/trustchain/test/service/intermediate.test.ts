@@ -18,7 +18,7 @@ let dataDir: string;
 let rootFingerprint: string;
 beforeAll(async () => {
   dataDir = join(tempDir('trustchain-int-'), 'tc');
-  const init = await initCa({ dataDir, rootOffline: true });
+  const init = await initCa({ dataDir, rootOffline: true, rootKeys: { insecureNoPassword: true } });
   rootFingerprint = init.rootFingerprint;
   expect(existsSync(join(dataDir, 'ca'))).toBe(false);
   tc = await startTrustChain({ dataDir, bind: '[::1]:0', dnsBind: '[::1]:0', logger: captureLogger().logger });
