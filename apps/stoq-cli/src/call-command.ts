@@ -101,7 +101,7 @@ export async function runMethods(argv: string[]): Promise<number> {
     requireTargetOrDns(values);
   } else {
     requireTarget(values);
-    requireAdminIdentity(values, false);
+    useAdminIdentity(values, values.admin ? (findEcosystem(process.cwd())?.admin ?? null) : null);
   }
   return withSession(values, values.service, timeoutMs, async (session) => {
     // Without --service, ask the service the node's certificate names.
@@ -136,23 +136,28 @@ function requireTarget(values: ClientValues): asserts values is ClientValues & {
  */
 function requireTargetOrDns(values: ClientValues): void {
   values.dns ??= process.env.STOQ_DNS || undefined;
-  const eco = !values.target && !values.dns ? findEcosystem(process.cwd()) : null;
-  if (eco) {
+  const byName = !values.target && !values.dns;
+  const eco = byName || values.admin ? findEcosystem(process.cwd()) : null;
+  if (eco && byName) {
     values.dns = eco.dns;
-    if (values.identity === undefined && values['data-dir'] === undefined) values.identity = values.admin ? eco.admin : eco.cli;
+    if (values.identity === undefined && values['data-dir'] === undefined && !values.admin) values.identity = eco.cli;
   }
   if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name, or run inside an npm start ecosystem (see --help)');
-  requireAdminIdentity(values, eco !== null);
+  useAdminIdentity(values, eco?.admin ?? null);
 }
 
 /**
- * --admin: the ecosystem's administrator identity (`.stoq/ecosystem/admin`), and nothing else
- * that names an identity; outside an ecosystem, --identity names an administrator's directory.
+ * --admin: the ecosystem's administrator identity (`.stoq/ecosystem/admin`) instead of its cli
+ * one; nothing else may name the identity then. Outside an ecosystem there is none to use:
+ * --identity names an administrator's directory instead.
  */
-function requireAdminIdentity(values: ClientValues, inEcosystem: boolean): void {
+function useAdminIdentity(values: ClientValues, ecosystemAdmin: string | null): void {
   if (!values.admin) return;
-  if (values['data-dir'] !== undefined || values.as !== 'cli') throw usageError('--admin uses the ecosystem\'s administrator identity; it does not go with --data-dir or --as');
-  if (!inEcosystem) throw usageError('--admin uses the administrator identity of an npm start ecosystem (.stoq/ecosystem/admin), and none was found from here (or --target/--dns were given); pass --identity DIR with an administrator\'s identity instead');
+  if (values.identity !== undefined || values['data-dir'] !== undefined || values.as !== 'cli') {
+    throw usageError('--admin uses the ecosystem\'s administrator identity; it does not go with --identity, --data-dir or --as');
+  }
+  if (ecosystemAdmin === null) throw usageError('--admin uses the administrator identity of an npm start ecosystem (.stoq/ecosystem/admin), and none was found from here; pass --identity DIR with an administrator\'s identity instead');
+  values.identity = ecosystemAdmin;
 }
 
 async function withSession(
