@@ -59,6 +59,11 @@ test('up, status, logs, restart after SIGKILL, clean Ctrl-C, and a second start 
   const echo = await runStoq(['call', 'node/echo', '--data', '{"text":"by name"}'], base, { env: plainEnv });
   expect(echo.stderr).toBe('');
   expect(JSON.parse(echo.stdout)).toMatchObject({ text: 'by name', instance: 'node-1' });
+  // Knowing only TrustChain's STOQ address: the same records through trustchain/resolve_dns.
+  const tcAddress = (JSON.parse(readFileSync(join(home, 'trustchain', 'serve.json'), 'utf8')) as { stoq: string }).stoq;
+  const viaTc = await runStoq(['call', 'node/echo', '--trustchain', tcAddress, '--identity', join(home, 'cli'), '--data', '{"text":"via trustchain"}'], base, { env: plainEnv });
+  expect(viaTc.stderr).toBe('');
+  expect(JSON.parse(viaTc.stdout)).toMatchObject({ text: 'via trustchain', instance: 'node-1' });
   const methods = await runStoq(['methods', 'caesar'], base, { env: plainEnv });
   expect(methods.stderr).toBe('');
   expect(methods.stdout).toMatch(/caesar\/create_transfers\(stoq\.caesar\.v1\.CreateTransfersRequest\)/);

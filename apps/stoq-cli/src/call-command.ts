@@ -22,6 +22,7 @@ const CLIENT = {
   identity: { type: 'string' },
   admin: { type: 'boolean', default: false },
   dns: { type: 'string' },
+  trustchain: { type: 'string' },
   timeout: { type: 'string', default: '10000' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
@@ -36,6 +37,7 @@ interface ClientValues {
   identity?: string;
   admin: boolean;
   dns?: string;
+  trustchain?: string;
   verbose: boolean;
 }
 
@@ -135,14 +137,18 @@ function requireTarget(values: ClientValues): asserts values is ClientValues & {
  * otherwise).
  */
 function requireTargetOrDns(values: ClientValues): void {
-  values.dns ??= process.env.STOQ_DNS || undefined;
-  const byName = !values.target && !values.dns;
+  if (values.dns !== undefined && values.trustchain !== undefined) throw usageError('give --dns (TrustChain\'s DNS) or --trustchain (TrustChain\'s STOQ address), not both');
+  if (values.trustchain === undefined) values.dns ??= process.env.STOQ_DNS || undefined;
+  if (values.dns === undefined) values.trustchain ??= process.env.STOQ_TRUSTCHAIN || undefined;
+  const byName = !values.target && !values.dns && !values.trustchain;
   const eco = byName || values.admin ? findEcosystem(process.cwd()) : null;
   if (eco && byName) {
     values.dns = eco.dns;
     if (values.identity === undefined && values['data-dir'] === undefined && !values.admin) values.identity = eco.cli;
   }
-  if (!values.target && !values.dns) throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find the service by name, or run inside an npm start ecosystem (see --help)');
+  if (!values.target && !values.dns && !values.trustchain) {
+    throw usageError('give --target "[ipv6]:port", or --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) or --trustchain "[ipv6]:port" (TrustChain\'s STOQ address, also $STOQ_TRUSTCHAIN) to find the service by name, or run inside an npm start ecosystem (see --help)');
+  }
   useAdminIdentity(values, eco?.admin ?? null);
 }
 
@@ -167,8 +173,9 @@ async function withSession(
   run: (s: Session) => Promise<number>,
 ): Promise<number> {
   const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], identityDir: values.identity, verbose: values.verbose });
-  const found = !values.target && values.dns && expectedService ? await discoverTarget(expectedService, values.dns) : null;
-  if (found && values.verbose) process.stderr.write(`stoq: ${expectedService} found at ${found.target} through DNS ${values.dns}\n`);
+  const via = values.dns ? { dns: values.dns } : values.trustchain ? { trustchain: values.trustchain } : null;
+  const found = !values.target && via && expectedService ? await discoverTarget(expectedService, via, client) : null;
+  if (found && values.verbose) process.stderr.write(`stoq: ${expectedService} found at ${found.target} through ${values.dns ? `DNS ${values.dns}` : `TrustChain ${values.trustchain}`}\n`);
   const session = await connectSession(client, {
     target: found?.target ?? values.target!,
     serverName: values['server-name'] ?? found?.serverName,

@@ -85,7 +85,7 @@ examples:
   stoq ping '[::1]:4433'
   stoq ping -c 100 --size 4096 --json '[::1]:4433'`,
 
-  call: `usage: stoq call <service/method> (--target <[ipv6]:port> | --dns <[ipv6]:port>) [--data JSON|@FILE|-] [options]
+  call: `usage: stoq call <service/method> (--target <[ipv6]:port> | --dns <[ipv6]:port> | --trustchain <[ipv6]:port>) [--data JSON|@FILE|-] [options]
 
 Calls any method; the server's <service>/_methods built-in supplies its protobuf types. Prints
 the response as one JSON line (one line per message for streaming responses), always JSON.
@@ -99,6 +99,9 @@ options:
   --target ADDR        the node, "[ipv6]:port"
   --dns ADDR           instead of --target: find the service by name in TrustChain's DNS
                        (_stoq._udp.<service>.hypermesh SRV); also $STOQ_DNS
+  --trustchain ADDR    instead of --dns: TrustChain's STOQ address; the same records are asked
+                       of TrustChain itself (trustchain/resolve_dns, over a connection its
+                       certificate authenticates); also $STOQ_TRUSTCHAIN
   --identity DIR       call with the identity stored in DIR (a node's data dir, or TrustChain's
                        <data-dir>/admin) instead of one from the development CA
   --admin              inside an npm start ecosystem: call as its administrator
@@ -118,12 +121,14 @@ examples:
   stoq call trustchain/list_certificates --admin      (inside an npm start ecosystem)`,
 
   methods: `usage: stoq methods --target <[ipv6]:port> [options]
+       stoq methods <service> [--dns <[ipv6]:port> | --trustchain <[ipv6]:port>] [options]
 
 Lists a service's methods with kinds, types and who may call them.
 
 options:
   --target ADDR        the node, "[ipv6]:port" (required)
   --service NAME       the service to list (default: the one the node's certificate names)
+  --dns ADDR, --trustchain ADDR   with a service name: find it as stoq call does
   --admin              inside an npm start ecosystem: as its administrator (see stoq call --help)
   --timeout MS         deadline (1..2147483647, default 10000)
   --json               the raw listing as JSON

@@ -2,8 +2,8 @@
 // target, and an RPC client that uses exactly that connection.
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, type DialedConnection, type TransportIdentity } from '@stoq/core';
-import { storedIdentity } from '@stoq/client';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, type DialedConnection, type Ipv6Endpoint, type TransportIdentity } from '@stoq/core';
+import { storedIdentity, viaTrustChain } from '@stoq/client';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
@@ -80,19 +80,41 @@ async function loadStoredIdentity(dir: string, trustRoot: string | undefined): P
   return { identity, dataDir: { dir, source: '--identity' }, trusted, transportIdentity: withExtraRoot(identity, extraRoot) };
 }
 
+/** Where services are looked up: TrustChain's DNS server, or TrustChain itself over STOQ. */
+export type Discovery = { dns: string } | { trustchain: string };
+
 /**
- * The target of `service` found by name: DNS SRV at `dns` (TrustChain's DNS), best priority
- * first. The certificate must then name the service; the TLS name is `<service>.hypermesh`.
+ * The target of `service` found by name: DNS SRV at TrustChain's DNS, or the same records through
+ * `trustchain/resolve_dns` on a connection to TrustChain made with `client`'s identity; best
+ * priority first. The certificate must then name the service; the TLS name is `<service>.hypermesh`.
  */
-export async function discoverTarget(service: string, dns: string): Promise<{ target: string; serverName: string }> {
+export async function discoverTarget(service: string, via: Discovery, client: ClientIdentity): Promise<{ target: string; serverName: string }> {
+  const where = 'dns' in via ? `DNS at ${via.dns}` : `TrustChain at ${via.trustchain}`;
   let found;
-  try {
-    found = await new DnsSrvResolver({ server: dns }).resolve(service);
-  } catch (cause) {
-    throw new CliError('UNREACHABLE', `cannot look up service "${service}" in DNS at ${dns}: ${(cause as Error).message}`, { cause });
+  if ('dns' in via) {
+    try {
+      found = await new DnsSrvResolver({ server: via.dns as Ipv6Endpoint }).resolve(service);
+    } catch (cause) {
+      throw new CliError('UNREACHABLE', `cannot look up service "${service}" in ${where}: ${(cause as Error).message}`, { cause });
+    }
+  } else {
+    const transport = createClientTransport(client);
+    const rpc = new RpcClient({
+      connector: (ep, o) => transport.connect(ep, { ...o, serverName: 'trustchain.hypermesh' }),
+      resolver: new StaticResolver({ trustchain: [via.trustchain as Ipv6Endpoint] }),
+      retry: { maxAttempts: 1 },
+    });
+    try {
+      found = await viaTrustChain(rpc, via.trustchain as Ipv6Endpoint).resolve(service);
+    } catch (cause) {
+      throw new CliError('UNREACHABLE', `cannot look up service "${service}" through ${where} (trustchain/resolve_dns): ${(cause as Error).message}`, { cause });
+    } finally {
+      rpc.close();
+      await transport.close();
+    }
   }
   const best = [...found.targets].sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0))[0];
-  if (!best) throw new CliError('UNREACHABLE', `no instance of service "${service}" is registered in DNS at ${dns} (_stoq._udp.${service}.hypermesh has no SRV records)`);
+  if (!best) throw new CliError('UNREACHABLE', `no instance of service "${service}" is registered in ${where} (_stoq._udp.${service}.hypermesh has no SRV records)`);
   return { target: best.endpoint, serverName: `${service}.hypermesh` };
 }
 

@@ -28,6 +28,7 @@ test.each([
   [['status', '--timeout', '0', '--dns', '[::1]:5354'], /--timeout must be milliseconds from 1 to 60000/],
   [['logs', 'a', 'b'], /at most one service name/],
   [['methods', 'caesar', 'extra'], /at most one service name/],
+  [['call', 'node/echo', '--dns', '[::1]:5354', '--trustchain', '[::1]:7440'], /--dns .* or --trustchain .*, not both/],
   // --admin is the ecosystem's administrator and nothing else.
   [['call', 'trustchain/list_certificates', '--admin', '--dns', '[::1]:5354'], /--admin uses the administrator identity of an npm start ecosystem .* none was found from here/],
   [['call', 'trustchain/list_certificates', '--admin', '--identity', '/tmp/x', '--dns', '[::1]:5354'], /does not go with --identity, --data-dir or --as/],

@@ -5,9 +5,10 @@
 // issued (given as a directory, or the ecosystem's CLI identity; its admin identity when asked).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type Ipv6Endpoint } from '@stoq/core';
 import { caesar, catalog, hypermesh, ngauge, trustchain } from '@stoq/protos';
-import { DnsSrvResolver, RpcClient, createStub, type Stub } from '@stoq/rpc';
+import { DnsSrvResolver, RpcClient, StaticResolver, createStub, type Connector, type Resolver, type Stub } from '@stoq/rpc';
+import { TrustChainDnsQuerier } from './trustchain-dns';
 
 /** Every service's generated methods, by STOQ service name. */
 export const SERVICE_METHODS = {
@@ -32,6 +33,12 @@ export type ServiceClient<S extends ServiceName> = Stub<(typeof SERVICE_METHODS)
 export interface ConnectOptions {
   /** TrustChain's DNS `[addr]:port`; default `$STOQ_DNS`, else the ecosystem's. */
   dns?: string;
+  /**
+   * Instead of `dns`: TrustChain's STOQ address `[addr]:port`; services are then resolved with
+   * `trustchain/resolve_dns` over an authenticated connection to it (TrustChain-only setups with
+   * no DNS port reachable). Default `$STOQ_TRUSTCHAIN`.
+   */
+  trustchain?: string;
   /** A directory holding an identity TrustChain issued (`identity/cert.pem` …); default `$STOQ_IDENTITY`, else the ecosystem's CLI identity (`.stoq/ecosystem/cli`, enrolled by the launcher). */
   identity?: string;
   /** Use the ecosystem's administrator identity instead (`.stoq/ecosystem/admin`, enrolled by the launcher with its own admin token; only when asked: it may do what clients may not). */
@@ -84,23 +91,31 @@ export async function connect<S extends ServiceName>(service: S, opts: ConnectOp
   const methods = SERVICE_METHODS[service];
   if (!methods) throw new ConnectError('UNKNOWN_SERVICE', `unknown service "${String(service)}"; known: ${Object.keys(SERVICE_METHODS).join(', ')}`);
   const eco = findEcosystem(opts.from ?? process.cwd());
-  const dns = opts.dns ?? (process.env['STOQ_DNS'] || undefined) ?? eco?.dns;
-  if (!dns) throw new ConnectError('NO_DNS', "no TrustChain DNS: pass { dns: '[::1]:5354' }, set STOQ_DNS, or run inside a folder with an `npm start` ecosystem");
+  const tc = opts.dns ? undefined : (opts.trustchain ?? (process.env['STOQ_TRUSTCHAIN'] || undefined));
+  const dns = tc ? undefined : (opts.dns ?? (process.env['STOQ_DNS'] || undefined) ?? eco?.dns);
+  if (!dns && !tc) throw new ConnectError('NO_DNS', "no TrustChain DNS: pass { dns: '[::1]:5354' } or { trustchain: '[::1]:7440' }, set STOQ_DNS or STOQ_TRUSTCHAIN, or run inside a folder with an `npm start` ecosystem");
   const identityDir = opts.identity ?? (opts.admin ? eco?.admin : undefined) ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.cli;
   if (!identityDir) throw new ConnectError('NO_IDENTITY', 'no identity: pass { identity: DIR } or set STOQ_IDENTITY (a directory with an identity TrustChain issued)');
   const identity = await storedIdentity(resolve(identityDir));
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });
-  const rpc = new RpcClient({
-    // The certificate must name the service (expectedService); the TLS name is its mesh name.
-    connector: (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
-    resolver: new DnsSrvResolver({ server: dns }),
-  });
+  // The certificate must name the service (expectedService); the TLS name is its mesh name.
+  const connector: Connector = (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined });
+  const discovery = tc ? new RpcClient({ connector, resolver: new StaticResolver({ trustchain: [tc as Ipv6Endpoint] }) }) : null;
+  const rpc = new RpcClient({ connector, resolver: discovery ? viaTrustChain(discovery, tc as Ipv6Endpoint) : new DnsSrvResolver({ server: dns as Ipv6Endpoint }) });
   const stub = createStub(rpc, methods) as Stub<(typeof SERVICE_METHODS)[S]>;
   return Object.assign(stub, {
     rpc,
     async close() {
       rpc.close();
+      discovery?.close();
       await transport.close();
     },
   });
+}
+
+/** Discovery through TrustChain's resolve_dns; TrustChain itself is at its configured address. */
+export function viaTrustChain(toTrustChain: RpcClient, address: Ipv6Endpoint): Resolver {
+  const srv = new DnsSrvResolver({ querier: new TrustChainDnsQuerier(toTrustChain) });
+  const self = new StaticResolver({ trustchain: [address] });
+  return { resolve: (service, signal) => (service === 'trustchain' ? self.resolve(service) : srv.resolve(service, signal)) };
 }
