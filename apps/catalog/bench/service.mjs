@@ -4,7 +4,10 @@
 // each enrolled with a join token, Catalog found through TrustChain DNS. The client is TrustChain's
 // admin identity paying from its own account. Runs the built packages (npm run build).
 //
-//   node apps/catalog/bench/service.mjs [--seconds 5] [--concurrency 32] [--json]
+//   node apps/catalog/bench/service.mjs [--seconds 5] [--concurrency 32] [--program js] [--json]
+//
+// `--program js`: execute_js_trivial instead, the JavaScript program `console.log(40 + 2)` on the
+// engine's QuickJS runtime (its start-up, ~2.8 M fuel, is part of every run).
 //
 // Peer (same run): the engine alone (WasmEngine through napi, no network, no billing), so the
 // ratio is what the network, TLS + FALCON-authenticated STOQ and Caesar billing cost per run.
@@ -31,6 +34,8 @@ const opt = (name, fallback) => {
 const SECONDS = Number(opt('seconds', '5'));
 const CONCURRENCY = Number(opt('concurrency', '32'));
 const json = args.includes('--json');
+const JS = opt('program', 'wasm') === 'js';
+const JS_SOURCE = Buffer.from('console.log(40 + 2)');
 const root = join(import.meta.dirname, '..', '..', '..');
 const BIN = { trustchain: join(root, 'apps/trustchain/bin/trustchain.js'), caesar: join(root, 'apps/caesar/bin/caesar.js'), catalog: join(root, 'apps/catalog/bin/catalog.js') };
 const pct = (xs, p) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
@@ -94,8 +99,10 @@ try {
   await rpc.call(caesar.CaesarMethods.createAccounts, { accounts: [{ id: '900000001', ledger: 1, code: 1, flags: 1 << 14 }, { id: '100', ledger: 1, code: 1, flags: 2 }] });
   await rpc.call(caesar.CaesarMethods.createTransfers, { transfers: [{ id: '1', debitAccountId: '900000001', creditAccountId: '100', amount: '1000000000000000', ledger: 1, code: 1 }] });
   const add = native.watToWasm(readFileSync(join(root, 'native/test/wasm/add.wat'), 'utf8'));
-  const hash = (await rpc.call(catalog.CatalogMethods.uploadProgram, { module: add })).program.hash;
-  const req = { programHash: hash, export: 'add', args: ['40', '2'], fuelLimit: 1000, payerAccountId: '100' };
+  const upload = JS ? { module: JS_SOURCE, language: catalog.ProgramLanguage.PROGRAM_JAVASCRIPT } : { module: add };
+  const hash = (await rpc.call(catalog.CatalogMethods.uploadProgram, upload)).program.hash;
+  const req = JS ? { programHash: hash, fuelLimit: 10_000_000, payerAccountId: '100' } : { programHash: hash, export: 'add', args: ['40', '2'], fuelLimit: 1000, payerAccountId: '100' };
+  const ok = JS ? (r) => Buffer.from(r.stdout).toString() === '42\n' : (r) => r.results[0] === '42';
   for (let i = 0; i < 300; i++) await rpc.call(catalog.CatalogMethods.execute, req);
 
   const lat = [];
@@ -107,7 +114,7 @@ try {
       while (performance.now() < end) {
         const t = performance.now();
         const r = await rpc.call(catalog.CatalogMethods.execute, req);
-        if (r.results[0] !== '42') throw new Error('bad result');
+        if (!ok(r)) throw new Error('bad result');
         lat.push(performance.now() - t);
         runs++;
       }
@@ -126,8 +133,9 @@ try {
 
   // Peer: the engine alone, same machine, same run.
   const engine = new native.WasmEngine({ workers: availableParallelism() });
-  const { hash: h } = await engine.compile(add);
-  const ereq = { moduleHash: h, export: 'add', args: [40n, 2n], fuel: 1000, memoryLimitBytes: 1 << 20, timeoutMs: 1000 };
+  const runtime = readFileSync(require.resolve('quickjs-wasi/quickjs.wasm'));
+  const { hash: h } = JS ? await engine.compileJsRuntime(runtime) : await engine.compile(add);
+  const ereq = JS ? { moduleHash: h, export: '', args: [], script: JS_SOURCE, fuel: 10_000_000, memoryLimitBytes: 16 << 20, timeoutMs: 1000 } : { moduleHash: h, export: 'add', args: [40n, 2n], fuel: 1000, memoryLimitBytes: 1 << 20, timeoutMs: 1000 };
   let eruns = 0;
   const eend = performance.now() + 2000;
   const et0 = performance.now();
@@ -139,7 +147,7 @@ try {
   }));
   const ePerSec = eruns / ((performance.now() - et0) / 1000);
   engine.close();
-  const o = { bench: 'catalog.execute_trivial', unit: 'runs/s', stoq: Math.round(perSec), peer: Math.round(ePerSec), peerName: 'the engine alone through napi (no STOQ, no billing)', ratio: round(perSec / ePerSec, 4), p50Ms: round(pct(lat, 50)), p99Ms: round(pct(lat, 99)), concurrency: CONCURRENCY, sequentialP50Ms: round(pct(seq, 50)), sequentialP99Ms: round(pct(seq, 99)), load1: round(loadavg()[0]) };
+  const o = { bench: JS ? 'catalog.execute_js_trivial' : 'catalog.execute_trivial', unit: 'runs/s', stoq: Math.round(perSec), peer: Math.round(ePerSec), peerName: 'the engine alone through napi (no STOQ, no billing)', ratio: round(perSec / ePerSec, 4), p50Ms: round(pct(lat, 50)), p99Ms: round(pct(lat, 99)), concurrency: CONCURRENCY, sequentialP50Ms: round(pct(seq, 50)), sequentialP99Ms: round(pct(seq, 99)), load1: round(loadavg()[0]) };
   process.stdout.write(json ? `${JSON.stringify(o)}\n` : `${o.bench} ${o.stoq} runs/s (concurrency ${CONCURRENCY}: p50 ${o.p50Ms} ms, p99 ${o.p99Ms} ms; one at a time: p50 ${o.sequentialP50Ms} ms, p99 ${o.sequentialP99Ms} ms)  engine alone ${o.peer} runs/s  ratio ${o.ratio}\n`);
 } finally {
   for (const p of procs.reverse()) {

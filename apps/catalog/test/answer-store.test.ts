@@ -52,3 +52,18 @@ test('memory is bounded: the oldest answers go first', async () => {
   expect(s.size).toBe(2);
   await s.close();
 });
+
+test('attempts are durable lines too; an answer keeps the attempt count; the window forgets both', async () => {
+  const s = open();
+  await s.putAttempt('k1', 'f1', 1);
+  await s.putAttempt('k1', 'f1', 2);
+  expect([s.lastAttempt('k1'), s.get('k1'), s.lastAttempt('other')]).toEqual([2, undefined, 0]);
+  await s.put('k1', 'f1', Buffer.from('answer'));
+  await s.close();
+  const r = open();
+  expect(r.lastAttempt('k1')).toBe(2);
+  expect(r.get('k1')?.answer.toString()).toBe('answer');
+  now += 61_000;
+  expect([r.lastAttempt('k1'), r.get('k1')]).toEqual([0, undefined]);
+  await r.close();
+});

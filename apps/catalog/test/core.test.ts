@@ -1,6 +1,9 @@
 // The pure parts: Caesar owner tags, the billing plan, transfer ids, rate limits, u128/u64.
-import { maxFee, PENDING, POST_PENDING, reservationTransfer, runTransferIds, settlementTransfer, transferIdFrom, VOID_PENDING, voidTransfer } from '../src/core/billing';
+import { maxFee, PENDING, POST_PENDING, reservationTransfer, settlementTransfer, transferIdFrom, VOID_PENDING, voidTransfer } from '../src/core/billing';
 import { inputHash } from '@stoq/catalog-receipt';
+import { createHash } from 'node:crypto';
+import { caesar } from '@stoq/protos';
+import { attemptTransferIds, closedAttempt, nextAttempt } from '../src/core/request-attempts';
 import { ownerTag } from '../src/core/owner-tag';
 import { RateLimiter } from '../src/core/rate-limiter';
 import { parseU128, u128Bytes, u128FromBytes } from '../src/core/u128';
@@ -62,13 +65,28 @@ test('errors map to stable statuses with the code in the message', () => {
   expect(rpcErrorOf(other)).toBe(other);
 });
 
-test('idempotent runs: transfer ids derive from the request key (stable, distinct per role and per key)', () => {
+test('idempotent runs: transfer ids derive from the request key and the attempt (stable, distinct per role, key and attempt)', () => {
   const key = Buffer.alloc(32, 7);
-  const a = runTransferIds(key);
-  expect(runTransferIds(Buffer.from(key))).toEqual(a);
+  const a = attemptTransferIds(key, 1);
+  expect(attemptTransferIds(Buffer.from(key), 1)).toEqual(a);
   expect(new Set([a.reserve, a.settle, a.release]).size).toBe(3);
-  expect(runTransferIds(Buffer.alloc(32, 8)).reserve).not.toBe(a.reserve);
-  for (const id of Object.values(a)) expect(id > 0n && id < 1n << 127n).toBe(true);
+  expect(attemptTransferIds(Buffer.alloc(32, 8), 1).reserve).not.toBe(a.reserve);
+  const ids = [1, 2, 3, 1000].flatMap((n) => Object.values(attemptTransferIds(key, n)));
+  expect(new Set(ids).size).toBe(ids.length);
+  for (const id of ids) expect(id > 0n && id < 1n << 127n).toBe(true);
+  // attempt 1 keeps the single-attempt derivation (a request reserved before attempts were numbered)
+  const v1 = transferIdFrom(createHash('sha256').update('catalog transfer v1\0reserve\0').update(key).digest().subarray(0, 16));
+  expect(a.reserve).toBe(v1);
+  expect(() => attemptTransferIds(key, 0)).toThrow(RangeError);
+});
+
+test('closing an earlier attempt: Caesar\'s answer to its void says whether it was charged', () => {
+  const R = caesar.CreateTransferResult;
+  for (const r of [R.CREATE_TRANSFER_OK, R.CREATE_TRANSFER_EXISTS, R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND, R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED, R.CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED]) expect(closedAttempt(r)).toBe('uncharged');
+  expect(closedAttempt(R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED)).toBe('charged');
+  expect(closedAttempt(R.CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_PENDING_ID)).toBe('refused');
+  expect(nextAttempt(0)).toEqual({ close: null, start: 1 });
+  expect(nextAttempt(3)).toEqual({ close: 3, start: 4 });
 });
 
 test('a JavaScript run\'s input hash pins the QuickJS runtime; a wasm run\'s is unchanged', () => {

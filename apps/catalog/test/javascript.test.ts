@@ -68,3 +68,43 @@ test('the runtime is not a program, and a script needs the runtime', async () =>
   await expect(engine.compile(quickJsRuntime())).rejects.toBeInstanceOf(CatalogError);
   expect(() => engine.check({ moduleHash: runtime, export: '_start', args: [], fuel: 1000, memoryLimitBytes: 1 << 20, timeoutMs: 1000 })).toThrow(/runs scripts only/);
 });
+
+test('an ES module runs: top-level code and await, then its default (or main) export with (input, argv), its result printed', async () => {
+  const d = await js("export default function (input, argv) { console.log('hi', input, argv.join(',')); return { ok: true }; }", { stdin: Buffer.from('world'), argv: ['a', 'b'] });
+  expect([d.outcome, d.stdout.toString()]).toEqual(['OK', 'hi world a,b\n{"ok":true}\n']);
+  const m = await js("const base = await Promise.resolve(40);\nexport async function main() { return base + 2; }");
+  expect([m.outcome, m.stdout.toString()]).toEqual(['OK', '42\n']);
+  const plain = await js("console.log('only top level');\nexport const x = 1;");
+  expect([plain.outcome, plain.stdout.toString()]).toEqual(['OK', 'only top level\n']);
+  const failed = await js("export default async () => { throw new RangeError('main failed'); };");
+  expect(failed.outcome).toBe('JS_EXCEPTION');
+  expect(failed.message).toMatch(/^RangeError: main failed/);
+  expect(failed.stderr.toString()).toMatch(/^Uncaught RangeError: main failed/);
+  const check = await js('export default () => 1;', { compileOnly: true });
+  expect([check.outcome, check.stdout.length]).toEqual(['OK', 0]);
+  const bad = await js('export default (;', { compileOnly: true });
+  expect([bad.outcome, bad.message]).toEqual(['JS_EXCEPTION', expect.stringMatching(/^SyntaxError/)]);
+});
+
+test('an unhandled promise rejection fails the run (JS_EXCEPTION, "UnhandledPromiseRejection: ..."); a handled one does not', async () => {
+  const r = await js("(async () => { throw new Error('async boom'); })(); console.log('went on');");
+  expect(r.outcome).toBe('JS_EXCEPTION');
+  expect(r.message).toMatch(/^UnhandledPromiseRejection: Error: async boom/);
+  expect(r.stdout.toString()).toBe('went on\n');
+  expect(r.stderr.toString()).toMatch(/^Uncaught UnhandledPromiseRejection: Error: async boom/);
+  const inModule = await js("export function main() { Promise.reject(7); }");
+  expect([inModule.outcome, inModule.message]).toEqual(['JS_EXCEPTION', 'UnhandledPromiseRejection: uncaught value: 7']);
+  const handled = await js("const p = Promise.reject(new Error('x')); Promise.resolve().then(() => p.catch((e) => console.log('caught', e.message)));");
+  expect([handled.outcome, handled.stdout.toString()]).toEqual(['OK', 'caught x\n']);
+});
+
+test('import of any module is refused with a ReferenceError naming it (there is no module loader)', async () => {
+  const stat = await js("import fs from 'fs';\nconsole.log(fs);");
+  expect([stat.outcome, stat.stdout.length]).toEqual(['JS_EXCEPTION', 0]);
+  expect(stat.message).toMatch(/^ReferenceError: could not load module 'fs'/);
+  const dyn = await js("import('./lib.js').then(() => console.log('loaded'), (e) => console.log(e.name, e.message));");
+  expect([dyn.outcome, dyn.stdout.toString()]).toEqual(['OK', "ReferenceError could not load module 'lib.js'\n"]);
+  const unhandled = await js("await import('https://example.com/x.js');\nexport default () => 1;");
+  expect(unhandled.outcome).toBe('JS_EXCEPTION');
+  expect(unhandled.message).toMatch(/^ReferenceError: could not load module 'https:\/\/example.com\/x.js'/);
+});

@@ -7,12 +7,19 @@
 //! (`EngineCore::compile_js_runtime`): an uploaded program can never import them.
 //!
 //! One run: `_initialize`, `qjs_init` (a fresh runtime and context), the globals below, the
-//! script (global code, not a module), then the promise jobs until none is pending. The program
-//! sees `input` (stdin decoded as UTF-8), `argv` (an array of strings), `console.log/info/debug`
-//! and `print` (stdout), `console.error/warn` (stderr); `Date.now()` and `Math.random()` come from
-//! the run's virtual clock and seeded random (WASI). An uncaught exception (or a rejected job)
-//! ends the run as `JS_EXCEPTION`: its description is the run's message and is also written to
-//! stderr (so the receipt's output hash covers it). `import` of modules is refused (no loader).
+//! program, then the promise jobs until none is pending. A program is a script, or an ES module
+//! when QuickJS's `JS_DetectModule` sees `import`/`export` at its top level: the module is
+//! evaluated (top-level `await` allowed), then its `default` export, or else its `main` export,
+//! when it is a function, is called with `(input, argv)` and awaited; a value it returns other
+//! than `undefined` is printed like `console.log`. The program sees `input` (stdin decoded as
+//! UTF-8), `argv` (an array of strings), `console.log/info/debug` and `print` (stdout),
+//! `console.error/warn` (stderr); `Date.now()` and `Math.random()` come from the run's virtual
+//! clock and seeded random (WASI). An uncaught exception ends the run as `JS_EXCEPTION`: its
+//! description is the run's message and is also written to stderr (so the receipt's output hash
+//! covers it). A promise still rejected without a handler when no job is left ends the run as
+//! `JS_EXCEPTION` too, its message starting `UnhandledPromiseRejection: `. There is no module
+//! loader (no filesystem): `import` of anything, static or dynamic, fails with a `ReferenceError`
+//! naming the module.
 
 use wasmtime::{AsContextMut, Caller, Extern, Instance, Linker, Store};
 
@@ -48,9 +55,15 @@ pub const REQUIRED_EXPORTS: &[&str] = &[
     "qjs_is_job_pending",
     "qjs_execute_pending_job",
     "qjs_get_undefined",
+    "qjs_get_value_ptr",
+    "qjs_set_promise_rejection_handler",
+    "JS_DetectModule",
     "wasm_malloc",
     "wasm_free",
 ];
+
+/// Prefix of the message of a run ended by a rejection nobody handled (stable: callers match it).
+pub const UNHANDLED_REJECTION: &str = "UnhandledPromiseRejection: ";
 
 const OUT_FN: &str = "__stoq_out";
 const ERR_FN: &str = "__stoq_err";
@@ -74,6 +87,19 @@ const PRELUDE: &str = r#"(() => {
   g.print = console.log;
   g.input = g.__stoq_input;
   g.argv = g.__stoq_argv === '' ? [] : g.__stoq_argv.split('\0');
+  const input = g.input, argv = g.argv;
+  // An ES module program: its evaluation promise → call default/main → a failure is rethrown
+  // by __stoq_check once no job is left (the host then describes it as an uncaught exception).
+  let failed = false, failure;
+  g.__stoq_drive = (evaluated) => {
+    delete g.__stoq_drive;
+    evaluated.then((ns) => {
+      const main = typeof ns.default === 'function' ? ns.default : typeof ns.main === 'function' ? ns.main : undefined;
+      if (main === undefined) return undefined;
+      return Promise.resolve(main(input, argv)).then((r) => { if (r !== undefined) out(line([r])); });
+    }).then(undefined, (e) => { failed = true; failure = e; });
+  };
+  g.__stoq_check = () => { delete g.__stoq_check; if (failed) throw failure; };
   delete g.__stoq_out; delete g.__stoq_err; delete g.__stoq_input; delete g.__stoq_argv;
 })();"#;
 
@@ -148,8 +174,22 @@ pub fn add_to_linker<T: HasRunIo>(linker: &mut Linker<T>) -> wasmtime::Result<()
     })?;
     // No interrupt handler: fuel and the epoch backstop end runaway scripts.
     linker.func_wrap(m, "host_interrupt", |_c: Caller<'_, T>| -> i32 { 0 })?;
-    // A rejection without a handler: the values are freed; the run goes on (see `run_script`).
-    linker.func_wrap(m, "host_promise_rejection", |mut c: Caller<'_, T>, promise: i32, reason: i32, _handled: i32| -> wasmtime::Result<()> {
+    // QuickJS's rejection tracker: a promise rejected without a handler (`handled` 0) is kept,
+    // with its reason, until a handler is attached (`handled` 1, the same promise); what is left
+    // when no job is pending ends the run (`run_script`). Kept values are alive, so their
+    // identities (object addresses) cannot be reused meanwhile.
+    linker.func_wrap(m, "host_promise_rejection", |mut c: Caller<'_, T>, promise: i32, reason: i32, handled: i32| -> wasmtime::Result<()> {
+        let identity: i32 = call(&mut c, "qjs_get_value_ptr", promise)?;
+        if handled == 0 {
+            c.data_mut().io().js_unhandled.push((identity, promise, reason));
+            return Ok(());
+        }
+        let kept = &mut c.data_mut().io().js_unhandled;
+        if let Some(i) = kept.iter().position(|(id, _, _)| *id == identity) {
+            let (_, p, r) = kept.remove(i);
+            call::<T, i32, ()>(&mut c, "qjs_free_value", p)?;
+            call::<T, i32, ()>(&mut c, "qjs_free_value", r)?;
+        }
         call::<T, i32, ()>(&mut c, "qjs_free_value", promise)?;
         call::<T, i32, ()>(&mut c, "qjs_free_value", reason)
     })?;
@@ -163,6 +203,8 @@ pub fn add_to_linker<T: HasRunIo>(linker: &mut Linker<T>) -> wasmtime::Result<()
 
 /// QuickJS's JS_EVAL_FLAG_COMPILE_ONLY: parse and compile, do not run.
 const EVAL_COMPILE_ONLY: i32 = 1 << 5;
+/// JS_EVAL_TYPE_MODULE: an ES module (its evaluation returns a promise of its namespace).
+const EVAL_TYPE_MODULE: i32 = 1;
 
 /// Drives one script in a fresh instance of the runtime. `Ok(None)`: it finished; `Ok(Some(d))`:
 /// it threw (`d` describes the exception); `Err`: a trap (fuel, memory limit, ...). With
@@ -185,6 +227,7 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
     let get_exception = f!("qjs_get_exception", (), i32);
     let get_string_len = f!("qjs_get_string_len", (i32, i32), i32);
     let free_cstring = f!("qjs_free_cstring", i32, ());
+    let set_rejection_tracker = f!("qjs_set_promise_rejection_handler", i32, ());
 
     f!("_initialize", (), ()).call(&mut s, ())?;
     if f!("qjs_init", (), i32).call(&mut s, ())? != 0 {
@@ -226,25 +269,27 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         free.call(&mut s, p)?;
         set_global(&mut s, name, v)?;
     }
-    let run = |s: &mut wasmtime::StoreContextMut<'_, T>, code: &[u8], file: &str, flags: i32| -> wasmtime::Result<bool> {
+    let detect = f!("JS_DetectModule", (i32, i32), i32);
+    // Evaluates `code`; returns the result value (owned by the caller) and whether it threw.
+    let eval_value = |s: &mut wasmtime::StoreContextMut<'_, T>, code: &[u8], file: &str, flags: i32| -> wasmtime::Result<(i32, bool)> {
         let c = put(s, code)?;
         let fname = put(s, file.as_bytes())?;
         let v = eval.call(&mut *s, (c, code.len() as i32, fname, flags))?;
         free.call(&mut *s, c)?;
         free.call(&mut *s, fname)?;
-        let threw = is_exception.call(&mut *s, v)? != 0;
+        Ok((v, is_exception.call(&mut *s, v)? != 0))
+    };
+    let run = |s: &mut wasmtime::StoreContextMut<'_, T>, code: &[u8], file: &str, flags: i32| -> wasmtime::Result<bool> {
+        let (v, threw) = eval_value(s, code, file, flags)?;
         free_value.call(&mut *s, v)?;
         Ok(threw)
     };
-    let describe = |s: &mut wasmtime::StoreContextMut<'_, T>| -> wasmtime::Result<String> {
-        let exc = get_exception.call(&mut *s, ())?;
-        set_global(s, "__stoq_exc", exc)?;
-        let c = put(s, DESCRIBE.as_bytes())?;
-        let fname = put(s, b"<describe>")?;
-        let v = eval.call(&mut *s, (c, DESCRIBE.len() as i32, fname, 0))?;
-        free.call(&mut *s, c)?;
-        free.call(&mut *s, fname)?;
-        if is_exception.call(&mut *s, v)? != 0 {
+    // Describes `value` (consumed) with DESCRIBE.
+    let describe_value = |s: &mut wasmtime::StoreContextMut<'_, T>, value: i32| -> wasmtime::Result<String> {
+        set_global(s, "__stoq_exc", value)?;
+        let (v, threw) = eval_value(s, DESCRIBE.as_bytes(), "<describe>", 0)?;
+        if threw {
+            free_value.call(&mut *s, v)?;
             return Ok("uncaught exception (not describable)".into());
         }
         let len_ptr = malloc.call(&mut *s, 4)?;
@@ -260,14 +305,37 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         free_value.call(&mut *s, v)?;
         Ok(String::from_utf8_lossy(&text).into_owned())
     };
+    let describe = |s: &mut wasmtime::StoreContextMut<'_, T>| -> wasmtime::Result<String> {
+        let exc = get_exception.call(&mut *s, ())?;
+        describe_value(s, exc)
+    };
+    let module = {
+        let p = put(&mut s, script)?;
+        let m = detect.call(&mut s, (p, script.len() as i32))? != 0;
+        free.call(&mut s, p)?;
+        m
+    };
+    let kind = if module { EVAL_TYPE_MODULE } else { 0 };
     if compile_only {
-        return Ok(if run(&mut s, script, "program.js", EVAL_COMPILE_ONLY)? { Some(describe(&mut s)?) } else { None });
+        return Ok(if run(&mut s, script, "program.js", kind | EVAL_COMPILE_ONLY)? { Some(describe(&mut s)?) } else { None });
     }
+    set_rejection_tracker.call(&mut s, 1)?;
     if run(&mut s, PRELUDE.as_bytes(), "<stoq prelude>", 0)? {
         let d = describe(&mut s)?;
         return Err(wasmtime::Error::msg(format!("the JavaScript prelude failed: {d}")));
     }
-    if run(&mut s, script, "program.js", 0)? {
+    if module {
+        // A module's evaluation gives a promise of its namespace; the prelude's driver takes it.
+        let (evaluated, threw) = eval_value(&mut s, script, "program.js", kind)?;
+        if threw {
+            free_value.call(&mut s, evaluated)?;
+            return Ok(Some(describe(&mut s)?));
+        }
+        set_global(&mut s, "__stoq_module", evaluated)?;
+        if run(&mut s, b"(() => { const m = globalThis.__stoq_module; delete globalThis.__stoq_module; globalThis.__stoq_drive(m); })()", "<stoq module driver>", 0)? {
+            return Ok(Some(describe(&mut s)?));
+        }
+    } else if run(&mut s, script, "program.js", 0)? {
         return Ok(Some(describe(&mut s)?));
     }
     let pending = f!("qjs_is_job_pending", (), i32);
@@ -276,6 +344,15 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         if execute.call(&mut s, ())? < 0 {
             return Ok(Some(describe(&mut s)?));
         }
+    }
+    if module && run(&mut s, b"globalThis.__stoq_check()", "<stoq module check>", 0)? {
+        return Ok(Some(describe(&mut s)?));
+    }
+    // A rejection still without a handler: the run fails like an uncaught exception.
+    if let Some(&(_, promise, reason)) = s.data_mut().io().js_unhandled.first() {
+        free_value.call(&mut s, promise)?;
+        let d = describe_value(&mut s, reason)?;
+        return Ok(Some(format!("{UNHANDLED_REJECTION}{d}")));
     }
     Ok(None)
 }

@@ -261,7 +261,14 @@ fn javascript_failures_have_their_own_outcomes() {
     assert_eq!(syntax.outcome, Outcome::JsException);
     assert!(syntax.message.starts_with("SyntaxError"), "{}", syntax.message);
     let rejected = js(&core, rt, "(async () => { throw new Error('async boom'); })();", 50_000_000, 16 << 20);
-    assert_eq!(rejected.outcome, Outcome::Ok, "an unhandled rejection does not end the run: {}", rejected.message);
+    assert_eq!(rejected.outcome, Outcome::JsException, "an unhandled rejection ends the run");
+    assert!(rejected.message.starts_with("UnhandledPromiseRejection: Error: async boom"), "{}", rejected.message);
+    assert!(String::from_utf8_lossy(&rejected.stderr).starts_with("Uncaught UnhandledPromiseRejection: Error: async boom"));
+    let plain = js(&core, rt, "Promise.reject(42);", 50_000_000, 16 << 20);
+    assert_eq!((plain.outcome, plain.message.as_str()), (Outcome::JsException, "UnhandledPromiseRejection: uncaught value: 42"));
+    // a handler attached later (in a job) means it was handled
+    let late = js(&core, rt, "const p = Promise.reject(new Error('x')); Promise.resolve().then(() => p.catch(() => console.log('caught')));", 50_000_000, 16 << 20);
+    assert_eq!((late.outcome, String::from_utf8_lossy(&late.stdout).into_owned()), (Outcome::Ok, "caught\n".into()), "{}", late.message);
     let lp = js(&core, rt, "for (;;) {}", 20_000_000, 16 << 20);
     assert_eq!(lp.outcome, Outcome::OutOfFuel);
     assert_eq!(lp.fuel_used, 20_000_000);
@@ -269,8 +276,14 @@ fn javascript_failures_have_their_own_outcomes() {
     assert_eq!(mem.outcome, Outcome::MemoryLimit, "{}", mem.message);
     let deep = js(&core, rt, "function r(n) { return r(n + 1) + 1; } r(0);", 5_000_000_000, 16 << 20);
     assert!(matches!(deep.outcome, Outcome::JsException | Outcome::StackOverflow), "{:?} {}", deep.outcome, deep.message);
-    let import = js(&core, rt, "import('fs').then(() => console.log('imported'), (e) => console.log('refused'));", 50_000_000, 16 << 20);
-    assert_eq!(String::from_utf8_lossy(&import.stdout), "refused\n");
+    let import = js(&core, rt, "import('fs').then(() => console.log('imported'), (e) => console.log('refused', e.name, e.message));", 50_000_000, 16 << 20);
+    assert_eq!(String::from_utf8_lossy(&import.stdout), "refused ReferenceError could not load module 'fs'\n");
+    let unhandled_import = js(&core, rt, "import('./x.js');", 50_000_000, 16 << 20);
+    assert_eq!(unhandled_import.outcome, Outcome::JsException);
+    assert!(unhandled_import.message.starts_with("UnhandledPromiseRejection: ReferenceError: could not load module 'x.js'"), "{}", unhandled_import.message);
+    let static_import = js(&core, rt, "import { x } from 'lib';\nconsole.log(x);", 50_000_000, 16 << 20);
+    assert_eq!((static_import.outcome, static_import.stdout.len()), (Outcome::JsException, 0));
+    assert!(static_import.message.starts_with("ReferenceError: could not load module 'lib'"), "{}", static_import.message);
     // a syntax check compiles without running
     let check = |src: &str| core.run(RunRequest { compile_only: true, script: Some(src.as_bytes().to_vec()), ..req_js(rt) }).unwrap();
     let fine = check("for (;;) {} console.log('never')");
@@ -281,4 +294,33 @@ fn javascript_failures_have_their_own_outcomes() {
     // the engine keeps serving
     let ok = js(&core, rt, "console.log(1 + 1)", 50_000_000, 16 << 20);
     assert_eq!((ok.outcome, String::from_utf8_lossy(&ok.stdout).into_owned()), (Outcome::Ok, "2\n".into()));
+}
+
+#[test]
+fn javascript_es_modules_run_their_default_or_main_export() {
+    let (core, rt) = js_engine();
+    let out = |src: &str| {
+        let r = js(&core, rt, src, 50_000_000, 16 << 20);
+        (r.outcome, String::from_utf8_lossy(&r.stdout).into_owned(), r.message)
+    };
+    let d = out("export default function (input, argv) { console.log('default', input, argv.length); return 'done'; }");
+    assert_eq!(d, (Outcome::Ok, "default input text 2\ndone\n".into(), String::new()));
+    let m = out("const n = await Promise.resolve(40);\nexport async function main() { return n + 2; }");
+    assert_eq!(m, (Outcome::Ok, "42\n".into(), String::new()));
+    let top = out("console.log('top level'); export const x = 1;");
+    assert_eq!(top, (Outcome::Ok, "top level\n".into(), String::new()));
+    let thrown = out("export default async () => { throw new RangeError('main failed'); };");
+    assert_eq!(thrown.0, Outcome::JsException);
+    assert!(thrown.2.starts_with("RangeError: main failed"), "{}", thrown.2);
+    let top_throw = out("export const x = 1; throw new Error('at load');");
+    assert_eq!(top_throw.0, Outcome::JsException);
+    assert!(top_throw.2.starts_with("Error: at load"), "{}", top_throw.2);
+    let unhandled = out("export function main() { Promise.reject(new Error('lost')); }");
+    assert_eq!(unhandled.0, Outcome::JsException);
+    assert!(unhandled.2.starts_with("UnhandledPromiseRejection: Error: lost"), "{}", unhandled.2);
+    let check = |src: &str| core.run(RunRequest { compile_only: true, script: Some(src.as_bytes().to_vec()), ..req_js(rt) }).unwrap();
+    assert_eq!(check("export default () => 1;").outcome, Outcome::Ok);
+    let bad = check("export default (;");
+    assert_eq!(bad.outcome, Outcome::JsException);
+    assert!(bad.message.starts_with("SyntaxError"), "{}", bad.message);
 }

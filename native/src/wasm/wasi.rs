@@ -113,6 +113,9 @@ pub struct RunIo {
     pub fuel_limit: u64,
     pub random: SeededRandom,
     pub exit_code: Option<i32>,
+    /// JavaScript runs: rejected promises without a handler so far, as (identity, promise,
+    /// reason) values kept alive by the host (see js.rs, `host_promise_rejection`).
+    pub js_unhandled: Vec<(i32, i32, i32)>,
 }
 
 impl RunIo {
@@ -139,6 +142,7 @@ impl RunIo {
             fuel_limit,
             random: SeededRandom::new(seed),
             exit_code: None,
+            js_unhandled: Vec::new(),
         }
     }
 }

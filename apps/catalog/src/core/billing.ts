@@ -2,7 +2,6 @@
 // the payer, and the post (fee = fuel_used × price; Caesar releases the rest of the reservation)
 // or void (fee 0, or the run never started) that settles it. TigerBeetle semantics: posting less
 // than the pending amount posts that much and releases the remainder in the same transfer.
-import { createHash } from 'node:crypto';
 import { caesar } from '@stoq/protos';
 import { CatalogError } from '../errors';
 import { U128_MAX } from './u128';
@@ -51,20 +50,6 @@ export function settlementTransfer(id: bigint, pendingId: bigint, fee: bigint): 
 
 export function voidTransfer(id: bigint, pendingId: bigint): caesar.NewTransfer {
   return { id: String(id), pendingId: String(pendingId), flags: VOID_PENDING };
-}
-
-/** The transfer ids of one idempotent run, derived from its request key: a retry of the same
- *  request (even after a Catalog restart) names the same Caesar transfers, so Caesar's own
- *  idempotency refuses a second reservation. */
-export interface RunTransferIds {
-  readonly reserve: bigint;
-  readonly settle: bigint;
-  readonly release: bigint;
-}
-
-export function runTransferIds(requestKey: Uint8Array): RunTransferIds {
-  const id = (label: string): bigint => transferIdFrom(createHash('sha256').update(`catalog transfer v1\0${label}\0`).update(requestKey).digest().subarray(0, 16));
-  return { reserve: id('reserve'), settle: id('settle'), release: id('release') };
 }
 
 /** A fresh client-chosen transfer id: 126 random bits (bit 127 is Caesar's, 0 is refused). */

@@ -6,6 +6,7 @@ import { caesar } from '@stoq/protos';
 import { RpcError, Status, type RpcClient } from '@stoq/rpc';
 import { CatalogError } from '../errors';
 import { reservationTransfer, settlementTransfer, transferIdFrom, voidTransfer, type BillingConfig } from '../core/billing';
+import { closedAttempt, type RunTransferIds } from '../core/request-attempts';
 import { ownerTag } from '../core/owner-tag';
 import { TransferBatcher } from './transfer-batcher';
 
@@ -24,6 +25,9 @@ export interface Billing {
   settle(pendingId: bigint, fee: bigint, id?: bigint): Promise<bigint>;
   /** Voids the whole reservation (the run never started). */
   release(pendingId: bigint, id?: bigint): Promise<void>;
+  /** Ends an earlier attempt of an idempotent run that left no answer (core/request-attempts.ts):
+   *  resolves when nothing of it is or will be charged; REQUEST_IN_DOUBT when it was. */
+  closeAttempt(ids: RunTransferIds): Promise<void>;
 }
 
 function unavailable(err: unknown, what: string): never {
@@ -100,7 +104,7 @@ export class CaesarBilling implements Billing {
     if (r === R.CREATE_TRANSFER_OK) return id;
     // Only a request-derived id can exist already: an earlier attempt of this request reserved.
     if (given !== undefined && (r === R.CREATE_TRANSFER_EXISTS || (r >= R.CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_FLAGS && r < R.CREATE_TRANSFER_EXISTS))) {
-      throw new CatalogError('REQUEST_IN_DOUBT', `an earlier attempt of this request already reserved its fee (transfer ${id}) and its answer is not stored: it was interrupted, or it failed before its run. No second charge is made; retry with a new request id (an unsettled reservation is released by Caesar at its timeout)`);
+      throw new CatalogError('REQUEST_IN_DOUBT', `this request's fee was already reserved (transfer ${id}) by an attempt this Catalog instance has no record of (another instance, or longer ago than its answer window). No second charge is made; retry with a new request id`);
     }
     if (r === R.CREATE_TRANSFER_EXCEEDS_CREDITS) throw new CatalogError('INSUFFICIENT_FUNDS', `payer account ${payer} cannot cover the reservation of ${t.amount} (fuel_limit ${fuelLimit} × price ${this.config.pricePerFuel})`);
     if (r === R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND) throw new CatalogError('PAYER_NOT_FOUND', `payer account ${payer} does not exist in Caesar`);
@@ -117,6 +121,16 @@ export class CaesarBilling implements Billing {
   async release(pendingId: bigint, given?: bigint): Promise<void> {
     const r = await this.transfer(voidTransfer(given ?? transferIdFrom(randomBytes(16)), pendingId), 'void the reservation');
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused to void ${pendingId}: ${resultName(r)}`);
+  }
+
+  async closeAttempt(ids: RunTransferIds): Promise<void> {
+    const r = await this.transfer(voidTransfer(ids.release, ids.reserve), 'close an earlier attempt');
+    const verdict = closedAttempt(r);
+    if (verdict === 'uncharged') return;
+    if (verdict === 'charged') {
+      throw new CatalogError('REQUEST_IN_DOUBT', `an earlier attempt of this request ran and its fee was posted (transfer ${ids.reserve}), but its answer was never stored (Catalog stopped between billing and storing it). No second charge is made; retry with a new request id`);
+    }
+    throw new CatalogError('BILLING_FAILED', `Caesar refused to close an earlier attempt (void of ${ids.reserve}): ${resultName(r)}`);
   }
 
   private async transfer(t: caesar.NewTransfer, what: string): Promise<number> {

@@ -9,7 +9,8 @@ import { catalog as proto } from '@stoq/protos';
 import type { CallContext, RpcServer } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import { CatalogError, rpcErrorOf } from '../errors';
-import { maxFee, runTransferIds, type RunTransferIds } from '../core/billing';
+import { maxFee } from '../core/billing';
+import { attemptTransferIds, nextAttempt, type RunTransferIds } from '../core/request-attempts';
 import { inputHash, outcomeNumber, outputHash, RUN_OUTCOMES, signReceipt, fromU64, toU64, type ReceiptSigner } from '@stoq/catalog-receipt';
 import { parseProgramHash, programHash } from '../core/program-hash';
 import { RateLimiter, type RateLimit } from '../core/rate-limiter';
@@ -206,8 +207,28 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       return running.answer;
     }
     const answers = d.answers;
+    // Called by run() once everything checkable without money passed, just before reserving.
+    // The attempt line is written behind the reservation (its fdatasync overlaps the Caesar
+    // round trip): losing it in a crash is safe — the retry then finds the reservation without
+    // a record and is refused as in doubt, never charged twice. Before a failure is answered the
+    // line is made durable, so a retry (also after a restart) closes this attempt and runs; a
+    // success is covered by the answer's own fdatasync (same log, later append).
+    let recorded: Promise<void> | null = null;
+    const beginAttempt = async (): Promise<RunTransferIds> => {
+      const plan = nextAttempt(answers.lastAttempt(keyHex));
+      if (plan.close !== null) await d.billing.closeAttempt(attemptTransferIds(key, plan.close));
+      recorded = answers.putAttempt(keyHex, fingerprint, plan.start);
+      recorded.catch(() => undefined); // awaited below on failure; a lost line is safe (above)
+      return attemptTransferIds(key, plan.start);
+    };
     const answer = (async () => {
-      const a = await run(req, ctx, caller, runTransferIds(key), onOutput);
+      let a: proto.ExecuteResponse;
+      try {
+        a = await run(req, ctx, caller, beginAttempt, onOutput);
+      } catch (err) {
+        await (recorded as Promise<void> | null)?.catch((e: unknown) => d.logger.warn({ err: (e as Error).message }, 'catalog could not record an execute attempt; a retry of it is refused as in doubt'));
+        throw err;
+      }
       await answers.put(keyHex, fingerprint, Buffer.from(proto.ExecuteResponseType.encode(proto.ExecuteResponseType.fromObject(a)).finish()));
       return a;
     })();
@@ -219,7 +240,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     }
   };
 
-  const run = async (req: proto.ExecuteRequest, ctx: CallContext, caller: { service: string; id: string }, ids: RunTransferIds | null, onOutput?: OutputListener): Promise<proto.ExecuteResponse> => {
+  const run = async (req: proto.ExecuteRequest, ctx: CallContext, caller: { service: string; id: string }, beginAttempt: (() => Promise<RunTransferIds>) | null, onOutput?: OutputListener): Promise<proto.ExecuteResponse> => {
     if (!limiter.take(caller.id, d.now())) {
       counters.refused += 1;
       throw new CatalogError('RATE_LIMITED', `${caller.id} is over its rate limit (${d.rate.perSecond}/s, burst ${d.rate.burst}); try again later`);
@@ -275,6 +296,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
 
     await d.billing.ensureFeeAccount();
     await d.billing.checkPayer(payer, caller.service, ctx.deadline);
+    const ids = beginAttempt === null ? null : await beginAttempt();
     const pendingId = await d.billing.reserve(payer, fuelLimit, ids?.reserve);
     let result;
     try {

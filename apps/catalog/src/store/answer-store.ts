@@ -1,9 +1,10 @@
 // Durable answers of catalog/execute by request key, for idempotent retries. Why hand-written: an
 // append-only log with a time window is all it needs (no queries, no updates).
 //
-// <dir>/answers-<startMs>.log segments of JSON lines {k, f, t, a}: the request key (hex), the
-// request's fingerprint (hex), the time (ms) and the encoded ExecuteResponse (base64). `put`
-// appends and resolves after an fdatasync; appends that arrive while a sync runs are written and
+// <dir>/answers-<startMs>.log segments of JSON lines {k, f, t, a} or {k, f, t, n}: the request
+// key (hex), the request's fingerprint (hex), the time (ms) and either the encoded
+// ExecuteResponse (base64) or the number of an attempt about to reserve its fee
+// (core/request-attempts.ts). `put` and `putAttempt` append and resolve after an fdatasync; appends that arrive while a sync runs are written and
 // synced together (group commit), so concurrent runs share one sync. A new segment is started
 // every window/4; segments whose every entry is older than the window are deleted. Opening reads
 // the segments in the window (a torn last line from a crash is skipped: it was never
@@ -26,8 +27,14 @@ export interface AnswerStoreOptions {
   readonly now: () => number;
 }
 
-interface Entry extends StoredAnswer {
+interface Entry {
   readonly key: string;
+  readonly fingerprint: string;
+  readonly atMs: number;
+  /** Null until the request has its answer. */
+  readonly answer: Buffer | null;
+  /** The last attempt recorded (0: none). */
+  readonly attempt: number;
 }
 
 const SEGMENT = /^answers-([0-9]{1,16})\.log$/;
@@ -64,13 +71,13 @@ export class AnswerStore {
       const lines = readFileSync(join(dir, s.name), 'utf8').split('\n');
       for (const line of lines) {
         if (line === '') continue;
-        let e: { k: string; f: string; t: number; a: string };
+        let e: { k: string; f: string; t: number; a?: string; n?: number };
         try {
           e = JSON.parse(line) as typeof e;
         } catch {
           continue; // a torn append (crash mid-write): never acknowledged
         }
-        if (e.t >= cutoff) store.remember({ key: e.k, fingerprint: e.f, atMs: e.t, answer: Buffer.from(e.a, 'base64') });
+        if (e.t >= cutoff) store.remember({ key: e.k, fingerprint: e.f, atMs: e.t, answer: typeof e.a === 'string' ? Buffer.from(e.a, 'base64') : null, attempt: e.n ?? 0 });
       }
     }
     return store;
@@ -84,37 +91,61 @@ export class AnswerStore {
     return this.entries.size;
   }
 
-  get(key: string): StoredAnswer | undefined {
+  private live(key: string): Entry | undefined {
     const e = this.entries.get(key);
-    if (e === undefined || e.atMs < this.opts.now() - this.opts.windowMs) return undefined;
-    return e;
+    return e === undefined || e.atMs < this.opts.now() - this.opts.windowMs ? undefined : e;
+  }
+
+  get(key: string): StoredAnswer | undefined {
+    const e = this.live(key);
+    return e === undefined || e.answer === null ? undefined : { fingerprint: e.fingerprint, answer: e.answer, atMs: e.atMs };
+  }
+
+  /** The last attempt recorded for `key` within the window (0: none). */
+  lastAttempt(key: string): number {
+    return this.live(key)?.attempt ?? 0;
+  }
+
+  /** An entry's memory cost: its answer, or a line's worth for an attempt. */
+  private static cost(e: Entry): number {
+    return e.answer?.length ?? 128;
   }
 
   private remember(e: Entry): void {
     const old = this.entries.get(e.key);
+    let merged = e;
     if (old) {
-      this.bytes -= old.answer.length;
+      this.bytes -= AnswerStore.cost(old);
       this.entries.delete(e.key);
+      merged = { ...e, answer: e.answer ?? old.answer, attempt: Math.max(e.attempt, old.attempt) };
     }
-    this.entries.set(e.key, e);
-    this.bytes += e.answer.length;
+    this.entries.set(e.key, merged); // re-inserted: the map stays in time order
+    this.bytes += AnswerStore.cost(merged);
     while (this.entries.size > this.opts.maxEntries || this.bytes > this.opts.maxBytes) {
       const [k, oldest] = this.entries.entries().next().value as [string, Entry];
       this.entries.delete(k);
-      this.bytes -= oldest.answer.length;
+      this.bytes -= AnswerStore.cost(oldest);
     }
   }
 
   /** Stores an answer; resolves once it is on disk (fdatasync). */
   put(key: string, fingerprint: string, answer: Buffer): Promise<void> {
+    return this.append({ key, fingerprint, atMs: this.opts.now(), answer, attempt: 0 });
+  }
+
+  /** Records that attempt `n` of `key` is about to reserve its fee; resolves once on disk. */
+  putAttempt(key: string, fingerprint: string, n: number): Promise<void> {
+    return this.append({ key, fingerprint, atMs: this.opts.now(), answer: null, attempt: n });
+  }
+
+  private append(e: Entry): Promise<void> {
     if (this.closed) return Promise.reject(new Error('the answer store is closed'));
-    const atMs = this.opts.now();
-    const line = `${JSON.stringify({ k: key, f: fingerprint, t: atMs, a: answer.toString('base64') })}\n`;
+    const line = `${JSON.stringify(e.answer === null ? { k: e.key, f: e.fingerprint, t: e.atMs, n: e.attempt } : { k: e.key, f: e.fingerprint, t: e.atMs, a: e.answer.toString('base64') })}\n`;
     return new Promise<void>((done, fail) => {
       this.queue.push({
         line,
         done: () => {
-          this.remember({ key, fingerprint, atMs, answer });
+          this.remember(e);
           done();
         },
         fail,
@@ -175,7 +206,7 @@ export class AnswerStore {
     for (const [k, e] of this.entries) {
       if (e.atMs >= cutoff) break; // insertion order is time order
       this.entries.delete(k);
-      this.bytes -= e.answer.length;
+      this.bytes -= AnswerStore.cost(e);
     }
   }
 

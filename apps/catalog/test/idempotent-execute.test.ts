@@ -1,0 +1,236 @@
+// catalog/execute's retries with one request id, through the service's handler with the real
+// engine, program store, answer store (on disk, reopened as a restarted Catalog would) and the
+// real Caesar billing client (CaesarBilling, TransferBatcher). Caesar itself is a small in-test
+// ledger with Caesar's pending-transfer rules (create / post / void, ids unique, the results
+// Caesar answers); the same flows against a real Caesar belong in tests-e2e.
+// Shown: a run refused before it starts (after its reservation) → a retry with the same id
+// runs, once, charged once; the states a kill -9 leaves (an attempt recorded and its
+// reservation pending; an attempt billed but its answer never stored) → the retry runs once more
+// charged once, or is refused as in doubt without a second charge.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeFalcon, type PeerIdentity } from '@stoq/core';
+import { watToWasm } from '@stoq/native';
+import { caesar, catalog as proto } from '@stoq/protos';
+import { RpcError, type CallContext, type RpcClient, type RpcServer } from '@stoq/rpc';
+import pino from 'pino';
+import { ownerTag } from '../src/core/owner-tag';
+import { CaesarBilling } from '../src/service/caesar-billing';
+import { addCatalogMethods } from '../src/service/catalog-service';
+import { ProgramEngine } from '../src/service/engine';
+import { NO_REGISTRY } from '../src/service/program-registry';
+import { AnswerStore } from '../src/store/answer-store';
+import { ProgramStore } from '../src/store/program-store';
+
+jest.setTimeout(60_000);
+
+const R = caesar.CreateTransferResult;
+const PAYER = 100n;
+const FEE_ACCOUNT = 700_000_001n;
+const PRICE = 2n;
+const WAT = join(__dirname, '..', '..', '..', 'native', 'test', 'wasm');
+const keys = nativeFalcon.keypair();
+
+/** Caesar's pending-transfer rules, in memory. `onReserve` runs before a reservation is answered;
+ *  `failPost` makes a post fail as a lost answer would (applied or not). */
+class Ledger {
+  readonly transfers = new Map<string, { flags: number; amount: bigint; state: 'pending' | 'posted' | 'voided' | 'plain' }>();
+  posted = 0n;
+  onReserve: (() => void) | null = null;
+  failPost: 'applied' | 'not-applied' | null = null;
+
+  get pending(): bigint {
+    let s = 0n;
+    for (const t of this.transfers.values()) if (t.state === 'pending') s += t.amount;
+    return s;
+  }
+
+  create(t: caesar.NewTransfer): number {
+    const flags = t.flags ?? 0;
+    if (this.transfers.has(t.id!)) return R.CREATE_TRANSFER_EXISTS;
+    if (flags & 2) {
+      if (BigInt(t.debitAccountId!) !== PAYER) return R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND;
+      this.transfers.set(t.id!, { flags, amount: BigInt(t.amount!), state: 'pending' });
+      this.onReserve?.();
+      return R.CREATE_TRANSFER_OK;
+    }
+    const p = this.transfers.get(t.pendingId!);
+    if (p === undefined) return R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND;
+    if (p.state === 'posted') return R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED;
+    if (p.state === 'voided') return R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED;
+    if (flags & 4) {
+      p.state = 'posted';
+      this.posted += BigInt(t.amount!);
+    } else p.state = 'voided';
+    this.transfers.set(t.id!, { flags, amount: 0n, state: 'plain' });
+    return R.CREATE_TRANSFER_OK;
+  }
+
+  /** What CaesarBilling calls: create_accounts, lookup_accounts, create_transfers. */
+  client(): RpcClient {
+    const call = async (method: { path: string }, req: Record<string, unknown>): Promise<unknown> => {
+      if (method.path === caesar.CaesarMethods.createAccounts.path) return { results: [0] };
+      if (method.path === caesar.CaesarMethods.lookupAccounts.path) return { accounts: [{ id: String(PAYER), ledger: 1, userData_128: String(ownerTag('node')) }] };
+      const transfers = req['transfers'] as caesar.NewTransfer[];
+      if (this.failPost !== null && transfers.some((t) => ((t.flags ?? 0) & 4) !== 0)) {
+        const mode = this.failPost;
+        this.failPost = null;
+        if (mode === 'applied') for (const t of transfers) this.create(t);
+        throw new RpcError(14, 'connection lost');
+      }
+      return { results: transfers.map((t) => this.create(t)) };
+    };
+    return { call } as unknown as RpcClient;
+  }
+}
+
+interface Catalog {
+  execute(req: Partial<proto.ExecuteRequest>): Promise<proto.ExecuteResponse>;
+  answers: AnswerStore;
+  engine: ProgramEngine;
+  stop(): Promise<void>;
+}
+
+let dir: string;
+let ledger: Ledger;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'catalog-idem-'));
+  ledger = new Ledger();
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const peer = { service: 'node', instance: 'node-1' } as PeerIdentity;
+
+/** A Catalog instance over `dir` (a second call is the same instance after a restart). */
+async function startCatalog(): Promise<Catalog & { add: string }> {
+  const store = ProgramStore.open(join(dir, 'programs'));
+  const engine = new ProgramEngine({ workers: 1, queueDepth: 0, maxMemoryBytes: 16 << 20, maxModuleBytes: 1 << 20, maxOutputBytes: 4096 });
+  const answers = AnswerStore.open(join(dir, 'answers'), { windowMs: 3_600_000, maxEntries: 1000, maxBytes: 1 << 20, now: () => Date.now() });
+  const handlers = new Map<string, (req: unknown, ctx: CallContext) => Promise<unknown>>();
+  const server = { addMethod: (m: { path: string }, h: (req: unknown, ctx: CallContext) => Promise<unknown>) => handlers.set(m.path, h), addMetricSource: () => undefined } as unknown as RpcServer;
+  const methods = addCatalogMethods(server, {
+    store,
+    engine,
+    billing: new CaesarBilling(ledger.client(), { ledger: 1, code: 700, feeAccountId: FEE_ACCOUNT, pricePerFuel: PRICE, reservationTimeoutSeconds: 70 }),
+    registry: NO_REGISTRY,
+    answers,
+    limits: { maxModuleBytes: 1 << 20, maxMemoryBytes: 16 << 20, defaultMemoryBytes: 8 << 20, maxFuel: 10n ** 12n, timeoutMs: 30_000 },
+    rate: { perSecond: 1000, burst: 1000 },
+    signer: () => ({ publicKey: keys.publicKey, sign: async (m: Uint8Array) => nativeFalcon.sign(keys.secretKey, m) }),
+    now: () => Date.now(),
+    logger: pino({ level: 'silent' }),
+  });
+  const ctx = { peer } as CallContext;
+  const call = <T>(path: string, req: unknown): Promise<T> => handlers.get(path)!(req, ctx) as Promise<T>;
+  const upload = async (name: string): Promise<string> => (await call<proto.UploadProgramResponse>(proto.CatalogMethods.uploadProgram.path, { module: watToWasm(readFileSync(join(WAT, `${name}.wat`), 'utf8')) })).program!.hash!;
+  return {
+    add: await upload('add'),
+    execute: (req) => call<proto.ExecuteResponse>(proto.CatalogMethods.execute.path, { fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }),
+    answers,
+    engine,
+    stop: async () => {
+      methods.stop();
+      engine.close();
+      await answers.close();
+    },
+  };
+}
+
+const failure = (p: Promise<unknown>): Promise<string> => p.then(() => 'OK', (e: unknown) => (e as Error).message);
+
+test('refused before its run (the engine closing after the reservation): a retry with the same id runs on the restarted instance, once, charged once', async () => {
+  // The engine closes while the reservation is being made (Catalog shutting down): the run
+  // cannot start (ENGINE_CLOSED, the refusal path a pool filled meanwhile takes too). Why not a
+  // full pool: filling it in that window would need a run that holds a worker for a given time.
+  let c = await startCatalog();
+  ledger.onReserve = () => {
+    ledger.onReserve = null;
+    c.engine.close();
+  };
+  const req = { programHash: c.add, export: 'add', args: ['40', '2'], requestId: 'job-1' };
+  expect(await failure(c.execute(req))).toMatch(/^ENGINE_CLOSED: /);
+  expect([ledger.pending, ledger.posted]).toEqual([0n, 0n]); // the reservation was voided
+  await c.stop();
+
+  c = await startCatalog(); // the restarted instance; @stoq/rpc retries an UNAVAILABLE idempotent call
+  const ran = await c.execute(req);
+  expect([proto.RunOutcome[ran.outcome!], ran.results]).toEqual(['RUN_OK', ['42']]);
+  expect(ledger.posted).toBe(BigInt(ran.fee!));
+  expect(ledger.pending).toBe(0n);
+  const reservations = [...ledger.transfers.values()].filter((t) => t.flags === 2);
+  expect(reservations.map((t) => t.state)).toEqual(['voided', 'posted']);
+  // Retries from now on (also after another restart) get the stored answer: no run, no charge.
+  const again = await c.execute(req);
+  expect(Buffer.from(again.receipt!.encoded!)).toEqual(Buffer.from(ran.receipt!.encoded!));
+  await c.stop();
+  c = await startCatalog();
+  const afterRestart = await c.execute(req);
+  expect(Buffer.from(afterRestart.receipt!.encoded!)).toEqual(Buffer.from(ran.receipt!.encoded!));
+  expect(ledger.transfers.size).toBe(4); // two reservations, one void, one post
+  expect(c.engine.engine.stats().runs).toBe(0); // answered from the log
+  await c.stop();
+});
+
+test('refused (a payer Caesar does not know), then a retry with the same id on the same instance runs once, charged once', async () => {
+  const c = await startCatalog();
+  const req = { programHash: c.add, export: 'add', args: ['1', '2'], requestId: 'job-2' };
+  expect(await failure(c.execute({ ...req, payerAccountId: '555' }))).toMatch(/PAYER_NOT_FOUND|NOT_PAYERS_OWNER/);
+  const ran = await c.execute(req);
+  expect(ran.results).toEqual(['3']);
+  expect(ledger.posted).toBe(BigInt(ran.fee!));
+  await c.stop();
+});
+
+test('kill -9 states: an attempt left reserved is closed and the retry runs once; one billed without an answer is in doubt, never charged twice', async () => {
+  // Catalog stops after reserving and running but before settling (the post never reaches
+  // Caesar): its attempt is recorded and its reservation pending, nothing answered.
+  let c = await startCatalog();
+  const req = { programHash: c.add, export: 'add', args: ['5', '6'], requestId: 'job-3' };
+  ledger.failPost = 'not-applied';
+  expect(await failure(c.execute(req))).toMatch(/BILLING_UNAVAILABLE/);
+  expect(ledger.pending).toBeGreaterThan(0n);
+  await c.stop();
+  c = await startCatalog(); // the restarted instance reads the attempt from disk
+  const ran = await c.execute(req);
+  expect(ran.results).toEqual(['11']);
+  expect([ledger.pending, ledger.posted]).toEqual([0n, BigInt(ran.fee!)]);
+
+  // Catalog stops after Caesar posted the fee but before the answer was stored: the run was
+  // billed and its answer lost, so the retry is refused, not run and charged again.
+  const lost = { ...req, requestId: 'job-4' };
+  ledger.failPost = 'applied';
+  expect(await failure(c.execute(lost))).toMatch(/BILLING_UNAVAILABLE/);
+  const posted = ledger.posted;
+  await c.stop();
+  c = await startCatalog();
+  expect(await failure(c.execute(lost))).toMatch(/^REQUEST_IN_DOUBT: an earlier attempt of this request ran and its fee was posted/);
+  expect([ledger.posted, ledger.pending]).toEqual([posted, 0n]);
+  await c.stop();
+});
+
+test('kill -9 before the attempt line reached the disk: the retry finds a reservation it has no record of and is refused, not charged twice', async () => {
+  let c = await startCatalog();
+  const req = { programHash: c.add, export: 'add', args: ['2', '2'], requestId: 'job-6' };
+  ledger.failPost = 'not-applied';
+  expect(await failure(c.execute(req))).toMatch(/BILLING_UNAVAILABLE/);
+  await c.stop();
+  rmSync(join(dir, 'answers'), { recursive: true }); // the attempt line never made it
+  c = await startCatalog();
+  const before = [ledger.posted, ledger.transfers.size];
+  expect(await failure(c.execute(req))).toMatch(/^REQUEST_IN_DOUBT: this request's fee was already reserved .* by an attempt this Catalog instance has no record of/);
+  expect([ledger.posted, ledger.transfers.size]).toEqual(before);
+  await c.stop();
+});
+
+test('the attempt numbers are durable lines of the answer log', async () => {
+  const c = await startCatalog();
+  const key = createHash('sha256').update('catalog execute v1\0node/node-1\0job-5').digest('hex');
+  ledger.failPost = 'not-applied';
+  await failure(c.execute({ programHash: c.add, export: 'add', args: ['1', '1'], requestId: 'job-5' }));
+  expect(c.answers.lastAttempt(key)).toBe(1);
+  await c.execute({ programHash: c.add, export: 'add', args: ['1', '1'], requestId: 'job-5' });
+  expect(c.answers.lastAttempt(key)).toBe(2);
+  await c.stop();
+});
