@@ -123,15 +123,19 @@ function checkIssuedBy(cert: HybridCertificate, issuer: HybridCertificate, file:
 
 const fingerprintOf = (c: HybridCertificate): string => c.fingerprintSha256;
 
-/** Makes an intermediate signed by `root` in `dir` (which must not exist yet). */
-export async function createIntermediate(dir: string, root: DevCa, now: Date, falcon: FalconScheme = nativeFalcon): Promise<LoadedIntermediate> {
-  const found = await inspectSetDirectory(dir, 'TrustChain intermediate CA');
-  if (found.exists) {
+/** STATE_EXISTS when `dir` exists: an intermediate is never replaced in place. */
+async function refuseExistingIntermediate(dir: string): Promise<void> {
+  if ((await inspectSetDirectory(dir, 'TrustChain intermediate CA')).exists) {
     throw new TrustChainError(
       'STATE_EXISTS',
       `${dir} already exists; an intermediate is never replaced in place. To sign a new one, stop \`trustchain serve\`, move ${dir} away (certificates it issued stay valid: the root anchors them), then run this again`,
     );
   }
+}
+
+/** Makes an intermediate signed by `root` in `dir` (which must not exist yet). */
+export async function createIntermediate(dir: string, root: DevCa, now: Date, falcon: FalconScheme = nativeFalcon): Promise<LoadedIntermediate> {
+  await refuseExistingIntermediate(dir);
   const key = generateClassicalKey('P-384');
   const fk = generateFalconKeys(falcon);
   let issued;
@@ -261,6 +265,7 @@ export async function signIntermediate(opts: SignIntermediateOptions): Promise<{
   if (!existsSync(dbPath)) {
     throw new TrustChainError('STATE_DAMAGED', `${dbPath} does not exist: ${dataDir} is not a TrustChain data dir (create one with \`trustchain ca init\`)`);
   }
+  await refuseExistingIntermediate(join(dataDir, INTERMEDIATE_DIR)); // before the password is asked for
   let root: DevCa;
   let rootEncrypted: boolean;
   try {

@@ -32,7 +32,7 @@ import {
   verifyAltSignature,
   type FalconScheme,
 } from '@stoq/core';
-import { TrustChainError } from '../core/errors';
+import { TrustChainError, isTrustChainError } from '../core/errors';
 import { ENCRYPTED_PKCS8_LABEL, DEFAULT_PBKDF2_ITERATIONS, decryptPkcs8, encryptPkcs8 } from '../core/encrypted-pkcs8';
 import { DEFAULT_SCRYPT_COST, openEnvelope, sealEnvelope, type ScryptCost } from '../core/key-envelope';
 import { isKeyFileError } from '../core/key-file-errors';
@@ -189,8 +189,10 @@ export async function encryptRootSet(from: string, to: string, password: Uint8Ar
   if ((await inspectSetDirectory(to, o.label)).exists) {
     throw new TrustChainError('STATE_EXISTS', `${to} already exists; the encrypted copy goes to a new directory, nothing is overwritten`);
   }
-  const plain = await openRootSet(from, { label: o.label, falcon: o.falcon });
-  if (plain.encrypted) throw new TrustChainError('INVALID_ARGUMENT', `${from} is already password-encrypted`);
+  const plain = await openRootSet(from, { label: o.label, falcon: o.falcon }).catch((err: unknown) => {
+    // Opened without a password source: an encrypted set stops here, locked.
+    throw isTrustChainError(err, 'ROOT_KEY_LOCKED') ? new TrustChainError('INVALID_ARGUMENT', `${from} is already password-encrypted; nothing to do`, { cause: err }) : err;
+  });
   const what = `${o.label} ${from}`;
   const remedy = `restore ${from} from a backup`;
   const key = parseClassicalKey(await readSetFile(join(from, DEV_CA_FILES.key), 'private', what, remedy), join(from, DEV_CA_FILES.key), remedy);

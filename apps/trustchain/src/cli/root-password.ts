@@ -17,7 +17,11 @@ export async function readPasswordFile(path: string): Promise<Uint8Array> {
     try {
       const buf = Buffer.alloc(MAX_PASSWORD_FILE_BYTES + 1);
       let n = 0;
-      for (let r; n < buf.length && (r = await handle.read(buf, n, buf.length - n)).bytesRead > 0; ) n += r.bytesRead;
+      while (n < buf.length) {
+        const { bytesRead } = await handle.read(buf, n, buf.length - n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
       bytes = buf.subarray(0, n);
     } finally {
       await handle.close();

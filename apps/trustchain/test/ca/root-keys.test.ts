@@ -51,6 +51,11 @@ describe('ca init --root-offline with a password', () => {
 describe('sign-intermediate with an encrypted root', () => {
   it('asks for the password only then; missing is ROOT_KEY_LOCKED, wrong is WRONG_PASSWORD, and neither writes anything', async () => {
     const { dataDir, rootDir, fingerprint } = await encryptedInit();
+    let asked = 0;
+    const counted = (): Promise<Uint8Array> => (asked++, Promise.resolve(password));
+    // An intermediate in place is refused before anyone is asked for the password.
+    expect((await tcError(() => signIntermediate({ dataDir, rootDir, now, password: counted }))).code).toBe('STATE_EXISTS');
+    expect(asked).toBe(0);
     rmSync(join(dataDir, 'intermediate'), { recursive: true });
     const locked = await tcError(() => signIntermediate({ dataDir, rootDir, now }));
     expect(locked.code).toBe('ROOT_KEY_LOCKED');
@@ -59,8 +64,7 @@ describe('sign-intermediate with an encrypted root', () => {
     expect(wrong.code).toBe('WRONG_PASSWORD');
     expect(wrong.message).toContain(join(rootDir, DEV_CA_FILES.falconKey));
     expect(existsSync(join(dataDir, 'intermediate'))).toBe(false);
-    let asked = 0;
-    const signed = await signIntermediate({ dataDir, rootDir, now, password: () => (asked++, Promise.resolve(password)) });
+    const signed = await signIntermediate({ dataDir, rootDir, now, password: counted });
     expect([asked, signed.rootFingerprint, signed.rootEncrypted]).toEqual([1, fingerprint, true]);
     const inter = join(dataDir, 'intermediate');
     expect(await openssl(['verify', '-attime', String(START_MS / 1000 + 60), '-CAfile', join(inter, 'root.pem'), join(inter, 'intermediate.pem')])).toContain(': OK');
@@ -137,7 +141,7 @@ describe('plain roots', () => {
     expect(readFileSync(join(r.rootDir, DEV_CA_FILES.key), 'utf8')).toBe(plainKey);
     expect(readFileSync(join(to, DEV_CA_FILES.cert), 'utf8')).toBe(readFileSync(join(r.rootDir, DEV_CA_FILES.cert), 'utf8'));
     expect((await tcError(() => encryptRootSet(r.rootDir, to, password, { label, falcon: nativeFalcon, cost: COST }))).code).toBe('STATE_EXISTS');
-    expect((await tcError(() => encryptRootSet(to, join(tempDir(), 'x'), password, { label, falcon: nativeFalcon, cost: COST }))).code).toBe('ROOT_KEY_LOCKED');
+    expect(await tcError(() => encryptRootSet(to, join(tempDir(), 'x'), password, { label, falcon: nativeFalcon, cost: COST }))).toEqual({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/already password-encrypted/) });
 
     renameSync(join(dataDir, 'intermediate'), join(dataDir, '..', 'old-intermediate'));
     const signed = await signIntermediate({ dataDir, rootDir: to, now, password: given(password) });

@@ -194,15 +194,16 @@ describe('serve and the admin commands', () => {
     }
     expect(await s.exited).toBe(0);
 
-    // Without the root: sign-intermediate says what is missing; with it, it refuses to replace the intermediate.
+    // sign-intermediate refuses to replace the intermediate (before any password is read).
     const rootDir = join(base, 'tc.root-ca');
-    const noRoot = await run(['ca', 'sign-intermediate', '--data-dir', dir]);
-    expect([noRoot.code, noRoot.stderr]).toEqual([1, expect.stringMatching(/root\.key.*\[NO_SIGNING_KEY\]/s)]);
-    const exists = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir, '--password-file', pw]);
+    const exists = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir, '--password-file', join(base, 'nonexistent')]);
     expect([exists.code, exists.stderr]).toEqual([1, expect.stringMatching(/never replaced in place.*\[STATE_EXISTS\]/)]);
 
-    // A replacement: the password is asked for, a wrong or missing one writes nothing.
+    // A replacement: without the root it says what is missing; the password is asked for, a
+    // wrong or missing one writes nothing.
     renameSync(join(dir, 'intermediate'), join(base, 'intermediate.old'));
+    const noRoot = await run(['ca', 'sign-intermediate', '--data-dir', dir]);
+    expect([noRoot.code, noRoot.stderr]).toEqual([1, expect.stringMatching(/root\.key.*\[NO_SIGNING_KEY\]/s)]);
     const locked = await run(['ca', 'sign-intermediate', '--root-dir', rootDir, '--data-dir', dir]);
     expect([locked.code, locked.stderr]).toEqual([1, expect.stringMatching(/password-encrypted; give the password with --password-file FILE.*\[ROOT_KEY_LOCKED\]/)]);
     const bad = join(base, 'bad-password');
