@@ -5,7 +5,7 @@
 // chains). `stoq verify-cert` audits the node's certificate, and a revocation (signed by the
 // intermediate) reaches the node's peer within a second.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
@@ -36,11 +36,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stoq-tc-offline-'));
   tcDir = join(dir, 'trustchain');
   rootDir = join(dir, 'offline-root');
-  const init = await runTrustChain(['ca', 'init', '--root-offline', '--root-dir', rootDir, '--json', '--data-dir', tcDir], dir);
+  // The offline root's keys are encrypted with a password (read from a file, as openssl -passin does).
+  const passwordFile = join(dir, 'root-password');
+  writeFileSync(passwordFile, 'e2e root password\n', { mode: 0o600 });
+  const init = await runTrustChain(['ca', 'init', '--root-offline', '--root-dir', rootDir, '--password-file', passwordFile, '--json', '--data-dir', tcDir], dir);
   expect(init.stderr).toBe('');
   expect(init.code).toBe(0);
-  const r = JSON.parse(init.stdout) as { root_fingerprint: string; root_dir: string; root_offline: boolean };
-  expect(r).toMatchObject({ root_dir: rootDir, root_offline: true });
+  const r = JSON.parse(init.stdout) as { root_fingerprint: string; root_dir: string; root_offline: boolean; root_encrypted: boolean };
+  expect(r).toMatchObject({ root_dir: rootDir, root_offline: true, root_encrypted: true });
   rootFingerprint = r.root_fingerprint;
   tc = StoqProcess.trustchain(['serve', '--data-dir', tcDir, '--bind', '[::1]:0', '--dns-bind', '[::1]:0', '--ct-http-bind', '[::1]:0'], dir);
   const ready = await tc.waitFor((l) => l.msg === 'trustchain serve ready');
@@ -80,6 +83,8 @@ test('serve runs with no root key in its data dir; a node enrolls and gets leaf 
   expect(files.filter((f) => /root\.key|root-falcon\.key/.test(f))).toEqual([]);
   expect(files).toContain(join('intermediate', 'intermediate.key'));
   expect(readdirSync(rootDir).sort()).toEqual(['root-falcon.key', 'root-falcon.pub', 'root.key', 'root.pem']);
+  expect(readFileSync(join(rootDir, 'root.key'), 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+  expect(readFileSync(join(rootDir, 'root-falcon.key'), 'utf8')).toMatch(/^-----BEGIN ENCRYPTED FALCON-1024 SECRET KEY-----/);
 
   const a = await startNode('node-a');
   const chainPem = readFileSync(join(a.home, 'data', NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain), 'utf8');
