@@ -8,8 +8,8 @@
 //   node stoq-compose.mjs bootstrap --trustchain ADDR --dns ADDR --service NAME=INSTANCE@[ADDR]:PORT...
 //     per service: its config (<dir>/service.toml, rewritten every time) and, until it is
 //     enrolled, a one-time join token (<dir>/join.token); the validators enroll here and one
-//     genesis file is written for all of them (once; never replaced); the CLI identity is
-//     enrolled (once) or renewed.
+//     genesis file is written for all of them (once; never replaced); the CLI identities (cli and
+//     the administrator admin-cli) are enrolled (once) or renewed.
 //   node stoq-compose.mjs validator-setup --dns ADDR
 //     once Caesar runs: the validators' four-proof rules from Caesar's FALCON key (rewritten only
 //     when the key differs), and their staking accounts in Caesar (with the mint and burn
@@ -29,6 +29,7 @@ const TRUSTCHAIN_DIR = join(STATE, 'trustchain');
 const GENESIS = join(SHARED, 'hypermesh-genesis.json');
 const FOUR_PROOF = join(SHARED, 'hypermesh-four-proof.json');
 const CLI_DIR = join(SHARED, 'cli');
+const ADMIN_DIR = join(SHARED, 'admin');
 const bin = {
   stoq: join(APP, 'apps/stoq-cli/bin/stoq.js'),
   trustchain: join(APP, 'apps/trustchain/bin/trustchain.js'),
@@ -50,7 +51,7 @@ function enrolled(dir) {
   return new Date(new X509Certificate(readFileSync(cert)).validTo).getTime() > Date.now() + 60_000;
 }
 
-const mintToken = (service) => run(bin.trustchain, ['token', 'create', '--service', service, '--ttl', '10m', '--data-dir', TRUSTCHAIN_DIR]);
+const mintToken = (service) => run(bin.trustchain, ['token', 'create', ...(service === 'admin' ? ['--admin'] : ['--service', service]), '--ttl', '10m', '--data-dir', TRUSTCHAIN_DIR]);
 
 /** Writes `path` through a temporary file, so a crash never leaves half a file to be reused. */
 function writeAtomic(path, text, mode = 0o644) {
@@ -95,9 +96,13 @@ function bootstrap(argv) {
       writeAtomic(join(svc.dir, 'join.token'), `${mintToken(svc.service)}\n`, 0o600);
     }
   }
-  // The CLI identity (service `cli`) for `docker compose run --rm cli …` and the e2e test.
-  const cliToken = enrolled(CLI_DIR) ? [] : ['--token', mintToken('cli')];
-  run(bin.stoq, ['enroll', '--trustchain', values.trustchain, '--root-fingerprint', fingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', CLI_DIR, ...cliToken]);
+  // The client identities for `docker compose run --rm cli …` and the e2e test, as npm start
+  // enrolls them: `cli` (the default) and the administrator `admin-cli` (only with --admin or
+  // { admin: true }; an admin token of its own).
+  for (const [dir, service, instance] of [[CLI_DIR, 'cli', 'cli-1'], [ADMIN_DIR, 'admin', 'admin-cli']]) {
+    const token = enrolled(dir) ? [] : ['--token', mintToken(service)];
+    run(bin.stoq, ['enroll', '--trustchain', values.trustchain, '--root-fingerprint', fingerprint, '--service', service, '--instance', instance, '--data-dir', dir, ...token]);
+  }
   // HyperMesh's genesis needs every validator's FALCON key: each enrolls first, then one file.
   const validators = services.filter((s) => s.service === 'hypermesh');
   for (const v of validators) {

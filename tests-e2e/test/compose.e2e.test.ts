@@ -133,9 +133,12 @@ if (unavailable && !REQUIRE_DOCKER) {
   let cliRenewedAt = 0;
   async function freshCli(): Promise<void> {
     if (!env['STOQ_CERT_LIFETIME'] || Date.now() - cliRenewedAt < 40_000) return;
-    const token = (await trustchain(['token', 'create', '--service', 'cli', '--ttl', '10m'])).trim();
     const fingerprint = readFileSync(join(volume('shared'), 'root-fingerprint'), 'utf8').trim();
-    ok(await runCli(['enroll', '--trustchain', '[fd00:5700::2]:7440', '--root-fingerprint', fingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', '/ecosystem/.stoq/ecosystem/cli', '--token', token]), 'stoq enroll (cli)');
+    // The cli identity, and the administrator the examples use with { admin: true }.
+    for (const [service, instance, target] of [['cli', 'cli-1', ['--service', 'cli']], ['admin', 'admin-cli', ['--admin']]] as const) {
+      const token = (await trustchain(['token', 'create', ...target, '--ttl', '10m'])).trim();
+      ok(await runCli(['enroll', '--trustchain', '[fd00:5700::2]:7440', '--root-fingerprint', fingerprint, '--service', service, '--instance', instance, '--data-dir', `/ecosystem/.stoq/ecosystem/${service}`, '--token', token]), `stoq enroll (${service})`);
+    }
     cliRenewedAt = Date.now();
   }
   /** `stoq <args>` in the `cli` container (the ecosystem folder, its cli identity, names by DNS). */
@@ -170,7 +173,7 @@ if (unavailable && !REQUIRE_DOCKER) {
         }
       });
   const ngaugeTargets = async () => ((await (await fetch(`${dashboard}/api/v1/targets`)).json()) as { targets: { instance: string; up: boolean }[] }).targets;
-  /** The shared steps (ecosystem-support.ts) reach the containers from this host: TrustChain's DNS at its ULA address, its admin identity and the CLI identity read from their volumes. */
+  /** The shared steps (ecosystem-support.ts) reach the containers from this host: TrustChain's DNS at its ULA address, its admin identity (renewed in place by TrustChain) and the CLI identity read from their volumes. */
   const steps = () =>
     ecosystemSteps({
       dns: '[fd00:5700::2]:5354',
@@ -261,7 +264,7 @@ if (unavailable && !REQUIRE_DOCKER) {
     const ids = ['900000011', '900000012', '900000013', '900000014'];
     // Each was funded with 1000000 from the mint; anything credited beyond that is rewards.
     const credits = await until('rewards credited to all four validators', 120_000, async () => {
-      const out = await cli(['call', 'caesar/lookup_accounts', '--identity', '/ecosystem/.stoq/ecosystem/trustchain/admin', '--data', JSON.stringify({ ids })]);
+      const out = await cli(['call', 'caesar/lookup_accounts', '--admin', '--data', JSON.stringify({ ids })]);
       const accounts = (JSON.parse(out) as { accounts: { id: string; creditsPosted: string }[] }).accounts;
       return accounts.length === 4 && accounts.every((a) => BigInt(a.creditsPosted) > 1_000_000n) ? accounts.map((a) => a.id) : undefined;
     });

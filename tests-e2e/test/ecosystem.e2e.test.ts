@@ -65,12 +65,15 @@ let steps: ReturnType<typeof ecosystemSteps>;
 const withClient: ReturnType<typeof ecosystemSteps>['withClient'] = (service, body) => steps.withClient(service, body);
 
 /**
- * The CLI identity (<home>/cli) renewed, or enrolled again once expired, with a fresh join token
- * (used only if needed): certificates live 2 minutes here, and only services renew by themselves.
+ * The CLI identities (<home>/cli, and the administrator <home>/admin the examples use with
+ * { admin: true }) renewed, or enrolled again once expired, with a fresh join token (used only
+ * if needed): certificates live 2 minutes here, and only services renew by themselves.
  */
 async function freshCli(): Promise<void> {
-  const token = ok(await runTrustChain(['token', 'create', '--service', 'cli', '--ttl', '10m', '--data-dir', tcDir], base), 'trustchain token create').trim();
-  ok(await runStoq(['enroll', '--trustchain', tc.stoq, '--root-fingerprint', tc.rootFingerprint, '--service', 'cli', '--instance', 'cli-1', '--data-dir', join(home, 'cli'), '--token', token], base), 'stoq enroll (cli)');
+  for (const [service, instance, target] of [['cli', 'cli-1', ['--service', 'cli']], ['admin', 'admin-cli', ['--admin']]] as const) {
+    const token = ok(await runTrustChain(['token', 'create', ...target, '--ttl', '10m', '--data-dir', tcDir], base), 'trustchain token create').trim();
+    ok(await runStoq(['enroll', '--trustchain', tc.stoq, '--root-fingerprint', tc.rootFingerprint, '--service', service, '--instance', instance, '--data-dir', join(home, service), '--token', token], base), `stoq enroll (${service})`);
+  }
 }
 
 /** `stoq <args>` in <base>, with nothing configured (the ecosystem's DNS and cli identity). */
