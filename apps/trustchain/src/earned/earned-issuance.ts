@@ -10,13 +10,15 @@
 // Any failure before 5 issues nothing and logs nothing in CT.
 import { createHash } from 'node:crypto';
 import type { SignatureVerifier, ValidatorSet } from '@stoq/consensus';
+import type { ParsedCsr } from '@stoq/core';
 import { FourProofError, certificateKeyBinding, checkCertificateRequestContext, decodeFourProofSet, fourProofSetHash } from '@stoq/four-proof';
 import type { hypermesh } from '@stoq/protos';
 import { RpcError, Status } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import type { IssueResult, Issuer } from '../ca/issuer';
 import { TrustChainError } from '../core/errors';
-import { certificateNames } from '../core/issuance-policy';
+import { OWN_ADMIN } from '../core/tokens';
+import { certificateNames, type CertificateNames } from '../core/issuance-policy';
 import { ApprovalError, checkCertificateApproval, type CheckedApproval } from '@stoq/consensus-approval';
 
 /** The refusal issue_certificate answers with while no validator set is configured. */
@@ -51,13 +53,26 @@ export interface EarnedResult extends IssueResult {
 const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/**
+ * The names a CSR may earn: its own, checked as for any issuance, and never an administrator or
+ * TrustChain's own service (an administrator comes only from TrustChain itself or an explicit
+ * admin token).
+ */
+export function earnedNames(csr: ParsedCsr): CertificateNames {
+  const names = certificateNames(csr, csr.service);
+  if (names.service === OWN_ADMIN.service || names.service === 'trustchain') {
+    throw new TrustChainError('NAME_NOT_ALLOWED', `service "${names.service}" is not earned with proofs (${names.service === 'trustchain' ? "TrustChain's own identity" : 'administrators enroll with an admin token: trustchain token create --admin'})`);
+  }
+  return names;
+}
+
 export class EarnedIssuance {
   constructor(private readonly opts: EarnedIssuanceOptions) {}
 
   async issue(csrDer: Uint8Array, falconSignature: Uint8Array, proofSet: Uint8Array): Promise<EarnedResult> {
     const { issuer, logger } = this.opts;
     const csr = issuer.checkCsr(csrDer, falconSignature);
-    const names = certificateNames(csr, csr.service);
+    const names = earnedNames(csr);
     checkProofSetSize(proofSet);
     let validatorSet: ValidatorSet | null;
     try {

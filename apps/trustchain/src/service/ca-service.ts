@@ -37,8 +37,7 @@ import { DATA_DIR_LAYOUT, type Authority } from '../ca/authority';
 import type { CtInclusion, IssueResult, Issuer } from '../ca/issuer';
 import { encodeCrl } from '../core/crl';
 import { TrustChainError } from '../core/errors';
-import { certificateNames } from '../core/issuance-policy';
-import { NO_VALIDATOR_SET_MESSAGE, checkProofSetSize, type EarnedIssuance } from '../earned/earned-issuance';
+import { NO_VALIDATOR_SET_MESSAGE, checkProofSetSize, earnedNames, type EarnedIssuance } from '../earned/earned-issuance';
 import { OWN_ADMIN, checkTokenTarget, checkTtl, hashToken, newToken } from '../core/tokens';
 import type { CaStore, CertificateRow, RevocationRow } from '../store/ca-store';
 import { rpcCall, toRpcError } from './errors';
@@ -291,8 +290,7 @@ export function addCaMethods(server: RpcServer, deps: CaServiceDeps): Revocation
     (req) =>
       rpcCall(logger, M.issueCertificate.path, async () => {
         if (!deps.earned) {
-          const csr = issuer.checkCsr(bytesField(req.csr), bytesField(req.falconSignature));
-          certificateNames(csr, csr.service);
+          earnedNames(issuer.checkCsr(bytesField(req.csr), bytesField(req.falconSignature)));
           checkProofSetSize(bytesField(req.proofSet));
           throw new TrustChainError('NO_VALIDATOR_SET', `${NO_VALIDATOR_SET_MESSAGE}; genesis-set services enroll with a join token (trustchain/enroll)`);
         }

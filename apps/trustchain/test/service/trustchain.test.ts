@@ -144,6 +144,12 @@ describe('enroll and renew', () => {
     const bad = await rpcError(anon.rpc.call(M.issueCertificate, { csr: csr.der, falconSignature: nativeFalcon.sign(nodeKeys().falcon.secretKey, falconCsrMessage(csr.der)), proofSet: Uint8Array.of(1) }));
     expect(bad.metadata[CODE]).toBe('FALCON_PROOF_INVALID');
     expect((await rpcError(anon.rpc.call(M.issueCertificate, { csr: csr.der, falconSignature: csr.falconSignature }))).code).toBe(Status.INVALID_ARGUMENT);
+    // Never an administrator or TrustChain's own name, whatever the proofs.
+    for (const [service, instance] of [['admin', 'admin-x'], ['trustchain', 'trustchain-2']]) {
+      const reserved = signedCsr(nodeKeys(), service, instance);
+      const refused = await rpcError(anon.rpc.call(M.issueCertificate, { csr: reserved.der, falconSignature: reserved.falconSignature, proofSet: Uint8Array.of(1, 2, 3) }));
+      expect(refused.metadata[CODE]).toBe('NAME_NOT_ALLOWED');
+    }
   });
 });
 
