@@ -3,7 +3,7 @@ import { maxFee, PENDING, POST_PENDING, reservationTransfer, settlementTransfer,
 import { inputHash } from '@stoq/catalog-receipt';
 import { createHash } from 'node:crypto';
 import { caesar } from '@stoq/protos';
-import { attemptTransferIds, closedAttempt, nextAttempt } from '../src/core/request-attempts';
+import { attemptToStart, attemptTransferIds, closedAttempt } from '../src/core/request-attempts';
 import { ownerTag } from '../src/core/owner-tag';
 import { RateLimiter } from '../src/core/rate-limiter';
 import { parseU128, u128Bytes, u128FromBytes } from '../src/core/u128';
@@ -82,11 +82,17 @@ test('idempotent runs: transfer ids derive from the request key and the attempt 
 
 test('closing an earlier attempt: Caesar\'s answer to its void says whether it was charged', () => {
   const R = caesar.CreateTransferResult;
-  for (const r of [R.CREATE_TRANSFER_OK, R.CREATE_TRANSFER_EXISTS, R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND, R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED, R.CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED]) expect(closedAttempt(r)).toBe('uncharged');
+  for (const r of [R.CREATE_TRANSFER_OK, R.CREATE_TRANSFER_EXISTS, R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED, R.CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED]) expect(closedAttempt(r)).toBe('uncharged');
+  expect(closedAttempt(R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND)).toBe('unused');
   expect(closedAttempt(R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED)).toBe('charged');
   expect(closedAttempt(R.CREATE_TRANSFER_EXISTS_WITH_DIFFERENT_PENDING_ID)).toBe('refused');
-  expect(nextAttempt(0)).toEqual({ close: null, start: 1 });
-  expect(nextAttempt(3)).toEqual({ close: 3, start: 4 });
+  expect(attemptToStart(0, null)).toBe(1);
+  expect(attemptToStart(3, 'uncharged')).toBe(4);
+  // An attempt that never reserved is started again under its own number: the counter moves
+  // only past attempts that hold a reservation, so attempt 1 holds one once anything was charged.
+  expect(attemptToStart(1, 'unused')).toBe(1);
+  expect(attemptToStart(3, 'unused')).toBe(3);
+  expect(() => attemptToStart(2, null)).toThrow(/must be closed/);
 });
 
 test('a JavaScript run\'s input hash pins the QuickJS runtime; a wasm run\'s is unchanged', () => {

@@ -40,6 +40,8 @@ class Ledger {
   posted = 0n;
   onReserve: (() => void) | null = null;
   failPost: 'applied' | 'not-applied' | null = null;
+  /** The payer's balance cannot cover reservations (EXCEEDS_CREDITS) until topped up. */
+  broke = false;
 
   get pending(): bigint {
     let s = 0n;
@@ -52,6 +54,7 @@ class Ledger {
     if (this.transfers.has(t.id!)) return R.CREATE_TRANSFER_EXISTS;
     if (flags & 2) {
       if (BigInt(t.debitAccountId!) !== PAYER) return R.CREATE_TRANSFER_DEBIT_ACCOUNT_NOT_FOUND;
+      if (this.broke) return R.CREATE_TRANSFER_EXCEEDS_CREDITS;
       this.transfers.set(t.id!, { flags, amount: BigInt(t.amount!), state: 'pending' });
       this.onReserve?.();
       return R.CREATE_TRANSFER_OK;
@@ -173,13 +176,35 @@ test('refused before its run (the engine closing after the reservation): a retry
   await c.stop();
 });
 
-test('refused (a payer Caesar does not know), then a retry with the same id on the same instance runs once, charged once', async () => {
-  const c = await startCatalog();
+test('refused at the reservation (no funds), the same request again once funded runs once, charged once; after its answer is forgotten a retry is in doubt, not charged again', async () => {
+  let c = await startCatalog();
   const req = { programHash: c.add, export: 'add', args: ['1', '2'], requestId: 'job-2' };
-  expect(await failure(c.execute({ ...req, payerAccountId: '555' }))).toMatch(/PAYER_NOT_FOUND|NOT_PAYERS_OWNER/);
+  ledger.broke = true;
+  expect(await failure(c.execute(req))).toMatch(/^INSUFFICIENT_FUNDS/);
+  ledger.broke = false;
   const ran = await c.execute(req);
   expect(ran.results).toEqual(['3']);
   expect(ledger.posted).toBe(BigInt(ran.fee!));
+  // The refused attempt reserved nothing, so the run was attempt 1 again: attempt 1 holds the
+  // reservation. A retry after every record of the request is gone (its answer window passed)
+  // starts at 1, finds that reservation and is refused; it is not run and charged a second time.
+  await c.stop();
+  rmSync(join(dir, 'answers'), { recursive: true });
+  c = await startCatalog();
+  const before = [ledger.posted, ledger.transfers.size];
+  expect(await failure(c.execute(req))).toMatch(/^REQUEST_IN_DOUBT/);
+  expect([ledger.posted, ledger.transfers.size]).toEqual(before);
+  await c.stop();
+});
+
+test('a request id already tried for another request is REQUEST_ID_REUSED, even before that request has an answer', async () => {
+  const c = await startCatalog();
+  const req = { programHash: c.add, export: 'add', args: ['1', '2'], requestId: 'job-7' };
+  ledger.broke = true;
+  expect(await failure(c.execute(req))).toMatch(/^INSUFFICIENT_FUNDS/);
+  ledger.broke = false;
+  expect(await failure(c.execute({ ...req, args: ['2', '2'] }))).toMatch(/^REQUEST_ID_REUSED/);
+  expect((await c.execute(req)).results).toEqual(['3']);
   await c.stop();
 });
 

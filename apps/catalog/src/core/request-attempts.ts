@@ -3,10 +3,15 @@
 // request id. Each attempt n has its own Caesar transfer ids, derived from (key, n), and n is
 // recorded durably in the answer store before its reservation. A retry that finds attempt n
 // recorded without an answer first closes it in Caesar (voids its reservation under n's release
-// id) and only then starts n + 1. Caesar's answer to that void says what became of attempt n:
-// nothing was charged (never reserved, voided, expired) — run again; or its fee was posted — it
-// ran and was billed but its answer was never stored (Catalog died between the post and the
-// answer's fsync), so running again would charge twice: the request is in doubt.
+// id). Caesar's answer to that void says what became of attempt n: it never reserved (its ids are
+// unused: run as n again); it reserved and nothing was charged (voided, expired) — run as n + 1;
+// or its fee was posted — it ran and was billed but its answer was never stored (Catalog died
+// between the post and the answer's fsync), so running again would charge twice: in doubt.
+//
+// Why n is used again when it never reserved: the counter then moves only past attempts that
+// hold a reservation in Caesar, so once any attempt was charged, attempt 1 holds one. A retry
+// that has lost every record of the request (its answer window passed) starts at 1, finds that
+// reservation (EXISTS) and is refused as in doubt — never charged a second time.
 import { createHash } from 'node:crypto';
 import { caesar } from '@stoq/protos';
 import { transferIdFrom } from './billing';
@@ -35,7 +40,9 @@ export function attemptTransferIds(requestKey: Uint8Array, attempt: number): Run
 
 /** What closing an earlier attempt (voiding its reservation under its release id) tells. */
 export type ClosedAttempt =
-  /** Nothing of it is or will be charged: start the next attempt. */
+  /** It never reserved: nothing in Caesar carries its ids; start it again (same number). */
+  | 'unused'
+  /** It reserved, and nothing of it is or will be charged: start the next attempt. */
   | 'uncharged'
   /** Its fee was posted: it ran and was billed, and its answer is lost. */
   | 'charged'
@@ -46,10 +53,11 @@ export function closedAttempt(voidResult: number): ClosedAttempt {
   switch (voidResult) {
     case R.CREATE_TRANSFER_OK: // voided now: it never settled
     case R.CREATE_TRANSFER_EXISTS: // our void of it was done before (it was refused before its run)
-    case R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND: // it never reserved (refused, or died first)
     case R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_VOIDED: // settled with fee 0, or voided
     case R.CREATE_TRANSFER_PENDING_TRANSFER_EXPIRED: // Caesar released it at its timeout
       return 'uncharged';
+    case R.CREATE_TRANSFER_PENDING_TRANSFER_NOT_FOUND: // it never reserved (refused, or died first)
+      return 'unused';
     case R.CREATE_TRANSFER_PENDING_TRANSFER_ALREADY_POSTED:
       return 'charged';
     default:
@@ -57,7 +65,12 @@ export function closedAttempt(voidResult: number): ClosedAttempt {
   }
 }
 
-/** The attempt a request starts next, given the last one recorded (0: none). */
-export function nextAttempt(lastRecorded: number): { readonly close: number | null; readonly start: number } {
-  return { close: lastRecorded > 0 ? lastRecorded : null, start: lastRecorded + 1 };
+/**
+ * The attempt a request starts, given the last one recorded (0: none) and, when there was one,
+ * what closing it told ('charged' and 'refused' never start anything: they are answered as errors).
+ */
+export function attemptToStart(lastRecorded: number, closed: 'unused' | 'uncharged' | null): number {
+  if (lastRecorded === 0) return 1;
+  if (closed === null) throw new RangeError(`attempt ${lastRecorded} must be closed before another starts`);
+  return closed === 'unused' ? lastRecorded : lastRecorded + 1;
 }

@@ -27,7 +27,8 @@ export interface Billing {
   release(pendingId: bigint, id?: bigint): Promise<void>;
   /** Ends an earlier attempt of an idempotent run that left no answer (core/request-attempts.ts):
    *  resolves when nothing of it is or will be charged; REQUEST_IN_DOUBT when it was. */
-  closeAttempt(ids: RunTransferIds): Promise<void>;
+  /** Voids an earlier attempt's reservation; says whether it ever reserved. Throws REQUEST_IN_DOUBT when it was charged. */
+  closeAttempt(ids: RunTransferIds): Promise<'unused' | 'uncharged'>;
 }
 
 function unavailable(err: unknown, what: string): never {
@@ -123,10 +124,10 @@ export class CaesarBilling implements Billing {
     if (r !== R.CREATE_TRANSFER_OK) throw new CatalogError('BILLING_FAILED', `Caesar refused to void ${pendingId}: ${resultName(r)}`);
   }
 
-  async closeAttempt(ids: RunTransferIds): Promise<void> {
+  async closeAttempt(ids: RunTransferIds): Promise<'unused' | 'uncharged'> {
     const r = await this.transfer(voidTransfer(ids.release, ids.reserve), 'close an earlier attempt');
     const verdict = closedAttempt(r);
-    if (verdict === 'uncharged') return;
+    if (verdict === 'unused' || verdict === 'uncharged') return verdict;
     if (verdict === 'charged') {
       throw new CatalogError('REQUEST_IN_DOUBT', `an earlier attempt of this request ran and its fee was posted (transfer ${ids.reserve}), but its answer was never stored (Catalog stopped between billing and storing it). No second charge is made; retry with a new request id`);
     }

@@ -10,7 +10,7 @@ import type { CallContext, RpcServer } from '@stoq/rpc';
 import type { Logger } from 'pino';
 import { CatalogError, rpcErrorOf } from '../errors';
 import { maxFee } from '../core/billing';
-import { attemptTransferIds, nextAttempt, type RunTransferIds } from '../core/request-attempts';
+import { attemptToStart, attemptTransferIds, type RunTransferIds } from '../core/request-attempts';
 import { inputHash, outcomeNumber, outputHash, RUN_OUTCOMES, signReceipt, fromU64, toU64, type ReceiptSigner } from '@stoq/catalog-receipt';
 import { parseProgramHash, programHash } from '../core/program-hash';
 import { RateLimiter, type RateLimit } from '../core/rate-limiter';
@@ -206,6 +206,9 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       if (running.fingerprint !== fingerprint) throw reused();
       return running.answer;
     }
+    // An attempt recorded without an answer binds the id to its request too.
+    const attempted = d.answers.attemptOf(keyHex);
+    if (attempted && attempted.fingerprint !== fingerprint) throw reused();
     const answers = d.answers;
     // Called by run() once everything checkable without money passed, just before reserving.
     // The attempt line is written behind the reservation (its fdatasync overlaps the Caesar
@@ -215,11 +218,12 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
     // success is covered by the answer's own fdatasync (same log, later append).
     let recorded: Promise<void> | null = null;
     const beginAttempt = async (): Promise<RunTransferIds> => {
-      const plan = nextAttempt(answers.lastAttempt(keyHex));
-      if (plan.close !== null) await d.billing.closeAttempt(attemptTransferIds(key, plan.close));
-      recorded = answers.putAttempt(keyHex, fingerprint, plan.start);
+      const last = answers.lastAttempt(keyHex);
+      const closed = last > 0 ? await d.billing.closeAttempt(attemptTransferIds(key, last)) : null;
+      const start = attemptToStart(last, closed);
+      recorded = answers.putAttempt(keyHex, fingerprint, start);
       recorded.catch(() => undefined); // awaited below on failure; a lost line is safe (above)
-      return attemptTransferIds(key, plan.start);
+      return attemptTransferIds(key, start);
     };
     const answer = (async () => {
       let a: proto.ExecuteResponse;

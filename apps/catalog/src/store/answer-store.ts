@@ -106,6 +106,12 @@ export class AnswerStore {
     return this.live(key)?.attempt ?? 0;
   }
 
+  /** The last attempt recorded for `key` within the window and the request it was for, if any. */
+  attemptOf(key: string): { attempt: number; fingerprint: string } | undefined {
+    const e = this.live(key);
+    return e === undefined || e.attempt === 0 ? undefined : { attempt: e.attempt, fingerprint: e.fingerprint };
+  }
+
   /** An entry's memory cost: its answer, or a line's worth for an attempt. */
   private static cost(e: Entry): number {
     return e.answer?.length ?? 128;
