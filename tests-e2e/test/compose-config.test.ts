@@ -115,6 +115,9 @@ if (unavailable && !REQUIRE_DOCKER) {
       expect(mounts('bootstrap')).toContain(`${name}:/var/lib/stoq/${name}`);
     }
     expect(mounts('bootstrap')).toContain('shared:/ecosystem/.stoq/ecosystem');
+    // The CLI's administrator key is mounted where the CLI runs, and in no service.
+    const withAdmin = Object.keys(model.services).filter((name) => (model.services[name]!.volumes ?? []).some((v) => v.source === 'admin'));
+    expect(withAdmin.sort()).toEqual(['bootstrap', 'cli']);
   });
 
   test("the bootstrap's service table matches the addresses compose gives the containers", () => {
