@@ -369,6 +369,22 @@ test('opens a version-1 ledger by migrating it to version 2 in one transaction, 
   const refused = await expectLedgerError(() => DurableLedger.open(tampered), 'STORE_DAMAGED');
   expect(refused.message).toMatch(/balances_match_transfers|debits_equal_credits|balance_limit/);
   expect(sha(tampered)).toBe(tamperedHash);
+  // A resolved pending transfer whose status is gone (version 1 refused that; version 2 would
+  // take it for pending), or a status on a transfer that is not pending: refused, unchanged.
+  for (const sql of [
+    'UPDATE transfers SET pending_status = NULL WHERE id = (SELECT id FROM transfers WHERE (flags & 2) != 0 AND pending_status BETWEEN 2 AND 4 ORDER BY timestamp LIMIT 1)',
+    'UPDATE transfers SET pending_status = 2 WHERE id = (SELECT id FROM transfers WHERE (flags & 2) = 0 ORDER BY timestamp LIMIT 1)',
+  ]) {
+    const bad = freshPath();
+    writeFileSync(bad, readFileSync(join(fixtures, 'ledger-v1.sqlite')));
+    const db = new Database(bad);
+    expect(db.prepare(sql).run().changes).toBe(1);
+    db.close();
+    const badHash = sha(bad);
+    const e = await expectLedgerError(() => DurableLedger.open(bad), 'STORE_DAMAGED');
+    expect(e.message).toMatch(/1 transfer\(s\) of this version-1 ledger have a pending status that contradicts their flags/);
+    expect(sha(bad)).toBe(badHash);
+  }
 
   const ids = [10n, 11n, 12n, 13n, 14n, 15n, 16n, 20n, 21n, 22n, 23n];
   const accounts = [1n, 2n, 3n, 100n];

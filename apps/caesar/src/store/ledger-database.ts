@@ -424,6 +424,12 @@ function migrateFromV1(db: Database.Database): void {
     after = transfers[transfers.length - 1]!.timestamp;
     append.run(transfers[0]!.timestamp, after, encodeTransfers(transfers));
   }
+  // Version 1 refused these on open; version 2 would read the first as pending and ignore the
+  // second, so they are refused here, before anything is dropped (the caller rolls back).
+  const contradicting = db.prepare('SELECT count(*) FROM transfers WHERE ((flags & 2) != 0 AND pending_status IS NULL) OR ((flags & 2) = 0 AND pending_status IS NOT NULL)').pluck().get() as number;
+  if (contradicting > 0) {
+    throw new LedgerError('STORE_DAMAGED', `${contradicting} transfer(s) of this version-1 ledger have a pending status that contradicts their flags (a pending transfer without one, or one on a transfer that is not pending); not migrated, the file is unchanged: restore it from a backup`);
+  }
   db.exec(`INSERT INTO pending_resolutions (pending_id, status, resolved_at)
     SELECT id, pending_status, resolved_at FROM transfers WHERE pending_status BETWEEN 2 AND 4 ORDER BY timestamp`);
   db.exec('DROP TABLE transfers');
