@@ -91,10 +91,15 @@ export async function connect<S extends ServiceName>(service: S, opts: ConnectOp
   const methods = SERVICE_METHODS[service];
   if (!methods) throw new ConnectError('UNKNOWN_SERVICE', `unknown service "${String(service)}"; known: ${Object.keys(SERVICE_METHODS).join(', ')}`);
   const eco = findEcosystem(opts.from ?? process.cwd());
-  const tc = opts.dns ? undefined : (opts.trustchain ?? (process.env['STOQ_TRUSTCHAIN'] || undefined));
-  const dns = tc ? undefined : (opts.dns ?? (process.env['STOQ_DNS'] || undefined) ?? eco?.dns);
+  // Given options first, then the environment; DNS before TrustChain at each step (as `stoq call`).
+  const envDns = process.env['STOQ_DNS'] || undefined;
+  const tc = opts.dns ? undefined : (opts.trustchain ?? (envDns ? undefined : process.env['STOQ_TRUSTCHAIN'] || undefined));
+  const dns = tc ? undefined : (opts.dns ?? envDns ?? eco?.dns);
   if (!dns && !tc) throw new ConnectError('NO_DNS', "no TrustChain DNS: pass { dns: '[::1]:5354' } or { trustchain: '[::1]:7440' }, set STOQ_DNS or STOQ_TRUSTCHAIN, or run inside a folder with an `npm start` ecosystem");
-  const identityDir = opts.identity ?? (opts.admin ? eco?.admin : undefined) ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.cli;
+  if (opts.admin && (opts.identity !== undefined || !eco)) {
+    throw new ConnectError('NO_IDENTITY', opts.identity !== undefined ? '{ admin: true } uses the ecosystem\'s administrator identity; it does not go with { identity }' : '{ admin: true } uses the administrator identity of an `npm start` ecosystem (.stoq/ecosystem/admin), and none was found from here; pass { identity: DIR } with an administrator\'s identity instead');
+  }
+  const identityDir = opts.admin ? eco!.admin : (opts.identity ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.cli);
   if (!identityDir) throw new ConnectError('NO_IDENTITY', 'no identity: pass { identity: DIR } or set STOQ_IDENTITY (a directory with an identity TrustChain issued)');
   const identity = await storedIdentity(resolve(identityDir));
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });

@@ -27,6 +27,9 @@ test('missing DNS, missing identity and unknown services are ConnectErrors with 
     expect(await codeOf(connect('caesar', { from: nowhere, dns: '[::1]:5354' }))).toBe('NO_IDENTITY');
     expect(await codeOf(connect('caesar', { from: nowhere, dns: '[::1]:5354', identity: nowhere }))).toBe('NO_IDENTITY');
     expect(await codeOf(connect('nope' as keyof typeof SERVICE_METHODS, { from: nowhere }))).toBe('UNKNOWN_SERVICE');
+    // The administrator only from an ecosystem, and never mixed with a given identity.
+    expect(await codeOf(connect('caesar', { from: nowhere, dns: '[::1]:5354', admin: true }))).toBe('NO_IDENTITY');
+    expect(await codeOf(connect('caesar', { from: nowhere, dns: '[::1]:5354', admin: true, identity: nowhere }))).toBe('NO_IDENTITY');
   } finally {
     if (saved.dns !== undefined) process.env['STOQ_DNS'] = saved.dns;
     if (saved.id !== undefined) process.env['STOQ_IDENTITY'] = saved.id;

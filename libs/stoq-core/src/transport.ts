@@ -200,6 +200,10 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       }
     }
     if (id.trustRootsPem !== undefined) pemToDerList(id.trustRootsPem, 'CERTIFICATE', 'identity.trustRootsPem'); // TLS_CONFIG if none
+    const drain = opts.closeDrainMs;
+    if (drain !== undefined && (!Number.isInteger(drain) || drain < 0 || drain > 86_400_000)) {
+      throw new StoqError('CONFIG_INVALID', `closeDrainMs ${drain} must be an integer number of milliseconds in 0..86400000`);
+    }
     const native = loadNative();
     let endpoint: NativeEndpoint;
     const bindOptions: NativeEndpointOptions = {
@@ -352,8 +356,9 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
    * lost close frame be sent again. It is bounded because one connection can keep the endpoint
    * busy until its idle timeout: a client that gave up during the handshake, before this endpoint
    * accepted it (a monitor's scrape of a just-restarted service, stopped in the same second),
-   * made a clean stop end by SIGKILL. RFC 9000 §10.2 lets an endpoint that closes its socket
-   * end those periods early.
+   * made a clean stop end by SIGKILL. RFC 9000 §10.2 allows ending those periods early; here the
+   * process usually exits next. One that goes on keeps the UDP socket bound until that last
+   * connection times out, so binding the same port again fails until then.
    */
   async close(code = 0, reason = 'transport closed'): Promise<void> {
     if (this.closing) return;

@@ -387,7 +387,7 @@ describe('0-RTT and migration', () => {
 });
 
 describe('close', () => {
-  test('tells the peers at once and waits for the closing period to end', async () => {
+  test('tells the peers at once; a normal close drains within the bound (no warning)', async () => {
     const ca = await fx.ca();
     const logs = captureLogs();
     const server = fx.echoServer(await fx.identity(ca, 'alpha'), { logger: logs.logger });
@@ -409,5 +409,10 @@ describe('close', () => {
     expect(logs.lines().find((l) => /without waiting longer/.test(String(l.msg)))).toMatchObject({ level: 40, drainMs: 0 });
     // The peer was told all the same.
     expect(await conn.closed).toMatchObject({ reason: 'peer', code: 0 });
+  });
+
+  test('a closeDrainMs that is not a whole number of milliseconds is CONFIG_INVALID', async () => {
+    const id = await fx.identity(await fx.ca(), 'alpha');
+    for (const closeDrainMs of [-1, 1.5, Number.NaN]) expect(() => fx.server(id, { closeDrainMs })).toThrow(/closeDrainMs .* must be an integer/);
   });
 });
