@@ -181,12 +181,10 @@ pub fn add_to_linker<T: HasRunIo>(linker: &mut Linker<T>) -> wasmtime::Result<()
     linker.func_wrap(m, "host_promise_rejection", |mut c: Caller<'_, T>, promise: i32, reason: i32, handled: i32| -> wasmtime::Result<()> {
         let identity: i32 = call(&mut c, "qjs_get_value_ptr", promise)?;
         if handled == 0 {
-            c.data_mut().io().js_unhandled.push((identity, promise, reason));
+            c.data_mut().io().js_unhandled.insert(identity, promise, reason);
             return Ok(());
         }
-        let kept = &mut c.data_mut().io().js_unhandled;
-        if let Some(i) = kept.iter().position(|(id, _, _)| *id == identity) {
-            let (_, p, r) = kept.remove(i);
+        if let Some((p, r)) = c.data_mut().io().js_unhandled.remove(identity) {
             call::<T, i32, ()>(&mut c, "qjs_free_value", p)?;
             call::<T, i32, ()>(&mut c, "qjs_free_value", r)?;
         }
@@ -349,7 +347,7 @@ pub fn run_script<T: HasRunIo>(store: &mut Store<T>, instance: &Instance, script
         return Ok(Some(describe(&mut s)?));
     }
     // A rejection still without a handler: the run fails like an uncaught exception.
-    if let Some(&(_, promise, reason)) = s.data_mut().io().js_unhandled.first() {
+    if let Some((promise, reason)) = s.data_mut().io().js_unhandled.first() {
         free_value.call(&mut s, promise)?;
         let d = describe_value(&mut s, reason)?;
         return Ok(Some(format!("{UNHANDLED_REJECTION}{d}")));

@@ -113,9 +113,9 @@ pub struct RunIo {
     pub fuel_limit: u64,
     pub random: SeededRandom,
     pub exit_code: Option<i32>,
-    /// JavaScript runs: rejected promises without a handler so far, as (identity, promise,
-    /// reason) values kept alive by the host (see js.rs, `host_promise_rejection`).
-    pub js_unhandled: Vec<(i32, i32, i32)>,
+    /// JavaScript runs: rejected promises without a handler so far, their promise and reason
+    /// values kept alive by the host (see js.rs, `host_promise_rejection`).
+    pub js_unhandled: JsUnhandled,
 }
 
 impl RunIo {
@@ -142,7 +142,7 @@ impl RunIo {
             fuel_limit,
             random: SeededRandom::new(seed),
             exit_code: None,
-            js_unhandled: Vec::new(),
+            js_unhandled: JsUnhandled::default(),
         }
     }
 }
@@ -435,5 +435,31 @@ mod tests {
         assert_eq!(iovecs(&mem, 0, 1), None);
         assert_eq!(iovecs(&mem, 60, 1), None);
         assert_eq!(iovecs(&mem, 0, -1), None);
+    }
+}
+
+/// Promises rejected without a handler, by identity (QuickJS's object address), in rejection
+/// order: a handler attached later removes one in O(1) (a list scan per notification would make
+/// N rejected-then-handled promises cost O(N²) host time that fuel does not meter).
+#[derive(Default)]
+pub struct JsUnhandled {
+    next: u64,
+    by_identity: std::collections::HashMap<i32, (u64, i32, i32)>,
+}
+
+impl JsUnhandled {
+    pub fn insert(&mut self, identity: i32, promise: i32, reason: i32) {
+        self.by_identity.insert(identity, (self.next, promise, reason));
+        self.next += 1;
+    }
+
+    /// The kept (promise, reason) of `identity`, removed.
+    pub fn remove(&mut self, identity: i32) -> Option<(i32, i32)> {
+        self.by_identity.remove(&identity).map(|(_, p, r)| (p, r))
+    }
+
+    /// The earliest rejection still unhandled: (promise, reason).
+    pub fn first(&self) -> Option<(i32, i32)> {
+        self.by_identity.values().min_by_key(|(seq, _, _)| *seq).map(|&(_, p, r)| (p, r))
     }
 }
