@@ -23,7 +23,8 @@ export { encodeFrame, FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, type FrameDecoderO
 export { encodeVarint, decodeVarint, decodeVarintNumber, varintLength, writeVarint, VARINT_MAX } from './varint';
 export { pemToDerList, pemToDer, derToPem, MAX_PEM_LENGTH } from './identity/pem';
 export { loadConfig, loadConfigWithSections, parseConfig, parseConfigWithSections, SectionReader as ConfigSection, type ConfigWithSections, type ParseConfigOptions, defaultConfig, exampleConfig, packetOptionsFromConfig, transportOptionsFromConfig, type StoqConfig, type LogLevel } from './config';
-export { nativeFalcon, type FalconScheme, type FalconKeypair } from './falcon';
+export { nativeFalcon, FALCON_SECRET_KEY_LENGTH, type FalconScheme, type FalconKeypair } from './falcon';
+export { FALCON_SECRET_KEY_LABEL } from './identity/key-files';
 export * from './identity';
 export * from './packet';
 export { sendSharded, receivePackets, sendPacketDatagram, nativeBatchHasher, type SendShardedOptions } from './packet-io';

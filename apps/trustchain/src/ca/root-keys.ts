@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import {
   DEV_CA_FILES,
   DevCa,
+  FALCON_SECRET_KEY_LABEL,
+  FALCON_SECRET_KEY_LENGTH,
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
   STOQ_ORGANIZATION,
@@ -41,9 +43,6 @@ import { isKeyFileError } from '../core/key-file-errors';
 export const ENCRYPTED_FALCON_KEY_LABEL = 'ENCRYPTED FALCON-1024 SECRET KEY';
 /** The envelope's context: what the sealed bytes are (PQClean FALCON-1024 secret key). */
 export const FALCON_ENVELOPE_CONTEXT = 'FALCON-1024 SECRET KEY';
-// stoq-core's key-files.ts constants (not exported there): the plain PEM label and PQClean's length.
-const FALCON_SECRET_KEY_LABEL = 'FALCON-1024 SECRET KEY';
-const FALCON_SECRET_KEY_LENGTH = 2305;
 const ROOT_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /** As DevCa roots: valid from a minute ago, for peers whose clocks lag. */
 const BACKDATE_MS = 60 * 1000;
