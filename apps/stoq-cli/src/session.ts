@@ -3,7 +3,7 @@
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, type DialedConnection, type Ipv6Endpoint, type TransportIdentity } from '@stoq/core';
-import { storedIdentity, viaTrustChain } from '@stoq/client';
+import { storedIdentity, trustChainDiscovery } from '@stoq/client';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
@@ -99,17 +99,13 @@ export async function discoverTarget(service: string, via: Discovery, client: Cl
     }
   } else {
     const transport = createClientTransport(client);
-    const rpc = new RpcClient({
-      connector: (ep, o) => transport.connect(ep, { ...o, serverName: 'trustchain.hypermesh' }),
-      resolver: new StaticResolver({ trustchain: [via.trustchain as Ipv6Endpoint] }),
-      retry: { maxAttempts: 1 },
-    });
+    const discovery = trustChainDiscovery((ep, o) => transport.connect(ep, { ...o, serverName: 'trustchain.hypermesh' }), via.trustchain as Ipv6Endpoint);
     try {
-      found = await viaTrustChain(rpc, via.trustchain as Ipv6Endpoint).resolve(service);
+      found = await discovery.resolver.resolve(service);
     } catch (cause) {
       throw new CliError('UNREACHABLE', `cannot look up service "${service}" through ${where} (trustchain/resolve_dns): ${(cause as Error).message}`, { cause });
     } finally {
-      rpc.close();
+      discovery.close();
       await transport.close();
     }
   }

@@ -105,8 +105,8 @@ export async function connect<S extends ServiceName>(service: S, opts: ConnectOp
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });
   // The certificate must name the service (expectedService); the TLS name is its mesh name.
   const connector: Connector = (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined });
-  const discovery = tc ? new RpcClient({ connector, resolver: new StaticResolver({ trustchain: [tc as Ipv6Endpoint] }) }) : null;
-  const rpc = new RpcClient({ connector, resolver: discovery ? viaTrustChain(discovery, tc as Ipv6Endpoint) : new DnsSrvResolver({ server: dns as Ipv6Endpoint }) });
+  const discovery = tc ? trustChainDiscovery(connector, tc as Ipv6Endpoint) : null;
+  const rpc = new RpcClient({ connector, resolver: discovery?.resolver ?? new DnsSrvResolver({ server: dns as Ipv6Endpoint }) });
   const stub = createStub(rpc, methods) as Stub<(typeof SERVICE_METHODS)[S]>;
   return Object.assign(stub, {
     rpc,
@@ -123,4 +123,13 @@ export function viaTrustChain(toTrustChain: RpcClient, address: Ipv6Endpoint): R
   const srv = new DnsSrvResolver({ querier: new TrustChainDnsQuerier(toTrustChain) });
   const self = new StaticResolver({ trustchain: [address] });
   return { resolve: (service, signal) => (service === 'trustchain' ? self.resolve(service) : srv.resolve(service, signal)) };
+}
+
+/**
+ * A resolver over TrustChain at `address` (resolve_dns), with the RPC client it dials TrustChain
+ * with (`connector`, one attempt per question: the caller's call retries); close() closes that client.
+ */
+export function trustChainDiscovery(connector: Connector, address: Ipv6Endpoint): { resolver: Resolver; close(): void } {
+  const toTrustChain = new RpcClient({ connector, resolver: new StaticResolver({ trustchain: [address] }), retry: { maxAttempts: 1 } });
+  return { resolver: viaTrustChain(toTrustChain, address), close: () => toTrustChain.close() };
 }

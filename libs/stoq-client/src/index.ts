@@ -1,4 +1,4 @@
 // @stoq/client: typed clients of the ecosystem's services, found by name (see README.md).
 export { connect, findEcosystem, storedIdentity, ConnectError, SERVICE_METHODS, type ConnectOptions, type Ecosystem, type ServiceClient, type ServiceName } from './connect';
 export { TrustChainDnsQuerier, dnsAnswerOf } from './trustchain-dns';
-export { viaTrustChain } from './connect';
+export { trustChainDiscovery, viaTrustChain } from './connect';
