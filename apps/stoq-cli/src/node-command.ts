@@ -4,6 +4,7 @@
 // and refuses revoked peers; without it, the data dir's development CA issues its identity.
 import { DevCa, StoqError } from '@stoq/core';
 import { runService } from '@stoq/service';
+import type { Logger } from 'pino';
 import { parseCommand } from './args';
 import { usageError } from './cli-error';
 import { explicitDataDir } from './data-dir';
@@ -33,6 +34,9 @@ export async function runNode(argv: string[]): Promise<number> {
   const dataDir = explicitDataDir({ flag: values['data-dir'] })?.dir;
   const extraRoot = values['trust-root'] ? await readTrustRoot(values['trust-root'], '--trust-root') : undefined;
 
+  // The service's logger, for onConnection: connections can arrive before runService returns
+  // (a monitor scraping a restarted node at once), when `node` below is not assigned yet.
+  let log: Logger | null = null;
   const node = await runService({
     service: 'node',
     configPath: values.config,
@@ -51,13 +55,14 @@ export async function runNode(argv: string[]): Promise<number> {
         const ca = await DevCa.openOrCreate(devCaDir(ctx.dataDir));
         if (ca.fingerprint !== pin) throw new StoqError('TLS_CONFIG', `certificates.root_fingerprint is ${pin} but the CA in ${devCaDir(ctx.dataDir)} has fingerprint ${ca.fingerprint}`);
       }
+      log = ctx.logger;
       addNodeMethods(ctx.rpc, ctx.transport, ctx.config.node.name, ctx.logger);
       const stats = setInterval(() => ctx.logger.info({ stats: ctx.transport.stats() }, 'stats'), STATS_INTERVAL_MS);
       stats.unref();
       return { stop: () => clearInterval(stats) };
     },
     onConnection: (conn) => {
-      node?.logger.info({ peer: conn.peer?.instance ?? 'anonymous', service: conn.peer?.service ?? null, remote: conn.remoteAddress, group: conn.keyExchangeGroup }, 'connection');
+      log?.info({ peer: conn.peer?.instance ?? 'anonymous', service: conn.peer?.service ?? null, remote: conn.remoteAddress, group: conn.keyExchangeGroup }, 'connection');
     },
   });
   node.logger.info({ address: node.address, fingerprint: node.identity().fingerprint, requirePqKex: node.config.security.requirePqKex }, 'stoq node listening');

@@ -170,7 +170,12 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
     for (;;) {
       const conn = await transport.accept();
       if (!conn) return;
-      def.onConnection?.(conn);
+      try {
+        def.onConnection?.(conn);
+      } catch (err) {
+        // A hook that throws must not end the accept loop (its rejection would end the process).
+        logger.error({ err }, 'the service\'s onConnection hook threw; the connection is served anyway');
+      }
       void rpc.serveConnection(conn);
     }
   })();
