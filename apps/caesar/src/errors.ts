@@ -12,6 +12,7 @@ export type LedgerErrorCode =
   | 'STORE_DAMAGED' // the database failed an integrity check or its contents contradict each other
   | 'STORE_NOT_FOUND' // no database at the path and creation was not requested
   | 'STORE_LOCKED' // another process has the ledger open
+  | 'STORE_NOT_DURABLE' // the database server would acknowledge commits a crash can lose (PostgreSQL synchronous_commit or fsync off)
   | 'PERMISSION_DENIED' // a batch's admission check (DurableLedger createTransfers `admit`) refused it
   | 'UNAVAILABLE'; // the ledger is closed, or a commit failed and it stopped accepting batches
 

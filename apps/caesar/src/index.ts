@@ -1,5 +1,5 @@
 // @stoq/caesar: Caesar's double-entry ledger. The pure core (Ledger) and its durable store
-// (DurableLedger: SQLite WAL + synchronous=FULL with group commit).
+// (DurableLedger with group commit over SQLite WAL + synchronous=FULL, or PostgreSQL).
 export { InvariantViolationError, LedgerError } from './errors';
 export type { InvariantName, LedgerErrorCode } from './errors';
 export { MAX_BATCH_EVENTS } from './core/batch-input';
@@ -21,6 +21,10 @@ export type { Payout, RewardConfig } from './core/rewards';
 export { slashEvents } from './core/slashing';
 export type { SlashConfig, SlashPlan } from './core/slashing';
 export { DurableLedger } from './store/durable-ledger';
-export type { AdmissionCheck, DurableLedgerOptions, GroupCommitStats, LedgerClock, LedgerReader } from './store/durable-ledger';
+export type { AdmissionCheck, DurableLedgerOptions, GroupCommitStats, LedgerClock, LedgerReader, LedgerView } from './store/durable-ledger';
+export type { LedgerStore, OpenedLedgerStore } from './store/ledger-store';
+export { PostgresLedgerStore } from './store/postgres-ledger-store';
+export type { PostgresStoreOptions } from './store/postgres-ledger-store';
+export { PG_SCHEMA_VERSION } from './store/postgres-schema';
 export { APPLICATION_ID, LEDGER_FORMAT, SCHEMA_VERSION } from './store/ledger-database';
 export type { AccountFilter, LedgerDatabaseOptions } from './store/ledger-database';

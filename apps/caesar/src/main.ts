@@ -11,7 +11,10 @@ export const SERVE_USAGE = `usage: caesar serve --config <caesar.toml> [--data-d
   [--reward-per-block AMOUNT] (default 1000000)  [--slash-share n/d] (default 1/20)
   [--mint-account ID] [--burn-account ID] (the staking ledger's supply accounts, admin-created)
   [--hypermesh-genesis FILE] (HyperMesh's genesis: reward_block and slash verify against its validators)
-  [--validator-account INSTANCE=ID]... (the Caesar account staking for each genesis validator)`;
+  [--validator-account INSTANCE=ID]... (the Caesar account staking for each genesis validator)
+  [--store sqlite|postgres] (default sqlite: <data_dir>/caesar-ledger.sqlite)
+  [--postgres-url postgresql://USER@HOST:PORT/DB] [--postgres-password-file FILE] [--postgres-schema NAME] (default caesar;
+   the password from the file, PGPASSWORD or PGPASSFILE, never in the URL)`;
 
 export function serve(argv: string[]): Promise<number> {
   return runServeCommand(argv, {

@@ -83,12 +83,13 @@ function runAndKill(path: string, seed: number, round: number, killAfter: number
 type Ack = { round: number; worker: number; seq: number; results: string[] };
 
 /** Every acknowledged event reads back with its result: ok ⇔ stored, with its fields. Returns the oks. */
-function checkAcknowledged(ledger: DurableLedger, seed: number, acks: readonly Ack[], context: string): number {
+async function checkAcknowledged(ledger: DurableLedger, seed: number, acks: readonly Ack[], context: string): Promise<number> {
   let ok = 0;
   for (const a of acks) {
     const events = crashBatch(seed, a.round, a.worker, a.seq);
     if (a.results.length !== events.length) throw new Error(`${context}: ${a.results.length} results for ${events.length} events`);
-    const byId = new Map(ledger.lookupTransfers(events.map((e) => e.id)).map((t) => [t.id, t]));
+    const byId = new Map((await ledger.lookupTransfers(events.map((e) => e.id))).map((t) => [t.id, t]));
+    const statuses = await ledger.pendingStatuses(events.map((e) => e.pendingId ?? 0n));
     events.forEach((e, i) => {
       const t = byId.get(e.id);
       if (a.results[i] !== 'ok') {
@@ -100,7 +101,7 @@ function checkAcknowledged(ledger: DurableLedger, seed: number, acks: readonly A
       const flags = e.flags ?? 0;
       let same: boolean;
       if (e.pendingId) {
-        const status = ledger.pendingStatuses([e.pendingId]).get(e.pendingId);
+        const status = statuses.get(e.pendingId);
         same = t.pendingId === e.pendingId && status === (flags & TransferFlags.postPendingTransfer ? 'posted' : 'voided');
       } else {
         same = t.debitAccountId === e.debitAccountId && t.creditAccountId === e.creditAccountId && t.amount === e.amount && t.code === e.code;
@@ -127,13 +128,13 @@ test(`SIGKILL at ${ROUNDS} random moments loses no acknowledged transfer and nev
     try {
       const context = `(seed ${seed}, round ${round})`;
       // This round's acknowledged batches read back as acknowledged (all rounds' once more at the end).
-      okTransfers += checkAcknowledged(ledger, seed, run.acked.map((a) => ({ ...a, round })), context);
+      okTransfers += await checkAcknowledged(ledger, seed, run.acked.map((a) => ({ ...a, round })), context);
       // No chain of any batch this round sent is half applied (acknowledged or in flight at the kill).
       for (const s of run.sent) {
         const events: TransferInput[] = crashBatch(seed, round, s.worker, s.seq);
         for (const [start, end] of chainsOf(events)) {
           const ids = events.slice(start, end + 1).map((e) => e.id);
-          const present = ledger.lookupTransfers(ids).length;
+          const present = (await ledger.lookupTransfers(ids)).length;
           if (present !== 0 && present !== ids.length) throw new Error(`${context}: linked chain ${ids.join(',')} is half applied (${present}/${ids.length})`);
           checkedChains += 1;
         }
@@ -144,7 +145,7 @@ test(`SIGKILL at ${ROUNDS} random moments loses no acknowledged transfer and nev
   }
   const ledger = DurableLedger.open(path);
   try {
-    checkAcknowledged(ledger, seed, acked, `(seed ${seed}, after the last round)`);
+    await checkAcknowledged(ledger, seed, acked, `(seed ${seed}, after the last round)`);
   } finally {
     await ledger.close();
   }

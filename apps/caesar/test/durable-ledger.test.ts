@@ -1,6 +1,8 @@
 // The durable store: reopen restores exactly the committed state; group commit answers every
 // caller with the results a sequential core gives; foreign, damaged, locked and other ledgers'
-// databases are refused with typed errors and left unchanged; queries page and filter.
+// databases are refused with typed errors and left unchanged; queries page and filter. The
+// behaviour every store must share runs against SQLite and PostgreSQL (describe.each at the end;
+// PostgreSQL when installed, see helpers/postgres-server.ts); file-format cases are SQLite's.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +11,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { AccountFlags, type AccountBalance, DurableLedger, Ledger, type LedgerClock, LedgerError, SCHEMA_VERSION, type Transfer, TransferFlags, type TransferInput, U128_MAX, U64_MAX } from '../src';
 import { SUPPLY_ACCOUNTS, workload } from './helpers/arbitraries';
+import { ledgerBackends } from './helpers/ledger-backends';
+
+const backends = ledgerBackends();
 
 let dir = '';
 beforeAll(() => {
@@ -60,204 +65,11 @@ async function expectLedgerError(p: Promise<unknown> | (() => unknown), code: st
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-test('reopen restores exactly the committed state and the ledger continues from it', async () => {
-  const path = freshPath();
-  const ledger = DurableLedger.open(path, { create: true });
-  const id = ledger.ledgerId;
-  expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.debitsMustNotExceedCredits | AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }])).toEqual(['ok', 'ok', 'ok', 'ok']);
-  const batch: TransferInput[] = [
-    { id: 10n, debitAccountId: 100n, creditAccountId: 1n, amount: 500n, ledger: 1, code: 7 },
-    { id: 11n, debitAccountId: 1n, creditAccountId: 2n, amount: 200n, ledger: 1, code: 1, flags: TransferFlags.pending | TransferFlags.linked },
-    { id: 12n, debitAccountId: 1n, creditAccountId: 101n, amount: 50n, ledger: 1, code: 1 },
-    { id: 13n, pendingId: 11n, amount: 150n, flags: TransferFlags.postPendingTransfer },
-    { id: 14n, debitAccountId: 1n, creditAccountId: 2n, amount: 10_000n, ledger: 1, code: 1 },
-  ];
-  expect(await ledger.createTransfers(batch)).toEqual(['ok', 'ok', 'ok', 'ok', 'exceeds_credits']);
-  const before = { accounts: ledger.lookupAccounts([100n, 101n, 1n, 2n]), transfers: ledger.lookupTransfers([10n, 11n, 12n, 13n, 14n]) };
-  expect(before.transfers).toHaveLength(4);
-  expect(ledger.pendingStatuses([11n, 10n])).toEqual(new Map([[11n, 'posted']]));
-  await ledger.close();
-  await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
 
-  const again = DurableLedger.open(path, { expectedLedgerId: id });
-  expect(again.lookupAccounts([100n, 101n, 1n, 2n])).toEqual(before.accounts);
-  expect(again.lookupTransfers([10n, 11n, 12n, 13n, 14n])).toEqual(before.transfers);
-  const one = before.accounts.find((a) => a.id === 1n)!;
-  expect(one).toMatchObject({ debitsPosted: 200n, creditsPosted: 500n, debitsPending: 0n });
-  // Idempotency survives the reopen; new work continues.
-  expect(await again.createTransfers(batch.slice(0, 1))).toEqual(['exists']);
-  expect(await again.createTransfers([{ ...batch[0]!, amount: 1n }])).toEqual(['exists_with_different_amount']);
-  expect(await again.createTransfers([{ id: 15n, debitAccountId: 1n, creditAccountId: 2n, amount: 300n, ledger: 1, code: 1 }])).toEqual(['ok']);
-  expect(await again.createTransfers([{ id: 16n, debitAccountId: 1n, creditAccountId: 2n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['exceeds_credits']);
-  await again.close();
-});
 
-test('group commit: concurrent batches share transactions and get the results of a sequential core', async () => {
-  const [{ accounts, steps }] = fc.sample(workload, { numRuns: 1, seed: 42 });
-  const path = freshPath();
-  const ledger = DurableLedger.open(path, { create: true });
-  const reference = new Ledger();
-  const now = 1n;
-  expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!])).toEqual(reference.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!], now).results);
-  // Timeouts depend on the clock; this test is about grouping, so drop pending timeouts.
-  const batches = Array.from({ length: 40 }, (_, i) => steps![i % steps!.length]!).map((s) =>
-    s.kind === 'accounts' ? s : { ...s, events: s.events.map((e) => ({ ...e, timeout: 0 })) },
-  );
-  const submitted = batches.map((s) => (s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events)));
-  const results = await Promise.all(submitted);
-  const expected = batches.map((s) => (s.kind === 'accounts' ? reference.createAccounts(s.events, now).results : reference.createTransfers(s.events, now).results));
-  expect(results).toEqual(expected);
-  const stats = ledger.groupCommitStats;
-  expect(stats.batches).toBe(41);
-  expect(stats.commits).toBeLessThan(stats.batches); // the 40 concurrent batches shared commits
-  expect(stats.largestGroup).toBeGreaterThan(1);
-  await ledger.close();
-  const reopened = DurableLedger.open(path);
-  const ids = reference.allAccounts().map((a) => a.id);
-  expect(reopened.lookupAccounts(ids).map((a) => ({ ...a, timestamp: 0n }))).toEqual(reference.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
-  await reopened.close();
-});
 
-test('random workloads read back identically after reopen (every field, status and history row)', async () => {
-  await fc.assert(
-    fc.asyncProperty(workload, fc.integer({ min: 1, max: 60 }), async ({ accounts, steps }, checkpointEvery) => {
-      const clock = new ManualClock();
-      const path = freshPath();
-      const durable = DurableLedger.open(path, { create: true, clock, expiryTimer: false, checkpointEvery });
-      const core = new Ledger();
-      const nowNs = (): bigint => BigInt(clock.now()) * 1_000_000n;
-      const setup = [...SUPPLY_ACCOUNTS, ...accounts];
-      expect(await durable.createAccounts(setup)).toEqual(core.createAccounts(setup, nowNs()).results);
-      const history = new Map<bigint, AccountBalance[]>();
-      const transferIds = new Set<bigint>();
-      const committed: Transfer[] = [];
-      for (const s of steps) {
-        clock.advance(Number(s.advance / 1_000_000n));
-        const got = s.kind === 'accounts' ? await durable.createAccounts(s.events) : await durable.createTransfers(s.events);
-        const outcome = s.kind === 'accounts' ? core.createAccounts(s.events, nowNs()) : core.createTransfers(s.events, nowNs());
-        expect(got).toEqual(outcome.results);
-        for (const t of outcome.changes.transfers) {
-          transferIds.add(t.id);
-          committed.push(t);
-        }
-        for (const b of outcome.changes.balances) history.set(b.accountId, [...(history.get(b.accountId) ?? []), b]);
-      }
-      // Account transfers as a plain scan of every committed transfer gives them, live and after reopen.
-      const checkAccountTransfers = (l: DurableLedger): void => {
-        for (const a of core.allAccounts()) {
-          const mine = committed.filter((t) => t.debitAccountId === a.id || t.creditAccountId === a.id);
-          expect(l.getAccountTransfers({ accountId: a.id, limit: 8190 })).toEqual(mine);
-          expect(l.getAccountTransfers({ accountId: a.id, limit: 3, reversed: true, debits: false })).toEqual(mine.filter((t) => t.creditAccountId === a.id).reverse().slice(0, 3));
-          const code2 = mine.filter((t) => t.code === 2);
-          expect(l.getAccountTransfers({ accountId: a.id, limit: 2, code: 2, timestampMin: code2[1]?.timestamp ?? 0n })).toEqual(code2.slice(code2.length > 1 ? 1 : 0, 3));
-        }
-      };
-      checkAccountTransfers(durable);
-      await durable.close();
-      const reopened = DurableLedger.open(path, { clock, expiryTimer: false });
-      try {
-        const accountsNow = core.allAccounts();
-        expect(reopened.lookupAccounts(accountsNow.map((a) => a.id))).toEqual(accountsNow);
-        const ids = [...transferIds];
-        expect(reopened.lookupTransfers(ids)).toEqual(ids.map((id) => core.lookupTransfer(id)));
-        const statuses = reopened.pendingStatuses(ids);
-        for (const id of ids) expect(statuses.get(id)).toBe(core.pendingStatus(id));
-        for (const a of accountsNow) expect(reopened.getAccountBalances({ accountId: a.id, limit: 8190 })).toEqual(history.get(a.id) ?? []);
-        checkAccountTransfers(reopened);
-        // The reopened ledger continues where the core is: resubmitting everything is idempotent.
-        for (const s of steps.slice(-2)) {
-          const again = s.kind === 'accounts' ? await reopened.createAccounts(s.events) : await reopened.createTransfers(s.events);
-          const expected = s.kind === 'accounts' ? core.createAccounts(s.events, nowNs()).results : core.createTransfers(s.events, nowNs()).results;
-          expect(again).toEqual(expected);
-        }
-      } finally {
-        await reopened.close();
-      }
-    }),
-    { numRuns: 40 },
-  );
-});
 
-test('extreme field values survive the round trip through SQLite', async () => {
-  const path = freshPath();
-  const ledger = DurableLedger.open(path, { create: true });
-  const max = { userData128: U128_MAX, userData64: U64_MAX, userData32: 0xffff_ffff, ledger: 0xffff_ffff, code: 0xffff };
-  expect(await ledger.createAccounts([{ id: U128_MAX - 1n, ...max, flags: AccountFlags.mint }, { id: 1n << 127n, ...max, flags: AccountFlags.history }])).toEqual(['ok', 'ok']);
-  const t = { id: U128_MAX - 1n, debitAccountId: U128_MAX - 1n, creditAccountId: 1n << 127n, amount: U128_MAX, ...max };
-  expect(await ledger.createTransfers([t])).toEqual(['ok']);
-  await ledger.close();
-  const reopened = DurableLedger.open(path);
-  expect(reopened.lookupTransfers([t.id])[0]).toMatchObject({ ...t, pendingId: 0n, timeout: 0, flags: 0 });
-  expect(reopened.lookupAccounts([1n << 127n])[0]).toMatchObject({ ...max, creditsPosted: U128_MAX, debitsPosted: 0n });
-  expect(reopened.getAccountBalances({ accountId: 1n << 127n, limit: 1 })[0]!.creditsPosted).toBe(U128_MAX);
-  await reopened.close();
-});
 
-test('group commit under random interleavings: every caller gets what a sequential core gives; malformed batches are refused alone', async () => {
-  await fc.assert(
-    fc.asyncProperty(workload, fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async ({ accounts, steps }, waves, maxGroupEvents) => {
-      if (steps.length === 0) return;
-      const ledger = DurableLedger.open(freshPath(), { create: true, expiryTimer: false, maxGroupEvents });
-      const core = new Ledger();
-      await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts]);
-      core.createAccounts([...SUPPLY_ACCOUNTS, ...accounts], 1n);
-      // Submit in waves of concurrent batches; some batches are made malformed.
-      let k = 0;
-      for (const size of waves) {
-        const wave = Array.from({ length: size + 1 }, () => {
-          const s = steps[k++ % steps.length]!;
-          const malformed = k % 7 === 3;
-          const events = s.kind === 'transfers' ? s.events.map((e) => ({ ...e, timeout: 0 })) : s.events;
-          return { s: { ...s, events } as typeof s, malformed };
-        });
-        const settled = await Promise.allSettled(
-          wave.map(({ s, malformed }) =>
-            malformed ? ledger.createTransfers([{ id: 1n, amount: -1n }]) : s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events),
-          ),
-        );
-        wave.forEach(({ s, malformed }, i) => {
-          const r = settled[i]!;
-          if (malformed) {
-            expect(r.status).toBe('rejected');
-            expect(((r as PromiseRejectedResult).reason as LedgerError).code).toBe('INVALID_ARGUMENT');
-            return;
-          }
-          const expected = s.kind === 'accounts' ? core.createAccounts(s.events, 1n).results : core.createTransfers(s.events, 1n).results;
-          expect(r).toEqual({ status: 'fulfilled', value: expected });
-        });
-      }
-      expect(ledger.lookupAccounts(core.allAccounts().map((a) => a.id)).map((a) => ({ ...a, timestamp: 0n }))).toEqual(core.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
-      await ledger.close();
-    }),
-    { numRuns: 25 },
-  );
-});
-
-test('a malformed batch is refused alone; the rest of its group commits', async () => {
-  const ledger = DurableLedger.open(freshPath(), { create: true });
-  await ledger.createAccounts(SUPPLY_ACCOUNTS);
-  const [good, negative, fractional, tooWide, oversized, after] = await Promise.allSettled([
-    ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 5n, ledger: 1, code: 1 }]),
-    ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: -5n, ledger: 1, code: 1 }]),
-    ledger.createAccounts([{ id: 3n, ledger: 1.5, code: 1 }]),
-    ledger.createTransfers([{ id: 4n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n << 128n, ledger: 1, code: 1 }]),
-    ledger.createTransfers(Array.from({ length: 8191 }, (_, i) => ({ id: BigInt(i + 10), amount: 1n }))),
-    ledger.createTransfers([{ id: 5n, debitAccountId: 100n, creditAccountId: 101n, amount: 7n, ledger: 1, code: 1 }]),
-  ]);
-  expect(good).toEqual({ status: 'fulfilled', value: ['ok'] });
-  expect(after).toEqual({ status: 'fulfilled', value: ['ok'] });
-  const reason = (r: PromiseSettledResult<unknown>): LedgerError => (r as PromiseRejectedResult).reason as LedgerError;
-  expect(reason(negative)).toBeInstanceOf(LedgerError);
-  expect(reason(negative).code).toBe('INVALID_ARGUMENT');
-  expect(reason(negative).message).toMatch(/transfers\[0\]\.amount/);
-  expect(reason(fractional).code).toBe('INVALID_ARGUMENT');
-  expect(reason(tooWide).code).toBe('INVALID_ARGUMENT');
-  expect(reason(oversized).code).toBe('BATCH_TOO_LARGE');
-  expect(ledger.lookupTransfers([1n, 2n, 4n, 5n]).map((t) => t.id)).toEqual([1n, 5n]);
-  expect(ledger.lookupAccounts([101n])[0]!.creditsPosted).toBe(12n);
-  expect(ledger.status).toBe('open');
-  await ledger.close();
-});
 
 test('refuses a missing, foreign, other-version, other-ledger, tampered or locked database, changing nothing', async () => {
   await expectLedgerError(() => DurableLedger.open(join(dir, 'missing.db')), 'STORE_NOT_FOUND');
@@ -289,7 +101,7 @@ test('refuses a missing, foreign, other-version, other-ledger, tampered or locke
   // create: true on an existing ledger opens it, never replaces it.
   const reopened = DurableLedger.open(path, { create: true });
   expect(reopened.ledgerId).toBe(ledger.ledgerId);
-  expect(reopened.lookupTransfers([1n])).toHaveLength(1);
+  expect((await reopened.lookupTransfers([1n]))).toHaveLength(1);
   await reopened.close();
 
   const tamper = (sql: string): void => {
@@ -344,7 +156,7 @@ test('refuses a transfer log with duplicate ids, records out of order, torn reco
   await damaged(`INSERT INTO pending_resolutions VALUES (x'00000000000000000000000000000002', 3, NULL), (x'00000000000000000000000000000002', 2, NULL)`, /resolved twice/);
   writeFileSync(path, pristine);
   const reopened = DurableLedger.open(path);
-  expect(reopened.pendingStatuses([1n, 2n])).toEqual(new Map([[2n, 'pending']]));
+  expect((await reopened.pendingStatuses([1n, 2n]))).toEqual(new Map([[2n, 'pending']]));
   await reopened.close();
 });
 
@@ -393,12 +205,12 @@ test('opens a version-1 ledger by migrating it to version 2 in one transaction, 
     const ledger = DurableLedger.open(path, { expiryTimer: false });
     expect(ledger.ledgerId).toBe(expected.ledgerId);
     expect(ledger.lastTimestamp).toBe(expected.lastTimestamp);
-    expect(ledger.lookupAccounts(accounts)).toEqual(expected.accounts);
-    expect(ledger.lookupTransfers(ids)).toEqual(expected.transfers);
-    expect([...ledger.pendingStatuses(ids)]).toEqual(expected.pendingStatuses);
+    expect((await ledger.lookupAccounts(accounts))).toEqual(expected.accounts);
+    expect((await ledger.lookupTransfers(ids))).toEqual(expected.transfers);
+    expect([...(await ledger.pendingStatuses(ids))]).toEqual(expected.pendingStatuses);
     for (const id of accounts) {
-      expect(ledger.getAccountTransfers({ accountId: id, limit: 100 })).toEqual(expected.accountTransfers[String(id)]);
-      expect(ledger.getAccountBalances({ accountId: id, limit: 100 })).toEqual(expected.accountBalances[String(id)]);
+      expect((await ledger.getAccountTransfers({ accountId: id, limit: 100 }))).toEqual(expected.accountTransfers[String(id)]);
+      expect((await ledger.getAccountBalances({ accountId: id, limit: 100 }))).toEqual(expected.accountBalances[String(id)]);
     }
     if (round === 0) {
       expect(await ledger.createTransfers([{ id: 30n, debitAccountId: 100n, creditAccountId: 2n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['ok']);
@@ -420,106 +232,307 @@ test('opens a version-1 ledger by migrating it to version 2 in one transaction, 
   }
 });
 
-test('getAccountTransfers and getAccountBalances page by timestamp and filter by code and direction', async () => {
-  const ledger = DurableLedger.open(freshPath(), { create: true });
-  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }]);
-  const transfers: TransferInput[] = [];
-  for (let i = 1; i <= 30; i++) {
-    transfers.push(
-      i % 3 === 0
-        ? { id: BigInt(i), debitAccountId: 1n, creditAccountId: 2n, amount: BigInt(i), ledger: 1, code: 2, userData64: 7n }
-        : { id: BigInt(i), debitAccountId: 100n, creditAccountId: 1n, amount: BigInt(i), ledger: 1, code: 1, userData128: BigInt(i % 2), userData32: 5 },
+describe.each(backends.all)('$name store', (backend) => {
+  test('reopen restores exactly the committed state and the ledger continues from it', async () => {
+    const path = backend.fresh();
+    const ledger = await backend.open(path, { create: true });
+    const id = ledger.ledgerId;
+    expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.debitsMustNotExceedCredits | AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }])).toEqual(['ok', 'ok', 'ok', 'ok']);
+    const batch: TransferInput[] = [
+      { id: 10n, debitAccountId: 100n, creditAccountId: 1n, amount: 500n, ledger: 1, code: 7 },
+      { id: 11n, debitAccountId: 1n, creditAccountId: 2n, amount: 200n, ledger: 1, code: 1, flags: TransferFlags.pending | TransferFlags.linked },
+      { id: 12n, debitAccountId: 1n, creditAccountId: 101n, amount: 50n, ledger: 1, code: 1 },
+      { id: 13n, pendingId: 11n, amount: 150n, flags: TransferFlags.postPendingTransfer },
+      { id: 14n, debitAccountId: 1n, creditAccountId: 2n, amount: 10_000n, ledger: 1, code: 1 },
+    ];
+    expect(await ledger.createTransfers(batch)).toEqual(['ok', 'ok', 'ok', 'ok', 'exceeds_credits']);
+    const before = { accounts: (await ledger.lookupAccounts([100n, 101n, 1n, 2n])), transfers: (await ledger.lookupTransfers([10n, 11n, 12n, 13n, 14n])) };
+    expect(before.transfers).toHaveLength(4);
+    expect((await ledger.pendingStatuses([11n, 10n]))).toEqual(new Map([[11n, 'posted']]));
+    await ledger.close();
+    await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
+
+    const again = await backend.open(path, { expectedLedgerId: id });
+    expect((await again.lookupAccounts([100n, 101n, 1n, 2n]))).toEqual(before.accounts);
+    expect((await again.lookupTransfers([10n, 11n, 12n, 13n, 14n]))).toEqual(before.transfers);
+    const one = before.accounts.find((a) => a.id === 1n)!;
+    expect(one).toMatchObject({ debitsPosted: 200n, creditsPosted: 500n, debitsPending: 0n });
+    // Idempotency survives the reopen; new work continues.
+    expect(await again.createTransfers(batch.slice(0, 1))).toEqual(['exists']);
+    expect(await again.createTransfers([{ ...batch[0]!, amount: 1n }])).toEqual(['exists_with_different_amount']);
+    expect(await again.createTransfers([{ id: 15n, debitAccountId: 1n, creditAccountId: 2n, amount: 300n, ledger: 1, code: 1 }])).toEqual(['ok']);
+    expect(await again.createTransfers([{ id: 16n, debitAccountId: 1n, creditAccountId: 2n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['exceeds_credits']);
+    await again.close();
+  });
+
+  test('group commit: concurrent batches share transactions and get the results of a sequential core', async () => {
+    const [{ accounts, steps }] = fc.sample(workload, { numRuns: 1, seed: 42 });
+    const path = backend.fresh();
+    const ledger = await backend.open(path, { create: true });
+    const reference = new Ledger();
+    const now = 1n;
+    expect(await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!])).toEqual(reference.createAccounts([...SUPPLY_ACCOUNTS, ...accounts!], now).results);
+    // Timeouts depend on the clock; this test is about grouping, so drop pending timeouts.
+    const batches = Array.from({ length: 40 }, (_, i) => steps![i % steps!.length]!).map((s) =>
+      s.kind === 'accounts' ? s : { ...s, events: s.events.map((e) => ({ ...e, timeout: 0 })) },
     );
-  }
-  expect(new Set(await ledger.createTransfers(transfers))).toEqual(new Set(['ok']));
-  const all = ledger.getAccountTransfers({ accountId: 1n, limit: 100 });
-  expect(all.map((t) => t.id)).toEqual(transfers.map((t) => t.id));
-  // Paging: 7 at a time, the next page starts after the last timestamp seen.
-  const paged: bigint[] = [];
-  let min = 0n;
-  for (;;) {
-    const page = ledger.getAccountTransfers({ accountId: 1n, limit: 7, timestampMin: min });
-    paged.push(...page.map((t) => t.id));
-    if (page.length < 7) break;
-    min = page[page.length - 1]!.timestamp + 1n;
-  }
-  expect(paged).toEqual(all.map((t) => t.id));
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, code: 2 }).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, credits: false }).every((t) => t.debitAccountId === 1n)).toBe(true);
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 3, reversed: true }).map((t) => t.id)).toEqual([30n, 29n, 28n]);
-  const window = ledger.getAccountTransfers({ accountId: 1n, limit: 100, timestampMin: all[4]!.timestamp, timestampMax: all[9]!.timestamp });
-  expect(window.map((t) => t.id)).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
-  expect(ledger.getAccountTransfers({ accountId: 2n, limit: 100 })).toHaveLength(10);
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData64: 7n }).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData128: 1n }).map((t) => t.id)).toEqual([1n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 25n, 29n]);
-  expect(ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData32: 5 })).toHaveLength(20);
+    const submitted = batches.map((s) => (s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events)));
+    const results = await Promise.all(submitted);
+    const expected = batches.map((s) => (s.kind === 'accounts' ? reference.createAccounts(s.events, now).results : reference.createTransfers(s.events, now).results));
+    expect(results).toEqual(expected);
+    const stats = ledger.groupCommitStats;
+    expect(stats.batches).toBe(41);
+    expect(stats.commits).toBeLessThan(stats.batches); // the 40 concurrent batches shared commits
+    expect(stats.largestGroup).toBeGreaterThan(1);
+    await ledger.close();
+    const reopened = await backend.open(path);
+    const ids = reference.allAccounts().map((a) => a.id);
+    expect((await reopened.lookupAccounts(ids)).map((a) => ({ ...a, timestamp: 0n }))).toEqual(reference.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
+    await reopened.close();
+  });
 
-  const history = ledger.getAccountBalances({ accountId: 1n, limit: 100 });
-  expect(history).toHaveLength(30);
-  const last = history[history.length - 1]!;
-  expect(ledger.lookupAccounts([1n])[0]).toMatchObject({ debitsPosted: last.debitsPosted, creditsPosted: last.creditsPosted });
-  expect(ledger.getAccountBalances({ accountId: 1n, limit: 100, code: 2 })).toHaveLength(10);
-  // A filtered history pages like an unfiltered one: full pages until the last.
-  expect(ledger.getAccountBalances({ accountId: 1n, limit: 4, code: 2 })).toHaveLength(4);
-  expect(ledger.getAccountBalances({ accountId: 1n, limit: 4, credits: false }).map((b) => b.timestamp)).toEqual(all.filter((t) => t.code === 2).slice(0, 4).map((t) => t.timestamp));
-  expect(ledger.getAccountBalances({ accountId: 1n, limit: 100, reversed: true, debits: false })).toHaveLength(20);
-  expect(ledger.getAccountBalances({ accountId: 2n, limit: 100 })).toHaveLength(0); // no history flag
-  await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 0 }), 'INVALID_ARGUMENT');
-  await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 8191 }), 'INVALID_ARGUMENT');
-  await expectLedgerError(() => ledger.lookupAccounts(Array.from({ length: 8191 }, () => 1n)), 'BATCH_TOO_LARGE');
-  await ledger.close();
-});
+  test('random workloads read back identically after reopen (every field, status and history row)', async () => {
+    await fc.assert(
+      fc.asyncProperty(workload, fc.integer({ min: 1, max: 60 }), async ({ accounts, steps }, checkpointEvery) => {
+        const clock = new ManualClock();
+        const path = backend.fresh();
+        const durable = await backend.open(path, { create: true, clock, expiryTimer: false, checkpointEvery });
+        const core = new Ledger();
+        const nowNs = (): bigint => BigInt(clock.now()) * 1_000_000n;
+        const setup = [...SUPPLY_ACCOUNTS, ...accounts];
+        expect(await durable.createAccounts(setup)).toEqual(core.createAccounts(setup, nowNs()).results);
+        const history = new Map<bigint, AccountBalance[]>();
+        const transferIds = new Set<bigint>();
+        const committed: Transfer[] = [];
+        for (const s of steps) {
+          clock.advance(Number(s.advance / 1_000_000n));
+          const got = s.kind === 'accounts' ? await durable.createAccounts(s.events) : await durable.createTransfers(s.events);
+          const outcome = s.kind === 'accounts' ? core.createAccounts(s.events, nowNs()) : core.createTransfers(s.events, nowNs());
+          expect(got).toEqual(outcome.results);
+          for (const t of outcome.changes.transfers) {
+            transferIds.add(t.id);
+            committed.push(t);
+          }
+          for (const b of outcome.changes.balances) history.set(b.accountId, [...(history.get(b.accountId) ?? []), b]);
+        }
+        // Account transfers as a plain scan of every committed transfer gives them, live and after reopen.
+        const checkAccountTransfers = async (l: DurableLedger): Promise<void> => {
+          for (const a of core.allAccounts()) {
+            const mine = committed.filter((t) => t.debitAccountId === a.id || t.creditAccountId === a.id);
+            expect((await l.getAccountTransfers({ accountId: a.id, limit: 8190 }))).toEqual(mine);
+            expect((await l.getAccountTransfers({ accountId: a.id, limit: 3, reversed: true, debits: false }))).toEqual(mine.filter((t) => t.creditAccountId === a.id).reverse().slice(0, 3));
+            const code2 = mine.filter((t) => t.code === 2);
+            expect((await l.getAccountTransfers({ accountId: a.id, limit: 2, code: 2, timestampMin: code2[1]?.timestamp ?? 0n }))).toEqual(code2.slice(code2.length > 1 ? 1 : 0, 3));
+          }
+        };
+        await checkAccountTransfers(durable);
+        await durable.close();
+        const reopened = await backend.open(path, { clock, expiryTimer: false });
+        try {
+          const accountsNow = core.allAccounts();
+          expect((await reopened.lookupAccounts(accountsNow.map((a) => a.id)))).toEqual(accountsNow);
+          const ids = [...transferIds];
+          expect((await reopened.lookupTransfers(ids))).toEqual(ids.map((id) => core.lookupTransfer(id)));
+          const statuses = (await reopened.pendingStatuses(ids));
+          for (const id of ids) expect(statuses.get(id)).toBe(core.pendingStatus(id));
+          for (const a of accountsNow) expect((await reopened.getAccountBalances({ accountId: a.id, limit: 8190 }))).toEqual(history.get(a.id) ?? []);
+          await checkAccountTransfers(reopened);
+          // The reopened ledger continues where the core is: resubmitting everything is idempotent.
+          for (const s of steps.slice(-2)) {
+            const again = s.kind === 'accounts' ? await reopened.createAccounts(s.events) : await reopened.createTransfers(s.events);
+            const expected = s.kind === 'accounts' ? core.createAccounts(s.events, nowNs()).results : core.createTransfers(s.events, nowNs()).results;
+            expect(again).toEqual(expected);
+          }
+        } finally {
+          await reopened.close();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
 
-test('pending transfers expire on their timer and the expiry is committed', async () => {
-  const clock = new ManualClock();
-  const path = freshPath();
-  const ledger = DurableLedger.open(path, { create: true, clock });
-  await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }]);
-  expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 1n, amount: 9n, ledger: 1, code: 1, timeout: 2, flags: TransferFlags.pending }])).toEqual(['ok']);
-  expect(ledger.lookupAccounts([1n])[0]!.creditsPending).toBe(9n);
-  expect(clock.armed).toBe(1);
-  clock.advance(1_000);
-  expect(ledger.pendingStatuses([1n]).get(1n)).toBe('pending');
-  clock.advance(1_500); // the timer fires and queues the expiry batch
-  await ledger.createTransfers([]); // committed in order after it
-  expect(ledger.pendingStatuses([1n]).get(1n)).toBe('expired');
-  expect(ledger.lookupAccounts([1n])[0]!.creditsPending).toBe(0n);
-  expect(await ledger.createTransfers([{ id: 2n, pendingId: 1n, flags: TransferFlags.postPendingTransfer }])).toEqual(['pending_transfer_expired']);
-  expect(ledger.getAccountBalances({ accountId: 1n, limit: 10 }).map((b) => b.creditsPending)).toEqual([9n, 0n]);
-  // A pending transfer outliving a close: the reopened ledger arms its timer and expires it.
-  expect(await ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 1n, amount: 4n, ledger: 1, code: 1, timeout: 5, flags: TransferFlags.pending }])).toEqual(['ok']);
-  await ledger.close();
-  const reopened = DurableLedger.open(path, { clock });
-  expect(reopened.pendingStatuses([1n]).get(1n)).toBe('expired');
-  expect(reopened.lookupAccounts([1n])[0]!.creditsPending).toBe(4n);
-  expect(clock.armed).toBe(1);
-  clock.advance(4_999);
-  await reopened.createTransfers([]);
-  expect(reopened.pendingStatuses([3n]).get(3n)).toBe('pending');
-  clock.advance(2); // past the deadline (its timestamp is a few ns after the clock reading)
-  await reopened.createTransfers([]);
-  expect(reopened.pendingStatuses([3n]).get(3n)).toBe('expired');
-  expect(reopened.lookupAccounts([1n])[0]!.creditsPending).toBe(0n);
-  await reopened.close();
-});
+  test('extreme field values survive the round trip through the store', async () => {
+    const path = backend.fresh();
+    const ledger = await backend.open(path, { create: true });
+    const max = { userData128: U128_MAX, userData64: U64_MAX, userData32: 0xffff_ffff, ledger: 0xffff_ffff, code: 0xffff };
+    expect(await ledger.createAccounts([{ id: U128_MAX - 1n, ...max, flags: AccountFlags.mint }, { id: 1n << 127n, ...max, flags: AccountFlags.history }])).toEqual(['ok', 'ok']);
+    const t = { id: U128_MAX - 1n, debitAccountId: U128_MAX - 1n, creditAccountId: 1n << 127n, amount: U128_MAX, ...max };
+    expect(await ledger.createTransfers([t])).toEqual(['ok']);
+    await ledger.close();
+    const reopened = await backend.open(path);
+    expect((await reopened.lookupTransfers([t.id]))[0]).toMatchObject({ ...t, pendingId: 0n, timeout: 0, flags: 0 });
+    expect((await reopened.lookupAccounts([1n << 127n]))[0]).toMatchObject({ ...max, creditsPosted: U128_MAX, debitsPosted: 0n });
+    expect((await reopened.getAccountBalances({ accountId: 1n << 127n, limit: 1 }))[0]!.creditsPosted).toBe(U128_MAX);
+    await reopened.close();
+  });
 
-test('a failed commit stops the ledger without acknowledging anything; reopen restores the committed state', async () => {
-  const clock = new ManualClock();
-  const path = freshPath();
-  const ledger = DurableLedger.open(path, { create: true, clock });
-  await ledger.createAccounts(SUPPLY_ACCOUNTS);
-  expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['ok']);
-  // A clock far in the future: its timestamps no longer fit SQLite's INTEGER, so the write fails.
-  clock.advance(2 ** 63 / 1e6);
-  const a = ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
-  const b = ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
-  await expectLedgerError(a, 'UNAVAILABLE');
-  await expectLedgerError(b, 'UNAVAILABLE');
-  await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
-  expect(ledger.status).toBe('failed');
-  await ledger.close();
-  const reopened = DurableLedger.open(path);
-  expect(reopened.lookupTransfers([1n, 2n, 3n]).map((t) => t.id)).toEqual([1n]);
-  expect(reopened.lookupAccounts([101n])[0]!.creditsPosted).toBe(1n);
-  await reopened.close();
+  test('group commit under random interleavings: every caller gets what a sequential core gives; malformed batches are refused alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(workload, fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 40 }), async ({ accounts, steps }, waves, maxGroupEvents) => {
+        if (steps.length === 0) return;
+        const ledger = await backend.open(backend.fresh(), { create: true, expiryTimer: false, maxGroupEvents });
+        const core = new Ledger();
+        await ledger.createAccounts([...SUPPLY_ACCOUNTS, ...accounts]);
+        core.createAccounts([...SUPPLY_ACCOUNTS, ...accounts], 1n);
+        // Submit in waves of concurrent batches; some batches are made malformed.
+        let k = 0;
+        for (const size of waves) {
+          const wave = Array.from({ length: size + 1 }, () => {
+            const s = steps[k++ % steps.length]!;
+            const malformed = k % 7 === 3;
+            const events = s.kind === 'transfers' ? s.events.map((e) => ({ ...e, timeout: 0 })) : s.events;
+            return { s: { ...s, events } as typeof s, malformed };
+          });
+          const settled = await Promise.allSettled(
+            wave.map(({ s, malformed }) =>
+              malformed ? ledger.createTransfers([{ id: 1n, amount: -1n }]) : s.kind === 'accounts' ? ledger.createAccounts(s.events) : ledger.createTransfers(s.events),
+            ),
+          );
+          wave.forEach(({ s, malformed }, i) => {
+            const r = settled[i]!;
+            if (malformed) {
+              expect(r.status).toBe('rejected');
+              expect(((r as PromiseRejectedResult).reason as LedgerError).code).toBe('INVALID_ARGUMENT');
+              return;
+            }
+            const expected = s.kind === 'accounts' ? core.createAccounts(s.events, 1n).results : core.createTransfers(s.events, 1n).results;
+            expect(r).toEqual({ status: 'fulfilled', value: expected });
+          });
+        }
+        expect((await ledger.lookupAccounts(core.allAccounts().map((a) => a.id))).map((a) => ({ ...a, timestamp: 0n }))).toEqual(core.allAccounts().map((a) => ({ ...a, timestamp: 0n })));
+        await ledger.close();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test('a malformed batch is refused alone; the rest of its group commits', async () => {
+    const ledger = await backend.open(backend.fresh(), { create: true });
+    await ledger.createAccounts(SUPPLY_ACCOUNTS);
+    const [good, negative, fractional, tooWide, oversized, after] = await Promise.allSettled([
+      ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 5n, ledger: 1, code: 1 }]),
+      ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: -5n, ledger: 1, code: 1 }]),
+      ledger.createAccounts([{ id: 3n, ledger: 1.5, code: 1 }]),
+      ledger.createTransfers([{ id: 4n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n << 128n, ledger: 1, code: 1 }]),
+      ledger.createTransfers(Array.from({ length: 8191 }, (_, i) => ({ id: BigInt(i + 10), amount: 1n }))),
+      ledger.createTransfers([{ id: 5n, debitAccountId: 100n, creditAccountId: 101n, amount: 7n, ledger: 1, code: 1 }]),
+    ]);
+    expect(good).toEqual({ status: 'fulfilled', value: ['ok'] });
+    expect(after).toEqual({ status: 'fulfilled', value: ['ok'] });
+    const reason = (r: PromiseSettledResult<unknown>): LedgerError => (r as PromiseRejectedResult).reason as LedgerError;
+    expect(reason(negative)).toBeInstanceOf(LedgerError);
+    expect(reason(negative).code).toBe('INVALID_ARGUMENT');
+    expect(reason(negative).message).toMatch(/transfers\[0\]\.amount/);
+    expect(reason(fractional).code).toBe('INVALID_ARGUMENT');
+    expect(reason(tooWide).code).toBe('INVALID_ARGUMENT');
+    expect(reason(oversized).code).toBe('BATCH_TOO_LARGE');
+    expect((await ledger.lookupTransfers([1n, 2n, 4n, 5n])).map((t) => t.id)).toEqual([1n, 5n]);
+    expect((await ledger.lookupAccounts([101n]))[0]!.creditsPosted).toBe(12n);
+    expect(ledger.status).toBe('open');
+    await ledger.close();
+  });
+
+  test('getAccountTransfers and getAccountBalances page by timestamp and filter by code and direction', async () => {
+    const ledger = await backend.open(backend.fresh(), { create: true });
+    await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }, { id: 2n, ledger: 1, code: 1 }]);
+    const transfers: TransferInput[] = [];
+    for (let i = 1; i <= 30; i++) {
+      transfers.push(
+        i % 3 === 0
+          ? { id: BigInt(i), debitAccountId: 1n, creditAccountId: 2n, amount: BigInt(i), ledger: 1, code: 2, userData64: 7n }
+          : { id: BigInt(i), debitAccountId: 100n, creditAccountId: 1n, amount: BigInt(i), ledger: 1, code: 1, userData128: BigInt(i % 2), userData32: 5 },
+      );
+    }
+    expect(new Set(await ledger.createTransfers(transfers))).toEqual(new Set(['ok']));
+    const all = (await ledger.getAccountTransfers({ accountId: 1n, limit: 100 }));
+    expect(all.map((t) => t.id)).toEqual(transfers.map((t) => t.id));
+    // Paging: 7 at a time, the next page starts after the last timestamp seen.
+    const paged: bigint[] = [];
+    let min = 0n;
+    for (;;) {
+      const page = (await ledger.getAccountTransfers({ accountId: 1n, limit: 7, timestampMin: min }));
+      paged.push(...page.map((t) => t.id));
+      if (page.length < 7) break;
+      min = page[page.length - 1]!.timestamp + 1n;
+    }
+    expect(paged).toEqual(all.map((t) => t.id));
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 100, code: 2 })).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 100, credits: false })).every((t) => t.debitAccountId === 1n)).toBe(true);
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 3, reversed: true })).map((t) => t.id)).toEqual([30n, 29n, 28n]);
+    const window = (await ledger.getAccountTransfers({ accountId: 1n, limit: 100, timestampMin: all[4]!.timestamp, timestampMax: all[9]!.timestamp }));
+    expect(window.map((t) => t.id)).toEqual([5n, 6n, 7n, 8n, 9n, 10n]);
+    expect((await ledger.getAccountTransfers({ accountId: 2n, limit: 100 }))).toHaveLength(10);
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData64: 7n })).map((t) => t.id)).toEqual([3n, 6n, 9n, 12n, 15n, 18n, 21n, 24n, 27n, 30n]);
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData128: 1n })).map((t) => t.id)).toEqual([1n, 5n, 7n, 11n, 13n, 17n, 19n, 23n, 25n, 29n]);
+    expect((await ledger.getAccountTransfers({ accountId: 1n, limit: 100, userData32: 5 }))).toHaveLength(20);
+
+    const history = (await ledger.getAccountBalances({ accountId: 1n, limit: 100 }));
+    expect(history).toHaveLength(30);
+    const last = history[history.length - 1]!;
+    expect((await ledger.lookupAccounts([1n]))[0]).toMatchObject({ debitsPosted: last.debitsPosted, creditsPosted: last.creditsPosted });
+    expect((await ledger.getAccountBalances({ accountId: 1n, limit: 100, code: 2 }))).toHaveLength(10);
+    // A filtered history pages like an unfiltered one: full pages until the last.
+    expect((await ledger.getAccountBalances({ accountId: 1n, limit: 4, code: 2 }))).toHaveLength(4);
+    expect((await ledger.getAccountBalances({ accountId: 1n, limit: 4, credits: false })).map((b) => b.timestamp)).toEqual(all.filter((t) => t.code === 2).slice(0, 4).map((t) => t.timestamp));
+    expect((await ledger.getAccountBalances({ accountId: 1n, limit: 100, reversed: true, debits: false }))).toHaveLength(20);
+    expect((await ledger.getAccountBalances({ accountId: 2n, limit: 100 }))).toHaveLength(0); // no history flag
+    await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 0 }), 'INVALID_ARGUMENT');
+    await expectLedgerError(() => ledger.getAccountTransfers({ accountId: 1n, limit: 8191 }), 'INVALID_ARGUMENT');
+    await expectLedgerError(() => ledger.lookupAccounts(Array.from({ length: 8191 }, () => 1n)), 'BATCH_TOO_LARGE');
+    await ledger.close();
+  });
+
+  test('pending transfers expire on their timer and the expiry is committed', async () => {
+    const clock = new ManualClock();
+    const path = backend.fresh();
+    const ledger = await backend.open(path, { create: true, clock });
+    await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1, flags: AccountFlags.history }]);
+    expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 1n, amount: 9n, ledger: 1, code: 1, timeout: 2, flags: TransferFlags.pending }])).toEqual(['ok']);
+    expect((await ledger.lookupAccounts([1n]))[0]!.creditsPending).toBe(9n);
+    expect(clock.armed).toBe(1);
+    clock.advance(1_000);
+    expect((await ledger.pendingStatuses([1n])).get(1n)).toBe('pending');
+    clock.advance(1_500); // the timer fires and queues the expiry batch
+    await ledger.createTransfers([]); // committed in order after it
+    expect((await ledger.pendingStatuses([1n])).get(1n)).toBe('expired');
+    expect((await ledger.lookupAccounts([1n]))[0]!.creditsPending).toBe(0n);
+    expect(await ledger.createTransfers([{ id: 2n, pendingId: 1n, flags: TransferFlags.postPendingTransfer }])).toEqual(['pending_transfer_expired']);
+    expect((await ledger.getAccountBalances({ accountId: 1n, limit: 10 })).map((b) => b.creditsPending)).toEqual([9n, 0n]);
+    // A pending transfer outliving a close: the reopened ledger arms its timer and expires it.
+    expect(await ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 1n, amount: 4n, ledger: 1, code: 1, timeout: 5, flags: TransferFlags.pending }])).toEqual(['ok']);
+    await ledger.close();
+    const reopened = await backend.open(path, { clock });
+    expect((await reopened.pendingStatuses([1n])).get(1n)).toBe('expired');
+    expect((await reopened.lookupAccounts([1n]))[0]!.creditsPending).toBe(4n);
+    expect(clock.armed).toBe(1);
+    clock.advance(4_999);
+    await reopened.createTransfers([]);
+    expect((await reopened.pendingStatuses([3n])).get(3n)).toBe('pending');
+    clock.advance(2); // past the deadline (its timestamp is a few ns after the clock reading)
+    await reopened.createTransfers([]);
+    expect((await reopened.pendingStatuses([3n])).get(3n)).toBe('expired');
+    expect((await reopened.lookupAccounts([1n]))[0]!.creditsPending).toBe(0n);
+    await reopened.close();
+  });
+
+  test('a failed commit stops the ledger without acknowledging anything; reopen restores the committed state', async () => {
+    const clock = new ManualClock();
+    const path = backend.fresh();
+    const ledger = await backend.open(path, { create: true, clock });
+    await ledger.createAccounts(SUPPLY_ACCOUNTS);
+    expect(await ledger.createTransfers([{ id: 1n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }])).toEqual(['ok']);
+    // A clock far in the future: its timestamps no longer fit SQLite's INTEGER, so the write fails.
+    clock.advance(2 ** 63 / 1e6);
+    const a = ledger.createTransfers([{ id: 2n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
+    const b = ledger.createTransfers([{ id: 3n, debitAccountId: 100n, creditAccountId: 101n, amount: 1n, ledger: 1, code: 1 }]);
+    await expectLedgerError(a, 'UNAVAILABLE');
+    await expectLedgerError(b, 'UNAVAILABLE');
+    await expectLedgerError(ledger.createTransfers([]), 'UNAVAILABLE');
+    expect(ledger.status).toBe('failed');
+    await ledger.close();
+    const reopened = await backend.open(path);
+    expect((await reopened.lookupTransfers([1n, 2n, 3n])).map((t) => t.id)).toEqual([1n]);
+    expect((await reopened.lookupAccounts([101n]))[0]!.creditsPosted).toBe(1n);
+    await reopened.close();
+  });
 });

@@ -39,10 +39,10 @@ export function addLedgerMethods(rpc: RpcServer, mc: MethodContext): void {
     any,
   );
 
-  rpc.addMethod(M.lookupAccounts, (req, ctx) => mapped(() => (policy.caller(ctx.peer), { accounts: ledger.lookupAccounts(decodeIds(req.ids, 'ids')).map(encodeAccount) })), any);
-  rpc.addMethod(M.lookupTransfers, (req, ctx) => mapped(() => (policy.caller(ctx.peer), { transfers: ledger.lookupTransfers(decodeIds(req.ids, 'ids')).map(encodeTransfer) })), any);
-  rpc.addMethod(M.getAccountTransfers, (req, ctx) => mapped(() => (policy.caller(ctx.peer), { transfers: ledger.getAccountTransfers(decodeFilter(req)).map(encodeTransfer) })), any);
-  rpc.addMethod(M.getAccountBalances, (req, ctx) => mapped(() => (policy.caller(ctx.peer), { balances: ledger.getAccountBalances(decodeFilter(req)).map(encodeBalance) })), any);
+  rpc.addMethod(M.lookupAccounts, (req, ctx) => mapped(async () => (policy.caller(ctx.peer), { accounts: (await ledger.lookupAccounts(decodeIds(req.ids, 'ids'))).map(encodeAccount) })), any);
+  rpc.addMethod(M.lookupTransfers, (req, ctx) => mapped(async () => (policy.caller(ctx.peer), { transfers: (await ledger.lookupTransfers(decodeIds(req.ids, 'ids'))).map(encodeTransfer) })), any);
+  rpc.addMethod(M.getAccountTransfers, (req, ctx) => mapped(async () => (policy.caller(ctx.peer), { transfers: (await ledger.getAccountTransfers(decodeFilter(req))).map(encodeTransfer) })), any);
+  rpc.addMethod(M.getAccountBalances, (req, ctx) => mapped(async () => (policy.caller(ctx.peer), { balances: (await ledger.getAccountBalances(decodeFilter(req))).map(encodeBalance) })), any);
 
   rpc.addMethod(
     M.watch,
@@ -57,11 +57,11 @@ export function addLedgerMethods(rpc: RpcServer, mc: MethodContext): void {
   rpc.addMethod(
     M.supply,
     (req, ctx) =>
-      mapped(() => {
+      mapped(async () => {
         policy.caller(ctx.peer);
         const ledgerNo = req.ledger ?? 0;
         if (ledgerNo === 0) throw invalid('ledger', 'is required');
-        const s = ledger.supply(ledgerNo);
+        const s = await ledger.supply(ledgerNo);
         return { ledger: ledgerNo, minted: formatU128(s.minted), burnt: formatU128(s.burnt), circulating: formatU128(s.circulating) };
       }),
     any,

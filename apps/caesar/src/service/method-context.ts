@@ -9,7 +9,7 @@ import type { AttestationSigner } from '../core/attestation';
 import { isReservedTransferId } from '../core/derived-ids';
 import { CREATE_ACCOUNT_RESULTS, CREATE_TRANSFER_RESULTS, type CreateTransferResult } from '../core/results';
 import type { StakingConfig, StakingResult } from '../core/staking';
-import type { DurableLedger, LedgerReader } from '../store/durable-ledger';
+import type { DurableLedger, LedgerView } from '../store/durable-ledger';
 import type { AccessPolicy } from './access-policy';
 import type { ChangeFeed } from './change-feed';
 import type { ProofVerifier } from './proof-verifiers';
@@ -80,8 +80,11 @@ export function rpcErrorOf(err: unknown): unknown {
 
 export interface MethodContext {
   readonly deps: CaesarServiceDeps;
-  /** The committed ledger (accounts from the core, transfers from the database). */
-  readonly reader: LedgerReader;
+  /**
+   * Runs `fn` on the committed ledger in one synchronous step (after a commit in flight, if any:
+   * DurableLedger.read), so several reads see one state.
+   */
+  read<T>(fn: (view: LedgerView) => T): Promise<T>;
   /** Runs a handler body, answering store errors with their status. */
   mapped<T>(run: () => Promise<T> | T): Promise<T>;
   /** The wall clock in ns. */
@@ -92,10 +95,7 @@ export function methodContext(deps: CaesarServiceDeps): MethodContext {
   const { ledger } = deps;
   return {
     deps,
-    reader: {
-      lookupAccount: (id) => ledger.lookupAccounts([id])[0],
-      lookupTransfer: (id) => ledger.lookupTransfers([id])[0],
-    },
+    read: (fn) => ledger.read(fn),
     nowNs: () => BigInt(Math.floor(deps.now())) * 1_000_000n,
     async mapped<T>(run: () => Promise<T> | T): Promise<T> {
       try {

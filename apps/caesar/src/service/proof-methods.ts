@@ -15,7 +15,7 @@ const MAX_COMMITTED_BLOCK_BYTES = 16 * 1024 * 1024;
 
 export function addRewardAndSlashMethods(rpc: RpcServer, mc: MethodContext): void {
   const { ledger, policy, economics: eco, logger } = mc.deps;
-  const { reader, mapped } = mc;
+  const { read, mapped } = mc;
   const any = ANY;
 
   rpc.addMethod(
@@ -32,7 +32,7 @@ export function addRewardAndSlashMethods(rpc: RpcServer, mc: MethodContext): voi
         const paid = block.signers.filter((s): s is typeof s & { account: bigint } => s.account !== null);
         const unpaid = block.signers.filter((s) => s.account === null).map((s) => s.instance);
         if (paid.length === 0) throw new RpcError(Status.FAILED_PRECONDITION, `no signer of block ${block.height} has a Caesar account (caesar serve --validator-account <instance>=<account>): ${unpaid.join(', ')}`);
-        const weights = paid.map((s) => stakeOf(reader, s.account).bonded);
+        const weights = await read((v) => paid.map((s) => stakeOf(v, s.account).bonded));
         if (weights.every((w) => w === 0n)) throw new RpcError(Status.FAILED_PRECONDITION, `no signer of block ${block.height} has bonded stake: nothing to reward`);
         const shares = proportionalShares(eco.rewardPerBlock, weights);
         const payouts = paid.map((s, i) => ({ account: s.account, amount: shares[i]! }));
@@ -70,10 +70,14 @@ export function addRewardAndSlashMethods(rpc: RpcServer, mc: MethodContext): voi
         if (offence.account === null) throw new RpcError(Status.FAILED_PRECONDITION, `evidence: validator ${offence.validator} (${offence.instance}) equivocated, but has no Caesar account to slash (caesar serve --validator-account ${offence.instance}=<account>)`);
         const validator = offence.account;
         if (eco.burnAccountId === null) throw new RpcError(Status.FAILED_PRECONDITION, 'Caesar has no burn account configured (caesar serve --burn-account)');
-        const pending = ledger.getAccountTransfers({ accountId: stakeAccountId(validator), limit: 8190, debits: true, credits: false, code: eco.staking.unbondingCode });
-        const statuses = ledger.pendingStatuses(pending.map((t) => t.id));
-        const unbonding = pending.filter((t) => statuses.get(t.id) === 'pending');
-        const plan = slashEvents(reader, validator, offence.digest, unbonding, { staking: eco.staking, slashCode: eco.slashCode, burnAccountId: eco.burnAccountId, numerator: eco.slashNumerator, denominator: eco.slashDenominator });
+        const burnAccountId = eco.burnAccountId;
+        // One committed state for the unbonding transfers, their statuses and the stake.
+        const plan = await read((v) => {
+          const pending = v.getAccountTransfers({ accountId: stakeAccountId(validator), limit: 8190, debits: true, credits: false, code: eco.staking.unbondingCode });
+          const statuses = v.pendingStatuses(pending.map((t) => t.id));
+          const unbonding = pending.filter((t) => statuses.get(t.id) === 'pending');
+          return slashEvents(v, validator, offence.digest, unbonding, { staking: eco.staking, slashCode: eco.slashCode, burnAccountId, numerator: eco.slashNumerator, denominator: eco.slashDenominator });
+        });
         if (plan === 'nothing_to_slash') return { outcome: proto.SlashOutcome.SLASH_NOTHING_TO_SLASH, burnt: '0', results: [] };
         const results = await ledger.createTransfers(plan.events);
         const outcome = derivedChainOutcome(results);

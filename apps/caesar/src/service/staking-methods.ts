@@ -7,20 +7,20 @@ import { LedgerError } from '../errors';
 import { encodeStakeAttestation, issueStakeAttestation } from '../core/attestation';
 import { stakeAccountId, stakeAccountInput, stakeEvent, stakeOf, unbondingEndsAt, unstakeEvent, withdrawEvent, type StakingResult } from '../core/staking';
 import { TransferFlags, type Transfer, type TransferInput } from '../core/types';
-import type { LedgerReader } from '../store/durable-ledger';
+import type { LedgerReader, LedgerView } from '../store/durable-ledger';
 import type { Caller } from './access-policy';
 import { formatU128, invalid, parseU128, parseU64, toU64 } from './wire-integers';
 import { ANY, M, STAKING_RESULTS, clientTransferId, ownerField, transferResult, type MethodContext } from './method-context';
 
 export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
   const { ledger, policy, economics: eco } = mc.deps;
-  const { reader, mapped, nowNs } = mc;
+  const { read, mapped, nowNs } = mc;
   const any = ANY;
   const MAX_NODE_ID_BYTES = 64;
   const U64_MAX = (1n << 64n) - 1n;
 
-  const stakeView = (owner: bigint): proto.StakeOf => {
-    const s = stakeOf(reader, owner);
+  const stakeView = (v: LedgerView, owner: bigint): proto.StakeOf => {
+    const s = stakeOf(v, owner);
     return { ownerAccountId: formatU128(owner), stakeAccountId: formatU128(stakeAccountId(owner)), bonded: formatU128(s.bonded), unbonding: formatU128(s.unbonding), total: formatU128(s.total) };
   };
   /** The owner account must be the caller's (checked when the batch is applied). */
@@ -29,14 +29,14 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
     if (a !== undefined && a.userData128 !== caller.tag) throw new LedgerError('PERMISSION_DENIED', `owner_account_id: account ${owner} is not ${caller.service}'s; only its owner may stake, unstake or withdraw its stake`);
   };
   const staked = async (owner: bigint, event: TransferInput | StakingResult, caller: Caller, endsAt?: (t: Transfer) => bigint): Promise<proto.StakeResponse> => {
-    if (typeof event === 'string') return { result: STAKING_RESULTS[event], transferResult: proto.CreateTransferResult.CREATE_TRANSFER_OK, stake: stakeView(owner), unbondingEndsAt: toU64(0n) };
+    if (typeof event === 'string') return { result: STAKING_RESULTS[event], transferResult: proto.CreateTransferResult.CREATE_TRANSFER_OK, stake: await read((v) => stakeView(v, owner)), unbondingEndsAt: toU64(0n) };
     const [r] = await ledger.createTransfers([event], { admit: ownedBy(owner, caller) });
     const ok = r === 'ok' || r === 'exists';
-    const stored = ok && endsAt ? ledger.lookupTransfers([event.id])[0] : undefined;
+    const { stored, stake } = await read((v) => ({ stored: ok && endsAt ? v.lookupTransfer(event.id) : undefined, stake: stakeView(v, owner) }));
     return {
       result: ok ? proto.StakingResult.STAKING_OK : proto.StakingResult.STAKING_TRANSFER_FAILED,
       transferResult: transferResult(r!),
-      stake: stakeView(owner),
+      stake,
       unbondingEndsAt: toU64(stored && endsAt ? endsAt(stored) : 0n),
     };
   };
@@ -52,9 +52,10 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
         const event = stakeEvent(owner, amount, id, eco.staking);
         if (typeof event !== 'string') {
           // Early answers for a missing or foreign owner account (the admission check below is the authoritative one).
-          const account = reader.lookupAccount(owner);
-          if (!account) throw new RpcError(Status.NOT_FOUND, `owner_account_id: no account ${owner}`);
-          ownedBy(owner, caller)(reader);
+          await read((v) => {
+            if (!v.lookupAccount(owner)) throw new RpcError(Status.NOT_FOUND, `owner_account_id: no account ${owner}`);
+            ownedBy(owner, caller)(v);
+          });
           const [created] = await ledger.createAccounts([stakeAccountInput(owner, eco.staking)]);
           if (created !== 'ok' && created !== 'exists') throw new RpcError(Status.FAILED_PRECONDITION, `the stake account of ${owner} could not be created: ${created}`);
         }
@@ -70,9 +71,11 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
         const caller = policy.caller(ctx.peer);
         const owner = ownerField(req.ownerAccountId);
         const id = clientTransferId(req.transferId);
-        const existing = ledger.lookupTransfers([id])[0];
+        const amount = parseU128(req.amount, 'amount');
         // A resubmitted unstake answers like the ledger's idempotency, not by the (now smaller) bonded stake.
-        const event = existing ? { id, debitAccountId: stakeAccountId(owner), creditAccountId: owner, amount: parseU128(req.amount, 'amount'), ledger: eco.staking.ledger, code: eco.staking.unbondingCode, flags: TransferFlags.pending } : unstakeEvent(reader, owner, parseU128(req.amount, 'amount'), id, eco.staking);
+        const event = await read((v) =>
+          v.lookupTransfer(id) ? { id, debitAccountId: stakeAccountId(owner), creditAccountId: owner, amount, ledger: eco.staking.ledger, code: eco.staking.unbondingCode, flags: TransferFlags.pending } : unstakeEvent(v, owner, amount, id, eco.staking),
+        );
         return staked(owner, event, caller, (t) => unbondingEndsAt(t, eco.staking));
       }),
     any,
@@ -85,7 +88,7 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
         const caller = policy.caller(ctx.peer);
         const unbondingId = ownerField(req.unbondingTransferId, 'unbonding_transfer_id');
         const id = clientTransferId(req.transferId);
-        const unbonding = ledger.lookupTransfers([unbondingId])[0];
+        const unbonding = await read((v) => v.lookupTransfer(unbondingId));
         if (!unbonding) throw new RpcError(Status.NOT_FOUND, `unbonding_transfer_id: no transfer ${unbondingId}`);
         const owner = unbonding.creditAccountId;
         return staked(owner, withdrawEvent(unbonding, id, nowNs(), eco.staking), caller);
@@ -93,26 +96,29 @@ export function addStakingMethods(rpc: RpcServer, mc: MethodContext): void {
     any,
   );
 
-  rpc.addMethod(M.stakeOf, (req, ctx) => mapped(() => (policy.caller(ctx.peer), stakeView(ownerField(req.ownerAccountId)))), any);
+  rpc.addMethod(M.stakeOf, (req, ctx) => mapped(() => (policy.caller(ctx.peer), read((v) => stakeView(v, ownerField(req.ownerAccountId))))), any);
 
   rpc.addMethod(
     M.attestStake,
     (req, ctx) =>
-      mapped(() => {
+      mapped(async () => {
         const caller = policy.caller(ctx.peer);
         const owner = ownerField(req.ownerAccountId);
         const seconds = parseU64(req.validitySeconds, 'validity_seconds');
         const validityNs = seconds === 0n ? eco.staking.unbondingPeriodNs : seconds * 1_000_000_000n;
         if (validityNs > eco.staking.unbondingPeriodNs) throw invalid('validity_seconds', `at most the unbonding period (${eco.staking.unbondingPeriodNs / 1_000_000_000n} s)`);
-        if (stakeOf(reader, owner).bonded === 0n) throw new RpcError(Status.FAILED_PRECONDITION, `owner_account_id: account ${owner} has no bonded stake`);
         const nodeId = req.nodeId ?? new Uint8Array(0);
         if (nodeId.length > MAX_NODE_ID_BYTES) throw invalid('node_id', `1..${MAX_NODE_ID_BYTES} bytes (a libs/four-proof node id), got ${nodeId.length}`);
-        if (nodeId.length > 0 && caller.role !== 'admin' && reader.lookupAccount(owner)?.userData128 !== caller.tag) {
-          // Binding stake to a node is a claim "this node is backed by my stake": only the owner makes it.
-          throw new RpcError(Status.PERMISSION_DENIED, `owner_account_id: account ${owner} is not ${caller.service}'s; only its owner may bind its stake to a node`);
-        }
         const signer = mc.deps.signer();
-        const a = issueStakeAttestation(reader, { account: owner, now: nowNs(), validityNs }, eco.staking, signer);
+        // The checks and the attested amount read one committed state.
+        const a = await read((v) => {
+          if (stakeOf(v, owner).bonded === 0n) throw new RpcError(Status.FAILED_PRECONDITION, `owner_account_id: account ${owner} has no bonded stake`);
+          if (nodeId.length > 0 && caller.role !== 'admin' && v.lookupAccount(owner)?.userData128 !== caller.tag) {
+            // Binding stake to a node is a claim "this node is backed by my stake": only the owner makes it.
+            throw new RpcError(Status.PERMISSION_DENIED, `owner_account_id: account ${owner} is not ${caller.service}'s; only its owner may bind its stake to a node`);
+          }
+          return issueStakeAttestation(v, { account: owner, now: nowNs(), validityNs }, eco.staking, signer);
+        });
         const fourProofStake =
           nodeId.length === 0
             ? new Uint8Array(0)

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { nativeFalcon, systemClock } from '@stoq/core';
 import type { ServiceContext, ServiceHooks } from '@stoq/service';
 import type { LedgerChanges } from '../core/types';
-import { DurableLedger } from '../store/durable-ledger';
+import { DurableLedger, type DurableLedgerOptions } from '../store/durable-ledger';
 import { AccessPolicy, type AccessConfig } from './access-policy';
 import { addCaesarMethods, type EconomicsConfig } from './caesar-service';
 import { ChangeFeed } from './change-feed';
@@ -16,7 +16,14 @@ import { GenesisVerifier, type ProofVerifier, type ValidatorBook } from './proof
 /** The ledger's file in the instance's data dir. */
 export const LEDGER_FILE = 'caesar-ledger.sqlite';
 
+/** Where the ledger is stored (settings.ts storeFromFlags). */
+export type LedgerStoreSettings =
+  | { readonly kind: 'sqlite' }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema: string; readonly password?: string };
+
 export interface CaesarSettings {
+  /** Default: SQLite in the data dir. */
+  readonly store?: LedgerStoreSettings;
   readonly access: AccessConfig;
   readonly rewarders: readonly string[];
   readonly economics: EconomicsConfig;
@@ -31,7 +38,7 @@ export interface StartedCaesar extends ServiceHooks {
   readonly feed: ChangeFeed;
 }
 
-export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): StartedCaesar {
+export async function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Promise<StartedCaesar> {
   const feed = new ChangeFeed();
   const counters = { transfers: 0, accountsCreated: 0, commits: 0 };
   const ledgers = new Set<number>([settings.economics.staking.ledger]);
@@ -50,7 +57,12 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     ctx.logger.error('caesar ledger stopped after a failed commit: not serving; restart the service');
     ctx.rpc.setServing(false);
   };
-  const ledger = DurableLedger.open(join(ctx.dataDir, LEDGER_FILE), { create: true, logger: ctx.logger, onCommit, onFailed });
+  const options: DurableLedgerOptions = { create: true, logger: ctx.logger, onCommit, onFailed };
+  const store = settings.store ?? { kind: 'sqlite' };
+  const ledger =
+    store.kind === 'postgres'
+      ? await DurableLedger.openPostgres({ url: store.url, schema: store.schema, ...(store.password !== undefined ? { password: store.password } : {}) }, options)
+      : DurableLedger.open(join(ctx.dataDir, LEDGER_FILE), options);
   addCaesarMethods(ctx.rpc, {
     ledger,
     policy: new AccessPolicy(settings.access),
@@ -69,17 +81,22 @@ export function startCaesar(ctx: ServiceContext, settings: CaesarSettings): Star
     now: () => systemClock.now(),
     logger: ctx.logger,
   });
+  // Supply as of the last commit: while a PostgreSQL commit is in flight the core is ahead of the
+  // database, so the gauge keeps the figures it last read from committed state.
+  const supply = new Map<number, number>();
   ctx.rpc.addMetricSource(() => {
     if (ledger.status !== 'open') return [];
+    const view = ledger.committedView();
+    if (view) for (const l of ledgers) supply.set(l, Number(view.supply(l).circulating));
     return [
-      ...[...ledgers].sort((a, b) => a - b).map((l) => ({ name: 'caesar_total_supply', help: 'Circulating supply per ledger (minted - burnt), in base units', type: 'gauge' as const, labels: { ledger: String(l) }, value: Number(ledger.supply(l).circulating) })),
+      ...[...supply.keys()].sort((a, b) => a - b).map((l) => ({ name: 'caesar_total_supply', help: 'Circulating supply per ledger (minted - burnt), in base units', type: 'gauge' as const, labels: { ledger: String(l) }, value: supply.get(l)! })),
       { name: 'caesar_transfers_total', help: 'Transfers committed since start (including posts, voids, expiries)', type: 'counter', value: counters.transfers },
       { name: 'caesar_accounts_created_total', help: 'Accounts created since start', type: 'counter', value: counters.accountsCreated },
       { name: 'caesar_commits_total', help: 'Durable group commits since start', type: 'counter', value: counters.commits },
       { name: 'caesar_watch_streams', help: 'Open caesar/watch streams', type: 'gauge', value: feed.watcherCount },
     ];
   });
-  ctx.logger.info({ path: join(ctx.dataDir, LEDGER_FILE), ledgerId: ledger.ledgerId, admins: settings.access.admins, operators: settings.access.operators }, 'caesar ledger ready');
+  ctx.logger.info({ store: ledger.location, ledgerId: ledger.ledgerId, admins: settings.access.admins, operators: settings.access.operators }, 'caesar ledger ready');
   return {
     ledger,
     feed,

@@ -1,25 +1,32 @@
-// The durable ledger: the pure core (Ledger) in front of its SQLite database, with group commit.
+// The durable ledger: the pure core (Ledger) in front of its store (SQLite by default, or
+// PostgreSQL: ledger-store.ts), with group commit.
 //
 // Callers' batches are queued; one commit at a time takes every queued batch (up to maxGroupEvents
-// events in all, default 16,380), applies each to the core in arrival order (each batch keeps its own result codes
-// and linked chains), writes all their changes in ONE SQLite transaction (one WAL fsync), and only
+// events in all, default 16,380), applies each to the core in arrival order (each batch keeps its
+// own result codes and linked chains), writes all their changes in ONE store transaction, and only
 // then answers each caller. A batch submitted while a commit is in progress waits for the next
 // one, which starts as soon as the current one is done (setImmediate: after the I/O callbacks that
-// delivered other batches, so they share it). better-sqlite3 commits synchronously, so the event
-// loop is blocked during the fsync; batches arriving then are read from their sockets afterwards
-// and form the next group (a worker thread for the database is a later step, see README).
+// delivered other batches, so they share it). SQLite commits synchronously (the event loop is
+// blocked during the fsync; batches arriving then are read from their sockets afterwards and form
+// the next group); PostgreSQL's COMMIT is a round trip, during which batches keep arriving and
+// queue for the next group.
 //
 // Failure model. A malformed batch (LedgerError INVALID_ARGUMENT / BATCH_TOO_LARGE) is refused
-// alone, before the core changes anything. If the commit throws (disk full, I/O error) or a batch
-// breaks an invariant, the core's in-memory state may be ahead of the disk: the ledger stops
-// (state 'failed'), every waiting and later caller gets LedgerError UNAVAILABLE, nothing of the
-// group is acknowledged, and reopening restores exactly the committed state.
+// alone, before the core changes anything. If the commit fails (disk full, I/O error, a lost
+// PostgreSQL connection, a server that went down) or a batch breaks an invariant, the core's
+// in-memory state may be ahead of the store: the ledger stops (state 'failed'), every waiting and
+// later caller gets LedgerError UNAVAILABLE, nothing of the group is acknowledged, and reopening
+// restores exactly the committed state. (A connection lost during COMMIT leaves the outcome
+// unknown to us: the group may be in the database without any caller having been answered, as
+// after a crash between commit and reply; clients resubmit with the same ids and get `exists`.)
 //
-// Queries only ever show committed state: accounts, transfers and pending statuses are read from
-// the core and account transfers from AccountTransfers (fed after each write), which equal the
-// committed state whenever other code can run (a group is applied to the core and written to the
-// database in one synchronous step; after a failed write every query is refused); balance
-// histories are read from the database.
+// Queries only ever show committed state. They read the core (accounts, transfers, pending
+// statuses, supply) and AccountTransfers (fed after each write), which equal the committed state
+// whenever no commit is in flight. With a synchronous store that is always (a group is applied
+// and written in one step); with PostgreSQL a group's transaction is in flight while the core
+// already holds it, so every query first waits for that commit (`read`): it answers after COMMIT
+// returned, with the group, or with UNAVAILABLE if the commit failed. Balance histories are read
+// from the store, which holds committed rows only.
 import type { Logger } from 'pino';
 import { LedgerError } from '../errors';
 import { type AccountFilter, AccountTransfers, checkAccountFilter } from '../core/account-transfers';
@@ -29,6 +36,8 @@ import type { BatchOutcome, Ledger } from '../core/ledger';
 import type { CreateAccountResult, CreateTransferResult } from '../core/results';
 import type { Account, AccountBalance, AccountInput, LedgerChanges, PendingStatus, Transfer, TransferInput } from '../core/types';
 import { LedgerDatabase, type LedgerDatabaseOptions } from './ledger-database';
+import type { LedgerStore, OpenedLedgerStore } from './ledger-store';
+import { PostgresLedgerStore, type PostgresStoreOptions } from './postgres-ledger-store';
 
 /** The clock the ledger reads `now` from (milliseconds; structurally @stoq/core's Clock). */
 export interface LedgerClock {
@@ -80,6 +89,21 @@ export interface LedgerReader {
  */
 export type AdmissionCheck = (ledger: LedgerReader) => void;
 
+/**
+ * The committed ledger, read synchronously: valid for the synchronous step it was handed to
+ * (DurableLedger.read's callback, or right after committedView() returned it).
+ */
+export interface LedgerView extends LedgerReader {
+  lookupAccounts(ids: readonly bigint[]): Account[];
+  lookupTransfers(ids: readonly bigint[]): Transfer[];
+  /** The status of pending transfers (ids that are not pending transfers are left out). */
+  pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus>;
+  /** Transfers debiting and/or crediting an account, by timestamp; page with timestampMin/Max. */
+  getAccountTransfers(filter: AccountFilter): Transfer[];
+  /** Minted, burnt and circulating supply of one ledger. */
+  supply(ledger: number): { minted: bigint; burnt: bigint; circulating: bigint };
+}
+
 type Request =
   | { kind: 'accounts'; events: readonly AccountInput[]; resolve: (r: CreateAccountResult[]) => void; reject: (e: unknown) => void }
   | { kind: 'transfers'; events: readonly TransferInput[]; admit?: AdmissionCheck; resolve: (r: CreateTransferResult[]) => void; reject: (e: unknown) => void }
@@ -98,6 +122,8 @@ export class DurableLedger {
   private queue: Request[] = [];
   private queuedEvents = 0;
   private committing = false;
+  /** Settles when the asynchronous commit in flight is done (committed or failed); null when none is. */
+  private inFlight: Promise<void> | null = null;
   private scheduled = false;
   private state: 'open' | 'closing' | 'closed' | 'failed' = 'open';
   private failure: unknown = null;
@@ -105,6 +131,9 @@ export class DurableLedger {
   private expiryHandle: unknown = null;
   private armedExpiry: bigint | undefined;
   private stats = { commits: 0, batches: 0, largestGroup: 0 };
+  private storeClosed = false;
+  /** The ledger clock as of the last commit (the core's may be ahead while a commit is in flight). */
+  private committedTimestamp: bigint;
   private readonly clock: LedgerClock;
   private readonly maxGroupEvents: number;
   private readonly expiryTimer: boolean;
@@ -112,9 +141,10 @@ export class DurableLedger {
   private readonly onFailed: ((err: unknown) => void) | undefined;
   /** Every committed transfer by account (getAccountTransfers), rebuilt on open. */
   private readonly accountTransfers = new AccountTransfers();
+  private readonly view: LedgerView;
 
   private constructor(
-    private readonly db: LedgerDatabase,
+    private readonly store: LedgerStore,
     private readonly core: Ledger,
     options: DurableLedgerOptions,
     private readonly logger: Logger | undefined,
@@ -126,22 +156,49 @@ export class DurableLedger {
     this.onFailed = options.onFailed;
     if (!Number.isInteger(this.maxGroupEvents) || this.maxGroupEvents < 1) throw new LedgerError('INVALID_ARGUMENT', 'maxGroupEvents must be a positive integer');
     for (const t of core.transfersInOrder()) this.accountTransfers.add(t);
+    this.committedTimestamp = core.lastTimestamp;
+    this.view = committedView(core, this.accountTransfers);
+    store.onLost?.((err) => {
+      // A store that cannot write any more (its connection dropped while idle) stops the ledger
+      // now rather than at the next batch; a commit in flight fails by itself.
+      if ((this.state === 'open' || this.state === 'closing') && !this.committing) this.fail(err, []);
+    });
     this.armExpiry();
   }
 
   /**
-   * Opens the ledger database at `path` (creating it with `create: true`), verifies it (SQLite
-   * quick_check, balances against transfers, invariants) and restores the ledger.
+   * Opens the SQLite ledger database at `path` (creating it with `create: true`), verifies it
+   * (SQLite quick_check, balances against transfers, invariants) and restores the ledger.
    */
   static open(path: string, options: DurableLedgerOptions = {}): DurableLedger {
     const { database, ledger } = LedgerDatabase.open(path, options);
-    options.logger?.info({ path, ledgerId: database.ledgerId, accounts: ledger.accountCount, transfers: ledger.transferCount }, 'caesar ledger opened');
-    return new DurableLedger(database, ledger, options, options.logger);
+    return DurableLedger.fromStore({ store: database, ledger }, options);
   }
 
-  /** The random id fixed when the database was created. */
+  /**
+   * Opens (with `create: true`, creates) a ledger in PostgreSQL, verifies it like open() does and
+   * restores it. Refuses a server with synchronous_commit or fsync off, and a ledger another
+   * Caesar holds (postgres-ledger-store.ts).
+   */
+  static async openPostgres(postgres: PostgresStoreOptions, options: DurableLedgerOptions = {}): Promise<DurableLedger> {
+    return DurableLedger.fromStore(await PostgresLedgerStore.open(postgres, options), options);
+  }
+
+  /** A ledger over an opened store (a LedgerStore factory's result). */
+  static fromStore(opened: OpenedLedgerStore, options: DurableLedgerOptions = {}): DurableLedger {
+    const { store, ledger } = opened;
+    options.logger?.info({ store: store.location, ledgerId: store.ledgerId, accounts: ledger.accountCount, transfers: ledger.transferCount }, 'caesar ledger opened');
+    return new DurableLedger(store, ledger, options, options.logger);
+  }
+
+  /** The random id fixed when the ledger was created. */
   get ledgerId(): string {
-    return this.db.ledgerId;
+    return this.store.ledgerId;
+  }
+
+  /** Where the ledger is stored (a path, or a PostgreSQL URL without password). */
+  get location(): string {
+    return this.store.location;
   }
 
   get status(): 'open' | 'closing' | 'closed' | 'failed' {
@@ -150,7 +207,7 @@ export class DurableLedger {
 
   /** The ledger clock after the last committed batch (ns). */
   get lastTimestamp(): bigint {
-    return this.core.lastTimestamp;
+    return this.committedTimestamp;
   }
 
   get groupCommitStats(): GroupCommitStats {
@@ -175,50 +232,50 @@ export class DurableLedger {
     return new Promise((resolve, reject) => this.submit({ kind: 'expire', events: [], resolve: () => resolve(), reject }));
   }
 
-  lookupAccounts(ids: readonly bigint[]): Account[] {
+  /**
+   * Runs `fn` on the committed ledger, in one synchronous step: at once when no commit is in
+   * flight (always, with SQLite), else right after the commit in flight is done. Rejects with
+   * UNAVAILABLE when the ledger is closed or stopped (also when the awaited commit failed).
+   */
+  async read<T>(fn: (view: LedgerView) => T): Promise<T> {
     this.readable();
-    checkIdList(ids);
-    const out: Account[] = [];
-    for (const id of ids) {
-      const a = this.core.lookupAccount(id);
-      if (a) out.push(a);
+    while (this.inFlight !== null) {
+      await this.inFlight;
+      this.readable();
     }
-    return out;
+    return fn(this.view);
+  }
+
+  /**
+   * The committed ledger, or null while a commit is in flight (its core is ahead of the store) or
+   * the ledger is not readable. For synchronous callers that can do without (metrics).
+   */
+  committedView(): LedgerView | null {
+    if (this.inFlight !== null || this.state === 'failed' || this.storeClosed) return null;
+    return this.view;
+  }
+
+  lookupAccounts(ids: readonly bigint[]): Promise<Account[]> {
+    return this.read((v) => v.lookupAccounts(ids));
   }
 
   /** Minted, burnt and circulating supply of one ledger. */
-  supply(ledger: number): { minted: bigint; burnt: bigint; circulating: bigint } {
-    this.readable();
-    return this.core.supply(ledger);
+  supply(ledger: number): Promise<{ minted: bigint; burnt: bigint; circulating: bigint }> {
+    return this.read((v) => v.supply(ledger));
   }
 
-  lookupTransfers(ids: readonly bigint[]): Transfer[] {
-    this.readable();
-    checkIdList(ids);
-    const out: Transfer[] = [];
-    for (const id of ids) {
-      const t = this.core.lookupTransfer(id);
-      if (t) out.push(t);
-    }
-    return out;
+  lookupTransfers(ids: readonly bigint[]): Promise<Transfer[]> {
+    return this.read((v) => v.lookupTransfers(ids));
   }
 
   /** The status of pending transfers (ids that are not pending transfers are left out). */
-  pendingStatuses(ids: readonly bigint[]): Map<bigint, PendingStatus> {
-    this.readable();
-    checkIdList(ids);
-    const out = new Map<bigint, PendingStatus>();
-    for (const id of ids) {
-      const s = this.core.pendingStatus(id);
-      if (s !== undefined) out.set(id, s);
-    }
-    return out;
+  pendingStatuses(ids: readonly bigint[]): Promise<Map<bigint, PendingStatus>> {
+    return this.read((v) => v.pendingStatuses(ids));
   }
 
   /** Transfers debiting and/or crediting an account, by timestamp; page with timestampMin/Max. */
-  getAccountTransfers(filter: AccountFilter): Transfer[] {
-    this.readable();
-    return this.accountTransfers.query(checkAccountFilter(filter));
+  getAccountTransfers(filter: AccountFilter): Promise<Transfer[]> {
+    return this.read((v) => v.getAccountTransfers(filter));
   }
 
   /**
@@ -227,29 +284,26 @@ export class DurableLedger {
    * matches the transfer behind each row, so rows of expiries (which have no transfer) only
    * appear without one.
    */
-  getAccountBalances(filter: AccountFilter): AccountBalance[] {
-    this.readable();
-    const f = checkAccountFilter(filter);
-    const out: AccountBalance[] = [];
-    for (const b of this.db.accountBalances(f.accountId, f.min, f.max, f.reversed)) {
-      if (!this.accountTransfers.historyRowMatches(f, b.timestamp)) continue;
-      out.push(b);
-      if (out.length === f.limit) break;
-    }
-    return out;
+  async getAccountBalances(filter: AccountFilter): Promise<AccountBalance[]> {
+    // Waits for a commit in flight like every query, so the transfers behind the rows it finds
+    // are in AccountTransfers; the store holds committed rows only.
+    const f = await this.read(() => checkAccountFilter(filter));
+    return this.store.accountBalances(f.accountId, f.min, f.max, f.reversed, f.limit, (b) => this.accountTransfers.historyRowMatches(f, b.timestamp));
   }
 
-  /** Commits what is queued, then closes the database. Later calls fail with UNAVAILABLE. */
+  /** Commits what is queued, then closes the store. Later calls fail with UNAVAILABLE. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     if (this.state === 'open') this.state = 'closing';
     if (this.expiryHandle !== null) this.clock.clearTimeout(this.expiryHandle);
     this.expiryHandle = null;
     if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (this.storeClosed) return;
     try {
-      if (this.state !== 'failed') this.db.checkpoint();
+      if (this.state !== 'failed') await this.store.checkpoint();
     } finally {
-      this.db.close();
+      this.storeClosed = true;
+      await this.store.close();
     }
     if (this.state !== 'failed') this.state = 'closed';
   }
@@ -258,7 +312,7 @@ export class DurableLedger {
 
   private readable(): void {
     if (this.state === 'failed') throw this.unavailable();
-    if (!this.db.open) throw new LedgerError('UNAVAILABLE', 'the ledger is closed');
+    if (this.storeClosed) throw new LedgerError('UNAVAILABLE', 'the ledger is closed');
   }
 
   private submit(req: Request): void {
@@ -287,6 +341,7 @@ export class DurableLedger {
   private schedule(): void {
     if (this.scheduled || this.committing || this.queue.length === 0) return;
     this.scheduled = true;
+    // A macrotask: readers woken by the previous commit (microtasks) run before this group is applied.
     setImmediate(() => {
       this.scheduled = false;
       this.commitGroup();
@@ -311,6 +366,7 @@ export class DurableLedger {
     this.queuedEvents -= events;
     const applied: Array<{ req: Request; results: string[] }> = [];
     const changes: LedgerChanges[] = [];
+    let written: void | Promise<void>;
     try {
       if (this.state === 'failed') throw this.failure;
       const now = this.nowNs();
@@ -335,16 +391,36 @@ export class DurableLedger {
         applied.push({ req, results: outcome.results });
         changes.push(outcome.changes);
       }
-      if (changes.length > 0) {
-        this.db.write(changes);
-        for (const c of changes) for (const t of c.transfers) this.accountTransfers.add(t);
-      }
+      written = changes.length > 0 ? this.store.write(changes) : undefined;
     } catch (err) {
-      this.fail(err, applied.map((a) => a.req).concat(group.filter((r) => !applied.some((a) => a.req === r))));
-      return;
-    } finally {
       this.committing = false;
+      this.fail(err, group);
+      return;
     }
+    if (written === undefined) {
+      // Synchronous store: durable now, and nothing else ran since the group was applied.
+      this.committed(applied, changes);
+      return;
+    }
+    // Asynchronous store: the core is ahead of the database until COMMIT returns; queries wait.
+    this.inFlight = written.then(
+      () => {
+        this.inFlight = null;
+        this.committed(applied, changes);
+      },
+      (err: unknown) => {
+        this.inFlight = null;
+        this.committing = false;
+        this.fail(err, group);
+      },
+    );
+  }
+
+  /** A group is durable: index its transfers, publish it, answer its callers. */
+  private committed(applied: ReadonlyArray<{ req: Request; results: string[] }>, changes: readonly LedgerChanges[]): void {
+    this.committing = false;
+    for (const c of changes) for (const t of c.transfers) this.accountTransfers.add(t);
+    this.committedTimestamp = this.core.lastTimestamp;
     this.stats.commits += 1;
     this.stats.batches += applied.length;
     this.stats.largestGroup = Math.max(this.stats.largestGroup, applied.length);
@@ -360,7 +436,7 @@ export class DurableLedger {
     this.afterCommit();
   }
 
-  private fail(err: unknown, group: Request[]): void {
+  private fail(err: unknown, group: readonly Request[]): void {
     if (this.state !== 'failed') {
       this.failure = err;
       this.state = 'failed';
@@ -372,6 +448,7 @@ export class DurableLedger {
       }
     }
     const error = this.unavailable();
+    // Rejecting a request already refused alone (malformed) is a no-op: a promise settles once.
     for (const req of [...group, ...this.queue]) req.reject(error);
     this.queue = [];
     this.queuedEvents = 0;
@@ -406,6 +483,43 @@ export class DurableLedger {
       if (this.state === 'open') this.expirePendingTransfers().catch(() => undefined);
     }, Math.max(0, ms));
   }
+}
+
+/** Synchronous queries of the core and the account index (committed state when no commit is in flight). */
+function committedView(core: Ledger, accountTransfers: AccountTransfers): LedgerView {
+  return {
+    lookupAccount: (id) => core.lookupAccount(id),
+    lookupTransfer: (id) => core.lookupTransfer(id),
+    lookupAccounts(ids) {
+      checkIdList(ids);
+      const out: Account[] = [];
+      for (const id of ids) {
+        const a = core.lookupAccount(id);
+        if (a) out.push(a);
+      }
+      return out;
+    },
+    lookupTransfers(ids) {
+      checkIdList(ids);
+      const out: Transfer[] = [];
+      for (const id of ids) {
+        const t = core.lookupTransfer(id);
+        if (t) out.push(t);
+      }
+      return out;
+    },
+    pendingStatuses(ids) {
+      checkIdList(ids);
+      const out = new Map<bigint, PendingStatus>();
+      for (const id of ids) {
+        const s = core.pendingStatus(id);
+        if (s !== undefined) out.set(id, s);
+      }
+      return out;
+    },
+    getAccountTransfers: (filter) => accountTransfers.query(checkAccountFilter(filter)),
+    supply: (ledger) => core.supply(ledger),
+  };
 }
 
 function checkIdList(ids: readonly bigint[]): void {

@@ -49,6 +49,7 @@ import { U64_MAX } from '../core/integers';
 import { Ledger, type LedgerOptions } from '../core/ledger';
 import { type Account, type AccountBalance, type LedgerChanges, type PendingStatus, type Transfer, TransferFlags } from '../core/types';
 import { bytesU128, bytesU64, intColumn, u128Bytes, u128Into, u64Bytes } from './codec';
+import type { LedgerStore } from './ledger-store';
 import { decodeTransfers, encodeTransfers } from './transfer-records';
 
 export type { AccountFilter } from '../core/account-transfers';
@@ -122,7 +123,7 @@ export interface LedgerDatabaseOptions {
 
 type Row = Record<string, unknown>;
 
-export class LedgerDatabase {
+export class LedgerDatabase implements LedgerStore {
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly writeTx: (groups: readonly LedgerChanges[], checkpoint: boolean) => void;
   /** Parameter buffers reused by every write (better-sqlite3 copies a BLOB when binding it). */
@@ -242,14 +243,25 @@ export class LedgerDatabase {
     return BigInt(this.meta('balances_as_of') ?? '0');
   }
 
+  get location(): string {
+    return this.path;
+  }
+
   /**
    * The balance history rows of an account with the `history` flag in [min, max], by timestamp
-   * (newest first if reversed). Filtering by the transfer behind each row is the caller's.
+   * (newest first if reversed), that `accept` keeps (the transfer behind each row), at most `limit`.
    */
-  *accountBalances(accountId: bigint, min: bigint, max: bigint, reversed: boolean): Generator<AccountBalance> {
+  accountBalances(accountId: bigint, min: bigint, max: bigint, reversed: boolean, limit: number, accept: (b: AccountBalance) => boolean): AccountBalance[] {
     const stmt = reversed ? this.stmts.balancesDesc : this.stmts.balancesAsc;
     const clamp = (v: bigint): bigint => (v > I64_MAX ? I64_MAX : v);
-    for (const r of stmt.iterate(u128Bytes(accountId), clamp(min), clamp(max)) as Iterable<Row>) yield toBalance(r);
+    const out: AccountBalance[] = [];
+    for (const r of stmt.iterate(u128Bytes(accountId), clamp(min), clamp(max)) as Iterable<Row>) {
+      const b = toBalance(r);
+      if (!accept(b)) continue;
+      out.push(b);
+      if (out.length === limit) break;
+    }
+    return out;
   }
 
   meta(key: string): string | undefined {

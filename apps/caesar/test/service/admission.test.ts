@@ -32,8 +32,8 @@ test('a debit of an account created by a batch queued just before, in the same g
   await expect(created).resolves.toEqual(['ok']);
   await expect(stolen).rejects.toEqual(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
   expect(ledger.groupCommitStats.largestGroup).toBe(1); // the refused batch was not applied
-  expect(ledger.lookupTransfers([10n])).toEqual([]);
-  expect(ledger.lookupAccounts([1n])[0]!.userData128).toBe(ownerTag('bob'));
+  expect(await ledger.lookupTransfers([10n])).toEqual([]);
+  expect((await ledger.lookupAccounts([1n]))[0]!.userData128).toBe(ownerTag('bob'));
   // bob may.
   const own = ledger.createTransfers(events, { admit: policy.admitTransfers(events, bob, () => undefined) });
   await expect(own).resolves.toEqual(['ok']);

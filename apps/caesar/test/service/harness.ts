@@ -8,7 +8,8 @@ import pino from 'pino';
 import { DevCa, NodeIdentity, StoqTransport, nativeFalcon } from '@stoq/core';
 import { RpcClient, RpcServer, StaticResolver } from '@stoq/rpc';
 import type { LedgerChanges } from '../../src/core/types';
-import { DurableLedger, type LedgerClock } from '../../src/store/durable-ledger';
+import { DurableLedger, type DurableLedgerOptions, type LedgerClock } from '../../src/store/durable-ledger';
+import type { LedgerBackend } from '../helpers/ledger-backends';
 import { AccessPolicy } from '../../src/service/access-policy';
 import { addCaesarMethods, type EconomicsConfig } from '../../src/service/caesar-service';
 import { ChangeFeed } from '../../src/service/change-feed';
@@ -43,7 +44,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { verifier?: ProofVerifier; economics?: EconomicsConfig; clock?: LedgerClock; onLedgerFailed?: () => void } = {}): Promise<Harness> {
+/** Harness options that put the ledger in a backend's store (a fresh ledger per harness). */
+export const inStore = (backend: LedgerBackend): { openLedger: (options: DurableLedgerOptions) => Promise<DurableLedger> } => ({
+  openLedger: (options) => backend.open(backend.fresh(), { ...options, create: true }),
+});
+
+export async function startHarness(
+  opts: { verifier?: ProofVerifier; economics?: EconomicsConfig; clock?: LedgerClock; onLedgerFailed?: () => void; openLedger?: (options: DurableLedgerOptions) => Promise<DurableLedger> } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'caesar-service-'));
   const ca = await DevCa.openOrCreate(join(dir, 'ca'));
   const caesarId = await NodeIdentity.loadOrCreate({ dataDir: join(dir, 'caesar'), service: 'caesar', instance: 'caesar-1', ca, ipAddresses: ['::1'] });
@@ -51,7 +59,8 @@ export async function startHarness(opts: { verifier?: ProofVerifier; economics?:
   const transports: StoqTransport[] = [listener];
   const clients: RpcClient[] = [];
   const feed = new ChangeFeed();
-  const ledger = DurableLedger.open(join(dir, 'ledger.sqlite'), { create: true, clock: opts.clock, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c), ...(opts.onLedgerFailed ? { onFailed: opts.onLedgerFailed } : {}) });
+  const ledgerOptions: DurableLedgerOptions = { create: true, clock: opts.clock, onCommit: (c: readonly LedgerChanges[]) => feed.publish(c), ...(opts.onLedgerFailed ? { onFailed: opts.onLedgerFailed } : {}) };
+  const ledger = opts.openLedger ? await opts.openLedger(ledgerOptions) : DurableLedger.open(join(dir, 'ledger.sqlite'), ledgerOptions);
   const rpc = new RpcServer({ service: 'caesar' });
   addCaesarMethods(rpc, {
     ledger,
