@@ -107,7 +107,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const peer = { service: 'node', instance: 'node-1' } as PeerIdentity;
 
 /** A Catalog instance over `dir` (a second call is the same instance after a restart). */
-async function startCatalog(): Promise<Catalog & { add: string }> {
+async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string; spin: string }> {
   const store = ProgramStore.open(join(dir, 'programs'));
   const engine = new ProgramEngine({ workers: 1, queueDepth: 0, maxMemoryBytes: 16 << 20, maxModuleBytes: 1 << 20, maxOutputBytes: 4096 });
   const answers = AnswerStore.open(join(dir, 'answers'), { windowMs: 3_600_000, maxEntries: 1000, maxBytes: 1 << 20, now: () => Date.now() });
@@ -119,7 +119,7 @@ async function startCatalog(): Promise<Catalog & { add: string }> {
     billing: new CaesarBilling(ledger.client(), { ledger: 1, code: 700, feeAccountId: FEE_ACCOUNT, pricePerFuel: PRICE, reservationTimeoutSeconds: 70 }),
     registry: NO_REGISTRY,
     answers,
-    limits: { maxModuleBytes: 1 << 20, maxMemoryBytes: 16 << 20, defaultMemoryBytes: 8 << 20, maxFuel: 10n ** 12n, timeoutMs: 30_000 },
+    limits: { maxModuleBytes: 1 << 20, maxMemoryBytes: 16 << 20, defaultMemoryBytes: 8 << 20, maxFuel: 10n ** 12n, timeoutMs },
     rate: { perSecond: 1000, burst: 1000 },
     signer: () => ({ publicKey: keys.publicKey, sign: async (m: Uint8Array) => nativeFalcon.sign(keys.secretKey, m) }),
     now: () => Date.now(),
@@ -130,6 +130,7 @@ async function startCatalog(): Promise<Catalog & { add: string }> {
   const upload = async (name: string): Promise<string> => (await call<proto.UploadProgramResponse>(proto.CatalogMethods.uploadProgram.path, { module: watToWasm(readFileSync(join(WAT, `${name}.wat`), 'utf8')) })).program!.hash!;
   return {
     add: await upload('add'),
+    spin: await upload('spin'),
     execute: (req) => call<proto.ExecuteResponse>(proto.CatalogMethods.execute.path, { fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }),
     answers,
     engine,
@@ -257,5 +258,16 @@ test('the attempt numbers are durable lines of the answer log', async () => {
   expect(c.answers.lastAttempt(key)).toBe(1);
   await c.execute({ programHash: c.add, export: 'add', args: ['1', '1'], requestId: 'job-5' });
   expect(c.answers.lastAttempt(key)).toBe(2);
+  await c.stop();
+});
+
+test('a run cut by the wall-clock timeout is billed its whole fuel_limit (the engine cannot count the fuel a loop burned when interrupted): an endless loop is not free', async () => {
+  // Found by tests-e2e/test/catalog-idempotency.e2e.test.ts against a real Caesar: a spin ended
+  // by the timeout reported fuel 0, so its fee was 0 and its reservation voided.
+  const c = await startCatalog(200);
+  const r = await c.execute({ programHash: c.spin, export: 'spin', fuelLimit: 1_000_000_000_000, requestId: 'timeout-1' });
+  expect([proto.RunOutcome[r.outcome!], String(r.fuelUsed), r.fee]).toEqual(['RUN_TIMEOUT', '1000000000000', String(1_000_000_000_000n * PRICE)]);
+  expect(r.receipt!.fuelUsed).toEqual(r.fuelUsed);
+  expect([ledger.posted, ledger.pending]).toEqual([1_000_000_000_000n * PRICE, 0n]);
   await c.stop();
 });

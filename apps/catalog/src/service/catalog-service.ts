@@ -84,6 +84,18 @@ function parseI64(v: string, field: string): bigint {
 }
 
 
+/**
+ * The fuel a run is billed (and its receipt signs). A run cut by the wall-clock backstop
+ * (TIMEOUT) counts as having used its whole fuel_limit: when the epoch interrupts compiled code,
+ * wasmtime has not yet written back the fuel that code burned, so the engine reports what was
+ * counted before (0 for a tight loop) and an endless loop would run for free until the timeout.
+ * The caller agreed to fuel_limit × price when it reserved; a run that outlasted the timeout
+ * used all the machine time one run may take.
+ */
+export function billedFuel(outcome: string, reported: bigint, fuelLimit: bigint): bigint {
+  return outcome === 'TIMEOUT' ? fuelLimit : reported;
+}
+
 async function mapped<T>(run: () => Promise<T> | T): Promise<T> {
   try {
     return await run();
@@ -311,7 +323,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       await d.billing.release(pendingId, ids?.release).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
       throw err;
     }
-    const fuelUsed = BigInt(result.fuelUsed);
+    const fuelUsed = billedFuel(result.outcome, BigInt(result.fuelUsed), fuelLimit);
     const fee = fuelUsed * d.billing.config.pricePerFuel;
     await d.billing.settle(pendingId, fee, ids?.settle);
     const outcome = outcomeNumber(result.outcome);
