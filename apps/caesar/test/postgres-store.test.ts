@@ -161,14 +161,19 @@ describePg('PostgreSQL store', () => {
   test('a second Caesar on the same ledger is refused (advisory lock) until the first closes', async () => {
     const schema = fresh();
     const first = await open(schema, { create: true });
-    const err = await refused(open(schema, { create: true }), 'STORE_LOCKED');
+    const noWait = { url: pg!.server.url(), password: pg!.server.password, schema, lockWaitMs: 0 };
+    const err = await refused(DurableLedger.openPostgres(noWait, { create: true }), 'STORE_LOCKED');
     expect(err.message).toMatch(/another Caesar/);
-    await refused(open(schema), 'STORE_LOCKED');
+    // Waiting for the lock (server-side, lock_timeout) ends the same way while the first holds it.
+    await refused(DurableLedger.openPostgres({ ...noWait, lockWaitMs: 200 }), 'STORE_LOCKED');
+    // ...and gets it once the first closes.
+    const waiting = DurableLedger.openPostgres({ ...noWait, lockWaitMs: 30_000 });
     // Another ledger (schema) in the same database is another lock.
     const other = await open(fresh(), { create: true });
     await other.close();
+    await until('the waiting open queues for the lock', async () => Number((await admin.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0].n) > 0);
     await first.close();
-    const second = await open(schema);
+    const second = await waiting;
     expect(second.ledgerId).toBe(first.ledgerId);
     await second.close();
   });

@@ -10,10 +10,10 @@
 // connection fails the write; the store then refuses every later write (DurableLedger stops, and
 // reopening restores what the database holds).
 //
-// One writer. Open takes a session-level advisory lock (pg_try_advisory_lock("CSAR",
-// hashtext(schema))) before reading anything, held by the connection until it closes: a second
-// Caesar on the same ledger gets STORE_LOCKED instead of writing behind the first one's in-memory
-// state. If the connection drops, the lock goes with it; this store never reconnects (the ledger
+// One writer. Open takes a session-level advisory lock ("CSAR", hashtext(schema)) before reading
+// anything, held by the connection until it closes: a second Caesar on the same ledger gets
+// STORE_LOCKED (after `lockWaitMs`, default 10 s, for a killed Caesar's backend to go) instead of
+// writing behind the first one's in-memory state. If the connection drops, the lock goes with it; this store never reconnects (the ledger
 // stops and must be reopened, which re-verifies and re-takes the lock).
 //
 // Opening verifies like SQLite: meta's format/store/version/ledger id, then every balance is
@@ -44,6 +44,12 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Give up connecting after this long (default 10,000 ms). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Wait this long for the ledger's advisory lock (default 10,000 ms; 0: refuse at once). A Caesar
+   * that was killed holds it until its server backend notices the dropped connection, so a
+   * restart right after a kill -9 waits for that instead of failing.
+   */
+  readonly lockWaitMs?: number;
 }
 
 const STATUS_CODE: Record<PendingStatus, number> = { pending: 1, posted: 2, voided: 3, expired: 4 };
@@ -135,8 +141,9 @@ export class PostgresLedgerStore implements LedgerStore {
     try {
       await client.query('SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0');
       await checkDurable(client, location);
-      const locked = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::integer, hashtext($2)) AS locked', [ADVISORY_LOCK_KEY, schema]);
-      if (!locked.rows[0]?.locked) throw new LedgerError('STORE_LOCKED', `the Caesar ledger at ${location} is open in another Caesar (it holds the ledger's advisory lock); one writer per ledger`);
+      if (!(await takeLock(client, schema, options.lockWaitMs ?? 10_000))) {
+        throw new LedgerError('STORE_LOCKED', `the Caesar ledger at ${location} is open in another Caesar (it holds the ledger's advisory lock); one writer per ledger`);
+      }
       const ledgerId = await checkOrCreate(client, schema, location, ledgerOptions);
       const store = new PostgresLedgerStore(client, location, ledgerId, schema, checkpointEvery);
       client.removeListener('error', early);
@@ -357,6 +364,25 @@ export class PostgresLedgerStore implements LedgerStore {
     if (balancesAsOf !== lastTimestamp) for (const a of ledger.allAccounts()) this.dirty.add(a.id);
     this.core = ledger;
     return ledger;
+  }
+}
+
+/**
+ * The session-level advisory lock ("CSAR", hashtext(schema)), held until the connection closes:
+ * pg_try_advisory_lock, or with a wait, pg_advisory_lock under lock_timeout (the server queues us
+ * behind the holder; no polling).
+ */
+async function takeLock(client: Client, schema: string, waitMs: number): Promise<boolean> {
+  if (waitMs <= 0) return (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::integer, hashtext($2)) AS locked', [ADVISORY_LOCK_KEY, schema])).rows[0]?.locked === true;
+  await client.query(`SET lock_timeout = ${Math.ceil(waitMs)}`);
+  try {
+    await client.query('SELECT pg_advisory_lock($1::integer, hashtext($2))', [ADVISORY_LOCK_KEY, schema]);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return false; // lock_not_available: lock_timeout passed
+    throw err;
+  } finally {
+    await client.query('SET lock_timeout = 0');
   }
 }
 

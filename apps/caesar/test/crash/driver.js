@@ -3,6 +3,8 @@
 // "ack <worker> <seq> <result indices>" once the batch is durable. The parent SIGKILLs it at a
 // random moment. It runs the current TypeScript sources, transpiled once per test run by the
 // test into <jsRoot> (so it never depends on a stale dist/ and starts in milliseconds).
+// <path> is an SQLite file, or `postgres:<schema>` for a ledger in PostgreSQL at
+// $CAESAR_CRASH_PG_URL (password from $PGPASSWORD, as node-postgres reads it).
 'use strict';
 const { join } = require('node:path');
 
@@ -12,7 +14,10 @@ async function main() {
   const { CRASH_ACCOUNTS, crashBatch } = require(join(jsRoot, 'test', 'crash', 'workload.js'));
   // Balance checkpoints every 300 transfers, so kills also land in and between checkpoints and
   // reopening verifies stored balances as of an older instant.
-  const ledger = DurableLedger.open(path, { create: true, checkpointEvery: 300 });
+  const options = { create: true, checkpointEvery: 300 };
+  const ledger = path.startsWith('postgres:')
+    ? await DurableLedger.openPostgres({ url: process.env.CAESAR_CRASH_PG_URL, schema: path.slice('postgres:'.length) }, options)
+    : DurableLedger.open(path, options);
   const out = (line) => process.stdout.write(`${line}\n`);
   const accounts = await ledger.createAccounts(CRASH_ACCOUNTS);
   if (accounts.some((r) => r !== 'ok' && r !== 'exists')) throw new Error(`setup accounts: ${accounts}`);

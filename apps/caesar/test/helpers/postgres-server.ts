@@ -1,5 +1,5 @@
-// A real PostgreSQL server for a test file, from Debian's package (PG_BIN, default
-// /usr/lib/postgresql/15/bin): initdb on a temp data dir (password authentication, scram), the
+// A real PostgreSQL server for a test file, from Debian's package (PG_BIN, default the newest
+// /usr/lib/postgresql/<major>/bin): initdb on a temp data dir (password authentication, scram), the
 // server on [::1] at a free port with fsync and synchronous_commit on, stopped in afterAll. initdb
 // refuses to run as root, so as root the cluster runs as the `postgres` user (setpriv, which execs
 // in place: signals reach postgres itself).
@@ -8,13 +8,20 @@
 // PostgreSQL installed it returns null and logs why (the file's PostgreSQL tests are left out);
 // with STOQ_REQUIRE_POSTGRES=1 (CI) a missing PostgreSQL fails the file instead.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
-export const PG_BIN = process.env['PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
+/** PG_BIN, else the newest Debian PostgreSQL (/usr/lib/postgresql/<major>/bin; 15 on bookworm). */
+export const PG_BIN = process.env['PG_BIN'] ?? debianPgBin();
+
+function debianPgBin(): string {
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^[0-9]+$/.test(d)).map(Number).sort((a, b) => b - a) : [];
+  return join(root, String(majors[0] ?? 15), 'bin');
+}
 const REQUIRED = process.env['STOQ_REQUIRE_POSTGRES'] === '1';
 const USER = 'caesar_test';
 
