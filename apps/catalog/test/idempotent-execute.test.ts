@@ -91,6 +91,8 @@ class Ledger {
 
 interface Catalog {
   execute(req: Partial<proto.ExecuteRequest>): Promise<proto.ExecuteResponse>;
+  /** catalog/execute_stream's events, as the handler yields them. */
+  stream(req: Partial<proto.ExecuteRequest>): AsyncGenerator<proto.ExecuteStreamEvent>;
   answers: AnswerStore;
   engine: ProgramEngine;
   stop(): Promise<void>;
@@ -107,7 +109,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const peer = { service: 'node', instance: 'node-1' } as PeerIdentity;
 
 /** A Catalog instance over `dir` (a second call is the same instance after a restart). */
-async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string; spin: string }> {
+async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string; hello: string; spin: string }> {
   const store = ProgramStore.open(join(dir, 'programs'));
   const engine = new ProgramEngine({ workers: 1, queueDepth: 0, maxMemoryBytes: 16 << 20, maxModuleBytes: 1 << 20, maxOutputBytes: 4096 });
   const answers = AnswerStore.open(join(dir, 'answers'), { windowMs: 3_600_000, maxEntries: 1000, maxBytes: 1 << 20, now: () => Date.now() });
@@ -130,8 +132,10 @@ async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string
   const upload = async (name: string): Promise<string> => (await call<proto.UploadProgramResponse>(proto.CatalogMethods.uploadProgram.path, { module: watToWasm(readFileSync(join(WAT, `${name}.wat`), 'utf8')) })).program!.hash!;
   return {
     add: await upload('add'),
+    hello: await upload('hello_then_spin'),
     spin: await upload('spin'),
     execute: (req) => call<proto.ExecuteResponse>(proto.CatalogMethods.execute.path, { fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }),
+    stream: (req) => handlers.get(proto.CatalogMethods.executeStream.path)!({ fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }, ctx) as unknown as AsyncGenerator<proto.ExecuteStreamEvent>,
     answers,
     engine,
     stop: async () => {
@@ -258,6 +262,77 @@ test('the attempt numbers are durable lines of the answer log', async () => {
   expect(c.answers.lastAttempt(key)).toBe(1);
   await c.execute({ programHash: c.add, export: 'add', args: ['1', '1'], requestId: 'job-5' });
   expect(c.answers.lastAttempt(key)).toBe(2);
+  await c.stop();
+});
+
+// catalog/execute_stream shares execute's request keys (apps/catalog/README.md "Streaming"): a
+// second stream under a request id runs nothing and is charged nothing; it replays the stored
+// answer as its captured stdout and stderr, one piece each, then the same result.
+type StreamEvent = proto.ExecuteStreamEvent;
+const kind = (e: StreamEvent): string => (e.result ? 'result' : e.stdout && e.stdout.length > 0 ? 'stdout' : 'stderr');
+async function drain(events: AsyncGenerator<StreamEvent>): Promise<StreamEvent[]> {
+  const out: StreamEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+const text = (events: StreamEvent[]): string => Buffer.concat(events.filter((e) => kind(e) === 'stdout').map((e) => Buffer.from(e.stdout!))).toString();
+const receiptOf = (events: StreamEvent[]): Buffer => Buffer.from(events[events.length - 1]!.result!.receipt!.encoded!);
+
+test('execute_stream with a request id: a second stream after the first ended replays the stored answer (its stdout, then the same result) without a run or a charge, also after a restart', async () => {
+  let c = await startCatalog();
+  const req = { programHash: c.hello, fuelLimit: 1_000_000, requestId: 'stream-1' };
+  const first = await drain(c.stream(req));
+  expect([first.map(kind), text(first)]).toEqual([['stdout', 'result'], 'hello\n']);
+  expect(ledger.posted).toBe(BigInt(first[1]!.result!.fee!));
+  const runs = c.engine.engine.stats().runs;
+  const replay = await drain(c.stream(req));
+  expect([replay.map(kind), text(replay)]).toEqual([['stdout', 'result'], 'hello\n']);
+  expect(receiptOf(replay)).toEqual(receiptOf(first));
+  // The same request through catalog/execute is the same request under the same key.
+  expect(Buffer.from((await c.execute(req)).receipt!.encoded!)).toEqual(receiptOf(first));
+  expect(c.engine.engine.stats().runs).toBe(runs);
+  await c.stop();
+  c = await startCatalog();
+  expect(receiptOf(await drain(c.stream(req)))).toEqual(receiptOf(first));
+  expect(c.engine.engine.stats().runs).toBe(0);
+  expect([ledger.posted, ledger.pending]).toEqual([BigInt(first[1]!.result!.fee!), 0n]);
+  expect([...ledger.transfers.values()].filter((t) => t.flags === 2)).toHaveLength(1);
+  await c.stop();
+});
+
+test('execute_stream: another request under the id is REQUEST_ID_REUSED before anything is streamed; an execute answer is replayed by a stream', async () => {
+  const c = await startCatalog();
+  const req = { programHash: c.add, export: 'add', args: ['1', '2'], requestId: 'stream-2' };
+  const answered = await c.execute(req);
+  const events: StreamEvent[] = [];
+  const err = await drain(c.stream({ ...req, args: ['1', '3'] })).then(
+    (e) => void events.push(...e),
+    (e: unknown) => e as Error,
+  );
+  expect([(err as Error).message, events]).toEqual([expect.stringMatching(/^REQUEST_ID_REUSED: /), []]);
+  const replay = await drain(c.stream(req));
+  expect(replay.map(kind)).toEqual(['result']); // add writes nothing
+  expect(receiptOf(replay)).toEqual(Buffer.from(answered.receipt!.encoded!));
+  expect(ledger.transfers.size).toBe(2); // one reservation, one post
+  await c.stop();
+});
+
+test('execute_stream: a stream its caller abandoned runs on to its answer; a retry stream arriving meanwhile waits for it: one run, one charge, the whole output', async () => {
+  const c = await startCatalog();
+  // 3·10⁹ fuel of spinning after "hello\n": the run is still going when the retry arrives.
+  const req = { programHash: c.hello, fuelLimit: 3_000_000_000, requestId: 'stream-3' };
+  const abandoned = c.stream(req);
+  const firstEvent = await abandoned.next();
+  expect(text([firstEvent.value as StreamEvent])).toBe('hello\n');
+  await abandoned.return(undefined); // the caller went away mid-run
+  expect(c.engine.engine.stats().inFlight).toBe(1);
+  const retry = await drain(c.stream(req));
+  expect([retry.map(kind), text(retry)]).toEqual([['stdout', 'result'], 'hello\n']);
+  const result = retry[1]!.result!;
+  expect([proto.RunOutcome[result.outcome!], String(result.fuelUsed)]).toEqual(['RUN_OUT_OF_FUEL', '3000000000']);
+  expect(c.engine.engine.stats().runs).toBe(1);
+  expect([ledger.posted, ledger.pending]).toEqual([BigInt(result.fee!), 0n]);
+  expect(receiptOf(await drain(c.stream(req)))).toEqual(receiptOf(retry));
   await c.stop();
 });
 

@@ -86,9 +86,10 @@ function parseI64(v: string, field: string): bigint {
 
 /**
  * The fuel a run is billed (and its receipt signs). A run cut by the wall-clock backstop
- * (TIMEOUT) counts as having used its whole fuel_limit: when the epoch interrupts compiled code,
- * wasmtime has not yet written back the fuel that code burned, so the engine reports what was
- * counted before (0 for a tight loop) and an endless loop would run for free until the timeout.
+ * (TIMEOUT) counts as having used its whole fuel_limit: after an epoch interruption the engine
+ * reports only the fuel counted before it (0 for a tight loop, observed; apparently the count in
+ * compiled code is not written back when the epoch check traps), so an endless loop would run
+ * for free until the timeout.
  * The caller agreed to fuel_limit × price when it reserved; a run that outlasted the timeout
  * used all the machine time one run may take.
  */
