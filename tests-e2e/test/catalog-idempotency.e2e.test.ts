@@ -456,3 +456,25 @@ test('execute_stream with a request id: a second stream replays the stored answe
   expect([after.payerPosted - before.payerPosted, after.payerPending]).toEqual([BigInt(result.fee!), 0n]);
   expect(states(await attemptsIn('s-1'))).toEqual(['posted', 'none', 'none']);
 });
+
+test('execute_stream: a caller that dropped its stream mid-run and streams again under the id gets that run\'s answer: one run, one charge', async () => {
+  const req = { programHash: hello, fuelLimit: UNTIL_TIMEOUT, requestId: 's-2' };
+  const before = await money();
+  const runsBefore = await runs();
+  // The first stream: "hello\n" arrives, then the caller goes away (the run holds the worker until the timeout).
+  for await (const ev of user.serverStream(C.executeStream, { payerAccountId: PAYER, ...req }, { timeoutMs: 60_000 })) {
+    expect(Buffer.from(ev.stdout!).toString()).toBe('hello\n');
+    break;
+  }
+  expect((await user.call(C.stats, {})).inFlight).toBe(1); // the run goes on without its caller
+  const retry = await stream(req);
+  expect(retry.status).toBe('OK');
+  expect(retry.events.map((e) => (e.result ? 'result' : e.stdout?.length ? 'stdout' : 'stderr'))).toEqual(['stdout', 'result']);
+  const result = retry.events[1]!.result!;
+  expect([catalog.RunOutcome[result.outcome!], result.fee]).toEqual(['RUN_TIMEOUT', String(BigInt(UNTIL_TIMEOUT) * PRICE)]);
+  expect(await runs()).toBe(runsBefore + 1);
+  await nothingReserved();
+  const after = await money();
+  expect(after.payerPosted - before.payerPosted).toBe(BigInt(result.fee!));
+  expect(states(await attemptsIn('s-2'))).toEqual(['posted', 'none', 'none']);
+});
