@@ -254,7 +254,7 @@ test('a. a completed execute retried with its request id: the identical receipt,
   expect(await runs()).toBe(runsBefore + 1);
 
   const fee = BigInt(first.fee!);
-  expect(fee).toBe(BigInt(first.fuelUsed!) * PRICE);
+  expect(fee).toBe(BigInt(String(first.fuelUsed)) * PRICE);
   const after = await money();
   expect([after.payerPosted - before.payerPosted, after.feePosted - before.feePosted, after.payerPending, after.feePending]).toEqual([fee, fee, 0n, 0n]);
   // In Caesar: attempt 1's reservation (fuel_limit × price, the receipt's transfer) posted with the fee; no attempt 2.
