@@ -158,6 +158,22 @@ describePg('PostgreSQL store', () => {
     await reopened.close();
   });
 
+  test('a commit that does not answer within queryTimeoutMs stops the ledger; nothing of it is stored', async () => {
+    const schema = fresh();
+    const ledger = await DurableLedger.openPostgres({ url: pg!.server.url(), password: pg!.server.password, schema, queryTimeoutMs: 300 }, { create: true });
+    await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1 }]);
+    const block = await blockCommits(admin, schema);
+    // Blocked by the lock until released: the timeout fires whatever the machine's speed.
+    const err = await refused(ledger.createTransfers([t(1n)]), 'UNAVAILABLE');
+    expect(err.message).toMatch(/timeout/);
+    expect(ledger.status).toBe('failed');
+    await ledger.close(); // ends the session: the server rolls the open transaction back
+    await block.release();
+    const reopened = await open(schema);
+    expect(await reopened.lookupTransfers([1n])).toEqual([]);
+    await reopened.close();
+  });
+
   test('a second Caesar on the same ledger is refused (advisory lock) until the first closes', async () => {
     const schema = fresh();
     const first = await open(schema, { create: true });

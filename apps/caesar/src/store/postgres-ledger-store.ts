@@ -50,6 +50,12 @@ export interface PostgresStoreOptions {
    * restart right after a kill -9 waits for that instead of failing.
    */
   readonly lockWaitMs?: number;
+  /**
+   * A statement (a commit's included) that has not answered after this long fails, and with it the
+   * ledger (default 60,000 ms): a server that stopped answering without closing the connection
+   * must not hold every caller and query forever. A commit of 8,190 transfers takes ~0.1 s.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 const STATUS_CODE: Record<PendingStatus, number> = { pending: 1, posted: 2, voided: 3, expired: 4 };
@@ -127,7 +133,15 @@ export class PostgresLedgerStore implements LedgerStore {
     const checkpointEvery = ledgerOptions.checkpointEvery ?? 262_144;
     if (!Number.isInteger(checkpointEvery) || checkpointEvery < 1) throw new LedgerError('INVALID_ARGUMENT', 'checkpointEvery must be a positive integer');
     const location = `${redactedUrl(options.url)} schema ${schema}`;
-    const config: ClientConfig = { connectionString: withPassword(options.url, options.password), connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000, application_name: 'caesar' };
+    const config: ClientConfig = {
+      connectionString: withPassword(options.url, options.password),
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      query_timeout: options.queryTimeoutMs ?? 60_000,
+      // TCP keepalives notice a server that vanished while the ledger is idle (onLost).
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      application_name: 'caesar',
+    };
     const client = new Client(config);
     // Until the store owns the client, a connection error must not be an unhandled 'error' event.
     const early = (): void => undefined;
@@ -189,7 +203,9 @@ export class PostgresLedgerStore implements LedgerStore {
         if (answer !== 'COMMIT') throw new Error(`PostgreSQL answered ${answer} to COMMIT`);
       } catch (err) {
         this.broken = err;
-        await this.client.query('ROLLBACK').catch(() => undefined);
+        // Not awaited: after a timeout the connection may never answer again. The store is done
+        // either way (closing the connection rolls back whatever is still open).
+        void this.client.query('ROLLBACK').catch(() => undefined);
         throw new LedgerError('UNAVAILABLE', `the PostgreSQL commit at ${this.location} failed: ${(err as Error).message}`, { cause: err });
       }
       if (checkpoint) this.checkpointDone(this.lastWritten);
@@ -206,7 +222,7 @@ export class PostgresLedgerStore implements LedgerStore {
         for (const query of queries) await this.client.query(query);
       } catch (err) {
         this.broken = err;
-        await this.client.query('ROLLBACK').catch(() => undefined);
+        void this.client.query('ROLLBACK').catch(() => undefined);
         throw new LedgerError('UNAVAILABLE', `the balance checkpoint at ${this.location} failed: ${(err as Error).message}`, { cause: err });
       }
     });
@@ -239,8 +255,11 @@ export class PostgresLedgerStore implements LedgerStore {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    // Ending the session releases the advisory lock.
-    await this.client.end().catch(() => undefined);
+    // Ending the session releases the advisory lock (and rolls back a transaction left open by a
+    // failed commit). A server that stopped answering does not hold the shutdown: 5 s at most.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.client.end().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+    clearTimeout(timer);
   }
 
   /**
