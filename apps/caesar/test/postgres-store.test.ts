@@ -160,8 +160,12 @@ describePg('PostgreSQL store', () => {
 
   test('a commit that does not answer within queryTimeoutMs stops the ledger; nothing of it is stored', async () => {
     const schema = fresh();
-    const ledger = await DurableLedger.openPostgres({ url: pg!.server.url(), password: pg!.server.password, schema, queryTimeoutMs: 300 }, { create: true });
-    await ledger.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1 }]);
+    const setup = await open(schema, { create: true });
+    await setup.createAccounts([...SUPPLY_ACCOUNTS, { id: 1n, ledger: 1, code: 1 }]);
+    await setup.close();
+    // Generous enough for the small queries of open on a loaded machine; the blocked commit below
+    // waits for a lock that is never released before the timeout, whatever the timeout is.
+    const ledger = await DurableLedger.openPostgres({ url: pg!.server.url(), password: pg!.server.password, schema, queryTimeoutMs: 2_000 });
     const block = await blockCommits(admin, schema);
     // Blocked by the lock until released: the timeout fires whatever the machine's speed.
     const err = await refused(ledger.createTransfers([t(1n)]), 'UNAVAILABLE');
