@@ -5,16 +5,10 @@
 // in flight the event loop stays free: answers and sends made before it go out, messages are
 // received and their effects queue behind it. If any effect fails the runner stops for good
 // (nothing queued after it is performed) and reports the failure as fatal: the process must
-// exit, never continue without its state.
-//
-// Pacing: the core proposes as soon as it has a QC, with or without operations. An empty
-// proposal's broadcast waits `emptyBlockDelayMs` (the queue behind it waits too, keeping the
-// order) when `shouldPace` says the cluster is idle (see pacing.ts), so an idle cluster does not
-// spin; an operation arriving meanwhile releases it (releasePaced). This is only a network delay
-// as far as the protocol is concerned; it must stay well below the pacemaker's base timeout.
+// exit, never continue without its state. (Pacing an idle cluster is the core's job: Replica
+// option emptyBlockDelay.)
 
 import type { Effect, SafetyState, Block, ValidatorId, Message, CommittedBlock, EquivocationEvidence } from '@stoq/consensus';
-import type { Clock, TimerHandle } from '@stoq/core';
 
 export interface EffectSinks {
   /**
@@ -32,20 +26,12 @@ export interface EffectSinks {
 }
 
 export interface EffectRunnerOptions {
-  clock: Clock;
-  /** Delay before broadcasting a proposal without operations (ms); 0 = none. */
-  emptyBlockDelayMs: number;
-  /** Whether this empty proposal may wait (default: always). */
-  shouldPace?(block: Block): boolean;
   /** Called once when an effect failed; the runner performs nothing afterwards. */
   onFatal(err: unknown, effect: Effect): void;
 }
 
 export class EffectRunner {
   private readonly queue: Effect[] = [];
-  private paused: TimerHandle | null = null;
-  /** The empty proposal whose delay has elapsed (it goes out on the next drain). */
-  private released: Effect | null = null;
   private failed = false;
   private closed = false;
   private persisted = 0;
@@ -70,10 +56,10 @@ export class EffectRunner {
 
   /** Nothing queued and no persist awaiting the disk: every effect returned so far is performed. */
   get idle(): boolean {
-    return this.queue.length === 0 && !this.awaitingDisk && this.paused === null;
+    return this.queue.length === 0 && !this.awaitingDisk;
   }
 
-  /** Effects waiting (behind a paced proposal). */
+  /** Effects waiting (behind a persist's fsync). */
   get backlog(): number {
     return this.queue.length;
   }
@@ -82,39 +68,14 @@ export class EffectRunner {
     return this.persisted;
   }
 
-  /**
-   * An operation arrived: a paced empty proposal goes out now. Its block must be certified before
-   * the next one can carry the operation, so waiting out the pacing delay would only add to the
-   * operation's commit latency (up to emptyBlockDelayMs).
-   */
-  releasePaced(): void {
-    if (this.paused === null || this.failed || this.closed) return;
-    this.opts.clock.clearTimeout(this.paused);
-    this.paused = null;
-    this.released = this.queue[0] ?? null;
-    this.drain();
-  }
-
   close(): void {
     this.closed = true;
-    if (this.paused) this.opts.clock.clearTimeout(this.paused);
-    this.paused = null;
     this.queue.length = 0;
   }
 
   private drain(): void {
-    while (this.paused === null && !this.awaitingDisk && !this.failed && !this.closed && this.queue.length > 0) {
-      const e = this.queue[0]!;
-      if (this.opts.emptyBlockDelayMs > 0 && e !== this.released && e.type === 'broadcast' && e.message.type === 'proposal' && e.message.block.payload.length === 0 && (this.opts.shouldPace?.(e.message.block) ?? true)) {
-        this.paused = this.opts.clock.setTimeout(() => {
-          this.paused = null;
-          this.released = e;
-          this.drain();
-        }, this.opts.emptyBlockDelayMs);
-        return;
-      }
-      this.queue.shift();
-      if (e === this.released) this.released = null;
+    while (!this.awaitingDisk && !this.failed && !this.closed && this.queue.length > 0) {
+      const e = this.queue.shift()!;
       try {
         this.apply(e);
       } catch (err) {

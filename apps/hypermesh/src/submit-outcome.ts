@@ -18,6 +18,8 @@ export function committedOrThrow(out: SubmitOutcome): Committed {
       throw new RpcError(Status.ALREADY_EXISTS, out.detail);
     case 'pruned':
       throw new RpcError(Status.ALREADY_EXISTS, `the operation id was committed at height ${out.height}, a block this validator no longer keeps (its log starts at ${out.oldestKept}): the id is used; submit new work under a new id`);
+    case 'stopped':
+      throw new RpcError(Status.UNAVAILABLE, 'the validator is stopping: ask another validator');
     case 'refused':
       throw new RpcError(Status.FAILED_PRECONDITION, `the validity check refused the operation: ${out.detail}`);
   }

@@ -14,11 +14,11 @@ import {
   type QuorumCertificate,
   type ReplicaStatus,
   type RestoredState,
+  type SubmitResult,
   type ValidatorId,
 } from '@stoq/consensus';
 import { nativeFalcon, type Clock, type FalconScheme, type TimerHandle } from '@stoq/core';
 import type { Logger } from 'pino';
-import { mayPace } from './pacing';
 import { EffectRunner } from './effect-runner';
 import { falconSignatureVerifier } from '@stoq/consensus-approval';
 import { falconSigner } from './falcon-signatures';
@@ -48,6 +48,7 @@ export interface ValidatorOptions {
   clock: Clock;
   logger: Logger;
   timing?: Partial<PacemakerTiming>;
+  /** An idle leader waits this long before an empty proposal (default 250 ms; Replica emptyBlockDelay). */
   emptyBlockDelayMs?: number;
   mempoolMaxOps?: number;
   /** Committed blocks the replica keeps in memory to serve peers' catch-up (default 10,000). */
@@ -90,7 +91,9 @@ export type SubmitOutcome =
   | { kind: 'pruned'; height: number; oldestKept: number }
   | { kind: 'full' }
   | { kind: 'too-large' }
-  | { kind: 'conflict'; detail: string };
+  | { kind: 'conflict'; detail: string }
+  /** The validator stopped (a fatal error or close) before it could take the operation. */
+  | { kind: 'stopped' };
 
 interface Waiter {
   /** operationContent: what a commit of this id must carry to answer this submission. */
@@ -129,6 +132,7 @@ export class Validator {
       signer: falconSigner(falcon, opts.self.id, opts.falconSecretKey),
       verifier: falconSignatureVerifier(falcon),
       timing: opts.timing,
+      emptyBlockDelay: opts.emptyBlockDelayMs ?? 250,
       mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
       restored: opts.restored,
       ...(opts.retainBlocks !== undefined ? { retainCommittedBlocks: opts.retainBlocks } : {}),
@@ -149,9 +153,6 @@ export class Validator {
         },
       },
       {
-        clock: opts.clock,
-        emptyBlockDelayMs: opts.emptyBlockDelayMs ?? 250,
-        shouldPace: (b) => mayPace(b, { mempoolSize: this.replica.status().mempoolSize, committedHeight: this.replica.committedTip.height, block: (h) => this.replica.block(h) }),
         onFatal: (err, effect) => this.fatal(err, `performing a ${effect.type} effect`),
       },
     );
@@ -199,10 +200,10 @@ export class Validator {
     if (waiting && !waiting[0]!.content.equals(content)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
     if (this.waiting >= (this.opts.maxWaiting ?? 10_000)) return Promise.resolve({ kind: 'full' });
     const encoded = encodeOperation({ operationId, body });
-    const result = this.replica.submit(encoded);
+    const result = this.offer(encoded);
+    if (result === 'stopped') return Promise.resolve({ kind: 'stopped' });
     if (result === 'full') return Promise.resolve({ kind: 'full' });
     if (result === 'too-large') return Promise.resolve({ kind: 'too-large' });
-    this.runner.releasePaced();
     // Every validator's mempool gets it: with round-robin leaders, a block proposed by this
     // validator may never be certified (e.g. while the next leader is down), another's will.
     this.opts.outbox.forward(encoded);
@@ -248,7 +249,7 @@ export class Validator {
       return false;
     }
     if (this.opts.store.operationHeight(op.operationId) !== null) return true;
-    if (this.replica.submit(bytes) === 'accepted') this.runner.releasePaced();
+    this.offer(bytes);
     return true;
   }
 
@@ -415,7 +416,7 @@ export class Validator {
         a.attempt++;
         a.lastAt = now;
         const encoded = encodeOperation({ operationId, body: a.body, attempt: a.attempt });
-        if (this.replica.submit(encoded) === 'accepted') this.opts.outbox.forward(encoded);
+        if (this.offer(encoded) === 'accepted') this.opts.outbox.forward(encoded);
         this.opts.logger.debug({ operationId, attempt: a.attempt }, 'operation submitted again');
       }
       if (this.attempts.size > 0) this.armResubmit();
@@ -432,6 +433,17 @@ export class Validator {
       },
       Math.max(0, at - this.opts.clock.now()),
     );
+  }
+
+  /** Into the mempool; a leader holding back an empty proposal (pacing) proposes it now. */
+  private offer(encoded: Uint8Array): SubmitResult | 'stopped' {
+    let result: SubmitResult | 'stopped' = 'stopped';
+    this.guard('an operation', () => {
+      const step = this.replica.offer(encoded, this.opts.clock.now());
+      result = step.result;
+      this.runner.perform(step.effects);
+    });
+    return result;
   }
 
   private guard(what: string, body: () => void): void {

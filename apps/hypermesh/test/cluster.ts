@@ -104,7 +104,7 @@ export class TestCluster {
       setTimer: () => undefined,
       evidence: () => undefined,
     };
-    node.runner = new EffectRunner(sinks, { clock: this.clock, emptyBlockDelayMs: 0, onFatal: (err) => node.fatal.push(err) });
+    node.runner = new EffectRunner(sinks, { onFatal: (err) => node.fatal.push(err) });
     node.runner.perform(replica.start(this.clock.now()));
     return node;
   }

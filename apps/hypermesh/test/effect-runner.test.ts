@@ -1,12 +1,10 @@
 // The effect runner performs effects in order across steps, stops for good when one fails (no
-// send after a failed persist), and paces empty proposals without reordering anything.
+// send after a failed persist), and holds everything after a persist until it is durable.
 import type { Effect, Message, SafetyState } from '@stoq/consensus';
-import { ManualClock } from '@stoq/core';
 import { EffectRunner, type EffectSinks } from '../src/effect-runner';
 
 const state = { lastVotedView: 1, lastProposedView: 0 } as unknown as SafetyState;
 const vote = (view: number): Message => ({ type: 'vote', view, height: view, blockHash: '0'.repeat(64), voter: 0, signature: new Uint8Array(1) });
-const emptyProposal = { type: 'proposal', block: { height: 1, view: 1, proposer: 0, parentHash: '0'.repeat(64), justify: { view: 0, height: 0, blockHash: '0'.repeat(64), signatures: [] }, payload: [] }, tc: null, signature: new Uint8Array(1) } as Message;
 
 function recorder(failPersist = false) {
   const log: string[] = [];
@@ -26,7 +24,7 @@ function recorder(failPersist = false) {
 
 test('effects run in order, across steps', () => {
   const { log, sinks } = recorder();
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
+  const r = new EffectRunner(sinks, { onFatal: () => undefined });
   r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }, { type: 'set-timer', at: 5 }]);
   r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
   expect(log).toEqual(['persist', 'send vote 1 to 1', 'timer 5', 'persist', 'send vote 2 to 2']);
@@ -35,7 +33,7 @@ test('effects run in order, across steps', () => {
 test('a failed persist: nothing after it is performed, now or later, and it is reported once', () => {
   const { log, sinks } = recorder(true);
   const fatal: Array<[unknown, Effect]> = [];
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: (err, e) => fatal.push([err, e]) });
+  const r = new EffectRunner(sinks, { onFatal: (err, e) => fatal.push([err, e]) });
   r.perform([{ type: 'set-timer', at: 1 }, { type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
   r.perform([{ type: 'send', to: 2, message: vote(2) }]);
   expect(log).toEqual(['timer 1']);
@@ -43,43 +41,6 @@ test('a failed persist: nothing after it is performed, now or later, and it is r
   expect((fatal[0]![0] as Error).message).toBe('disk full');
   expect(fatal[0]![1].type).toBe('persist');
   expect(r.stopped).toBe(true);
-});
-
-test('an empty proposal waits the pacing delay, and everything queued after it waits too, in order', () => {
-  const { log, sinks } = recorder();
-  const clock = new ManualClock();
-  const r = new EffectRunner(sinks, { clock, emptyBlockDelayMs: 50, onFatal: () => undefined });
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 2, message: vote(2) }]);
-  expect(log).toEqual(['persist']);
-  expect(r.backlog).toBe(4);
-  clock.advance(49);
-  expect(log).toEqual(['persist']);
-  clock.advance(1);
-  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1', 'persist', 'send vote 2 to 2']);
-});
-
-test('an operation arriving while an empty proposal is paced releases it at once, in order', () => {
-  const { log, sinks } = recorder();
-  const clock = new ManualClock();
-  const r = new EffectRunner(sinks, { clock, emptyBlockDelayMs: 50, onFatal: () => undefined });
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
-  clock.advance(10);
-  expect(log).toEqual(['persist']);
-  r.releasePaced();
-  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
-  // The cancelled timer does not fire later, and nothing is sent twice.
-  clock.advance(100);
-  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
-  r.releasePaced(); // nothing paced: no effect
-  expect(r.backlog).toBe(0);
-});
-
-test('an empty proposal the validator does not want paced (operations in flight) goes at once', () => {
-  const { log, sinks } = recorder();
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 50, shouldPace: () => false, onFatal: () => undefined });
-  r.perform([{ type: 'persist', state, blocks: [] }, { type: 'broadcast', message: emptyProposal }, { type: 'send', to: 1, message: vote(1) }]);
-  expect(log).toEqual(['persist', 'broadcast proposal', 'send vote 1 to 1']);
 });
 
 test('a persist whose sink returns a promise: the effects after it wait for it, in order, across steps', async () => {
@@ -93,7 +54,7 @@ test('a persist whose sink returns a promise: the effects after it wait for it, 
     },
     send: (to, m) => log.push(`send ${m.type} ${m.type === 'vote' ? m.view : ''} to ${to}`),
   };
-  const r = new EffectRunner(sinks, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: () => undefined });
+  const r = new EffectRunner(sinks, { onFatal: () => undefined });
   r.perform([{ type: 'send', to: 3, message: vote(0) }, { type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
   r.perform([{ type: 'send', to: 2, message: vote(2) }]);
   expect(log).toEqual(['send vote 0 to 3', 'persist']);
@@ -107,7 +68,7 @@ test('a persist whose sink returns a promise: the effects after it wait for it, 
 test('a persist whose promise rejects is fatal: nothing after it is performed', async () => {
   const { log, sinks } = recorder();
   const fatal: Array<[unknown, Effect]> = [];
-  const r = new EffectRunner({ ...sinks, persist: () => Promise.reject(new Error('fdatasync: EIO')) }, { clock: new ManualClock(), emptyBlockDelayMs: 0, onFatal: (err, e) => fatal.push([err, e]) });
+  const r = new EffectRunner({ ...sinks, persist: () => Promise.reject(new Error('fdatasync: EIO')) }, { onFatal: (err, e) => fatal.push([err, e]) });
   r.perform([{ type: 'persist', state, blocks: [] }, { type: 'send', to: 1, message: vote(1) }]);
   await new Promise((resolve) => setImmediate(resolve));
   r.perform([{ type: 'send', to: 2, message: vote(2) }]);

@@ -171,7 +171,9 @@ test('an invalid validation that reaches the mempools (not through the RPC) is d
   const bad = encodeOperation({ operationId: `forged-${randomUUID()}`, body: { kind: 'certificate.validate', csrHash: CSR_HASH, keyBinding: KEYS, proofHash: new Uint8Array(32), proofSet: encodeFourProofSet(proofSet({ stake: stake({ amount: 0n }) })) } });
   const id = decodeOperation(bad)!.operationId;
   for (let v = 0; v < 4; v++) cluster.validators[v]!.onForwardedOperation((v + 1) % 4, bad);
-  for (const v of cluster.validators) expect(v.status().mempoolSize).toBe(1);
+  // In every mempool, but a leader holding back an empty proposal (pacing) proposes at once and
+  // drops it there already.
+  expect(cluster.validators.filter((v) => v.status().mempoolSize === 1).length).toBeGreaterThanOrEqual(3);
   // Four more commits: every validator has led at least once since (round-robin), and proposed without it.
   const h = cluster.stores[0]!.committedHeight;
   await Promise.all([0, 1, 2, 3].map((v) => cluster.committed(v, h + 6)));

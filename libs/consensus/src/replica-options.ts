@@ -69,6 +69,14 @@ export interface ReplicaOptions {
    * leaves the mempool with an `operation-dropped` effect).
    */
   validateOperation?: OperationCheck;
+  /**
+   * Pacing of an idle cluster (units of the shell's clock; default 0 = never wait). A leader with
+   * nothing to order (empty mempool, no operation in the uncommitted chain or the block committed
+   * last) waits this long before proposing an empty block, so an idle cluster does not spin; an
+   * operation offered meanwhile (`offer`) makes it propose at once, with that operation. Must stay
+   * well below `timing.baseTimeout`.
+   */
+  emptyBlockDelay?: number;
   /** Breaks the protocol on purpose; for the simulator's mutation tests only. */
   unsafeMutationForTests?: UnsafeMutationForTests;
 }

@@ -61,6 +61,7 @@ export class Replica {
   private readonly validateOperation: OperationCheck | null;
   private readonly skipOperationCheck: boolean;
   private readonly keepAbandonedOperations: boolean;
+  private readonly emptyBlockDelay: number;
   /** The block whose operations passed the check last; a vote may only be signed for it. */
   private opsCheckedFor: BlockHash | null = null;
 
@@ -72,6 +73,9 @@ export class Replica {
   /** Peers sent our timeout in this view because they were behind (once per view each). */
   private readonly helped = new Set<ValidatorId>();
   private deadline = 0;
+  /** The view whose empty proposal this leader holds back (pacing) until `proposeAt`, or 0. */
+  private pacedView = 0;
+  private proposeAt = 0;
   private now = 0;
   private out: Effect[] = [];
   private timerDirty = false;
@@ -92,6 +96,10 @@ export class Replica {
     this.validateOperation = opts.validateOperation ?? null;
     this.skipOperationCheck = opts.unsafeMutationForTests === 'skip-operation-check';
     this.keepAbandonedOperations = opts.unsafeMutationForTests === 'keep-abandoned-operations';
+    this.emptyBlockDelay = opts.emptyBlockDelay ?? 0;
+    if (!(this.emptyBlockDelay >= 0 && this.emptyBlockDelay < this.timing.baseTimeout)) {
+      throw new RangeError(`emptyBlockDelay ${this.emptyBlockDelay} must be at least 0 and below timing.baseTimeout ${this.timing.baseTimeout}`);
+    }
     this.fetcher = new BlockFetcher(this.self, set.size, this.limits.maxBlocksPerResponse, this.timing.baseTimeout);
     this.tree = new BlockTree(set.genesisBlock, set.genesisBlockHash, set.genesisQc, opts.retainCommittedBlocks ?? 10_000);
     const safety = opts.restored?.safety ?? initialSafetyState(set.genesisQc);
@@ -139,6 +147,7 @@ export class Replica {
   /** The timer set by the last set-timer effect fired (early or repeated calls are harmless). */
   onTimeout(now: number): Effect[] {
     return this.run(now, () => {
+      if (this.pacedView === this.currentView && now >= this.proposeAt) this.proposePaced();
       if (now < this.deadline) {
         this.timerDirty = true;
         return;
@@ -197,9 +206,26 @@ export class Replica {
     return { effects, rejection };
   }
 
-  /** Queues an operation for a block this replica will propose when it leads. */
+  /**
+   * Queues an operation for a block this replica will propose when it leads. Without effects:
+   * a leader holding back an empty proposal (emptyBlockDelay) proposes when its delay ends;
+   * use `offer` to have it propose at once.
+   */
   submit(op: Uint8Array): SubmitResult {
     return this.mempool.submit(op, this.limits.maxOpBytes);
+  }
+
+  /**
+   * As submit; and if this replica is the leader holding back its proposal for the current view
+   * (pacing), it proposes now, carrying what its mempool holds.
+   */
+  offer(op: Uint8Array, now: number): { result: SubmitResult; effects: Effect[] } {
+    let result: SubmitResult = 'full';
+    const effects = this.run(now, () => {
+      result = this.mempool.submit(op, this.limits.maxOpBytes);
+      if (result === 'accepted' && this.pacedView === this.currentView) this.proposePaced();
+    });
+    return { result, effects };
   }
 
   get view(): number {
@@ -253,7 +279,7 @@ export class Replica {
     this.out = [];
     this.timerDirty = false;
     body();
-    if (this.timerDirty) this.out.push({ type: 'set-timer', at: this.deadline });
+    if (this.timerDirty) this.out.push({ type: 'set-timer', at: this.pacedView === this.currentView ? Math.min(this.deadline, this.proposeAt) : this.deadline });
     const effects = this.out;
     this.out = [];
     return effects;
@@ -377,7 +403,15 @@ export class Replica {
 
   // ---- proposals --------------------------------------------------------------------------
 
-  private tryPropose(): void {
+  /** The held-back proposal goes out now (if it still can; else it waits as any proposal would). */
+  private proposePaced(): void {
+    this.pacedView = 0;
+    this.timerDirty = true;
+    this.tryPropose(true);
+  }
+
+  /** Proposes if this replica leads the current view and may; `now` skips pacing. */
+  private tryPropose(now = false): void {
     const view = this.currentView;
     if (this.validatorSet.leader(view) !== this.self || !this.safety.canPropose(view)) return;
     let tc: TimeoutCertificate | null = null;
@@ -390,6 +424,15 @@ export class Replica {
       this.requestBlock(this.highestQc.blockHash, null);
       return; // retried when the block arrives
     }
+    if (!now && this.emptyBlockDelay > 0 && this.mayPace(parent)) {
+      if (this.pacedView !== view) {
+        this.pacedView = view;
+        this.proposeAt = this.now + this.emptyBlockDelay;
+        this.timerDirty = true;
+      }
+      return;
+    }
+    this.pacedView = 0;
     // Application validity: a refused operation is dropped here, never proposed (honest
     // replicas would not vote for the block, and the view would be lost).
     const ctx = this.operationContext(parent.height + 1);
@@ -408,6 +451,21 @@ export class Replica {
     this.out.push({ type: 'broadcast', message: proposal });
     if (this.tree.add(hash, block)) this.afterBlockAdded(hash);
     if (canVote) this.sendVote(block, hash);
+  }
+
+  /**
+   * Whether an empty proposal on `parent` may wait: nothing waits for it. Not if the mempool holds
+   * an operation, nor if one sits in an uncommitted block of the chain (the next blocks certify
+   * and commit it) or in the block committed last (the others commit it only when this proposal
+   * brings them the QC of its child, and its submitters may be waiting on them).
+   */
+  private mayPace(parent: Block): boolean {
+    if (this.mempool.size > 0) return false;
+    const committed = this.tree.committedTip.height;
+    for (let b: Block | undefined = parent; b && b.height >= committed && b.height > 0; b = this.tree.get(b.parentHash)) {
+      if (b.payload.length > 0) return false;
+    }
+    return true;
   }
 
   private onProposal(from: ValidatorId, p: Proposal): Rejection | null {

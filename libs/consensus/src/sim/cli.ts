@@ -17,7 +17,7 @@ interface CliArgs {
   base: Omit<SimulationOptions, 'seed' | 'ticks'>;
 }
 
-const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R] [--submit-to-all yes] [--faults yes|no]';
+const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R] [--empty-block-delay T] [--submit-to-all yes] [--faults yes|no]';
 
 function parse(argv: readonly string[]): CliArgs {
   const args: CliArgs = { seed: null, seeds: null, from: 1, ticks: 20_000, base: {} };
@@ -55,6 +55,9 @@ function parse(argv: readonly string[]): CliArgs {
       }
       case '--ops-per-second':
         args.base.opsPerSecond = int();
+        break;
+      case '--empty-block-delay':
+        args.base.emptyBlockDelay = int();
         break;
       case '--byzantine': {
         const list = value === '' || value === 'none' ? [] : value.split(',');
@@ -104,7 +107,16 @@ export function main(argv: readonly string[]): number {
     return 2;
   }
   if (args.seed !== null) {
-    const { result, realMs } = timed({ ...args.base, seed: args.seed, ticks: args.ticks });
+    let run: ReturnType<typeof timed>;
+    try {
+      run = timed({ ...args.base, seed: args.seed, ticks: args.ticks });
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 2;
+      return 2;
+    }
+    const { result, realMs } = run;
     const summary = {
       ...result,
       realMs: Math.round(realMs),

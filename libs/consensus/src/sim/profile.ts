@@ -34,6 +34,8 @@ export interface SimulationOptions {
   checkCommitQc?: boolean;
   /** Stop at the first violation (default true). */
   stopOnViolation?: boolean;
+  /** The replicas' emptyBlockDelay (pacing; default: drawn from the seed, 0 in half the runs). */
+  emptyBlockDelay?: number;
 }
 
 export interface PartitionPlan {
@@ -66,6 +68,8 @@ export interface Scenario {
   healAt: number;
   /** Every honest replica must commit a new block within this many ticks after healAt. */
   livenessBound: number;
+  /** Replica option emptyBlockDelay (ticks). */
+  emptyBlockDelay: number;
 }
 
 export function scenarioFor(o: SimulationOptions): Scenario {
@@ -84,9 +88,6 @@ export function scenarioFor(o: SimulationOptions): Scenario {
   };
   const baseTimeout = Math.max(100, 6 * network.maxDelay);
   const timing: PacemakerTiming = { baseTimeout, maxTimeout: 4 * baseTimeout };
-  const livenessBound = 2 * timing.maxTimeout + 10 * baseTimeout;
-  const healAt = Math.max(0, o.ticks - livenessBound);
-
   const ids = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = prng.int(0, i);
@@ -95,6 +96,13 @@ export function scenarioFor(o: SimulationOptions): Scenario {
   const behaviours = o.byzantine ?? Array.from({ length: prng.int(0, f) }, () => prng.pick(BYZANTINE_BEHAVIOURS));
   if (behaviours.length > f) throw new RangeError(`at most f = ${f} Byzantine replicas with N = ${n}`);
   const byzantine = behaviours.map((behaviour, i) => ({ id: ids[i]!, behaviour }));
+  // After the heal: the view in progress (its timer armed before, up to maxTimeout), then views
+  // that end by a TC at maxTimeout each until three honest leaders follow each other (a commit
+  // needs QCs in two consecutive views: both leaders and the next one honest). Beyond the first
+  // Byzantine replica each spoils up to three more views (as leader, as next leader, as the
+  // leader after next); then a few ordinary views.
+  const livenessBound = (2 + Math.max(0, byzantine.length - 1) * 3) * timing.maxTimeout + 10 * baseTimeout;
+  const healAt = Math.max(0, o.ticks - livenessBound);
 
   const clocks = ids.map(() => ({ offset: prng.int(0, 1_000_000), driftPpm: prng.chance(0.5) ? prng.int(-2000, 2000) : 0 }));
 
@@ -124,6 +132,10 @@ export function scenarioFor(o: SimulationOptions): Scenario {
     const count = prng.int(1, 6);
     for (let i = 0; i < count && healAt > 0; i++) crashes.push({ at: prng.int(0, healAt), replica: prng.int(0, n - 1), downFor: prng.int(50, 4000) });
   }
+  const tornWriteProbability = prng.chance(0.7) ? 0.5 : 0;
+  // Drawn last, so the draws above (and every seed's scenario without pacing) stay as they were.
+  const emptyBlockDelay = o.emptyBlockDelay ?? (prng.chance(0.5) ? prng.int(1, Math.floor(baseTimeout / 4)) : 0);
+  if (!(emptyBlockDelay >= 0 && emptyBlockDelay < baseTimeout)) throw new RangeError(`emptyBlockDelay ${emptyBlockDelay} must be below this seed's base timeout (${baseTimeout} ticks)`);
   return {
     seed: o.seed,
     ticks: o.ticks,
@@ -134,9 +146,10 @@ export function scenarioFor(o: SimulationOptions): Scenario {
     clocks,
     partitions,
     crashes,
-    tornWriteProbability: prng.chance(0.7) ? 0.5 : 0,
+    tornWriteProbability,
     opsPerSecond: o.opsPerSecond ?? 200,
     healAt,
     livenessBound,
+    emptyBlockDelay,
   };
 }

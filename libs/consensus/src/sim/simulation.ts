@@ -52,6 +52,7 @@ export interface SimulationResult {
     byzantine: Scenario['byzantine'];
     network: Scenario['network'];
     timing: Scenario['timing'];
+    emptyBlockDelay: number;
     partitions: number;
     crashes: number;
     healAt: number;
@@ -159,6 +160,7 @@ class Simulation {
         byzantine: sc.byzantine,
         network: sc.network,
         timing: sc.timing,
+        emptyBlockDelay: sc.emptyBlockDelay,
         partitions: sc.partitions.length,
         crashes: sc.crashes.length,
         healAt: sc.healAt,
@@ -257,14 +259,24 @@ class Simulation {
           const n = this.opCounter++;
           const op = simOperation(this.sc.seed, n, n % 50 === 49);
           if (this.options.submitToAll) {
-            for (const node of up) node.replica!.submit(op);
+            for (const node of up) this.offer(node, op);
             if (n % 50 !== 49) this.checker.onSubmitted(op, this.now, up.map((u) => u.id));
-          } else this.prng.pick(up).replica!.submit(op);
+          } else this.offer(this.prng.pick(up), op);
         }
         this.queue.push(this.now + Math.max(1, Math.round(1000 / this.sc.opsPerSecond)), { kind: 'submit' });
         return;
       }
     }
+  }
+
+  /**
+   * An operation handed to a replica, as a shell does: a paced leader proposes at once, and that
+   * is a step (a pending crash may hit it). An offer with no effects is not: it leaves a pending
+   * crash for the next step that does something (torn persists need such steps).
+   */
+  private offer(node: Node, op: Uint8Array): void {
+    const { effects } = node.replica!.offer(op, this.localTime(node.id, this.now));
+    if (effects.length > 0) this.step(node, () => effects);
   }
 
   /** Starts a replica from what its disk holds (nothing, on the first boot). */
@@ -283,6 +295,7 @@ class Simulation {
         signer: this.keys.signer(node.id),
         verifier: this.keys.verifier(),
         timing: this.sc.timing,
+        emptyBlockDelay: this.sc.emptyBlockDelay,
         restored: { safety: safety ?? initialSafetyState(this.set.genesisQc), committed, pendingBlocks },
         validateOperation: simOperationCheck,
         ...(this.options.unsafeMutationForTests ? { unsafeMutationForTests: this.options.unsafeMutationForTests } : {}),
