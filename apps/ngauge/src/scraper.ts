@@ -6,10 +6,9 @@
 // Clock abstraction; tests drive it with a ManualClock.
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '@stoq/core';
-import type { ExposedSample } from './core/exposition';
 import type { FamilyRegistry } from './core/families';
 import { MAX_SAMPLES_PER_SCRAPE, acceptedServiceMetrics, scrapeSamples, type MethodMetricsInput, type ServiceMetricInput } from './core/rpc-metrics';
-import type { SeriesWindow } from './core/series-window';
+import { AppendCursor, type SeriesWindow } from './core/series-window';
 import { scrapeOffset, type Target, type TargetTracker } from './core/targets';
 
 /** What one scrape of a target returns; throws when the target cannot be scraped. */
@@ -46,6 +45,8 @@ interface Slot {
   nextAt: number;
   running: boolean;
   health: TargetHealth;
+  /** Where this target's samples went last time (the window skips the series-key lookup). */
+  readonly cursor: AppendCursor;
 }
 
 export class Scraper {
@@ -102,7 +103,7 @@ export class Scraper {
       if (!slot) {
         const offset = scrapeOffset(target.key, this.intervalMs);
         const base = Math.floor(now / this.intervalMs) * this.intervalMs + offset;
-        slot = { nextAt: base >= now ? base : base + this.intervalMs, running: false, health: { up: false, lastScrapeAt: null, lastDurationMs: null, lastError: null, skipped: 0, capped: false, refusedMetrics: 0 } };
+        slot = { nextAt: base >= now ? base : base + this.intervalMs, running: false, cursor: new AppendCursor(), health: { up: false, lastScrapeAt: null, lastDurationMs: null, lastError: null, skipped: 0, capped: false, refusedMetrics: 0 } };
         this.slots.set(target.key, slot);
       }
       if (slot.nextAt <= now) {
@@ -147,7 +148,7 @@ export class Scraper {
         }
         slot.health = { up: r.up, lastScrapeAt: scheduledAt, lastDurationMs: durationMs, lastError: r.error, skipped: slot.health.skipped, capped, refusedMetrics };
         if (!this.slots.has(target.key)) return; // dropped while it ran
-        this.record(samples, scheduledAt);
+        this.appendRefused += this.opts.window.appendAll(samples, scheduledAt, slot.cursor);
         for (const l of this.recordedListeners) l();
       })
       // Nothing above is expected to throw; if it ever does, it is logged, never an unhandled
@@ -155,9 +156,5 @@ export class Scraper {
       .catch((err: unknown) => this.opts.logger.error({ err, target: target.key }, 'recording a scrape failed'));
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
-  }
-
-  private record(samples: readonly ExposedSample[], t: number): void {
-    for (const s of samples) if (this.opts.window.append(s.name, s.labels, t, s.value) !== 'ok') this.appendRefused++;
   }
 }

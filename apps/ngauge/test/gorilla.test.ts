@@ -63,4 +63,93 @@ describe('gorilla chunks', () => {
     const { bytes, count } = enc.seal();
     expect(bytes.length / count).toBeLessThan(1);
   });
+
+  it('writes exactly the bits of the straightforward BigInt encoder (the format is unchanged)', () => {
+    const gaps = fc.oneof(fc.constant(1000), fc.integer({ min: 995, max: 1005 }), fc.integer({ min: 1, max: 2 ** 40 }));
+    const value = fc.oneof(fc.double(), fc.constantFrom(0, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE, 1, 2, 3), fc.integer().map((i) => i * 1.0));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 45 }), fc.array(fc.tuple(gaps, value), { minLength: 1, maxLength: 300 }), (start, steps) => {
+        let t = start;
+        const samples = steps.map(([gap, v]) => ({ t: (t += gap), v }));
+        const enc = new ChunkEncoder();
+        for (const s of samples) enc.append(s.t, s.v);
+        const sealed = enc.seal();
+        const ref = referenceEncode(samples);
+        expect(sealed.bits).toBe(ref.length);
+        expect(Buffer.from(sealed.bytes).toString('hex')).toBe(Buffer.from(ref.bytes()).toString('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
+
+/** The encoder as first written (BigInt values, one bit at a time): the reference for the format. */
+function referenceEncode(samples: Sample[]): { length: number; bytes(): Uint8Array } {
+  const out: number[] = [];
+  const bit = (b: number): void => void out.push(b);
+  const big = (v: bigint, n: number): void => {
+    for (let i = n - 1; i >= 0; i--) bit(Number((v >> BigInt(i)) & 1n));
+  };
+  const dv = new DataView(new ArrayBuffer(8));
+  const floatBits = (v: number): bigint => (dv.setFloat64(0, v), dv.getBigUint64(0));
+  const clz64 = (x: bigint): number => 64 - x.toString(2).length;
+  const ctz64 = (x: bigint): number => {
+    let n = 0;
+    while ((x & 1n) === 0n) (x >>= 1n), n++;
+    return n;
+  };
+  const buckets = [[0b10, 2, 14], [0b110, 3, 17], [0b1110, 4, 20]] as const;
+  let lastT = 0;
+  let lastDelta = 0;
+  let lastBits = 0n;
+  let wl = -1;
+  let wt = 0;
+  samples.forEach(({ t, v }, i) => {
+    const bits = floatBits(v);
+    if (i === 0) {
+      big(BigInt(t), 64);
+      big(bits, 64);
+    } else {
+      const delta = t - lastT;
+      const dod = delta - lastDelta;
+      lastDelta = delta;
+      const b = buckets.find(([, , n]) => dod >= -(2 ** (n - 1) - 1) && dod <= 2 ** (n - 1));
+      if (dod === 0) bit(0);
+      else if (b) {
+        big(BigInt(b[0]), b[1]);
+        big(BigInt(dod < 0 ? dod + 2 ** b[2] : dod), b[2]);
+      } else {
+        big(0b1111n, 4);
+        big(BigInt.asUintN(64, BigInt(dod)), 64);
+      }
+      const x = bits ^ lastBits;
+      if (x === 0n) bit(0);
+      else {
+        bit(1);
+        const leading = Math.min(clz64(x), 31);
+        const trailing = ctz64(x);
+        if (wl >= 0 && leading >= wl && trailing >= wt) {
+          bit(0);
+          big(x >> BigInt(wt), 64 - wl - wt);
+        } else {
+          bit(1);
+          big(BigInt(leading), 5);
+          big(BigInt((64 - leading - trailing) & 63), 6);
+          big(x >> BigInt(trailing), 64 - leading - trailing);
+          wl = leading;
+          wt = trailing;
+        }
+      }
+    }
+    lastT = t;
+    lastBits = bits;
+  });
+  return {
+    length: out.length,
+    bytes: () => {
+      const b = new Uint8Array((out.length + 7) >>> 3);
+      out.forEach((x, i) => (b[i >>> 3] |= x << (7 - (i & 7))));
+      return b;
+    },
+  };
+}

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DevCa, NodeIdentity, StoqTransport, systemClock } from '@stoq/core';
-import { RpcServer } from '@stoq/rpc';
-import { StoqScrapeClient } from '../src/stoq-scrape-client';
+import { RpcServer, rpcProto } from '@stoq/rpc';
+import { StoqScrapeClient, uint64Number } from '../src/stoq-scrape-client';
 
 // A hang would show as this test's timeout; every scrape here has a 1.5 s deadline.
 jest.setTimeout(60_000);
@@ -84,4 +84,16 @@ test('hanging, garbage and wrongly named targets fail their scrape; a healthy on
   expect(junk.ok).toBe(false);
   expect(other.ok).toBe(false);
   client.close();
+});
+
+it('converts decoded uint64 fields (Long objects past 2^53) to the nearest double', () => {
+  for (const text of ['0', '7', '4294967301', '9007199254740993', '12345678901234567891', '18446744073709551615']) {
+    const type = rpcProto.MethodMetricsType;
+    const started: unknown = (type.decode(type.encode(type.fromObject({ path: 'x/y', started: text })).finish()) as { started?: unknown }).started;
+    if (text.length > 15) expect(typeof started).toBe('object'); // a Long: the case this is for
+    expect(uint64Number(started)).toBe(Number(text));
+  }
+  expect(uint64Number(null)).toBe(0);
+  expect(uint64Number(undefined)).toBe(0);
+  expect(uint64Number(12)).toBe(12);
 });

@@ -1,7 +1,7 @@
 // The window answers range queries exactly as a plain list of samples would, forgets what is
 // older than its retention, caps the number of series, and stays near Prometheus' TSDB density.
 import fc from 'fast-check';
-import { SeriesWindow } from '../src/core/series-window';
+import { AppendCursor, SeriesWindow } from '../src/core/series-window';
 
 describe('SeriesWindow', () => {
   it('answers range queries like a plain list of samples, across chunk boundaries', () => {
@@ -30,6 +30,43 @@ describe('SeriesWindow', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+
+  it('appendAll with a cursor stores exactly what append does, whatever the batches look like', () => {
+    // Batches from one source whose shape changes (labels added, renamed, reordered, values
+    // changed, samples moved), with compaction dropping series in between and a series cap.
+    const label = fc.constantFrom('a', 'b', 'c', 'le');
+    const value = fc.constantFrom('1', '2', 'x"y', '');
+    const sample = fc.record({ name: fc.constantFrom('m', 'n'), labels: fc.dictionary(label, value, { maxKeys: 3 }), value: fc.double() });
+    // A few batch shapes a source alternates between, with gaps long enough for compaction to
+    // drop the series of a shape not seen for a while (the cursor must not write to those).
+    const shapes = fc.array(fc.array(sample, { maxLength: 12 }), { minLength: 1, maxLength: 4 });
+    const batch = fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 100_000 }), fc.boolean());
+    fc.assert(
+      fc.property(shapes, fc.array(batch, { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 40 }), (kinds, batches, maxSeries) => {
+        const opts = { retentionMs: 60_000, samplesPerChunk: 3, maxSeries };
+        const [one, all] = [new SeriesWindow(opts), new SeriesWindow(opts)];
+        const cursor = new AppendCursor();
+        let t = 0;
+        for (const [kind, gap, compact] of batches) {
+          const samples = kinds[kind % kinds.length]!;
+          t += gap;
+          if (compact) {
+            one.compact(t);
+            all.compact(t);
+          }
+          // The batch, then the same batch again a millisecond later: the cursor hits for every sample.
+          for (const at of [t, t + 1]) {
+            const refused = samples.filter((x) => one.append(x.name, x.labels, at, x.value) !== 'ok').length;
+            expect(all.appendAll(samples, at, cursor)).toBe(refused);
+          }
+          t += 1;
+        }
+        expect(all.stats()).toEqual(one.stats());
+        for (const name of ['m', 'n']) expect(all.query(name, {}, 0, t)).toEqual(one.query(name, {}, 0, t));
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -1,5 +1,6 @@
-// Bit-granular writer and reader for the sample codec (gorilla.ts). Values up to 64 bits go in
-// as BigInt (the XOR of two float64s); up to 32 bits as numbers. The writer grows its buffer by
+// Bit-granular writer and reader for the sample codec (gorilla.ts). The writer takes values up to
+// 32 bits as numbers and 64-bit values as two unsigned 32-bit halves (no BigInt on the append
+// path: it ran once per sample); the reader returns 64-bit values as BigInt. The writer grows its buffer by
 // doubling; the reader refuses to read past the bits written, so a damaged chunk ends with an
 // error instead of garbage.
 
@@ -18,27 +19,49 @@ export class BitWriter {
 
   /** The low `n` bits of `value` (0 ≤ n ≤ 32), most significant first. */
   write(value: number, n: number): void {
-    for (let i = n - 1; i >= 0; i--) this.writeBit((value >>> i) & 1);
+    if (n <= 0) return;
+    this.reserve(n);
+    // Whole runs of bits per byte instead of one bit at a time (the codec's hot path).
+    const buf = this.buf;
+    let pos = this.bitLength;
+    let left = n;
+    while (left > 0) {
+      const free = 8 - (pos & 7);
+      const take = free < left ? free : left;
+      const bits = (value >>> (left - take)) & ((1 << take) - 1);
+      buf[pos >>> 3] = buf[pos >>> 3]! | (bits << (free - take));
+      pos += take;
+      left -= take;
+    }
+    this.bitLength = pos;
   }
 
-  /** The low `n` bits of `value` (0 ≤ n ≤ 64), most significant first. */
-  writeBig(value: bigint, n: number): void {
+  /** The low `n` bits (0 ≤ n ≤ 64) of the 64-bit value `hi`·2³² + `lo` (both unsigned 32-bit), most significant first. */
+  write64(hi: number, lo: number, n: number): void {
     if (n > 32) {
-      this.write(Number((value >> BigInt(n - 32)) & 0xffffffffn), 32);
-      n -= 32;
+      this.write(hi, n - 32);
+      this.write(lo, 32);
+    } else {
+      this.write(lo, n);
     }
-    this.write(Number(value & ((1n << BigInt(n)) - 1n)), n);
   }
 
   writeBit(bit: number): void {
     const byte = this.bitLength >>> 3;
-    if (byte >= this.buf.length) {
-      const grown = new Uint8Array(this.buf.length * 2);
-      grown.set(this.buf);
-      this.buf = grown;
-    }
+    if (byte >= this.buf.length) this.reserve(1);
     if (bit) this.buf[byte] = this.buf[byte]! | (0x80 >>> (this.bitLength & 7));
     this.bitLength++;
+  }
+
+  /** Room for `n` more bits: the buffer doubles until they fit. */
+  private reserve(n: number): void {
+    const need = (this.bitLength + n + 7) >>> 3;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf);
+    this.buf = grown;
   }
 
   /** The bytes written (the last one zero-padded); a copy sized to fit. */

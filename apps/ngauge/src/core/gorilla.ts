@@ -33,35 +33,28 @@ const BUCKETS: readonly { prefix: number; prefixBits: number; bits: number }[] =
 ];
 
 const f64 = new DataView(new ArrayBuffer(8));
-function floatBits(v: number): bigint {
-  f64.setFloat64(0, v);
-  return f64.getBigUint64(0);
-}
 function bitsFloat(b: bigint): number {
   f64.setBigUint64(0, b);
   return f64.getFloat64(0);
 }
 
-function clz64(x: bigint): number {
-  const hi = Number(x >> 32n);
-  return hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(Number(x & 0xffffffffn));
-}
-function ctz64(x: bigint): number {
-  let n = 0;
-  while ((x & 1n) === 0n && n < 64) {
-    x >>= 1n;
-    n++;
-  }
-  return n;
+const TWO_32 = 2 ** 32;
+
+/** Trailing zero bits of a non-zero unsigned 32-bit number. */
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
 }
 
+// The encoder works on 64-bit quantities (a float64's bits, their XOR, a huge delta-of-delta) as
+// two unsigned 32-bit halves: BigInt arithmetic allocates, and this runs once per sample.
 export class ChunkEncoder {
   private readonly w = new BitWriter(32);
   private n = 0;
   private t0 = 0;
   private lastT = 0;
   private lastDelta = 0;
-  private lastBits = 0n;
+  private lastHi = 0; // the previous value's bits
+  private lastLo = 0;
   private leading = -1; // the current XOR window; -1 before the first window
   private trailing = 0;
 
@@ -86,19 +79,22 @@ export class ChunkEncoder {
   append(t: number, v: number): void {
     if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`sample time ${t} is not a non-negative integer millisecond`);
     if (this.n > 0 && t <= this.lastT) throw new RangeError(`sample time ${t} is not after the previous sample (${this.lastT})`);
-    const bits = floatBits(v);
+    f64.setFloat64(0, v);
+    const hi = f64.getUint32(0);
+    const lo = f64.getUint32(4);
     if (this.n === 0) {
-      this.w.writeBig(BigInt(t), 64);
-      this.w.writeBig(bits, 64);
+      this.w.write64(Math.floor(t / TWO_32), t % TWO_32, 64);
+      this.w.write64(hi, lo, 64);
       this.t0 = t;
     } else {
       const delta = t - this.lastT;
       this.writeDod(delta - this.lastDelta);
       this.lastDelta = delta;
-      this.writeXor(bits ^ this.lastBits);
+      this.writeXor((hi ^ this.lastHi) >>> 0, (lo ^ this.lastLo) >>> 0);
     }
     this.lastT = t;
-    this.lastBits = bits;
+    this.lastHi = hi;
+    this.lastLo = lo;
     this.n++;
   }
 
@@ -120,29 +116,38 @@ export class ChunkEncoder {
       }
     }
     this.w.write(0b1111, 4);
-    this.w.writeBig(BigInt.asUintN(64, BigInt(dod)), 64);
+    // 64-bit two's complement of a safe integer: the high half is floor(dod / 2^32) mod 2^32.
+    const high = Math.floor(dod / TWO_32);
+    this.w.write64(high >>> 0, dod - high * TWO_32, 64);
   }
 
-  private writeXor(x: bigint): void {
-    if (x === 0n) {
+  private writeXor(hi: number, lo: number): void {
+    if (hi === 0 && lo === 0) {
       this.w.writeBit(0);
       return;
     }
     this.w.writeBit(1);
-    const leading = Math.min(clz64(x), 31); // 5 bits hold it
-    const trailing = ctz64(x);
+    const leading = Math.min(hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo), 31); // 5 bits hold it
+    const trailing = lo !== 0 ? ctz32(lo) : 32 + ctz32(hi);
     if (this.leading >= 0 && leading >= this.leading && trailing >= this.trailing) {
       this.w.writeBit(0);
-      this.w.writeBig(x >> BigInt(this.trailing), 64 - this.leading - this.trailing);
+      this.writeShifted(hi, lo, this.trailing, 64 - this.leading - this.trailing);
       return;
     }
     const significant = 64 - leading - trailing;
     this.w.writeBit(1);
     this.w.write(leading, 5);
     this.w.write(significant & 63, 6); // 64 is written as 0
-    this.w.writeBig(x >> BigInt(trailing), significant);
+    this.writeShifted(hi, lo, trailing, significant);
     this.leading = leading;
     this.trailing = trailing;
+  }
+
+  /** The low `n` bits of the 64-bit `hi:lo` shifted right by `shift` (0..63). */
+  private writeShifted(hi: number, lo: number, shift: number, n: number): void {
+    if (shift >= 32) this.w.write64(0, hi >>> (shift - 32), n);
+    else if (shift > 0) this.w.write64(hi >>> shift, ((lo >>> shift) | (hi << (32 - shift))) >>> 0, n);
+    else this.w.write64(hi, lo, n);
   }
 }
 
