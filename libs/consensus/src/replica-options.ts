@@ -77,6 +77,15 @@ export interface ReplicaOptions {
    * well below `timing.baseTimeout`.
    */
   emptyBlockDelay?: number;
+  /**
+   * Send each vote to every validator, not only to the next leader (default false). Every
+   * replica then forms the QC itself and commits as soon as the votes arrive, instead of waiting
+   * for the next leader's proposal to bring the QC (that leader's persist and signature, and a
+   * hop, come off the commit latency of the others). Costs N − 1 vote messages per voter per
+   * view instead of one; the signatures a replica verifies stay the same (the QC in the next
+   * proposal is then known and not verified again).
+   */
+  broadcastVotes?: boolean;
   /** Breaks the protocol on purpose; for the simulator's mutation tests only. */
   unsafeMutationForTests?: UnsafeMutationForTests;
 }

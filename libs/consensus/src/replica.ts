@@ -62,6 +62,7 @@ export class Replica {
   private readonly skipOperationCheck: boolean;
   private readonly keepAbandonedOperations: boolean;
   private readonly emptyBlockDelay: number;
+  private readonly broadcastVotes: boolean;
   /** The block whose operations passed the check last; a vote may only be signed for it. */
   private opsCheckedFor: BlockHash | null = null;
 
@@ -97,6 +98,7 @@ export class Replica {
     this.skipOperationCheck = opts.unsafeMutationForTests === 'skip-operation-check';
     this.keepAbandonedOperations = opts.unsafeMutationForTests === 'keep-abandoned-operations';
     this.emptyBlockDelay = opts.emptyBlockDelay ?? 0;
+    this.broadcastVotes = opts.broadcastVotes ?? false;
     if (!(this.emptyBlockDelay >= 0 && this.emptyBlockDelay < this.timing.baseTimeout)) {
       throw new RangeError(`emptyBlockDelay ${this.emptyBlockDelay} must be at least 0 and below timing.baseTimeout ${this.timing.baseTimeout}`);
     }
@@ -321,9 +323,15 @@ export class Replica {
     if (known) return known.height === qc.height ? known : { code: RejectCode.INVALID_QC, detail: 'QC height contradicts a verified QC' };
     const v = checkQuorumCertificate(qc, this.validatorSet, this.verifier, this.quorum);
     if (!v.ok) return v.rejection;
+    this.rememberQc(qc);
+    return qc;
+  }
+
+  private rememberQc(qc: QuorumCertificate): void {
+    const key = `${qc.view}:${qc.blockHash}`;
+    if (this.qcCache.has(key)) return;
     this.qcCache.set(key, qc);
     if (this.qcCache.size > QC_CACHE_SIZE) this.qcCache.delete(this.qcCache.keys().next().value!);
-    return qc;
   }
 
   private verifySignature(validator: ValidatorId, message: Uint8Array, signature: Uint8Array): boolean {
@@ -351,6 +359,15 @@ export class Replica {
    * Learn a verified QC: raise highQc, apply the commit rule, and (unless a TC for a later view
    * comes with it) follow it into the next view.
    */
+  /**
+   * A QC this replica formed from votes it verified one by one: known good, so the same QC
+   * arriving in a proposal is not verified again.
+   */
+  private learnFormedQc(qc: QuorumCertificate): void {
+    this.rememberQc(qc);
+    this.learnQc(qc, null);
+  }
+
   private learnQc(qc: QuorumCertificate, source: ValidatorId | null, advance = true): void {
     this.tree.recordQc(qc);
     if (qc.view > this.highestQc.view) this.highestQc = qc;
@@ -536,7 +553,10 @@ export class Replica {
     const signature = this.signer.sign(voteSigningBytes(this.validatorSet.chainTag, b.view, b.height, hash));
     const vote: Vote = { type: 'vote', view: b.view, height: b.height, blockHash: hash, voter: this.self, signature };
     const next = this.validatorSet.leader(b.view + 1);
-    if (next === this.self) this.onVote(vote, true);
+    if (this.broadcastVotes) {
+      this.out.push({ type: 'broadcast', message: vote });
+      this.onVote(vote, true);
+    } else if (next === this.self) this.onVote(vote, true);
     else this.send(next, vote);
   }
 
@@ -549,7 +569,7 @@ export class Replica {
     if (qc) this.tryCommit(qc);
     this.tryCommit(b.justify);
     const formed = this.votes.tryCertify(b.view, b.height, hash, this.quorum);
-    if (formed) this.learnQc(formed, null);
+    if (formed) this.learnFormedQc(formed);
     for (const [view, pending] of this.pendingProposals) {
       if (pending.proposal.block.parentHash === hash) {
         this.pendingProposals.delete(view);
@@ -581,7 +601,7 @@ export class Replica {
     const set = this.validatorSet;
     if (!set.has(v.voter)) return { code: RejectCode.NOT_VALIDATOR, detail: `voter ${v.voter} is not a validator` };
     if (v.view < 1 || v.height < 1) return { code: RejectCode.INVALID_BLOCK, detail: 'view and height start at 1' };
-    if (set.leader(v.view + 1) !== this.self) return { code: RejectCode.NOT_LEADER, detail: `not the leader of view ${v.view + 1}` };
+    if (!this.broadcastVotes && set.leader(v.view + 1) !== this.self) return { code: RejectCode.NOT_LEADER, detail: `not the leader of view ${v.view + 1}` };
     if (v.view < this.currentView) return { code: RejectCode.STALE_VIEW, detail: `vote for view ${v.view} in view ${this.currentView}` };
     if (v.view > this.currentView + this.maxViewAhead) return { code: RejectCode.FUTURE_VIEW, detail: `vote for view ${v.view} in view ${this.currentView}` };
     const block = this.tree.get(v.blockHash);
@@ -601,7 +621,7 @@ export class Replica {
     // once the block arrives: a QC is only ever formed for a block this replica holds.
     if (!block) return null;
     const qc = this.votes.tryCertify(v.view, v.height, v.blockHash, this.quorum);
-    if (qc) this.learnQc(qc, null);
+    if (qc) this.learnFormedQc(qc);
     return null;
   }
 

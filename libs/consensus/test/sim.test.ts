@@ -24,11 +24,14 @@ function firstSafetyFailure(range: number[], o: Omit<SimulationOptions, 'seed'>)
 }
 
 describe('simulator: safety and liveness over drawn fault profiles', () => {
+  // Votes to the next leader in the first half, to every validator (broadcastVotes, as
+  // apps/hypermesh runs) in the second.
   for (const from of [1, 51, 101, 151]) {
-    test(`seeds ${from}..${from + 49}, N = 4`, () => {
+    const broadcastVotes = from > 100;
+    test(`seeds ${from}..${from + 49}, N = 4${broadcastVotes ? ', votes broadcast' : ''}`, () => {
       let progressed = 0;
       for (const seed of seeds(from, 50)) {
-        const r = runSimulation({ seed, ticks: 6000 });
+        const r = runSimulation({ seed, ticks: 6000, broadcastVotes });
         expectClean(r);
         if (r.scenario.livenessChecked) progressed++;
         expect(r.committedHeight).toBeGreaterThan(0);
@@ -38,13 +41,13 @@ describe('simulator: safety and liveness over drawn fault profiles', () => {
   }
 
   test('N = 5 and N = 7 (f = 1 and f = 2), 10 seeds each', () => {
-    for (const replicas of [5, 7]) for (const seed of seeds(1000, 10)) expectClean(runSimulation({ seed, ticks: 5000, replicas }));
+    for (const broadcastVotes of [false, true]) for (const replicas of [5, 7]) for (const seed of seeds(1000, 10)) expectClean(runSimulation({ seed, ticks: 5000, replicas, broadcastVotes }));
   });
 
   test.each(BYZANTINE_BEHAVIOURS)('Byzantine behaviour %s: 8 seeds with one such replica', (behaviour) => {
     let evidence = 0;
     for (const seed of seeds(2000, 8)) {
-      const r = runSimulation({ seed, ticks: 5000, byzantine: [behaviour] });
+      const r = runSimulation({ seed, ticks: 5000, byzantine: [behaviour], broadcastVotes: seed % 2 === 1 });
       expectClean(r);
       evidence += r.evidence;
     }
@@ -55,7 +58,7 @@ describe('simulator: safety and liveness over drawn fault profiles', () => {
     let restarts = 0;
     let torn = 0;
     for (const seed of seeds(3000, 12)) {
-      const r = runSimulation({ seed, ticks: 6000, crashes: true });
+      const r = runSimulation({ seed, ticks: 6000, crashes: true, broadcastVotes: seed % 2 === 1 });
       expectClean(r);
       restarts += r.disk.restarts;
       torn += r.disk.tornWrites;
@@ -78,6 +81,15 @@ describe('simulator: mutation checks (the checker can fail)', () => {
     expect(r).not.toBeNull();
     // The same seed with the lock rule intact is clean.
     expectClean(runSimulation({ seed: r!.seed, ticks: 6000, byzantine: ['fork'] }));
+  });
+
+  test('with votes broadcast (every replica forms QCs, no leader can withhold one) both are still caught', () => {
+    const lock = firstSafetyFailure(seeds(1, 20), { ticks: 6000, byzantine: ['fork'], unsafeMutationForTests: 'ignore-lock-rule', broadcastVotes: true });
+    expect(lock).not.toBeNull();
+    expectClean(runSimulation({ seed: lock!.seed, ticks: 6000, byzantine: ['fork'], broadcastVotes: true }));
+    const quorum = firstSafetyFailure(seeds(1, 10), { ticks: 12000, replicas: 7, byzantine: [], partitions: true, checkCommitQc: false, unsafeMutationForTests: 'quorum-f-plus-1', broadcastVotes: true });
+    expect(quorum).not.toBeNull();
+    expectClean(runSimulation({ seed: quorum!.seed, ticks: 12000, replicas: 7, byzantine: [], partitions: true, broadcastVotes: true }));
   });
 
   test('a quorum of f+1 is caught: partitioned halves commit different blocks', () => {

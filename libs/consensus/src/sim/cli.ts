@@ -17,7 +17,7 @@ interface CliArgs {
   base: Omit<SimulationOptions, 'seed' | 'ticks'>;
 }
 
-const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R] [--empty-block-delay T] [--submit-to-all yes] [--faults yes|no]';
+const USAGE = 'usage: hypermesh-sim (--seed N | --seeds K [--from S]) [--ticks T] [--replicas N] [--byzantine b1,b2] [--delay MIN,MAX] [--mutation ignore-lock-rule|quorum-f-plus-1|skip-operation-check|keep-abandoned-operations] [--ops-per-second R] [--empty-block-delay T] [--broadcast-votes yes] [--submit-to-all yes] [--faults yes|no]';
 
 function parse(argv: readonly string[]): CliArgs {
   const args: CliArgs = { seed: null, seeds: null, from: 1, ticks: 20_000, base: {} };
@@ -58,6 +58,10 @@ function parse(argv: readonly string[]): CliArgs {
         break;
       case '--empty-block-delay':
         args.base.emptyBlockDelay = int();
+        break;
+      case '--broadcast-votes':
+        if (value !== 'yes' && value !== 'no') throw new Error(`--broadcast-votes takes yes or no, got ${value}`);
+        args.base.broadcastVotes = value === 'yes';
         break;
       case '--byzantine': {
         const list = value === '' || value === 'none' ? [] : value.split(',');

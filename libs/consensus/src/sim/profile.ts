@@ -36,6 +36,12 @@ export interface SimulationOptions {
   stopOnViolation?: boolean;
   /** The replicas' emptyBlockDelay (pacing; default: drawn from the seed, 0 in half the runs). */
   emptyBlockDelay?: number;
+  /**
+   * The replicas' broadcastVotes (default false). Not drawn: the adversaries and mutation checks
+   * that need a leader able to withhold a QC (fork, the livelock seeds) rely on votes going to the
+   * next leader only; the test suite runs whole seed ranges with it on.
+   */
+  broadcastVotes?: boolean;
 }
 
 export interface PartitionPlan {
@@ -70,6 +76,8 @@ export interface Scenario {
   livenessBound: number;
   /** Replica option emptyBlockDelay (ticks). */
   emptyBlockDelay: number;
+  /** Replica option broadcastVotes. */
+  broadcastVotes: boolean;
 }
 
 export function scenarioFor(o: SimulationOptions): Scenario {
@@ -136,6 +144,7 @@ export function scenarioFor(o: SimulationOptions): Scenario {
   // Drawn last, so the draws above (and every seed's scenario without pacing) stay as they were.
   const emptyBlockDelay = o.emptyBlockDelay ?? (prng.chance(0.5) ? prng.int(1, Math.floor(baseTimeout / 4)) : 0);
   if (!(emptyBlockDelay >= 0 && emptyBlockDelay < baseTimeout)) throw new RangeError(`emptyBlockDelay ${emptyBlockDelay} must be below this seed's base timeout (${baseTimeout} ticks)`);
+  const broadcastVotes = o.broadcastVotes ?? false;
   return {
     seed: o.seed,
     ticks: o.ticks,
@@ -151,5 +160,6 @@ export function scenarioFor(o: SimulationOptions): Scenario {
     healAt,
     livenessBound,
     emptyBlockDelay,
+    broadcastVotes,
   };
 }

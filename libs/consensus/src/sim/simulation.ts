@@ -53,6 +53,7 @@ export interface SimulationResult {
     network: Scenario['network'];
     timing: Scenario['timing'];
     emptyBlockDelay: number;
+    broadcastVotes: boolean;
     partitions: number;
     crashes: number;
     healAt: number;
@@ -161,6 +162,7 @@ class Simulation {
         network: sc.network,
         timing: sc.timing,
         emptyBlockDelay: sc.emptyBlockDelay,
+        broadcastVotes: sc.broadcastVotes,
         partitions: sc.partitions.length,
         crashes: sc.crashes.length,
         healAt: sc.healAt,
@@ -296,6 +298,7 @@ class Simulation {
         verifier: this.keys.verifier(),
         timing: this.sc.timing,
         emptyBlockDelay: this.sc.emptyBlockDelay,
+        broadcastVotes: this.sc.broadcastVotes,
         restored: { safety: safety ?? initialSafetyState(this.set.genesisQc), committed, pendingBlocks },
         validateOperation: simOperationCheck,
         ...(this.options.unsafeMutationForTests ? { unsafeMutationForTests: this.options.unsafeMutationForTests } : {}),
