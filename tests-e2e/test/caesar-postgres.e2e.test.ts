@@ -3,12 +3,13 @@
 // postgres`, driven over STOQ RPC with TrustChain's admin identity: accounts, transfers, a
 // two-phase transfer posted, balances; kill -9 of Caesar during a stream of linked chains and a
 // restart on the same database that still has every acknowledged transfer; a second `caesar serve`
-// on the same database refused with STORE_LOCKED while the first runs.
+// on the same database, configured by its [caesar] section, refused with STORE_LOCKED while the
+// first runs.
 //
 // The PostgreSQL server comes from Caesar's own test helper (a test file outside apps/ and libs/
 // may import it: scripts/module-boundaries.cjs checks the workspaces only). Without PostgreSQL the
 // file is skipped with a SKIPPED warning; STOQ_REQUIRE_POSTGRES=1 (CI) makes that a failure.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { storedIdentity } from '@stoq/client';
@@ -238,10 +239,13 @@ describePg('caesar serve --store postgres (real processes, real PostgreSQL)', ()
     }
   });
 
-  test('a second caesar serve on the same database is refused with STORE_LOCKED while the first runs', async () => {
+  test('a second caesar serve on the same database (chosen in its config\'s [caesar] section) is refused with STORE_LOCKED while the first runs', async () => {
     const secondHome = join(dir, 'caesar-2');
     writeServiceConfig(secondHome, 'caesar.toml', 'caesar-2', tcReady);
-    const second = await runStoq(['serve', '--config', 'caesar.toml', '--mint-account', MINT, ...storeFlags()], secondHome, { bin: CAESAR_BIN, env: { STOQ_JOIN_TOKEN: await token('caesar') } });
+    // The store from the config file this time (the password file relative to it), no store flags.
+    appendFileSync(join(secondHome, 'caesar.toml'), ['[caesar]', 'store = "postgres"', `postgres_url = "${pg!.server.url()}"`, 'postgres_password_file = "pg-password"', `postgres_schema = "${SCHEMA}"`, ''].join('\n'));
+    writeFileSync(join(secondHome, 'pg-password'), `${pg!.server.password}\n`, { mode: 0o600 });
+    const second = await runStoq(['serve', '--config', 'caesar.toml', '--mint-account', MINT], secondHome, { bin: CAESAR_BIN, env: { STOQ_JOIN_TOKEN: await token('caesar') } });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/STORE_LOCKED/);
     expect(second.stderr).toMatch(/open in another Caesar/);

@@ -1,6 +1,6 @@
 // @stoq/service: the runtime every STOQ service stands on. See README.md.
 export { runService, type RunningService, type ServiceContext, type ServiceDefinition, type ServiceHooks } from './run-service';
-export { readServiceSection, dnsServerOf, DEFAULT_DNS_PORT, DEFAULT_TRUSTCHAIN_PORT, type ServiceSection } from './service-config';
+export { readServiceSection, dnsServerOf, loadServiceConfig, DEFAULT_DNS_PORT, DEFAULT_TRUSTCHAIN_PORT, type ServiceSection, type ServiceConfigSection, type LoadedServiceConfig } from './service-config';
 export { ServiceError, isServiceError, type ServiceErrorCode } from './errors';
 export { TrustChainSource, type TrustChainSourceOptions } from './trustchain-source';
 export { RevocationSet, rootListVerifier, type RevokedEntry } from './revocation-set';

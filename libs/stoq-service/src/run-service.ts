@@ -1,6 +1,7 @@
 // runService(): everything a STOQ service process does besides its own methods, so an app's
 // main.ts stays short. In order:
-//   1. config: stoq.toml (or <service>.toml) with a [service] section, validated;
+//   1. config: stoq.toml (or <service>.toml) with a [service] section and the service's own
+//      section if it declares one, validated;
 //   2. identity: the data dir's keys and certificate; first start enrolls with TrustChain (join
 //      token + pinned root fingerprint), a due certificate is renewed;
 //   3. transport + RPC server (the app adds its methods in `setup`), peers checked against the
@@ -17,7 +18,6 @@ import {
   NodeIdentity,
   StoqTransport,
   hostOf,
-  loadConfigWithSections,
   pemToDerList,
   transportOptionsFromConfig,
   type CertificateSource,
@@ -33,7 +33,7 @@ import { LeaseKeeper } from './lease-keeper';
 import { RenewalScheduler } from './renewal';
 import { RevocationFollower } from './revocation-follower';
 import { RevocationSet, rootListVerifier } from './revocation-set';
-import { dnsServerOf, readServiceSection, type ServiceSection } from './service-config';
+import { dnsServerOf, loadServiceConfig, type ServiceConfigSection, type ServiceSection } from './service-config';
 import { TrustChainSource } from './trustchain-source';
 
 export interface ServiceContext {
@@ -54,14 +54,16 @@ export interface ServiceHooks {
   stop?(): Promise<void> | void;
 }
 
-export interface ServiceDefinition {
+export interface ServiceDefinition<T = never> {
   /** The service name certificates carry, e.g. `caesar`. */
   service: string;
   configPath: string;
+  /** The service's own config section (e.g. `[caesar]`), read with the config; its result is `setup`'s second argument. */
+  section?: ServiceConfigSection<T>;
   /** Command-line overrides of the config. */
   overrides?: { dataDir?: string; bind?: string; joinToken?: string };
-  /** Registers methods; may open storage and return how to close it. */
-  setup(ctx: ServiceContext): Promise<ServiceHooks | void> | ServiceHooks | void;
+  /** Registers methods; may open storage and return how to close it. `own`: what `section.read` returned (undefined without `section`). */
+  setup(ctx: ServiceContext, own: T | undefined): Promise<ServiceHooks | void> | ServiceHooks | void;
   /**
    * Issues the identity when no TrustChain is configured (stoq node's development CA). Without
    * it, a config lacking service.trustchain is an error.
@@ -89,13 +91,9 @@ export interface RunningService extends ServiceContext {
   readonly stopped: Promise<void>;
 }
 
-export async function runService(def: ServiceDefinition): Promise<RunningService> {
+export async function runService<T = never>(def: ServiceDefinition<T>): Promise<RunningService> {
   const notes: Array<{ key: string; message: string }> = [];
-  const { config, sections, baseDir } = await loadConfigWithSections(def.configPath, {
-    notice: (key, message) => notes.push({ key, message }),
-    sections: { service: readServiceSection },
-  });
-  const section = sections.service;
+  const { config, service: section, own, baseDir } = await loadServiceConfig(def.configPath, def.section, (key, message) => notes.push({ key, message }));
   if (def.overrides?.dataDir) config.node.dataDir = resolve(def.overrides.dataDir);
   if (def.overrides?.bind) config.transport.bind = def.overrides.bind;
   const dataDir = config.node.dataDir;
@@ -156,7 +154,7 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
   const ctx: ServiceContext = { config, section, dataDir, logger, rpc, client, transport, identity: () => renewal?.identity ?? identity };
   let hooks: ServiceHooks;
   try {
-    hooks = (await def.setup(ctx)) ?? {};
+    hooks = (await def.setup(ctx, own)) ?? {};
   } catch (err) {
     telemetry.close();
     client.close();
@@ -260,7 +258,7 @@ export async function runService(def: ServiceDefinition): Promise<RunningService
   };
 }
 
-function trustChainSource(def: ServiceDefinition, config: StoqConfig, section: ServiceSection, baseDir: string, logger: Logger): CertificateSource {
+function trustChainSource(def: ServiceDefinition<unknown>, config: StoqConfig, section: ServiceSection, baseDir: string, logger: Logger): CertificateSource {
   const pin = config.certificates.rootFingerprint;
   return new TrustChainSource({
     trustchain: section.trustchain!,

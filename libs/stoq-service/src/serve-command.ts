@@ -4,6 +4,7 @@
 // the orderly stop (exit 0). The app keeps only its flags, its usage text and its setup.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runService, type ServiceContext, type ServiceHooks } from './run-service';
+import type { ServiceConfigSection } from './service-config';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -15,20 +16,33 @@ export const COMMON_SERVE_OPTIONS = {
   help: { type: 'boolean' },
 } as const satisfies Options;
 
-export interface ServeCommand<S> {
+export interface ServeCommand<S, F = never> {
   /** The service name certificates carry, e.g. `caesar`; also the log line "<service> serving". */
   readonly service: string;
   readonly usage: string;
   /** The app's option table (COMMON_SERVE_OPTIONS spread in). */
   readonly options: Options;
-  /** The app's settings from the parsed flags; throws `usageErrors` instances for bad flags. */
-  settings(values: Record<string, unknown>): S;
+  /**
+   * The app's own config section (`[caesar]`): read with the config file, before enrollment, and
+   * given to `settings`, which lets flags override the file's keys.
+   */
+  readonly section?: ServiceConfigSection<F>;
+  /**
+   * The app's settings from the parsed flags (and, with `section`, the file's section: then it is
+   * called while the config loads); throws `usageErrors` instances for bad flags.
+   */
+  settings(values: Record<string, unknown>, fromFile?: F): S;
+  /**
+   * With `section`: the flags' own mistakes (a malformed value, whatever the file says), checked
+   * before the config file is read, as `settings` does without a section; throws `usageErrors`.
+   */
+  checkFlags?(values: Record<string, unknown>): void;
   /** Error classes `settings` throws for bad flags (reported as usage errors, exit 2). */
   readonly usageErrors: ReadonlyArray<new (...args: never[]) => Error>;
   setup(ctx: ServiceContext, settings: S): Promise<ServiceHooks | void> | ServiceHooks | void;
 }
 
-export async function runServeCommand<S>(argv: string[], cmd: ServeCommand<S>): Promise<number> {
+export async function runServeCommand<S, F = never>(argv: string[], cmd: ServeCommand<S, F>): Promise<number> {
   const fail = (message: string, usage = true): number => {
     process.stderr.write(`${cmd.service} serve: ${message}\n${usage ? `${cmd.usage}\n` : ''}`);
     return 2;
@@ -45,21 +59,45 @@ export async function runServeCommand<S>(argv: string[], cmd: ServeCommand<S>): 
   }
   const config = values['config'];
   if (typeof config !== 'string') return fail('--config is required');
-  let settings: S;
+  const usageError = (err: unknown): boolean => cmd.usageErrors.some((E) => err instanceof E);
+  let settings: S | undefined;
   try {
-    settings = cmd.settings(values);
+    if (cmd.section) cmd.checkFlags?.(values);
+    else settings = cmd.settings(values);
   } catch (err) {
-    if (!cmd.usageErrors.some((E) => err instanceof E)) throw err;
+    if (!usageError(err)) throw err;
     return fail((err as Error).message, false);
   }
+  const own = cmd.section;
   const dataDir = values['data-dir'];
   const joinToken = values['join-token'];
-  const svc = await runService({
-    service: cmd.service,
-    configPath: config,
-    overrides: { ...(typeof dataDir === 'string' ? { dataDir } : {}), ...(typeof joinToken === 'string' ? { joinToken } : {}) },
-    setup: (ctx) => cmd.setup(ctx, settings),
-  });
+  let svc;
+  try {
+    svc = await runService<F>({
+      service: cmd.service,
+      configPath: config,
+      overrides: { ...(typeof dataDir === 'string' ? { dataDir } : {}), ...(typeof joinToken === 'string' ? { joinToken } : {}) },
+      // Flags and the file's section are combined while the config loads, so a bad combination
+      // is a usage error before anything else happens (no join token spent on it).
+      ...(own
+        ? {
+            section: {
+              name: own.name,
+              read: (s, baseDir) => {
+                const fromFile = own.read(s, baseDir);
+                s.done(); // unknown keys are reported before what the flags make of the rest
+                settings = cmd.settings(values, fromFile);
+                return fromFile;
+              },
+            },
+          }
+        : {}),
+      setup: (ctx) => cmd.setup(ctx, settings as S),
+    });
+  } catch (err) {
+    if (own && usageError(err)) return fail((err as Error).message, false);
+    throw err;
+  }
   svc.logger.info({ address: svc.address, advertised: svc.advertised }, `${cmd.service} serving`);
   await svc.stopped;
   return 0;

@@ -1,7 +1,9 @@
 // The `[service]` section of stoq.toml (or <service>.toml): where TrustChain is, how this
 // instance enrolls and how it is published. Read with stoq-core's section reader, so unknown keys,
 // wrong types, IPv4 addresses and bad ports fail naming `service.<key>`.
-import { ConfigSection, StoqError, isStoqError, parseIpv6Endpoint, type Ipv6Endpoint } from '@stoq/core';
+import { dirname, resolve } from 'node:path';
+import { ConfigSection, StoqError, defaultConfig, isStoqError, loadConfigWithSections, parseIpv6Endpoint, type Ipv6Endpoint, type StoqConfig } from '@stoq/core';
+import { ServiceError } from './errors';
 
 export interface ServiceSection {
   /** TrustChain's STOQ address, `[addr]:port`; null: no TrustChain (standalone, development CA). */
@@ -58,4 +60,44 @@ export function dnsServerOf(section: ServiceSection): Ipv6Endpoint | null {
   if (section.dns) return section.dns;
   if (!section.trustchain) return null;
   return `[${parseIpv6Endpoint(section.trustchain).address}]:${DEFAULT_DNS_PORT}`;
+}
+
+/**
+ * A service's own section of its config file (`[caesar]` in caesar.toml), declared by the app and
+ * read with the same rules as `[service]`: `read` takes every key it knows with ConfigSection's
+ * typed getters (it is called with an empty section when the file has none); a key it did not
+ * take is refused as CONFIG_INVALID naming the file and `<section>.<key>`.
+ */
+export interface ServiceConfigSection<T> {
+  /** The table's name, a lower-case identifier; not one of stoq.toml's sections nor `service`. */
+  readonly name: string;
+  /** `baseDir` is the config file's directory: resolve relative paths against it. */
+  read(section: ConfigSection, baseDir: string): T;
+}
+
+export interface LoadedServiceConfig<T> {
+  readonly config: StoqConfig;
+  readonly service: ServiceSection;
+  /** What the declared section's `read` returned; undefined when no section was declared. */
+  readonly own: T | undefined;
+  readonly baseDir: string;
+}
+
+/** Loads a service's config file: stoq.toml's sections, `[service]`, and the service's own section if declared. */
+export async function loadServiceConfig<T>(path: string, own?: ServiceConfigSection<T>, notice?: (key: string, message: string) => void): Promise<LoadedServiceConfig<T>> {
+  if (own) {
+    const taken = [...Object.keys(defaultConfig()), 'service'];
+    if (!/^[a-z][a-z0-9_]{0,62}$/.test(own.name) || taken.includes(own.name)) {
+      // The app's mistake, not the user's: a section that would shadow one runService reads.
+      throw new ServiceError('CONFIG_INVALID', `a service section must be a lower-case name other than ${taken.join(', ')}; got ${JSON.stringify(own.name)}`);
+    }
+  }
+  // Relative paths in the service's section mean the same from any cwd, like node.data_dir.
+  const baseDir = dirname(resolve(path));
+  const loaded = await loadConfigWithSections(path, {
+    ...(notice ? { notice } : {}),
+    sections: own ? { service: readServiceSection, [own.name]: (s: ConfigSection) => own.read(s, baseDir) } : { service: readServiceSection },
+  });
+  const sections = loaded.sections as Record<string, unknown>;
+  return { config: loaded.config, service: loaded.sections.service, own: own ? (sections[own.name] as T) : undefined, baseDir: loaded.baseDir };
 }
