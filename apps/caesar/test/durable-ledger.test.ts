@@ -232,6 +232,151 @@ test('opens a version-1 ledger by migrating it to version 2 in one transaction, 
   }
 });
 
+test('migrates a version-1 ledger of more than one page (8,190 transfers), with pending transfers resolved on both sides of a page boundary', async () => {
+  // A version-1 file with the version-1 schema (the fixture's tables, emptied) holding what the
+  // core computed for 20,000 transfers: 3 migration pages (8,190 + 8,190 + 3,620 records).
+  const PAGE = 8190;
+  const N = 20_000;
+  const core = new Ledger();
+  let now = 1_700_000_000_000_000_000n;
+  const second = 1_000_000_000n;
+  const L = { ledger: 1, code: 1 };
+  expect(core.createAccounts([{ id: 100n, ...L, flags: AccountFlags.mint }, { id: 1n, ...L, flags: AccountFlags.debitsMustNotExceedCredits }, { id: 2n, ...L }], now).results).toEqual(['ok', 'ok', 'ok']);
+  // Row positions (timestamp order) of the two-phase transfers around the page boundaries.
+  const pending = (id: bigint, timeout = 0): TransferInput => ({ id, debitAccountId: 1n, creditAccountId: 2n, amount: 10n, ...L, flags: TransferFlags.pending, timeout });
+  const post = (id: bigint, pendingId: bigint, amount = 0n): TransferInput => ({ id, pendingId, amount, flags: TransferFlags.postPendingTransfer });
+  const voidOf = (id: bigint, pendingId: bigint): TransferInput => ({ id, pendingId, flags: TransferFlags.voidPendingTransfer });
+  const special = new Map<number, TransferInput>([
+    [PAGE - 10, pending(1_000_001n)], // A: pending and posted on page 1
+    [PAGE - 4, post(1_000_002n, 1_000_001n)],
+    [PAGE - 5, pending(1_000_003n)], // B: pending on page 1, posted in part on page 2
+    [PAGE + 2, post(1_000_004n, 1_000_003n, 4n)],
+    [PAGE - 3, pending(1_000_005n)], // C: pending on page 1, voided on page 2
+    [PAGE + 5, voidOf(1_000_006n, 1_000_005n)],
+    [PAGE - 1, pending(1_000_007n, 1)], // D: last record of page 1, expires during page 2
+    [PAGE + 1, pending(1_000_009n)], // E: pending and voided on page 2
+    [PAGE + 7, voidOf(1_000_010n, 1_000_009n)],
+    [2 * PAGE - 1, pending(1_000_011n)], // F: last record of page 2, posted by the first of page 3
+    [2 * PAGE, post(1_000_012n, 1_000_011n)],
+    [PAGE - 2, pending(1_000_013n)], // G: still pending
+  ]);
+  const statuses = new Map<bigint, { status: string; resolvedAt: bigint }>();
+  const events: TransferInput[] = [];
+  for (let i = 0; i < N; i++) events.push(special.get(i) ?? { id: BigInt(i + 1), debitAccountId: 100n, creditAccountId: 1n, amount: 1n, ...L });
+  for (let i = 0; i < N; i += 1000) {
+    now += 2n * second; // D (timeout 1 s) expires at the start of the batch after its own
+    const { results, changes } = core.createTransfers(events.slice(i, i + 1000), now);
+    expect(results.every((r) => r === 'ok')).toBe(true);
+    for (const c of changes.pendingStatuses) statuses.set(c.id, { status: c.status, resolvedAt: c.resolvedAt });
+  }
+  expect(Object.fromEntries([...[1_000_001n, 1_000_003n, 1_000_005n, 1_000_007n, 1_000_009n, 1_000_011n, 1_000_013n]].map((id) => [String(id), core.pendingStatus(id)]))).toEqual({
+    '1000001': 'posted', '1000003': 'posted', '1000005': 'voided', '1000007': 'expired', '1000009': 'voided', '1000011': 'posted', '1000013': 'pending',
+  });
+  const all = [...core.transfersInOrder()];
+  expect(all).toHaveLength(N);
+  // The boundary cases sit where they should: resolutions after the page that holds the pending transfer.
+  const position = new Map(all.map((t, i) => [t.id, i]));
+  expect(position.get(1_000_007n)).toBe(PAGE - 1);
+  expect(statuses.get(1_000_007n)!.resolvedAt).toBeGreaterThan(all[PAGE]!.timestamp);
+  expect(position.get(1_000_011n)).toBe(2 * PAGE - 1);
+  expect(position.get(1_000_012n)).toBe(2 * PAGE);
+
+  const path = freshPath();
+  writeFileSync(path, readFileSync(join(__dirname, 'fixtures', 'ledger-v1.sqlite')));
+  const v1 = new Database(path);
+  v1.exec('DELETE FROM transfers; DELETE FROM accounts; DELETE FROM account_balances');
+  const u128 = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(32, '0'), 'hex');
+  const u64 = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(16, '0'), 'hex');
+  const insertAccount = v1.prepare('INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  for (const a of core.allAccounts()) insertAccount.run(u128(a.id), u128(a.debitsPending), u128(a.debitsPosted), u128(a.creditsPending), u128(a.creditsPosted), u128(a.userData128), u64(a.userData64), a.userData32, a.ledger, a.code, a.flags, a.timestamp);
+  const code = { pending: 1, posted: 2, voided: 3, expired: 4 } as Record<string, number>;
+  const insertTransfer = v1.prepare('INSERT INTO transfers (timestamp, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, pending_status, resolved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  v1.transaction(() => {
+    for (const t of all) {
+      const st = statuses.get(t.id);
+      insertTransfer.run(t.timestamp, u128(t.id), u128(t.debitAccountId), u128(t.creditAccountId), u128(t.amount), u128(t.pendingId), u128(t.userData128), u64(t.userData64), t.userData32, t.timeout, t.ledger, t.code, t.flags, st ? code[st.status]! : null, st && st.status !== 'pending' ? st.resolvedAt : null);
+    }
+  })();
+  v1.prepare("UPDATE meta SET value = ? WHERE key IN ('last_timestamp', 'balances_as_of')").run(String(core.lastTimestamp));
+  v1.close();
+
+  const ids = all.map((t) => t.id);
+  const pendingIds = [...statuses.keys()];
+  const expectedTransfers = new Map(all.map((t) => [t.id, t]));
+  let expectedAccounts = [100n, 1n, 2n].map((id) => core.lookupAccount(id)!);
+  for (let round = 0; round < 2; round++) {
+    // Round 0 migrates; round 1 reopens the migrated file (plus one commit) as version 2.
+    const ledger = DurableLedger.open(path, { expiryTimer: false });
+    if (round === 0) expect(ledger.lastTimestamp).toBe(core.lastTimestamp);
+    for (let i = 0; i < ids.length; i += PAGE) expect(await ledger.lookupTransfers(ids.slice(i, i + PAGE))).toEqual(ids.slice(i, i + PAGE).map((id) => expectedTransfers.get(id)));
+    expect(new Map(await ledger.pendingStatuses(pendingIds))).toEqual(new Map(pendingIds.map((id) => [id, core.pendingStatus(id)])));
+    expect(await ledger.lookupAccounts([100n, 1n, 2n])).toEqual(expectedAccounts);
+    for (const account of [1n, 2n]) {
+      const expected = all.filter((t) => t.debitAccountId === account || t.creditAccountId === account).map((t) => t.id);
+      const got: bigint[] = [];
+      for (let min = 0n; ; ) {
+        const page = await ledger.getAccountTransfers({ accountId: account, timestampMin: min, limit: PAGE });
+        got.push(...page.map((t) => t.id));
+        if (page.length < PAGE) break;
+        min = page[page.length - 1]!.timestamp + 1n;
+      }
+      expect(got).toEqual(expected);
+    }
+    if (round === 0) {
+      // Resolved on either side of a boundary stays resolved; G is still pending; the ledger continues.
+      expect(await ledger.createTransfers([post(2_000_001n, 1_000_003n), voidOf(2_000_002n, 1_000_005n), post(2_000_003n, 1_000_007n), { id: 2_000_004n, debitAccountId: 1n, creditAccountId: 2n, amount: 1n, ...L }])).toEqual([
+        'pending_transfer_already_posted', 'pending_transfer_already_voided', 'pending_transfer_expired', 'ok',
+      ]);
+      const [added] = await ledger.lookupTransfers([2_000_004n]);
+      all.push(added!);
+      ids.push(added!.id);
+      expectedTransfers.set(added!.id, added!);
+      expectedAccounts = await ledger.lookupAccounts([100n, 1n, 2n]);
+      expect(expectedAccounts[1]!.debitsPosted).toBe(core.lookupAccount(1n)!.debitsPosted + 1n);
+    }
+    await ledger.close();
+    if (round === 0) {
+      const after = new Database(path, { readonly: true });
+      expect(after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe(String(SCHEMA_VERSION));
+      const rows = after.prepare('SELECT first_timestamp, last_timestamp, length(records) AS bytes FROM transfer_log ORDER BY first_timestamp').safeIntegers().all() as Array<{ first_timestamp: bigint; last_timestamp: bigint; bytes: bigint }>;
+      expect(rows.map((r) => Number(r.bytes) / 128)).toEqual([PAGE, PAGE, N - 2 * PAGE, 1]);
+      expect(rows.slice(0, 3).map((r) => [BigInt(r.first_timestamp), BigInt(r.last_timestamp)])).toEqual([
+        [all[0]!.timestamp, all[PAGE - 1]!.timestamp],
+        [all[PAGE]!.timestamp, all[2 * PAGE - 1]!.timestamp],
+        [all[2 * PAGE]!.timestamp, all[N - 1]!.timestamp],
+      ]);
+      // Every resolution migrated (G, still pending, has none).
+      expect(after.prepare('SELECT count(*) FROM pending_resolutions').pluck().get()).toBe(pendingIds.length - 1);
+      after.close();
+    }
+  }
+}, 120_000);
+
+test('lookups answer copies: a caller that mutates what it got changes nothing in the ledger', async () => {
+  const ledger = DurableLedger.open(freshPath(), { create: true, expiryTimer: false });
+  try {
+    const L = { ledger: 1, code: 1 };
+    await ledger.createAccounts([{ id: 100n, ...L, flags: AccountFlags.mint }, { id: 1n, ...L }]);
+    const event = { id: 7n, debitAccountId: 100n, creditAccountId: 1n, amount: 5n, ...L, flags: TransferFlags.pending };
+    expect(await ledger.createTransfers([event])).toEqual(['ok']);
+    const got = [
+      ...(await ledger.lookupTransfers([7n])),
+      ...(await ledger.getAccountTransfers({ accountId: 1n, limit: 10 })),
+      ...(await ledger.read((v) => [v.lookupTransfer(7n)!, ...v.lookupTransfers([7n]), ...v.getAccountTransfers({ accountId: 100n, limit: 10 })])),
+    ];
+    expect(got).toHaveLength(5);
+    for (const t of got) Object.assign(t as { -readonly [K in keyof Transfer]: Transfer[K] }, { amount: 999n, flags: 0, debitAccountId: 1n });
+    const [stored] = await ledger.lookupTransfers([7n]);
+    expect(stored).toMatchObject({ amount: 5n, flags: TransferFlags.pending, debitAccountId: 100n });
+    // Idempotency compares with the stored record, which no caller could reach.
+    expect(await ledger.createTransfers([event])).toEqual(['exists']);
+    expect(await ledger.createTransfers([{ id: 8n, pendingId: 7n, flags: TransferFlags.postPendingTransfer }])).toEqual(['ok']);
+    expect((await ledger.lookupAccounts([1n]))[0]).toMatchObject({ creditsPosted: 5n, creditsPending: 0n });
+  } finally {
+    await ledger.close();
+  }
+});
+
 describe.each(backends.all)('$name store', (backend) => {
   test('reopen restores exactly the committed state and the ledger continues from it', async () => {
     const path = backend.fresh();

@@ -97,13 +97,13 @@ export class AccountTransfers {
       for (let i = firstAfter(list, f.max) - 1; i >= 0 && out.length < f.limit; i--) {
         const t = list[i]!;
         if (t.timestamp < f.min) break;
-        if (matches(t)) out.push(t);
+        if (matches(t)) out.push({ ...t }); // a copy: the index holds the core's own records
       }
     } else {
       for (let i = firstAfter(list, f.min - 1n); i < list.length && out.length < f.limit; i++) {
         const t = list[i]!;
         if (t.timestamp > f.max) break;
-        if (matches(t)) out.push(t);
+        if (matches(t)) out.push({ ...t }); // a copy: the index holds the core's own records
       }
     }
     return out;

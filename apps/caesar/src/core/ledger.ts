@@ -243,8 +243,10 @@ export class Ledger {
     return a ? { ...a } : undefined;
   }
 
+  /** A copy, like lookupAccount: the stored record backs idempotency checks and must not be mutable by callers. */
   lookupTransfer(id: bigint): Transfer | undefined {
-    return this.transfers.get(id)?.transfer;
+    const t = this.transfers.get(id)?.transfer;
+    return t ? { ...t } : undefined;
   }
 
   /** Every transfer, in timestamp order (the order they were restored and applied). */
