@@ -3,6 +3,9 @@
 // double-entry transfer as one transaction per transfer with row locks on both accounts, driven by
 // pgbench with the same client counts. The schema and SQL are below (what a competent user would
 // write: lock both rows in id order, overdraft check in the UPDATE, an insert into transfers).
+// Latency: pgbench's per-transaction log (-l), one line per transaction with its latency in µs
+// (BEGIN to COMMIT's answer, measured by the client); p50/p99 are exact over every logged
+// transaction (percentile.mjs), and one transaction is one transfer.
 //
 //   node apps/caesar/bench/postgres.mjs [--seconds 10] [--accounts 10000] [--clients 16] [--json]
 //
@@ -10,10 +13,11 @@
 // run as root: as root the cluster runs as the `postgres` user (setpriv, which execs in place so
 // signals reach postgres itself).
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { p50p99 } from './percentile.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -82,6 +86,26 @@ const asRoot = process.getuid?.() === 0;
 const AS_POSTGRES = ['--reuid=postgres', '--regid=postgres', '--init-groups'];
 const run = (cmd, argv, opts = {}) => (asRoot ? execFileSync('setpriv', [...AS_POSTGRES, cmd, ...argv], opts) : execFileSync(cmd, argv, opts));
 
+// pgbench -l -j 2 writes one log per thread (<prefix>.<pid>, <prefix>.<pid>.1). A line is
+// `client_id transaction_no time script_no time_epoch time_us [...]`, `time` the latency in µs, or
+// `skipped`/`failed` for a transaction that did not complete (none expected: ids ordered, no
+// --rate); those are left out of the latencies and counted so that a surprise shows.
+const LOG_PREFIX = 'txlog';
+const transactionLatenciesUs = (logDir) => {
+  const latencies = [];
+  let incomplete = 0;
+  for (const file of readdirSync(logDir).filter((f) => f.startsWith(`${LOG_PREFIX}.`))) {
+    for (const line of readFileSync(join(logDir, file), 'utf8').split('\n')) {
+      if (line === '') continue;
+      const us = Number(line.split(' ')[2]);
+      if (Number.isFinite(us)) latencies.push(us);
+      else incomplete++;
+    }
+  }
+  if (incomplete > 0) process.stderr.write(`[postgres] ${incomplete} transactions skipped or failed (left out of the latencies)\n`);
+  return latencies;
+};
+
 const dir = mkdtempSync(join(tmpdir(), 'caesar-bench-pg-'));
 chmodSync(dir, 0o755);
 if (asRoot) chownSync(dir, 101, 104);
@@ -106,12 +130,13 @@ try {
   chmodSync(schema, 0o644);
   chmodSync(script, 0o644);
   execFileSync(join(BIN, 'psql'), ['-h', '::1', '-p', String(port), '-U', 'bench', '-d', 'postgres', '-q', '-v', 'ON_ERROR_STOP=1', '-f', schema], { stdio: 'ignore' });
-  const out = execFileSync(join(BIN, 'pgbench'), ['-h', '::1', '-p', String(port), '-U', 'bench', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '-r', '-f', script, 'postgres'], { encoding: 'utf8' });
+  const out = execFileSync(join(BIN, 'pgbench'), ['-h', '::1', '-p', String(port), '-U', 'bench', '-n', '-c', String(CLIENTS), '-j', '2', '-T', String(SECONDS), '-r', '-l', '--log-prefix', join(dir, LOG_PREFIX), '-f', script, 'postgres'], { encoding: 'utf8' });
   const tps = Number(/tps = ([0-9.]+)/.exec(out)?.[1]);
   const latency = Number(/latency average = ([0-9.]+) ms/.exec(out)?.[1]);
-  const result = { workload: `postgres_c${CLIENTS}`, transfersPerSecond: Math.round(tps), latencyAverageMs: latency, seconds: SECONDS };
+  const { p50, p99, count } = p50p99(transactionLatenciesUs(dir));
+  const result = { workload: `postgres_c${CLIENTS}`, clients: CLIENTS, transfersPerSecond: Math.round(tps), latencyAverageMs: latency, latencyP50Ms: p50 / 1000, latencyP99Ms: p99 / 1000, transactionsLogged: count, seconds: SECONDS };
   if (json) process.stdout.write(`${JSON.stringify([result])}\n`);
-  else process.stdout.write(`${result.workload.padEnd(12)} ${String(result.transfersPerSecond).padStart(8)} transfers/s  latency avg ${latency} ms (one transfer per transaction)\n`);
+  else process.stdout.write(`${result.workload.padEnd(12)} ${String(result.transfersPerSecond).padStart(8)} transfers/s  latency p50 ${result.latencyP50Ms} ms  p99 ${result.latencyP99Ms} ms  avg ${latency} ms (one transfer per transaction, ${count} transactions)\n`);
 } finally {
   server.kill('SIGINT');
   await new Promise((r) => server.once('exit', r));

@@ -8,7 +8,8 @@
 // Workloads: `rpc_8190x4` (4 clients, batches of 8,190), `rpc_512x16` (16 clients, batches of
 // 512), each client on its own connection, every batch awaited before the client sends the next.
 // --postgres: then the same run's peer, PostgreSQL with the same client counts (bench/postgres.mjs:
-// one transfer per transaction, row locks on both accounts, synchronous_commit = on), and ratios.
+// one transfer per transaction, row locks on both accounts, synchronous_commit = on), printed as
+// JSON lines (benchLines, below): throughput, p50/p99 latency, and the client's time per transfer.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { p50p99 } from './percentile.mjs';
 
 const require = createRequire(import.meta.url);
 const { DevCa, NodeIdentity, StoqTransport } = require('@stoq/core');
@@ -27,6 +29,9 @@ const opt = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
+const round = (x, digits) => Number(x.toFixed(digits));
+// [name, clients, transfers per batch]; the PostgreSQL peer runs with the same client counts.
+const WORKLOADS = [['rpc_8190x4', 4, 8190], ['rpc_512x16', 16, 512]];
 
 if (opt('serve', null) !== null) {
   // The service side: a Caesar on [::1]:0, its address on stdout.
@@ -81,8 +86,15 @@ if (opt('serve', null) !== null) {
   let nextId = 20_000_000_000;
   let seed = 7;
   const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-  const results = [];
-  for (const [name, clients, batch] of [['rpc_8190x4', 4, 8190], ['rpc_512x16', 16, 512]]) {
+  const randomTransfers = (n) => Array.from({ length: n }, () => {
+    const a = 1 + Math.floor(rand() * ACCOUNTS);
+    const b = 1 + ((a + Math.floor(rand() * (ACCOUNTS - 1))) % ACCOUNTS);
+    return { id: String(nextId++), debitAccountId: String(a), creditAccountId: String(b), amount: '1', ledger: 1, code: 1 };
+  });
+  // One workload: `clients` connections, each sending batches of `batch` and awaiting each answer
+  // (the answer comes after the group commit's fsync, so a batch's latency is send to durable
+  // answer, and it is the latency of every transfer in it).
+  const runWorkload = async (name, clients, batch) => {
     const rpcs = Array.from({ length: clients }, client);
     const latencies = [];
     let left = TRANSFERS;
@@ -91,11 +103,7 @@ if (opt('serve', null) !== null) {
       while (left > 0) {
         const n = Math.min(batch, left);
         left -= n;
-        const transfers = Array.from({ length: n }, () => {
-          const a = 1 + Math.floor(rand() * ACCOUNTS);
-          const b = 1 + ((a + Math.floor(rand() * (ACCOUNTS - 1))) % ACCOUNTS);
-          return { id: String(nextId++), debitAccountId: String(a), creditAccountId: String(b), amount: '1', ledger: 1, code: 1 };
-        });
+        const transfers = randomTransfers(n);
         const s = performance.now();
         const r = await rpc.call(M.createTransfers, { transfers }, { timeoutMs: 120_000 });
         latencies.push(performance.now() - s);
@@ -103,35 +111,44 @@ if (opt('serve', null) !== null) {
       }
     }));
     const seconds = (performance.now() - t0) / 1000;
-    latencies.sort((x, y) => x - y);
-    const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-    results.push({ workload: name, transfers: TRANSFERS, transfersPerSecond: Math.round(TRANSFERS / seconds), batchP50Ms: Math.round(q(0.5)), batchP99Ms: Math.round(q(0.99)) });
     for (const r of rpcs) r.close();
-  }
+    const { p50, p99, count } = p50p99(latencies);
+    return { workload: name, clients, batch, transfers: TRANSFERS, transfersPerSecond: Math.round(TRANSFERS / seconds), batches: count, batchP50Ms: round(p50, 1), batchP99Ms: round(p99, 1) };
+  };
+  const results = [];
+  for (const [name, clients, batch] of WORKLOADS) results.push(await runWorkload(name, clients, batch));
   setup.close();
   await Promise.all(transports.map((t) => t.close()));
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
-  if (args.includes('--postgres')) {
-    const pg = (clients) => JSON.parse(execFileSync(process.execPath, [new URL('./postgres.mjs', import.meta.url).pathname, '--clients', String(clients), '--accounts', String(ACCOUNTS), '--json'], { encoding: 'utf8' }))[0];
-    for (const [i, clients] of [[0, 4], [1, 16]]) {
-      const p = pg(clients);
-      results.push(p);
-      results[i].ratioToPostgres = Number((results[i].transfersPerSecond / p.transfersPerSecond).toFixed(1));
-    }
-  }
-  if (json) process.stdout.write(`${JSON.stringify(results)}\n`);
-  else if (args.includes('--postgres')) {
-    // The repository's benchmark line format: one JSON object per figure, ratio = stoq / peer.
-    const peers = results.filter((r) => r.batchP50Ms === undefined);
-    results.filter((r) => r.ratioToPostgres !== undefined).forEach((r, i) => {
-      const p = peers[i];
-      process.stdout.write(`${JSON.stringify({ bench: `caesar.transfers_durable_${r.workload.replace(/\W+/g, '_')}`, unit: 'transfers/s', stoq: r.transfersPerSecond, peer: p.transfersPerSecond, peerName: `PostgreSQL (${p.workload}, one locked transaction per transfer)`, ratio: r.ratioToPostgres, batchP50Ms: r.batchP50Ms, batchP99Ms: r.batchP99Ms })}\n`);
-    });
-  } else
-    for (const r of results) {
-      const detail = r.batchP50Ms !== undefined ? `batch p50 ${r.batchP50Ms} ms  p99 ${r.batchP99Ms} ms` : `latency avg ${r.latencyAverageMs} ms per transfer`;
-      process.stdout.write(`${r.workload.padEnd(12)} ${String(r.transfersPerSecond).padStart(8)} transfers/s  ${detail}${r.ratioToPostgres ? `  (${r.ratioToPostgres}x PostgreSQL)` : ''}\n`);
-    }
+  // The peer runs after Caesar has stopped, so the two never share the cores; same client counts.
+  const peers = args.includes('--postgres') ? results.map((r) => runPostgres(r.clients)) : [];
+  if (json) process.stdout.write(`${JSON.stringify([...results, ...peers])}\n`);
+  else if (peers.length > 0) for (const [i, r] of results.entries()) for (const line of benchLines(r, peers[i])) process.stdout.write(`${JSON.stringify(line)}\n`);
+  else for (const r of results) process.stdout.write(`${r.workload.padEnd(12)} ${String(r.transfersPerSecond).padStart(8)} transfers/s  batch p50 ${r.batchP50Ms} ms  p99 ${r.batchP99Ms} ms (${r.batches} batches of <= ${r.batch})\n`);
+}
+
+// PostgreSQL with `clients` pgbench clients, in its own process (bench/postgres.mjs).
+function runPostgres(clients) {
+  const script = new URL('./postgres.mjs', import.meta.url).pathname;
+  return JSON.parse(execFileSync(process.execPath, [script, '--clients', String(clients), '--accounts', opt('accounts', '10000'), '--json'], { encoding: 'utf8' }))[0];
+}
+
+// The repository's benchmark line format, {bench, unit, stoq, peer, peerName, ratio}, ratio =
+// stoq / peer: higher is better for throughput, LOWER is better for the latency lines. What is
+// compared: throughput in transfers/s; latency of a transfer (Caesar: its batch's latency, send to
+// durable answer; PostgreSQL: its transaction's); and the client's time per transfer (Caesar: batch
+// latency / batch size; PostgreSQL: the same transaction latency, a client runs one at a time).
+function benchLines(caesar, pg) {
+  const bench = `caesar.transfers_durable_${caesar.workload.replace(/\W+/g, '_')}`;
+  const peerName = `PostgreSQL (${pg.workload}, one locked transaction per transfer)`;
+  const line = (suffix, unit, stoq, peer, extra) => ({ bench: `${bench}${suffix}`, unit, stoq, peer, peerName, ratio: Number((stoq / peer).toPrecision(3)), ...extra });
+  const latency = [['p50', caesar.batchP50Ms, pg.latencyP50Ms], ['p99', caesar.batchP99Ms, pg.latencyP99Ms]];
+  const batch = caesar.batch.toLocaleString('en-US');
+  return [
+    line('', 'transfers/s', caesar.transfersPerSecond, pg.transfersPerSecond, { better: 'higher' }),
+    ...latency.map(([p, stoq, peer]) => line(`_latency_${p}`, 'ms', stoq, peer, { better: 'lower', stoqIs: `a batch of ${batch} transfers, send to durable answer (${caesar.batches} batches)`, peerIs: `one transfer's transaction, BEGIN to COMMIT answered (${pg.transactionsLogged} transactions)` })),
+    ...latency.map(([p, stoq, peer]) => line(`_client_time_per_transfer_${p}`, 'µs', round((stoq * 1000) / caesar.batch, 1), round(peer * 1000, 1), { better: 'lower', stoqIs: `batch latency / ${batch}`, peerIs: 'transaction latency (a client runs one transaction at a time)' })),
+  ];
 }
