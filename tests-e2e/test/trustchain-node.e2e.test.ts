@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type DialedConnection } from '@stoq/core';
 import { RpcClient, StaticResolver } from '@stoq/rpc';
 import { NodeMethods } from '../../apps/stoq-cli/src/node.proto';
-import { StoqProcess, runStoq, runTrustChain, writeServiceConfig, type LogLine } from './support';
+import { StoqProcess, runStoq, runTrustChain, until, writeServiceConfig, type LogLine } from './support';
 
 const run = promisify(execFile);
 jest.setTimeout(120_000);
@@ -183,4 +183,34 @@ test('a revoked node is refused by its peers within a second, and its open conne
   await conn.conn.closed;
   await conn.close();
   await expect(dialNode(asA, b.address)).rejects.toThrow(/revoked|refused|PEER_REJECTED|closed/i);
+});
+
+test('a client identity renews itself when used past 2/3 of its lifetime: stoq call renews it with TrustChain first', async () => {
+  const home = join(dir, 'client');
+  const enrolled = await runStoq(['enroll', '--trustchain', stoqAddress, '--root-fingerprint', rootFingerprint, '--service', 'cli', '--instance', 'cli-renewal', '--data-dir', home, '--token', await token('cli'), '--json'], dir);
+  expect(enrolled.stderr).toBe('');
+  expect(enrolled.code).toBe(0);
+  const certFile = join(home, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
+  const leafOf = () => parseHybridCertificate(pemToDerList(readFileSync(certFile, 'utf8'), 'CERTIFICATE', 'cert')[0]!);
+  const first = leafOf();
+  // Used before its renewal time: nothing is renewed.
+  const early = await runStoq(['call', 'trustchain/get_ca', '--dns', dnsAddress, '--identity', home], dir);
+  expect(early.code).toBe(0);
+  expect(leafOf().fingerprintSha256).toBe(first.fingerprintSha256);
+  // The certificate's own clock: wait until it is past 2/3 of its lifetime (24 s leaves: ~16 s).
+  const renewAt = first.notBefore.getTime() + ((first.notAfter.getTime() - first.notBefore.getTime()) * 2) / 3;
+  await until('the client certificate is due for renewal', async () => (Date.now() > renewAt + 100 ? true : null), 30_000);
+  const used = await runStoq(['call', 'trustchain/get_ca', '--dns', dnsAddress, '--identity', home], dir);
+  expect(used.code).toBe(0);
+  expect(used.stderr).toMatch(/renewed the certificate of .* with TrustChain \(valid until /);
+  const renewed = leafOf();
+  expect(renewed.fingerprintSha256).not.toBe(first.fingerprintSha256);
+  expect(renewed.notAfter.getTime()).toBeGreaterThan(first.notAfter.getTime());
+  expect(Buffer.from(renewed.spkiDer).equals(Buffer.from(first.spkiDer))).toBe(true); // same keys, new certificate
+  // Expired (not used in time): a clear error naming what to do, nothing written.
+  await until('the renewed certificate has expired', async () => (Date.now() > renewed.notAfter.getTime() + 100 ? true : null), 40_000);
+  const late = await runStoq(['call', 'trustchain/get_ca', '--dns', dnsAddress, '--identity', home], dir);
+  expect(late.code).toBe(1);
+  expect(late.stderr).toMatch(/its certificate expired at .*restart `npm start`.*or enroll it with a new join token/);
+  expect(leafOf().fingerprintSha256).toBe(renewed.fingerprintSha256);
 });

@@ -172,8 +172,8 @@ async function withSession(
   timeoutMs: number,
   run: (s: Session) => Promise<number>,
 ): Promise<number> {
-  const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], identityDir: values.identity, verbose: values.verbose });
   const via = values.dns ? { dns: values.dns } : values.trustchain ? { trustchain: values.trustchain } : null;
+  const client = await loadClientIdentity({ dataDir: values['data-dir'], as: values.as, trustRoot: values['trust-root'], identityDir: values.identity, verbose: values.verbose, ...(via ? { renewVia: via } : {}) });
   const found = !values.target && via && expectedService ? await discoverTarget(expectedService, via, client) : null;
   if (found && values.verbose) process.stderr.write(`stoq: ${expectedService} found at ${found.target} through ${values.dns ? `DNS ${values.dns}` : `TrustChain ${values.trustchain}`}\n`);
   const session = await connectSession(client, {

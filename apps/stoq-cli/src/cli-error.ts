@@ -16,7 +16,9 @@ export type CliErrorCode =
   /** The server answered the RPC with a non-OK status. */
   | 'RPC_FAILED'
   /** A Catalog receipt (or the answer around it) does not verify. */
-  | 'INVALID_RECEIPT';
+  | 'INVALID_RECEIPT'
+  /** The --identity certificate expired (a client identity cannot renew an expired one). */
+  | 'IDENTITY_EXPIRED';
 
 export class CliError extends CommandError<CliErrorCode> {}
 

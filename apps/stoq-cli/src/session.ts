@@ -1,9 +1,9 @@
 // A CLI session: the CLI identity, a client transport, one authenticated connection to the
 // target, and an RPC client that uses exactly that connection.
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, type DialedConnection, type Ipv6Endpoint, type TransportIdentity } from '@stoq/core';
-import { storedIdentity, trustChainDiscovery } from '@stoq/client';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type DialedConnection, type Ipv6Endpoint, type TransportIdentity } from '@stoq/core';
+import { locateTrustChain, storedIdentity, trustChainDiscovery } from '@stoq/client';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError } from './cli-error';
 import { resolveDataDir, type DataDirChoice } from './data-dir';
@@ -26,6 +26,12 @@ export interface ClientIdentityOptions {
   verbose?: boolean;
   /** Where messages for the user go (default stderr). */
   note?: (line: string) => void;
+  /**
+   * Where TrustChain is found: an --identity certificate past 2/3 of its lifetime is then renewed
+   * before use (the ecosystem's CLI and admin identities are used now and then, never by a
+   * process that stays up to renew them).
+   */
+  renewVia?: Discovery;
 }
 
 /** The loaded identity plus what the CLI needs to explain trust problems. */
@@ -39,7 +45,7 @@ export interface ClientIdentity {
 
 export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<ClientIdentity> {
   const note = opts.note ?? ((line: string) => process.stderr.write(`stoq: ${line}\n`));
-  if (opts.identityDir !== undefined) return loadStoredIdentity(resolve(opts.identityDir), opts.trustRoot);
+  if (opts.identityDir !== undefined) return loadStoredIdentity(resolve(opts.identityDir), opts.trustRoot, opts.renewVia, note);
   const dataDir = await resolveDataDir({ flag: opts.dataDir });
   if (opts.verbose) note(`data dir ${dataDir.dir} (from ${dataDir.source})`);
   const as = opts.as ?? 'cli';
@@ -63,14 +69,27 @@ export async function loadClientIdentity(opts: ClientIdentityOptions): Promise<C
 }
 
 /** An identity issued elsewhere (TrustChain): names come from its certificate; nothing is issued. */
-async function loadStoredIdentity(dir: string, trustRoot: string | undefined): Promise<ClientIdentity> {
+async function loadStoredIdentity(dir: string, trustRoot: string | undefined, renewVia: Discovery | undefined, note: (line: string) => void): Promise<ClientIdentity> {
   const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
   try {
     await access(certFile);
   } catch (cause) {
     throw new CliError('FILE_UNREADABLE', `--identity ${dir}: cannot read ${certFile}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)} (expected a data dir holding identity/cert.pem, e.g. a node's data dir or TrustChain's <data-dir>/admin)`, { cause });
   }
-  const identity = await storedIdentity(dir);
+  const renew = renewVia && {
+    trustchain: locateTrustChain(renewVia),
+    onRenewed: (notAfter: Date) => note(`renewed the certificate of ${dir} with TrustChain (valid until ${notAfter.toISOString()})`),
+    onFailure: (err: Error) => note(`could not renew the certificate of ${dir} (${err.message}); using it until it expires`),
+  };
+  // An expired client certificate cannot be renewed (renewal needs a valid one): say what to do.
+  const notAfter = parseHybridCertificate(pemToDerList(await readFile(certFile, 'utf8'), 'CERTIFICATE', certFile)[0]!).notAfter;
+  if (Date.now() >= notAfter.getTime()) {
+    throw new CliError(
+      'IDENTITY_EXPIRED',
+      `--identity ${dir}: its certificate expired at ${notAfter.toISOString()}. A client identity renews itself when used in the last third of its lifetime; this one was not used in time: restart \`npm start\` (it enrolls the ecosystem's cli and admin identities again) or enroll it with a new join token (\`stoq enroll\`)`,
+    );
+  }
+  const identity = await storedIdentity(dir, renew ? { renew } : {});
   const trusted: TrustedRoot[] = rootFingerprints(identity.trustRootsPem).map((fingerprint) => ({ fingerprint, from: `--identity ${dir}` }));
   let extraRoot = '';
   if (trustRoot !== undefined) {

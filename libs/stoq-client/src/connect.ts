@@ -5,9 +5,10 @@
 // issued (given as a directory, or the ecosystem's CLI identity; its admin identity when asked).
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type Ipv6Endpoint } from '@stoq/core';
+import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList, type CertificateSource, type Ipv6Endpoint } from '@stoq/core';
 import { caesar, catalog, hypermesh, ngauge, trustchain } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, StaticResolver, createStub, type Connector, type Resolver, type Stub } from '@stoq/rpc';
+import { locateTrustChain, renewedIfDue, type RenewalOptions } from './identity-renewal';
 import { TrustChainDnsQuerier } from './trustchain-dns';
 
 /** Every service's generated methods, by STOQ service name. */
@@ -78,13 +79,20 @@ export function findEcosystem(from: string): Ecosystem | null {
   }
 }
 
-/** Loads an identity TrustChain issued, stored in `dir` (names from its certificate; nothing is issued). */
-export async function storedIdentity(dir: string): Promise<NodeIdentity> {
+/**
+ * Loads an identity TrustChain issued, stored in `dir` (names from its certificate). Nothing is
+ * issued, except with `renew`: a certificate past 2/3 of its lifetime is then renewed with
+ * TrustChain first (best effort: a failed renewal leaves the still valid certificate in use).
+ */
+export async function storedIdentity(dir: string, opts: { renew?: RenewalOptions } = {}): Promise<NodeIdentity> {
   const certFile = join(dir, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
   if (!existsSync(certFile)) throw new ConnectError('NO_IDENTITY', `${dir} holds no identity (${certFile} is missing): give an identity TrustChain issued`);
   const leaf = parseHybridCertificate(pemToDerList(readFileSync(certFile, 'utf8'), 'CERTIFICATE', certFile)[0]!);
   const service = leaf.dnsNames.find((n) => /^[^.]+\.hypermesh$/.test(n))?.split('.')[0] ?? leaf.commonName;
-  return NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca: null, ...(leaf.ipAddresses.length > 0 ? { ipAddresses: [...leaf.ipAddresses] } : {}) });
+  const load = (ca: CertificateSource | null): Promise<NodeIdentity> =>
+    NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca, ...(leaf.ipAddresses.length > 0 ? { ipAddresses: [...leaf.ipAddresses] } : {}) });
+  const identity = await load(null);
+  return opts.renew ? renewedIfDue(identity, load, opts.renew) : identity;
 }
 
 export async function connect<S extends ServiceName>(service: S, opts: ConnectOptions = {}): Promise<ServiceClient<S>> {
@@ -101,7 +109,8 @@ export async function connect<S extends ServiceName>(service: S, opts: ConnectOp
   }
   const identityDir = opts.admin ? eco!.admin : (opts.identity ?? (process.env['STOQ_IDENTITY'] || undefined) ?? eco?.cli);
   if (!identityDir) throw new ConnectError('NO_IDENTITY', 'no identity: pass { identity: DIR } or set STOQ_IDENTITY (a directory with an identity TrustChain issued)');
-  const identity = await storedIdentity(resolve(identityDir));
+  // Renewed first when past 2/3 of its lifetime (a client identity renews when it is used).
+  const identity = await storedIdentity(resolve(identityDir), { renew: { trustchain: locateTrustChain(tc ? { trustchain: tc } : { dns: dns! }) } });
   const transport = StoqTransport.create({ identity, bind: '[::]:0' });
   // The certificate must name the service (expectedService); the TLS name is its mesh name.
   const connector: Connector = (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined });

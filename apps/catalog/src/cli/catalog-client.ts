@@ -2,7 +2,7 @@
 // else the `npm start` ecosystem's CLI identity), Catalog found by name through TrustChain's DNS
 // (--dns, else $STOQ_DNS, else the ecosystem's) or at --target.
 import { resolve } from 'node:path';
-import { findEcosystem, storedIdentity } from '@stoq/client';
+import { findEcosystem, locateTrustChain, storedIdentity } from '@stoq/client';
 import { StoqTransport } from '@stoq/core';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { CliError, usage } from './cli-error';
@@ -26,7 +26,14 @@ export async function connectCatalog(flags: ConnectFlags): Promise<CatalogSessio
   if (!flags.target && !dns) throw usage('give --dns "[ipv6]:port" (TrustChain\'s DNS, also $STOQ_DNS) to find Catalog by name, or --target "[ipv6]:port"');
   let identity;
   try {
-    identity = await storedIdentity(resolve(identityDir));
+    // Renewed with TrustChain first when past 2/3 of its lifetime (found through the same DNS).
+    const renew = dns
+      ? {
+          trustchain: locateTrustChain({ dns }),
+          onFailure: (err: Error) => process.stderr.write(`catalog: could not renew the certificate of ${identityDir} (${err.message}); using it until it expires\n`),
+        }
+      : undefined;
+    identity = await storedIdentity(resolve(identityDir), renew ? { renew } : {});
   } catch (cause) {
     throw new CliError('IDENTITY', `--identity ${identityDir}: ${(cause as Error).message}`, { cause });
   }
