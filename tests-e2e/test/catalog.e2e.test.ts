@@ -10,12 +10,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { storedIdentity } from '@stoq/client';
-import { StoqTransport } from '@stoq/core';
 import { watToWasm } from '@stoq/native';
 import { caesar, catalog } from '@stoq/protos';
-import { DnsSrvResolver, RpcClient, isRpcError, metricsMethod, statusName } from '@stoq/rpc';
-import { CAESAR_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type RunResult, type TrustChainEndpoints, until } from './support';
+import { RpcClient, isRpcError, metricsMethod, statusName } from '@stoq/rpc';
+import { CAESAR_BIN, DnsClients, StoqProcess, joinToken, runStoq, statusOf, writeServiceConfig, type RunResult, type TrustChainEndpoints, until } from './support';
 
 jest.setTimeout(240_000);
 
@@ -41,39 +39,15 @@ let catalogArgs: string[];
 let node: StoqProcess;
 let nodeId: string;
 let adminId: string;
-const clients: Array<{ rpc: RpcClient; transport: StoqTransport }> = [];
+const clients = new DnsClients(() => tcReady.dns);
 let user: RpcClient;
 let admin: RpcClient;
 
-async function token(service: string): Promise<string> {
-  const r = await runTrustChain(['token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], dir);
-  expect(r.code).toBe(0);
-  return r.stdout.trim();
-}
-
-async function clientAs(identityDir: string): Promise<RpcClient> {
-  const transport = StoqTransport.create({ identity: await storedIdentity(identityDir), bind: '[::]:0' });
-  const rpc = new RpcClient({
-    connector: (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
-    resolver: new DnsSrvResolver({ server: tcReady.dns }),
-    retry: { maxAttempts: 1 },
-  });
-  clients.push({ rpc, transport });
-  return rpc;
-}
+const token = (service: string): Promise<string> => joinToken(tcDir, service, dir);
+const clientAs = (identityDir: string): Promise<RpcClient> => clients.dialAs(identityDir);
 
 const wasm = (name: string): Buffer => watToWasm(readFileSync(join(WAT_DIR, `${name}.wat`), 'utf8'));
 const cli = (args: string[], identity = nodeId): Promise<RunResult> => runStoq([...args, '--dns', tcReady.dns, '--identity', identity], dir, { bin: CATALOG_BIN });
-
-async function statusOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'OK';
-  } catch (err) {
-    if (!isRpcError(err)) throw err;
-    return `${statusName(err.code)}: ${err.message}`;
-  }
-}
 
 async function account(id: string): Promise<caesar.Account> {
   const r = await admin.call(L.lookupAccounts, { ids: [id] });
@@ -116,10 +90,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients) {
-    c.rpc.close();
-    await c.transport.close();
-  }
+  await clients.closeAll();
   // Nothing went wrong inside Catalog (refusals are answers, not errors).
   if (catalogProc) expect(catalogProc.lines.filter((l) => (l['level'] as number) >= 50)).toEqual([]);
   if (catalogProc) expect(await catalogProc.stop()).toBe(0);

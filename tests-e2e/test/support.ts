@@ -5,6 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { storedIdentity } from '@stoq/client';
+import { StoqTransport, type Ipv6Endpoint } from '@stoq/core';
+import { DnsSrvResolver, RpcClient, isRpcError, statusName } from '@stoq/rpc';
 
 /** The command under test; STOQ_E2E_BIN runs the suite against another build (e.g. an older one). */
 export const STOQ_BIN = process.env['STOQ_E2E_BIN'] ?? join(__dirname, '..', '..', 'apps', 'stoq-cli', 'bin', 'stoq.js');
@@ -165,5 +168,49 @@ export async function until<T>(what: string, probe: () => Promise<T | null>, tim
     if (v !== null) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A one-time join token for `service` from the TrustChain whose data dir is `tcDir` (10 minutes). */
+export async function joinToken(tcDir: string, service: string, cwd: string): Promise<string> {
+  const r = await runTrustChain(['token', 'create', '--service', service, '--ttl', '10m', '--data-dir', tcDir], cwd);
+  if (r.code !== 0) throw new Error(`trustchain token create --service ${service} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** RPC clients with stored identities (`dialAs`), finding services through TrustChain's DNS; closed together. */
+export class DnsClients {
+  private readonly open: Array<{ rpc: RpcClient; transport: StoqTransport }> = [];
+
+  constructor(private readonly dns: () => string) {}
+
+  /** A client speaking as the identity in `identityDir` (one attempt per call: tests see every refusal). */
+  async dialAs(identityDir: string): Promise<RpcClient> {
+    const transport = StoqTransport.create({ identity: await storedIdentity(identityDir), bind: '[::]:0' });
+    const rpc = new RpcClient({
+      connector: (ep, o) => transport.connect(ep, { ...o, serverName: o.expectedService ? `${o.expectedService}.hypermesh` : undefined }),
+      resolver: new DnsSrvResolver({ server: this.dns() as Ipv6Endpoint }),
+      retry: { maxAttempts: 1 },
+    });
+    this.open.push({ rpc, transport });
+    return rpc;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const c of this.open.splice(0)) {
+      c.rpc.close();
+      await c.transport.close();
+    }
+  }
+}
+
+/** 'OK', or the status name and message the call ended with (other errors are thrown). */
+export async function statusOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    if (!isRpcError(err)) throw err;
+    return `${statusName(err.code)}: ${err.message}`;
   }
 }
