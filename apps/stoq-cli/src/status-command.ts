@@ -47,7 +47,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   } catch (cause) {
     throw new CliError('UNREACHABLE', `cannot list services in TrustChain DNS at ${dns}: ${(cause as Error).message}`, { cause });
   }
-  const client = await loadClientIdentity({ identityDir, trustRoot: values['trust-root'] });
+  const client = await loadClientIdentity({ identityDir, trustRoot: values['trust-root'], renewVia: { dns } });
   const transport = createClientTransport(client);
   let rows: InstanceStatus[];
   try {
