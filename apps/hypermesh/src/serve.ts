@@ -140,7 +140,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         retainBlocks: o.retainBlocks ?? DEFAULT_RETENTION.retainBlocks,
         // Down for at least a base timeout: not a link still coming up or redialling a live peer.
         isUnreachable: (leader) => network?.unreachable(leader, o.baseTimeoutMs) ?? false,
-        validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null }),
+        validateOperation: operationValidity({ verifier, wallClock, lastSequence: (n) => store.lastSequence(n), isCommitted: (id) => store.operationHeight(id) !== null, blockHashAt: (h) => store.blockHashAt(h) }),
         onFatal: (err) => {
           fatal = err;
           void shutdown('fatal error');

@@ -93,7 +93,7 @@ async function validate(d: ValidationServiceDeps, requestId: string, body: Extra
   else {
     const verifyNow = (): ProofVerdict => {
       const s = d.validator.status();
-      const v = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h), lastSequence: (n) => d.store.lastSequence(n) });
+      const v = verifyValidation({ operationId: requestId, body }, d.verifier, d.wallClock(), { height: s.committedHeight + 1, committedHash: (h) => d.validator.replica.committedHash(h) ?? d.store.blockHashAt(h), lastSequence: (n) => d.store.lastSequence(n) });
       if (v === null) throw new Error('unreachable: a validation body has a verdict');
       return v;
     };

@@ -29,14 +29,24 @@ describe('snapshot format', () => {
     assets: [['asset-1', 'node', 'alice', '{"k":"v"}', 3, 10]] as const,
     results: [['op-a', '{"outcome":"applied","asset":null}']] as const,
     sequences: [['0a0b', '7']] as const,
+    blockHashes: [[8, '11'.repeat(32)], [9, '22'.repeat(32)]] as const,
   };
+
+  test('reads a format 1 snapshot (no block hash rows)', () => {
+    const v2 = encodeSnapshot(header, { ...rows, blockHashes: [] });
+    const d = decodeSnapshot(Buffer.from(v2.toString('utf8').replace('hypermesh-snapshot/2', 'hypermesh-snapshot/1')));
+    expect(d.header.format).toBe('hypermesh-snapshot/1');
+    expect(d.blockHashes).toEqual([]);
+    expect(d.sequences).toEqual(rows.sequences);
+  });
 
   test('decodes what it encodes, byte for byte the same on a second encoding', () => {
     const bytes = encodeSnapshot(header, rows);
     const d = decodeSnapshot(bytes);
-    expect(d.header).toEqual({ format: 'hypermesh-snapshot/1', ...header });
+    expect(d.header).toEqual({ format: 'hypermesh-snapshot/2', ...header });
     expect(d.operations).toEqual(rows.operations);
     expect(d.assets).toEqual(rows.assets);
+    expect(d.blockHashes).toEqual(rows.blockHashes);
     expect(encodeSnapshot(d.header, d).equals(bytes)).toBe(true);
   });
 
@@ -48,6 +58,10 @@ describe('snapshot format', () => {
     ['a section out of order', (b: Buffer) => Buffer.concat([b, Buffer.from('["o","zz",1]\n')]), /after a later section/],
     ['garbage', () => Buffer.from('{"format":"hypermesh-snapshot/1","chainTag":"x","height":1,"blockHash":"y"}\nnot json\n'), /line 2 is not JSON/],
     ['another format', () => Buffer.from('{"format":"other"}\n'), /header/],
+    ['a block hash at or above the snapshot height', () => encodeSnapshot(header, { ...rows, blockHashes: [[10, '11'.repeat(32)]] }), /block hash row/],
+    ['block hashes out of height order', () => encodeSnapshot(header, { ...rows, blockHashes: [[9, '11'.repeat(32)], [8, '22'.repeat(32)]] }), /ascending/],
+    ['a block hash that is not 64 hex digits', () => encodeSnapshot(header, { ...rows, blockHashes: [[9, 'xyz']] }), /block hash row/],
+    ['block hash rows in a format 1 snapshot', (b: Buffer) => Buffer.from(b.toString('utf8').replace('hypermesh-snapshot/2', 'hypermesh-snapshot/1')), /format hypermesh-snapshot\/2 only/],
   ])('refuses %s, naming what is wrong', (_what, make, message) => {
     const bytes = make(encodeSnapshot(header, rows));
     expect(() => decodeSnapshot(bytes)).toThrow(SnapshotFormatError);
@@ -251,6 +265,11 @@ describe('state sync in a cluster', () => {
       expect(base).toBeGreaterThanOrEqual(40);
       expect((synced as unknown as { from: number }).from).not.toBe(0);
       expect(n3.store.committedHeight).toBe(base);
+      // The snapshot brought the hashes of the blocks below it (PoTime anchors), which the
+      // synced validator never held: its replica does not know them, its store does.
+      for (const h of [1, base - 5, base - 1, base]) expect(n3.store.blockHashAt(h)).toBe(c.nodes[0]!.store.blockHashAt(h));
+      expect(n3.store.blockHashAt(base - 5)).toMatch(/^[0-9a-f]{64}$/);
+      expect(n3.replica.committedHash(base - 5)).toBeUndefined();
       for (let i = 0; i < 5; i++) submit();
       // It follows from there with ordinary blocks, and its next snapshots are the others'.
       const target = base + 2 * policy.snapshotEvery;

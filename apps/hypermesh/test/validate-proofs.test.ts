@@ -227,3 +227,19 @@ test('a copy of a committed validation (another attempt) is ordered as a no-op, 
   expect(carried.map((o) => o!.attempt)).toEqual([1]);
   expect(cluster.stores[1]!.operationHeight(requestId)).toBe(Number(r.height));
 });
+
+test('an anchor below what the replica holds (a validator that installed a snapshot) is checked against the store\'s block hashes', () => {
+  const a = anchor();
+  const op = encodeOperation({ operationId: `anchored-${randomUUID()}`, body: { kind: 'certificate.validate', csrHash: CSR_HASH, keyBinding: KEYS, proofHash: new Uint8Array(32), proofSet: encodeFourProofSet(proofSet({ anchor: a })) } });
+  const decoded = decodeOperation(op)!;
+  const verifier = new ProofVerifier({ ledgerPublicKey: LEDGER_KEY, maxAnchorAgeBlocks: 1000 });
+  // The right proof_hash, so that only the anchor decides.
+  const proofSetBytes = (decoded.body as { proofSet: Uint8Array }).proofSet;
+  const verdict = verifier.verifyCertificateRequest({ keyBinding: KEYS, proofSet: proofSetBytes }, Date.now(), { height: Number(a.height) + 1, committedHash: () => Buffer.from(a.hash).toString('hex') });
+  if (!verdict.valid) throw new Error(`the set does not verify: ${verdict.detail}`);
+  const withHash = encodeOperation({ ...decoded, body: { ...decoded.body, proofHash: verdict.proofHash } } as typeof decoded);
+  const ctx = { height: Number(a.height) + 1, committedHash: () => undefined };
+  const known = new Map([[Number(a.height), Buffer.from(a.hash).toString('hex')]]);
+  expect(operationValidity({ verifier, wallClock: () => Date.now() })(withHash, ctx)?.detail).toMatch(/not in this validator's committed chain/);
+  expect(operationValidity({ verifier, wallClock: () => Date.now(), blockHashAt: (h) => known.get(h) })(withHash, ctx)).toBeNull();
+});

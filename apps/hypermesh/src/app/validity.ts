@@ -16,6 +16,11 @@ export interface ValidityOptions {
   lastSequence?(nodeId: Uint8Array): bigint | undefined;
   /** Whether an operation id is already committed (its later copies change nothing when applied). */
   isCommitted?(operationId: string): boolean;
+  /**
+   * Committed block hashes the replica does not hold (below a snapshot this validator installed:
+   * ValidatorStore.blockHashAt), for PoTime anchors.
+   */
+  blockHashAt?(height: number): string | undefined;
 }
 
 /** The four-proof verdict for a validation operation (null for other kinds). */
@@ -35,7 +40,7 @@ export function operationValidity(o: ValidityOptions): OperationCheck {
     // A copy of a committed operation (a re-submission, a re-proposed abandoned block) applies as
     // nothing; re-verifying it would refuse it as a replay of its own sequence and cost a view.
     if (o.isCommitted?.(op.operationId)) return null;
-    const verdict = verifyValidation(op, o.verifier, o.wallClock(), { height: ctx.height, committedHash: (h) => ctx.committedHash(h), ...(o.lastSequence ? { lastSequence: o.lastSequence } : {}) });
+    const verdict = verifyValidation(op, o.verifier, o.wallClock(), { height: ctx.height, committedHash: (h) => ctx.committedHash(h) ?? o.blockHashAt?.(h), ...(o.lastSequence ? { lastSequence: o.lastSequence } : {}) });
     if (verdict === null) return null;
     if (!verdict.valid) return { detail: `operation ${op.operationId}: ${verdict.detail}` };
     const b = op.body as { proofHash: Uint8Array };

@@ -59,7 +59,7 @@ import { decodeOperation, type Operation } from '../operations';
 import { HyperMeshError } from '../errors';
 import { AppTables, type AssetQuery } from './app-tables';
 import { ReportingTables } from './reporting-tables';
-import { decodeSnapshot, encodeSnapshot, snapshotDigest, SnapshotFormatError, type AssetRow, type OperationRow, type ResultRow, type SequenceRow } from './snapshot-format';
+import { SNAPSHOT_ANCHOR_BLOCKS, decodeSnapshot, encodeSnapshot, snapshotDigest, SnapshotFormatError, type AssetRow, type BlockHashRow, type OperationRow, type ResultRow, type SequenceRow, type SnapshotRows } from './snapshot-format';
 
 export const STORE_FORMAT = 'hypermesh-store/1';
 export const STORE_FILE = 'hypermesh.sqlite';
@@ -120,6 +120,9 @@ export class ValidatorStore {
     putOperation: Database.Statement<[string, number]>;
     getOperation: Database.Statement<[string], { height: number }>;
     getBlock: Database.Statement<[number], { height: number; hash: string; record: Buffer }>;
+    putHash: Database.Statement<[number, string]>;
+    pruneHashes: Database.Statement<[number]>;
+    getHash: Database.Statement<[number], { hash: string }>;
   };
   private readonly persistTx: (state: SafetyState, blocks: readonly Block[]) => void;
   private readonly commitTx: (c: CommittedBlock, operations: readonly Operation[]) => string[];
@@ -160,6 +163,9 @@ export class ValidatorStore {
       putOperation: db.prepare('INSERT OR IGNORE INTO operations (operation_id, height) VALUES (?, ?)'),
       getOperation: db.prepare('SELECT height FROM operations WHERE operation_id = ?'),
       getBlock: db.prepare('SELECT height, hash, record FROM blocks WHERE height = ?'),
+      putHash: db.prepare('INSERT OR REPLACE INTO block_hashes (height, hash) VALUES (?, ?)'),
+      pruneHashes: db.prepare('DELETE FROM block_hashes WHERE height < ?'),
+      getHash: db.prepare('SELECT hash FROM block_hashes WHERE height = ?'),
     };
     this.persistTx = db.transaction((state: SafetyState, blocks: readonly Block[]) => {
       this.stmt.putSafety.run(Buffer.from(encodeSafetyState(state)));
@@ -171,6 +177,8 @@ export class ValidatorStore {
     this.commitTx = db.transaction((c: CommittedBlock, operations: readonly Operation[]) => {
       const record = Buffer.from(encodeCommittedBlock(c));
       this.stmt.putBlock.run(c.block.height, c.hash, record);
+      this.stmt.putHash.run(c.block.height, c.hash);
+      this.stmt.pruneHashes.run(c.block.height - SNAPSHOT_ANCHOR_BLOCKS);
       this.lastRecord = { height: c.block.height, record };
       this.stmt.prunePending.run(c.block.height);
       const fresh: string[] = [];
@@ -214,7 +222,11 @@ export class ValidatorStore {
       db.exec(`
         CREATE TABLE IF NOT EXISTS snapshots (height INTEGER PRIMARY KEY, block_hash TEXT NOT NULL, digest TEXT NOT NULL, data BLOB NOT NULL) STRICT;
         CREATE TABLE IF NOT EXISTS audit_blocks (height INTEGER PRIMARY KEY, hash TEXT NOT NULL, record BLOB NOT NULL) STRICT;
+        CREATE TABLE IF NOT EXISTS block_hashes (height INTEGER PRIMARY KEY, hash TEXT NOT NULL) STRICT;
       `);
+      // The hashes of the newest committed blocks (anchors of four-proof sets; snapshot "h"
+      // rows). A store from before this table gets them from its block log.
+      db.prepare('INSERT OR IGNORE INTO block_hashes (height, hash) SELECT height, hash FROM blocks WHERE height >= (SELECT MAX(height) FROM blocks) - ?').run(SNAPSHOT_ANCHOR_BLOCKS);
       const { restored, tip, oldest } = ValidatorStore.readBack(db, path, validatorSet, retain);
       return { store: new ValidatorStore(path, db, validatorSet, tip, oldest, { ...DEFAULT_RETENTION, ...policy }), restored };
     } catch (err) {
@@ -383,7 +395,7 @@ export class ValidatorStore {
    * SNAPSHOTS_KEPT. Synchronous, so no later commit can slip into it.
    */
   private takeSnapshot(c: CommittedBlock): void {
-    const data = encodeSnapshot({ chainTag: this.validatorSet.chainTagHex, height: c.block.height, blockHash: c.hash }, this.snapshotRows());
+    const data = encodeSnapshot({ chainTag: this.validatorSet.chainTagHex, height: c.block.height, blockHash: c.hash }, this.snapshotRows(c.block.height));
     const info: SnapshotInfo = { height: c.block.height, blockHash: c.hash, digest: snapshotDigest(data), size: data.byteLength };
     this.db.transaction(() => {
       this.db.prepare('INSERT OR REPLACE INTO snapshots (height, block_hash, digest, data) VALUES (?, ?, ?, ?)').run(info.height, info.blockHash, info.digest, data);
@@ -392,13 +404,14 @@ export class ValidatorStore {
     this.latest = info;
   }
 
-  private snapshotRows(): { operations: Iterable<OperationRow>; assets: Iterable<AssetRow>; results: Iterable<ResultRow>; sequences: Iterable<SequenceRow> } {
-    const rows = <T>(sql: string): Iterable<T> => this.db.prepare(sql).raw(true).iterate() as Iterable<T>;
+  private snapshotRows(height: number): SnapshotRows {
+    const rows = <T>(sql: string, ...params: number[]): Iterable<T> => this.db.prepare(sql).raw(true).iterate(...params) as Iterable<T>;
     return {
       operations: rows<OperationRow>('SELECT operation_id, height FROM operations ORDER BY operation_id'),
       assets: rows<AssetRow>('SELECT asset_id, kind, owner, attributes, created_height, updated_height FROM assets ORDER BY asset_id'),
       results: rows<ResultRow>('SELECT operation_id, result FROM op_results ORDER BY operation_id'),
       sequences: rows<SequenceRow>('SELECT lower(hex(node_id)), sequence FROM node_sequences ORDER BY node_id'),
+      blockHashes: rows<BlockHashRow>('SELECT height, hash FROM block_hashes WHERE height >= ? AND height < ? ORDER BY height', Math.max(1, height - SNAPSHOT_ANCHOR_BLOCKS), height),
     };
   }
 
@@ -479,6 +492,9 @@ export class ValidatorStore {
         for (const r of snap.results) result.run(r[0], r[1]);
         const seq = this.db.prepare('INSERT INTO node_sequences (node_id, sequence) VALUES (?, ?)');
         for (const r of snap.sequences) seq.run(Buffer.from(r[0], 'hex'), r[1]);
+        this.db.prepare('DELETE FROM block_hashes').run();
+        for (const r of snap.blockHashes) this.stmt.putHash.run(r[0], r[1]);
+        this.stmt.putHash.run(h.height, c.hash);
         this.stmt.putBlock.run(h.height, c.hash, Buffer.from(encodeCommittedBlock(c)));
         this.db.prepare('INSERT INTO snapshots (height, block_hash, digest, data) VALUES (?, ?, ?, ?)').run(info.height, info.blockHash, info.digest, Buffer.from(data));
         // A validator that never persisted anything starts from the initial safety state (the
@@ -509,6 +525,14 @@ export class ValidatorStore {
 
   get committedHeight(): number {
     return this.tip.height;
+  }
+
+  /**
+   * Hash of the committed block at `height` among the newest SNAPSHOT_ANCHOR_BLOCKS (also those
+   * a snapshot brought: blocks this validator never held), or undefined.
+   */
+  blockHashAt(height: number): string | undefined {
+    return this.stmt.getHash.get(height)?.hash;
   }
 
   get committedHash(): string {
