@@ -95,7 +95,9 @@ beforeAll(async () => {
   }
 
   for (let i = 0; i < N; i++) {
-    const args = ['--config', 'hypermesh.toml', '--genesis', genesis];
+    // Votes broadcast to every validator (the honest ones and the Byzantine one alike), so that
+    // this run exercises that path across processes too.
+    const args = ['--config', 'hypermesh.toml', '--genesis', genesis, '--broadcast-votes'];
     validators.push(
       i === BYZANTINE
         ? StoqProcess.start([...args, '--vote-equivocations', '8', '--proposal-equivocations', '3'], homes[i]!, { bin: BYZANTINE_BIN })
@@ -116,7 +118,7 @@ afterAll(async () => {
 
 const logs = (p: StoqProcess, msg: string): LogLine[] => p.lines.filter((l) => l.msg === msg);
 function startHonest(i: number): StoqProcess {
-  return StoqProcess.start(['serve', '--config', 'hypermesh.toml', '--genesis', genesis, '--reward-grace-ms', '2000'], homes[i]!, { bin: HYPERMESH_BIN });
+  return StoqProcess.start(['serve', '--config', 'hypermesh.toml', '--genesis', genesis, '--reward-grace-ms', '2000', '--broadcast-votes'], homes[i]!, { bin: HYPERMESH_BIN });
 }
 const appliedHeights = (): number[] => logs(caesarProc, 'caesar reward_block').filter((l) => l.outcome === 'applied').map((l) => Number(l.height));
 async function heightOf(i: number): Promise<number> {

@@ -2,7 +2,7 @@
 //   hypermesh enroll  --config hypermesh.toml [--data-dir D] [--join-token T]
 //   hypermesh genesis --chain-id ID --out genesis.json (--config v.toml | --validator name=falcon.pub)...
 //   hypermesh serve   --config hypermesh.toml --genesis genesis.json [--data-dir D] [--join-token T]
-//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof four-proof.json]
+//                     [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--broadcast-votes] [--four-proof four-proof.json]
 //                     [--caesar-reports on|off] [--reward-grace-ms 10000]
 //                     [--snapshot-interval 1000] [--retain-blocks 10000]
 //   hypermesh four-proof --ledger-falcon-key caesar/falcon.pub --out four-proof.json [--max-anchor-age-blocks 1000]
@@ -18,7 +18,7 @@ const USAGE = `usage:
   hypermesh enroll  --config <hypermesh.toml> [--data-dir DIR] [--join-token T]
   hypermesh genesis --chain-id ID --out <genesis.json> (--config <validator.toml> | --validator NAME=falcon.pub)...
   hypermesh serve   --config <hypermesh.toml> --genesis <genesis.json> [--data-dir DIR] [--join-token T]
-                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--four-proof <four-proof.json>]
+                    [--base-timeout-ms 1000] [--empty-block-delay-ms 250] [--broadcast-votes] [--four-proof <four-proof.json>]
                     [--caesar-reports on|off] [--reward-grace-ms 10000]
                     [--snapshot-interval 1000] [--retain-blocks 10000]
   hypermesh four-proof --ledger-falcon-key <caesar falcon.pub> --out <four-proof.json> [--max-anchor-age-blocks 1000]
@@ -48,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
         validator: { type: 'string', multiple: true },
         'base-timeout-ms': { type: 'string' },
         'empty-block-delay-ms': { type: 'string' },
+        'broadcast-votes': { type: 'boolean' },
         'snapshot-interval': { type: 'string' },
         'retain-blocks': { type: 'string' },
         'four-proof': { type: 'string' },
@@ -109,6 +110,7 @@ export async function main(argv: string[]): Promise<number> {
           joinToken: values['join-token'],
           baseTimeoutMs,
           emptyBlockDelayMs,
+          broadcastVotes: values['broadcast-votes'] === true,
           ...(values['four-proof'] ? { fourProofPath: values['four-proof'] } : {}),
           caesarReports: reports === 'on',
           rewardGraceMs,

@@ -38,6 +38,8 @@ export interface ServeOptions {
   joinToken?: string;
   baseTimeoutMs: number;
   emptyBlockDelayMs: number;
+  /** Votes to every validator (Replica broadcastVotes; default false: see apps/hypermesh README). */
+  broadcastVotes?: boolean;
   /** The chain's four-proof rules (proofs/four-proof-config.ts); absent: validate_* answer FAILED_PRECONDITION. */
   fourProofPath?: string;
   /** Report committed blocks (caesar/reward_block) and equivocation evidence (caesar/slash); default true. */
@@ -137,6 +139,7 @@ export async function serve(o: ServeOptions): Promise<number> {
         logger: ctx.logger,
         timing: { baseTimeout: o.baseTimeoutMs, maxTimeout: Math.max(o.baseTimeoutMs * 16, 10_000) },
         emptyBlockDelayMs: o.emptyBlockDelayMs,
+        broadcastVotes: o.broadcastVotes ?? false,
         retainBlocks: o.retainBlocks ?? DEFAULT_RETENTION.retainBlocks,
         // Down for at least a base timeout: not a link still coming up or redialling a live peer.
         isUnreachable: (leader) => network?.unreachable(leader, o.baseTimeoutMs) ?? false,

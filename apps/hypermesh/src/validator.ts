@@ -50,7 +50,7 @@ export interface ValidatorOptions {
   timing?: Partial<PacemakerTiming>;
   /** An idle leader waits this long before an empty proposal (default 250 ms; Replica emptyBlockDelay). */
   emptyBlockDelayMs?: number;
-  /** Votes to every validator, so each commits as soon as the votes arrive (default true; Replica broadcastVotes). */
+  /** Votes to every validator, so each commits as soon as the votes arrive (default false; Replica broadcastVotes). */
   broadcastVotes?: boolean;
   mempoolMaxOps?: number;
   /** Committed blocks the replica keeps in memory to serve peers' catch-up (default 10,000). */
@@ -135,7 +135,7 @@ export class Validator {
       verifier: falconSignatureVerifier(falcon),
       timing: opts.timing,
       emptyBlockDelay: opts.emptyBlockDelayMs ?? 250,
-      broadcastVotes: opts.broadcastVotes ?? true,
+      broadcastVotes: opts.broadcastVotes ?? false,
       mempool: opts.mempoolMaxOps !== undefined ? { maxOps: opts.mempoolMaxOps } : undefined,
       restored: opts.restored,
       ...(opts.retainBlocks !== undefined ? { retainCommittedBlocks: opts.retainBlocks } : {}),
