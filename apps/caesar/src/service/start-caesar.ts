@@ -83,13 +83,22 @@ export async function startCaesar(ctx: ServiceContext, settings: CaesarSettings)
   });
   // Supply as of the last commit: while a PostgreSQL commit is in flight the core is ahead of the
   // database, so the gauge keeps the figures it last read from committed state.
-  const supply = new Map<number, number>();
+  const supply = new Map<number, { circulating: number; holds: boolean }>();
   ctx.rpc.addMetricSource(() => {
     if (ledger.status !== 'open') return [];
     const view = ledger.committedView();
-    if (view) for (const l of ledgers) supply.set(l, Number(view.supply(l).circulating));
+    if (view) {
+      for (const l of ledgers) {
+        // The supply invariant, recomputed from every account's balances: what the accounts
+        // outside mint and burn hold equals what was minted less what was burnt.
+        const s = view.supply(l);
+        supply.set(l, { circulating: Number(s.circulating), holds: s.circulating === s.minted - s.burnt });
+      }
+    }
+    const byLedger = [...supply.keys()].sort((a, b) => a - b);
     return [
-      ...[...supply.keys()].sort((a, b) => a - b).map((l) => ({ name: 'caesar_total_supply', help: 'Circulating supply per ledger (minted - burnt), in base units', type: 'gauge' as const, labels: { ledger: String(l) }, value: supply.get(l)! })),
+      ...byLedger.map((l) => ({ name: 'caesar_total_supply', help: 'Circulating supply per ledger (minted - burnt), in base units', type: 'gauge' as const, labels: { ledger: String(l) }, value: supply.get(l)!.circulating })),
+      ...byLedger.map((l) => ({ name: 'caesar_supply_invariant_holds', help: 'Whether the circulating supply, summed over the accounts, equals minted - burnt (1) or not (0)', type: 'gauge' as const, labels: { ledger: String(l) }, value: supply.get(l)!.holds ? 1 : 0 })),
       { name: 'caesar_transfers_total', help: 'Transfers committed since start (including posts, voids, expiries)', type: 'counter', value: counters.transfers },
       { name: 'caesar_accounts_created_total', help: 'Accounts created since start', type: 'counter', value: counters.accountsCreated },
       { name: 'caesar_commits_total', help: 'Durable group commits since start', type: 'counter', value: counters.commits },

@@ -41,6 +41,8 @@ test('the default store is SQLite in the data dir', async () => {
   await caesar.ledger.createAccounts([MINT, HOLDER]);
   await caesar.ledger.createTransfers([mint(1n, 40n)]);
   expect(supplyGauge(metrics())).toBe(40);
+  // The supply invariant, recomputed from the accounts at each scrape, holds.
+  expect(metrics().find((m) => m.name === 'caesar_supply_invariant_holds' && m.labels?.['ledger'] === '1')?.value).toBe(1);
   await caesar.stop!();
   expect(caesar.ledger.status).toBe('closed');
 });
