@@ -500,6 +500,12 @@ export interface WasmRunResult {
   stdoutTruncated: boolean
   stderrTruncated: boolean
   fuelUsed: number
+  /**
+   * Whether fuelUsed is all the run burned (false after a trap other than out-of-fuel,
+   * stack overflow or `unreachable`, a limit hit, or the timeout: wasmtime had not stored
+   * the count; bill the whole fuel limit then).
+   */
+  fuelExact: boolean
   peakMemoryBytes: number
   /** Instantiation (store, instance slot, start function). */
   setupNs: number

@@ -109,7 +109,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const peer = { service: 'node', instance: 'node-1' } as PeerIdentity;
 
 /** A Catalog instance over `dir` (a second call is the same instance after a restart). */
-async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string; hello: string; spin: string }> {
+async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string; hello: string; spin: string; traps: string }> {
   const store = ProgramStore.open(join(dir, 'programs'));
   const engine = new ProgramEngine({ workers: 1, queueDepth: 0, maxMemoryBytes: 16 << 20, maxModuleBytes: 1 << 20, maxOutputBytes: 4096 });
   const answers = AnswerStore.open(join(dir, 'answers'), { windowMs: 3_600_000, maxEntries: 1000, maxBytes: 1 << 20, now: () => Date.now() });
@@ -134,6 +134,7 @@ async function startCatalog(timeoutMs = 30_000): Promise<Catalog & { add: string
     add: await upload('add'),
     hello: await upload('hello_then_spin'),
     spin: await upload('spin'),
+    traps: await upload('traps'),
     execute: (req) => call<proto.ExecuteResponse>(proto.CatalogMethods.execute.path, { fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }),
     stream: (req) => handlers.get(proto.CatalogMethods.executeStream.path)!({ fuelLimit: 10_000, payerAccountId: String(PAYER), ...req }, ctx) as unknown as AsyncGenerator<proto.ExecuteStreamEvent>,
     answers,
@@ -344,5 +345,18 @@ test('a run cut by the wall-clock timeout is billed its whole fuel_limit (the en
   expect([proto.RunOutcome[r.outcome!], String(r.fuelUsed), r.fee]).toEqual(['RUN_TIMEOUT', '1000000000000', String(1_000_000_000_000n * PRICE)]);
   expect(r.receipt!.fuelUsed).toEqual(r.fuelUsed);
   expect([ledger.posted, ledger.pending]).toEqual([1_000_000_000_000n * PRICE, 0n]);
+  await c.stop();
+});
+
+test('a long loop ended by a trap (division by zero) is billed its whole fuel_limit, as the engine could not count it; an `unreachable` trap is billed what it used', async () => {
+  // Found in review: a trap away from a call leaves wasmtime's fuel count unstored, so the
+  // reported fuel misses the loop (fee ~0) unless the whole limit is billed.
+  const c = await startCatalog();
+  const traps = c.traps;
+  const looped = await c.execute({ programHash: traps, export: 'loop_then_divide', args: ['1000000'], fuelLimit: 50_000_000, requestId: 'trap-1' });
+  expect([proto.RunOutcome[looped.outcome!], String(looped.fuelUsed), looped.fee]).toEqual(['RUN_TRAP', '50000000', String(50_000_000n * PRICE)]);
+  const unreachable = await c.execute({ programHash: traps, export: 'unreachable', fuelLimit: 50_000_000, requestId: 'trap-2' });
+  expect(proto.RunOutcome[unreachable.outcome!]).toBe('RUN_TRAP');
+  expect(Number(unreachable.fuelUsed)).toBeLessThan(100);
   await c.stop();
 });

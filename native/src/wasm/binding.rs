@@ -99,6 +99,10 @@ pub struct WasmRunResult {
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub fuel_used: f64,
+    /// Whether fuelUsed is all the run burned (false after a trap other than out-of-fuel,
+    /// stack overflow or `unreachable`, a limit hit, or the timeout: wasmtime had not stored
+    /// the count; bill the whole fuel limit then).
+    pub fuel_exact: bool,
     pub peak_memory_bytes: f64,
     /// Instantiation (store, instance slot, start function).
     pub setup_ns: f64,
@@ -218,6 +222,7 @@ fn result(o: RunOutput) -> WasmRunResult {
         stdout_truncated: o.stdout_truncated,
         stderr_truncated: o.stderr_truncated,
         fuel_used: o.fuel_used as f64,
+        fuel_exact: o.fuel_exact,
         peak_memory_bytes: o.peak_memory_bytes as f64,
         setup_ns: o.setup_ns as f64,
         run_ns: o.run_ns as f64,

@@ -162,6 +162,12 @@ pub struct RunOutput {
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub fuel_used: u64,
+    /// Whether `fuel_used` is all the run burned. Compiled code keeps its fuel count in a
+    /// register and stores it only at calls, returns, `unreachable`, throws and the out-of-fuel
+    /// path (wasmtime-internal-cranelift `fuel_before_op`); a run ended by any other trap (an
+    /// out-of-bounds access, a division by zero, a memory.grow over the limit) or by the epoch
+    /// (timeout) reports only what was stored before, possibly nothing of a tight loop.
+    pub fuel_exact: bool,
     pub peak_memory_bytes: usize,
     pub setup_ns: u64,
     pub run_ns: u64,
@@ -458,6 +464,7 @@ impl EngineCore {
         }
         let run_ns = (started.elapsed().as_nanos() as u64).saturating_sub(setup_ns);
         let fuel_used = if self.opts.fuel { req.fuel - store.get_fuel().unwrap_or(0) } else { 0 };
+        let fuel_exact = fuel_count_exact(&ended, store.data());
         let (outcome, message) = match (&ended, js_exception) {
             (Ok(()), None) => (Outcome::Ok, String::new()),
             (Ok(()), Some(description)) => {
@@ -481,11 +488,31 @@ impl EngineCore {
             stdout_truncated: state.io.stdout_truncated,
             stderr_truncated: state.io.stderr_truncated,
             fuel_used,
+            fuel_exact,
             peak_memory_bytes: state.limits.peak_memory,
             setup_ns,
             run_ns,
         })
     }
+}
+
+/// Whether the fuel count was stored when the run ended (see RunOutput::fuel_exact): a normal
+/// end or `proc_exit` (a host call), out of fuel, a stack overflow (detected in the callee's
+/// prologue, after the caller's call stored the count) and `unreachable` store it; a limit the
+/// ResourceLimiter refused (memory.grow, table.grow: builtins, not calls), other traps and the
+/// epoch interruption do not.
+fn fuel_count_exact(ended: &wasmtime::Result<()>, state: &RunState) -> bool {
+    let e = match ended {
+        Ok(()) => return true,
+        Err(e) => e,
+    };
+    if state.limits.hit.is_some() {
+        return false;
+    }
+    if state.io.exit_code.is_some() || e.downcast_ref::<ProcExit>().is_some() {
+        return true;
+    }
+    matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel | Trap::StackOverflow | Trap::UnreachableCodeReached))
 }
 
 /// How a run that ended with an error ended. The store's own records (a limit hit, a

@@ -41,7 +41,7 @@ fn run(core: &EngineCore, r: RunRequest) -> RunOutput {
 fn adds_two_numbers_and_meters_fuel() {
     let core = engine();
     let out = run(&core, req(&core, "add", "add", vec![40, 2]));
-    assert_eq!((out.outcome, out.results.clone()), (Outcome::Ok, vec![42]));
+    assert_eq!((out.outcome, out.results.clone(), out.fuel_exact), (Outcome::Ok, vec![42], true));
     assert!(out.fuel_used > 0 && out.fuel_used < 20, "fuel {}", out.fuel_used);
     let out32 = run(&core, req(&core, "add", "add32", vec![i32::MAX as i64, 1]));
     assert_eq!(out32.results, vec![i32::MIN as i64]);
@@ -96,6 +96,15 @@ fn each_failure_ends_its_run_with_its_own_outcome() {
     assert_eq!((div.outcome, div.message.as_str()), (Outcome::Trap, "wasm trap: integer divide by zero"));
     let big = run(&core, RunRequest { memory_limit_bytes: 1 << 20, ..req(&core, "big_memory", "run", vec![]) });
     assert_eq!(big.outcome, Outcome::MemoryLimit);
+    // Whether the fuel count was stored when the run ended: exact for a normal end, out of fuel,
+    // a stack overflow and `unreachable`; not for other traps and limits (billed in full).
+    let exact = |o: &RunOutput| o.fuel_exact;
+    assert!(exact(&spin) && exact(&deep) && exact(&unreachable));
+    assert!(!exact(&div) && !exact(&grow) && !exact(&big));
+    let looped = run(&core, RunRequest { fuel: 100_000_000, ..req(&core, "traps", "loop_then_divide", vec![1_000_000]) });
+    assert_eq!(looped.outcome, Outcome::Trap);
+    assert!(!looped.fuel_exact);
+    assert!(looped.fuel_used < 1_000_000, "a million iterations burned more than {} fuel, and the count missed it", looped.fuel_used);
     // and the engine still runs the next program
     assert_eq!(run(&core, req(&core, "add", "add", vec![1, 2])).results, vec![3]);
 }

@@ -85,16 +85,16 @@ function parseI64(v: string, field: string): bigint {
 
 
 /**
- * The fuel a run is billed (and its receipt signs). A run cut by the wall-clock backstop
- * (TIMEOUT) counts as having used its whole fuel_limit: after an epoch interruption the engine
- * reports only the fuel counted before it (0 for a tight loop, observed; apparently the count in
- * compiled code is not written back when the epoch check traps), so an endless loop would run
- * for free until the timeout.
- * The caller agreed to fuel_limit × price when it reserved; a run that outlasted the timeout
- * used all the machine time one run may take.
+ * The fuel a run is billed (and its receipt signs): what it used when the engine's count is
+ * exact, else its whole fuel_limit. wasmtime's compiled code keeps the count in a register and
+ * stores it only at calls, returns, `unreachable` and out of fuel; a run ended by the timeout,
+ * another trap (an out-of-bounds access, a division by zero) or a memory/table limit reports
+ * only what was stored before, nothing of a loop without calls (native `fuelExact` false). Billing
+ * that would let an endless loop, or a long loop ended by a deliberate trap, run for free. The
+ * caller agreed to fuel_limit × price when it reserved.
  */
-export function billedFuel(outcome: string, reported: bigint, fuelLimit: bigint): bigint {
-  return outcome === 'TIMEOUT' ? fuelLimit : reported;
+export function billedFuel(fuelExact: boolean, reported: bigint, fuelLimit: bigint): bigint {
+  return fuelExact ? reported : fuelLimit;
 }
 
 async function mapped<T>(run: () => Promise<T> | T): Promise<T> {
@@ -324,7 +324,7 @@ export function addCatalogMethods(rpc: RpcServer, d: CatalogDeps): CatalogCounte
       await d.billing.release(pendingId, ids?.release).catch((voidErr: unknown) => d.logger.error({ pendingId: String(pendingId), err: (voidErr as Error).message }, 'catalog could not void a reservation; Caesar releases it at its timeout'));
       throw err;
     }
-    const fuelUsed = billedFuel(result.outcome, BigInt(result.fuelUsed), fuelLimit);
+    const fuelUsed = billedFuel(result.fuelExact, BigInt(result.fuelUsed), fuelLimit);
     const fee = fuelUsed * d.billing.config.pricePerFuel;
     await d.billing.settle(pendingId, fee, ids?.settle);
     const outcome = outcomeNumber(result.outcome);
