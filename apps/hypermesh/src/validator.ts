@@ -203,13 +203,23 @@ export class Validator {
     if (waiting && !waiting[0]!.content.equals(content)) return Promise.resolve({ kind: 'conflict', detail: `operation ${operationId} is pending with another payload` });
     if (this.waiting >= (this.opts.maxWaiting ?? 10_000)) return Promise.resolve({ kind: 'full' });
     const encoded = encodeOperation({ operationId, body });
-    const result = this.offer(encoded);
-    if (result === 'stopped') return Promise.resolve({ kind: 'stopped' });
+    // The waiter is registered before the replica's effects run: a paced leader proposes at once
+    // inside offer, and an operation its check refuses is dropped (operation-dropped) right then.
+    let outcome: Promise<SubmitOutcome> | undefined;
+    const result = this.offer(encoded, () => {
+      // Every validator's mempool gets it: with round-robin leaders, a block proposed by this
+      // validator may never be certified (e.g. while the next leader is down), another's will.
+      this.opts.outbox.forward(encoded);
+      outcome = this.waitFor(operationId, content, body, signal);
+    });
+    if (outcome) return outcome;
     if (result === 'full') return Promise.resolve({ kind: 'full' });
     if (result === 'too-large') return Promise.resolve({ kind: 'too-large' });
-    // Every validator's mempool gets it: with round-robin leaders, a block proposed by this
-    // validator may never be certified (e.g. while the next leader is down), another's will.
-    this.opts.outbox.forward(encoded);
+    return Promise.resolve({ kind: 'stopped' });
+  }
+
+  /** Registers a waiter for the commit of `operationId` (and its re-submission until then). */
+  private waitFor(operationId: string, content: Buffer, body: OperationBody, signal: AbortSignal | undefined): Promise<SubmitOutcome> {
     return new Promise<SubmitOutcome>((resolve, reject) => {
       const w: Waiter = { content, submittedAt: this.opts.clock.now(), resolve };
       if (!this.attempts.has(operationId)) this.attempts.set(operationId, { attempt: 0, body, lastAt: this.opts.clock.now() });
@@ -438,12 +448,16 @@ export class Validator {
     );
   }
 
-  /** Into the mempool; a leader holding back an empty proposal (pacing) proposes it now. */
-  private offer(encoded: Uint8Array): SubmitResult | 'stopped' {
+  /**
+   * Into the mempool; a leader holding back an empty proposal (pacing) proposes it now.
+   * `taken` runs when the mempool holds the operation, before the replica's effects are performed.
+   */
+  private offer(encoded: Uint8Array, taken?: () => void): SubmitResult | 'stopped' {
     let result: SubmitResult | 'stopped' = 'stopped';
     this.guard('an operation', () => {
       const step = this.replica.offer(encoded, this.opts.clock.now());
       result = step.result;
+      if (step.result === 'accepted' || step.result === 'duplicate') taken?.();
       this.runner.perform(step.effects);
     });
     return result;
@@ -467,7 +481,10 @@ export class Validator {
       this.opts.logger.debug({ view, leader, highQcView: this.replica.highQc.view, after: what }, 'view');
       const unreachable = this.opts.isUnreachable;
       if (!unreachable) break;
-      const dead = [leader, set.leader(view + 1)].find((v) => v !== this.opts.self.id && unreachable(v));
+      // The next leader collects this view's votes, unless votes go to everyone (then any
+      // replica forms the QC, and abandoning would throw away the one that commits).
+      const needed = this.opts.broadcastVotes ? [leader] : [leader, set.leader(view + 1)];
+      const dead = needed.find((v) => v !== this.opts.self.id && unreachable(v));
       if (dead === undefined) break;
       this.opts.logger.debug({ view, unreachable: dead }, 'view abandoned: a validator it needs is unreachable');
       try {

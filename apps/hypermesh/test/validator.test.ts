@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeMessage, Replica, type CommittedBlock, type ValidatorId } from '@stoq/consensus';
+import { encodeMessage, Replica, type CommittedBlock, type OperationCheck, type ValidatorId } from '@stoq/consensus';
 import { ManualClock, nativeFalcon } from '@stoq/core';
 import pino from 'pino';
 import { falconSignatureVerifier } from '@stoq/consensus-approval';
@@ -18,7 +18,7 @@ import { falconKeys, N } from './cluster';
 
 jest.setTimeout(60_000);
 
-function setup(mempoolMaxOps?: number, maxWaiting?: number) {
+function setup(mempoolMaxOps?: number, maxWaiting?: number, extra: { emptyBlockDelayMs?: number; validateOperation?: OperationCheck } = {}) {
   const genesis = parseGenesis(JSON.parse(genesisToJson({ chainId: 'unit', validators: falconKeys().map((k, id) => ({ id, instance: `hypermesh-${id + 1}`, falconPublicKey: k.publicKey, weight: 1, address: null })) })));
   const clock = new ManualClock();
   const queue: Array<{ from: ValidatorId; to: ValidatorId; bytes: Uint8Array }> = [];
@@ -44,7 +44,8 @@ function setup(mempoolMaxOps?: number, maxWaiting?: number) {
     restored,
     clock,
     logger: pino({ enabled: false }),
-    emptyBlockDelayMs: 0,
+    emptyBlockDelayMs: extra.emptyBlockDelayMs ?? 0,
+    ...(extra.validateOperation ? { validateOperation: extra.validateOperation } : {}),
     mempoolMaxOps,
     maxWaiting,
     outbox: {
@@ -192,4 +193,26 @@ test('a validator that installs a snapshot in place answers the submissions the 
   donor.close();
   rmSync(donorDir, { recursive: true, force: true });
   t.close();
+});
+
+test('a leader holding back its proposal (pacing) that drops a submitted operation its check refuses answers refused at once', async () => {
+  // Validator 0 leads view 4; idle, it holds its proposal back. A submission then makes it
+  // propose inside the submit call, where its check drops the operation: the submitter must be
+  // waiting by then (found in review: it was registered after, and heard nothing).
+  const t = setup(undefined, undefined, { emptyBlockDelayMs: 500, validateOperation: () => ({ detail: 'refused by this test' }) });
+  try {
+    await t.pump(() => t.v.status().view === 4 && t.v.status().leader === 0);
+    await t.settle(); // the runner idle: the effects of the submit run inside it
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    const answered = t.v.submit('doomed', Buffer.from('x'));
+    let outcome: SubmitOutcome | null = null;
+    void answered.then((o) => (outcome = o));
+    // No message and no clock tick: only the WAL syncs in flight complete.
+    await t.settle();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(outcome).toEqual({ kind: 'refused', detail: 'refused by this test' });
+    expect(t.fatal).toEqual([]);
+  } finally {
+    t.close();
+  }
 });

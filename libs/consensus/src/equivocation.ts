@@ -73,6 +73,15 @@ export class EquivocationDetector {
     return { kind, validator, view, first, second: s };
   }
 
+  /**
+   * Whether exactly this statement (same block, height and signature bytes) was recorded: a copy
+   * needs no signature check, since only verified statements are recorded.
+   */
+  isRecorded(kind: EquivocationEvidence['kind'], validator: ValidatorId, view: number, s: SignedStatement): boolean {
+    const first = this.seen.get(`${kind}:${view}:${validator}`);
+    return first !== undefined && first.blockHash === s.blockHash && first.height === s.height && sameBytes(first.signature, s.signature);
+  }
+
   /** Forget views below `minView` (bounded memory). */
   prune(minView: number): void {
     if (minView < this.prunedBelow + 16) return; // in steps: each prune walks the map
@@ -86,4 +95,10 @@ export class EquivocationDetector {
       this.byView.delete(view);
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

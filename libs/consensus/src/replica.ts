@@ -161,7 +161,7 @@ export class Replica {
 
   /**
    * The shell knows the current view cannot produce a QC: its leader, or the next view's leader
-   * (who collects this view's votes), cannot be reached (e.g. its link has been down for a
+   * (who collects this view's votes, unless broadcastVotes), cannot be reached (e.g. its link has been down for a
    * while). Give up on the view now instead of waiting for the timer. A timeout is always safe;
    * it ends the view only with 2f+1 timeouts, so the shell must be sure: a replica that gives up
    * a view that could succeed loses its vote in it.
@@ -441,7 +441,8 @@ export class Replica {
       this.requestBlock(this.highestQc.blockHash, null);
       return; // retried when the block arrives
     }
-    if (!now && this.emptyBlockDelay > 0 && this.mayPace(parent)) {
+    // Not late in a view: a proposal held past the view's deadline would time the view out.
+    if (!now && this.emptyBlockDelay > 0 && this.now + this.emptyBlockDelay < this.deadline && this.mayPace(parent)) {
       if (this.pacedView !== view) {
         this.pacedView = view;
         this.proposeAt = this.now + this.emptyBlockDelay;
@@ -607,6 +608,11 @@ export class Replica {
     const block = this.tree.get(v.blockHash);
     if (!block && v.view > this.currentView + 1) return { code: RejectCode.UNKNOWN_BLOCK, detail: 'vote for an unknown block beyond the next view' };
     if (block && (block.view !== v.view || block.height !== v.height)) return { code: RejectCode.INVALID_BLOCK, detail: 'vote names a block of another view or height' };
+    // An exact copy of a vote already counted (a replay, a duplicated packet) costs no signature
+    // check: with votes broadcast every replica would otherwise verify every copy.
+    if (!own && this.equivocation.isRecorded('vote', v.voter, v.view, { height: v.height, blockHash: v.blockHash, signature: v.signature })) {
+      return { code: RejectCode.DUPLICATE, detail: 'vote already counted' };
+    }
     if (!own && !this.verifySignature(v.voter, voteSigningBytes(set.chainTag, v.view, v.height, v.blockHash), v.signature)) {
       return { code: RejectCode.BAD_SIGNATURE, detail: `vote signature of validator ${v.voter}` };
     }

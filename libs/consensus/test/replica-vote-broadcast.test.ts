@@ -43,4 +43,25 @@ describe('Replica: votes broadcast (broadcastVotes)', () => {
     const views = c.replicas[0]!.view;
     expect(verifications).toBeLessThanOrEqual(4 * views);
   });
+
+  test('an exact copy of a counted vote is refused as a duplicate without a second signature check', () => {
+    const c = new Cluster(4, { broadcastVotes: true });
+    let verifications = 0;
+    const verifier = c.keys.verifier();
+    c.replicas[2] = c.make(2, { broadcastVotes: true, verifier: { verify: (...a: Parameters<typeof verifier.verify>) => (verifications++, verifier.verify(...a)) } });
+    c.submitEverywhere(op(3));
+    c.start();
+    // Deliver until replica 2 has counted a vote from another validator, then replay it.
+    let replay: { from: number; message: import('../src').Message } | null = null;
+    while (replay === null && c.queue.length > 0) {
+      const e = c.queue.shift()!;
+      const step = c.replicas[e.to]!.onMessage(e.from, e.message, c.now);
+      c.apply(e.to, step.effects);
+      if (e.to === 2 && e.message.type === 'vote' && step.rejection === null) replay = { from: e.from, message: e.message };
+    }
+    expect(replay).not.toBeNull();
+    const before = verifications;
+    expect(c.replicas[2]!.onMessage(replay!.from, replay!.message, c.now).rejection?.code).toBe(RejectCode.DUPLICATE);
+    expect(verifications).toBe(before);
+  });
 });

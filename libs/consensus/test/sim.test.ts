@@ -84,7 +84,7 @@ describe('simulator: mutation checks (the checker can fail)', () => {
   });
 
   test('with votes broadcast (every replica forms QCs, no leader can withhold one) both are still caught', () => {
-    const lock = firstSafetyFailure(seeds(1, 20), { ticks: 6000, byzantine: ['fork'], unsafeMutationForTests: 'ignore-lock-rule', broadcastVotes: true });
+    const lock = firstSafetyFailure(seeds(1, 60), { ticks: 6000, byzantine: ['fork'], unsafeMutationForTests: 'ignore-lock-rule', broadcastVotes: true });
     expect(lock).not.toBeNull();
     expectClean(runSimulation({ seed: lock!.seed, ticks: 6000, byzantine: ['fork'], broadcastVotes: true }));
     const quorum = firstSafetyFailure(seeds(1, 10), { ticks: 12000, replicas: 7, byzantine: [], partitions: true, checkCommitQc: false, unsafeMutationForTests: 'quorum-f-plus-1', broadcastVotes: true });

@@ -261,8 +261,9 @@ class Simulation {
           const n = this.opCounter++;
           const op = simOperation(this.sc.seed, n, n % 50 === 49);
           if (this.options.submitToAll) {
-            for (const node of up) this.offer(node, op);
+            // Recorded first: an offer step may crash its replica, which then holds nothing.
             if (n % 50 !== 49) this.checker.onSubmitted(op, this.now, up.map((u) => u.id));
+            for (const node of up) if (node.replica) this.offer(node, op);
           } else this.offer(this.prng.pick(up), op);
         }
         this.queue.push(this.now + Math.max(1, Math.round(1000 / this.sc.opsPerSecond)), { kind: 'submit' });
@@ -346,8 +347,8 @@ class Simulation {
 
   /**
    * As apps/hypermesh's shell does: an honest replica entering a view whose leader, or whose
-   * next leader (who collects its votes), it cannot reach (crashed, or across a partition)
-   * abandons the view at once (Replica.abandonView). The shell's knowledge is only as good as
+   * next leader (who collects its votes, unless votes are broadcast), it cannot reach (crashed,
+   * or across a partition) abandons the view at once (Replica.abandonView). The shell's knowledge is only as good as
    * its links; here it is exact, which is what the real shell approximates after a timeout.
    */
   private abandonIfStuck(node: Node): void {
@@ -357,7 +358,8 @@ class Simulation {
     node.checkedView = view;
     const set = replica.validatorSet;
     const cut = (v: ValidatorId): boolean => v !== node.id && (this.nodes[v]!.replica === null || !this.network.reachable(node.id, v));
-    if (cut(set.leader(view)) || cut(set.leader(view + 1))) this.step(node, () => replica.abandonView(this.localTime(node.id, this.now)));
+    // With votes broadcast any replica forms the QC: only the leader is needed.
+    if (cut(set.leader(view)) || (!this.sc.broadcastVotes && cut(set.leader(view + 1)))) this.step(node, () => replica.abandonView(this.localTime(node.id, this.now)));
   }
 
   private perform(node: Node, a: AdversaryAction): void {
