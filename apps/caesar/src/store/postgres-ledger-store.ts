@@ -25,6 +25,7 @@ import { Client, type ClientConfig, type QueryResultRow } from 'pg';
 import { randomUUID } from 'node:crypto';
 import { InvariantViolationError, LedgerError } from '../errors';
 import { Ledger } from '../core/ledger';
+import { MAX_BATCH_EVENTS } from '../core/batch-input';
 import { U64_MAX } from '../core/integers';
 import { type Account, type AccountBalance, type LedgerChanges, type PendingStatus, type Transfer, TransferFlags } from '../core/types';
 import type { LedgerDatabaseOptions } from './ledger-database';
@@ -231,15 +232,23 @@ export class PostgresLedgerStore implements LedgerStore {
 
   accountBalances(accountId: bigint, min: bigint, max: bigint, reversed: boolean, limit: number, accept: (b: AccountBalance) => boolean): Promise<AccountBalance[]> {
     // Queued behind a commit in progress (if any) on the one connection: sees committed rows only.
-    return this.serial(() => this.balancesPaged(accountId, min, max, reversed, limit, accept));
+    return this.serial(() => this.balancesPaged(accountId, min, max, reversed, limit, accept)).catch((err: unknown) => {
+      // A lost connection or a statement past its timeout: the caller may retry (not INTERNAL).
+      if (err instanceof LedgerError) throw err;
+      throw new LedgerError('UNAVAILABLE', `reading balance history from ${this.location} failed: ${(err as Error).message}`, { cause: err });
+    });
   }
 
   private async balancesPaged(accountId: bigint, min: bigint, max: bigint, reversed: boolean, limit: number, accept: (b: AccountBalance) => boolean): Promise<AccountBalance[]> {
     const out: AccountBalance[] = [];
     let lo = min > I64_MAX ? I64_MAX : min;
     let hi = max > I64_MAX ? I64_MAX : max;
+    // Pages of at least a batch's worth: the filter runs here, so a small limit with a filter
+    // that matches little would otherwise take a round trip per row on the connection commits
+    // also use (found in review: limit 1 and a code no row has held every commit back).
+    const pageSize = Math.max(limit, MAX_BATCH_EVENTS);
     for (;;) {
-      const page = await this.client.query(reversed ? this.sql.balancesDesc : this.sql.balancesAsc, [accountId.toString(), lo.toString(), hi.toString(), limit]);
+      const page = await this.client.query(reversed ? this.sql.balancesDesc : this.sql.balancesAsc, [accountId.toString(), lo.toString(), hi.toString(), pageSize]);
       for (const r of page.rows) {
         const b = toBalance(r);
         if (reversed) hi = b.timestamp - 1n;
@@ -248,7 +257,7 @@ export class PostgresLedgerStore implements LedgerStore {
         out.push(b);
         if (out.length === limit) return out;
       }
-      if (page.rows.length < limit || lo > hi) return out;
+      if (page.rows.length < pageSize || lo > hi) return out;
     }
   }
 
