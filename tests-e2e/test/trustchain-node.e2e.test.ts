@@ -193,16 +193,18 @@ test('a client identity renews itself when used past 2/3 of its lifetime: stoq c
   const certFile = join(home, NODE_IDENTITY_FILES.dir, NODE_IDENTITY_FILES.certChain);
   const leafOf = () => parseHybridCertificate(pemToDerList(readFileSync(certFile, 'utf8'), 'CERTIFICATE', 'cert')[0]!);
   const first = leafOf();
-  // Used before its renewal time: nothing is renewed.
+  // Used before its renewal time: nothing is renewed (checked only if the call did finish before
+  // it: a loaded machine may take that long).
+  const renewAt = first.notBefore.getTime() + ((first.notAfter.getTime() - first.notBefore.getTime()) * 2) / 3;
   const early = await runStoq(['call', 'trustchain/get_ca', '--dns', dnsAddress, '--identity', home], dir);
   expect(early.code).toBe(0);
-  expect(leafOf().fingerprintSha256).toBe(first.fingerprintSha256);
+  if (Date.now() < renewAt) expect(leafOf().fingerprintSha256).toBe(first.fingerprintSha256);
   // The certificate's own clock: wait until it is past 2/3 of its lifetime (24 s leaves: ~16 s).
-  const renewAt = first.notBefore.getTime() + ((first.notAfter.getTime() - first.notBefore.getTime()) * 2) / 3;
   await until('the client certificate is due for renewal', async () => (Date.now() > renewAt + 100 ? true : null), 30_000);
+  const renewedEarly = leafOf().fingerprintSha256 !== first.fingerprintSha256; // the early call ran past renewAt
   const used = await runStoq(['call', 'trustchain/get_ca', '--dns', dnsAddress, '--identity', home], dir);
   expect(used.code).toBe(0);
-  expect(used.stderr).toMatch(/renewed the certificate of .* with TrustChain \(valid until /);
+  if (!renewedEarly) expect(used.stderr).toMatch(/renewed the certificate of .* with TrustChain \(valid until /);
   const renewed = leafOf();
   expect(renewed.fingerprintSha256).not.toBe(first.fingerprintSha256);
   expect(renewed.notAfter.getTime()).toBeGreaterThan(first.notAfter.getTime());

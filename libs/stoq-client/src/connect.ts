@@ -92,7 +92,7 @@ export async function storedIdentity(dir: string, opts: { renew?: RenewalOptions
   const load = (ca: CertificateSource | null): Promise<NodeIdentity> =>
     NodeIdentity.loadOrCreate({ dataDir: dir, service, instance: leaf.commonName, ca, ...(leaf.ipAddresses.length > 0 ? { ipAddresses: [...leaf.ipAddresses] } : {}) });
   const identity = await load(null);
-  return opts.renew ? renewedIfDue(identity, load, opts.renew) : identity;
+  return opts.renew ? renewedIfDue(identity, load, { ...opts.renew, dir }) : identity;
 }
 
 export async function connect<S extends ServiceName>(service: S, opts: ConnectOptions = {}): Promise<ServiceClient<S>> {

@@ -5,7 +5,11 @@
 // still holds. Renewal is best effort: while the certificate is valid a failed renewal (TrustChain
 // unreachable) leaves the identity as it is and the call goes ahead; two processes renewing at
 // once both succeed and the files are replaced atomically (the last one stays).
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  NODE_IDENTITY_FILES,
   NodeIdentity,
   StoqTransport,
   createCsr,
@@ -36,11 +40,16 @@ export interface RenewalOptions {
  * TrustChain renewed (written to `dir`). `load(ca)` loads the identity in `dir` (with `ca`, it
  * issues through it what is due).
  */
-export async function renewedIfDue(identity: NodeIdentity, load: (ca: CertificateSource | null) => Promise<NodeIdentity>, opts: RenewalOptions, now = new Date()): Promise<NodeIdentity> {
+export async function renewedIfDue(identity: NodeIdentity, load: (ca: CertificateSource | null) => Promise<NodeIdentity>, opts: RenewalOptions & { dir: string }, now = new Date()): Promise<NodeIdentity> {
   if (now.getTime() < identity.renewAt.getTime() || now.getTime() >= identity.notAfter.getTime()) return identity;
   try {
+    // A certificate it could not store would be issued (and CT-logged) again at every use.
+    await access(join(opts.dir, NODE_IDENTITY_FILES.dir), constants.W_OK).catch((cause: unknown) => {
+      throw new Error(`${join(opts.dir, NODE_IDENTITY_FILES.dir)} is not writable (${(cause as NodeJS.ErrnoException).code ?? String(cause)}), so a renewed certificate could not be stored`);
+    });
     const endpoint = await opts.trustchain();
-    const renewed = await load(new RenewalSource(endpoint, identity, opts.timeoutMs ?? 10_000));
+    // Short: a client waits for this before its own call, and the certificate is still valid.
+    const renewed = await load(new RenewalSource(endpoint, identity, opts.timeoutMs ?? 3_000));
     opts.onRenewed?.(renewed.notAfter);
     return renewed;
   } catch (err) {
