@@ -124,6 +124,8 @@ export class DurableLedger {
   private committing = false;
   /** Settles when the asynchronous commit in flight is done (committed or failed); null when none is. */
   private inFlight: Promise<void> | null = null;
+  /** The store reported its connection lost while a commit was in flight (see onLost). */
+  private lostDuringCommit: unknown = null;
   private scheduled = false;
   private state: 'open' | 'closing' | 'closed' | 'failed' = 'open';
   private failure: unknown = null;
@@ -160,8 +162,11 @@ export class DurableLedger {
     this.view = committedView(core, this.accountTransfers);
     store.onLost?.((err) => {
       // A store that cannot write any more (its connection dropped while idle) stops the ledger
-      // now rather than at the next batch; a commit in flight fails by itself.
-      if ((this.state === 'open' || this.state === 'closing') && !this.committing) this.fail(err, []);
+      // now rather than at the next batch. A commit in flight fails by itself, or — if its COMMIT
+      // came back just before the loss — stops the ledger once it has answered its callers.
+      if (this.state !== 'open' && this.state !== 'closing') return;
+      if (this.committing) this.lostDuringCommit = err;
+      else this.fail(err, []);
     });
     this.armExpiry();
   }
@@ -432,6 +437,10 @@ export class DurableLedger {
       }
     }
     for (const { req, results } of applied) (req.resolve as (r: string[]) => void)(results);
+    if (this.lostDuringCommit !== null) {
+      this.fail(this.lostDuringCommit, []);
+      return;
+    }
     this.armExpiry();
     this.afterCommit();
   }
