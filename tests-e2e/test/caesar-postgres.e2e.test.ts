@@ -17,6 +17,7 @@ import { StoqTransport } from '@stoq/core';
 import { caesar as proto } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
 import { usePostgres } from '../../apps/caesar/test/helpers/postgres-server';
+import { ChainLoad, lookupTransfersById } from './caesar-load';
 import { CAESAR_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type TrustChainEndpoints } from './support';
 
 jest.setTimeout(240_000);
@@ -153,53 +154,15 @@ describePg('caesar serve --store postgres (real processes, real PostgreSQL)', ()
     } finally {
       await setup.close();
     }
-    const acked: proto.NewTransfer[] = [];
-    const sent: proto.NewTransfer[][] = [];
-    let nextId = 1_000_000;
-    const seed = Number(process.env['CAESAR_E2E_SEED'] ?? Date.now() % 100_000);
-    let rnd = seed;
-    const random = (): number => (rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const load = new ChainLoad(Number(process.env['CAESAR_E2E_SEED'] ?? Date.now() % 100_000), LEDGER);
+    const { acked, sent, seed } = load;
     for (let round = 0; round < 3; round++) {
       const client = await adminClient();
       // Killed after a drawn number of acknowledged chains (an event, never a timer; replay with CAESAR_E2E_SEED).
-      const killAfter = acked.length / 3 + 30 + Math.floor(random() * 120);
-      let stop = false;
-      let killing = false;
-      let killed: (() => void) | null = null;
-      const killedNow = new Promise<void>((r) => (killed = r));
-      // 4 submitters, each sending linked chains of 3 transfers (100 -> 101 -> 100 -> 101): 2 move from 100 to 101.
-      const submitter = async (): Promise<void> => {
-        while (!stop) {
-          const base = nextId;
-          nextId += 3;
-          const batch: proto.NewTransfer[] = [
-            transfer(base, '100', '101', 3, { code: 7, flags: FLAG.linked }),
-            transfer(base + 1, '101', '100', 2, { code: 7, flags: FLAG.linked }),
-            transfer(base + 2, '100', '101', 1, { code: 7 }),
-          ];
-          sent.push(batch);
-          let r: proto.CreateTransfersResponse;
-          try {
-            r = await client.rpc.call(M.createTransfers, { transfers: batch }, { timeoutMs: 10_000 });
-          } catch (err) {
-            if (killing) return; // Caesar died: stop submitting
-            throw err;
-          }
-          if (JSON.stringify(r.results) !== '[0,0,0]') throw new Error(`batch ${base} answered ${JSON.stringify(r.results)}`);
-          acked.push(...batch);
-          if (acked.length >= killAfter * 3 && killed) {
-            killing = true;
-            killed();
-            killed = null;
-          }
-        }
-      };
-      const load = Promise.all([submitter(), submitter(), submitter(), submitter()]);
-      await Promise.race([killedNow, load.then(() => Promise.reject(new Error('the load ended before the kill')))]);
-      caesar!.child.kill('SIGKILL');
-      expect(await caesar!.exited).toBe('SIGKILL');
-      stop = true;
-      await load;
+      await load.runUntilKilled(client.rpc, load.drawKillPoint(30, 120), async () => {
+        caesar!.child.kill('SIGKILL');
+        expect(await caesar!.exited).toBe('SIGKILL');
+      }, 10_000);
       await client.close();
       const ackedNow = acked.length;
 
@@ -209,13 +172,7 @@ describePg('caesar serve --store postgres (real processes, real PostgreSQL)', ()
       await caesar.waitFor((l) => l.msg === 'caesar serving');
       const after = await adminClient();
       try {
-        const lookup = async (ids: string[]): Promise<Map<string, proto.Transfer>> => {
-          const found = new Map<string, proto.Transfer>();
-          for (let i = 0; i < ids.length; i += 8190) {
-            for (const t of (await after.rpc.call(M.lookupTransfers, { ids: ids.slice(i, i + 8190) })).transfers ?? []) found.set(t.id!, t);
-          }
-          return found;
-        };
+        const lookup = (ids: string[]): Promise<Map<string, proto.Transfer>> => lookupTransfersById(after.rpc, ids);
         const found = await lookup(acked.map((t) => t.id!));
         for (const t of acked) expect(found.get(t.id!)).toMatchObject({ debitAccountId: t.debitAccountId, creditAccountId: t.creditAccountId, amount: t.amount, code: 7 });
         expect(found.size).toBe(ackedNow);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { NODE_IDENTITY_FILES, NodeIdentity, StoqTransport, parseHybridCertificate, pemToDerList } from '@stoq/core';
 import { caesar as proto } from '@stoq/protos';
 import { DnsSrvResolver, RpcClient, StaticResolver } from '@stoq/rpc';
+import { ChainLoad, lookupTransfersById } from './caesar-load';
 import { CAESAR_BIN, StoqProcess, runStoq, runTrustChain, writeServiceConfig, type RunResult, type TrustChainEndpoints, until } from './support';
 
 jest.setTimeout(180_000);
@@ -173,53 +174,15 @@ async function nodeClient(): Promise<{ rpc: RpcClient; close(): Promise<void> }>
 test('kill -9 during load, 3 rounds: after each restart every acknowledged transfer is there, no linked chain is half there', async () => {
   // Funds for the load: 1,000,000 to account 100 (the admin mints).
   expect((await call('create_transfers', { transfers: [transfer(2, MINT, '100', 1_000_000)] })).json).toEqual({ results: ['CREATE_TRANSFER_OK'] });
-  const acked: proto.NewTransfer[] = [];
-  const sent: proto.NewTransfer[][] = [];
-  let nextId = 1_000_000;
-  const seed = Number(process.env['CAESAR_E2E_SEED'] ?? Date.now() % 100_000);
-  let rnd = seed;
-  const random = (): number => ((rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const load = new ChainLoad(Number(process.env['CAESAR_E2E_SEED'] ?? Date.now() % 100_000), LEDGER);
+  const { acked, sent, seed } = load;
   for (let round = 0; round < 3; round++) {
     const client = await nodeClient();
-    // Kill after a drawn number of acknowledged chains (replay with CAESAR_E2E_SEED).
-    const killAfter = acked.length / 3 + 50 + Math.floor(random() * 150);
-    let stop = false;
-    let killing = false;
-    let killed: (() => void) | null = null;
-    const killedNow = new Promise<void>((r) => (killed = r));
-    // 4 submitters, each sending linked chains of 3 transfers (100 -> 101 -> 100 -> 101).
-    const submitter = async (): Promise<void> => {
-      while (!stop) {
-        const base = nextId;
-        nextId += 3;
-        const batch: proto.NewTransfer[] = [
-          { id: String(base), debitAccountId: '100', creditAccountId: '101', amount: '3', ledger: LEDGER, code: 7, flags: 1 },
-          { id: String(base + 1), debitAccountId: '101', creditAccountId: '100', amount: '2', ledger: LEDGER, code: 7, flags: 1 },
-          { id: String(base + 2), debitAccountId: '100', creditAccountId: '101', amount: '1', ledger: LEDGER, code: 7 },
-        ];
-        sent.push(batch);
-        let r: proto.CreateTransfersResponse;
-        try {
-          r = await client.rpc.call(M.createTransfers, { transfers: batch }, { timeoutMs: 5000 });
-        } catch (err) {
-          if (killing) return; // the server died: stop submitting
-          throw err;
-        }
-        if (JSON.stringify(r.results) !== '[0,0,0]') throw new Error(`batch ${base} answered ${JSON.stringify(r.results)}`);
-        acked.push(...batch);
-        if (acked.length >= killAfter * 3 && killed) {
-          killing = true;
-          killed();
-          killed = null;
-        }
-      }
-    };
-    const load = Promise.all([submitter(), submitter(), submitter(), submitter()]);
-    await Promise.race([killedNow, load.then(() => Promise.reject(new Error('the load ended before the kill')))]);
-    caesar.child.kill('SIGKILL');
-    expect(await caesar.exited).toBe('SIGKILL');
-    stop = true;
-    await load;
+    // Killed after a drawn number of acknowledged chains (replay with CAESAR_E2E_SEED).
+    await load.runUntilKilled(client.rpc, load.drawKillPoint(50, 150), async () => {
+      caesar.child.kill('SIGKILL');
+      expect(await caesar.exited).toBe('SIGKILL');
+    }, 5000);
     await client.close();
     const ackedNow = acked.length;
 
@@ -228,19 +191,11 @@ test('kill -9 during load, 3 rounds: after each restart every acknowledged trans
     await caesar.waitFor((l) => l.msg === 'caesar serving');
     const after = await nodeClient();
     try {
-      const ids = acked.map((t) => t.id!);
-      const found = new Map<string, proto.Transfer>();
-      for (let i = 0; i < ids.length; i += 8190) {
-        for (const t of (await after.rpc.call(M.lookupTransfers, { ids: ids.slice(i, i + 8190) })).transfers ?? []) found.set(t.id!, t);
-      }
+      const found = await lookupTransfersById(after.rpc, acked.map((t) => t.id!));
       for (const t of acked) expect(found.get(t.id!)).toMatchObject({ debitAccountId: t.debitAccountId, creditAccountId: t.creditAccountId, amount: t.amount });
       expect(found.size).toBe(ackedNow);
       // Every chain sent, acknowledged or in flight, is stored whole or not at all.
-      const allIds = sent.flat().map((t) => t.id!);
-      const stored = new Set<string>();
-      for (let i = 0; i < allIds.length; i += 8190) {
-        for (const t of (await after.rpc.call(M.lookupTransfers, { ids: allIds.slice(i, i + 8190) })).transfers ?? []) stored.add(t.id!);
-      }
+      const stored = await lookupTransfersById(after.rpc, sent.flat().map((t) => t.id!));
       for (const chain of sent) expect([0, 3]).toContain(chain.filter((t) => stored.has(t.id!)).length);
       // Balances agree with what was stored: each chain moves 2 from 100 to 101.
       const [a101] = (await after.rpc.call(M.lookupAccounts, { ids: ['101'] })).accounts!;
