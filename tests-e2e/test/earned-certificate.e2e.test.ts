@@ -304,6 +304,10 @@ test('TrustChain killed mid-issuance and restarted: every recorded certificate i
   await tc.waitFor((l) => l.msg === 'trustchain serve ready');
   admin.close();
   admin = adminClient();
+  // TrustChain was down longer than the 5 s discovery leases, so the others' records lapsed; the
+  // tests after this one find validators and Caesar by name, so wait until each re-registered.
+  for (const i of [0, 1, 2, 3]) await until(`validator ${i} back in DNS`, async () => (await admin.call(H.status, {}, { timeoutMs: 5000, target: addressOf(i) })) ?? null, 60_000);
+  await until('caesar back in DNS', async () => ((await admin.call(C.whoAmI, {}, { timeoutMs: 5000 })).service === 'admin' ? true : null), 60_000);
   // A lost answer is retried with the same proofs: HyperMesh answers with its commit (same request id).
   for (const [i, o] of outcome.entries()) if (o === 'lost') await until(`retry of ${nodes[i]!.instance}`, async () => (await issue(nodes[i]!, sets[i]!, 30_000)).chain ?? null, 60_000);
   const certs = JSON.parse((await runTrustChain(['certs', 'list', '--limit', '1000', '--json', '--data-dir', tcDir], dir)).stdout) as Array<{ serial: string; instance: string }>;
