@@ -31,6 +31,11 @@ pub fn sign(secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, StoqError> {
             format!("secret key header byte is 0x{:02x}, expected 0x{SK_HEADER:02x} (FALCON-1024)", secret_key[0]),
         ));
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::falcon_expanded::available() {
+        return crate::falcon_expanded::sign(secret_key, message)
+            .ok_or_else(|| StoqError::new(FALCON_REJECTED, "secret key could not be decoded; signing produced no signature"));
+    }
     let sk = falcon1024::SecretKey::from_bytes(secret_key)
         .map_err(|e| StoqError::new(FALCON_REJECTED, format!("secret key rejected: {e}")))?;
     let sig = falcon1024::detached_sign(message, &sk);
@@ -112,6 +117,41 @@ mod tests {
         let (other_pk, _) = keypair();
         assert!(!verify(&other_pk, &msg, &sig).unwrap());
         assert!(!verify(&pk, &msg, &[]).unwrap());
+    }
+
+    /// The expanded-key signer (AVX2) and PQClean's own signing make signatures of one format that
+    /// PQClean verifies; five keys in turn go through the four-entry cache and back.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn expanded_key_signatures_verify_like_pqclean_ones() {
+        if !crate::falcon_expanded::available() {
+            return;
+        }
+        let keys: Vec<_> = (0..5).map(|_| keypair()).collect();
+        for round in 0..3 {
+            for (i, (pk, sk)) in keys.iter().enumerate() {
+                let msg = format!("round {round} key {i}").into_bytes();
+                let sig = crate::falcon_expanded::sign(sk, &msg).unwrap();
+                assert_eq!(sig[0], 0x3a);
+                assert!(sig.len() <= MAX_SIGNATURE_LEN);
+                let parsed = falcon1024::DetachedSignature::from_bytes(&sig).unwrap();
+                let pk_parsed = falcon1024::PublicKey::from_bytes(pk).unwrap();
+                assert!(falcon1024::verify_detached_signature(&parsed, &msg, &pk_parsed).is_ok());
+                let mut other = msg.clone();
+                other.push(0);
+                assert!(falcon1024::verify_detached_signature(&parsed, &other, &pk_parsed).is_err());
+                let (other_pk, _) = &keys[(i + 1) % keys.len()];
+                assert!(!verify(other_pk, &msg, &sig).unwrap());
+                // And PQClean's own signature with the same key verifies the same way.
+                let theirs = falcon1024::detached_sign(&msg, &falcon1024::SecretKey::from_bytes(sk).unwrap());
+                assert!(verify(pk, &msg, theirs.as_bytes()).unwrap());
+            }
+        }
+        // A key with the right header and length whose polynomials do not decode.
+        let mut damaged = vec![0xffu8; SECRET_KEY_LEN];
+        damaged[0] = SK_HEADER;
+        assert!(crate::falcon_expanded::sign(&damaged, b"m").is_none());
+        assert_eq!(sign(&damaged, b"m").unwrap_err().code, FALCON_REJECTED);
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod ecdsa;
 pub mod endpoint;
 pub mod error;
 pub mod falcon;
+#[cfg(target_arch = "x86_64")]
+mod falcon_expanded;
 pub mod hash;
 pub mod hot;
 pub mod kex;
