@@ -839,6 +839,7 @@ module.exports.EcdsaSigner = nativeBinding.EcdsaSigner
 module.exports.QuicConnection = nativeBinding.QuicConnection
 module.exports.QuicEndpoint = nativeBinding.QuicEndpoint
 module.exports.WasmEngine = nativeBinding.WasmEngine
+module.exports.ecdsaVerify = nativeBinding.ecdsaVerify
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.errorProbe = nativeBinding.errorProbe
 module.exports.errorProbeAsync = nativeBinding.errorProbeAsync

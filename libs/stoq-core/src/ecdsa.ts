@@ -34,3 +34,18 @@ export function ecdsaSign(key: KeyObject, data: Uint8Array): Uint8Array {
   }
   return new Uint8Array(nativeSigner(key).sign(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
 }
+
+/**
+ * Whether `signature` (DER) is an ECDSA signature of `data` by the key whose uncompressed point
+ * is `point` (P-256 with SHA-256, P-384 with SHA-384), checked by aws-lc in the addon. A point
+ * that is not on the curve verifies nothing.
+ */
+export function ecdsaVerify(curve: 'P-256' | 'P-384', point: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return loadNative().ecdsaVerify(curve, asBuffer(point), asBuffer(data), asBuffer(signature));
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);

@@ -109,6 +109,7 @@ export interface NativeEcdsaSigner {
 export interface NativeAddon {
   QuicEndpoint: { bind(opts: NativeEndpointOptions): NativeEndpoint };
   EcdsaSigner: { fromPkcs8(der: Buffer): NativeEcdsaSigner };
+  ecdsaVerify(curve: string, publicKey: Buffer, data: Buffer, signature: Buffer): boolean;
   falconKeypair(): { publicKey: Buffer; secretKey: Buffer };
   falconSign(secretKey: Buffer, message: Buffer): Buffer;
   /** The stream mux's event and operation numbers by name (checked against stream-mux.ts in a test). */

@@ -1,8 +1,10 @@
 // ecdsaSign (aws-lc through the native addon) makes the signatures node:crypto would: DER ECDSA
 // with the curve's hash, verifiable by OpenSSL; other keys are refused with TLS_CONFIG.
-import { generateKeyPairSync, verify } from 'node:crypto';
-import { ecdsaSign } from '../src/ecdsa';
+// ecdsaVerify accepts exactly what node:crypto accepts, from the SPKI's point.
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import { ecdsaSign, ecdsaVerify } from '../src/ecdsa';
 import { StoqError } from '../src/errors';
+import { readSpki } from '../src/identity/spki';
 
 describe('ecdsaSign', () => {
   it.each([
@@ -33,5 +35,50 @@ describe('ecdsaSign', () => {
         expect((err as StoqError).code).toBe('TLS_CONFIG');
       }
     }
+  });
+});
+
+describe('ecdsaVerify', () => {
+  it.each([
+    ['P-256', 'sha256'],
+    ['P-384', 'sha384'],
+  ] as const)('verifies %s / %s signatures node:crypto made, and nothing else', (curve, hash) => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve });
+    const spki = readSpki(new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), 'test key');
+    expect(spki.kind).toBe(curve);
+    const data = new Uint8Array(300).map((_, i) => i);
+    const sig = new Uint8Array(sign(hash, data, { key: privateKey, dsaEncoding: 'der' }));
+    expect(ecdsaVerify(curve, spki.key, data, sig)).toBe(true);
+    const otherData = Uint8Array.from(data);
+    otherData[5] = otherData[5]! ^ 1;
+    expect(ecdsaVerify(curve, spki.key, otherData, sig)).toBe(false);
+    const otherSig = Uint8Array.from(sig);
+    otherSig[otherSig.length - 1] = otherSig[otherSig.length - 1]! ^ 1;
+    expect(ecdsaVerify(curve, spki.key, data, otherSig)).toBe(false);
+    expect(ecdsaVerify(curve, spki.key, data, new Uint8Array(0))).toBe(false);
+    // The same point with one coordinate byte changed is (almost surely) off the curve.
+    const offCurve = Uint8Array.from(spki.key);
+    offCurve[offCurve.length - 1] = offCurve[offCurve.length - 1]! ^ 1;
+    expect(ecdsaVerify(curve, offCurve, data, sig)).toBe(false);
+    // The other curve's verifier refuses the key.
+    expect(ecdsaVerify(curve === 'P-256' ? 'P-384' : 'P-256', spki.key, data, sig)).toBe(false);
+  });
+
+  it('names an unknown curve', () => {
+    expect(() => ecdsaVerify('P-521' as 'P-256', new Uint8Array(65), new Uint8Array(1), new Uint8Array(8))).toThrow(/P-521/);
+  });
+});
+
+describe('readSpki', () => {
+  it('reads P-256, P-384 and Ed25519 keys and refuses others, naming them', () => {
+    const spkiOf = (k: ReturnType<typeof generateKeyPairSync>['publicKey']): Uint8Array => new Uint8Array(k.export({ type: 'spki', format: 'der' }));
+    expect(readSpki(spkiOf(generateKeyPairSync('ed25519').publicKey), 'k').kind).toBe('Ed25519');
+    expect(readSpki(spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey), 'k').key).toHaveLength(97);
+    expect(() => readSpki(spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey), 'k')).toThrow(/curve 1\.3\.132\.0\.35/);
+    expect(() => readSpki(spkiOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey), 'k')).toThrow(/1\.2\.840\.113549\.1\.1\.1 key/);
+    const compressed = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }));
+    compressed[compressed.length - 65] = 0x02; // not an uncompressed point any more
+    expect(() => readSpki(compressed, 'k')).toThrow(/uncompressed point/);
+    expect(() => readSpki(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), 'k')).toThrow(StoqError);
   });
 });

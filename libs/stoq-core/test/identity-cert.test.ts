@@ -122,6 +122,20 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('issued certificates', () => {
+  it('takes the subject key as SPKI DER as well as a KeyObject: the same key in the certificate, verified by Node', () => {
+    const ca = makeRoot();
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spkiDer = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
+    const fromDer = makeLeaf(ca, { subjectPublicKey: { spkiDer } });
+    expect(bytesEqual(parseHybridCertificate(fromDer.der).spkiDer, spkiDer)).toBe(true);
+    const x = new X509Certificate(Buffer.from(fromDer.der));
+    expect(x.publicKey.equals(publicKey)).toBe(true);
+    expect(x.verify(new X509Certificate(Buffer.from(ca.der)).publicKey)).toBe(true);
+    // SPKI DER of an unsupported key is refused like such a KeyObject.
+    const p521 = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey.export({ type: 'spki', format: 'der' }));
+    expect(() => makeLeaf(ca, { subjectPublicKey: { spkiDer: p521 } })).toThrow(/TLS_CONFIG|curve 1\.3\.132\.0\.35/);
+  });
+
   test('parse back with the names, validity, CA flags and FALCON key they were issued with', () => {
     const l = parseHybridCertificate(leaf.der);
     expect(l.commonName).toBe('caesar-1');

@@ -55,6 +55,15 @@ describe('STOQ CSR', () => {
     expect(reason(() => parseCsr(tampered))).toMatch(/^CSR_SIGNATURE: .*does not verify/);
   });
 
+  it('refuses a CSR whose key is not a point on P-256 (the signature cannot verify with it)', () => {
+    const der = csr();
+    const spki = parseCsr(der).spkiDer;
+    const at = Buffer.from(der).indexOf(Buffer.from(spki)) + spki.length - 1; // last byte of Y
+    const offCurve = Uint8Array.from(der);
+    offCurve[at] = offCurve[at]! ^ 1;
+    expect(reason(() => parseCsr(offCurve))).toMatch(/^CSR_SIGNATURE: .*does not verify/);
+  });
+
   it('refuses garbage, empty and oversized input', () => {
     expect(reason(() => parseCsr(new Uint8Array(0)))).toMatch(/^CSR_MALFORMED: the CSR is empty/);
     expect(reason(() => parseCsr(Uint8Array.from([0x30, 0x03, 0x02, 0x01])))).toMatch(/^CSR_MALFORMED/);

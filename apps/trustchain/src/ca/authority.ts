@@ -33,6 +33,7 @@ import {
   type CertificateExtension,
   type FalconScheme,
   type HybridCertificate,
+  type SpkiPublicKey,
 } from '@stoq/core';
 import { LogSigningKey, type FalconSigner } from '@stoq/ct-log';
 import { TrustChainError } from '../core/errors';
@@ -175,7 +176,7 @@ export class Authority {
     };
   }
 
-  issueLeaf(publicKey: KeyObject, falconPublicKey: Uint8Array, names: CertificateNames, now: number, lifetimeMs: number, extraExtensions?: readonly CertificateExtension[]): IssuedLeaf {
+  issueLeaf(publicKey: KeyObject | SpkiPublicKey, falconPublicKey: Uint8Array, names: CertificateNames, now: number, lifetimeMs: number, extraExtensions?: readonly CertificateExtension[]): IssuedLeaf {
     const { der } = this.signer.issueLeafCertificate({
       service: names.service,
       instance: names.instance,

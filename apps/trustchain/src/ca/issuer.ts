@@ -164,7 +164,7 @@ export class Issuer {
 
   private issue(csr: ParsedCsr, names: CertificateNames, kind: CertificateKind, tokenHash?: string, extensions?: readonly CertificateExtension[], stakeExpiresAt: number | null = null): Promise<IssueResult> {
     const now = this.now();
-    const leaf = this.authority.issueLeaf(csr.publicKey, csr.falconPublicKey, names, now, this.lifetimeMs, extensions);
+    const leaf = this.authority.issueLeaf({ spkiDer: csr.spkiDer }, csr.falconPublicKey, names, now, this.lifetimeMs, extensions);
     const record: NewCertificate = {
       serial: leaf.serial,
       fingerprint: leaf.fingerprint,

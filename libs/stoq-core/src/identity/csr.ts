@@ -11,12 +11,14 @@
 // `FALCON_CSR_CONTEXT || csrDer` (falconCsrMessage), sent with the request. The context string
 // keeps a CSR signature from being usable as any other FALCON signature of the same key.
 
-import { createPublicKey, createSign, createVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSign, type KeyObject } from 'node:crypto';
+import { ecdsaVerify } from '../ecdsa';
 import { FALCON_PUBLIC_KEY_LENGTH } from '../falcon';
 import { TAG_BIT_STRING, TAG_INTEGER, TAG_SEQUENCE, children, encodeOid, encodeTlv, readSingle, type Tlv } from './der';
 import { algorithmIdentifier, bitString, encodeName, extension, falconSpki, subjectAltName } from './hybrid-cert';
 import { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
 import { readSubjectAltName } from './parse';
+import { readSpki, type SpkiKey } from './spki';
 import { algorithmOid, bitStringBytes, extensionList, nameAttributes, oidOf, type ExtensionField } from './x509-read';
 import {
   OID_EC_PUBLIC_KEY,
@@ -93,7 +95,7 @@ export interface ParsedCsr {
   readonly der: Uint8Array;
   readonly commonName: string;
   readonly organization: string | undefined;
-  /** The TLS public key (SubjectPublicKeyInfo DER) and as a KeyObject. */
+  /** The TLS public key (SubjectPublicKeyInfo DER), and as a KeyObject (decoded on first use). */
   readonly spkiDer: Uint8Array;
   readonly publicKey: KeyObject;
   readonly dnsNames: readonly string[];
@@ -102,6 +104,9 @@ export interface ParsedCsr {
   /** The service named by the `<service>.hypermesh` dNSName. */
   readonly service: string;
 }
+
+/** OpenSSL's names of the curves, as Node's KeyObject reports them (and error messages have named them). */
+const CURVE_NAMES = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', Ed25519: 'ed25519' } as const;
 
 /**
  * Parse a STOQ CSR and verify its self-signature (proof of possession of the TLS key). Throws
@@ -139,21 +144,20 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   if (keyAlgorithm !== OID_EC_PUBLIC_KEY) {
     throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is ${keyAlgorithm}; STOQ TLS keys are ECDSA P-256`);
   }
-  let publicKey: KeyObject;
+  let key: SpkiKey;
   try {
-    publicKey = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    key = readSpki(spkiDer, "the CSR's subjectPKInfo");
   } catch (err) {
     throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's public key does not parse: ${(err as Error).message}`);
   }
-  if (publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is on curve ${publicKey.asymmetricKeyDetails?.namedCurve ?? '?'}; STOQ TLS keys are ECDSA P-256`);
+  if (key.kind !== 'P-256') {
+    throw new CsrError('CSR_UNSUPPORTED_KEY', `the CSR's key is on curve ${CURVE_NAMES[key.kind]} (${key.kind}); STOQ TLS keys are ECDSA P-256`);
   }
   if (fields.signatureAlgorithm !== OID_ECDSA_WITH_SHA256) {
     throw new CsrError('CSR_SIGNATURE', `the CSR is signed with ${fields.signatureAlgorithm}; expected ecdsa-with-SHA256`);
   }
-  const verifier = createVerify('sha256');
-  verifier.update(infoDer);
-  if (!verifier.verify({ key: publicKey, dsaEncoding: 'der' }, fields.signature)) {
+  // A point off the curve fails here too: the signature cannot verify with it.
+  if (!ecdsaVerify('P-256', key.key, infoDer, fields.signature)) {
     throw new CsrError('CSR_SIGNATURE', 'the CSR signature does not verify with its own public key (the request was altered, or signed with another key)');
   }
 
@@ -201,7 +205,20 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   if (services.length !== 1) {
     throw new CsrError('CSR_NAMES', services.length === 0 ? `the CSR names no service (no dNSName <service>${suffix})` : `the CSR names several services: ${services.join(', ')}`);
   }
-  return { der, commonName, organization, spkiDer, publicKey, dnsNames, ipAddresses, falconPublicKey, service: services[0]! };
+  let publicKey: KeyObject | undefined;
+  return {
+    der,
+    commonName,
+    organization,
+    spkiDer,
+    get publicKey(): KeyObject {
+      return (publicKey ??= createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }));
+    },
+    dnsNames,
+    ipAddresses,
+    falconPublicKey,
+    service: services[0]!,
+  };
 }
 
 /** Runs a field reader, reporting malformed DER as CSR_MALFORMED (CsrErrors pass through). */

@@ -21,7 +21,7 @@ import { nativeFalcon, type FalconScheme } from '../falcon';
 import { bytesEqual } from './der';
 import { IdentityError } from './errors';
 import type { CertificateRequest, CertificateSource, IssuedChain } from './certificate-source';
-import { issueCertificate, type CertificateExtension, type IssuedCertificate } from './hybrid-cert';
+import { issueCertificate, type CertificateExtension, type IssuedCertificate, type SpkiPublicKey } from './hybrid-cert';
 import { generateClassicalKey, generateFalconKeys, readSigningKeys } from './key-files';
 import { STOQ_ORGANIZATION, standardDnsNames } from './naming';
 import { parseHybridCertificate, verifyAltSignature, type HybridCertificate } from './parse';
@@ -73,8 +73,8 @@ export interface IssueCaOptions {
 export interface IssueLeafOptions {
   service: string;
   instance: string;
-  /** The leaf's classical public key (KeyObject or PEM; a private key is reduced to its public half). */
-  publicKey: KeyObject | string;
+  /** The leaf's classical public key (KeyObject, PEM or SPKI DER; a private key is reduced to its public half). */
+  publicKey: KeyObject | string | SpkiPublicKey;
   falconPublicKey: Uint8Array;
   /** Extra dNSName SANs beyond the standard `<instance>.<service>.hypermesh`, `<service>.hypermesh`, `<service>`. */
   dnsNames?: string[];
@@ -272,7 +272,7 @@ export class DevCa implements CertificateSource {
     const publicKey = typeof options.publicKey === 'string' ? createPublicKey(options.publicKey) : options.publicKey;
     return issueCertificate({
       subject: { commonName: options.instance, organization: STOQ_ORGANIZATION },
-      subjectPublicKey: publicKey.type === 'private' ? createPublicKey(publicKey) : publicKey,
+      subjectPublicKey: 'spkiDer' in publicKey || publicKey.type !== 'private' ? publicKey : createPublicKey(publicKey),
       subjectFalconPublicKey: options.falconPublicKey,
       issuer: { certificate: this.root.der, privateKey: this.key, falconSecretKey: this.falconKeys.secretKey, falconPublicKey: this.falconKeys.publicKey },
       notBefore,

@@ -10,8 +10,10 @@ export {
   type IssueCertificateOptions,
   type IssuedCertificate,
   type KeyUsageName,
+  type SpkiPublicKey,
   type SubjectName,
 } from './hybrid-cert';
+export { readSpki, type SpkiKey, type SpkiKeyKind } from './spki';
 export type { CertificateRequest, CertificateSource, IssuedChain } from './certificate-source';
 export { NodeIdentity, NODE_IDENTITY_FILES, RENEW_AT_FRACTION, type NodeIdentityOptions } from './node-identity';
 export { MESH_ZONE, STOQ_ORGANIZATION, standardDnsNames } from './naming';
