@@ -71,7 +71,38 @@ fn zero<T: Copy + Default>(v: &mut [T]) {
     }
 }
 
-static CACHE: Mutex<Vec<Arc<ExpandedKey>>> = Mutex::new(Vec::new());
+/// A secret key signed with once and not expanded (yet). Zeroed when dropped.
+struct SeenKey(Vec<u8>);
+
+impl Drop for SeenKey {
+    fn drop(&mut self) {
+        zero(&mut self.0);
+    }
+}
+
+/// Keys are expanded on their second signature: expanding costs about 0.6 ms more than one
+/// signature from the encoded key, which a one-shot key (an enrolling client's) never earns back.
+struct Cache {
+    /// Most recently used first, at most CACHE_SIZE.
+    expanded: Vec<Arc<ExpandedKey>>,
+    /// Most recently seen first, at most SEEN_SIZE.
+    seen: Vec<SeenKey>,
+}
+
+const SEEN_SIZE: usize = 8;
+
+static CACHE: Mutex<Cache> = Mutex::new(Cache { expanded: Vec::new(), seen: Vec::new() });
+
+/// What `sign` did.
+pub enum Signed {
+    /// The signature.
+    Signature(Vec<u8>),
+    /// The key's first signature here: the caller signs from the encoded key (and the next
+    /// signature with this key expands it).
+    FirstUse,
+    /// The key does not decode, or is not a Falcon key pair's secret half.
+    Damaged,
+}
 
 /// Whether this CPU runs the AVX2 code (else the caller signs through pqcrypto as before).
 pub fn available() -> bool {
@@ -148,28 +179,41 @@ fn ntru_equation_holds(f: &[i8; N], g: &[i8; N], big_f: &[i8; N], big_g: &[i8; N
     holds
 }
 
-/// The expanded form of `secret_key`, from the cache or made now (and cached).
-fn expanded(secret_key: &[u8]) -> Option<Arc<ExpandedKey>> {
+/// The expanded form of `secret_key` from the cache, or made now on its second use; None on its
+/// first use. Err(()) if it does not expand (damaged).
+fn expanded(secret_key: &[u8]) -> Result<Option<Arc<ExpandedKey>>, ()> {
     {
         let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = cache.iter().position(|k| k.secret_key == secret_key) {
-            let key = cache.remove(i);
-            cache.insert(0, key.clone());
-            return Some(key);
+        if let Some(i) = cache.expanded.iter().position(|k| k.secret_key == secret_key) {
+            let key = cache.expanded.remove(i);
+            cache.expanded.insert(0, key.clone());
+            return Ok(Some(key));
+        }
+        match cache.seen.iter().position(|k| k.0 == secret_key) {
+            Some(i) => drop(cache.seen.remove(i)),
+            None => {
+                cache.seen.insert(0, SeenKey(secret_key.to_vec()));
+                cache.seen.truncate(SEEN_SIZE);
+                return Ok(None);
+            }
         }
     }
     // Expanded outside the lock (about 1 ms); two threads racing on a new key both expand it.
-    let key = Arc::new(expand(secret_key)?);
+    let key = Arc::new(expand(secret_key).ok_or(())?);
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    cache.insert(0, key.clone());
-    cache.truncate(CACHE_SIZE);
-    Some(key)
+    cache.expanded.insert(0, key.clone());
+    cache.expanded.truncate(CACHE_SIZE);
+    Ok(Some(key))
 }
 
 /// A PQClean compressed detached FALCON-1024 signature (header 0x3a, 40-byte nonce, compressed
-/// s2), or None if the key does not decode.
-pub fn sign(secret_key: &[u8], message: &[u8]) -> Option<Vec<u8>> {
-    let key = expanded(secret_key)?;
+/// s2) from the key's expanded form; see `Signed` for the other outcomes.
+pub fn sign(secret_key: &[u8], message: &[u8]) -> Signed {
+    let key = match expanded(secret_key) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Signed::FirstUse,
+        Err(()) => return Signed::Damaged,
+    };
     let mut out = vec![0u8; SIGNATURE_BYTES];
     out[0] = 0x30 + LOGN as u8;
     let mut hm = [0u16; N];
@@ -202,5 +246,5 @@ pub fn sign(secret_key: &[u8], message: &[u8]) -> Option<Vec<u8>> {
         return sign(secret_key, message);
     }
     out.truncate(1 + NONCE_LEN + encoded);
-    Some(out)
+    Signed::Signature(out)
 }
