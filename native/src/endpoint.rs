@@ -34,6 +34,14 @@ const SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 /// quinn's receive buffer (this × 64 GRO segments × 32 datagrams per endpoint). On a 1500-byte
 /// path, probes above the interface MTU fail locally (EMSGSIZE) and discovery settles near 1500.
 const DEFAULT_MAX_UDP_PAYLOAD: u64 = 4096;
+/// Streams a peer may have open at once (as stoq-core's config default). quinn allocates the
+/// state of every one of them when a connection starts (4096 was 8,192 hash-map inserts per
+/// connection, a tenth of a short-lived connection's CPU).
+const DEFAULT_MAX_CONCURRENT_BIDI_STREAMS: u64 = 256;
+/// MTU discovery stops once its binary search between 1200 and max_udp_payload narrows below
+/// this (quinn's default is 20 bytes: about 7 probes of up to 4 KiB per new connection, each
+/// parsed by the peer one PADDING byte at a time; 512 takes 3 and ends at most 512 bytes short).
+const MTU_MINIMUM_CHANGE: u16 = 512;
 /// The largest UDP payload IPv6 carries without jumbograms.
 const MAX_UDP_PAYLOAD: u64 = 65_527;
 
@@ -179,7 +187,7 @@ fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig, Code
     const MAX_WINDOW: u64 = 1 << 30;
     let idle = opt_integer("idleTimeoutMs", opts.idle_timeout_ms, 30_000, 0, 24 * 3600 * 1000)?;
     let keep_alive = opt_integer("keepAliveMs", opts.keep_alive_ms, 5_000, 0, 24 * 3600 * 1000)?;
-    let streams = opt_integer("maxConcurrentBidiStreams", opts.max_concurrent_bidi_streams, 4096, 0, 1 << 20)?;
+    let streams = opt_integer("maxConcurrentBidiStreams", opts.max_concurrent_bidi_streams, DEFAULT_MAX_CONCURRENT_BIDI_STREAMS, 0, 1 << 20)?;
     let recv_window = opt_integer("receiveWindow", opts.receive_window, 16 << 20, 1024, MAX_WINDOW)?;
     let stream_window = opt_integer("streamReceiveWindow", opts.stream_receive_window, 8 << 20, 1024, MAX_WINDOW)?;
     let send_window = opt_integer("sendWindow", opts.send_window, 16 << 20, 1024, MAX_WINDOW)?;
@@ -200,6 +208,7 @@ fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig, Code
     t.send_window(send_window);
     let mut mtu = MtuDiscoveryConfig::default();
     mtu.upper_bound(max_payload);
+    mtu.minimum_change(MTU_MINIMUM_CHANGE);
     t.mtu_discovery_config(Some(mtu));
     Ok(t)
 }
