@@ -34,11 +34,10 @@ pub fn sign(secret_key: &[u8], message: &[u8]) -> Result<Vec<u8>, StoqError> {
     #[cfg(target_arch = "x86_64")]
     if crate::falcon_expanded::available() {
         use crate::falcon_expanded::Signed;
-        match crate::falcon_expanded::sign(secret_key, message) {
-            Signed::Signature(sig) => return Ok(sig),
-            Signed::Damaged => return Err(StoqError::new(FALCON_REJECTED, "secret key could not be decoded; signing produced no signature")),
-            Signed::FirstUse => {}
-        }
+        return match crate::falcon_expanded::sign(secret_key, message) {
+            Signed::Signature(sig) => Ok(sig),
+            Signed::Damaged => Err(StoqError::new(FALCON_REJECTED, "secret key could not be decoded (damaged FALCON-1024 key material); signing produced no signature")),
+        };
     }
     let sk = falcon1024::SecretKey::from_bytes(secret_key)
         .map_err(|e| StoqError::new(FALCON_REJECTED, format!("secret key rejected: {e}")))?;
@@ -136,13 +135,10 @@ mod tests {
         for round in 0..3 {
             for (i, (pk, sk)) in keys.iter().enumerate() {
                 let msg = format!("round {round} key {i}").into_bytes();
-                let sig = match crate::falcon_expanded::sign(sk, &msg) {
-                    crate::falcon_expanded::Signed::Signature(sig) => sig,
-                    // Round 0 is each key's first use; in round 2 the fifth key evicted the first.
-                    crate::falcon_expanded::Signed::FirstUse if round != 1 => {
-                        falcon1024::detached_sign(&msg, &falcon1024::SecretKey::from_bytes(sk).unwrap()).as_bytes().to_vec()
-                    }
-                    _ => panic!("key {i} not expanded on its second use"),
+                // Round 0 signs from each key's basis, round 1 expands; in round 2 the fifth key
+                // has evicted the first, which is signed from its basis again.
+                let crate::falcon_expanded::Signed::Signature(sig) = crate::falcon_expanded::sign(sk, &msg) else {
+                    panic!("key {i} refused in round {round}");
                 };
                 assert_eq!(sig[0], 0x3a);
                 assert!(sig.len() <= MAX_SIGNATURE_LEN);
@@ -159,11 +155,17 @@ mod tests {
                 assert!(verify(pk, &msg, theirs.as_bytes()).unwrap());
             }
         }
-        // A key with the right header and length whose polynomials do not decode.
+        // f = g = F = -1 everywhere: it decodes, and complete_private accepts it (G = -1), but it
+        // is no NTRU basis: PQClean's own signing searches forever with it. Refused on first use.
         let mut damaged = vec![0xffu8; SECRET_KEY_LEN];
         damaged[0] = SK_HEADER;
-        assert!(matches!(crate::falcon_expanded::sign(&damaged, b"m"), crate::falcon_expanded::Signed::FirstUse));
-        assert!(matches!(crate::falcon_expanded::sign(&damaged, b"m"), crate::falcon_expanded::Signed::Damaged));
+        let mut undecodable = vec![0u8; SECRET_KEY_LEN];
+        undecodable[0] = SK_HEADER;
+        undecodable[1] = 0x84; // f's first coefficient is -16, which PQClean's encoding never uses
+        for key in [&damaged, &undecodable] {
+            assert!(matches!(crate::falcon_expanded::sign(key, b"m"), crate::falcon_expanded::Signed::Damaged));
+            assert_eq!(sign(key, b"m").unwrap_err().code, FALCON_REJECTED);
+        }
     }
 
     #[test]
