@@ -56,7 +56,7 @@ describe('ecdsaVerify', () => {
     otherSig[otherSig.length - 1] = otherSig[otherSig.length - 1]! ^ 1;
     expect(ecdsaVerify(curve, spki.key, data, otherSig)).toBe(false);
     expect(ecdsaVerify(curve, spki.key, data, new Uint8Array(0))).toBe(false);
-    // The same point with one coordinate byte changed is (almost surely) off the curve.
+    // The same point with one coordinate byte changed (off the curve, as readSpki would say).
     const offCurve = Uint8Array.from(spki.key);
     offCurve[offCurve.length - 1] = offCurve[offCurve.length - 1]! ^ 1;
     expect(ecdsaVerify(curve, offCurve, data, sig)).toBe(false);
@@ -80,5 +80,25 @@ describe('readSpki', () => {
     compressed[compressed.length - 65] = 0x02; // not an uncompressed point any more
     expect(() => readSpki(compressed, 'k')).toThrow(/uncompressed point/);
     expect(() => readSpki(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00), 'k')).toThrow(StoqError);
+  });
+
+  it('refuses EC points off their curve or with a coordinate of p or more, and SPKIs whose elements are not SEQUENCEs', () => {
+    for (const curve of ['P-256', 'P-384'] as const) {
+      const spki = new Uint8Array(generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'der' }));
+      expect(readSpki(spki, 'k').kind).toBe(curve);
+      const offCurve = Uint8Array.from(spki);
+      offCurve[offCurve.length - 1] = offCurve[offCurve.length - 1]! ^ 1;
+      expect(() => readSpki(offCurve, 'k')).toThrow(new RegExp(`not on ${curve}`));
+      const size = curve === 'P-256' ? 32 : 48;
+      const huge = Uint8Array.from(spki);
+      huge.fill(0xff, spki.length - 2 * size, spki.length - size); // x = 2^n - 1 > p
+      expect(() => readSpki(huge, 'k')).toThrow(/not on/);
+      const setTagged = Uint8Array.from(spki);
+      setTagged[0] = 0x31;
+      expect(() => readSpki(setTagged, 'k')).toThrow(/not SEQUENCE/);
+      const algSet = Uint8Array.from(spki);
+      algSet[2] = 0x31; // the AlgorithmIdentifier's tag (the outer length fits one byte)
+      expect(() => readSpki(algSet, 'k')).toThrow(/not SEQUENCE/);
+    }
   });
 });

@@ -133,7 +133,21 @@ describe('issued certificates', () => {
     expect(x.verify(new X509Certificate(Buffer.from(ca.der)).publicKey)).toBe(true);
     // SPKI DER of an unsupported key is refused like such a KeyObject.
     const p521 = new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey.export({ type: 'spki', format: 'der' }));
-    expect(() => makeLeaf(ca, { subjectPublicKey: { spkiDer: p521 } })).toThrow(/TLS_CONFIG|curve 1\.3\.132\.0\.35/);
+    expect(() => makeLeaf(ca, { subjectPublicKey: { spkiDer: p521 } })).toThrow(/curve 1\.3\.132\.0\.35/);
+    // A point off the curve, an SPKI that is not a SEQUENCE, and an Ed25519 key are refused.
+    const offCurve = Uint8Array.from(spkiDer);
+    offCurve[offCurve.length - 1] = offCurve[offCurve.length - 1]! ^ 1;
+    const setTagged = Uint8Array.from(spkiDer);
+    setTagged[0] = 0x31;
+    const ed = new Uint8Array(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }));
+    for (const [bad, message] of [[offCurve, /not on P-256/], [setTagged, /not SEQUENCE/], [ed, /Ed25519 key as a KeyObject/]] as const) {
+      expect(() => makeLeaf(ca, { subjectPublicKey: { spkiDer: bad } })).toThrow(message);
+      try {
+        makeLeaf(ca, { subjectPublicKey: { spkiDer: bad } });
+      } catch (err) {
+        expect((err as StoqError).code).toBe('TLS_CONFIG');
+      }
+    }
   });
 
   test('parse back with the names, validity, CA flags and FALCON key they were issued with', () => {

@@ -55,13 +55,13 @@ describe('STOQ CSR', () => {
     expect(reason(() => parseCsr(tampered))).toMatch(/^CSR_SIGNATURE: .*does not verify/);
   });
 
-  it('refuses a CSR whose key is not a point on P-256 (the signature cannot verify with it)', () => {
+  it('refuses a CSR whose key is not a point on P-256, before checking its signature', () => {
     const der = csr();
     const spki = parseCsr(der).spkiDer;
     const at = Buffer.from(der).indexOf(Buffer.from(spki)) + spki.length - 1; // last byte of Y
     const offCurve = Uint8Array.from(der);
     offCurve[at] = offCurve[at]! ^ 1;
-    expect(reason(() => parseCsr(offCurve))).toMatch(/^CSR_SIGNATURE: .*does not verify/);
+    expect(reason(() => parseCsr(offCurve))).toMatch(/^CSR_UNSUPPORTED_KEY: .*not on P-256/);
   });
 
   it('refuses garbage, empty and oversized input', () => {
