@@ -55,18 +55,20 @@ impl EcdsaSigner {
 /// aws-lc verifies from the point directly.
 #[napi]
 pub fn ecdsa_verify(curve: String, public_key: &[u8], data: &[u8], signature: &[u8]) -> napi::Result<bool, Code> {
-    use rustls::pki_types::alg_id;
-    let (key_alg, sig_alg) = match curve.as_str() {
-        "P-256" => (alg_id::ECDSA_P256, alg_id::ECDSA_SHA256),
-        "P-384" => (alg_id::ECDSA_P384, alg_id::ECDSA_SHA384),
+    use rustls::pki_types::{alg_id, SignatureVerificationAlgorithm};
+    type Algorithm = &'static dyn SignatureVerificationAlgorithm;
+    static ALGORITHMS: std::sync::OnceLock<[Algorithm; 2]> = std::sync::OnceLock::new();
+    let [p256, p384] = ALGORITHMS.get_or_init(|| {
+        let all = rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms.all;
+        let find = |key, sig| -> Algorithm {
+            *all.iter().find(|a| a.public_key_alg_id() == key && a.signature_alg_id() == sig).expect("aws-lc-rs provides ECDSA P-256/SHA-256 and P-384/SHA-384")
+        };
+        [find(alg_id::ECDSA_P256, alg_id::ECDSA_SHA256), find(alg_id::ECDSA_P384, alg_id::ECDSA_SHA384)]
+    });
+    let alg = match curve.as_str() {
+        "P-256" => p256,
+        "P-384" => p384,
         other => return Err(StoqError::new(INVALID_ARGUMENT, format!("curve {other:?}: expected \"P-256\" or \"P-384\"")).into()),
     };
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let alg = provider
-        .signature_verification_algorithms
-        .all
-        .iter()
-        .find(|a| a.public_key_alg_id() == key_alg && a.signature_alg_id() == sig_alg)
-        .expect("aws-lc-rs provides ECDSA P-256/SHA-256 and P-384/SHA-384");
     Ok(alg.verify_signature(public_key, data, signature).is_ok())
 }
