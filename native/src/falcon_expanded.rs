@@ -149,9 +149,11 @@ enum Keying {
     Basis(Box<Basis>),
 }
 
-/// Whether this CPU runs the AVX2 code (else the caller signs through pqcrypto as before).
+/// Whether this CPU runs the AVX2 code, which pqcrypto-falcon compiles with -mavx2 -mbmi
+/// -mbmi2 -maes -mpopcnt -mpclmul (else the caller signs through pqcrypto as before).
 pub fn available() -> bool {
-    std::is_x86_feature_detected!("avx2")
+    use std::is_x86_feature_detected as has;
+    has!("avx2") && has!("bmi1") && has!("bmi2") && has!("aes") && has!("popcnt") && has!("pclmulqdq")
 }
 
 /// Decodes a PQClean FALCON-1024 secret key into its basis, checked: None if it does not decode
