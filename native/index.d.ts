@@ -211,8 +211,13 @@ export interface EndpointOptions {
   idleTimeoutMs?: number
   /** Default 5000; 0 disables keep-alives. */
   keepAliveMs?: number
-  /** Default 4096. */
+  /** Default 256. */
   maxConcurrentBidiStreams?: number
+  /**
+   * Path-MTU discovery (default true). false for an endpoint whose connections carry one
+   * request: the probes cost both sides CPU and never pay off; datagrams stay at 1200 bytes.
+   */
+  mtuDiscovery?: boolean
   /** Server: accept early data; client: allow 0-RTT when `connect(.., true)` asks. */
   enableZeroRtt?: boolean
   /** Connection receive window in bytes (default 16 MiB). */

@@ -81,8 +81,11 @@ pub struct EndpointOptions {
     pub idle_timeout_ms: Option<f64>,
     /// Default 5000; 0 disables keep-alives.
     pub keep_alive_ms: Option<f64>,
-    /// Default 4096.
+    /// Default 256.
     pub max_concurrent_bidi_streams: Option<f64>,
+    /// Path-MTU discovery (default true). false for an endpoint whose connections carry one
+    /// request: the probes cost both sides CPU and never pay off; datagrams stay at 1200 bytes.
+    pub mtu_discovery: Option<bool>,
     /// Server: accept early data; client: allow 0-RTT when `connect(.., true)` asks.
     pub enable_zero_rtt: Option<bool>,
     /// Connection receive window in bytes (default 16 MiB).
@@ -210,10 +213,14 @@ fn build_transport(opts: &EndpointOptions) -> napi::Result<TransportConfig, Code
     t.receive_window(VarInt::from_u64(recv_window).expect("bounded"));
     t.stream_receive_window(VarInt::from_u64(stream_window).expect("bounded"));
     t.send_window(send_window);
-    let mut mtu = MtuDiscoveryConfig::default();
-    mtu.upper_bound(max_payload);
-    mtu.minimum_change(MTU_MINIMUM_CHANGE);
-    t.mtu_discovery_config(Some(mtu));
+    if opts.mtu_discovery == Some(false) {
+        t.mtu_discovery_config(None);
+    } else {
+        let mut mtu = MtuDiscoveryConfig::default();
+        mtu.upper_bound(max_payload);
+        mtu.minimum_change(MTU_MINIMUM_CHANGE);
+        t.mtu_discovery_config(Some(mtu));
+    }
     Ok(t)
 }
 

@@ -167,6 +167,28 @@ test('datagram round trip', async () => {
   conn.close(0, 'done');
 });
 
+test('mtuDiscovery: false keeps datagrams at their first size; the default grows them by probing', async () => {
+  const quiet = bindEndpoint(clientLeaf, ca, { mtuDiscovery: false });
+  try {
+    // The quiet connection starts first, so it has had at least as long as the probing one.
+    const still = await quiet.connect(serverAddr, 'server.stoq.test');
+    await nextServerConn();
+    const probing = await client.connect(serverAddr, 'server.stoq.test');
+    await nextServerConn();
+    // Both start from 1200-byte datagrams; on loopback with the 4096 ceiling probing reaches 4096.
+    const deadline = Date.now() + 10_000;
+    while (probing.maxDatagramSize < 2000) {
+      assert.ok(Date.now() < deadline, `MTU discovery left the default connection at ${probing.maxDatagramSize}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(still.maxDatagramSize < 1200, `the quiet connection's datagrams grew to ${still.maxDatagramSize}`);
+    still.close(0, 'done');
+    probing.close(0, 'done');
+  } finally {
+    quiet.close(0, 'done');
+  }
+});
+
 test('IPv4 and IPv4-mapped addresses are refused everywhere', async () => {
   const bad = (bind) => () => QuicEndpoint.bind({ bind, acceptIncoming: false, tls: tlsFor(clientLeaf, ca) });
   assert.throws(bad('127.0.0.1:0'), { code: 'IPV4_REFUSED', message: '127.0.0.1:0 is an IPv4 address; STOQ is IPv6-only' });

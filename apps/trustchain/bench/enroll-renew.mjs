@@ -24,7 +24,8 @@
 // the slot; QUIC's draining period, like a TCP socket's teardown, runs on after the slot is
 // free and is awaited after the timed window).
 //   TrustChain: a new STOQ endpoint (QUIC, TLS 1.3 with X25519MLKEM768 required, the FALCON-1024
-//     exchange); enroll = anonymous connection pinning the root SHA-256, `trustchain/enroll`;
+//     exchange; no path-MTU probes from the client, as TrustChainSource and the client library's
+//     renewal dial their one-request connections; the CA still probes toward the client); enroll = anonymous connection pinning the root SHA-256, `trustchain/enroll`;
 //     renew = mutual TLS + FALCON with the issued certificate, `trustchain/renew_certificate`
 //     (same keys, a new CSR and FALCON proof made before the window). The server verifies CSR
 //     and FALCON proof, signs the leaf with the P-384 root plus the FALCON-1024 alt signature,
@@ -287,7 +288,7 @@ async function benchTrustChain(stoq, opts, clients, warm) {
     };
     const call = async (identity, method, req) => {
       const t0 = performance.now();
-      const transport = StoqTransport.create({ identity, bind: '[::1]:0', zeroRtt: false, requirePqKex: true });
+      const transport = StoqTransport.create({ identity, bind: '[::1]:0', zeroRtt: false, requirePqKex: true, mtuDiscovery: false });
       let conn;
       try {
         conn = await transport.connect(addr, { serverName: 'trustchain.hypermesh', expectedService: 'trustchain' });

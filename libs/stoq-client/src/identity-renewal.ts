@@ -83,7 +83,7 @@ class RenewalSource implements CertificateSource {
   async issue(req: CertificateRequest): Promise<IssuedChain> {
     const csr = createCsr({ service: req.service, instance: req.instance, tlsKey: req.tlsKey, falconPublicKey: req.falconPublicKey, ipAddresses: [...req.ipAddresses] });
     const falconSignature = nativeFalcon.sign(req.falconSecretKey, falconCsrMessage(csr));
-    const transport = StoqTransport.create({ identity: this.current, bind: '[::]:0', zeroRtt: false });
+    const transport = StoqTransport.create({ identity: this.current, bind: '[::]:0', zeroRtt: false, mtuDiscovery: false }); // one request: no path-MTU probes
     const rpc = new RpcClient({
       connector: (ep, o) => transport.connect(ep, { ...o, serverName: 'trustchain.hypermesh' }),
       resolver: new StaticResolver({ trustchain: [this.trustchain] }),

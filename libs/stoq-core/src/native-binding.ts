@@ -24,6 +24,8 @@ export interface NativeEndpointOptions {
   enableZeroRtt?: boolean;
   /** Ceiling for QUIC MTU discovery (UDP payload bytes, 1200..65527). */
   maxUdpPayload?: number;
+  /** Path-MTU discovery (default true). */
+  mtuDiscovery?: boolean;
   /** connect() resolves only once the server confirmed the handshake (default true). */
   waitForConfirmation?: boolean;
   receiveWindow?: number;

@@ -90,6 +90,12 @@ export interface StoqTransportOptions {
    */
   maxUdpPayload?: number;
   /**
+   * Path-MTU discovery (default true). false for an endpoint whose connections carry one request
+   * each (an enrollment, a renewal): its probes, several KiB sent right after the handshake, cost
+   * both sides CPU and never pay off; datagrams stay at 1200 bytes.
+   */
+  mtuDiscovery?: boolean;
+  /**
    * Most connections held at once (authenticated or still in the FALCON exchange). Further
    * incoming connections are closed with CONNECTION_LIMIT. Default 10,000.
    */
@@ -225,6 +231,7 @@ export class StoqTransport extends EventEmitter<StoqTransportEvents> {
       streamReceiveWindow: opts.streamReceiveWindow ?? DEFAULT_STREAM_RECEIVE_WINDOW,
       receiveWindow: opts.receiveWindow ?? DEFAULT_RECEIVE_WINDOW,
       maxUdpPayload: opts.maxUdpPayload,
+      ...(opts.mtuDiscovery !== undefined ? { mtuDiscovery: opts.mtuDiscovery } : {}),
       // connect() need not wait for the server's HANDSHAKE_DONE: the FALCON exchange that
       // follows proves the server accepted our certificate (a refusal closes the connection
       // with the server's TLS alert, reported as HANDSHAKE_FAILED), and no application data

@@ -105,7 +105,8 @@ export class TrustChainSource implements CertificateSource {
   }
 
   private async call<T>(identity: TransportIdentity | { enrolling: true; trustRootSha256: string }, refused: 'ENROLLMENT_REFUSED' | 'RENEWAL_REFUSED', run: (rpc: RpcClient) => Promise<T>): Promise<T> {
-    const transport = StoqTransport.create({ identity, bind: '[::]:0', zeroRtt: false, requirePqKex: this.opts.requirePqKex ?? true });
+    // One request on a connection of its own: no path-MTU probes (they would cost both sides more than the request).
+    const transport = StoqTransport.create({ identity, bind: '[::]:0', zeroRtt: false, requirePqKex: this.opts.requirePqKex ?? true, mtuDiscovery: false });
     let conn: DialedConnection | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
