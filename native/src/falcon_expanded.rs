@@ -10,8 +10,9 @@
 //! constant-time hash-to-point, the same sampler; only where the tree comes from differs.
 //!
 //! A key is decoded and checked (its NTRU equation) on its first signature, which is made from
-//! the decoded basis ("sign_dyn", as PQClean does every time); it is expanded on its second. The caches hold SHA-256
-//! digests of keys, not the keys.
+//! the decoded basis ("sign_dyn", as PQClean does every time); it is expanded on its second.
+//! The caches hold SHA-256 digests of keys, not the keys. CPUs without the AVX2 code's features
+//! sign through pqcrypto as before, without that check.
 //!
 //! The C functions are PQClean's own (compiled by pqcrypto-falcon into this addon); they are
 //! internal to PQClean, so their declarations here must follow the pinned pqcrypto-falcon

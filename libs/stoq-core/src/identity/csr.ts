@@ -156,7 +156,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   if (fields.signatureAlgorithm !== OID_ECDSA_WITH_SHA256) {
     throw new CsrError('CSR_SIGNATURE', `the CSR is signed with ${fields.signatureAlgorithm}; expected ecdsa-with-SHA256`);
   }
-  // A point off the curve fails here too: the signature cannot verify with it.
+  // readSpki has checked the point is on P-256; aws-lc checks the signature with it.
   if (!ecdsaVerify('P-256', key.key, infoDer, fields.signature)) {
     throw new CsrError('CSR_SIGNATURE', 'the CSR signature does not verify with its own public key (the request was altered, or signed with another key)');
   }

@@ -68,7 +68,7 @@ export type ExtendedKeyUsageName = 'serverAuth' | 'clientAuth';
 
 export interface IssueCertificateOptions {
   subject: SubjectName;
-  /** The subject's classical public key: EC P-256, EC P-384 or Ed25519; as a KeyObject or as SPKI DER. */
+  /** The subject's classical public key: EC P-256, EC P-384 or Ed25519 as a KeyObject, or an EC key as SPKI DER. */
   subjectPublicKey: KeyObject | SpkiPublicKey;
   /** The subject's FALCON-1024 public key, placed in subjectAltPublicKeyInfo. */
   subjectFalconPublicKey: Uint8Array;
